@@ -1,0 +1,239 @@
+"""Ingest: every drop in a folder → pseudonymised rows in the warehouse's ``raw`` schema.
+
+Each drop is all-or-nothing: it is verified and read completely in memory
+first, then written in one transaction together with its quarantine rows,
+run-report rows and its entry in ``ops.loaded_drops``. A drop already loaded
+(same directory name and manifest checksum) is skipped, so re-running is
+idempotent; a rejected drop leaves no rows and loads normally once
+re-delivered.
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from tqdm import tqdm
+
+from connectors.contracts import TABLES
+from connectors.manifest import DropRejected, Manifest, read_manifest, verify_drop
+from connectors.profiles import SourceProfile, load_profiles
+from connectors.raw_schema import OPS_TABLES, PERSON_RECORD_COLUMNS, create_raw_schema, entity_columns
+from connectors.reader import FileResult, TableReader
+from pseudonymisation.keys import Keyring
+from pseudonymisation.tokens import tokenisers
+
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
+
+
+class KeyVersionMismatch(RuntimeError):
+    """The warehouse holds tokens made with another key; mixing them would silently break linkage."""
+
+
+@dataclass
+class FileReport:
+    file: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_duplicate: int
+    warnings: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.rows_loaded + self.rows_quarantined + self.rows_duplicate
+
+
+@dataclass
+class DropOutcome:
+    drop_name: str
+    source_id: str | None
+    status: str  # loaded | rejected | already_loaded
+    reason: str | None = None
+    files: list[FileReport] = field(default_factory=list)
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    key_version: str
+    drops: list[DropOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for d in self.drops if d.status == status)
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(f, attribute) for d in self.drops for f in d.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (counts, names, reasons; no identifiers) for XComs and reports."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "IngestSummary":
+        drops = [
+            DropOutcome(**{**d, "files": [FileReport(**f) for f in d["files"]]}) for d in data["drops"]
+        ]
+        return cls(run_id=data["run_id"], key_version=data["key_version"], drops=drops)
+
+
+def load_code_lists(seeds_dir: Path = SEEDS_DIR) -> dict[str, frozenset[str]]:
+    """Code lists from the dbt seeds: the same files dbt tests the marts against."""
+    lists: dict[str, set[str]] = {}
+    with (seeds_dir / "code_lists.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            lists.setdefault(row["list_name"], set()).add(row["code"])
+    for list_name, file_name, column in (
+        ("offence_code", "offence_codes.csv", "offence_code"),
+        ("outcome_code", "outcome_codes.csv", "outcome_code"),
+    ):
+        with (seeds_dir / file_name).open(encoding="utf-8") as handle:
+            lists[list_name] = {row[column].upper() for row in csv.DictReader(handle)}
+    return {name: frozenset(codes) for name, codes in lists.items()}
+
+
+def find_drops(input_dir: Path) -> list[Path]:
+    """Every sub-directory of ``input_dir`` is a drop, except ``_…`` and ``.…`` ones."""
+    if not input_dir.is_dir():
+        raise FileNotFoundError(f"input folder {input_dir} does not exist; pass the folder that holds the drops")
+    return sorted(p for p in input_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+
+
+def _new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str, str], ...], data: dict[str, list[Any]]) -> None:
+    if not data or not next(iter(data.values())):
+        return
+    batch = pa.table({name: data.get(name, [None] * len(next(iter(data.values())))) for name, _ in columns})
+    con.register("ingest_batch", batch)
+    try:
+        con.execute(f"insert into {table} by name select * from ingest_batch")
+    finally:
+        con.unregister("ingest_batch")
+
+
+class Ingestor:
+    """Loads drops into one warehouse under one key."""
+
+    def __init__(self, warehouse: Path, keyring: Keyring, profiles: dict[str, SourceProfile] | None = None) -> None:
+        self.warehouse = warehouse
+        self.keyring = keyring
+        self.profiles = load_profiles() if profiles is None else profiles
+        self.code_lists = load_code_lists()
+        self.tokenisers = tokenisers(keyring)
+
+    def run(self, input_dir: Path, show_progress: bool = True) -> IngestSummary:
+        drops = find_drops(input_dir)
+        summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
+        self.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.warehouse)) as con:
+            create_raw_schema(con)
+            self._check_key_version(con)
+            loaded = set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
+            for drop_dir in tqdm(drops, desc="ingest", unit="drop", disable=not show_progress):
+                summary.drops.append(self._ingest_one(con, drop_dir, loaded, summary.run_id))
+        return summary
+
+    def _check_key_version(self, con: duckdb.DuckDBPyConnection) -> None:
+        versions = [v for (v,) in con.execute("select distinct key_version from raw.person_records").fetchall()]
+        foreign = [v for v in versions if v != self.keyring.key_version]
+        if foreign:
+            raise KeyVersionMismatch(
+                f"this warehouse holds tokens made with key {foreign[0]}, but this run's key is "
+                f"{self.keyring.key_version}. Use the partnership key the warehouse was built with, or "
+                "rebuild the warehouse from the landing copies under the new key (see README, key rotation)."
+            )
+
+    def _ingest_one(self, con: duckdb.DuckDBPyConnection, drop_dir: Path, loaded: set[tuple[str, str]], run_id: str) -> DropOutcome:
+        manifest: Manifest | None = None
+        try:
+            manifest = read_manifest(drop_dir)
+            if (manifest.drop_name, manifest.sha256) in loaded:
+                return DropOutcome(drop_dir.name, manifest.source_id, "already_loaded")
+            results = self._read_drop(manifest)
+        except DropRejected as rejection:
+            self._record_rejection(con, drop_dir, manifest, rejection.reason)
+            return DropOutcome(drop_dir.name, manifest.source_id if manifest else None, "rejected", rejection.reason)
+        self._write_drop(con, manifest, results, run_id)
+        loaded.add((manifest.drop_name, manifest.sha256))
+        files = [
+            FileReport(r.file_name, r.rows_read, r.rows_loaded, len(r.quarantined), r.rows_duplicate, r.warnings, r.notes)
+            for r in results
+        ]
+        return DropOutcome(drop_dir.name, manifest.source_id, "loaded", files=files)
+
+    def _read_drop(self, manifest: Manifest) -> list[FileResult]:
+        profile = self.profiles.get(manifest.source_id)
+        if profile is None:
+            raise DropRejected(
+                f"no source profile for {manifest.source_id!r}: onboard the source by adding "
+                f"connectors/profiles/{manifest.source_id}.yaml (copy police-cheshire.yaml), then re-run"
+            )
+        if profile.agency != manifest.agency:
+            raise DropRejected(
+                f"manifest says agency {manifest.agency!r} but the profile of {manifest.source_id!r} says {profile.agency!r}"
+            )
+        texts = verify_drop(manifest)
+        results = []
+        for file_name, text in texts.items():
+            contract = TABLES[Path(file_name).stem]
+            reader = TableReader(contract, manifest, profile, self.code_lists, self.tokenisers)
+            results.append(reader.read(file_name, text))
+        return results
+
+    def _write_drop(self, con: duckdb.DuckDBPyConnection, manifest: Manifest, results: list[FileResult], run_id: str) -> None:
+        con.execute("begin transaction")
+        try:
+            for result in results:
+                contract = TABLES[result.table]
+                _insert(con, f"raw.{contract.name}", entity_columns(contract), result.entity)
+                _insert(con, "raw.person_records", PERSON_RECORD_COLUMNS, result.persons)
+                quarantine = {
+                    "source_id": [manifest.source_id] * len(result.quarantined),
+                    "drop_name": [manifest.drop_name] * len(result.quarantined),
+                    "file": [result.file_name] * len(result.quarantined),
+                    "line_number": [q.line_number for q in result.quarantined],
+                    "record_ref": [q.record_ref for q in result.quarantined],
+                    "rule": [q.rule for q in result.quarantined],
+                    "detail": [q.detail for q in result.quarantined],
+                }
+                _insert(con, "ops.quarantine", OPS_TABLES["quarantine"], quarantine)
+                con.execute(
+                    "insert into ops.run_report values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, manifest.source_id, manifest.drop_name, result.file_name, result.rows_read,
+                     result.rows_loaded, len(result.quarantined), result.rows_duplicate, result.warnings],
+                )
+            con.execute(
+                "insert into ops.loaded_drops values (?, ?, ?, ?, ?)",
+                [manifest.drop_name, manifest.sha256, manifest.source_id, manifest.agency, manifest.extract_date],
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+    @staticmethod
+    def _record_rejection(con: duckdb.DuckDBPyConnection, drop_dir: Path, manifest: Manifest | None, reason: str) -> None:
+        sha = manifest.sha256 if manifest else None
+        con.execute(
+            "delete from ops.rejected_drops where drop_name = ? and drop_sha256 is not distinct from ? and reason = ?",
+            [drop_dir.name, sha, reason],
+        )
+        con.execute(
+            "insert into ops.rejected_drops values (?, ?, ?, ?, ?)",
+            [manifest.source_id if manifest else None, drop_dir.name, sha, manifest.extract_date if manifest else None, reason],
+        )
+
+
+def ingest_drops(input_dir: Path, warehouse: Path, keyring: Keyring, show_progress: bool = True) -> IngestSummary:
+    """Load every drop under ``input_dir`` into ``warehouse``; see module docstring."""
+    return Ingestor(warehouse, keyring).run(input_dir, show_progress=show_progress)

@@ -1,0 +1,176 @@
+"""Normalisers for the values agencies send (SPEC §2, §2.5).
+
+Each function takes the raw text of one cell (already stripped, never blank)
+and returns the canonical form, or ``None`` when the value is not valid. The
+canonical form is what gets tokenised, so two spellings of the same thing
+must normalise to the same string.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from typing import Callable
+
+MISSING_MARKERS = frozenset({"", "NULL", "N/A", "NA", "NONE", "NIL", "-"})
+
+PNC_CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
+_PNC = re.compile(r"^(\d{2}|\d{4})/(\d{1,7})([A-Z])$")
+_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})$")
+_NON_LETTERS = re.compile(r"[^A-Z]")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+
+
+def clean_cell(value: str | None) -> str | None:
+    """Blank, ``NULL`` and ``N/A`` (any case, any surrounding spaces) mean missing."""
+    if value is None:
+        return None
+    stripped = value.strip()
+    return None if stripped.upper() in MISSING_MARKERS else stripped
+
+
+def normalise_code(value: str) -> str:
+    """Codes are case-insensitive and may carry spaces: ``' ex_partner '`` → ``EX_PARTNER``."""
+    return value.strip().upper()
+
+
+def normalise_name(value: str) -> str | None:
+    """Upper-case ASCII letters only: accents folded, apostrophes, hyphens and spaces dropped.
+
+    ``D’Souza`` and ``D'SOUZA`` and ``d souza`` all become ``DSOUZA``;
+    ``Siobhán`` becomes ``SIOBHAN``.
+    """
+    folded = unicodedata.normalize("NFKD", value.translate(_APOSTROPHES))
+    ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    letters = _NON_LETTERS.sub("", ascii_only.upper())
+    return letters or None
+
+
+def normalise_postcode(value: str) -> str | None:
+    """``sk89dq``, ``SK8  9DQ`` → ``SK8 9DQ``; anything that is not a UK postcode → ``None``."""
+    compact = value.replace(" ", "").upper()
+    match = _POSTCODE.match(compact)
+    return f"{match.group(1)} {match.group(2)}" if match else None
+
+
+def postcode_district(normalised_postcode: str | None) -> str | None:
+    """The outward code (``SK8``), kept for analysis in place of the full postcode."""
+    return normalised_postcode.split(" ")[0] if normalised_postcode else None
+
+
+def pnc_check_letter(year: str, serial: str) -> str:
+    return PNC_CHECK_LETTERS[int(year[-2:] + serial.zfill(7)) % 23]
+
+
+def normalise_pnc(value: str) -> str | None:
+    """``2016/6605185R`` with a valid check letter, serial padded to 7 digits; else ``None``.
+
+    Two-digit years are kept as given (the century cannot be known for sure).
+    """
+    match = _PNC.match(value.replace(" ", "").upper())
+    if not match:
+        return None
+    year, serial, check = match.groups()
+    if pnc_check_letter(year, serial) != check:
+        return None
+    return f"{year}/{serial.zfill(7)}{check}"
+
+
+def normalise_nhs_number(value: str) -> str | None:
+    """Ten digits (spaces and dashes allowed) with a valid modulus-11 check digit."""
+    digits = value.replace(" ", "").replace("-", "")
+    if len(digits) != 10 or not digits.isdigit():
+        return None
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    if check == 10 or check != int(digits[9]):
+        return None
+    return digits
+
+
+def normalise_crn(value: str) -> str | None:
+    crn = value.replace(" ", "").upper()
+    return crn if crn.isalnum() else None
+
+
+_TRUE = frozenset({"Y", "YES", "TRUE", "1"})
+_FALSE = frozenset({"N", "NO", "FALSE", "0"})
+
+
+def parse_flag(value: str) -> bool | None:
+    code = value.strip().upper()
+    if code in _TRUE:
+        return True
+    if code in _FALSE:
+        return False
+    return None
+
+
+def parse_int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def date_parser(date_format: str) -> Callable[[str], date | None]:
+    """A parser for one drop's date format; fast paths for the two seen in practice."""
+    if date_format == "%Y-%m-%d":
+
+        def parse_iso(value: str) -> date | None:
+            if len(value) != 10:
+                return None
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                return None
+
+        return parse_iso
+    if date_format == "%d/%m/%Y":
+
+        def parse_uk(value: str) -> date | None:
+            parts = value.split("/")
+            if len(parts) != 3 or len(parts[2]) != 4:
+                return None
+            try:
+                return date(int(parts[2]), int(parts[1]), int(parts[0]))
+            except ValueError:
+                return None
+
+        return parse_uk
+
+    def parse_generic(value: str) -> date | None:
+        try:
+            return datetime.strptime(value, date_format).date()
+        except ValueError:
+            return None
+
+    return parse_generic
+
+
+def datetime_parser(date_format: str) -> Callable[[str], datetime | None]:
+    """Datetimes are the date part then `` %H:%M`` (or ``:%S``), or ISO ``T%H:%M:%S`` (SPEC §2).
+
+    A bare date is read as midnight: some systems drop the time when it is unknown.
+    """
+    parse_date = date_parser(date_format)
+
+    def parse(value: str) -> datetime | None:
+        day_text, sep, time_text = value.replace("T", " ", 1).partition(" ")
+        day = parse_date(day_text)
+        if day is None:
+            return None
+        if not sep:
+            return datetime(day.year, day.month, day.day)
+        pieces = time_text.strip().split(":")
+        if len(pieces) not in (2, 3) or not all(p.isdigit() for p in pieces):
+            return None
+        try:
+            return datetime(day.year, day.month, day.day, *(int(p) for p in pieces))
+        except ValueError:
+            return None
+
+    return parse

@@ -1,0 +1,316 @@
+"""Turns one verified CSV file into typed rows, person tokens and quarantine records.
+
+This is the only place where plain identifiers are handled: they are read
+from the cell, normalised, tokenised and dropped in the same function call.
+Nothing returned from here holds a name, full date of birth, full postcode,
+PNC ID, NHS number or CRN, and quarantine details never quote a person
+column or a value that could be a name.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable
+
+from connectors.contracts import Column, ColumnType, PersonRole, TableContract
+from connectors.manifest import DropRejected, Manifest
+from connectors.normalise import (
+    clean_cell,
+    date_parser,
+    datetime_parser,
+    normalise_code,
+    normalise_crn,
+    normalise_name,
+    normalise_nhs_number,
+    normalise_pnc,
+    normalise_postcode,
+    parse_flag,
+    parse_int,
+    postcode_district,
+)
+from connectors.profiles import SourceProfile
+from pseudonymisation.tokens import Tokeniser
+
+# A value is quoted in a quarantine detail only if it cannot be a name: it
+# has a digit or an underscore and is short. Anything else is "withheld".
+_QUOTABLE = re.compile(r"^(?=.*[\d_])[A-Za-z0-9/_\-:. ]{1,25}$")
+
+
+def describe_value(value: str) -> str:
+    return f"'{value}'" if _QUOTABLE.match(value) else "(value withheld)"
+
+
+@dataclass
+class QuarantinedRow:
+    line_number: int
+    record_ref: str | None
+    rule: str
+    detail: str
+
+
+@dataclass
+class FileResult:
+    """What one file produced: columns for ``raw.<table>``, person rows, quarantine."""
+
+    table: str
+    file_name: str
+    entity: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    persons: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    warnings: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class _RowProblems:
+    """Collects the contract breaks (quarantine) and warnings of one row."""
+
+    def __init__(self) -> None:
+        self.breaks: list[tuple[str, str]] = []
+        self.warnings = 0
+
+    def broken(self, rule: str, detail: str) -> None:
+        self.breaks.append((rule, detail))
+
+
+class TableReader:
+    """Reads files of one contract for one drop."""
+
+    def __init__(
+        self,
+        contract: TableContract,
+        manifest: Manifest,
+        profile: SourceProfile,
+        code_lists: dict[str, frozenset[str]],
+        tokenisers: dict[str, Tokeniser],
+    ) -> None:
+        self.contract = contract
+        self.manifest = manifest
+        self.profile = profile
+        self.code_lists = code_lists
+        self.tokenisers = tokenisers
+        self.key_version = next(iter(tokenisers.values())).key_version
+        self.parse_date = date_parser(manifest.date_format)
+        self.parse_datetime = datetime_parser(manifest.date_format)
+        self._parsers: dict[ColumnType, Callable[[Column, str, _RowProblems], Any]] = {
+            ColumnType.TEXT: lambda column, value, problems: value,
+            ColumnType.CODE: self._code,
+            ColumnType.CODE_SET: self._code_set,
+            ColumnType.DATE: self._dated(self.parse_date, "a date"),
+            ColumnType.DATETIME: self._dated(self.parse_datetime, "a date-time"),
+            ColumnType.INTEGER: self._integer,
+            ColumnType.FLAG: self._flag,
+        }
+
+    # -- header -------------------------------------------------------------------
+    def _map_header(self, header: list[str], file_name: str, result: FileResult) -> list[str]:
+        renames = self.profile.column_renames
+        mapped = [renames.get(name.strip(), name.strip()) for name in header]
+        known = set(self.contract.all_column_names)
+        required = [c.name for c in self.contract.columns if c.required]
+        missing_required = [name for name in required if name not in mapped]
+        if missing_required:
+            unknown = [h for h, m in zip(header, mapped) if m not in known]
+            hint = f"; unrecognised columns {unknown}" if unknown else ""
+            raise DropRejected(
+                f"{file_name}: required column(s) {missing_required} missing{hint}. If the source renamed "
+                f"a column, map it under column_renames in connectors/profiles/{self.profile.source_id}.yaml "
+                "and re-run"
+            )
+        extra = [h for h, m in zip(header, mapped) if m not in known]
+        if extra:
+            result.notes.append(f"{file_name}: unknown column(s) {extra} ignored")
+        absent = [name for name in self.contract.all_column_names if name not in mapped]
+        if absent:
+            result.notes.append(f"{file_name}: optional column(s) {absent} absent, read as blank")
+        return mapped
+
+    # -- value parsers ------------------------------------------------------------
+    def _code(self, column: Column, value: str, problems: _RowProblems) -> str | None:
+        code = normalise_code(value)
+        allowed = self.code_lists[column.code_list] if column.code_list else None
+        if allowed is not None and code not in allowed:
+            self._bad(column, problems, "unknown_code", f"{column.name}: {describe_value(value)} is not in code list {column.code_list}")
+            return None
+        return code
+
+    def _code_set(self, column: Column, value: str, problems: _RowProblems) -> str | None:
+        allowed = self.code_lists[column.code_list]  # type: ignore[index]
+        codes = {normalise_code(part) for part in value.split(";") if part.strip()}
+        unknown = codes - allowed
+        if unknown:
+            problems.warnings += 1
+        known = sorted(codes & allowed)
+        return ";".join(known) or None
+
+    def _dated(self, parse: Callable[[str], Any], what: str) -> Callable[[Column, str, _RowProblems], Any]:
+        def parse_column(column: Column, value: str, problems: _RowProblems) -> Any:
+            parsed = parse(value)
+            if parsed is None:
+                self._bad(
+                    column, problems, "unparseable_date",
+                    f"{column.name}: {describe_value(value)} is not {what} in format {self.manifest.date_format}",
+                )
+            return parsed
+
+        return parse_column
+
+    def _integer(self, column: Column, value: str, problems: _RowProblems) -> int | None:
+        parsed = parse_int(value)
+        if parsed is None:
+            self._bad(column, problems, "not_an_integer", f"{column.name}: {describe_value(value)} is not a whole number")
+        return parsed
+
+    def _flag(self, column: Column, value: str, problems: _RowProblems) -> bool | None:
+        parsed = parse_flag(value)
+        if parsed is None:
+            self._bad(column, problems, "not_a_flag", f"{column.name}: {describe_value(value)} is not Y or N")
+        return parsed
+
+    @staticmethod
+    def _bad(column: Column, problems: _RowProblems, rule: str, detail: str) -> None:
+        """A bad required value quarantines the row; a bad optional one is a warning (SPEC §5)."""
+        if column.required:
+            problems.broken(rule, detail)
+        else:
+            problems.warnings += 1
+
+    # -- persons ------------------------------------------------------------------
+    def _person(self, person: PersonRole, cells: dict[str, str | None], problems: _RowProblems) -> dict[str, Any] | None:
+        present = [cells.get(c) for c in person.identifier_columns if not c.endswith("sex") and not c.endswith("postcode")]
+        if not any(present):
+            return None
+        role = person.role
+        if person.role_column:
+            role = normalise_code(cells[person.role_column] or "")
+        raw_forename = cells.get(person.column("forename"))
+        raw_surname = cells.get(person.column("surname"))
+        raw_dob = cells.get(person.column("dob"))
+        forename = normalise_name(raw_forename) if raw_forename else None
+        surname = normalise_name(raw_surname) if raw_surname else None
+        dob: date | None = self.parse_date(raw_dob) if raw_dob else None
+        if raw_dob and dob is None:
+            problems.warnings += 1
+        postcode = None
+        if "postcode" in person.fields and cells.get(person.column("postcode")):
+            postcode = normalise_postcode(cells[person.column("postcode")])  # type: ignore[arg-type]
+            problems.warnings += postcode is None
+        sex = None
+        if "sex" in person.fields and cells.get(person.column("sex")):
+            sex = normalise_code(cells[person.column("sex")])  # type: ignore[arg-type]
+            if sex not in self.code_lists["sex"]:
+                sex = None
+                problems.warnings += 1
+        pnc = self._identifier(person.pnc_column, cells, normalise_pnc, problems)
+        nhs = self._identifier(person.nhs_column, cells, normalise_nhs_number, problems)
+        crn = self._identifier(person.crn_column, cells, normalise_crn, problems)
+        dob_text = dob.isoformat() if dob else None
+        name_dob = f"{forename}|{surname}|{dob_text}" if forename and surname and dob_text else None
+        tok = self.tokenisers
+        return {
+            "role": role,
+            "key_version": self.key_version,
+            "pnc_token": tok["pnc"].token(pnc),
+            "nhs_token": tok["nhs"].token(nhs),
+            "crn_token": tok["crn"].token(crn),
+            "name_dob_token": tok["name_dob"].token(name_dob),
+            "forename_token": tok["forename"].token(forename),
+            "surname_token": tok["surname"].token(surname),
+            "dob_token": tok["dob"].token(dob_text),
+            "postcode_token": tok["postcode"].token(postcode),
+            "birth_year": dob.year if dob else None,
+            "sex": sex,
+            "postcode_district": postcode_district(postcode),
+        }
+
+    @staticmethod
+    def _identifier(
+        column: str | None, cells: dict[str, str | None], normalise: Callable[[str], str | None], problems: _RowProblems
+    ) -> str | None:
+        if not column or not cells.get(column):
+            return None
+        value = normalise(cells[column])  # type: ignore[arg-type]
+        problems.warnings += value is None  # invalid identifiers are flagged, never linked on
+        return value
+
+    # -- file ---------------------------------------------------------------------
+    def read(self, file_name: str, text: str) -> FileResult:
+        result = FileResult(table=self.contract.name, file_name=file_name)
+        reader = csv.reader(io.StringIO(text))
+        try:
+            header = next(reader)
+        except StopIteration:
+            return result
+        mapped = self._map_header(header, file_name, result)
+        width = len(mapped)
+        kept = self.contract.kept_columns
+        common = [self.contract.column("updated_at"), self.contract.column("record_status")]
+        ref_column = self.contract.ref_column
+        seen: set[tuple[str, ...]] = set()
+        manifest = self.manifest
+        line_number = reader.line_num + 1
+        for row in reader:
+            line, line_number = line_number, reader.line_num + 1
+            result.rows_read += 1
+            if len(row) != width:
+                result.quarantined.append(
+                    QuarantinedRow(line, None, "wrong_column_count", f"{len(row)} fields, header has {width}")
+                )
+                continue
+            key = tuple(row)
+            if key in seen:
+                result.rows_duplicate += 1
+                continue
+            seen.add(key)
+            cells = {name: clean_cell(value) for name, value in zip(mapped, row)}
+            problems = _RowProblems()
+            typed: dict[str, Any] = {}
+            for column in (*kept, *common):
+                value = cells.get(column.name)
+                if value is None:
+                    if column.required:
+                        problems.broken("required_missing", f"{column.name} is blank")
+                    typed[column.name] = None
+                    continue
+                typed[column.name] = self._parsers[column.type](column, value, problems)
+            persons = [p for p in (self._person(role, cells, problems) for role in self.contract.persons) if p]
+            record_ref = cells.get(ref_column)
+            result.warnings += problems.warnings
+            if problems.breaks:
+                rules = [rule for rule, _ in problems.breaks]
+                detail = "; ".join(d for _, d in problems.breaks)
+                result.quarantined.append(QuarantinedRow(line, record_ref, rules[0], detail))
+                continue
+            if typed.get("force"):
+                typed["force"] = normalise_code(typed["force"])
+            version_id = hashlib.sha256(f"{manifest.sha256}|{file_name}|{line}".encode()).hexdigest()[:20]
+            entity = result.entity
+            entity["source_id"].append(manifest.source_id)
+            entity["agency"].append(manifest.agency)
+            entity["drop_name"].append(manifest.drop_name)
+            entity["drop_sha256"].append(manifest.sha256)
+            entity["extract_date"].append(manifest.extract_date)
+            entity["file_name"].append(file_name)
+            entity["line_number"].append(line)
+            entity["version_id"].append(version_id)
+            for name, value in typed.items():
+                entity[name].append(value)
+            for person in persons:
+                out = result.persons
+                out["source_id"].append(manifest.source_id)
+                out["agency"].append(manifest.agency)
+                out["source_table"].append(self.contract.name)
+                out["record_ref"].append(record_ref)
+                out["version_id"].append(version_id)
+                for name, value in person.items():
+                    out[name].append(value)
+            result.rows_loaded += 1
+        return result

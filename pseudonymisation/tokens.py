@@ -1,0 +1,42 @@
+"""Keyed tokens: HMAC-SHA-256 over normalised values (SPEC §3.2–3.3).
+
+The HMAC object is keyed once per purpose and copied per value, which is
+about three times faster than keying per value (see LINKAGE-BASELINES.md):
+the key schedule is the expensive part for short strings.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import hashes, hmac
+
+from pseudonymisation.keys import Keyring
+
+TOKEN_BYTES = 16  # 128 bits: no collisions at national scale, half the storage of full digests
+
+
+class Tokeniser:
+    """Makes the tokens of one purpose (e.g. ``pnc``) under one keyring."""
+
+    def __init__(self, keyring: Keyring, purpose: str) -> None:
+        self.purpose = purpose
+        self.key_version = keyring.key_version
+        self._keyed = hmac.HMAC(keyring.purpose_key(f"token/{purpose}"), hashes.SHA256())
+
+    def token(self, normalised: str | None) -> str | None:
+        """The token of an already-normalised value; ``None`` stays ``None``."""
+        if normalised is None:
+            return None
+        mac = self._keyed.copy()
+        mac.update(normalised.encode("utf-8"))
+        return mac.finalize()[:TOKEN_BYTES].hex()
+
+    def __repr__(self) -> str:
+        return f"Tokeniser(purpose={self.purpose!r}, key_version={self.key_version!r})"
+
+
+TOKEN_PURPOSES = ("pnc", "nhs", "crn", "name_dob", "forename", "surname", "dob", "postcode")
+
+
+def tokenisers(keyring: Keyring) -> dict[str, Tokeniser]:
+    """One tokeniser per purpose of ``raw.person_records``."""
+    return {purpose: Tokeniser(keyring, purpose) for purpose in TOKEN_PURPOSES}
