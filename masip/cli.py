@@ -1,0 +1,129 @@
+"""``masip``: the command line of the MASIP data-sharing pipeline.
+
+Every command calls the same stage functions as the Airflow DAGs
+(``masip.pipeline``); nothing here holds pipeline logic of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV, Keyring, MissingKeyError, generate_secret, load_keyring
+
+DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
+DEFAULT_OUT = Path("output")
+DEMO_KEY = Path("warehouse/demo-throwaway.key")
+
+
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _keyring_or_exit() -> Keyring:
+    try:
+        return load_keyring()
+    except MissingKeyError as error:
+        click.secho(f"masip: {error}", fg="red", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """MASIP data-sharing pipeline: pseudonymise, link and report multi-agency stalking data."""
+
+
+@main.command()
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Key file to create.")
+def keygen(out: Path) -> None:
+    """Create a new partnership secret in a key file (readable by the owner only)."""
+    if out.exists():
+        raise click.ClickException(f"{out} exists; refusing to overwrite a key (move it away first)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(generate_secret() + "\n", encoding="ascii")
+    out.chmod(0o600)
+    keyring = load_keyring({SECRET_FILE_ENV: str(out)})
+    click.echo(f"Wrote {out} (key version {keyring.key_version}). Set {SECRET_FILE_ENV}={out} to use it.")
+
+
+@main.command()
+@click.option("--dyads", default=300, show_default=True, help="Victim–perpetrator pairs to simulate.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Folder to write the drops into.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--weeks", default=4, show_default=True, help="Weekly drops after the bulk history drop.")
+@click.option("--as-of", "as_of", callback=_date, default="2026-11-16", show_default=True, help="Last extract date.")
+@click.option("--clean/--with-faults", default=False, help="Leave out the deliberate faults (bad rows, broken drop).")
+def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: bool) -> None:
+    """Generate a synthetic partnership (three forces, probation, health, advocacy) as SPEC §2 drops."""
+    from masip.synth import DEFAULT_FAULTS, generate_partnership
+
+    summary = generate_partnership(out, dyads=dyads, seed=seed, as_of=as_of, weeks=weeks,
+                                   faults=frozenset() if clean else DEFAULT_FAULTS)
+    total = sum(summary.rows_by_table.values())
+    click.echo(f"Wrote {len(summary.drops)} drops, {total} rows, {summary.persons} persons to {out}")
+    for table, rows in sorted(summary.rows_by_table.items()):
+        click.echo(f"  {table:<14} {rows:>8}")
+
+
+@main.command()
+@click.option("--input", "input_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Folder holding the drops (one sub-folder per drop).")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
+              help="Folder for the run report.")
+@click.option("--as-of", "as_of", callback=_date, default=None, help="Reference date (default: latest extract date).")
+def run(input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None) -> None:
+    """Ingest every drop, pseudonymise, link and build the marts; needs the partnership key."""
+    keyring = _keyring_or_exit()
+    _run(input_dir, warehouse, out_dir, as_of, keyring)
+
+
+def _run(input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, keyring: Keyring) -> None:
+    from masip.pipeline import run_pipeline
+
+    result = run_pipeline(input_dir, warehouse, keyring, out_dir, as_of=as_of)
+    click.echo(result.report.markdown)
+    click.echo(f"Warehouse: {warehouse}\nRun report: {result.report.markdown_path}")
+    if not result.report.reconciled:
+        raise click.ClickException("row counts do not reconcile; see the run report")
+
+
+@main.command()
+@click.option("--dyads", default=300, show_default=True)
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT / "demo", show_default=True)
+def demo(dyads: int, warehouse: Path, out_dir: Path) -> None:
+    """Generate a synthetic partnership and run the whole pipeline on it, from scratch."""
+    from masip.synth import DEFAULT_FAULTS, generate_partnership
+
+    if not (os.environ.get(SECRET_ENV) or os.environ.get(SECRET_FILE_ENV)):
+        if not DEMO_KEY.exists():
+            DEMO_KEY.parent.mkdir(parents=True, exist_ok=True)
+            DEMO_KEY.write_text(generate_secret() + "\n", encoding="ascii")
+            DEMO_KEY.chmod(0o600)
+        os.environ[SECRET_FILE_ENV] = str(DEMO_KEY)
+        banner = (f"DEMO: no partnership key configured, so a THROWAWAY key is used ({DEMO_KEY}). "
+                  "Never use it for real data: real runs need MASIP_SECRET_FILE.")
+        click.secho("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), fg="yellow", bold=True)
+    keyring = _keyring_or_exit()
+    drops_dir = out_dir / "drops"
+    shutil.rmtree(drops_dir, ignore_errors=True)
+    for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
+    click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
+    _run(drops_dir, warehouse, out_dir, None, keyring)
+
+
+if __name__ == "__main__":
+    main()

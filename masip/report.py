@@ -1,0 +1,135 @@
+"""The run report: what came in, where every row went, and what was built.
+
+Written as JSON (for machines and tests) and Markdown (for the data
+engineer) after every run. Counts must reconcile: for every file,
+rows read = loaded + quarantined + duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from connectors.ingest import IngestSummary
+from masip.dbt_runner import DbtBuildResult
+
+
+@dataclass(frozen=True)
+class RunReport:
+    data: dict[str, Any]
+    markdown: str
+    json_path: Path
+    markdown_path: Path
+
+    @property
+    def reconciled(self) -> bool:
+        return bool(self.data["reconciliation"]["all_files_reconcile"])
+
+
+def _table_counts(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
+    tables = con.execute(
+        "select table_name from information_schema.tables where table_schema = ? order by table_name", [schema]
+    ).fetchall()
+    return {name: con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0] for (name,) in tables}
+
+
+def _warehouse_facts(warehouse: Path) -> dict[str, Any]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        quarantine = dict(
+            con.execute("select rule, count(*) from ops.quarantine group by rule order by rule").fetchall()
+        )
+        rejected = [
+            {"drop_name": d, "source_id": s, "reason": r}
+            for d, s, r in con.execute(
+                "select drop_name, source_id, reason from ops.rejected_drops order by drop_name"
+            ).fetchall()
+        ]
+        loaded = set(n for (n,) in con.execute("select drop_name from ops.loaded_drops").fetchall())
+        unresolved = [r for r in rejected if r["drop_name"] not in loaded]
+        return {
+            "marts": _table_counts(con, "marts"),
+            "ops_quarantine_by_rule": quarantine,
+            "rejected_drops_all_time": rejected,
+            "rejected_drops_outstanding": unresolved,
+        }
+
+
+def _markdown(data: dict[str, Any]) -> str:
+    lines = [f"# MASIP run report — run {data['run_id']}", ""]
+    lines.append(f"Key version: `{data['key_version']}`  ")
+    lines.append("Stage timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in data["stage_seconds"].items()))
+    lines += ["", "## Drops", "", "| drop | status | files | read | loaded | quarantined | duplicates | warnings |", "|---|---|---|---|---|---|---|---|"]
+    for drop in data["drops"]:
+        files = drop["files"]
+        sums = [sum(f[k] for f in files) for k in ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate", "warnings")]
+        lines.append(f"| {drop['drop_name']} | {drop['status']} | {len(files)} | " + " | ".join(str(s) for s in sums) + " |")
+    rec = data["reconciliation"]
+    lines += [
+        "",
+        "## Reconciliation",
+        "",
+        f"Rows read {rec['rows_read']} = loaded {rec['rows_loaded']} + quarantined {rec['rows_quarantined']} "
+        f"+ duplicates {rec['rows_duplicate']}: **{'OK' if rec['all_files_reconcile'] else 'MISMATCH'}** "
+        f"({rec['warnings']} optional values set to null as warnings).",
+    ]
+    rejected = [d for d in data["drops"] if d["status"] == "rejected"]
+    if rejected:
+        lines += ["", "## Rejected drops (nothing loaded; re-deliver to load)", ""]
+        lines += [f"- `{d['drop_name']}`: {d['reason']}" for d in rejected]
+    notes = [n for d in data["drops"] for f in d["files"] for n in f["notes"]]
+    if notes:
+        lines += ["", "## Schema notes", ""] + [f"- {n}" for n in notes]
+    if data["warehouse"]["ops_quarantine_by_rule"]:
+        lines += ["", "## Quarantine (all runs, by rule; details in `ops.quarantine`)", ""]
+        lines += [f"- {rule}: {n}" for rule, n in data["warehouse"]["ops_quarantine_by_rule"].items()]
+    lines += ["", "## Marts", "", "| table | rows |", "|---|---|"]
+    lines += [f"| marts.{t} | {n} |" for t, n in data["warehouse"]["marts"].items()]
+    if data.get("build"):
+        build = data["build"]
+        lines += ["", f"dbt build: {build['passed']} nodes passed in {build['elapsed_seconds']:.1f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def write_run_report(
+    warehouse: Path,
+    out_dir: Path,
+    ingest: IngestSummary,
+    build: DbtBuildResult | None,
+    stage_seconds: dict[str, Any],
+) -> RunReport:
+    """Write ``run_report.json`` and ``run_report.md`` into ``out_dir``."""
+    files = [f for d in ingest.drops for f in d.files]
+    data: dict[str, Any] = {
+        "run_id": ingest.run_id,
+        "key_version": ingest.key_version,
+        "stage_seconds": {k: round(v, 2) for k, v in stage_seconds.items()},
+        "drops": ingest.to_dict()["drops"],
+        "reconciliation": {
+            "rows_read": ingest.total("rows_read"),
+            "rows_loaded": ingest.total("rows_loaded"),
+            "rows_quarantined": ingest.total("rows_quarantined"),
+            "rows_duplicate": ingest.total("rows_duplicate"),
+            "warnings": ingest.total("warnings"),
+            "all_files_reconcile": all(f.reconciles for f in files),
+            "drops_loaded": ingest.count("loaded"),
+            "drops_rejected": ingest.count("rejected"),
+            "drops_already_loaded": ingest.count("already_loaded"),
+        },
+        "build": (
+            {"passed": sum(1 for n in build.nodes if n.status in ("success", "pass")), "elapsed_seconds": build.elapsed_seconds}
+            if build
+            else None
+        ),
+        "warehouse": _warehouse_facts(warehouse),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "run_report.json"
+    md_path = out_dir / "run_report.md"
+    markdown = _markdown(data)
+    json_path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    md_path.write_text(markdown, encoding="utf-8")
+    return RunReport(data=data, markdown=markdown, json_path=json_path, markdown_path=md_path)

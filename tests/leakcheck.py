@@ -1,0 +1,121 @@
+"""Finds plain identifiers of the input anywhere in a warehouse or output files (SPEC §3.1).
+
+Names are matched as whole words, case-insensitively, in their delivered and
+normalised forms (so "Ali" is not found inside "MALICIOUS"); dates of birth,
+postcodes, PNC IDs, NHS numbers and CRNs are matched as substrings in every
+written form (delivered, normalised, ISO). Free text (``offence_desc``) is
+matched as whole values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from connectors.contracts import TABLES
+from connectors.normalise import (
+    clean_cell,
+    date_parser,
+    normalise_name,
+    normalise_nhs_number,
+    normalise_pnc,
+    normalise_postcode,
+)
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+@dataclass
+class PlainIdentifiers:
+    name_words: set[str] = field(default_factory=set)  # upper-case
+    strings: set[str] = field(default_factory=set)  # exact substrings
+    free_text: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.name_words) + len(self.strings) + len(self.free_text)
+
+
+def collect_identifiers(drops_dir: Path) -> PlainIdentifiers:
+    found = PlainIdentifiers()
+    for manifest_path in sorted(drops_dir.glob("*/manifest.json")):
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8-sig"))
+        encoding = "cp1252" if manifest["encoding"].lower() == "cp1252" else "utf-8-sig"
+        parse_date = date_parser(manifest["date_format"])
+        for listed in manifest["files"]:
+            path = manifest_path.parent / listed["name"]
+            contract = TABLES[path.stem]
+            text = path.read_bytes().decode(encoding, errors="replace")
+            for row in csv.DictReader(io.StringIO(text)):
+                for person in contract.persons:
+                    for column in person.identifier_columns:
+                        value = clean_cell(row.get(column))
+                        if not value:
+                            continue
+                        kind = column[len(person.prefix):] if column.startswith(person.prefix) else column
+                        if kind in ("forename", "surname"):
+                            words = {w.upper() for w in _WORD.findall(value) if len(w) >= 2}
+                            normalised = normalise_name(value)
+                            found.name_words |= words | ({normalised} if normalised else set())
+                        elif kind == "dob":
+                            found.strings.add(value)
+                            parsed = parse_date(value)
+                            if parsed:
+                                found.strings |= {parsed.isoformat(), parsed.strftime("%d/%m/%Y")}
+                        elif kind == "postcode":
+                            normalised = normalise_postcode(value)
+                            if normalised:
+                                found.strings |= {normalised, normalised.replace(" ", "")}
+                        elif kind == "sex":
+                            continue
+                        else:  # pnc, nhs_number, crn
+                            found.strings.add(value.replace(" ", ""))
+                            for normalise in (normalise_pnc, normalise_nhs_number):
+                                normalised = normalise(value)
+                                if normalised:
+                                    found.strings.add(normalised)
+                for column in contract.dropped_columns:
+                    value = clean_cell(row.get(column))
+                    if value and len(value) >= 8:
+                        found.free_text.add(value)
+    return found
+
+
+def leaks_in_text(text: str, plain: PlainIdentifiers) -> list[str]:
+    hits = [s for s in plain.strings if s in text]
+    hits += [w for w in {w.upper() for w in _WORD.findall(text)} if w in plain.name_words]
+    hits += [t for t in plain.free_text if t in text]
+    return hits
+
+
+def scan_warehouse(warehouse: Path, plain: PlainIdentifiers) -> dict[str, list[str]]:
+    """``{schema.table.column: [leaked values]}`` over every column of every table."""
+    leaks: dict[str, list[str]] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema not in ('information_schema', 'pg_catalog')"
+        ).fetchall()
+        for schema, table, column in columns:
+            values = con.execute(
+                f'select distinct cast("{column}" as varchar) from "{schema}"."{table}" where "{column}" is not null'
+            ).fetchall()
+            hits = [h for (v,) in values for h in leaks_in_text(v, plain)]
+            if hits:
+                leaks[f"{schema}.{table}.{column}"] = sorted(set(hits))[:5]
+    return leaks
+
+
+def scan_files(root: Path, plain: PlainIdentifiers, suffixes: tuple[str, ...] = (".json", ".md", ".html", ".csv", ".txt", ".log")) -> dict[str, list[str]]:
+    leaks: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in suffixes:
+            hits = leaks_in_text(path.read_text(encoding="utf-8", errors="replace"), plain)
+            if hits:
+                leaks[str(path)] = sorted(set(hits))[:5]
+    return leaks

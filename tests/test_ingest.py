@@ -1,0 +1,151 @@
+"""Ingest on the real-format sample drops: reconciliation, quarantine, rejection, idempotence, no leaks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.ingest import Ingestor, KeyVersionMismatch, ingest_drops
+from connectors.profiles import SourceProfile, load_profiles
+from pseudonymisation.keys import Keyring
+from tests.leakcheck import collect_identifiers, scan_warehouse
+
+SAMPLES = Path(__file__).parent / "fixtures" / "sample_drops"
+KEYRING = Keyring(b"test-partnership-secret-0123456789abcdef")
+
+
+@pytest.fixture()
+def drops(tmp_path: Path) -> Path:
+    target = tmp_path / "drops"
+    shutil.copytree(SAMPLES, target)
+    return target
+
+
+def _rewrite(drop: Path, file_name: str, text: str, encoding: str = "utf-8") -> None:
+    """Replace a file and fix the manifest so only the content change matters."""
+    (drop / file_name).write_bytes(text.encode(encoding))
+    manifest = json.loads((drop / "manifest.json").read_text(encoding="utf-8"))
+    for listed in manifest["files"]:
+        if listed["name"] == file_name:
+            listed["sha256"] = hashlib.sha256((drop / file_name).read_bytes()).hexdigest()
+            listed["rows"] = text.count("\n") - 1
+    (drop / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def _count(warehouse: Path, sql: str) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchone()[0]
+
+
+def test_every_row_is_loaded_quarantined_or_duplicate(drops, tmp_path):
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    assert summary.count("loaded") == 6
+    files = [f for d in summary.drops for f in d.files]
+    assert files and all(f.reconciles for f in files)
+    manifest_rows = sum(
+        f["rows"] for m in drops.glob("*/manifest.json") for f in json.loads(m.read_text(encoding="utf-8"))["files"]
+    )
+    assert summary.total("rows_read") == manifest_rows
+    assert _count(tmp_path / "w.duckdb", "select sum(rows_read) from ops.run_report") == manifest_rows
+
+
+def test_sample_faults_are_quarantined_with_reasons(drops, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select file, record_ref, rule, detail from ops.quarantine order by record_ref").fetchall()
+        loaded_crimes = con.execute("select count(*) from raw.crimes where source_id = 'police-met'").fetchone()[0]
+    assert ("court_results.csv", "HAM-CR-0444188", "required_missing", "result is blank") in rows
+    unknown = [r for r in rows if r[1] == "MPS-25-2042305"]
+    assert unknown and unknown[0][2] == "unknown_code" and "'STK1'" in unknown[0][3]
+    assert loaded_crimes == 38  # 39 delivered, 1 quarantined, the rest loaded
+
+
+def test_same_row_twice_counts_as_duplicate(drops, tmp_path):
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    cheshire_results = next(
+        f for d in summary.drops if d.drop_name.startswith("police-cheshire") for f in d.files if f.file == "court_results.csv"
+    )
+    assert cheshire_results.rows_duplicate == 1
+    assert _count(tmp_path / "w.duckdb", "select count(*) from raw.court_results where source_id = 'police-cheshire'") == 5
+
+
+def test_rerun_is_idempotent(drops, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    before = _count(warehouse, "select count(*) from raw.person_records")
+    second = ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    assert second.count("already_loaded") == 6 and second.count("loaded") == 0
+    assert _count(warehouse, "select count(*) from raw.person_records") == before
+
+
+def test_truncated_file_rejects_the_whole_drop_and_redelivery_loads(drops, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    drop = drops / "police-cheshire_2026-09-21"
+    complete = (drop / "crimes.csv").read_bytes()
+    (drop / "crimes.csv").write_bytes(complete[: len(complete) // 2])
+    summary = ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    outcome = next(d for d in summary.drops if d.drop_name == drop.name)
+    assert outcome.status == "rejected" and "crimes.csv: checksum mismatch" in outcome.reason
+    assert _count(warehouse, "select count(*) from raw.crimes where source_id = 'police-cheshire'") == 0
+    assert _count(warehouse, "select count(*) from raw.orders where source_id = 'police-cheshire'") == 0
+    assert _count(warehouse, "select count(*) from ops.rejected_drops") == 1
+    (drop / "crimes.csv").write_bytes(complete)  # re-delivered intact
+    again = ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    assert next(d for d in again.drops if d.drop_name == drop.name).status == "loaded"
+    assert _count(warehouse, "select count(*) from raw.crimes where source_id = 'police-cheshire'") == 46
+
+
+def test_renamed_required_column_rejects_naming_column_and_profile(drops, tmp_path):
+    drop = drops / "police-hampshire_2026-09-21"
+    text = (drop / "crimes.csv").read_text(encoding="utf-8").replace("reported_at", "report_datetime", 1)
+    _rewrite(drop, "crimes.csv", text)
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    outcome = next(d for d in summary.drops if d.drop_name == drop.name)
+    assert outcome.status == "rejected"
+    assert "['reported_at']" in outcome.reason and "profiles/police-hampshire.yaml" in outcome.reason
+    # the data engineer maps the new name in the profile, and the same drop loads
+    profiles = load_profiles()
+    profiles["police-hampshire"] = SourceProfile("police-hampshire", "police", column_renames={"report_datetime": "reported_at"})
+    again = Ingestor(tmp_path / "w.duckdb", KEYRING, profiles=profiles).run(drops, show_progress=False)
+    assert next(d for d in again.drops if d.drop_name == drop.name).status == "loaded"
+
+
+def test_unknown_source_is_rejected_with_onboarding_hint(drops, tmp_path):
+    drop = drops / "health-trust_2026-09-21"
+    manifest = json.loads((drop / "manifest.json").read_text(encoding="utf-8"))
+    manifest["source_id"] = "health-new-trust"
+    (drop / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    outcome = next(d for d in summary.drops if d.drop_name == drop.name)
+    assert outcome.status == "rejected" and "connectors/profiles/health-new-trust.yaml" in outcome.reason
+
+
+def test_warehouse_refuses_a_second_key(drops, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    with pytest.raises(KeyVersionMismatch, match=KEYRING.key_version):
+        ingest_drops(drops, warehouse, Keyring(b"another-partnership-secret-0123456789"), show_progress=False)
+
+
+def test_no_plain_identifier_reaches_the_warehouse(drops, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    plain = collect_identifiers(drops)
+    assert len(plain.name_words) > 100 and len(plain.strings) > 100  # the scan has something to find
+    assert scan_warehouse(warehouse, plain) == {}
+
+
+def test_leak_scanner_finds_a_planted_identifier(drops, tmp_path):
+    """Guards the guard: the scanner must notice a name and a DOB written in plain."""
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table ops.planted as select 'note about Rebecca' as detail, '1988-05-18' as d")
+    leaks = scan_warehouse(warehouse, collect_identifiers(drops))
+    assert set(leaks) == {"ops.planted.detail", "ops.planted.d"}

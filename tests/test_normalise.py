@@ -1,0 +1,114 @@
+"""Normalisers: examples from the sample drops plus property-based checks."""
+
+import string
+from datetime import date, datetime
+
+from hypothesis import given, strategies as st
+
+from connectors.normalise import (
+    clean_cell,
+    date_parser,
+    datetime_parser,
+    normalise_code,
+    normalise_name,
+    normalise_nhs_number,
+    normalise_pnc,
+    normalise_postcode,
+    pnc_check_letter,
+    postcode_district,
+)
+
+
+def test_missing_markers():
+    for blank in ("", "  ", "NULL", "null", "N/A", " n/a "):
+        assert clean_cell(blank) is None
+    assert clean_cell(" Bob ") == "Bob"
+
+
+def test_names_fold_accents_apostrophes_and_case():
+    assert normalise_name("D’Souza") == normalise_name("d'souza") == "DSOUZA"
+    assert normalise_name("Siobhán") == "SIOBHAN"
+    assert normalise_name("Pádraig") == "PADRAIG"
+    assert normalise_name("Smith-Jones") == "SMITHJONES"
+    assert normalise_name("’-") is None
+
+
+def test_postcodes():
+    assert normalise_postcode("sk89dq") == "SK8 9DQ"
+    assert normalise_postcode(" SE22  9WU ".strip()) == "SE22 9WU"
+    assert normalise_postcode("NOT A POSTCODE") is None
+    assert postcode_district("SK8 9DQ") == "SK8"
+
+
+def test_pnc_check_letter_validates():
+    assert normalise_pnc("2016/6605185R") == "2016/6605185R"
+    assert normalise_pnc("2016/6605185S") is None  # wrong check letter
+    assert normalise_pnc("16/6605185R") == "16/6605185R"
+    assert normalise_pnc("rubbish") is None
+
+
+def test_nhs_mod11():
+    assert normalise_nhs_number("503 536 1284") == "5035361284"
+    assert normalise_nhs_number("5035361285") is None
+    assert normalise_nhs_number("12345") is None
+
+
+def test_dates_and_datetimes():
+    assert date_parser("%d/%m/%Y")("16/12/2003") == date(2003, 12, 16)
+    assert date_parser("%d/%m/%Y")("31/02/2026") is None
+    assert date_parser("%Y-%m-%d")("2026-02-30") is None
+    parse = datetime_parser("%Y-%m-%d")
+    assert parse("2026-08-18T11:17:00") == datetime(2026, 8, 18, 11, 17)
+    assert parse("2025-11-25 05:18") == datetime(2025, 11, 25, 5, 18)
+    assert parse("2025-11-25") == datetime(2025, 11, 25)
+    assert parse("2025-11-25 25:99") is None
+
+
+names = st.text(alphabet=st.characters(codec="utf-8", categories=("L", "Zs", "Pd", "Po")), min_size=1, max_size=30)
+
+
+@given(names)
+def test_name_normalisation_is_idempotent_and_ascii_upper(value):
+    once = normalise_name(value)
+    if once is not None:
+        assert once.isascii() and once.isalpha() and once.isupper()
+        assert normalise_name(once) == once
+
+
+@given(st.text(alphabet=string.ascii_letters + " '-’", min_size=1, max_size=30))
+def test_name_normalisation_ignores_case_padding_and_punctuation(value):
+    assert normalise_name(value) == normalise_name(f"  {value.upper()} ") == normalise_name(value.lower())
+
+
+@given(st.integers(min_value=0, max_value=99), st.integers(min_value=0, max_value=9_999_999))
+def test_every_valid_pnc_round_trips(year, serial):
+    yyyy = f"{2000 + year}"
+    text = f"{yyyy}/{serial}{pnc_check_letter(yyyy, str(serial))}"
+    normalised = normalise_pnc(text.lower())
+    assert normalised == f"{yyyy}/{serial:07d}{text[-1]}"
+    assert normalise_pnc(normalised) == normalised
+
+
+@given(st.lists(st.integers(min_value=0, max_value=9), min_size=9, max_size=9))
+def test_nhs_numbers_with_a_computed_check_digit_are_valid_and_one_digit_change_is_not(digits):
+    total = sum(d * w for d, w in zip(digits, range(10, 1, -1)))
+    check = (11 - total % 11) % 11
+    number = "".join(map(str, digits)) + str(check % 10)
+    if check == 10:
+        assert normalise_nhs_number(number) is None
+        return
+    assert normalise_nhs_number(number) == number
+    altered = str((int(number[0]) + 1) % 10) + number[1:]
+    assert normalise_nhs_number(altered) is None
+
+
+@given(st.sampled_from(["SK8 9DQ", "W14 4SL", "SE22 9WU", "GU16 2UF", "EC1A 1BB"]), st.booleans(), st.integers(0, 3))
+def test_postcode_spacing_and_case_do_not_matter(postcode, lower, extra_spaces):
+    variant = postcode.replace(" ", " " * extra_spaces)
+    variant = variant.lower() if lower else variant
+    assert normalise_postcode(variant) == postcode
+
+
+@given(st.sampled_from(["ex_partner", " EX_PARTNER ", "Ex_Partner"]))
+def test_codes_are_case_and_space_insensitive(code):
+    assert normalise_code(code) == "EX_PARTNER"

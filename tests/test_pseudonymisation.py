@@ -1,0 +1,66 @@
+"""Keys and tokens: real HKDF and HMAC from `cryptography`, checked against the standard library."""
+
+import hashlib
+import hmac
+
+import pytest
+
+from pseudonymisation.keys import MissingKeyError, Keyring, load_keyring
+from pseudonymisation.tokens import TOKEN_BYTES, Tokeniser, tokenisers
+
+SECRET = "0123456789abcdef" * 4
+
+
+def test_no_key_refuses_with_an_actionable_message():
+    with pytest.raises(MissingKeyError, match="MASIP_SECRET_FILE"):
+        load_keyring({})
+
+
+def test_short_secret_is_refused():
+    with pytest.raises(MissingKeyError, match="too short"):
+        load_keyring({"MASIP_SECRET": "short"})
+
+
+def test_missing_key_file_is_refused(tmp_path):
+    with pytest.raises(MissingKeyError, match="does not exist"):
+        load_keyring({"MASIP_SECRET_FILE": str(tmp_path / "nope.key")})
+
+
+def test_key_file_and_env_give_the_same_keyring(tmp_path):
+    key_file = tmp_path / "partnership.key"
+    key_file.write_text(SECRET + "\n")
+    from_file = load_keyring({"MASIP_SECRET_FILE": str(key_file)})
+    from_env = load_keyring({"MASIP_SECRET": SECRET})
+    assert from_file.key_version == from_env.key_version
+    assert from_file.purpose_key("token/pnc") == from_env.purpose_key("token/pnc")
+
+
+def test_secret_never_appears_in_repr_or_str():
+    keyring = Keyring(SECRET.encode())
+    tokeniser = Tokeniser(keyring, "pnc")
+    for text in (repr(keyring), str(keyring), repr(tokeniser)):
+        assert SECRET not in text
+        assert keyring.purpose_key("token/pnc").hex() not in text
+
+
+def test_purposes_get_different_keys_and_tokens():
+    keyring = Keyring(SECRET.encode())
+    toks = tokenisers(keyring)
+    values = {purpose: tok.token("SAME VALUE") for purpose, tok in toks.items()}
+    assert len(set(values.values())) == len(values)
+
+
+def test_token_is_truncated_hmac_sha256_of_the_purpose_key():
+    keyring = Keyring(SECRET.encode())
+    expected = hmac.new(keyring.purpose_key("token/pnc"), b"2016/6605185R", hashlib.sha256).digest()[:TOKEN_BYTES]
+    assert Tokeniser(keyring, "pnc").token("2016/6605185R") == expected.hex()
+
+
+def test_different_secret_changes_tokens_and_key_version():
+    a, b = Keyring(SECRET.encode()), Keyring(SECRET[::-1].encode())
+    assert a.key_version != b.key_version
+    assert Tokeniser(a, "pnc").token("X") != Tokeniser(b, "pnc").token("X")
+
+
+def test_token_of_missing_value_is_missing():
+    assert Tokeniser(Keyring(SECRET.encode()), "dob").token(None) is None
