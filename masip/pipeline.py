@@ -8,6 +8,8 @@ pass through Airflow XComs.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +18,7 @@ from typing import Any
 
 from connectors.ingest import IngestSummary, ingest_drops
 from masip.dbt_runner import DbtBuildResult, build_warehouse
+from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
 from pseudonymisation.keys import Keyring
 
@@ -24,6 +27,7 @@ from pseudonymisation.keys import Keyring
 class PipelineResult:
     ingest: IngestSummary
     build: DbtBuildResult
+    quality: QualityReport
     report: RunReport
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -33,16 +37,47 @@ def ingest_stage(input_dir: Path, warehouse: Path, keyring: Keyring, show_progre
     return ingest_drops(input_dir, warehouse, keyring, show_progress=show_progress)
 
 
+def candidate_path(warehouse: Path) -> Path:
+    """Where the next version of the warehouse is built before it is published."""
+    return warehouse.with_name(f"{warehouse.stem}.candidate{warehouse.suffix}")
+
+
 def build_stage(warehouse: Path, as_of: date | None = None) -> DbtBuildResult:
-    """Link persons and build every mart with dbt (tests included); raises on any failure."""
-    return build_warehouse(warehouse, as_of=as_of)
+    """Link persons and build every mart with dbt (tests included) on a candidate copy.
+
+    The published warehouse is untouched until ``publish_stage`` accepts the
+    candidate, so a failed build never leaves half-built marts where readers look.
+    """
+    candidate = candidate_path(warehouse)
+    shutil.copyfile(warehouse, candidate)
+    return build_warehouse(candidate, as_of=as_of)
+
+
+def publish_stage(warehouse: Path, out_dir: Path) -> QualityReport:
+    """Validate the candidate with Great Expectations; publish it only if every suite passes."""
+    candidate = candidate_path(warehouse)
+    quality = validate_warehouse(candidate, out_dir / "data_quality")
+    if not quality.success:
+        raise DataQualityError(
+            "data-quality checks failed, so the marts were NOT published "
+            f"({warehouse} still holds the last good build):\n{quality.describe_failures()}\n"
+            f"Full results: {quality.results_path}. The rejected build is kept at {candidate} for inspection; "
+            "fix the source data or the model, then re-run."
+        )
+    os.replace(candidate, warehouse)
+    return quality
 
 
 def report_stage(
-    warehouse: Path, out_dir: Path, ingest: IngestSummary, build: DbtBuildResult | None, stage_seconds: dict[str, Any]
+    warehouse: Path,
+    out_dir: Path,
+    ingest: IngestSummary,
+    build: DbtBuildResult | None,
+    quality: QualityReport | None,
+    stage_seconds: dict[str, Any],
 ) -> RunReport:
-    """Write the run report (reconciled counts, rejections, quarantine, mart sizes)."""
-    return write_run_report(warehouse, out_dir, ingest, build, stage_seconds)
+    """Write the run report (reconciled counts, rejections, quarantine, quality, mart sizes)."""
+    return write_run_report(warehouse, out_dir, ingest, build, quality, stage_seconds)
 
 
 def run_pipeline(
@@ -53,7 +88,7 @@ def run_pipeline(
     as_of: date | None = None,
     show_progress: bool = True,
 ) -> PipelineResult:
-    """Ingest → link and build → report, timing each stage."""
+    """Ingest → link and build → validate and publish → report, timing each stage."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     ingest = ingest_stage(input_dir, warehouse, keyring, show_progress=show_progress)
@@ -61,5 +96,8 @@ def run_pipeline(
     started = time.perf_counter()
     build = build_stage(warehouse, as_of=as_of)
     seconds["build"] = time.perf_counter() - started
-    report = report_stage(warehouse, out_dir, ingest, build, seconds)
-    return PipelineResult(ingest=ingest, build=build, report=report, stage_seconds=seconds)
+    started = time.perf_counter()
+    quality = publish_stage(warehouse, out_dir)
+    seconds["quality"] = time.perf_counter() - started
+    report = report_stage(warehouse, out_dir, ingest, build, quality, seconds)
+    return PipelineResult(ingest=ingest, build=build, quality=quality, report=report, stage_seconds=seconds)

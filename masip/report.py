@@ -16,6 +16,7 @@ import duckdb
 
 from connectors.ingest import IngestSummary
 from masip.dbt_runner import DbtBuildResult
+from masip.quality import QualityReport
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,10 @@ def _markdown(data: dict[str, Any]) -> str:
     if data.get("build"):
         build = data["build"]
         lines += ["", f"dbt build: {build['passed']} nodes passed in {build['elapsed_seconds']:.1f} s."]
+    if data.get("quality"):
+        quality = data["quality"]
+        verdict = "all passed" if quality["success"] else f"{len(quality['failed'])} FAILED"
+        lines.append(f"Great Expectations: {quality['suites']} suites, {quality['expectations']} expectations, {verdict}.")
     return "\n".join(lines) + "\n"
 
 
@@ -99,6 +104,7 @@ def write_run_report(
     out_dir: Path,
     ingest: IngestSummary,
     build: DbtBuildResult | None,
+    quality: QualityReport | None,
     stage_seconds: dict[str, Any],
 ) -> RunReport:
     """Write ``run_report.json`` and ``run_report.md`` into ``out_dir``."""
@@ -124,6 +130,7 @@ def write_run_report(
             if build
             else None
         ),
+        "quality": quality.summary() if quality else None,
         "warehouse": _warehouse_facts(warehouse),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,40 @@
+with
+
+crimes as (
+    select * from {{ source('raw', 'crimes') }}
+),
+
+latest_versions as (
+    select * from crimes
+    {{ latest_version_filter('crime_ref') }}
+),
+
+final as (
+    select
+        source_id,
+        agency,
+        crime_ref,
+        force,
+        reported_at,
+        offence_from as offence_from_date,
+        offence_code,
+        relationship,
+        online_element as has_online_element,
+        risk_level,
+        cps_referred_at as cps_referred_date,
+        charged_at as charged_date,
+        charge_offence_code,
+        outcome_code,
+        outcome_at as outcome_date,
+        updated_at,
+        extract_date,
+        drop_name,
+        drop_sha256,
+        file_name,
+        line_number,
+        version_id
+    from latest_versions
+    where record_status is distinct from 'DELETED'
+)
+
+select * from final

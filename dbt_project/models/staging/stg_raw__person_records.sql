@@ -1,0 +1,30 @@
+with
+
+person_records as (
+    select * from {{ source('raw', 'person_records') }}
+),
+
+final as (
+    select
+        source_id,
+        agency,
+        source_table,
+        record_ref,
+        role,
+        version_id,
+        key_version,
+        pnc_token,
+        nhs_token,
+        crn_token,
+        name_dob_token,
+        forename_token,
+        surname_token,
+        dob_token,
+        postcode_token,
+        birth_year,
+        sex,
+        postcode_district
+    from person_records
+)
+
+select * from final

@@ -1,0 +1,211 @@
+"""Data-quality gate: Great Expectations suites over staged tables and marts.
+
+Suites are Python, derived from the extract contracts (keys, required
+columns, code lists, plausible dates) plus mart rules (keys, accepted values,
+referential integrity such as breach events → live orders). The pipeline
+runs them after dbt on a candidate copy of the warehouse and publishes the
+copy only if every suite passes (see ``masip.pipeline.build_stage``).
+
+Full validation results can quote data values (record refs, tokens), so they
+are written under the run's output folder, never into git; the summary that
+goes into the run report carries counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from connectors.contracts import TABLES, Column, ColumnType, TableContract
+from connectors.ingest import load_code_lists
+
+EARLIEST_EVENT = datetime(2000, 1, 1)
+STAGING_MODELS: dict[str, str] = {
+    "crimes": "stg_police__crimes",
+    "orders": "stg_police__orders",
+    "breaches": "stg_police__breaches",
+    "court_results": "stg_police__court_results",
+    "referrals": "stg_police__referrals",
+    "supervision": "stg_probation__supervision",
+    "contacts": "stg_health__contacts",
+    "cases": "stg_advocacy__cases",
+}
+# Columns that describe when something was reported or recorded: never after the extract.
+RECORDED_COLUMNS = frozenset({"reported_at", "updated_at", "referral_at", "contact_at", "referred_at"})
+JOURNEY_EVENT_TYPES = (
+    "CRIME_REPORTED", "CPS_REFERRED", "CHARGED", "OUTCOME", "ORDER_APPLIED", "ORDER_GRANTED", "ORDER_REFUSED",
+    "BREACH_REPORTED", "BREACH_RESPONDED", "ARREST", "COURT_RESULT", "REFERRAL", "ADVOCACY_REFERRAL",
+    "ADVOCACY_CLOSED", "SPO_REQUESTED", "HEALTH_CONTACT", "SUPERVISION_START", "SUPERVISION_END",
+    "MASIP_ACCEPTED", "MASIP_ENDED",
+)
+
+
+class DataQualityError(RuntimeError):
+    """A suite failed; the candidate warehouse was not published."""
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    suite: str
+    rows: int
+    evaluated: int
+    failures: tuple[dict[str, Any], ...]
+
+    @property
+    def success(self) -> bool:
+        return not self.failures
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    suites: tuple[SuiteResult, ...]
+    results_path: Path
+
+    @property
+    def success(self) -> bool:
+        return all(s.success for s in self.suites)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "suites": len(self.suites),
+            "expectations": sum(s.evaluated for s in self.suites),
+            "failed": [{"suite": s.suite, **f} for s in self.suites for f in s.failures],
+        }
+
+    def describe_failures(self) -> str:
+        lines = [
+            f"- {s.suite}: {f['expectation']} on {f['column'] or 'table'} ({f['unexpected_count']} unexpected rows)"
+            for s in self.suites
+            for f in s.failures
+        ]
+        return "\n".join(lines)
+
+
+def staged_column_name(column: Column) -> str:
+    """The staging models' name for a contract column (the dbt naming convention:
+    ``_date`` for dates, ``has_`` for booleans); a renamed column fails its suite loudly."""
+    if column.type is ColumnType.DATE and not column.name.endswith("_date"):
+        return (column.name[:-3] if column.name.endswith("_at") else column.name) + "_date"
+    if column.type is ColumnType.FLAG:
+        return f"has_{column.name}"
+    return column.name
+
+
+def _contract_suite(contract: TableContract, code_lists: dict[str, frozenset[str]], latest: datetime) -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    expectations: list[Any] = [gxe.ExpectCompoundColumnsToBeUnique(column_list=["source_id", contract.ref_column])]
+    for column in contract.kept_columns:
+        name = staged_column_name(column)
+        if column.required:
+            expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=name))
+        if column.type is ColumnType.CODE and column.code_list:
+            expectations.append(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=sorted(code_lists[column.code_list])))
+        if column.type in (ColumnType.DATE, ColumnType.DATETIME):
+            upper = latest + timedelta(days=1) if column.name in RECORDED_COLUMNS else None
+            expectations.append(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=EARLIEST_EVENT, max_value=upper))
+    return expectations
+
+
+def _mart_suites(latest: datetime) -> dict[str, tuple[str, list[Any]]]:
+    import great_expectations.expectations as gxe
+
+    breach_events = "('BREACH_REPORTED', 'BREACH_RESPONDED', 'ARREST')"
+    return {
+        "marts.person_xref": (
+            "select * from marts.person_xref",
+            [
+                gxe.ExpectTableRowCountToBeBetween(min_value=1),
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["source_id", "source_table", "record_ref", "role"]),
+                gxe.ExpectColumnValuesToNotBeNull(column="person_id"),
+                gxe.ExpectColumnValuesToBeInSet(column="role", value_set=["VICTIM", "PERPETRATOR"]),
+                gxe.ExpectColumnValuesToBeBetween(column="match_probability", min_value=0, max_value=1),
+            ],
+        ),
+        "marts.victim_journey": (
+            f"""
+            select journey.*,
+                journey.event_type not in {breach_events} or orders.order_ref is not null as has_live_order
+            from marts.victim_journey as journey
+            left join staging.stg_police__breaches as breaches
+                on journey.event_type in {breach_events}
+                and journey.source_id = breaches.source_id and journey.record_ref = breaches.breach_ref
+            left join staging.stg_police__orders as orders
+                on breaches.source_id = orders.source_id and breaches.order_ref = orders.order_ref
+            """,
+            [
+                gxe.ExpectTableRowCountToBeBetween(min_value=1),
+                gxe.ExpectColumnValuesToBeUnique(column="event_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="event_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="dyad_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="victim_id"),
+                gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(JOURNEY_EVENT_TYPES)),
+                gxe.ExpectColumnValuesToBeBetween(column="event_at", min_value=EARLIEST_EVENT),
+                gxe.ExpectColumnValuesToBeInSet(column="has_live_order", value_set=[True]),
+            ],
+        ),
+    }
+
+
+def _quiet_context() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def validate_warehouse(warehouse: Path, results_dir: Path) -> QualityReport:
+    """Run every suite against ``warehouse``; write full results to ``results_dir``."""
+    import great_expectations as gx
+
+    context = _quiet_context()
+    source = context.data_sources.add_pandas(name="warehouse")
+    code_lists = load_code_lists()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        latest_date = con.execute("select max(extract_date) from ops.loaded_drops").fetchone()[0]
+        latest = datetime.combine(latest_date, datetime.min.time())
+        suites: dict[str, tuple[str, list[Any]]] = {
+            f"staging.{model}": (f"select * from staging.{model}", _contract_suite(TABLES[table], code_lists, latest))
+            for table, model in STAGING_MODELS.items()
+        }
+        suites.update(_mart_suites(latest))
+        frames = {name: con.execute(sql).df() for name, (sql, _) in suites.items()}
+    results: list[SuiteResult] = []
+    full: dict[str, Any] = {}
+    for name, (_, expectations) in suites.items():
+        frame = frames[name]
+        batch = (
+            source.add_dataframe_asset(name=name)
+            .add_batch_definition_whole_dataframe(name="whole")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
+        suite = gx.ExpectationSuite(name=name, expectations=expectations)
+        validation = batch.validate(suite)
+        full[name] = validation.to_json_dict()
+        failures = tuple(
+            {
+                "expectation": r.expectation_config.type,
+                "column": r.expectation_config.kwargs.get("column")
+                or ",".join(r.expectation_config.kwargs.get("column_list") or []),
+                "unexpected_count": (r.result or {}).get("unexpected_count"),
+            }
+            for r in validation.results
+            if not r.success
+        )
+        results.append(SuiteResult(name, len(frame), len(validation.results), failures))
+    results_dir.mkdir(parents=True, exist_ok=True)
+    results_path = results_dir / "validation_results.json"
+    results_path.write_text(json.dumps(full, indent=1, default=str), encoding="utf-8")
+    return QualityReport(tuple(results), results_path)
