@@ -27,6 +27,7 @@ from connectors.profiles import SourceProfile, load_profiles
 from connectors.raw_schema import OPS_TABLES, PERSON_RECORD_COLUMNS, create_raw_schema, entity_columns
 from connectors.reader import FileResult, TableReader
 from pseudonymisation.keys import Keyring
+from pseudonymisation.landing import LandingArchive, retention_days_from_env
 from pseudonymisation.tokens import tokenisers
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
@@ -65,6 +66,7 @@ class IngestSummary:
     run_id: str
     key_version: str
     drops: list[DropOutcome] = field(default_factory=list)
+    archives_pruned: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for d in self.drops if d.status == status)
@@ -81,7 +83,10 @@ class IngestSummary:
         drops = [
             DropOutcome(**{**d, "files": [FileReport(**f) for f in d["files"]]}) for d in data["drops"]
         ]
-        return cls(run_id=data["run_id"], key_version=data["key_version"], drops=drops)
+        return cls(
+            run_id=data["run_id"], key_version=data["key_version"], drops=drops,
+            archives_pruned=list(data.get("archives_pruned", [])),
+        )
 
 
 def load_code_lists(seeds_dir: Path = SEEDS_DIR) -> dict[str, frozenset[str]]:
@@ -97,6 +102,11 @@ def load_code_lists(seeds_dir: Path = SEEDS_DIR) -> dict[str, frozenset[str]]:
         with (seeds_dir / file_name).open(encoding="utf-8") as handle:
             lists[list_name] = {row[column].upper() for row in csv.DictReader(handle)}
     return {name: frozenset(codes) for name, codes in lists.items()}
+
+
+def default_archive_dir(warehouse: Path) -> Path:
+    """Encrypted landing copies live beside the warehouse unless configured otherwise."""
+    return warehouse.parent / "landing_archive"
 
 
 def find_drops(input_dir: Path) -> list[Path]:
@@ -122,11 +132,18 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str
 
 
 class Ingestor:
-    """Loads drops into one warehouse under one key."""
+    """Loads drops into one warehouse under one key, keeping an encrypted landing copy of each."""
 
-    def __init__(self, warehouse: Path, keyring: Keyring, profiles: dict[str, SourceProfile] | None = None) -> None:
+    def __init__(
+        self,
+        warehouse: Path,
+        keyring: Keyring,
+        profiles: dict[str, SourceProfile] | None = None,
+        archive: LandingArchive | None = None,
+    ) -> None:
         self.warehouse = warehouse
         self.keyring = keyring
+        self.archive = archive or LandingArchive(default_archive_dir(warehouse), keyring)
         self.profiles = load_profiles() if profiles is None else profiles
         self.code_lists = load_code_lists()
         self.tokenisers = tokenisers(keyring)
@@ -141,6 +158,7 @@ class Ingestor:
             loaded = set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
             for drop_dir in tqdm(drops, desc="ingest", unit="drop", disable=not show_progress):
                 summary.drops.append(self._ingest_one(con, drop_dir, loaded, summary.run_id))
+        summary.archives_pruned = self.archive.prune(retention_days_from_env(), datetime.now(timezone.utc).date())
         return summary
 
     def _check_key_version(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -163,7 +181,12 @@ class Ingestor:
         except DropRejected as rejection:
             self._record_rejection(con, drop_dir, manifest, rejection.reason)
             return DropOutcome(drop_dir.name, manifest.source_id if manifest else None, "rejected", rejection.reason)
-        self._write_drop(con, manifest, results, run_id)
+        archived = self.archive.store(drop_dir, [f.name for f in manifest.files], manifest.sha256, manifest.extract_date)
+        try:
+            self._write_drop(con, manifest, results, run_id)
+        except Exception:
+            archived.unlink(missing_ok=True)
+            raise
         loaded.add((manifest.drop_name, manifest.sha256))
         files = [
             FileReport(r.file_name, r.rows_read, r.rows_loaded, len(r.quarantined), r.rows_duplicate, r.warnings, r.notes)
@@ -234,6 +257,13 @@ class Ingestor:
         )
 
 
-def ingest_drops(input_dir: Path, warehouse: Path, keyring: Keyring, show_progress: bool = True) -> IngestSummary:
+def ingest_drops(
+    input_dir: Path,
+    warehouse: Path,
+    keyring: Keyring,
+    show_progress: bool = True,
+    archive_dir: Path | None = None,
+) -> IngestSummary:
     """Load every drop under ``input_dir`` into ``warehouse``; see module docstring."""
-    return Ingestor(warehouse, keyring).run(input_dir, show_progress=show_progress)
+    archive = LandingArchive(archive_dir or default_archive_dir(warehouse), keyring)
+    return Ingestor(warehouse, keyring, archive=archive).run(input_dir, show_progress=show_progress)

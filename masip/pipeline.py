@@ -32,9 +32,11 @@ class PipelineResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def ingest_stage(input_dir: Path, warehouse: Path, keyring: Keyring, show_progress: bool = True) -> IngestSummary:
-    """Verify, pseudonymise and load every drop under ``input_dir``."""
-    return ingest_drops(input_dir, warehouse, keyring, show_progress=show_progress)
+def ingest_stage(
+    input_dir: Path, warehouse: Path, keyring: Keyring, show_progress: bool = True, archive_dir: Path | None = None
+) -> IngestSummary:
+    """Verify, pseudonymise and load every drop under ``input_dir``, keeping encrypted landing copies."""
+    return ingest_drops(input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir)
 
 
 def candidate_path(warehouse: Path) -> Path:
@@ -87,11 +89,12 @@ def run_pipeline(
     out_dir: Path,
     as_of: date | None = None,
     show_progress: bool = True,
+    archive_dir: Path | None = None,
 ) -> PipelineResult:
     """Ingest → link and build → validate and publish → report, timing each stage."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    ingest = ingest_stage(input_dir, warehouse, keyring, show_progress=show_progress)
+    ingest = ingest_stage(input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir)
     seconds["ingest"] = time.perf_counter() - started
     started = time.perf_counter()
     build = build_stage(warehouse, as_of=as_of)

@@ -1,0 +1,73 @@
+"""Key rotation: re-pseudonymise everything under a new partnership key.
+
+Tokens cannot be translated from one key to another (that is the point of
+keying them), so rotation rebuilds the warehouse from the encrypted landing
+copies: decrypt them with the old key into a private temporary folder, run
+the whole pipeline under the new key into a side warehouse and a side
+archive, check that the linkage result is identical to the current one, and
+only then swap both into place. If anything differs, nothing is swapped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from connectors.ingest import default_archive_dir
+from masip.pipeline import run_pipeline
+from pseudonymisation.keys import Keyring
+from pseudonymisation.landing import LandingArchive
+
+
+class RotationMismatch(RuntimeError):
+    """The rebuilt warehouse links people differently; the rotation was not applied."""
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    old_key_version: str
+    new_key_version: str
+    drops_rebuilt: int
+    person_roles: int
+
+
+def _linkage(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select source_id, source_table, record_ref, role, person_id, link_method "
+            "from marts.person_xref order by all"
+        ).fetchall()
+
+
+def rotate_key(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path | None = None) -> RotationResult:
+    """Rebuild ``warehouse`` and its landing archive under ``new``; see module docstring."""
+    archive_dir = archive_dir or default_archive_dir(warehouse)
+    archive = LandingArchive(archive_dir, old)
+    side_warehouse = warehouse.with_name(f"{warehouse.stem}.rotating{warehouse.suffix}")
+    side_archive = archive_dir.with_name(archive_dir.name + ".rotating")
+    side_warehouse.unlink(missing_ok=True)
+    shutil.rmtree(side_archive, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="masip-rotate-") as plain:
+        os.chmod(plain, 0o700)
+        drops = archive.restore_all(Path(plain))
+        if not drops:
+            raise RotationMismatch(f"no landing copies in {archive_dir}: nothing to rebuild the warehouse from")
+        run_pipeline(Path(plain), side_warehouse, new, out_dir, show_progress=False, archive_dir=side_archive)
+    before, after = _linkage(warehouse), _linkage(side_warehouse)
+    if before != after:
+        changed = len(set(before) ^ set(after))
+        raise RotationMismatch(
+            f"the rebuilt warehouse links {changed} record roles differently; nothing was swapped. "
+            f"Inspect {side_warehouse} against {warehouse}."
+        )
+    os.replace(side_warehouse, warehouse)
+    retired = archive_dir.with_name(archive_dir.name + ".retired")
+    os.replace(archive_dir, retired)
+    os.replace(side_archive, archive_dir)
+    shutil.rmtree(retired)
+    return RotationResult(old.key_version, new.key_version, len(drops), len(after))

@@ -1,0 +1,156 @@
+"""Encrypted landing copies of loaded drops (SPEC §3.1), their retention, and re-keying.
+
+The plain drops hold names and dates of birth, so the pipeline keeps them only
+as AES-GCM encrypted archives under a key derived from the partnership secret
+(purpose ``landing/aes-gcm``). They exist so that the warehouse can be rebuilt
+(after a key rotation, or a fix to a model) without asking every agency to
+re-send a year of extracts; they are deleted once older than the retention
+period.
+
+Archive layout: 4-byte big-endian header length, a JSON header (drop name,
+manifest checksum, extract date, key version), a 12-byte nonce, then the
+AES-GCM ciphertext of an uncompressed tar of the drop's files. The header is
+authenticated as associated data, so it cannot be edited unnoticed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import tarfile
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from pseudonymisation.keys import Keyring
+
+SUFFIX = ".masip-landing"
+RETENTION_ENV = "MASIP_LANDING_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 400  # a financial year of weekly drops plus a quarter for late corrections
+
+
+class LandingArchiveError(RuntimeError):
+    """An archive cannot be read with the key at hand (wrong key, or tampered with)."""
+
+
+@dataclass(frozen=True)
+class ArchiveHeader:
+    drop_name: str
+    drop_sha256: str
+    extract_date: date
+    key_version: str
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {"drop_name": self.drop_name, "drop_sha256": self.drop_sha256,
+             "extract_date": self.extract_date.isoformat(), "key_version": self.key_version},
+            sort_keys=True,
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "ArchiveHeader":
+        data = json.loads(raw)
+        return cls(data["drop_name"], data["drop_sha256"], date.fromisoformat(data["extract_date"]), data["key_version"])
+
+
+def retention_days_from_env() -> int:
+    value = os.environ.get(RETENTION_ENV)
+    return int(value) if value else DEFAULT_RETENTION_DAYS
+
+
+class LandingArchive:
+    """A folder of encrypted drop archives, all under one partnership key."""
+
+    def __init__(self, directory: Path, keyring: Keyring) -> None:
+        self.directory = directory
+        self.keyring = keyring
+        self._aead = AESGCM(keyring.purpose_key("landing/aes-gcm"))
+
+    def path_for(self, drop_name: str, drop_sha256: str) -> Path:
+        return self.directory / f"{drop_name}--{drop_sha256[:16]}{SUFFIX}"
+
+    def store(self, drop_dir: Path, file_names: list[str], drop_sha256: str, extract_date: date) -> Path:
+        """Encrypt the drop's manifest and files into one archive; returns its path."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name in ["manifest.json", *file_names]:
+                tar.add(drop_dir / name, arcname=name)
+        header = ArchiveHeader(drop_dir.name, drop_sha256, extract_date, self.keyring.key_version)
+        return self._write(header, buffer.getvalue())
+
+    def _write(self, header: ArchiveHeader, plaintext: bytes) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        header_bytes = header.to_bytes()
+        nonce = os.urandom(12)
+        ciphertext = self._aead.encrypt(nonce, plaintext, header_bytes)
+        path = self.path_for(header.drop_name, header.drop_sha256)
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(struct.pack(">I", len(header_bytes)) + header_bytes + nonce + ciphertext)
+        partial.chmod(0o600)
+        os.replace(partial, path)
+        return path
+
+    @staticmethod
+    def read_header(path: Path) -> ArchiveHeader:
+        with path.open("rb") as handle:
+            (length,) = struct.unpack(">I", handle.read(4))
+            return ArchiveHeader.from_bytes(handle.read(length))
+
+    def _decrypt(self, path: Path) -> tuple[ArchiveHeader, bytes]:
+        raw = path.read_bytes()
+        (length,) = struct.unpack(">I", raw[:4])
+        header_bytes = raw[4 : 4 + length]
+        header = ArchiveHeader.from_bytes(header_bytes)
+        nonce, ciphertext = raw[4 + length : 16 + length], raw[16 + length :]
+        try:
+            return header, self._aead.decrypt(nonce, ciphertext, header_bytes)
+        except InvalidTag:
+            raise LandingArchiveError(
+                f"{path.name} was made with key {header.key_version} and cannot be opened with key "
+                f"{self.keyring.key_version} (or it was altered). Use the key it was made with."
+            ) from None
+
+    def archives(self) -> list[Path]:
+        return sorted(self.directory.glob(f"*{SUFFIX}")) if self.directory.is_dir() else []
+
+    def restore_all(self, target_dir: Path) -> list[Path]:
+        """Decrypt every archive into ``target_dir/<drop_name>/``; returns the drop folders.
+
+        The target holds plain identifiers: callers use a private temporary
+        folder and delete it when done.
+        """
+        restored = []
+        for path in self.archives():
+            header, plaintext = self._decrypt(path)
+            drop_dir = target_dir / header.drop_name
+            drop_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with tarfile.open(fileobj=io.BytesIO(plaintext), mode="r") as tar:
+                tar.extractall(drop_dir, filter="data")
+            restored.append(drop_dir)
+        return restored
+
+    def rekey(self, new_keyring: Keyring) -> "LandingArchive":
+        """Re-encrypt every archive under ``new_keyring``; returns the re-keyed archive."""
+        target = LandingArchive(self.directory, new_keyring)
+        for path in self.archives():
+            header, plaintext = self._decrypt(path)
+            target._write(
+                ArchiveHeader(header.drop_name, header.drop_sha256, header.extract_date, new_keyring.key_version),
+                plaintext,
+            )
+        return target
+
+    def prune(self, retention_days: int, today: date) -> list[str]:
+        """Delete archives whose extract date is more than ``retention_days`` before ``today``."""
+        cutoff = today - timedelta(days=retention_days)
+        removed = []
+        for path in self.archives():
+            if self.read_header(path).extract_date < cutoff:
+                path.unlink()
+                removed.append(path.name)
+        return removed

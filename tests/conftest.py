@@ -1,0 +1,67 @@
+"""Shared test set-up.
+
+Airflow reads ``AIRFLOW_HOME`` and its ``AIRFLOW__…`` settings once, when it
+is first imported, and creates ``$AIRFLOW_HOME/logs`` there and then. So the
+Airflow environment is set in ``pytest_configure``, before any test module is
+imported, pointing at a throw-away folder (never at a real Airflow). Setting a
+few ``AIRFLOW_*`` variables is harmless for tests that do not use Airflow; the
+expensive part, creating the metadata database, only happens for tests that
+request the ``airflow_db`` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DAGS_FOLDER = REPO_ROOT / "dags"
+
+_saved_env: dict[str, str | None] = {}
+_airflow_home: Path | None = None
+
+
+def _airflow_env(home: Path) -> dict[str, str]:
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "GX_ANALYTICS_ENABLED": "False",
+    }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _airflow_home
+    _airflow_home = Path(tempfile.mkdtemp(prefix="masip-airflow-home-"))
+    for name, value in _airflow_env(_airflow_home).items():
+        _saved_env[name] = os.environ.get(name)
+        os.environ[name] = value
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()
+    if _airflow_home is not None:
+        shutil.rmtree(_airflow_home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A fresh Airflow metadata database (SQLite) in a temporary AIRFLOW_HOME; yields that folder."""
+    assert _airflow_home is not None and os.environ["AIRFLOW_HOME"] == str(_airflow_home)
+    from airflow.utils import db
+
+    db.initdb()
+    return _airflow_home
