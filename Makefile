@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test bench lock clean browser
+.PHONY: setup demo test bench bench-linkage airflow lock clean browser
 
 setup: $(VENV)/.installed
 
@@ -34,6 +34,13 @@ test: setup browser
 
 bench: setup
 	$(BIN)/python -m masip.bench
+
+bench-linkage: setup
+	$(BIN)/python -m masip.bench_linkage
+
+# A local Airflow (standalone, SQLite) with the DAGs loaded and demo drops in the landing folder.
+airflow: setup
+	bash scripts/airflow_local.sh
 
 lock:
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
