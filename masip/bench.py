@@ -1,0 +1,165 @@
+"""``make bench``: the pipeline at three sizes on this machine, with figures, not verdicts.
+
+Each size runs in its own process (so peak memory is that size's own):
+generate a synthetic partnership, then time the same stage functions the CLI
+and the DAGs call. Linkage runs inside the dbt build (a Python model), so its
+time is read from dbt's per-node results and reported beside the rest.
+
+Pseudonymisation throughput is measured against this machine's raw
+HMAC-SHA-256 rate from ``openssl speed`` taken in the same run, because shared
+machines vary by a factor of two from hour to hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+SIZES: dict[str, int] = {"20k": 1_800, "200k": 18_000, "2M": 180_000}  # dyads; ~11 rows per dyad
+LINKAGE_NODES = ("int_person_links",)
+SECRET = b"benchmark-throwaway-partnership-secret-0123456789"
+
+
+def openssl_hmac_rate(block: int = 64) -> float | None:
+    """Raw HMAC-SHA-256 operations per second on one core, for ``block``-byte messages."""
+    try:
+        out = subprocess.run(
+            ["openssl", "speed", "-seconds", "2", "-hmac", "sha256"], capture_output=True, text=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    header = next((line for line in out.splitlines() if line.startswith("type")), None)
+    row = next((line for line in out.splitlines() if line.startswith("hmac(sha256)")), None)
+    if not header or not row:
+        return None
+    sizes = [int(s) for s in re.findall(r"(\d+) bytes", header)]
+    values = [float(v[:-1]) * 1000 for v in row.split()[1:]]
+    return dict(zip(sizes, values))[block] / block
+
+
+def token_rate(records: int = 200_000) -> float:
+    """Person records per second through the token part of pseudonymisation (all 8 tokens)."""
+    from pseudonymisation.keys import Keyring
+    from pseudonymisation.tokens import tokenisers
+
+    toks = list(tokenisers(Keyring(SECRET)).values())
+    values = [f"SURNAME{i:07d}|FORENAME|1980-01-{i % 28 + 1:02d}" for i in range(records)]
+    started = time.perf_counter()
+    for value in values:
+        for tokeniser in toks:
+            tokeniser.token(value)
+    return records / (time.perf_counter() - started)
+
+
+def run_one(dyads: int, workdir: Path) -> dict[str, Any]:
+    """Generate and run one size; returns figures (called in a child process)."""
+    from masip.pipeline import build_stage, ingest_stage, publish_stage, report_stage
+    from masip.synth import generate_partnership
+    from pseudonymisation.keys import Keyring
+
+    keyring = Keyring(SECRET)
+    drops, warehouse, out = workdir / "drops", workdir / "warehouse" / "masip.duckdb", workdir / "out"
+    started = time.perf_counter()
+    generated = generate_partnership(drops, dyads=dyads)
+    generate_seconds = time.perf_counter() - started
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    ingest = ingest_stage(drops, warehouse, keyring, show_progress=False)
+    seconds["ingest+pseudonymise"] = time.perf_counter() - started
+    started = time.perf_counter()
+    build = build_stage(warehouse)
+    build_seconds = time.perf_counter() - started
+    linkage = sum(n.execution_seconds for n in build.nodes if n.name in LINKAGE_NODES)
+    seconds["linkage"] = linkage
+    seconds["dbt build"] = build_seconds - linkage
+    started = time.perf_counter()
+    quality = publish_stage(warehouse, out)
+    seconds["GX"] = time.perf_counter() - started
+    started = time.perf_counter()
+    report_stage(warehouse, out, ingest, build, quality, seconds)
+    seconds["reports"] = time.perf_counter() - started
+    return {
+        "dyads": dyads,
+        "rows": generated.total_rows if hasattr(generated, "total_rows") else sum(generated.rows_by_table.values()),
+        "generate_seconds": generate_seconds,
+        "stage_seconds": seconds,
+        "warehouse_mb": warehouse.stat().st_size / 2**20,
+    }
+
+
+def _child(size: str, dyads: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"masip-bench-{size}-") as workdir:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "masip.bench", "--child", str(dyads), "--workdir", workdir],
+            stdout=subprocess.PIPE, text=True,
+        )
+        stdout = process.stdout.read() if process.stdout else ""
+        _, status, usage = os.wait4(process.pid, 0)
+        if status != 0:
+            raise RuntimeError(f"benchmark size {size} failed (exit status {status}); see the output above")
+        figures = json.loads(stdout.strip().splitlines()[-1])
+        figures["peak_rss_gb"] = usage.ru_maxrss / 2**20  # kB → GiB
+        return figures
+
+
+def _table(results: dict[str, dict[str, Any]], hmac_rate: float | None, tokens_per_second: float) -> str:
+    stages = list(next(iter(results.values()))["stage_seconds"])
+    lines = [
+        f"MASIP benchmark — {date.today().isoformat()} — {platform.node()}: {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Python {platform.python_version()}",
+        "",
+        "| size | rows | " + " | ".join(f"{s} (s)" for s in stages) + " | total (s) | rows/s | peak RSS (GiB) | warehouse (MiB) |",
+        "|---" * (len(stages) + 6) + "|",
+    ]
+    for size, r in results.items():
+        total = sum(r["stage_seconds"].values())
+        cells = " | ".join(f"{r['stage_seconds'][s]:.1f}" for s in stages)
+        lines.append(
+            f"| {size} | {r['rows']:,} | {cells} | {total:.1f} | {r['rows'] / total:,.0f} | "
+            f"{r['peak_rss_gb']:.2f} | {r['warehouse_mb']:.0f} |"
+        )
+    lines.append("")
+    lines.append("(generation of the synthetic drops is not included: " + ", ".join(
+        f"{size} {r['generate_seconds']:.0f} s" for size, r in results.items()) + ")")
+    token_ops = tokens_per_second * 8
+    if hmac_rate:
+        lines.append(
+            f"Pseudonymisation, token part: {tokens_per_second:,.0f} records/s × 8 tokens = {token_ops / 1e6:.2f} M HMAC/s "
+            f"on one core = {100 * token_ops / hmac_rate:.0f}% of `openssl speed -hmac sha256` (64-byte) "
+            f"{hmac_rate / 1e6:.2f} M/s measured in this run."
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(SIZES), help=f"comma-separated, from {list(SIZES)}")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    if args.child:
+        print(json.dumps(run_one(args.child, args.workdir)))
+        return
+    hmac_rate = openssl_hmac_rate()
+    tokens_per_second = token_rate()
+    results = {}
+    for size in args.sizes.split(","):
+        print(f"[bench] size {size}: {SIZES[size]:,} dyads …", file=sys.stderr, flush=True)
+        results[size] = _child(size, SIZES[size])
+    print(_table(results, hmac_rate, tokens_per_second))
+
+
+if __name__ == "__main__":
+    main()
