@@ -1,0 +1,122 @@
+{#-
+    Index dates of the reoffending comparison (SPEC §7.4), one row per
+    perpetrator in either cohort:
+
+    - INTERVENTION: the person's first MASIP episode accepted on or before
+      as_of; index_start/index_end are masip_accepted_at/masip_ended_at.
+    - COMPARISON: a person who is the suspect of at least one
+      stalking-related crime and was never accepted onto MASIP (at any
+      date). With no intervention, each gets a pseudo index: index_start =
+      the date of their first stalking-related offence + the median gap
+      (days) between first stalking-related offence and intervention start
+      in the intervention group (people whose first offence is on or before
+      their start); index_end = index_start + the median intervention length
+      (days) of interventions that have ended. Both medians are
+      quantile_disc(0.5) (an observed value, no averaging). Pseudo indexes
+      after as_of are dropped. Without an intervention group there are no
+      medians and so no comparison rows.
+-#}
+with
+
+episodes as (
+    select * from {{ ref('int_evaluation__masip_episodes') }}
+),
+
+offences as (
+    select * from {{ ref('int_evaluation__offences') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of') }}
+),
+
+first_offences as (
+    select
+        perpetrator_id,
+        min(offence_date) as first_offence_date
+    from offences
+    group by perpetrator_id
+),
+
+treated as (
+    select
+        episodes.perpetrator_id,
+        episodes.intervention_start as index_start,
+        episodes.intervention_end as index_end,
+        first_offences.first_offence_date
+    from episodes
+    left join first_offences
+        on episodes.perpetrator_id = first_offences.perpetrator_id
+    where episodes.is_started
+),
+
+medians as (
+    select
+        cast(
+            quantile_disc(date_diff('day', first_offence_date, index_start), 0.5)
+            filter (where first_offence_date <= index_start)
+            as integer
+        ) as median_gap_days,
+        cast(
+            quantile_disc(date_diff('day', index_start, index_end), 0.5)
+            filter (where index_end >= index_start)
+            as integer
+        ) as median_duration_days
+    from treated
+),
+
+comparison as (
+    select
+        first_offences.perpetrator_id,
+        first_offences.first_offence_date,
+        first_offences.first_offence_date + medians.median_gap_days as index_start,
+        first_offences.first_offence_date
+        + medians.median_gap_days
+        + medians.median_duration_days as index_end
+    from first_offences
+    cross join medians
+    left join episodes
+        on first_offences.perpetrator_id = episodes.perpetrator_id
+    where
+        episodes.perpetrator_id is null
+        and medians.median_gap_days is not null
+        and medians.median_duration_days is not null
+),
+
+cohorts as (
+    select
+        perpetrator_id,
+        'INTERVENTION' as cohort,
+        false as is_pseudo_index,
+        index_start,
+        index_end,
+        first_offence_date
+    from treated
+    union all
+    select
+        perpetrator_id,
+        'COMPARISON' as cohort,
+        true as is_pseudo_index,
+        index_start,
+        index_end,
+        first_offence_date
+    from comparison
+),
+
+final as (
+    select
+        cohorts.perpetrator_id,
+        cohorts.cohort,
+        cohorts.is_pseudo_index,
+        cohorts.index_start,
+        cohorts.index_end,
+        cohorts.first_offence_date,
+        medians.median_gap_days,
+        medians.median_duration_days
+    from cohorts
+    cross join medians
+    cross join as_of
+    where cohorts.index_start <= as_of.as_of_date
+)
+
+select * from final

@@ -1,0 +1,25 @@
+{#-
+    Published s2A/s4A split at recording, plus ALL_FORCES totals, after the
+    joint disclosure control of attrition_disclosure_cells.
+-#}
+with
+
+cells as (
+    select * from {{ ref('attrition_disclosure_cells') }}
+    where published_table = 'attrition_recorded_split_published'
+),
+
+final as (
+    select
+        force,
+        financial_year,
+        recorded_category,
+        crimes,
+        marker,
+        is_all_forces,
+        is_complete_year
+    from cells
+)
+
+select * from final
+order by is_all_forces, force, financial_year, recorded_category
