@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,11 +110,22 @@ def default_archive_dir(warehouse: Path) -> Path:
     return warehouse.parent / "landing_archive"
 
 
-def find_drops(input_dir: Path) -> list[Path]:
-    """Every sub-directory of ``input_dir`` is a drop, except ``_…`` and ``.…`` ones."""
+def find_drops(input_dir: Path, source_ids: Iterable[str] | None = None) -> list[Path]:
+    """Every sub-directory of ``input_dir`` is a drop, except ``_…`` and ``.…`` ones.
+
+    With ``source_ids``, only the drops of those sources: the directories named
+    ``<source_id>_…`` (e.g. ``police-met_2026-11-16``), so that one source can be
+    ingested, re-run or backfilled without looking at any other source's drops.
+    """
     if not input_dir.is_dir():
         raise FileNotFoundError(f"input folder {input_dir} does not exist; pass the folder that holds the drops")
-    return sorted(p for p in input_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    drops = sorted(p for p in input_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    if source_ids is None:
+        return drops
+    if isinstance(source_ids, str):
+        source_ids = [source_ids]
+    prefixes = tuple(f"{source_id}_" for source_id in source_ids)
+    return [p for p in drops if p.name.startswith(prefixes)]
 
 
 def _new_run_id() -> str:
@@ -148,8 +160,8 @@ class Ingestor:
         self.code_lists = load_code_lists()
         self.tokenisers = tokenisers(keyring)
 
-    def run(self, input_dir: Path, show_progress: bool = True) -> IngestSummary:
-        drops = find_drops(input_dir)
+    def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:
+        drops = find_drops(input_dir, source_ids)
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.warehouse)) as con:
@@ -263,7 +275,8 @@ def ingest_drops(
     keyring: Keyring,
     show_progress: bool = True,
     archive_dir: Path | None = None,
+    source_ids: Iterable[str] | None = None,
 ) -> IngestSummary:
-    """Load every drop under ``input_dir`` into ``warehouse``; see module docstring."""
+    """Load every drop under ``input_dir`` (only those of ``source_ids``, if given) into ``warehouse``; see module docstring."""
     archive = LandingArchive(archive_dir or default_archive_dir(warehouse), keyring)
-    return Ingestor(warehouse, keyring, archive=archive).run(input_dir, show_progress=show_progress)
+    return Ingestor(warehouse, keyring, archive=archive).run(input_dir, show_progress=show_progress, source_ids=source_ids)

@@ -6,7 +6,6 @@ This file only wires tasks; what each task does lives in
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -61,17 +60,20 @@ Problems a retry cannot fix fail immediately: no key, a key that does not
 match the warehouse's key version, a malformed parameter, failed data-quality
 checks, counts that do not reconcile.
 
-Only one run at a time (`max_active_runs=1`): DuckDB has a single writer.
+Only one run at a time (`max_active_runs=1`): DuckDB has a single writer, and
+the tasks run in the pool `masip_warehouse` (one slot) shared with the
+per-source DAGs. The per-source DAGs (`masip_ingest_<source>` → `masip_build`)
+are the weekly routine; this DAG is for a manual full run: do not run it while
+`masip_build` is running (both build the same candidate file).
+
+A failed task writes an alert (DAG, task, run, try, error type and scrubbed
+message) to `<out_dir>/ops_alerts.sqlite`, and e-mails/Slacks it if configured
+(`MASIP_ALERT_EMAIL`, `MASIP_ALERT_SLACK_CONN_ID`; see `masip/alerts.py`).
 """
 
-DEFAULT_ARGS: dict[str, Any] = {
-    "owner": "masip",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=2),
-    "retry_exponential_backoff": 2.0,  # Airflow 3.3: a multiplier, not a bool
-    "max_retry_delay": timedelta(minutes=30),
-    "execution_timeout": timedelta(hours=2),
-}
+#: Retries twice with exponential back-off (2 min, 4 min; at most 30 min); alert callbacks (masip.alerts).
+DEFAULT_ARGS: dict[str, Any] = orchestration.default_args()
+POOL = orchestration.WAREHOUSE_POOL  # one slot: one DuckDB writer across all MASIP DAGs
 
 
 @dag(
@@ -87,19 +89,19 @@ DEFAULT_ARGS: dict[str, Any] = {
     doc_md=DOC_MD,
 )
 def masip_pipeline() -> None:
-    @task(task_id="ingest")
+    @task(task_id="ingest", pool=POOL)
     def ingest(params: dict[str, Any] | None = None) -> dict[str, Any]:
         return orchestration.run_ingest(params)
 
-    @task(task_id="build")
+    @task(task_id="build", pool=POOL)
     def build(params: dict[str, Any] | None = None) -> dict[str, Any]:
         return orchestration.run_build(params)
 
-    @task(task_id="publish", outlets=[orchestration.MARTS_ASSET])
+    @task(task_id="publish", pool=POOL, outlets=[orchestration.MARTS_ASSET])
     def publish(params: dict[str, Any] | None = None) -> dict[str, Any]:
         return orchestration.run_publish(params)
 
-    @task(task_id="report")
+    @task(task_id="report", pool=POOL)
     def report(
         ingest_result: dict[str, Any],
         build_result: dict[str, Any],

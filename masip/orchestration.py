@@ -4,6 +4,24 @@ The DAG files in ``dags/`` only wire tasks together; everything a task does
 lives here (and, below that, in ``masip.pipeline``, the same stage functions
 the ``masip`` CLI runs).
 
+The DAGs:
+
+* ``masip_pipeline`` — manual end-to-end run, the same as ``masip run``.
+* ``masip_ingest_<source>`` — one per source profile (``connectors/profiles/*.yaml``):
+  waits for that source's new drops (``<landing>/<source_id>_*/manifest.json`` not
+  yet loaded or rejected), ingests only them, and updates the asset
+  ``masip://warehouse/raw/<source_id>`` when something was loaded.
+* ``masip_build`` — scheduled on any of those assets: dbt per model group
+  (staging, linkage, intermediate, marts) on a candidate copy, then the Great
+  Expectations gate and the swap (asset ``masip://warehouse/marts``).
+* ``masip_weekly_evaluation`` — weekly (Tuesdays), the evaluation report of the
+  published warehouse. (``masip_weekly_casepack``, on the marts asset, lives in
+  ``masip.casepack.tasks``.)
+
+Every task gets :func:`default_args`: retries with exponential back-off and the
+alert callbacks of :mod:`masip.alerts`. Tasks that write the warehouse run in the
+one-slot pool :data:`WAREHOUSE_POOL`.
+
 Two rules hold for everything in this module:
 
 * **Nothing happens at import time** beyond defining constants: the DAG
@@ -17,18 +35,23 @@ Two rules hold for everything in this module:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import re
+import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, Param
+from airflow.sdk import Asset, AssetAny, Param
 
+from masip import alerts
 from masip.cli import DEFAULT_OUT, DEFAULT_WAREHOUSE
 from pseudonymisation.keys import Keyring, MissingKeyError, load_keyring
 
@@ -50,6 +73,66 @@ OUTPUT_ENV = "MASIP_OUTPUT_DIR"
 MARTS_ASSET_URI = "masip://warehouse/marts"
 MARTS_ASSET = Asset(name="masip_warehouse_marts", uri=MARTS_ASSET_URI, group="masip")
 
+#: One asset per source: "new drops of this source were loaded into the warehouse's raw schema".
+#: The per-source ingest DAGs produce them; ``masip_build`` is scheduled on any of them.
+SOURCE_ASSET_URI_TEMPLATE = "masip://warehouse/raw/{source_id}"
+
+#: Every task that writes (or copies) the warehouse or its candidate runs in this pool. Create it with
+#: ONE slot (``airflow pools set masip_warehouse 1 ...``; scripts/airflow_local.sh and the Docker
+#: init do): DuckDB allows one writer per file, and the per-source DAGs would otherwise ingest at
+#: the same time. Tasks in a pool that does not exist are never scheduled.
+WAREHOUSE_POOL = "masip_warehouse"
+
+#: The per-source sensor: how often it looks at the landing folder, and for how long (the DAG runs daily).
+DROP_POKE_INTERVAL = timedelta(minutes=10)
+DROP_WAIT_TIMEOUT = timedelta(hours=23)
+
+#: dbt model groups, in build order; one Airflow task each (see :func:`dbt_group_selection`).
+DBT_MODEL_GROUPS = ("staging", "linkage", "intermediate", "marts")
+#: The person-linkage model: it and its ancestors under models/intermediate form the "linkage" group.
+LINKAGE_MODEL = "int_person_links"
+STAGING_SELECTION = "resource_type:seed path:models/staging"
+
+
+def default_args() -> dict[str, Any]:
+    """``default_args`` of every MASIP DAG: retries with exponential back-off, and the alert callbacks."""
+    return {
+        "owner": "masip",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": 2.0,  # Airflow 3.3: a multiplier, not a bool
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(hours=2),
+        "on_failure_callback": [alerts.on_task_failure],
+        "on_retry_callback": [alerts.on_task_retry],
+    }
+
+
+def source_ids() -> list[str]:
+    """The source ids of every profile in ``connectors/profiles/`` (reads those YAML files, nothing else)."""
+    from connectors.profiles import load_profiles
+
+    return sorted(load_profiles())
+
+
+def source_asset_uri(source_id: str) -> str:
+    return SOURCE_ASSET_URI_TEMPLATE.format(source_id=source_id)
+
+
+def source_asset(source_id: str) -> Asset:
+    """The asset updated when new drops of ``source_id`` have been loaded."""
+    return Asset(name=f"masip_raw_{source_id}", uri=source_asset_uri(source_id), group="masip")
+
+
+def any_source_updated(sources: Iterable[str]) -> AssetAny:
+    """The build's schedule: a run whenever any source's asset is updated."""
+    return AssetAny(*(source_asset(s) for s in sources))
+
+
+def ingest_dag_id(source_id: str) -> str:
+    """``police-met`` -> ``masip_ingest_police_met``."""
+    return "masip_ingest_" + re.sub(r"[^A-Za-z0-9_]", "_", source_id)
+
 
 class RunConfigError(ValueError):
     """A run parameter is missing or malformed; retrying will not fix it."""
@@ -57,6 +140,14 @@ class RunConfigError(ValueError):
 
 class ReconciliationError(RuntimeError):
     """Row counts in the run report do not reconcile (read ≠ loaded + quarantined + duplicates)."""
+
+
+class WarehouseStateError(RuntimeError):
+    """The warehouse or its candidate is missing, corrupt or not a MASIP warehouse; retrying will not fix it."""
+
+
+class DbtDataTestFailed(RuntimeError):
+    """A dbt data test failed: the data breaks a contract, so a retry would fail the same way."""
 
 
 # --------------------------------------------------------------------------- parameters
@@ -94,9 +185,21 @@ def run_params() -> dict[str, Param]:
     }
 
 
+def ingest_params() -> dict[str, Param]:
+    """Parameters of the per-source ingest DAGs (no ``as_of``: ingest does not depend on it)."""
+    params = run_params()
+    return {name: params[name] for name in ("input_dir", "warehouse", "out_dir")}
+
+
+def build_params() -> dict[str, Param]:
+    """Parameters of ``masip_build`` (no landing folder: it reads the warehouse only)."""
+    params = run_params()
+    return {name: params[name] for name in ("warehouse", "out_dir", "as_of")}
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    input_dir: Path
+    input_dir: Path | None  # None only for DAGs that do not read the landing folder
     warehouse: Path
     out_dir: Path
     as_of: date | None
@@ -114,12 +217,14 @@ def _given(value: Any) -> str | None:
     return text or None
 
 
-def resolve_run_config(params: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> RunConfig:
+def resolve_run_config(
+    params: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None, require_input: bool = True
+) -> RunConfig:
     """Run parameters, falling back to the environment *of the worker at run time*."""
     params = params or {}
     env = os.environ if environ is None else environ
     input_dir = _given(params.get("input_dir")) or _given(env.get(LANDING_ENV))
-    if input_dir is None:
+    if input_dir is None and require_input:
         raise RunConfigError(
             f"No landing folder: trigger the run with the parameter input_dir, or set {LANDING_ENV} on the workers."
         )
@@ -132,7 +237,7 @@ def resolve_run_config(params: Mapping[str, Any] | None, environ: Mapping[str, s
             as_of = date.fromisoformat(as_of_text)
         except ValueError:
             raise RunConfigError(f"as_of={as_of_text!r} is not a date; use YYYY-MM-DD") from None
-    return RunConfig(Path(input_dir), Path(warehouse), Path(out_dir), as_of)
+    return RunConfig(Path(input_dir) if input_dir else None, Path(warehouse), Path(out_dir), as_of)
 
 
 # --------------------------------------------------------------------------- the key
@@ -197,21 +302,28 @@ def fail_without_retry() -> Iterator[None]:
 
     try:
         yield
-    except (MissingKeyError, KeyVersionMismatch, RunConfigError, DataQualityError, ReconciliationError) as error:
+    except (
+        MissingKeyError, KeyVersionMismatch, RunConfigError, DataQualityError, ReconciliationError,
+        WarehouseStateError, DbtDataTestFailed,
+    ) as error:
         raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
 
-def run_ingest(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The ``ingest`` task: verify, pseudonymise and load every drop. Rejected drops are reported, not fatal."""
+def run_ingest(params: Mapping[str, Any] | None, source_ids: Iterable[str] | None = None) -> dict[str, Any]:
+    """The ``ingest`` task: verify, pseudonymise and load every drop. Rejected drops are reported, not fatal.
+
+    With ``source_ids``, only the drops of those sources (``<source_id>_…`` folders) are looked at.
+    """
     with fail_without_retry():
         keyring = load_partnership_keyring()  # first: no key, no work
         config = resolve_run_config(params)
     from masip.pipeline import ingest_stage
 
-    log.info("Ingest: %s", config.describe())
+    sources = sorted(source_ids) if source_ids is not None else None
+    log.info("Ingest (%s): %s", ", ".join(sources) if sources else "every source", config.describe())
     started = time.perf_counter()
     with fail_without_retry():
-        summary = ingest_stage(config.input_dir, config.warehouse, keyring, show_progress=False)
+        summary = ingest_stage(config.input_dir, config.warehouse, keyring, show_progress=False, source_ids=sources)
     seconds = round(time.perf_counter() - started, 3)
     log.info(
         "Ingest done in %.1f s: %d drops loaded, %d rejected, %d already loaded; %d rows read, %d loaded, "
@@ -223,7 +335,7 @@ def run_ingest(params: Mapping[str, Any] | None) -> dict[str, Any]:
     for drop in summary.drops:
         if drop.status == "rejected":
             log.warning("Drop %s rejected (nothing loaded; re-deliver to load): %s", drop.drop_name, drop.reason)
-    return {"summary": summary.to_dict(), "seconds": seconds}
+    return {"summary": summary.to_dict(), "seconds": seconds, "source_ids": sources}
 
 
 def build_result_to_dict(build: DbtBuildResult) -> dict[str, Any]:
@@ -313,7 +425,7 @@ def run_publish(params: Mapping[str, Any] | None) -> dict[str, Any]:
     the published warehouse keeps the last good build.
     """
     with fail_without_retry():
-        config = resolve_run_config(params)
+        config = resolve_run_config(params, require_input=False)
     from masip.pipeline import publish_stage
 
     started = time.perf_counter()
@@ -358,3 +470,453 @@ def run_report(
         with fail_without_retry():
             raise ReconciliationError(f"row counts do not reconcile; see the run report {report.markdown_path}")
     return result
+
+
+# --------------------------------------------------------------------------- per-source ingest DAGs
+
+
+def run_report_dir(out_dir: Path, dag_id: str, run_id: str) -> Path:
+    """``<out_dir>/runs/<dag_id>/<run_id>/``: one report folder per DAG run (run id made file-name safe)."""
+    return out_dir / "runs" / dag_id / re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+
+
+def _processed_drops(warehouse: Path) -> tuple[set[tuple[str, str | None]], set[str]] | None:
+    """(drop name, manifest sha) of every drop loaded or rejected, and the names of drops rejected unread.
+
+    ``None`` when the warehouse is busy (another process is writing it): the sensor looks again later.
+    """
+    import duckdb
+
+    if not warehouse.is_file():
+        return set(), set()
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            return None
+        raise WarehouseStateError(
+            f"cannot read the warehouse {warehouse} ({type(error).__name__}); is it a MASIP warehouse?"
+        ) from None
+    try:
+        seen: set[tuple[str, str | None]] = set()
+        for table in ("ops.loaded_drops", "ops.rejected_drops"):
+            try:
+                seen |= set(con.execute(f"select drop_name, drop_sha256 from {table}").fetchall())
+            except duckdb.CatalogException:  # a warehouse from before that table existed
+                continue
+    finally:
+        con.close()
+    unread = {name for name, sha in seen if sha is None}  # manifest unreadable: re-deliver under a new folder name
+    return seen, unread
+
+
+def pending_drops(landing: Path, source_id: str, warehouse: Path) -> list[str] | None:
+    """Drop folders ``<landing>/<source_id>_*`` with a ``manifest.json`` not yet loaded nor rejected.
+
+    A drop is identified by folder name and manifest checksum (SPEC §2), so a
+    re-delivered or corrected drop is pending again. Folders without a
+    ``manifest.json`` are still being delivered and are not pending yet.
+    Returns ``None`` if the warehouse is busy.
+    """
+    from connectors.ingest import find_drops
+
+    drops = [d for d in find_drops(landing, [source_id]) if (d / "manifest.json").is_file()]
+    if not drops:
+        return []
+    processed = _processed_drops(warehouse)
+    if processed is None:
+        return None
+    seen, unread = processed
+    pending = []
+    for drop in drops:
+        sha = hashlib.sha256((drop / "manifest.json").read_bytes()).hexdigest()
+        if (drop.name, sha) not in seen and drop.name not in unread:
+            pending.append(drop.name)
+    return pending
+
+
+def poke_for_drops(source_id: str, params: Mapping[str, Any] | None, run_type: str | None) -> Any:
+    """The ``wait_for_drop`` sensor: done when ``source_id`` has pending drops (their names go to XCom).
+
+    A scheduled run waits (reschedule mode: no worker slot is held between
+    looks). A manual run or backfill (re-run one source) goes ahead at once:
+    its ingest loads whatever is pending, and re-checks the rest.
+    """
+    from airflow.sdk import PokeReturnValue
+
+    config = resolve_run_config(params)
+    assert config.input_dir is not None
+    pending = pending_drops(config.input_dir, source_id, config.warehouse)
+    waits = str(run_type or "").lower().endswith("scheduled")
+    if pending is None:
+        log.info("Warehouse busy (another task is writing it); %s", "looking again later" if waits else "going ahead")
+        return PokeReturnValue(is_done=not waits, xcom_value=[])
+    if pending:
+        log.info("%d new drop(s) of %s: %s", len(pending), source_id, ", ".join(pending))
+        return PokeReturnValue(is_done=True, xcom_value=pending)
+    if not waits:
+        log.info("No new drop of %s; this %s run re-checks every drop of %s anyway", source_id, run_type, source_id)
+        return PokeReturnValue(is_done=True, xcom_value=[])
+    log.info("No new drop of %s in %s yet", source_id, config.input_dir)
+    return PokeReturnValue(is_done=False)
+
+
+def loaded_count(ingest: Mapping[str, Any]) -> int:
+    return sum(1 for d in ingest["summary"]["drops"] if d["status"] == "loaded")
+
+
+def announce_source_update(source_id: str, ingest: Mapping[str, Any], outlet_events: Any) -> dict[str, Any]:
+    """The ``announce`` task: update the source's asset (so the build runs) only if drops were loaded.
+
+    Skipped (no asset event, no build) when nothing new was loaded: a re-run of
+    already-loaded drops, or only rejected drops.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    drops = [d for d in ingest["summary"]["drops"] if d["status"] == "loaded"]
+    if not drops:
+        raise AirflowSkipException(f"no new drop of {source_id} was loaded: the asset is not updated, no build runs")
+    extra = {
+        "source_id": source_id,
+        "drops_loaded": [d["drop_name"] for d in drops],
+        "rows_loaded": sum(f["rows_loaded"] for d in drops for f in d["files"]),
+        "ingest_run_id": ingest["summary"]["run_id"],
+    }
+    if outlet_events is not None:
+        outlet_events[source_asset(source_id)].extra = extra
+    log.info("Asset %s updated: %d drop(s), %d rows", source_asset_uri(source_id), len(drops), extra["rows_loaded"])
+    return extra
+
+
+def run_ingest_report(
+    params: Mapping[str, Any] | None, ingest: Mapping[str, Any], dag_id: str, run_id: str
+) -> dict[str, Any]:
+    """The per-source ``report`` task: this run's report in ``<out_dir>/runs/<dag_id>/<run_id>/``."""
+    from connectors.ingest import IngestSummary
+    from masip.pipeline import report_stage
+
+    with fail_without_retry():
+        config = resolve_run_config(params, require_input=False)
+    folder = run_report_dir(config.out_dir, dag_id, run_id)
+    report = report_stage(
+        config.warehouse, folder, IngestSummary.from_dict(ingest["summary"]), None, None, {"ingest": ingest["seconds"]}
+    )
+    log.info("Run report written: %s", report.markdown_path)
+    result = {"report_json": str(report.json_path), "report_markdown": str(report.markdown_path),
+              "reconciliation": report.data["reconciliation"]}
+    if not report.reconciled:
+        with fail_without_retry():
+            raise ReconciliationError(f"row counts do not reconcile; see the run report {report.markdown_path}")
+    return result
+
+
+# --------------------------------------------------------------------------- the build DAG
+
+
+def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``prepare_candidate`` task: checkpoint the warehouse and copy it to the candidate that dbt builds.
+
+    Fails at once (no retry) if there is no warehouse yet or it is not a MASIP
+    warehouse (corrupt file); retries if it is locked by a writer.
+    """
+    import duckdb
+
+    from masip.pipeline import candidate_path
+
+    with fail_without_retry():
+        config = resolve_run_config(params, require_input=False)
+        warehouse = config.warehouse
+        if not warehouse.is_file():
+            raise WarehouseStateError(
+                f"there is no warehouse at {warehouse} yet: run the ingest DAGs (masip_ingest_<source>) or "
+                "masip_pipeline first, or pass the right `warehouse` parameter"
+            )
+        try:
+            con = duckdb.connect(str(warehouse))
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise  # another writer: a retry will do
+            raise WarehouseStateError(
+                f"the warehouse {warehouse} cannot be opened (corrupt or not a DuckDB file: {error}). The last "
+                "good build is not lost if you kept backups; otherwise rebuild it from the landing copies."
+            ) from None
+        try:
+            con.execute("checkpoint")  # everything in the .duckdb file, so that a file copy is complete
+            try:
+                drops = con.execute("select count(*) from ops.loaded_drops").fetchone()[0]
+            except duckdb.CatalogException:
+                raise WarehouseStateError(
+                    f"{warehouse} is a DuckDB file but not a MASIP warehouse (no ops.loaded_drops); check the path"
+                ) from None
+        finally:
+            con.close()
+    candidate = candidate_path(warehouse)
+    Path(f"{candidate}.wal").unlink(missing_ok=True)  # a crashed build's WAL must not be replayed onto the copy
+    shutil.copyfile(warehouse, candidate)
+    log.info("Candidate %s prepared from %s (%d drops loaded)", candidate.name, warehouse, drops)
+    return {"warehouse": str(warehouse), "candidate": str(candidate), "drops_loaded": drops}
+
+
+def _buildable_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    project = manifest.get("metadata", {}).get("project_name")
+    return {
+        uid: node for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+        and (project is None or node.get("package_name") == project)
+    }
+
+
+def dbt_model_groups(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every model and seed of the project, partitioned into :data:`DBT_MODEL_GROUPS` (names, sorted).
+
+    * staging: seeds and ``models/staging`` (= :data:`STAGING_SELECTION`);
+    * linkage: ``int_person_links`` and its ancestors under ``models/intermediate``;
+    * intermediate: the rest of ``models/intermediate``;
+    * marts: everything else (``models/marts`` and any other folder).
+
+    Raises :class:`RunConfigError` if a node depends on a node of a later group
+    (the order would build it on stale tables).
+    """
+    nodes = _buildable_nodes(manifest)
+    by_name = {uid: node["name"] for uid, node in nodes.items()}
+
+    def folder(uid: str) -> str:
+        path = str(nodes[uid].get("original_file_path", ""))
+        return path.split("/")[1] if path.startswith("models/") and path.count("/") >= 2 else ""
+
+    staging = {u for u in nodes if nodes[u]["resource_type"] == "seed" or folder(u) == "staging"}
+    intermediate = {u for u in nodes if folder(u) == "intermediate"}
+    link_ids = [u for u in intermediate if by_name[u] == LINKAGE_MODEL]
+    linkage: set[str] = set()
+    stack = list(link_ids)
+    while stack:
+        uid = stack.pop()
+        if uid in linkage or uid not in intermediate:
+            continue
+        linkage.add(uid)
+        stack.extend(nodes[uid].get("depends_on", {}).get("nodes", []))
+    groups = {
+        "staging": staging,
+        "linkage": linkage,
+        "intermediate": intermediate - linkage,
+        "marts": set(nodes) - staging - intermediate,
+    }
+    order = {uid: i for i, g in enumerate(DBT_MODEL_GROUPS) for uid in groups[g]}
+    for uid, node in nodes.items():
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            if parent in order and order[parent] > order[uid]:
+                raise RunConfigError(
+                    f"dbt model {by_name[uid]} ({DBT_MODEL_GROUPS[order[uid]]} group) depends on {by_name[parent]} "
+                    f"({DBT_MODEL_GROUPS[order[parent]]} group), which is built later; move one of them"
+                )
+    return {g: sorted(by_name[u] for u in groups[g]) for g in DBT_MODEL_GROUPS}
+
+
+def dbt_group_selection(group: str, manifest_path: Path | None) -> str:
+    """The ``dbt build --select`` of one group. Staging first: its build writes the manifest the others use."""
+    if group == "staging":
+        return STAGING_SELECTION
+    if manifest_path is None or not manifest_path.is_file():
+        raise WarehouseStateError(
+            f"no dbt manifest at {manifest_path}: the staging group must run first in this build (clear the whole "
+            "build run, from prepare_candidate, to rebuild)"
+        )
+    names = dbt_model_groups(json.loads(manifest_path.read_text(encoding="utf-8")))[group]
+    return " ".join(names)
+
+
+@contextmanager
+def _buildable_tests() -> Iterator[None]:
+    """dbt's ``--indirect-selection buildable``: a test runs in the first group in which all its parents exist."""
+    saved = os.environ.get("DBT_INDIRECT_SELECTION")
+    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("DBT_INDIRECT_SELECTION", None)
+        else:
+            os.environ["DBT_INDIRECT_SELECTION"] = saved
+
+
+def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any]:
+    """A ``dbt_<group>`` task: ``dbt build`` (models, seeds and their tests) of one model group on the candidate.
+
+    A failed data test fails at once (the data will not change on retry); a
+    failed model (e.g. the file is locked, a crash) is retried.
+    """
+    from masip.dbt_runner import WarehouseBuildError, build_warehouse, dbt_work_dirs
+    from masip.pipeline import candidate_path
+
+    with fail_without_retry():
+        if group not in DBT_MODEL_GROUPS:
+            raise RunConfigError(f"unknown dbt model group {group!r}; one of {DBT_MODEL_GROUPS}")
+        config = resolve_run_config(params, require_input=False)
+        candidate = candidate_path(config.warehouse)
+        if not candidate.is_file():
+            raise WarehouseStateError(
+                f"no candidate {candidate}: prepare_candidate did not run in this build, or another run published "
+                "it; clear the whole build run to rebuild"
+            )
+        target_path, _ = dbt_work_dirs(candidate)
+        selection = dbt_group_selection(group, target_path / "manifest.json")
+    if not selection:
+        log.info("dbt group %s is empty", group)
+        return {"group": group, "selection": "", **_empty_build(target_path)}
+    log.info("dbt build of the %s group on %s (as of %s)", group, candidate.name, config.as_of or "latest extract")
+    started = time.perf_counter()
+    try:
+        with _buildable_tests():
+            build = build_warehouse(candidate, as_of=config.as_of, select=selection)
+    except WarehouseBuildError as error:
+        failed_tests = [n for n in (error.result.nodes if error.result else ()) if n.status == "fail"]
+        if failed_tests:
+            with fail_without_retry():
+                raise DbtDataTestFailed(str(error)) from None
+        raise
+    result = build_result_to_dict(build)
+    result.update(group=group, selection=selection, seconds=round(time.perf_counter() - started, 3))
+    log.info("dbt %s group done in %.1f s: %s", group, result["seconds"], result["statuses"])
+    return result
+
+
+def _empty_build(target_path: Path) -> dict[str, Any]:
+    return {"success": True, "statuses": {}, "elapsed_seconds": 0.0, "target_path": str(target_path),
+            "log_path": str(target_path.parent / "logs"), "nodes": [], "seconds": 0.0}
+
+
+def _loaded_drops(path: Path) -> set[tuple[str, str]]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
+
+
+def run_publish_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The build DAG's ``publish`` task: the Great Expectations gate, then the swap (as ``masip_pipeline``).
+
+    Skipped, not failed, if drops were loaded into the warehouse while this
+    build ran: publishing the candidate would drop them. Their asset events
+    have queued another build, which publishes them.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from masip.pipeline import candidate_path
+
+    with fail_without_retry():
+        config = resolve_run_config(params, require_input=False)
+        candidate = candidate_path(config.warehouse)
+        if not candidate.is_file():
+            raise WarehouseStateError(
+                f"no candidate {candidate} to publish: it was published or replaced by another run; "
+                "clear the whole build run to rebuild"
+            )
+    missing = _loaded_drops(config.warehouse) - _loaded_drops(candidate)
+    if missing:
+        names = ", ".join(sorted(name for name, _ in missing))
+        raise AirflowSkipException(
+            f"{len(missing)} drop(s) were loaded while this build ran ({names}): not publishing a build without "
+            "them; the build run their asset events queued will publish them"
+        )
+    return run_publish(params)
+
+
+def _warehouse_key_version(warehouse: Path) -> str:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        versions = [v for (v,) in con.execute("select distinct key_version from raw.person_records").fetchall()]
+    return ", ".join(sorted(v for v in versions if v)) or "none"
+
+
+def describe_triggers(events: Mapping[Any, Any] | None) -> list[dict[str, Any]]:
+    """The asset events that triggered a build run: asset, source DAG run and the extra (counts and drop names)."""
+    triggers = []
+    for asset, asset_events in (events or {}).items():
+        for event in asset_events:
+            triggers.append({
+                "asset": getattr(asset, "uri", str(asset)),
+                "source_dag_id": getattr(event, "source_dag_id", None),
+                "source_run_id": getattr(event, "source_run_id", None),
+                "extra": dict(getattr(event, "extra", None) or {}),
+            })
+    return triggers
+
+
+def run_build_report(
+    params: Mapping[str, Any] | None,
+    groups: list[Mapping[str, Any]],
+    quality: Mapping[str, Any],
+    dag_id: str,
+    run_id: str,
+    triggers: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The build DAG's ``report`` task: this run's report in ``<out_dir>/runs/<dag_id>/<run_id>/``.
+
+    The drops themselves are in the reports of the ingest runs that loaded
+    them (listed in ``airflow_run.json`` when the build was asset-triggered).
+    """
+    from connectors.ingest import IngestSummary
+    from masip.dbt_runner import DbtBuildResult
+    from masip.pipeline import report_stage
+
+    with fail_without_retry():
+        config = resolve_run_config(params, require_input=False)
+    folder = run_report_dir(config.out_dir, dag_id, run_id)
+    builds = [build_result_from_dict(g) for g in groups]
+    build = DbtBuildResult(
+        success=all(b.success for b in builds),
+        nodes=tuple(n for b in builds for n in b.nodes),
+        elapsed_seconds=sum(b.elapsed_seconds for b in builds),
+        target_path=builds[-1].target_path,
+        log_path=builds[-1].log_path,
+    )
+    seconds = {f"dbt_{g['group']}": g["seconds"] for g in groups}
+    seconds["quality"] = quality["seconds"]
+    ingest = IngestSummary(run_id=run_id, key_version=_warehouse_key_version(config.warehouse))
+    report = report_stage(config.warehouse, folder, ingest, build, quality_report_from_dict(quality), seconds)
+    summary = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "triggered_by": triggers,
+        "dbt_groups": [{"group": g["group"], "statuses": g["statuses"], "seconds": g["seconds"]} for g in groups],
+        "quality_success": quality["success"],
+        "marts": report.data["warehouse"]["marts"],
+    }
+    (folder / "airflow_run.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    log.info("Run report written: %s (marts: %d tables)", report.markdown_path, len(summary["marts"]))
+    return {"report_json": str(report.json_path), "report_markdown": str(report.markdown_path),
+            "marts": report.data["warehouse"]["marts"], "triggered_by": triggers}
+
+
+# --------------------------------------------------------------------------- the weekly evaluation DAG
+
+
+def run_evaluation(params: Mapping[str, Any] | None, week: str) -> dict[str, Any]:
+    """The ``evaluation`` task: the attrition and reoffending report of the published warehouse (read-only).
+
+    Written to ``<out_dir>/evaluation/<week>/`` (``week``: the run's date), as
+    ``masip evaluate`` does. Fails at once if the warehouse has no evaluation marts.
+    """
+    with fail_without_retry():
+        config = resolve_run_config(params, require_input=False)
+        if not config.warehouse.is_file():
+            raise WarehouseStateError(f"there is no published warehouse at {config.warehouse} to evaluate yet")
+    from masip.evaluation.report import EvaluationError, build_evaluation_report
+
+    out_dir = config.out_dir / "evaluation" / re.sub(r"[^A-Za-z0-9._-]", "_", week)
+    started = time.perf_counter()
+    try:
+        result = build_evaluation_report(config.warehouse, out_dir)
+    except EvaluationError as error:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"EvaluationError: {error}") from error
+    seconds = round(time.perf_counter() - started, 3)
+    reported = sorted(k for k, a in result.analyses.items() if a.is_reported)
+    refused = sorted(result.refusals)
+    log.info("Evaluation report written in %.1f s: %s (reported: %s; refused: %s)", seconds, result.html_path,
+             ", ".join(reported) or "none", ", ".join(refused) or "none")
+    return {"report_html": str(result.html_path), "summary_json": str(result.summary_path),
+            "as_of": result.as_of.isoformat() if result.as_of else None, "reported": reported,
+            "refused": refused, "seconds": seconds}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,10 +34,20 @@ class PipelineResult:
 
 
 def ingest_stage(
-    input_dir: Path, warehouse: Path, keyring: Keyring, show_progress: bool = True, archive_dir: Path | None = None
+    input_dir: Path,
+    warehouse: Path,
+    keyring: Keyring,
+    show_progress: bool = True,
+    archive_dir: Path | None = None,
+    source_ids: Iterable[str] | None = None,
 ) -> IngestSummary:
-    """Verify, pseudonymise and load every drop under ``input_dir``, keeping encrypted landing copies."""
-    return ingest_drops(input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir)
+    """Verify, pseudonymise and load every drop under ``input_dir``, keeping encrypted landing copies.
+
+    With ``source_ids``, only the drops of those sources (directories ``<source_id>_…``).
+    """
+    return ingest_drops(
+        input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir, source_ids=source_ids
+    )
 
 
 def candidate_path(warehouse: Path) -> Path:

@@ -35,6 +35,10 @@ def _airflow_env(home: Path) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "GX_ANALYTICS_ENABLED": "False",
+        # Failure alerts (masip.alerts): into each test's own output folder, never e-mailed or sent to Slack.
+        "MASIP_ALERTS_DB": "",
+        "MASIP_ALERT_EMAIL": "",
+        "MASIP_ALERT_SLACK_CONN_ID": "",
     }
 
 

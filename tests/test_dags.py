@@ -1,18 +1,30 @@
 """The Airflow DAGs: they parse cleanly and cheaply, follow the house rules, run end to end, keep the key secret.
 
+The DAGs: ``masip_pipeline`` (manual end-to-end run), one ``masip_ingest_<source>``
+per source profile, and ``masip_build`` (scheduled on the sources' assets).
+
 Real Airflow throughout (SQLite metadata DB in a temporary AIRFLOW_HOME, see
 ``conftest.py``); nothing is mocked. Airflow is imported inside the tests, never
 at module level, so that collecting this file does not initialise Airflow.
+
+The ``dag.test()`` tests share one run of the chain (module fixture ``chain``):
+every per-source ingest DAG, then the build DAG, on a synthetic partnership; then
+a re-run (one source's ingest again, and a full ``masip_pipeline`` run over the
+same drops) must leave the marts identical. Two dbt builds in all: the slow part.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +34,9 @@ import yaml
 from tests.conftest import DAGS_FOLDER, REPO_ROOT
 
 DAG_ID = "masip_pipeline"
+BUILD_DAG_ID = "masip_build"
+EVALUATION_DAG_ID = "masip_weekly_evaluation"
+DBT_GROUPS = ("staging", "linkage", "intermediate", "marts")
 TEST_SECRET = "5e" * 8 + "c7a1f09b3d24e86a" * 3  # 64 hex characters, used only here
 MASIP_ENV = ("MASIP_SECRET", "MASIP_SECRET_FILE", "MASIP_LANDING_DIR", "MASIP_WAREHOUSE", "MASIP_OUTPUT_DIR")
 CONN_ENV = "AIRFLOW_CONN_MASIP_PARTNERSHIP"
@@ -44,21 +59,77 @@ def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- integrity
 
 
+def _profile_source_ids() -> list[str]:
+    from connectors.profiles import load_profiles
+
+    return sorted(load_profiles())
+
+
 def test_dags_folder_imports_without_errors_and_follows_the_house_rules():
+    from masip import alerts
+    from masip.orchestration import WAREHOUSE_POOL, ingest_dag_id
+
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert DAG_ID in bag.dags
+    expected = {DAG_ID, BUILD_DAG_ID, EVALUATION_DAG_ID, *(ingest_dag_id(s) for s in _profile_source_ids())}
+    assert expected <= set(bag.dags)
+    writers = {"ingest", "build", "publish", "report", "prepare_candidate", "evaluation",
+               *(f"dbt_{g}" for g in DBT_GROUPS)}
     for dag_id, dag in bag.dags.items():
         assert dag.tags, f"{dag_id}: no tags"
         assert dag.doc_md and len(dag.doc_md.strip()) > 100, f"{dag_id}: no operator documentation (doc_md)"
         assert dag.catchup is False, f"{dag_id}: catchup must be off"
+        assert dag.max_active_runs == 1, f"{dag_id}: one run at a time (one DuckDB writer)"
         start = dag.start_date
         assert start is not None and start.utcoffset() == timedelta(0), f"{dag_id}: start_date not UTC"
         assert str(start.tzinfo) in ("UTC", "Etc/UTC", "+00:00"), f"{dag_id}: start_date tz {start.tzinfo}"
         assert dag.default_args.get("retries", 0) >= 1, f"{dag_id}: default_args without retries"
         for task in dag.tasks:
-            assert task.retries >= 1, f"{dag_id}.{task.task_id}: no retries"
-            assert task.retry_exponential_backoff > 0, f"{dag_id}.{task.task_id}: no exponential backoff"
+            where = f"{dag_id}.{task.task_id}"
+            assert task.retries >= 1, f"{where}: no retries"
+            assert task.retry_exponential_backoff > 0, f"{where}: no exponential backoff"
+            assert alerts.on_task_failure in task.on_failure_callback, f"{where}: no alert on failure"
+            assert alerts.on_task_retry in task.on_retry_callback, f"{where}: no alert record on retry"
+            if dag_id in expected and task.task_id in writers:
+                assert task.pool == WAREHOUSE_POOL, f"{where}: writes the warehouse outside the pool {WAREHOUSE_POOL}"
+
+
+def test_one_ingest_dag_per_source_profile_and_a_new_profile_adds_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from connectors.profiles import PROFILES_DIR, load_profiles
+    from masip import orchestration
+
+    sources = _profile_source_ids()
+    assert len(sources) >= 6
+    bag = _dagbag()
+    ingest_dags = {d: dag for d, dag in bag.dags.items() if d.startswith("masip_ingest_")}
+    assert set(ingest_dags) == {orchestration.ingest_dag_id(s) for s in sources}
+    for source_id in sources:
+        dag = ingest_dags[orchestration.ingest_dag_id(source_id)]
+        assert {"masip", "ingest", f"source:{source_id}"} <= set(dag.tags)
+        assert [t.task_id for t in dag.topological_sort()][:2] == ["wait_for_drop", "ingest"]
+        assert {t.task_id for t in dag.tasks} == {"wait_for_drop", "ingest", "announce", "report"}
+        sensor = dag.get_task("wait_for_drop")
+        assert sensor.mode == "reschedule" and sensor.soft_fail is True
+        assert sensor.poke_interval == orchestration.DROP_POKE_INTERVAL.total_seconds()
+        assert [o.uri for o in dag.get_task("announce").outlets] == [f"masip://warehouse/raw/{source_id}"]
+        assert dag.get_task("ingest").outlets == [] and set(dag.params) == {"input_dir", "warehouse", "out_dir"}
+    # The URIs are defined once, in masip.orchestration, and the build is scheduled on exactly these.
+    build = bag.dags[BUILD_DAG_ID]
+    assert {a.uri for a in build.timetable.asset_condition.objects} == {
+        orchestration.source_asset_uri(s) for s in sources}
+    assert type(build.timetable.asset_condition).__name__ == "AssetAny"  # any source updated -> build
+
+    # A new force is one new YAML file, no DAG code.
+    profiles = tmp_path / "profiles"
+    shutil.copytree(PROFILES_DIR, profiles)
+    (profiles / "police-kent.yaml").write_text(
+        "source_id: police-kent\nagency: police\ndescription: Kent Police\nforce: KENT\ncolumn_renames: {}\n")
+    monkeypatch.setattr(orchestration, "source_ids", lambda: sorted(load_profiles(profiles)))
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert "masip_ingest_police_kent" in bag.dags
+    assert "masip://warehouse/raw/police-kent" in {
+        a.uri for a in bag.dags[BUILD_DAG_ID].timetable.asset_condition.objects}
 
 
 def test_pipeline_dag_shape_params_and_asset():
@@ -79,6 +150,33 @@ def test_pipeline_dag_shape_params_and_asset():
     assert dag.get_task("build").outlets == []
 
 
+def test_build_dag_runs_dbt_per_model_group_then_the_quality_gate():
+    from masip.orchestration import MARTS_ASSET_URI
+
+    dag = _dagbag().dags[BUILD_DAG_ID]
+    chain = ["prepare_candidate", *(f"dbt_{g}" for g in DBT_GROUPS), "publish"]
+    for before, after in pairwise(chain):
+        assert dag.get_task(after).upstream_task_ids == {before}, after
+    assert dag.get_task("report").upstream_task_ids == {*(f"dbt_{g}" for g in DBT_GROUPS), "publish"}
+    assert [o.uri for o in dag.get_task("publish").outlets] == [MARTS_ASSET_URI]
+    assert all(dag.get_task(t).outlets == [] for t in chain[:-1])
+    assert set(dag.params) == {"warehouse", "out_dir", "as_of"} and all(dag.params[n] is None for n in dag.params)
+
+
+def test_weekly_evaluation_dag_reads_the_published_warehouse_after_the_weekly_build(tmp_path: Path):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from masip.orchestration import WAREHOUSE_POOL, run_evaluation
+
+    dag = _dagbag().dags[EVALUATION_DAG_ID]
+    assert type(dag.timetable).__name__ == "CronTriggerTimetable"
+    assert dag.timetable.expression == "0 6 * * 2"  # Tuesdays: after Monday's drops are ingested and built
+    assert [t.task_id for t in dag.tasks] == ["evaluation"] and dag.get_task("evaluation").pool == WAREHOUSE_POOL
+    assert set(dag.params) == {"warehouse", "out_dir"}
+    with pytest.raises(AirflowFailException, match="WarehouseStateError: there is no published warehouse"):
+        run_evaluation({"warehouse": str(tmp_path / "none.duckdb"), "out_dir": str(tmp_path)}, "2026-11-17")
+
+
 # Audit events that mean "this code touched something other than its own source".
 _AUDITED = ("open", "os.listdir", "os.scandir", "os.mkdir", "os.remove", "os.rename", "shutil.rmtree",
             "sqlite3.connect", "socket.connect", "subprocess.Popen", "os.system")
@@ -91,35 +189,41 @@ def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
 
 
 def test_parsing_the_dags_does_no_io(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog, no_key: None):
-    """Parsing reads the DAG files and imports modules, and touches nothing else.
+    """Parsing reads the DAG files, imports modules and reads the source profiles, and touches nothing else.
 
     First with every MASIP_* variable pointing at nothing and no key at all (it
     must still parse), then with all of them pointing at real files (a key file,
-    a landing folder, a warehouse), while a Python audit hook records every file
-    opened or listed, every database or socket connection and every subprocess.
+    a landing folder with a drop, a warehouse), while a Python audit hook records
+    every file opened or listed, every database or socket connection and every
+    subprocess. The one data read allowed is ``connectors/profiles/*.yaml``: the
+    per-source DAGs are generated from them (they are code, shipped with the DAGs).
     """
     global _audit_log
+    from connectors.profiles import PROFILES_DIR
+
     missing = tmp_path / "missing"
     monkeypatch.setenv("MASIP_LANDING_DIR", str(missing / "landing"))
     monkeypatch.setenv("MASIP_WAREHOUSE", str(missing / "w.duckdb"))
     monkeypatch.setenv("MASIP_OUTPUT_DIR", str(missing / "out"))
     monkeypatch.setenv("MASIP_SECRET_FILE", str(missing / "partnership.key"))
     bag = _dagbag()
-    assert bag.import_errors == {} and DAG_ID in bag.dags
+    assert bag.import_errors == {} and DAG_ID in bag.dags and BUILD_DAG_ID in bag.dags
     assert not missing.exists()
 
     real = tmp_path / "real"
-    (real / "landing" / "drop_1").mkdir(parents=True)
+    (real / "landing" / "police-met_2026-11-16").mkdir(parents=True)
+    (real / "landing" / "police-met_2026-11-16" / "manifest.json").write_text("{}")
     (real / "partnership.key").write_text(TEST_SECRET + "\n")
     (real / "w.duckdb").write_bytes(b"")
     monkeypatch.setenv("MASIP_LANDING_DIR", str(real / "landing"))
     monkeypatch.setenv("MASIP_WAREHOUSE", str(real / "w.duckdb"))
     monkeypatch.setenv("MASIP_SECRET_FILE", str(real / "partnership.key"))
-    # Re-import masip.orchestration too, so that its import-time code is audited (monkeypatch restores it).
+    # Re-import masip.orchestration and masip.alerts too, so that their import-time code is audited.
     import masip
 
-    monkeypatch.delitem(sys.modules, "masip.orchestration", raising=False)
-    monkeypatch.delattr(masip, "orchestration", raising=False)
+    for module in ("orchestration", "alerts"):
+        monkeypatch.delitem(sys.modules, f"masip.{module}", raising=False)
+        monkeypatch.delattr(masip, module, raising=False)
     sys.addaudithook(_audit_hook)  # hooks cannot be removed; this one is inert while _audit_log is None
     _audit_log = []
     try:
@@ -128,6 +232,8 @@ def test_parsing_the_dags_does_no_io(tmp_path: Path, monkeypatch: pytest.MonkeyP
     finally:
         events, _audit_log = _audit_log, None
     assert bag.import_errors == {} and DAG_ID in bag.dags
+    assert {BUILD_DAG_ID, EVALUATION_DAG_ID, *(f"masip_ingest_{s.replace('-', '_')}" for s in _profile_source_ids())
+            } <= set(bag.dags)
     assert "Partnership key loaded" not in caplog.text
 
     touched_tmp = [e for e in events if e[1].startswith(str(tmp_path))]
@@ -135,13 +241,19 @@ def test_parsing_the_dags_does_no_io(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert [e for e in events if e[0] in ("sqlite3.connect", "socket.connect", "subprocess.Popen", "os.system")] == []
     repo = str(REPO_ROOT)
     in_repo = [e for e in events if e[1].startswith(repo)]
-    unexpected = [
-        e for e in in_repo
-        if not (e[0] == "open" and e[1].endswith((".py", ".pyc")))
-        and not (e[0] in ("os.listdir", "os.scandir") and Path(e[1]).is_dir())
-    ]
-    assert unexpected == [], f"parsing touched more than source files in the repo: {unexpected}"
-    assert any(e[1].endswith("dags/masip_pipeline.py") for e in in_repo)
+
+    def allowed(event: tuple[str, str]) -> bool:
+        kind, path = event
+        if kind == "open" and path.endswith((".py", ".pyc")):
+            return True
+        if kind == "open" and Path(path).parent == PROFILES_DIR and path.endswith(".yaml"):
+            return True
+        return kind in ("os.listdir", "os.scandir") and Path(path).is_dir()
+
+    unexpected = [e for e in in_repo if not allowed(e)]
+    assert unexpected == [], f"parsing touched more than source files and profiles in the repo: {unexpected}"
+    for dag_file in ("masip_pipeline.py", "masip_ingest.py", "masip_build.py", "masip_weekly_evaluation.py"):
+        assert any(e[1].endswith(f"dags/{dag_file}") for e in in_repo)
 
 
 # --------------------------------------------------------------------------- the key
@@ -185,6 +297,126 @@ def test_run_parameters_fall_back_to_the_environment_at_run_time():
         resolve_run_config({}, {})
     with pytest.raises(RunConfigError, match="YYYY-MM-DD"):
         resolve_run_config({"input_dir": "/x", "as_of": "16/11/2026"}, {})
+    # The build does not read the landing folder, so it does not need one.
+    assert resolve_run_config({}, {}, require_input=False).input_dir is None
+
+
+# --------------------------------------------------------------------------- alerts, groups, source filter
+
+
+def test_alert_records_keep_the_message_text_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from masip import alerts
+    from masip.quality import DataQualityError
+
+    monkeypatch.delenv(alerts.ALERTS_DB_ENV, raising=False)
+    monkeypatch.delenv(alerts.ALERT_EMAIL_ENV, raising=False)
+    monkeypatch.delenv(alerts.ALERT_SLACK_CONN_ENV, raising=False)
+    leaky = (f"suite failed for token {'ab12' * 8} with key={TEST_SECRET}; uri postgresql://airflow:hunter2@db/x; "
+             "person jo.bloggs@example.org, PNC 2019/0123456A, NHS 943 476 5919, postcode SW1A 1AA\n  at line 3")
+    try:
+        try:
+            raise DataQualityError(leaky)
+        except DataQualityError as error:
+            raise AirflowFailException(f"DataQualityError: {error}") from error
+    except AirflowFailException as wrapped:
+        exception = wrapped
+
+    class TI:  # what the task runner passes as context["ti"]
+        dag_id, task_id, run_id, try_number, max_tries, map_index = "masip_build", "publish", "manual__1", 1, 2, -1
+
+    out = tmp_path / "out"
+    alerts.on_task_failure({"ti": TI(), "exception": exception, "params": {"out_dir": str(out)}})
+    alerts.on_task_retry({"ti": TI(), "exception": RuntimeError("disk busy"), "params": {"out_dir": str(out)}})
+    rows = alerts.read_alerts(out / alerts.ALERTS_FILE_NAME)
+    assert [(r["state"], r["dag_id"], r["task_id"], r["run_id"], r["try_number"], r["error_type"]) for r in rows] == [
+        ("failed", "masip_build", "publish", "manual__1", 1, "DataQualityError"),
+        ("up_for_retry", "masip_build", "publish", "manual__1", 1, "RuntimeError"),
+    ]
+    message = rows[0]["message"]
+    assert message.startswith("suite failed for token [hex] with key=[redacted]") and "at line 3" in message
+    for leaked in (TEST_SECRET, "ab12ab12", "hunter2", "jo.bloggs", "0123456A", "476 5919", "SW1A"):
+        assert leaked not in message
+    assert "Traceback" not in message and rows[1]["message"] == "disk busy"
+    # An alert channel that cannot be written is logged, never raised (the task's own failure must show).
+    monkeypatch.setenv(alerts.ALERTS_DB_ENV, str(tmp_path / "a-file" / "x.sqlite"))
+    (tmp_path / "a-file").write_text("not a folder")
+    alerts.on_task_failure({"ti": TI(), "exception": exception})
+
+
+def _fake_manifest(nodes: dict[str, tuple[str, str, list[str]]]) -> dict[str, Any]:
+    """``{name: (resource_type, path, [parent names])}`` -> a dbt manifest's ``nodes``."""
+    def uid(name: str) -> str:
+        return f"{nodes[name][0]}.masip.{name}"
+
+    return {"metadata": {"project_name": "masip"}, "nodes": {
+        uid(name): {"name": name, "resource_type": kind, "package_name": "masip", "original_file_path": path,
+                    "depends_on": {"nodes": [uid(p) for p in parents]}}
+        for name, (kind, path, parents) in nodes.items()}}
+
+
+def test_dbt_model_groups_partition_the_project_in_build_order():
+    from masip.orchestration import RunConfigError, dbt_model_groups
+
+    nodes = {
+        "codes": ("seed", "seeds/codes.csv", []),
+        "stg_a": ("model", "models/staging/stg_a.sql", []),
+        "int_person_records": ("model", "models/intermediate/int_person_records.sql", ["stg_a"]),
+        "int_person_links": ("model", "models/intermediate/int_person_links.py", ["int_person_records"]),
+        "int_as_of": ("model", "models/intermediate/int_as_of.sql", ["stg_a"]),
+        "int_b": ("model", "models/intermediate/sub/int_b.sql", ["int_person_links", "codes"]),
+        "mart": ("model", "models/marts/mart.sql", ["int_b"]),
+        "other": ("model", "models/reporting/other.sql", ["mart"]),
+    }
+    assert dbt_model_groups(_fake_manifest(nodes)) == {
+        "staging": ["codes", "stg_a"],
+        "linkage": ["int_person_links", "int_person_records"],
+        "intermediate": ["int_as_of", "int_b"],
+        "marts": ["mart", "other"],
+    }
+    nodes["stg_a"] = ("model", "models/staging/stg_a.sql", ["mart"])
+    with pytest.raises(RunConfigError, match="stg_a .*depends on mart"):
+        dbt_model_groups(_fake_manifest(nodes))
+
+
+def _write_drop(landing: Path, name: str, manifest: str = '{"source_id": "x"}') -> None:
+    (landing / name).mkdir(parents=True)
+    (landing / name / "manifest.json").write_text(manifest)
+
+
+def test_find_drops_and_the_sensor_look_at_one_source_only(tmp_path: Path):
+    import duckdb
+
+    from connectors.ingest import find_drops
+    from masip.orchestration import pending_drops, poke_for_drops
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    for name in ("police-met_2026-11-09", "police-met_2026-11-16", "police-metro_2026-11-16",
+                 "health-trust_2026-11-16", "_truth", ".partial"):
+        _write_drop(landing, name)
+    (landing / "police-met_2026-11-23").mkdir()  # being delivered: no manifest yet
+    assert [p.name for p in find_drops(landing, ["police-met"])] == [
+        "police-met_2026-11-09", "police-met_2026-11-16", "police-met_2026-11-23"]
+    assert [p.name for p in find_drops(landing, "health-trust")] == ["health-trust_2026-11-16"]
+    assert len(find_drops(landing)) == 5
+
+    assert pending_drops(landing, "police-met", warehouse) == ["police-met_2026-11-09", "police-met_2026-11-16"]
+    sha = __import__("hashlib").sha256(b'{"source_id": "x"}').hexdigest()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema ops")
+        con.execute("create table ops.loaded_drops (drop_name text, drop_sha256 text)")
+        con.execute("create table ops.rejected_drops (drop_name text, drop_sha256 text)")
+        con.execute("insert into ops.loaded_drops values ('police-met_2026-11-09', ?)", [sha])
+        con.execute("insert into ops.rejected_drops values ('police-met_2026-11-16', ?)", [sha])
+    assert pending_drops(landing, "police-met", warehouse) == []  # loaded, and rejected: neither is new
+    conf = {"input_dir": str(landing), "warehouse": str(warehouse)}
+    assert poke_for_drops("police-met", conf, "scheduled").is_done is False  # a scheduled run waits ...
+    assert poke_for_drops("police-met", conf, "manual").is_done is True  # ... a manual re-run goes ahead
+    # A corrected re-delivery under the same name has a new manifest checksum: new again.
+    (landing / "police-met_2026-11-16" / "manifest.json").write_text('{"source_id": "x", "fixed": true}')
+    done = poke_for_drops("police-met", conf, "scheduled")
+    assert done.is_done is True and done.xcom_value == ["police-met_2026-11-16"]
 
 
 # --------------------------------------------------------------------------- dag.test()
@@ -205,6 +437,61 @@ def _xcoms(dag_run) -> dict[str, Any]:
     return {task_id: value for task_id, key, value in rows if key == "return_value"}
 
 
+def _states(dag_run) -> dict[str, str]:
+    return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
+
+
+def _asset_events(uri: str) -> list[dict[str, Any]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent.source_dag_id, AssetEvent.source_run_id, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(AssetModel.uri == uri)
+            .order_by(AssetEvent.id)
+        ).all()
+    return [{"dag_id": d, "run_id": r, "extra": e} for d, r, e in rows]
+
+
+def _queued_builds() -> set[str]:
+    """Asset URIs that have queued a ``masip_build`` run (the scheduler turns them into a run)."""
+    from airflow.models.asset import AssetDagRunQueue, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return set(session.scalars(
+            select(AssetModel.uri).join(AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id)
+            .where(AssetDagRunQueue.target_dag_id == BUILD_DAG_ID)))
+
+
+def _unpause(dag_id: str) -> None:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=False))
+
+
+def _marts(warehouse: Path) -> dict[str, list[tuple]]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        return {t: con.execute(f'select * from marts."{t}" order by all').fetchall() for t in tables}
+
+
+def _loaded_sources(warehouse: Path) -> dict[str, int]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return dict(con.execute("select source_id, count(*) from ops.loaded_drops group by 1 order by 1").fetchall())
+
+
 def _forbidden_key_material(secret: str) -> list[str]:
     from pseudonymisation.keys import Keyring
     from pseudonymisation.tokens import TOKEN_PURPOSES
@@ -220,60 +507,176 @@ def _metadata_db_dump(airflow_home: Path) -> str:
         return "\n".join(con.iterdump())
 
 
-@pytest.mark.slow
-def test_dag_test_runs_the_whole_pipeline_and_keeps_the_key_out_of_airflow(
-    airflow_db: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-    no_key: None,
-):
-    import duckdb
-    from airflow.utils.state import DagRunState, TaskInstanceState
+@dataclass
+class Chain:
+    """The per-source ingest DAGs, then the build DAG, run once with dag.test() on a synthetic partnership."""
 
+    landing: Path
+    warehouse: Path
+    out_dir: Path
+    conf: dict[str, str]
+    states: dict[str, dict[str, str]] = field(default_factory=dict)
+    xcoms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_ids: dict[str, str] = field(default_factory=dict)
+    after_first: dict[str, Any] = field(default_factory=dict)
+    marts: dict[str, list[tuple]] = field(default_factory=dict)
+
+
+FIRST_SOURCE = "police-met"  # its drops include the synthetic truncated (rejected) drop and its re-delivery
+
+
+@pytest.fixture(scope="module")
+def chain(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    from masip.orchestration import ingest_dag_id, pending_drops
     from masip.synth import DEFAULT_FAULTS, generate_partnership
+
+    root = tmp_path_factory.mktemp("chain")
+    result = Chain(root / "landing", root / "warehouse" / "masip.duckdb", root / "output", {})
+    result.conf = {"input_dir": str(result.landing), "warehouse": str(result.warehouse), "out_dir": str(result.out_dir)}
+    generate_partnership(result.landing, dyads=40, faults=DEFAULT_FAULTS)
+    sources = _profile_source_ids()
+    with pytest.MonkeyPatch.context() as env:
+        for name in (*MASIP_ENV, CONN_ENV):
+            env.delenv(name, raising=False)
+        env.setenv("MASIP_SECRET", TEST_SECRET)
+        bag = _dagbag()
+        build_conf = {k: v for k, v in result.conf.items() if k != "input_dir"}
+        # A build before any ingest: no warehouse yet, so it fails at once (this also registers the DAGs).
+        dag_run = bag.dags[BUILD_DAG_ID].test(run_conf=build_conf)
+        result.states["build_before_ingest"] = _states(dag_run)
+        # Asset events only queue runs of unpaused DAGs (no scheduler runs here; this shows the queueing).
+        _unpause(BUILD_DAG_ID)
+
+        def run(dag_id: str, conf: dict[str, str]) -> None:
+            dag_run = bag.dags[dag_id].test(run_conf=conf)
+            result.states[dag_id], result.xcoms[dag_id] = _states(dag_run), _xcoms(dag_run)
+            result.run_ids[dag_id] = dag_run.run_id
+
+        run(ingest_dag_id(FIRST_SOURCE), result.conf)
+        result.after_first = {
+            "loaded": _loaded_sources(result.warehouse),
+            "pending": {s: pending_drops(result.landing, s, result.warehouse) for s in sources},
+            "queued": _queued_builds(),
+        }
+        for source_id in sources:
+            if source_id != FIRST_SOURCE:
+                run(ingest_dag_id(source_id), result.conf)
+        run(BUILD_DAG_ID, build_conf)
+        result.marts = _marts(result.warehouse)
+        yield result
+
+
+@pytest.mark.slow
+def test_ingest_dags_load_only_their_own_source_and_a_rejected_drop_does_not_fail_them(chain: Chain):
+    from masip.orchestration import ingest_dag_id, source_asset_uri
+
+    first = ingest_dag_id(FIRST_SOURCE)
+    assert chain.states[first] == dict.fromkeys(("wait_for_drop", "ingest", "announce", "report"), "success")
+    # Only police-met's drops were looked at: nothing of any other source is loaded or pending-checked.
+    assert set(chain.after_first["loaded"]) == {FIRST_SOURCE}
+    assert chain.after_first["pending"][FIRST_SOURCE] == []  # loaded or rejected: the sensor would not fire again
+    for source_id in _profile_source_ids():
+        if source_id != FIRST_SOURCE:
+            assert len(chain.after_first["pending"][source_id]) >= 5, source_id
+    ingest = chain.xcoms[first]["ingest"]
+    assert {d["source_id"] for d in ingest["summary"]["drops"]} == {FIRST_SOURCE}
+    assert ingest["source_ids"] == [FIRST_SOURCE]
+    assert chain.xcoms[first]["wait_for_drop"] == [d["drop_name"] for d in ingest["summary"]["drops"]]
+    # The truncated drop is rejected, recorded and reported; the run succeeds (a re-delivery is expected).
+    rejected = [d for d in ingest["summary"]["drops"] if d["status"] == "rejected"]
+    assert [d["drop_name"] for d in rejected] == [f"{FIRST_SOURCE}_2026-10-26"]
+    assert "checksum mismatch" in rejected[0]["reason"]
+    report = json.loads(Path(chain.xcoms[first]["report"]["report_json"]).read_text())
+    assert Path(chain.xcoms[first]["report"]["report_json"]).parent.parent.name == first  # one folder per run
+    assert report["reconciliation"]["drops_rejected"] == 1 and report["reconciliation"]["all_files_reconcile"]
+    # The source's asset was updated (with counts and drop names only), which queues the build.
+    events = _asset_events(source_asset_uri(FIRST_SOURCE))
+    assert [(e["dag_id"], e["run_id"]) for e in events] == [(first, chain.run_ids[first])]
+    assert events[0]["extra"]["drops_loaded"] == [d["drop_name"] for d in ingest["summary"]["drops"]
+                                                  if d["status"] == "loaded"]
+    assert source_asset_uri(FIRST_SOURCE) in chain.after_first["queued"]
+    # Every other source: its own DAG loaded its own drops.
+    loaded = _loaded_sources(chain.warehouse)
+    assert set(loaded) == set(_profile_source_ids())
+    for source_id in _profile_source_ids():
+        assert chain.states[ingest_dag_id(source_id)]["announce"] == "success"
+        assert len(_asset_events(source_asset_uri(source_id))) == 1
+
+
+@pytest.mark.slow
+def test_build_dag_builds_every_dbt_node_once_in_groups_and_publishes(chain: Chain):
+    from masip.alerts import ALERTS_FILE_NAME, read_alerts
+    from masip.dbt_runner import dbt_work_dirs
+    from masip.orchestration import MARTS_ASSET_URI
+    from masip.pipeline import candidate_path
+
+    # Triggered before any ingest: no warehouse, a readable failure at once, recorded as an alert.
+    before = chain.states["build_before_ingest"]
+    assert before["prepare_candidate"] == "failed" and set(before.values()) == {"failed", "upstream_failed"}
+    [alert] = read_alerts(chain.out_dir / ALERTS_FILE_NAME)
+    assert (alert["task_id"], alert["try_number"], alert["error_type"]) == ("prepare_candidate", 1, "WarehouseStateError")
+    assert "there is no warehouse at" in alert["message"] and "run the ingest DAGs" in alert["message"]
+
+    assert chain.states[BUILD_DAG_ID] == dict.fromkeys(
+        ("prepare_candidate", *(f"dbt_{g}" for g in DBT_GROUPS), "publish", "report"), "success")
+    xcoms = chain.xcoms[BUILD_DAG_ID]
+    # Every model, seed and test of the project ran exactly once, in one of the four groups.
+    ran = [n["unique_id"] for g in DBT_GROUPS for n in xcoms[f"dbt_{g}"]["nodes"]]
+    manifest = json.loads((dbt_work_dirs(candidate_path(chain.warehouse))[0] / "manifest.json").read_text())
+    project = {uid for uid, n in manifest["nodes"].items()
+               if n["resource_type"] in ("model", "seed", "test") and n["package_name"] == "masip"}
+    assert len(ran) == len(set(ran)) and set(ran) == project
+    assert any(n["name"] == "int_person_links" for n in xcoms["dbt_linkage"]["nodes"])
+    assert all(n["resource_type"] != "model" or n["unique_id"].split(".")[-1].startswith("stg_")
+               for n in xcoms["dbt_staging"]["nodes"])
+    assert xcoms["publish"]["success"] is True
+    assert chain.marts["person_xref"] and chain.marts["victim_journey"]
+    assert not candidate_path(chain.warehouse).exists()  # swapped in
+    assert [e["dag_id"] for e in _asset_events(MARTS_ASSET_URI)] == [BUILD_DAG_ID]
+    folder = Path(xcoms["report"]["report_json"]).parent
+    assert folder.parent.name == BUILD_DAG_ID
+    report = json.loads((folder / "run_report.json").read_text())
+    assert report["build"]["passed"] == len(project) and report["quality"]["success"] is True
+    assert json.loads((folder / "airflow_run.json").read_text())["marts"] == report["warehouse"]["marts"]
+
+
+@pytest.mark.slow
+def test_a_rerun_changes_nothing_and_keeps_the_key_out_of_airflow(
+    chain: Chain, airflow_db: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, no_key: None,
+):
+    """Re-running one source's ingest loads nothing and triggers no build; a full manual re-run
+    (``masip_pipeline``, the same as ``masip run``) over the same landing folder rebuilds identical marts."""
+    from masip.orchestration import ingest_dag_id, source_asset_uri
     from tests.leakcheck import collect_identifiers, leaks_in_text
 
-    drops = tmp_path / "drops"
-    generate_partnership(drops, dyads=40, faults=DEFAULT_FAULTS)
-    warehouse, out_dir = tmp_path / "warehouse" / "masip.duckdb", tmp_path / "output"
-    warehouse.parent.mkdir()
     monkeypatch.setenv("MASIP_SECRET", TEST_SECRET)
-    monkeypatch.setenv("MASIP_LANDING_DIR", str(drops))  # input_dir comes from the environment at run time
-    dag = _dagbag().dags[DAG_ID]
-
+    bag = _dagbag()
+    first = ingest_dag_id(FIRST_SOURCE)
+    events_before = len(_asset_events(source_asset_uri(FIRST_SOURCE)))
     with caplog.at_level("INFO"):
-        dag_run = dag.test(run_conf={"warehouse": str(warehouse), "out_dir": str(out_dir)})
+        rerun = bag.dags[first].test(run_conf=chain.conf)
+        assert _states(rerun) == {"wait_for_drop": "success", "ingest": "success", "announce": "skipped",
+                                  "report": "success"}
+        statuses = {d["drop_name"]: d["status"] for d in _xcoms(rerun)["ingest"]["summary"]["drops"]}
+        assert set(statuses.values()) == {"already_loaded", "rejected"}
+        assert len(_asset_events(source_asset_uri(FIRST_SOURCE))) == events_before  # no new data, no build
 
-    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    assert dag_run.state == DagRunState.SUCCESS, states
-    assert states == dict.fromkeys(("ingest", "build", "publish", "report"), TaskInstanceState.SUCCESS)
+        dag_run = bag.dags[DAG_ID].test(run_conf=chain.conf)
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from marts.person_xref").fetchone()[0] > 0
-        assert con.execute("select count(*) from marts.victim_journey").fetchone()[0] > 0
-    report = json.loads((out_dir / "run_report.json").read_text())
-    assert (out_dir / "run_report.md").is_file()
-    rec = report["reconciliation"]
-    assert rec["all_files_reconcile"] is True
-    assert rec["rows_read"] == rec["rows_loaded"] + rec["rows_quarantined"] + rec["rows_duplicate"] > 0
-    assert report["build"]["passed"] > 0
-
+    assert _states(dag_run) == dict.fromkeys(("ingest", "build", "publish", "report"), "success")
     xcoms = _xcoms(dag_run)
-    assert set(xcoms) == {"ingest", "build", "publish", "report"}
-    ingest = xcoms["ingest"]
-    assert ingest["summary"]["run_id"] == report["run_id"]
-    assert [d["status"] for d in ingest["summary"]["drops"]] == [d["status"] for d in report["drops"]]
-    if "truncated_drop" in DEFAULT_FAULTS:  # a broken drop is rejected and reported, and the run still succeeds
-        assert rec["drops_rejected"] >= 1
-        assert any(d["status"] == "rejected" and d["reason"] for d in ingest["summary"]["drops"])
-    assert xcoms["build"]["success"] is True and xcoms["build"]["elapsed_seconds"] > 0
-    assert xcoms["publish"]["success"] is True and report["quality"]["success"] is True
-    assert xcoms["report"]["reconciliation"] == rec
+    drops = xcoms["ingest"]["summary"]["drops"]
+    assert {d["status"] for d in drops} == {"already_loaded", "rejected"}
+    rec = xcoms["report"]["reconciliation"]
+    assert rec["rows_loaded"] == 0 and rec["drops_loaded"] == 0 and rec["all_files_reconcile"] is True
+    report = json.loads((chain.out_dir / "run_report.json").read_text())
+    assert report["run_id"] == xcoms["ingest"]["summary"]["run_id"] and report["build"]["passed"] > 0
+    assert xcoms["publish"]["success"] is True
+    assert _marts(chain.warehouse) == chain.marts, "a re-run over the same drops changed the marts"
 
     # No key material anywhere Airflow keeps things: XComs, the whole metadata DB, the task logs.
-    xcom_text = json.dumps(xcoms)
+    xcom_text = json.dumps(xcoms) + json.dumps(chain.xcoms)
     db_text = _metadata_db_dump(airflow_db)
     logs = capfd.readouterr()
     log_text = logs.out + logs.err + caplog.text  # Airflow's structlog output + stdlib logging (pytest catches it)
@@ -282,8 +685,64 @@ def test_dag_test_runs_the_whole_pipeline_and_keeps_the_key_out_of_airflow(
         assert material not in db_text
         assert material not in log_text
     assert "Partnership key loaded from the environment" in log_text
-    # ... and no plain identifier of the input in the XComs.
-    assert leaks_in_text(xcom_text, collect_identifiers(drops)) == []
+    # ... and no plain identifier of the input in the XComs or the task logs.
+    identifiers = collect_identifiers(chain.landing)
+    assert leaks_in_text(xcom_text, identifiers) == []
+    assert leaks_in_text(log_text, identifiers) == []
+
+
+@pytest.mark.slow
+def test_a_quality_failure_fails_publish_at_once_with_an_alert_and_keeps_the_last_good_build(
+    chain: Chain, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_key: None,
+):
+    import duckdb
+
+    from masip.alerts import ALERTS_FILE_NAME, read_alerts
+    from masip.pipeline import candidate_path
+
+    warehouse, out_dir = tmp_path / "warehouse" / "masip.duckdb", tmp_path / "output"
+    warehouse.parent.mkdir()
+    shutil.copyfile(chain.warehouse, warehouse)
+    # A candidate that dbt "built" but that breaks a mart rule: person ids missing in the cross-reference.
+    shutil.copyfile(warehouse, candidate_path(warehouse))
+    with duckdb.connect(str(candidate_path(warehouse))) as con:
+        con.execute("update marts.person_xref set person_id = null where role = 'VICTIM'")
+    conf = {"warehouse": str(warehouse), "out_dir": str(out_dir)}
+
+    dag_run = _dagbag().dags[BUILD_DAG_ID].test(run_conf=conf, mark_success_pattern=r"^(prepare_candidate|dbt_.*)$")
+
+    states = _states(dag_run)
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
+    assert states["publish"] == "failed" and states["report"] == "upstream_failed"
+    publish = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "publish")
+    assert publish.try_number == 1  # no retry: the data will not change
+    log_text = "".join(capfd.readouterr())
+    assert "DataQualityError: data-quality checks failed, so the marts were NOT published" in log_text
+    assert "marts.person_xref: expect_column_values_to_not_be_null on person_id" in log_text
+    # The published warehouse still holds the last good build; the rejected candidate is kept for inspection.
+    assert _marts(warehouse) == chain.marts
+    assert candidate_path(warehouse).exists()
+    alerts = read_alerts(out_dir / ALERTS_FILE_NAME)
+    assert [(a["dag_id"], a["task_id"], a["run_id"], a["try_number"], a["state"], a["error_type"])
+            for a in alerts] == [(BUILD_DAG_ID, "publish", dag_run.run_id, 1, "failed", "DataQualityError")]
+    assert "person_xref" in alerts[0]["message"] and "Traceback" not in alerts[0]["message"]
+
+
+@pytest.mark.slow
+def test_a_corrupt_warehouse_fails_prepare_candidate_at_once(airflow_db: Path, tmp_path: Path, capfd, no_key: None):
+    from masip.alerts import ALERTS_FILE_NAME, read_alerts
+
+    warehouse = tmp_path / "masip.duckdb"
+    warehouse.write_bytes(b"this is not a DuckDB database" * 200)
+    dag_run = _dagbag().dags[BUILD_DAG_ID].test(
+        run_conf={"warehouse": str(warehouse), "out_dir": str(tmp_path / "out")})
+    states = _states(dag_run)
+    assert states["prepare_candidate"] == "failed"
+    assert {states[t] for t in states if t != "prepare_candidate"} == {"upstream_failed"}
+    assert "WarehouseStateError: the warehouse" in "".join(capfd.readouterr())
+    [alert] = read_alerts(tmp_path / "out" / ALERTS_FILE_NAME)
+    assert (alert["task_id"], alert["try_number"], alert["error_type"]) == ("prepare_candidate", 1, "WarehouseStateError")
+    assert "corrupt or not a DuckDB file" in alert["message"]
 
 
 @pytest.mark.slow
@@ -291,6 +750,8 @@ def test_dag_run_fails_at_ingest_without_a_key(
     airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], no_key: None
 ):
     from airflow.utils.state import DagRunState, TaskInstanceState
+
+    from masip.alerts import ALERTS_FILE_NAME, read_alerts
 
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -310,6 +771,9 @@ def test_dag_run_fails_at_ingest_without_a_key(
     assert "MissingKeyError: No partnership secret" in log_text
     assert "masip_partnership" in log_text and "MASIP_SECRET_FILE" in log_text
     assert not (tmp_path / "w.duckdb").exists(), "no key, no work: nothing may be written"
+    [alert] = read_alerts(tmp_path / "out" / ALERTS_FILE_NAME)
+    assert (alert["dag_id"], alert["task_id"], alert["error_type"]) == (DAG_ID, "ingest", "MissingKeyError")
+    assert "masip_partnership" in alert["message"]
 
 
 # --------------------------------------------------------------------------- docker
@@ -330,6 +794,13 @@ def test_docker_compose_defines_airflow_3_with_secrets_kept_out_of_the_file():
     for name, command in (("airflow-apiserver", "api-server"), ("airflow-scheduler", "scheduler"),
                           ("airflow-dag-processor", "dag-processor"), ("airflow-triggerer", "triggerer")):
         assert command in commands[name]
+    # The one-slot pool every warehouse-writing task runs in (tasks in a missing pool never run).
+    from masip.orchestration import WAREHOUSE_POOL
+
+    assert "airflow db migrate" in commands["airflow-init"]
+    assert f"airflow pools set {WAREHOUSE_POOL} 1 " in commands["airflow-init"]
+    readme = (DOCKER_DIR / "README.md").read_text()
+    assert "CeleryExecutor" in readme and "KubernetesExecutor" in readme and WAREHOUSE_POOL in readme
 
     def environment(service: dict[str, Any]) -> dict[str, str]:
         env = service.get("environment", {})

@@ -1,0 +1,110 @@
+"""The MASIP build DAG: dbt per model group on a candidate copy, then the Great Expectations gate and the swap.
+
+Scheduled on the per-source assets (``masip://warehouse/raw/<source_id>``): a
+run starts when any source has new data. What each task does lives in
+``masip.orchestration``; parsing reads the source profiles and nothing else.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import pendulum
+from airflow.sdk import dag, task
+
+from masip import orchestration
+
+DOC_MD = """
+# MASIP build (`masip_build`)
+
+Runs when **any** source's asset `masip://warehouse/raw/<source_id>` is updated
+(an ingest DAG loaded new drops), or when triggered by hand.
+
+1. **prepare_candidate**: checkpoint the warehouse and copy it to the candidate
+   `<name>.candidate.duckdb`. Fails at once if there is no warehouse yet or it is
+   corrupt (not a DuckDB file, not a MASIP warehouse).
+2. **dbt_staging → dbt_linkage → dbt_intermediate → dbt_marts**: `dbt build`
+   (models, seeds and their tests) of one model group each, on the candidate:
+   seeds and staging; person linkage (`int_person_links` and its inputs); the
+   rest of the intermediate models; the marts. Each test runs in the first group
+   in which all its parents are built. A failed **data test** fails at once; a
+   failed model (locked file, crash) is retried. After a fix, *clear* the failed
+   group and those after it: the candidate keeps the groups already built.
+3. **publish**: the Great Expectations suites on the candidate; only if every
+   suite passes is it swapped in as the published warehouse (asset
+   `masip://warehouse/marts`). A failed check fails here, at once: the last good
+   build stays published and the rejected candidate is kept for inspection.
+   *Skipped* if drops were loaded while this build ran (the build their asset
+   events queued publishes them).
+4. **report**: this run's report in `<out_dir>/runs/masip_build/<run id>/`
+   (`run_report.md/.json`, `airflow_run.json` with the triggering ingest runs).
+
+A re-run over unchanged data rebuilds identical marts. One run at a time; every
+task that writes runs in the pool `masip_warehouse` (one slot: one DuckDB writer).
+Failures write an alert to `<out_dir>/ops_alerts.sqlite` (and e-mail/Slack if configured).
+
+## Parameters (optional; defaults from the worker's environment at run time)
+
+| parameter | default |
+|---|---|
+| `warehouse` | `$MASIP_WAREHOUSE`, else `warehouse/masip.duckdb` |
+| `out_dir` | `$MASIP_OUTPUT_DIR`, else `output` |
+| `as_of` | latest extract date in the warehouse (`YYYY-MM-DD`) |
+"""
+
+
+@dag(
+    dag_id="masip_build",
+    description="dbt per model group on a candidate copy, Great Expectations gate, publish (on any source update)",
+    schedule=orchestration.any_source_updated(orchestration.source_ids()),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["masip", "build", "dbt"],
+    default_args=orchestration.default_args(),
+    params=orchestration.build_params(),
+    doc_md=DOC_MD,
+)
+def masip_build() -> None:
+    pool = orchestration.WAREHOUSE_POOL
+
+    @task(task_id="prepare_candidate", pool=pool)
+    def prepare_candidate(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return orchestration.prepare_candidate(params)
+
+    def dbt_group(group: str):
+        @task(task_id=f"dbt_{group}", pool=pool, doc_md=f"`dbt build` of the {group} model group on the candidate.")
+        def run(params: dict[str, Any] | None = None) -> dict[str, Any]:
+            return orchestration.run_dbt_group(params, group)
+
+        return run()
+
+    @task(task_id="publish", pool=pool, outlets=[orchestration.MARTS_ASSET])
+    def publish(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return orchestration.run_publish_candidate(params)
+
+    @task(task_id="report", pool=pool)
+    def report(
+        groups: list[dict[str, Any]],
+        quality: dict[str, Any],
+        params: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        triggering_asset_events: Any = None,
+    ) -> dict[str, Any]:
+        return orchestration.run_build_report(
+            params, groups, quality, "masip_build", run_id or "manual",
+            orchestration.describe_triggers(triggering_asset_events),
+        )
+
+    prepared = prepare_candidate()
+    groups = [dbt_group(g) for g in orchestration.DBT_MODEL_GROUPS]
+    published = publish()
+    prepared >> groups[0]
+    for before, after in pairwise(groups):
+        before >> after
+    groups[-1] >> published
+    report(groups, published)
+
+
+masip_build()
