@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from masip.casepack.cli import casepack
+from masip.evaluation.cli import evaluate
 from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV, Keyring, MissingKeyError, generate_secret, load_keyring
 
 DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
@@ -122,11 +124,14 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path) -> No
 
 
 @main.command()
-@click.option("--dyads", default=300, show_default=True)
+@click.option("--dyads", default=1000, show_default=True,
+              help="Pairs to simulate (the reoffending evaluation needs ≥ 60 people with complete follow-up).")
 @click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT / "demo", show_default=True)
 def demo(dyads: int, warehouse: Path, out_dir: Path) -> None:
-    """Generate a synthetic partnership and run the whole pipeline on it, from scratch."""
+    """Generate a synthetic partnership, run the whole pipeline, the case pack and the evaluation, from scratch."""
+    from masip.casepack import build_casepack
+    from masip.evaluation import build_evaluation_report
     from masip.synth import DEFAULT_FAULTS, generate_partnership
 
     if not (os.environ.get(SECRET_ENV) or os.environ.get(SECRET_FILE_ENV)):
@@ -146,7 +151,14 @@ def demo(dyads: int, warehouse: Path, out_dir: Path) -> None:
     summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
     click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
     _run(drops_dir, warehouse, out_dir, None, keyring)
+    pack = build_casepack(warehouse, out_dir / "casepack")
+    click.echo(f"Case pack: {pack.html_path} and {pack.pdf_path} ({pack.cases} cases)")
+    evaluation = build_evaluation_report(warehouse, out_dir / "evaluation")
+    click.echo(f"Evaluation report: {evaluation.html_path}")
 
+
+main.add_command(casepack)
+main.add_command(evaluate)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,67 @@
+{#-
+    SUMMARY_TIME_LIMIT_AT_RISK (SPEC §7.1): a STALKING_S2A crime of the dyad
+    (latest version's category) with no charge and no outcome at as_of,
+    whose offence_from date (else the reported date) + `summary_time_limit_months`
+    calendar months (clamped to month end) is on or before as_of +
+    `summary_time_limit_warning_days`.
+
+    raised_at: time limit - warning days, or the reported date if the crime
+    was reported later (the first day the rule held). evidence_refs: every
+    such crime.
+-#}
+with
+
+crimes as (
+    select * from {{ ref('int_safeguarding__crimes') }}
+),
+
+thresholds as (
+    select * from {{ ref('int_flag_thresholds') }}
+),
+
+open_s2a_crimes as (
+    select
+        crimes.*,
+        cast(
+            coalesce(crimes.offence_from_date, crimes.reported_date)
+            + to_months(thresholds.summary_time_limit_months) as date
+        ) as time_limit_date,
+        thresholds.summary_time_limit_months,
+        thresholds.summary_time_limit_warning_days
+    from crimes
+    cross join thresholds
+    where
+        crimes.offence_category = 'STALKING_S2A'
+        and crimes.charged_date is null
+        and crimes.outcome_code is null
+),
+
+at_risk as (
+    select
+        *,
+        greatest(
+            cast(time_limit_date - to_days(summary_time_limit_warning_days) as date),
+            reported_date
+        ) as crime_raised_date
+    from open_s2a_crimes
+),
+
+final as (
+    select
+        dyad_id,
+        victim_id,
+        perpetrator_id,
+        'SUMMARY_TIME_LIMIT_AT_RISK' as flag_code,
+        cast(min(crime_raised_date) as timestamp) as raised_at,
+        string_agg(evidence_ref, ', ' order by evidence_ref) as evidence_refs,
+        string_agg(
+            's2A stalking crime ' || crime_ref || ' not charged and no outcome; '
+            || summary_time_limit_months || '-month time limit '
+            || strftime(time_limit_date, '%Y-%m-%d'),
+            '; ' order by time_limit_date, source_id, crime_ref
+        ) as detail
+    from at_risk
+    group by dyad_id, victim_id, perpetrator_id
+)
+
+select * from final

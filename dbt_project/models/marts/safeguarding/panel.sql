@@ -1,0 +1,85 @@
+{#-
+    SPEC §5 / §7.2 marts.panel: one row per dyad on the MASIP panel at
+    as_of. A dyad is on the panel when its perpetrator has a probation
+    supervision episode accepted onto the MASIP caseload on or before as_of
+    and not ended before as_of (MASIP_CASELOAD), or when a police referral
+    to MASIP made on or before as_of names one of the dyad's live crimes
+    (MASIP_REFERRAL).
+-#}
+with
+
+supervision as (
+    select * from {{ ref('stg_probation__supervision') }}
+),
+
+record_persons as (
+    select * from {{ ref('int_record_persons') }}
+),
+
+dyads as (
+    select * from {{ ref('int_dyads') }}
+),
+
+referrals as (
+    select * from {{ ref('int_safeguarding__referrals') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of') }}
+),
+
+caseload_episodes as (
+    select
+        record_persons.perpetrator_id,
+        supervision.source_id || ':' || supervision.event_ref as evidence_ref
+    from supervision
+    inner join record_persons
+        on
+            supervision.source_id = record_persons.source_id
+            and supervision.event_ref = record_persons.record_ref
+            and record_persons.source_table = 'supervision'
+    cross join as_of
+    where
+        record_persons.perpetrator_id is not null
+        and supervision.masip_accepted_date <= as_of.as_of_date
+        and (supervision.masip_ended_date is null or supervision.masip_ended_date >= as_of.as_of_date)
+),
+
+panel_reasons as (
+    select
+        dyads.dyad_id,
+        dyads.victim_id,
+        dyads.perpetrator_id,
+        'MASIP_CASELOAD' as reason,
+        caseload_episodes.evidence_ref
+    from dyads
+    inner join caseload_episodes
+        on dyads.perpetrator_id = caseload_episodes.perpetrator_id
+    union all
+    select
+        dyad_id,
+        victim_id,
+        perpetrator_id,
+        'MASIP_REFERRAL' as reason,
+        evidence_ref
+    from referrals
+    where referred_to = 'MASIP'
+),
+
+final as (
+    select
+        panel_reasons.dyad_id,
+        panel_reasons.victim_id,
+        panel_reasons.perpetrator_id,
+        string_agg(distinct panel_reasons.reason, '+' order by panel_reasons.reason) as reason,
+        bool_or(panel_reasons.reason = 'MASIP_CASELOAD') as is_on_masip_caseload,
+        bool_or(panel_reasons.reason = 'MASIP_REFERRAL') as has_masip_referral,
+        string_agg(distinct panel_reasons.evidence_ref, ', ' order by panel_reasons.evidence_ref) as reason_refs,
+        any_value(as_of.as_of_date) as as_of_date
+    from panel_reasons
+    cross join as_of
+    group by panel_reasons.dyad_id, panel_reasons.victim_id, panel_reasons.perpetrator_id
+)
+
+select * from final
+order by dyad_id

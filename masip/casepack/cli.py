@@ -1,0 +1,49 @@
+"""``masip casepack``: write the weekly case pack (HTML + PDF) from the warehouse."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+#: Same default as the rest of the ``masip`` CLI (not imported from masip.cli: that module imports this one).
+DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
+
+
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+@click.command("casepack")
+@click.option("--as-of", "as_of", callback=_date, default=None,
+              help="Last day of the week the pack covers (YYYY-MM-DD). Default: the date the warehouse was built "
+                   "as of. Another date is computed on a temporary copy; the warehouse is never changed.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder to write masip-casepack-<as_of>.html and .pdf into.")
+@click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
+              show_default=True)
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also print the pack to PDF (needs Chromium).")
+def casepack(as_of: date | None, out_dir: Path, warehouse: Path, pdf: bool) -> None:
+    """Write the weekly MASIP case pack: panel cases, then high-risk flagged cases, one section each."""
+    from masip.casepack import CasePackError, build_casepack
+    from masip.casepack.render import BrowserUnavailable
+
+    try:
+        result = build_casepack(warehouse, out_dir, as_of, pdf=pdf)
+    except (CasePackError, BrowserUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Case pack for the week to {result.as_of.isoformat()}: {result.cases} cases "
+               f"({result.panel_cases} on the panel, {result.high_risk_cases} high risk with open flags), "
+               f"{result.new_flags} flags raised this week")
+    if result.recomputed:
+        click.echo("  (flags and panel recomputed for this date on a temporary copy of the warehouse)")
+    click.echo(f"  HTML: {result.html_path}")
+    if result.pdf_path:
+        click.echo(f"  PDF:  {result.pdf_path}")
+    click.echo("  Open flags in the pack: " + ", ".join(f"{code} {n}" for code, n in result.flag_counts.items() if n))

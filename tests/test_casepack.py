@@ -1,0 +1,240 @@
+"""The weekly case pack for a synthetic partnership, rendered and opened in headless Chromium.
+
+One synthetic partnership (60 dyads, with faults) is ingested and built once
+(module fixture); the pack is written once with ``build_casepack``. The HTML
+is opened in Debian's Chromium (``/usr/bin/chromium``, ``make browser``;
+never a downloaded browser) through Playwright: every index link resolves,
+every case section is there, a screenshot is produced. The PDF has one
+bookmark per case, each on the page where the case starts, and working
+index links.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from connectors.ingest import ingest_drops
+from masip.casepack import FLAG_CODES, CasePackResult, build_casepack
+from masip.casepack.data import load_pack
+from masip.dbt_runner import build_warehouse
+from masip.synth import DEFAULT_FAULTS, generate_partnership
+from pseudonymisation.keys import Keyring
+from tests.leakcheck import collect_identifiers, leaks_in_text
+
+SECRET = "casepack-test-partnership-secret-0123456789"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+#: The case pack's marts and the journey, with everything they are built from (and their tests).
+SELECT = "+path:models/marts/safeguarding +victim_journey"
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Partnership:
+    drops: Path
+    warehouse: Path
+    out: Path
+    result: CasePackResult
+    dyads: list[str]  # marts.case_pack in pack order
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def partnership(tmp_path_factory: pytest.TempPathFactory) -> Partnership:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium) first")
+    work = tmp_path_factory.mktemp("casepack")
+    drops, warehouse = work / "drops", work / "warehouse" / "masip.duckdb"
+    generate_partnership(drops, dyads=60, faults=DEFAULT_FAULTS)
+    ingest_drops(drops, warehouse, Keyring(SECRET.encode()), show_progress=False)
+    with pytest.MonkeyPatch.context() as mp:  # only tests whose every parent is built (not other marts')
+        mp.setenv("DBT_INDIRECT_SELECTION", "buildable")
+        build_warehouse(warehouse, select=SELECT)
+    result = build_casepack(warehouse, work / "out")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        dyads = [d for (d,) in con.execute("select dyad_id from marts.case_pack order by pack_position").fetchall()]
+    return Partnership(drops, warehouse, work / "out", result, dyads)
+
+
+@pytest.fixture
+def page(partnership: Partnership) -> Iterator[Any]:
+    """The pack open in headless Chromium. Per test: a Playwright session must not stay open while
+    build_casepack (in another test) starts its own in the same thread."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1600})
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                       else route.abort())
+            page.goto(partnership.result.html_path.as_uri())
+            yield page
+        finally:
+            browser.close()
+
+
+def test_result_counts_and_files(partnership: Partnership):
+    r = partnership.result
+    assert r.html_path.name == f"masip-casepack-{r.as_of.isoformat()}.html" and r.html_path.is_file()
+    assert r.pdf_path is not None and r.pdf_path.read_bytes()[:5] == b"%PDF-"
+    assert r.cases == len(partnership.dyads) == r.panel_cases + r.high_risk_cases
+    assert r.panel_cases > 0 and r.high_risk_cases > 0
+    assert set(r.flag_counts) == set(FLAG_CODES) == set(r.all_flag_counts)
+    assert all(r.flag_counts[c] <= r.all_flag_counts[c] for c in FLAG_CODES)
+    assert not r.recomputed
+    with duckdb.connect(str(partnership.warehouse), read_only=True) as con:
+        assert con.execute("select as_of_date from intermediate.int_as_of").fetchone()[0] == r.as_of
+        in_pack = dict(con.execute(
+            "select flag_code, count(*) from marts.dyad_flags where dyad_id in (select dyad_id from marts.case_pack) "
+            "group by 1").fetchall())
+    assert r.flag_counts == {c: in_pack.get(c, 0) for c in FLAG_CODES}
+
+
+def test_every_index_link_resolves_and_every_case_section_is_present(partnership: Partnership, page: Any):
+    hrefs = page.eval_on_selector_all("a[href^='#']", "links => links.map(a => a.getAttribute('href'))")
+    assert len(hrefs) >= 2 * len(partnership.dyads)  # index entry + "back to the index" per case
+    missing = page.evaluate("ids => ids.filter(id => !document.getElementById(id))",
+                            sorted({h[1:] for h in hrefs}))
+    assert missing == []
+    index_targets = page.eval_on_selector_all("table.index a", "links => links.map(a => a.getAttribute('href'))")
+    assert index_targets == [f"#case-{d}" for d in partnership.dyads]  # panel first, pack order
+    sections = page.eval_on_selector_all("section.case", "s => s.map(e => e.dataset.dyadId)")
+    assert sections == partnership.dyads
+    # each section has its journey timeline, its flags and its orders
+    assert page.locator("section.case svg.timeline").count() == len(partnership.dyads)
+    assert page.locator("section.case table.events").count() == len(partnership.dyads)
+    # following an index link lands on that case
+    page.click(f"table.index a[href='#case-{partnership.dyads[-1]}']")
+    assert page.evaluate("location.hash") == f"#case-{partnership.dyads[-1]}"
+
+
+def test_new_since_last_week_is_highlighted(partnership: Partnership, page: Any):
+    pack = load_pack(partnership.warehouse)
+    first_new_day = pack.as_of - timedelta(days=6)
+    new_events = sum(1 for c in pack.cases for e in c.events if first_new_day <= e.event_at.date() <= pack.as_of)
+    new_flags = sum(1 for c in pack.cases for f in c.flags if first_new_day <= f.raised_at.date() <= pack.as_of)
+    assert page.locator("table.events tr.new").count() == new_events
+    assert page.locator("table.flags tr.new").count() == new_flags
+    assert page.locator("svg.timeline circle.new").count() == new_events
+    assert new_events + new_flags > 0, "the synthetic partnership should have something new in its last week"
+
+
+def test_screenshot_is_produced(partnership: Partnership, page: Any, tmp_path: Path):
+    png = tmp_path / "casepack.png"
+    page.screenshot(path=str(png))
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_pdf_has_one_bookmark_per_case_on_the_page_it_starts(partnership: Partnership):
+    reader = PdfReader(partnership.result.pdf_path)
+    titles: list[tuple[str, int]] = []
+
+    def walk(items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                titles.append((item.title, reader.get_destination_page_number(item)))
+
+    walk(reader.outline)
+    cases = [(t, p) for t, p in titles if re.match(r"Case \d+ of \d+", t)]
+    n = len(partnership.dyads)
+    assert [t for t, _ in cases] == [f"Case {i} of {n} · {d}" for i, d in enumerate(partnership.dyads, 1)]
+    pages = [p for _, p in cases]
+    assert pages == sorted(pages) and len(set(pages)) == n  # each case starts on a page of its own
+    for (title, number), dyad in zip(cases, partnership.dyads):
+        assert dyad in reader.pages[number].extract_text(), title
+    # the index's links work in the PDF too: every link points at a destination that exists
+    destinations = set(reader.named_destinations)
+    links = [a.get_object().get("/Dest") for page in reader.pages[: pages[0]] for a in page.get("/Annots") or []]
+    links = [str(link) for link in links if link is not None]
+    assert len(links) >= len(partnership.dyads) and set(links) <= destinations
+
+
+def test_no_plain_identifiers_in_the_pack(partnership: Partnership):
+    """Names, dates of birth, postcodes, PNC/NHS numbers, CRNs, free text of the drops: none in the HTML or the PDF."""
+    plain = collect_identifiers(partnership.drops)
+    assert len(plain.name_words) > 50
+    html = partnership.result.html_path.read_text(encoding="utf-8")
+    pdf_text = "\n".join(page.extract_text() for page in PdfReader(partnership.result.pdf_path).pages)
+    assert leaks_in_text(html, plain) == []
+    assert leaks_in_text(pdf_text, plain) == []
+
+
+def test_another_as_of_is_computed_on_a_copy_and_the_warehouse_is_untouched(partnership: Partnership, tmp_path):
+    before = _sha256(partnership.warehouse)
+    week_before = partnership.result.as_of - timedelta(days=7)
+    result = build_casepack(partnership.warehouse, tmp_path, week_before, pdf=False)
+    assert result.recomputed and result.as_of == week_before and result.pdf_path is None
+    assert _sha256(partnership.warehouse) == before
+    html = result.html_path.read_text(encoding="utf-8")
+    assert f"data as of {week_before.isoformat()}" in html
+    assert "recomputed for this date" in html
+
+
+def test_cli_command(partnership: Partnership, tmp_path: Path):
+    from masip.cli import main
+
+    assert "casepack" in main.commands
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    res = runner.invoke(main, ["casepack", "--out", str(out), "--warehouse", str(partnership.warehouse), "--no-pdf"])
+    assert res.exit_code == 0, res.output
+    assert f"{partnership.result.cases} cases" in res.output
+    assert (out / partnership.result.html_path.name).is_file()
+    res = runner.invoke(main, ["casepack", "--out", str(out), "--warehouse", str(tmp_path / "none.duckdb")])
+    assert res.exit_code != 0 and "does not exist" in res.output
+    res = runner.invoke(main, ["casepack", "--out", str(out), "--as-of", "16/11/2026"])
+    assert res.exit_code != 0 and "YYYY-MM-DD" in res.output
+
+
+def test_weekly_dag_writes_the_pack_after_the_marts_are_published(
+    partnership: Partnership, airflow_db: Path, tmp_path: Path
+):
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import DagRunState
+
+    from masip.orchestration import MARTS_ASSET_URI
+    from tests.conftest import DAGS_FOLDER
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    dag = bag.dags["masip_weekly_casepack"]
+    assert [a.uri for a in dag.timetable.asset_condition.objects] == [MARTS_ASSET_URI]  # after each publication
+    assert {t.task_id for t in dag.tasks} == {"casepack"}
+    assert set(dag.params) == {"warehouse", "out_dir", "as_of"}
+    out = tmp_path / "dag"
+    dag_run = dag.test(run_conf={"warehouse": str(partnership.warehouse), "out_dir": str(out)})
+    assert dag_run.state == DagRunState.SUCCESS
+    assert (out / partnership.result.html_path.name).is_file()
+    assert (out / partnership.result.pdf_path.name).is_file()
+
+
+def test_dag_parameters_fall_back_to_the_environment_at_run_time():
+    from masip.casepack.tasks import CasePackConfigError, resolve_casepack_config
+
+    assert resolve_casepack_config({}, {}) == (Path("warehouse/masip.duckdb"), Path("output/casepacks"), None)
+    env = {"MASIP_WAREHOUSE": "/w/m.duckdb", "MASIP_OUTPUT_DIR": "/out"}
+    warehouse, out_dir, as_of = resolve_casepack_config({"warehouse": " ", "as_of": "2026-11-09"}, env)
+    assert (str(warehouse), str(out_dir), as_of.isoformat()) == ("/w/m.duckdb", "/out/casepacks", "2026-11-09")
+    assert resolve_casepack_config({"out_dir": "/packs"}, env)[1] == Path("/packs")
+    with pytest.raises(CasePackConfigError, match="YYYY-MM-DD"):
+        resolve_casepack_config({"as_of": "09/11/2026"}, env)
