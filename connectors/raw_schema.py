@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from connectors.contracts import TABLES, ColumnType, TableContract
+from pseudonymisation.encodings import PERSON_ENCODING_COLUMNS
 
 METADATA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_id", "varchar"),
@@ -52,6 +53,9 @@ PERSON_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("birth_year", "integer"),
     ("sex", "varchar"),
     ("postcode_district", "varchar"),
+    # keyed fuzzy-linkage encodings (pseudonymisation.encodings.PersonEncoder):
+    # Bloom filters as BIT (compared with bit_count(a & b) in SQL), variant tokens
+    *PERSON_ENCODING_COLUMNS,
 )
 
 OPS_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -103,6 +107,16 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str
     con.execute(f"create table if not exists {table} ({body})")
 
 
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str, str], ...]) -> None:
+    """Columns added to a table after a warehouse was created (e.g. the linkage encodings).
+
+    Rows loaded before have NULL there; re-ingesting from the landing copies
+    (as a key rotation does) fills them in.
+    """
+    for name, sql_type in columns:
+        con.execute(f"alter table {table} add column if not exists {name} {sql_type}")
+
+
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every ``raw`` and ``ops`` table that does not exist yet."""
     con.execute("create schema if not exists raw")
@@ -110,5 +124,6 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for contract in TABLES.values():
         _create(con, f"raw.{contract.name}", entity_columns(contract))
     _create(con, "raw.person_records", PERSON_RECORD_COLUMNS)
+    _add_missing_columns(con, "raw.person_records", PERSON_RECORD_COLUMNS)
     for name, columns in OPS_TABLES.items():
         _create(con, f"ops.{name}", columns)

@@ -35,6 +35,7 @@ from connectors.normalise import (
     postcode_district,
 )
 from connectors.profiles import SourceProfile
+from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.tokens import Tokeniser
 
 # A value is quoted in a quarantine detail only if it cannot be a name: it
@@ -91,6 +92,7 @@ class TableReader:
         profile: SourceProfile,
         code_lists: dict[str, frozenset[str]],
         tokenisers: dict[str, Tokeniser],
+        encoder: PersonEncoder | None = None,
     ) -> None:
         self.contract = contract
         self.manifest = manifest
@@ -98,6 +100,9 @@ class TableReader:
         self.code_lists = code_lists
         self.tokenisers = tokenisers
         self.key_version = next(iter(tokenisers.values())).key_version
+        # Keyed fuzzy-linkage encodings (Bloom filters, variant tokens), keyed
+        # by sub-keys of the same tokenisers, so they share the key version.
+        self.encoder = encoder if encoder is not None else PersonEncoder(tokenisers)
         self.parse_date = date_parser(manifest.date_format)
         self.parse_datetime = datetime_parser(manifest.date_format)
         self._parsers: dict[ColumnType, Callable[[Column, str, _RowProblems], Any]] = {
@@ -215,6 +220,7 @@ class TableReader:
         dob_text = dob.isoformat() if dob else None
         name_dob = f"{forename}|{surname}|{dob_text}" if forename and surname and dob_text else None
         tok = self.tokenisers
+        district = postcode_district(postcode)
         return {
             "role": role,
             "key_version": self.key_version,
@@ -228,7 +234,8 @@ class TableReader:
             "postcode_token": tok["postcode"].token(postcode),
             "birth_year": dob.year if dob else None,
             "sex": sex,
-            "postcode_district": postcode_district(postcode),
+            "postcode_district": district,
+            **self.encoder.encode(forename, surname, dob, postcode, district),
         }
 
     @staticmethod

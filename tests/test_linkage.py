@@ -1,4 +1,7 @@
-"""Unit tests of the deterministic person linkage rules (masip.linkage)."""
+"""Unit tests of the exact-identifier person linkage rules and the clustering guards (masip.linkage).
+
+Fuzzy (Fellegi–Sunter) and context linkage are tested in test_linkage_fuzzy.py.
+"""
 
 from __future__ import annotations
 
@@ -209,8 +212,26 @@ def test_order_independent_and_person_id_stable_under_shuffling(seed: int):
     pd.testing.assert_frame_equal(baseline, shuffled)
 
 
+def _records_of_people(n_people: int, seed: int) -> tuple[pd.DataFrame, list[int]]:
+    """Records of latent people: each shows a random subset of its person's tokens.
+
+    Tokens belong to one person each, so no two identifiers conflict and the
+    components are exactly the people whose records share some token.
+    """
+    rng = np.random.default_rng(seed)
+    rows, owners = [], []
+    for person in range(n_people):
+        for k in range(int(rng.integers(1, 5))):
+            row = rec(f"R{person:05d}-{k}", source_id=str(rng.choice(["police-a", "police-b", "health-x"])))
+            for t, share in (("pnc", 0.3), ("nhs", 0.3), ("crn", 0.1), ("name_dob", 0.6)):
+                row[f"{t}_token"] = f"{t}{person}" if rng.random() < share else None
+            rows.append(row)
+            owners.append(person)
+    return pd.DataFrame(rows), owners
+
+
 def test_components_match_a_reference_union_find():
-    records = _random_records(1_500, seed=7)
+    records, _ = _records_of_people(700, seed=7)
     out = link_person_records(records)
 
     parent: dict[str, str] = {}
@@ -242,6 +263,38 @@ def test_components_match_a_reference_union_find():
             f"{row.source_id}|{row.source_table}|{row.record_ref}|{row.role}"
         )
     assert got == expected_ids
+
+
+def test_conflicting_identifiers_are_never_merged():
+    # A and B have different PNCs; C shares A's NHS number and B's name+DOB.
+    # Transitive closure would make one person with two PNCs: the guard keeps
+    # A and B apart, and C joins A through the stronger (NHS) link.
+    out = by_ref(
+        link(
+            rec("A", pnc="p1", nhs="n1"),
+            rec("B", pnc="p2", name_dob="nd2"),
+            rec("C", nhs="n1", name_dob="nd2"),
+        )
+    )
+    assert out["A"].person_id != out["B"].person_id
+    assert out["C"].person_id == out["A"].person_id
+    assert out["B"].link_method == "SINGLETON"
+    # and the same with two NHS numbers bridged by a PNC
+    out = by_ref(link(rec("D", nhs="n1", pnc="p9"), rec("E", nhs="n2", pnc="p9")))
+    assert out["D"].person_id != out["E"].person_id
+
+
+def test_guarded_components_do_not_depend_on_row_order():
+    records, _ = _random_records(2_000, seed=3), None
+    baseline = link_person_records(records)
+    for seed in (4, 5):
+        shuffled = records.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        pd.testing.assert_frame_equal(baseline, link_person_records(shuffled))
+    # random tokens collide across "people", so some links are refused by the
+    # guard: no person may hold two PNC or two NHS tokens
+    merged = baseline.merge(records, on=["source_id", "source_table", "record_ref", "role"])
+    for column in ("pnc_token", "nhs_token"):
+        assert (merged.dropna(subset=[column]).groupby("person_id")[column].nunique() <= 1).all()
 
 
 def test_scales_to_a_million_records_in_seconds():

@@ -1,44 +1,257 @@
-"""Person linkage: resolve every source record role to a pseudonymous person_id.
+"""Person linkage: resolve every source record role to a pseudonymous person_id (SPEC §4).
 
-The rest of the pipeline (the ``int_person_links`` dbt Python model) calls
-only :func:`link_person_records`, so the method behind it can grow from exact
-keyed-token matching to probabilistic (Splink) matching without touching
-the warehouse code.
+The pipeline (the ``int_person_links`` dbt Python model) calls only
+:func:`link_person_records`. Everything it reads is pseudonymised: keyed
+tokens, keyed Bloom filters and generalised values written at ingest
+(``raw.person_records``), plus agency-local references (SPEC §3.5).
+
+How records become persons:
+
+1. **Exact identifiers** (:mod:`masip.linkage.deterministic`): records
+   sharing a keyed PNC, NHS number, CRN or name+date-of-birth token.
+2. **Fellegi–Sunter** (:mod:`masip.linkage.fuzzy`, Splink 5 on DuckDB):
+   candidate pairs from blocking on keyed tokens are scored on forename,
+   surname, a forename/surname swap, date of birth, sex and postcode, using
+   Dice similarity of Bloom filters, nickname-group and date-part tokens.
+   Pairs with posterior probability >= :data:`LINK_PROBABILITY` are linked
+   if they compare more than names (a date of birth or a postcode on both
+   sides): nobody is linked on a name alone.
+3. **Context** (:mod:`masip.linkage.context`): roles of a case or order and
+   of the crime it references are linked when the reference (a prior of
+   0.95) and their own evidence together make it probable; a name-only
+   perpetrator (or victim) is resolved among the persons already seen
+   opposite the same partner.
+4. **Clustering with guards** (:mod:`masip.linkage.cluster`): links are
+   merged strongest first, never joining two different PNCs or NHS numbers,
+   and — for links that are not identifiers — never joining different known
+   sexes or incompatible dates of birth.
+
+``person_id`` is a hash of the smallest member key of the person's records,
+so it depends on content only, never on row order.
 """
 
 from __future__ import annotations
 
+import logging
+
+import numpy as np
 import pandas as pd
 
+from masip.linkage import context as ctx
+from masip.linkage.cluster import METHODS, SINGLETON, Attributes, cluster
 from masip.linkage.deterministic import (
     KEY_COLUMNS,
     LINK_METHODS,
     OUTPUT_COLUMNS,
     TOKEN_RULES,
+    _member_keys,
     link_deterministic,
     person_id_for,
+    token_edges,
 )
 
 __all__ = [
     "KEY_COLUMNS",
     "LINK_METHODS",
+    "LINK_PROBABILITY",
     "OUTPUT_COLUMNS",
     "TOKEN_RULES",
+    "link_deterministic",
     "link_person_records",
     "person_id_for",
 ]
 
+log = logging.getLogger(__name__)
 
-def link_person_records(records: pd.DataFrame) -> pd.DataFrame:
+#: Posterior probability from which a scored pair is linked: a match is then
+#: more likely than not (the Bayes decision for equal costs of the two errors).
+LINK_PROBABILITY = 0.5
+#: Decimals of the reported match_probability (see _output).
+PROBABILITY_DECIMALS = 3
+PROBABILISTIC_RANK = METHODS.index("PROBABILISTIC")
+CONTEXT_RANK = METHODS.index("CONTEXT")
+
+_EDGE_COLUMNS = ["i", "j", "rank", "probability"]
+
+
+def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Records sorted by member key (refusing duplicates), and the sorted keys."""
+    missing = [c for c in KEY_COLUMNS if c not in records.columns]
+    if missing:
+        raise ValueError(f"person records lack key column(s): {', '.join(missing)}")
+    keys = _member_keys(records)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    duplicated = sorted_keys[1:] == sorted_keys[:-1]
+    if duplicated.any():
+        dupes = np.unique(sorted_keys[1:][duplicated])[:5]
+        raise ValueError(
+            "person records hold the same record role more than once "
+            f"(e.g. {', '.join(map(str, dupes))}); expected one row per live record role"
+        )
+    return records.iloc[order].reset_index(drop=True), sorted_keys
+
+
+def _edges(i, j, rank, probability) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "i": np.asarray(i, dtype=np.int64),
+            "j": np.asarray(j, dtype=np.int64),
+            "rank": np.broadcast_to(np.asarray(rank, dtype=np.int64), np.shape(i)).copy(),
+            "probability": np.asarray(probability, dtype=float),
+        }
+    )
+
+
+def _scored_edges(records: pd.DataFrame, weak: np.ndarray):
+    """Fellegi–Sunter and crime-reference edges, and the scoring model."""
+    from masip.linkage import fuzzy
+
+    scored = fuzzy.score_pairs(records)
+    pairs = scored.pairs
+    a = pairs["uid_l"].to_numpy(dtype=np.int64)
+    b = pairs["uid_r"].to_numpy(dtype=np.int64)
+    probability = pairs["match_probability"].to_numpy(dtype=float)
+    # never on the name alone: the pair must also compare a date of birth or a postcode
+    dob = ctx.present(records, "dob_token")
+    postcode = ctx.present(records, "postcode_token")
+    beyond_name = (dob[a] & dob[b]) | (postcode[a] & postcode[b])
+    probabilistic = (probability >= LINK_PROBABILITY) & beyond_name & ~weak[a] & ~weak[b]
+    keys = pd.factorize(records["ctx_key"].to_numpy(dtype=object), use_na_sentinel=True)[0]
+    same_ctx = (keys[a] >= 0) & (keys[a] == keys[b])
+    in_context = fuzzy.rescore(pairs["match_weight"].to_numpy(dtype=float), scored.prior_weight, ctx.CRIME_REF_PRIOR)
+    context_links = same_ctx & (in_context >= ctx.ACCEPT)
+    edges = pd.concat(
+        [
+            _edges(a[probabilistic], b[probabilistic], PROBABILISTIC_RANK, probability[probabilistic]),
+            _edges(a[context_links], b[context_links], CONTEXT_RANK, in_context[context_links]),
+        ],
+        ignore_index=True,
+    )
+    return edges, scored
+
+
+def _context_edges_without_model(records: pd.DataFrame) -> pd.DataFrame:
+    """Crime-reference links when there is nothing to score (tokens-only input)."""
+    keys = records["ctx_key"]
+    rows = pd.Series(np.arange(len(records)))[keys.notna().to_numpy()]
+    if rows.empty:
+        return pd.DataFrame(columns=_EDGE_COLUMNS)
+    first = rows.groupby(keys[keys.notna()].to_numpy()).transform("min").to_numpy()
+    keep = rows.to_numpy() != first
+    return _edges(first[keep], rows.to_numpy()[keep], CONTEXT_RANK, np.full(keep.sum(), ctx.CRIME_REF_PRIOR))
+
+
+def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scored) -> pd.DataFrame:
+    """Context links of unresolved roles through their partner's other dyads.
+
+    Unresolved: a singleton, or in a cluster with no date of birth and no
+    identifier (e.g. a name-only perpetrator tied to a crime's suspect that
+    was itself recorded with a surname and postcode only).
+    """
+    from masip.linkage import fuzzy
+
+    n = len(records)
+    partner = ctx.partners(records)
+    sizes = np.bincount(labels, minlength=n)
+    anchored = np.zeros(n, dtype=bool)  # cluster holds a date of birth or an identifier
+    anchored[labels[ctx.anchored(records)]] = True
+    unresolved = (sizes[labels] == 1) | ~anchored[labels]
+    todo = np.flatnonzero(unresolved & (partner >= 0))
+    if not len(todo):
+        return pd.DataFrame(columns=_EDGE_COLUMNS)
+    partner_person = np.where(partner >= 0, labels[np.maximum(partner, 0)], -1)
+    role = (records["role"].astype(str).to_numpy() == "VICTIM").astype(np.int64)
+    extra = {
+        "partner_person": partner_person,
+        "role_code": role,
+        "needs_context": np.isin(np.arange(n), todo).astype(np.int64),
+    }
+    rule = (
+        "l.partner_person = r.partner_person and l.partner_person >= 0 and l.role_code = r.role_code "
+        "and (l.needs_context = 1 or r.needs_context = 1)"
+    )
+    # every candidate is scored (no weight cut-off): each one dilutes the prior
+    rescored = fuzzy.score_pairs(records, rules=[rule], model=scored.model, extra=extra, min_weight=-1000.0)
+    found = ctx.resolve_dyads(rescored.pairs, labels, partner, todo, scored.prior_weight)
+    return _edges(found["i"], found["j"], CONTEXT_RANK, found["probability"])
+
+
+def link_person_records(records: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
     """Assign a ``person_id`` to each record role in ``records``.
 
     ``records`` holds rows of ``intermediate.int_person_records`` (the
-    columns of ``raw.person_records``, live versions only). Returns one row
-    per input row: ``source_id, source_table, record_ref, role, person_id,
-    link_method, match_probability``, sorted by record role so the result
-    does not depend on input order.
+    columns of ``raw.person_records``, live versions only; columns that are
+    absent count as missing). ``context`` optionally says which police crime
+    each record is about (``source_id, source_table, record_ref, force,
+    crime_ref``; see :func:`masip.linkage.context.context_keys`).
 
-    Today this is exact keyed-token linkage only (PNC > NHS > CRN >
-    name+DOB, transitive); see :mod:`masip.linkage.deterministic`.
+    Returns one row per input row: ``source_id, source_table, record_ref,
+    role, person_id, link_method, match_probability``, sorted by member key
+    so the result does not depend on input order. ``link_method`` is the
+    strongest kind of link that joined the role to another one (``PNC``,
+    ``NHS``, ``CRN``, ``NAME_DOB``, ``PROBABILISTIC``, ``CONTEXT``) or
+    ``SINGLETON``; ``match_probability`` is 1.0 for identifier links, the
+    highest posterior probability of its links of that kind otherwise, and
+    NULL for a singleton.
     """
-    return link_deterministic(records)
+    from masip.linkage import fuzzy
+
+    recs, sorted_keys = _canonical(records)
+    n = len(recs)
+    recs["ctx_key"] = ctx.context_keys(recs, context)
+    weak = ctx.name_only(recs)
+    parts = [token_edges(recs)]
+    scored = None
+    if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
+        edges, scored = _scored_edges(recs, weak)
+        parts.append(edges)
+    elif n >= 2:
+        parts.append(_context_edges_without_model(recs))
+    edges = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else (
+        pd.DataFrame({c: pd.Series([], dtype=float if c == "probability" else np.int64) for c in _EDGE_COLUMNS})
+    )
+    edges = edges.astype({"i": np.int64, "j": np.int64, "rank": np.int64, "probability": float})
+    attrs = Attributes.from_records(recs)
+    labels, effective = cluster(n, edges, attrs)
+    if scored is not None:
+        more = _dyad_edges(recs, labels, scored)
+        if len(more):
+            edges = pd.concat([edges, more.astype(edges.dtypes.to_dict())], ignore_index=True)
+            labels, effective = cluster(n, edges, attrs)
+    return _output(recs, sorted_keys, labels, edges, effective)
+
+
+def _output(recs, sorted_keys, labels, edges, effective) -> pd.DataFrame:
+    n = len(recs)
+    # one hash per person: labels are the smallest row of each cluster
+    roots, inverse = np.unique(labels, return_inverse=True)
+    person_ids = np.array([person_id_for(k) for k in sorted_keys[roots]], dtype=object)[inverse] if n else (
+        np.empty(0, dtype=object)
+    )
+    # strongest effective link per record, then its best probability
+    eff = edges[effective]
+    ends = pd.DataFrame(
+        {
+            "row": np.concatenate([eff["i"].to_numpy(), eff["j"].to_numpy()]),
+            "rank": np.concatenate([eff["rank"].to_numpy(), eff["rank"].to_numpy()]),
+            "probability": np.concatenate([eff["probability"].to_numpy(), eff["probability"].to_numpy()]),
+        }
+    )
+    ends = ends.sort_values(["row", "rank", "probability"], ascending=[True, True, False]).drop_duplicates("row")
+    rank = np.full(n, len(METHODS), dtype=np.int64)
+    probability = np.full(n, np.nan)
+    rank[ends["row"].to_numpy()] = ends["rank"].to_numpy()
+    probability[ends["row"].to_numpy()] = ends["probability"].to_numpy()
+    methods = np.array([*METHODS, SINGLETON], dtype=object)
+    out = pd.DataFrame({c: recs[c].astype(object).to_numpy() for c in KEY_COLUMNS})
+    out["person_id"] = person_ids
+    out["link_method"] = methods[rank]
+    # Rounded to 3 decimals, which is all the precision the estimate has: the
+    # last bits of a score depend on DuckDB's parallel summation order, and
+    # the Dice similarity of two keyed Bloom filters moves by a few hundredths
+    # with the key (which bigrams share bit positions), so after a key
+    # rotation a probability can change in its 4th decimal (clusters do not).
+    out["match_probability"] = pd.array(np.round(probability, PROBABILITY_DECIMALS), dtype="Float64")
+    out.loc[rank == len(METHODS), "match_probability"] = pd.NA
+    return out[list(OUTPUT_COLUMNS)]

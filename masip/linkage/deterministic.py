@@ -5,10 +5,11 @@ subject of order O, ...) must resolve to one pseudonymous ``person_id`` so
 that a victim's journey can be followed across agencies (SPEC §4). This
 module does the exact-token part of that job: two record roles that share a
 keyed PNC, NHS, CRN or name+date-of-birth token are taken to be the same
-person, and "same person" is made transitive by taking connected components.
-Fuzzy (probabilistic) linkage will later add edges to the same graph; it is
-kept behind :func:`masip.linkage.link_person_records` so that callers do not
-change when it arrives.
+person. :func:`token_edges` gives these links to the full linkage
+(:func:`masip.linkage.link_person_records`), which adds Fellegi–Sunter and
+context links and clusters them with guards; :func:`link_deterministic`,
+exact tokens alone with plain transitive closure, remains as the baseline
+the linkage benchmark compares against.
 
 Design constraints:
 
@@ -52,7 +53,10 @@ TOKEN_RULES: Final[tuple[tuple[str, str], ...]] = (
 )
 
 SINGLETON: Final[str] = "SINGLETON"
-LINK_METHODS: Final[tuple[str, ...]] = tuple(m for _, m in TOKEN_RULES) + (SINGLETON,)
+#: Every ``link_method`` of ``marts.person_xref``, strongest first: the exact
+#: token rules, then Fellegi–Sunter and context links (masip.linkage), then
+#: records linked to nothing.
+LINK_METHODS: Final[tuple[str, ...]] = tuple(m for _, m in TOKEN_RULES) + ("PROBABILISTIC", "CONTEXT", SINGLETON)
 OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
     *KEY_COLUMNS,
     "person_id",
@@ -83,6 +87,36 @@ def _member_keys(records: pd.DataFrame) -> np.ndarray:
     for part in parts[1:]:
         key = key + "|" + part
     return key.to_numpy(dtype=str)
+
+
+def token_edges(records: pd.DataFrame) -> pd.DataFrame:
+    """Edges ``i, j, rank, probability`` between rows sharing an exact token.
+
+    Each group of rows with the same token value of one rule becomes a star
+    from its first row (rows are assumed in canonical order); ``rank`` is the
+    rule's position in :data:`TOKEN_RULES`. NULL and blank tokens link nothing.
+    """
+    parts = []
+    rows = np.arange(len(records))
+    for rank, (column, _method) in enumerate(TOKEN_RULES):
+        if column not in records.columns:
+            continue
+        values = records[column].to_numpy(dtype=object)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        present = codes >= 0
+        blank = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
+        if len(blank):
+            present &= codes != blank[0]
+        if not present.any():
+            continue
+        first = pd.Series(rows[present]).groupby(codes[present]).transform("min").to_numpy()
+        member = rows[present]
+        keep = member != first
+        parts.append(pd.DataFrame({"i": first[keep], "j": member[keep], "rank": rank, "probability": 1.0}))
+    if not parts:
+        return pd.DataFrame({"i": pd.Series([], dtype=np.int64), "j": pd.Series([], dtype=np.int64),
+                             "rank": pd.Series([], dtype=np.int64), "probability": pd.Series([], dtype=float)})
+    return pd.concat(parts, ignore_index=True)
 
 
 def link_deterministic(records: pd.DataFrame) -> pd.DataFrame:
@@ -166,7 +200,7 @@ def link_deterministic(records: pd.DataFrame) -> pd.DataFrame:
     )
     person_ids = component_ids[labels] if n else np.empty(0, dtype=object)
 
-    methods = np.array(LINK_METHODS, dtype=object)
+    methods = np.array([m for _, m in TOKEN_RULES] + [SINGLETON], dtype=object)
     any_shared = rule_shared.any(axis=1)
     strongest = np.where(any_shared, rule_shared.argmax(axis=1), len(TOKEN_RULES))
     link_method = methods[strongest]

@@ -75,7 +75,18 @@ final as (
         person_records.postcode_token,
         person_records.birth_year,
         person_records.sex,
-        person_records.postcode_district
+        person_records.postcode_district,
+        person_records.forename_bloom,
+        person_records.surname_bloom,
+        person_records.postcode_bloom,
+        person_records.forename_variant_tokens,
+        person_records.forename_phonetic_token,
+        person_records.surname_phonetic_token,
+        person_records.dob_day_token,
+        person_records.dob_month_token,
+        person_records.dob_year_token,
+        person_records.dob_swap_token,
+        person_records.postcode_district_token
     from person_records
     inner join live_versions
         on

@@ -23,7 +23,18 @@ final as (
         postcode_token,
         birth_year,
         sex,
-        postcode_district
+        postcode_district,
+        forename_bloom,
+        surname_bloom,
+        postcode_bloom,
+        forename_variant_tokens,
+        forename_phonetic_token,
+        surname_phonetic_token,
+        dob_day_token,
+        dob_month_token,
+        dob_year_token,
+        dob_swap_token,
+        postcode_district_token
     from person_records
 )
 

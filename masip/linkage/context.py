@@ -1,0 +1,181 @@
+"""What the records' relationships say about who is who (SPEC §2, §4).
+
+Two kinds of context, both used only as prior probabilities that are then
+updated with the pair's own Fellegi–Sunter evidence (never as links on
+their own when the identifiers disagree):
+
+1. **Crime references.** An advocacy case's ``police_crime_ref`` (with its
+   ``force``) and an order's ``crime_ref`` name a police crime. The case's
+   client and the order's protected person are then most probably that
+   crime's victim, and the case's perpetrator and the order's subject its
+   suspect. Each record role gets a ``ctx_key`` — a hash of (force, crime
+   reference, role) — so the scorer can pair the roles that share one
+   (:data:`CRIME_REF_PRIOR`).
+2. **Dyads.** A perpetrator named on a victim's advocacy case — often by
+   name alone — is most probably one of the perpetrators already known for
+   that victim (the suspects of the victim's crimes, the subjects of the
+   orders protecting the victim, ...). After the first clustering, every
+   role still unresolved (a singleton, or in a cluster with no date of
+   birth and no identifier) is compared with the roles of the same kind
+   whose partner in their own record (victim <-> perpetrator) is the same
+   person as its partner; the best candidate person is taken when its
+   posterior probability — :data:`DYAD_PRIOR` spread over the candidate
+   persons, times the Fellegi–Sunter Bayes factor of the pair's own
+   evidence — is at least :data:`ACCEPT`. The same applies to a victim
+   with a known perpetrator. A candidate with a date of birth that
+   disagrees gets a vanishing Bayes factor, so context never overrides
+   contrary evidence.
+
+Records that carry only a name are never linked on the name alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+
+#: Prior probability that the role on a case/order and the same role on the
+#: crime it references are the same person (references can be mistyped, and
+#: the advocacy service may record someone else).
+CRIME_REF_PRIOR = 0.95
+#: Prior probability that a name-only role is one of the persons already seen
+#: in the same role opposite its partner (spread evenly over them).
+DYAD_PRIOR = 0.9
+#: Posterior probability at which a context link is made.
+ACCEPT = 0.5
+
+CONTEXT_COLUMNS = ("source_id", "source_table", "record_ref", "force", "crime_ref")
+
+
+def _norm(value: object) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    text = "".join(str(value).split()).upper()
+    return text or None
+
+
+def context_keys(records: pd.DataFrame, context: pd.DataFrame | None) -> pd.Series:
+    """``ctx_key`` per record role: hex hash of (force, crime reference, role), or None.
+
+    ``context`` has one row per record (``CONTEXT_COLUMNS``): the police
+    crime the record is about — for a crime itself, its own reference.
+    """
+    if context is None or context.empty:
+        return pd.Series([None] * len(records), index=records.index, dtype=object)
+    ctx = context[list(CONTEXT_COLUMNS)].drop_duplicates(["source_id", "source_table", "record_ref"])
+    merged = records[["source_id", "source_table", "record_ref", "role"]].merge(
+        ctx, on=["source_id", "source_table", "record_ref"], how="left"
+    )
+    keys = []
+    for force, ref, role in zip(merged["force"], merged["crime_ref"], merged["role"]):
+        force, ref = _norm(force), _norm(ref)
+        keys.append(
+            hashlib.sha256(f"{force}|{ref}|{role}".encode()).hexdigest()[:32] if force and ref else None
+        )
+    return pd.Series(keys, index=records.index, dtype=object)
+
+
+def partners(records: pd.DataFrame) -> np.ndarray:
+    """Row number of the other role of the same record (victim <-> perpetrator), or -1."""
+    n = len(records)
+    out = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return out
+    frame = pd.DataFrame(
+        {
+            "rec": records["source_id"].astype(str) + "|" + records["source_table"].astype(str) + "|"
+            + records["record_ref"].astype(str),
+            "role": records["role"].astype(str).to_numpy(),
+            "row": np.arange(n),
+        }
+    )
+    victims = frame[frame.role == "VICTIM"].set_index("rec")["row"]
+    perps = frame[frame.role == "PERPETRATOR"].set_index("rec")["row"]
+    both = victims.to_frame("v").join(perps.to_frame("p"), how="inner")
+    out[both["v"].to_numpy()] = both["p"].to_numpy()
+    out[both["p"].to_numpy()] = both["v"].to_numpy()
+    return out
+
+
+def present(records: pd.DataFrame, column: str) -> np.ndarray:
+    """Whether each record has a (non-blank) value in ``column``."""
+    if column not in records:
+        return np.zeros(len(records), dtype=bool)
+    values = records[column]
+    return (values.notna() & (values.astype(object) != "")).to_numpy()
+
+
+def anchored(records: pd.DataFrame) -> np.ndarray:
+    """Roles with a date of birth or a PNC, NHS number or CRN."""
+    out = np.zeros(len(records), dtype=bool)
+    for column in ("dob_token", "pnc_token", "nhs_token", "crn_token"):
+        out |= present(records, column)
+    return out
+
+
+def name_only(records: pd.DataFrame) -> np.ndarray:
+    """Roles identified by a name and nothing else (no date of birth, postcode, PNC, NHS number or CRN)."""
+    other = np.zeros(len(records), dtype=bool)
+    for column in ("dob_token", "postcode_token", "pnc_token", "nhs_token", "crn_token", "name_dob_token"):
+        other |= present(records, column)
+    named = present(records, "forename_token") | present(records, "surname_token")
+    return named & ~other
+
+
+def resolve_dyads(
+    scored: pd.DataFrame, labels: np.ndarray, partner: np.ndarray, candidates_of: np.ndarray,
+    prior_weight: float,
+) -> pd.DataFrame:
+    """Context links for name-only roles from their partner's other dyads.
+
+    ``scored``: pairs (``uid_l``, ``uid_r``, ``match_weight``) of each
+    name-only role with the roles opposite the same partner person, scored
+    by the person model (whose prior log-odds is ``prior_weight``);
+    ``labels``: cluster of every row after the first clustering;
+    ``candidates_of``: the rows to resolve (name-only singletons).
+
+    Returns edges ``i, j, probability``: for each resolvable row, its best
+    candidate record in the most probable candidate person.
+    """
+    rows: list[tuple[int, int, float]] = []
+    if scored.empty or not len(candidates_of):
+        return pd.DataFrame({"i": [], "j": [], "probability": []})
+    wanted = set(int(x) for x in candidates_of)
+    a = scored["uid_l"].to_numpy(dtype=np.int64)
+    b = scored["uid_r"].to_numpy(dtype=np.int64)
+    bf = scored["match_weight"].to_numpy(dtype=float) - prior_weight  # log2 Bayes factor of the evidence
+    frame = pd.DataFrame(
+        {
+            "row": np.concatenate([a, b]),
+            "other": np.concatenate([b, a]),
+            "log2_bf": np.concatenate([bf, bf]),
+        }
+    )
+    frame = frame[frame["row"].isin(wanted)]
+    frame = frame[labels[frame["other"].to_numpy()] != labels[frame["row"].to_numpy()]]
+    frame["person"] = labels[frame["other"].to_numpy()]
+    # A candidate person already established by other records is preferred to
+    # another unresolved name-only role (which may be the same person as the
+    # established one, and would otherwise split the prior between them).
+    unresolved = np.zeros(len(labels), dtype=bool)
+    unresolved[list(wanted)] = True
+    frame["established"] = ~unresolved[frame["other"].to_numpy()]
+    for row, group in frame.groupby("row", sort=True):
+        if group["established"].any():
+            group = group[group["established"]]
+        # the strongest evidence for each candidate person; ties -> smallest row
+        best = group.sort_values(["person", "log2_bf", "other"], ascending=[True, False, True]).drop_duplicates("person")
+        k = len(best)
+        odds = (DYAD_PRIOR / k) * np.exp2(np.clip(best["log2_bf"].to_numpy(), -60, 60))
+        posterior = odds / (odds.sum() + (1 - DYAD_PRIOR))
+        top = int(np.argmax(posterior))
+        if posterior[top] >= ACCEPT:
+            rows.append((int(row), int(best["other"].iloc[top]), float(posterior[top])))
+    return pd.DataFrame(rows, columns=["i", "j", "probability"])
+
+
+def logit2(p: float) -> float:
+    return math.log2(p / (1 - p))

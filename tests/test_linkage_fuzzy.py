@@ -1,0 +1,313 @@
+"""Fuzzy person linkage on pseudonymised values (masip.linkage, pseudonymisation.encodings).
+
+Records are made the way ingest makes them (normalise, then keyed tokens and
+keyed encodings under a test key), from the kinds of noise SPEC §2.5 lists:
+nicknames, typos, swapped forename/surname, day/month-swapped dates of birth,
+married names, moved house — plus two people who share a common name and
+birth year, and name-only advocacy perpetrators that only the records'
+context can resolve. One small partnership is linked once per module (one
+Splink run); determinism re-links it in shuffled orders.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import jellyfish
+import numpy as np
+import pandas as pd
+import pytest
+
+from connectors.normalise import normalise_name, normalise_pnc, normalise_postcode, postcode_district
+from masip.linkage import OUTPUT_COLUMNS, link_person_records
+from masip.linkage.cluster import dobs_compatible
+from pseudonymisation.encodings import (
+    PERSON_ENCODING_COLUMNS,
+    BloomEncoder,
+    PersonEncoder,
+    dice,
+    nickname_table,
+    soundex,
+)
+from pseudonymisation.keys import Keyring
+from pseudonymisation.tokens import tokenisers
+
+KEYRING = Keyring(b"fuzzy-linkage-test-secret-0123456789abcdef")
+TOKENISERS = tokenisers(KEYRING)
+ENCODER = PersonEncoder(TOKENISERS)
+SAMPLES = Path(__file__).parent / "fixtures" / "sample_drops"
+
+
+def person(
+    ref: str,
+    role: str,
+    forename: str | None,
+    surname: str | None,
+    dob: str | None = None,
+    sex: str | None = None,
+    postcode: str | None = None,
+    *,
+    table: str = "crimes",
+    source: str = "police-cheshire",
+    pnc: str | None = None,
+    nhs: str | None = None,
+) -> dict:
+    """One ``raw.person_records`` row, made as ``connectors.reader.TableReader._person`` makes it."""
+    fn = normalise_name(forename) if forename else None
+    sn = normalise_name(surname) if surname else None
+    born = date.fromisoformat(dob) if dob else None
+    pc = normalise_postcode(postcode) if postcode else None
+    dob_text = born.isoformat() if born else None
+    tok = TOKENISERS
+    row = {
+        "source_id": source,
+        "agency": source.split("-")[0],
+        "source_table": table,
+        "record_ref": ref,
+        "role": role,
+        "key_version": KEYRING.key_version,
+        "pnc_token": tok["pnc"].token(normalise_pnc(pnc) if pnc else None),
+        "nhs_token": tok["nhs"].token(nhs),
+        "crn_token": None,
+        "name_dob_token": tok["name_dob"].token(f"{fn}|{sn}|{dob_text}" if fn and sn and dob_text else None),
+        "forename_token": tok["forename"].token(fn),
+        "surname_token": tok["surname"].token(sn),
+        "dob_token": tok["dob"].token(dob_text),
+        "postcode_token": tok["postcode"].token(pc),
+        "birth_year": born.year if born else None,
+        "sex": sex,
+        "postcode_district": postcode_district(pc),
+    }
+    row.update(ENCODER.encode(fn, sn, born, pc, postcode_district(pc)))
+    return row
+
+
+ADVOCACY = {"table": "cases", "source": "advocacy-service"}
+HEALTH = {"table": "contacts", "source": "health-trust"}
+ORDERS = {"table": "orders"}
+
+RECORDS = [
+    # nickname: Robert / Bob
+    person("C100", "PERPETRATOR", "Robert", "Thompson", "1985-03-14", "M", "SK8 9DQ"),
+    person("H100", "PERPETRATOR", "Bob", "Thompson", "1985-03-14", "M", "SK8 9DQ", **HEALTH),
+    # typo in the surname
+    person("C101", "VICTIM", "Katherine", "Wilkinson", "1990-07-02", "F", "CW1 2AB"),
+    person("H101", "VICTIM", "Katherine", "Wilkinsn", "1990-07-02", "F", "CW1 2AB", **HEALTH),
+    # forename and surname swapped
+    person("C102", "PERPETRATOR", "Samuel", "Okafor", "1979-11-30", "M", "WA4 6PL"),
+    person("O102", "PERPETRATOR", "Okafor", "Samuel", "1979-11-30", "M", "WA4 6PL", **ORDERS),
+    # day and month of birth swapped
+    person("C103", "VICTIM", "Nicola", "Pritchard", "1988-04-09", "F", "SO15 2JX"),
+    person("K103", "VICTIM", "Nicola", "Pritchard", "1988-09-04", "F", "SO15 2JX", **ADVOCACY),
+    # married name
+    person("C104", "VICTIM", "Charlotte", "Evans", "1992-05-21", "F", "PO1 3AX"),
+    person("H104", "VICTIM", "Charlotte", "Hughes", "1992-05-21", "F", "PO1 3AX", **HEALTH),
+    # moved house (and the surname spelt differently, so no exact name+DOB token)
+    person("C105", "PERPETRATOR", "Imran", "Hussain", "1983-01-17", "M", "N1 9GU"),
+    person("H105", "PERPETRATOR", "Imran", "Husain", "1983-01-17", "M", "E14 5AB", **HEALTH),
+    # two different people: common name, same birth year, different dates and postcodes
+    person("C106", "PERPETRATOR", "John", "Smith", "1980-02-03", "M", "SW2 1AA"),
+    person("H106", "PERPETRATOR", "John", "Smith", "1980-10-22", "M", "SE5 8QT", **HEALTH),
+    # crime reference: case K107 names crime C107; its perpetrator is a name only
+    person("C107", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT"),
+    person("C107", "PERPETRATOR", "Darren", "Fairclough", "1987-06-11", "M", "CH2 7RB"),
+    person("K107", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT", **ADVOCACY),
+    person("K107", "PERPETRATOR", "Darren", "Fairclough", **ADVOCACY),
+    # dyad context: case K108 (no crime reference) names the victim's suspect by name only
+    person("C108", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA"),
+    person("C108", "PERPETRATOR", "Kieran", "Doherty", "1991-02-27", "M", "WA2 8TX"),
+    person("C109", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA"),
+    person("C109", "PERPETRATOR", "Kieran", "Doherty", "1991-02-27", "M", "WA2 8TX"),
+    person("K108", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA", **ADVOCACY),
+    person("K108", "PERPETRATOR", "Kieran", "Doherty", **ADVOCACY),
+    # a name-only "John Smith" on the case of a victim whose suspect is someone else:
+    # not merged with the other John Smiths on the name alone
+    person("C110", "VICTIM", "Olivia", "Ramsden", "1993-03-05", "F", "CW9 5NP"),
+    person("C110", "PERPETRATOR", "Gary", "Pemberton", "1975-09-19", "M", "CW9 7AA"),
+    person("K110", "VICTIM", "Olivia", "Ramsden", "1993-03-05", "F", "CW9 5NP", **ADVOCACY),
+    person("K110", "PERPETRATOR", "John", "Smith", **ADVOCACY),
+    # a PNC shared; and a different PNC that must never be merged in even with the same name
+    person("C111", "PERPETRATOR", "Wayne", "Gallagher", "1970-04-04", "M", "PO4 8BD", pnc="2016/6605185R"),
+    person("O111", "PERPETRATOR", "Wayne", "Gallagher", None, "M", None, pnc="2016/6605185R", **ORDERS),
+]
+
+CONTEXT = pd.DataFrame(
+    [
+        ("police-cheshire", "crimes", ref, "CHESHIRE", ref)
+        for ref in ("C100", "C101", "C102", "C103", "C104", "C105", "C106", "C107", "C108", "C109", "C110", "C111")
+    ]
+    + [("advocacy-service", "cases", "K107", "cheshire", " c107 ")],  # as an advocate might type it
+    columns=["source_id", "source_table", "record_ref", "force", "crime_ref"],
+)
+
+
+@pytest.fixture(scope="module")
+def linked() -> pd.DataFrame:
+    return link_person_records(pd.DataFrame(RECORDS), CONTEXT)
+
+
+def pid(out: pd.DataFrame, ref: str, role: str) -> str:
+    hit = out[(out.record_ref == ref) & (out.role == role)]
+    assert len(hit) == 1
+    return hit.person_id.iloc[0]
+
+
+def method(out: pd.DataFrame, ref: str, role: str) -> str:
+    return out[(out.record_ref == ref) & (out.role == role)].link_method.iloc[0]
+
+
+@pytest.mark.parametrize(
+    "a, b, role",
+    [
+        ("C100", "H100", "PERPETRATOR"),  # nickname
+        ("C101", "H101", "VICTIM"),  # typo
+        ("C102", "O102", "PERPETRATOR"),  # forename/surname swapped
+        ("C103", "K103", "VICTIM"),  # day/month of birth swapped
+        ("C104", "H104", "VICTIM"),  # married name
+        ("C105", "H105", "PERPETRATOR"),  # moved house
+    ],
+    ids=["nickname", "typo", "name-swap", "dob-day-month-swap", "married-name", "moved-house"],
+)
+def test_noisy_records_of_one_person_are_linked(linked, a, b, role):
+    assert pid(linked, a, role) == pid(linked, b, role)
+    assert method(linked, a, role) == "PROBABILISTIC"
+    probability = linked[(linked.record_ref == a) & (linked.role == role)].match_probability.iloc[0]
+    assert 0.5 <= probability <= 1.0
+
+
+def test_common_name_and_birth_year_are_not_enough(linked):
+    assert pid(linked, "C106", "PERPETRATOR") != pid(linked, "H106", "PERPETRATOR")
+    # nor does the name-only John Smith on another victim's case join either of them
+    smiths = {pid(linked, r, "PERPETRATOR") for r in ("C106", "H106", "K110")}
+    assert len(smiths) == 3
+    assert method(linked, "K110", "PERPETRATOR") == "SINGLETON"
+
+
+def test_name_only_perpetrator_resolved_through_crime_reference(linked):
+    assert pid(linked, "K107", "PERPETRATOR") == pid(linked, "C107", "PERPETRATOR")
+    assert method(linked, "K107", "PERPETRATOR") == "CONTEXT"
+    assert pid(linked, "K107", "VICTIM") == pid(linked, "C107", "VICTIM")
+
+
+def test_name_only_perpetrator_resolved_through_the_victims_crimes(linked):
+    suspect = pid(linked, "C108", "PERPETRATOR")
+    assert pid(linked, "C109", "PERPETRATOR") == suspect
+    assert pid(linked, "K108", "PERPETRATOR") == suspect
+    assert method(linked, "K108", "PERPETRATOR") == "CONTEXT"
+
+
+def test_identifier_links_still_rank_first(linked):
+    assert pid(linked, "C111", "PERPETRATOR") == pid(linked, "O111", "PERPETRATOR")
+    assert method(linked, "C111", "PERPETRATOR") == "PNC"
+    assert linked.columns.tolist() == list(OUTPUT_COLUMNS)
+    assert set(linked.link_method) <= {"PNC", "NHS", "CRN", "NAME_DOB", "PROBABILISTIC", "CONTEXT", "SINGLETON"}
+
+
+def test_different_pncs_are_never_merged():
+    records = [
+        person("C1", "PERPETRATOR", "Wayne", "Gallagher", "1970-04-04", "M", "PO4 8BD", pnc="2016/6605185R"),
+        person("C2", "PERPETRATOR", "Wayne", "Gallagher", "1970-04-04", "M", "PO4 8BD", pnc="2019/0123456E"),
+    ]
+    assert normalise_pnc("2019/0123456E") is not None
+    out = link_person_records(pd.DataFrame(records))
+    assert out.person_id.nunique() == 2
+
+
+def test_same_input_in_any_order_gives_the_same_person_ids(linked):
+    frame = pd.DataFrame(RECORDS)
+    for seed in (1, 2):
+        shuffled = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        context = CONTEXT.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        again = link_person_records(shuffled, context)
+        pd.testing.assert_frame_equal(again, linked)
+
+
+# -- encodings -----------------------------------------------------------------------
+
+
+def test_bloom_encoding_is_keyed():
+    a1, a2 = BloomEncoder(b"k" * 16), BloomEncoder(b"k" * 16)
+    b = BloomEncoder(b"j" * 16)
+    assert a1.encode("THOMPSON") == a2.encode("THOMPSON")
+    assert a1.encode("THOMPSON") != b.encode("THOMPSON")
+    # similarity survives under one key, and is meaningless across keys
+    assert dice(a1.encode("THOMPSON"), a1.encode("THOMSON")) >= 0.8
+    assert dice(a1.encode("THOMPSON"), b.encode("THOMPSON")) < 0.5
+    other = PersonEncoder(tokenisers(Keyring(b"another-partnership-secret-0123456789abcdef")))
+    mine = ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ")
+    theirs = other.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ")
+    for column, _type in PERSON_ENCODING_COLUMNS:
+        assert mine[column] is not None
+        assert mine[column] != theirs[column], column
+    assert ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ") == mine
+
+
+def test_encodings_hold_no_plain_value():
+    plain = ["ROBERT", "THOMPSON", "1985-03-04", "04/03/1985", "1985-04-03", "1985", "SK8 9DQ", "SK89DQ", "SK8", "R163", "T512"]
+    encoded = ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ")
+    assert all(v is not None for v in encoded.values())
+    for column, value in encoded.items():
+        blobs = value if isinstance(value, list) else [value]
+        for blob in blobs:
+            if blob is None:
+                continue
+            text = blob.hex() if isinstance(blob, bytes) else str(blob)
+            raw = blob if isinstance(blob, bytes) else str(blob).encode()
+            for needle in plain:
+                assert needle.lower() not in text.lower(), (column, needle)
+                assert needle.encode() not in raw, (column, needle)
+    # the filters are not the (unkeyed) bigram sets either: positions come from HMACs
+    assert encoded["forename_bloom"] != BloomEncoder(b"\0" * 16).encode("ROBERT")
+    assert len(encoded["forename_bloom"]) * 8 == 256
+
+
+def test_date_of_birth_swap_token_compares_with_the_date_token():
+    swapped = ENCODER.encode(None, None, date(1988, 9, 4), None)["dob_swap_token"]
+    assert swapped == TOKENISERS["dob"].token("1988-04-09")
+    assert ENCODER.encode(None, None, date(1988, 9, 24), None)["dob_swap_token"] is None  # 24 is no month
+
+
+def test_nickname_groups_from_the_public_list():
+    table = nickname_table()
+    assert len(table) > 500
+    assert table.groups("BOB") & table.groups("ROBERT")
+    assert table.groups("TONY") & table.groups("ANTHONY")
+    assert not table.groups("JOHN") & table.groups("ROBERT")
+    assert table.groups("ZXQ") == {"ZXQ"}
+
+
+def test_soundex_fallback_agrees_with_jellyfish():
+    names = ["ROBERT", "RUPERT", "ASHCRAFT", "TYMCZAK", "PFISTER", "HONEYMAN", "OKAFOR", "OCONNOR", "LLEWELLYN", "A"]
+    assert [soundex(n) for n in names] == [jellyfish.soundex(n) for n in names]
+
+
+def test_dob_compatibility_rule():
+    # (dob, day, month, year, swap) codes
+    assert dobs_compatible((1, 3, 4, 80, 2), (1, 3, 4, 80, 2))
+    assert dobs_compatible((1, 3, 4, 80, 2), (2, 4, 3, 80, 1))  # swapped
+    assert dobs_compatible((1, 3, 4, 80, -1), (5, 3, 4, 81, -1))  # one part mis-keyed
+    assert not dobs_compatible((1, 3, 2, 80, -1), (5, 22, 10, 80, -1))  # only the year
+
+
+def test_ingest_writes_the_encodings(tmp_path):
+    from connectors.ingest import ingest_drops
+
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(SAMPLES, warehouse, KEYRING, show_progress=False)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'raw' and table_name = 'person_records'"
+            ).fetchall()
+        )
+        assert types["forename_bloom"] == "BIT" and types["forename_variant_tokens"] == "VARCHAR[]"
+        filled = con.execute(
+            "select count(*), count(forename_bloom), count(surname_bloom), count(dob_day_token), "
+            "min(bit_length(forename_bloom)), count(*) filter (where forename_token is not null) "
+            "from raw.person_records"
+        ).fetchone()
+    assert filled[0] > 0 and filled[1] == filled[5] and filled[4] == 256
+    assert filled[3] > 0
