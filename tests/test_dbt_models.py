@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -30,7 +30,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from connectors.raw_schema import create_raw_schema
+from tests import rawkit
+from tests.rawkit import REF_COLUMN, Drop, Row
 from masip.dbt_runner import DbtBuildResult, WarehouseBuildError, build_warehouse
 from masip.linkage import person_id_for
 
@@ -42,18 +43,6 @@ POLICE, PROBATION, HEALTH, ADVOCACY = (
 )
 
 
-@dataclass(frozen=True)
-class Drop:
-    name: str
-    source_id: str
-    agency: str
-    extract_date: date
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.name.encode()).hexdigest()
-
-
 POLICE_1 = Drop("police-cheshire-2026-11-09", POLICE, "police", date(2026, 11, 9))
 POLICE_2 = Drop("police-cheshire-2026-11-16", POLICE, "police", date(2026, 11, 16))
 PROBATION_1 = Drop(
@@ -63,16 +52,6 @@ HEALTH_1 = Drop("health-trust-2026-11-15", HEALTH, "health", date(2026, 11, 15))
 ADVOCACY_1 = Drop("advocacy-svc-2026-11-14", ADVOCACY, "advocacy", date(2026, 11, 14))
 DROPS = (POLICE_1, POLICE_2, PROBATION_1, HEALTH_1, ADVOCACY_1)
 
-REF_COLUMN = {
-    "crimes": "crime_ref",
-    "orders": "order_ref",
-    "breaches": "breach_ref",
-    "court_results": "result_ref",
-    "referrals": "referral_ref",
-    "supervision": "event_ref",
-    "contacts": "contact_ref",
-    "cases": "case_ref",
-}
 
 # Token sets of the people (what ingest would write to raw.person_records).
 ALICE = {"name_dob_token": "nd-alice"}
@@ -94,25 +73,6 @@ NED_SUPERVISION = {
 NED_HEALTH = {"name_dob_token": "nd-ned"}
 ZED = {"name_dob_token": "nd-zed"}
 ZED_SUSPECT = {"pnc_token": "pnc-zed-suspect"}
-
-
-@dataclass
-class Row:
-    """One input row version of an entity table, with its person roles."""
-
-    table: str
-    drop: Drop
-    line: int
-    values: dict
-    updated_at: datetime
-    status: str = "ACTIVE"
-    persons: dict[str, dict] = field(default_factory=dict)  # role -> tokens
-
-    @property
-    def version_id(self) -> str:
-        return hashlib.sha256(
-            f"{self.drop.sha256}|{self.table}.csv|{self.line}".encode()
-        ).hexdigest()[:32]
 
 
 def ts(text: str) -> datetime:
@@ -492,60 +452,7 @@ def scenario() -> list[Row]:
 
 
 def load(warehouse: Path, rows: list[Row], drops: tuple[Drop, ...] = DROPS) -> None:
-    """Write ``rows`` to the raw tables of a new warehouse, in the given order."""
-    con = duckdb.connect(str(warehouse))
-    try:
-        create_raw_schema(con)
-        for drop in drops:
-            con.execute(
-                "insert into ops.loaded_drops values (?, ?, ?, ?, ?)",
-                [
-                    drop.name,
-                    drop.sha256,
-                    drop.source_id,
-                    drop.agency,
-                    drop.extract_date,
-                ],
-            )
-        for row in rows:
-            meta = {
-                "source_id": row.drop.source_id,
-                "agency": row.drop.agency,
-                "drop_name": row.drop.name,
-                "drop_sha256": row.drop.sha256,
-                "extract_date": row.drop.extract_date,
-                "file_name": f"{row.table}.csv",
-                "line_number": row.line,
-                "version_id": row.version_id,
-                "updated_at": row.updated_at,
-                "record_status": row.status,
-            }
-            values = {**meta, **row.values}
-            columns = ", ".join(values)
-            marks = ", ".join("?" for _ in values)
-            con.execute(
-                f"insert into raw.{row.table} ({columns}) values ({marks})",
-                list(values.values()),
-            )
-            for role, tokens in row.persons.items():
-                person = {
-                    "source_id": row.drop.source_id,
-                    "agency": row.drop.agency,
-                    "source_table": row.table,
-                    "record_ref": row.values[REF_COLUMN[row.table]],
-                    "role": role,
-                    "version_id": row.version_id,
-                    "key_version": "test-key-1",
-                    **tokens,
-                }
-                columns = ", ".join(person)
-                marks = ", ".join("?" for _ in person)
-                con.execute(
-                    f"insert into raw.person_records ({columns}) values ({marks})",
-                    list(person.values()),
-                )
-    finally:
-        con.close()
+    rawkit.load(warehouse, rows, drops)
 
 
 MART_ORDER = {

@@ -15,9 +15,8 @@ from both sides: one pair raises the flag, its twin does not.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,7 +24,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from connectors.raw_schema import create_raw_schema
+from tests import rawkit
+from tests.rawkit import Drop, Row
 from masip.dbt_runner import build_warehouse
 
 AS_OF = date(2026, 11, 16)
@@ -48,34 +48,12 @@ FLAG_CODES = (
 HARASSMENT, STALKING_S2A, STALKING_S4A = "8L", "195/12", "8/65"
 
 
-@dataclass(frozen=True)
-class Drop:
-    name: str
-    source_id: str
-    agency: str
-    extract_date: date
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.name.encode()).hexdigest()
-
-
 P1 = Drop("police-test-2026-11-09", POLICE, "police", date(2026, 11, 9))
 P2 = Drop("police-test-2026-11-16", POLICE, "police", date(2026, 11, 16))
 A1 = Drop("advocacy-test-2026-11-16", ADVOCACY, "advocacy", date(2026, 11, 16))
 R1 = Drop("probation-test-2026-11-16", PROBATION, "probation", date(2026, 11, 16))
 DROPS = (P1, P2, A1, R1)
 
-REF_COLUMN = {
-    "crimes": "crime_ref",
-    "orders": "order_ref",
-    "breaches": "breach_ref",
-    "court_results": "result_ref",
-    "referrals": "referral_ref",
-    "supervision": "event_ref",
-    "contacts": "contact_ref",
-    "cases": "case_ref",
-}
 
 
 def ts(text: str) -> datetime:
@@ -92,21 +70,6 @@ def victim(pair: str) -> dict:
 
 def perpetrator(pair: str) -> dict:
     return {"pnc_token": f"pnc-perp-{pair}"}
-
-
-@dataclass
-class Row:
-    table: str
-    drop: Drop
-    line: int
-    values: dict
-    updated_at: datetime
-    status: str = "ACTIVE"
-    persons: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def version_id(self) -> str:
-        return hashlib.sha256(f"{self.drop.sha256}|{self.table}.csv|{self.line}".encode()).hexdigest()[:32]
 
 
 class Scenario:
@@ -317,31 +280,7 @@ def scenario() -> Scenario:
 
 
 def load(warehouse: Path, rows: list[Row]) -> None:
-    con = duckdb.connect(str(warehouse))
-    try:
-        create_raw_schema(con)
-        for drop in DROPS:
-            con.execute("insert into ops.loaded_drops values (?, ?, ?, ?, ?)",
-                        [drop.name, drop.sha256, drop.source_id, drop.agency, drop.extract_date])
-        for row in rows:
-            values = {
-                "source_id": row.drop.source_id, "agency": row.drop.agency, "drop_name": row.drop.name,
-                "drop_sha256": row.drop.sha256, "extract_date": row.drop.extract_date,
-                "file_name": f"{row.table}.csv", "line_number": row.line, "version_id": row.version_id,
-                "updated_at": row.updated_at, "record_status": row.status, **row.values,
-            }
-            con.execute(f"insert into raw.{row.table} ({', '.join(values)}) values ({', '.join('?' * len(values))})",
-                        list(values.values()))
-            for role, tokens in row.persons.items():
-                person = {
-                    "source_id": row.drop.source_id, "agency": row.drop.agency, "source_table": row.table,
-                    "record_ref": row.values[REF_COLUMN[row.table]], "role": role, "version_id": row.version_id,
-                    "key_version": "test-key-1", **tokens,
-                }
-                con.execute(f"insert into raw.person_records ({', '.join(person)}) "
-                            f"values ({', '.join('?' * len(person))})", list(person.values()))
-    finally:
-        con.close()
+    rawkit.load(warehouse, rows, DROPS)
 
 
 @dataclass
