@@ -39,6 +39,12 @@ STAGING_MODELS: dict[str, str] = {
 }
 # Columns that describe when something was reported or recorded: never after the extract.
 RECORDED_COLUMNS = frozenset({"reported_at", "updated_at", "referral_at", "contact_at", "referred_at"})
+FLAG_CODES = (
+    "UNRECOGNISED_COURSE_OF_CONDUCT", "NO_SPO_CONSIDERED", "INTERIM_SPO_LATE", "BREACH_RESPONSE_OVER_24H",
+    "REPEAT_BREACHES_NOT_RECORDED_AS_STALKING", "NO_ADVOCACY_REFERRAL", "SPO_REQUEST_NOT_ACTED_ON",
+    "SUMMARY_TIME_LIMIT_AT_RISK", "SPO_WITHOUT_POSITIVE_REQUIREMENTS",
+)
+FUNNEL_STAGES = ("RECORDED", "CPS_REFERRED", "CHARGED", "COURT", "CONVICTED", "CONVICTED_STALKING")
 JOURNEY_EVENT_TYPES = (
     "CRIME_REPORTED", "CPS_REFERRED", "CHARGED", "OUTCOME", "ORDER_APPLIED", "ORDER_GRANTED", "ORDER_REFUSED",
     "BREACH_REPORTED", "BREACH_RESPONDED", "ARREST", "COURT_RESULT", "REFERRAL", "ADVOCACY_REFERRAL",
@@ -150,6 +156,54 @@ def _mart_suites(latest: datetime) -> dict[str, tuple[str, list[Any]]]:
                 gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(JOURNEY_EVENT_TYPES)),
                 gxe.ExpectColumnValuesToBeBetween(column="event_at", min_value=EARLIEST_EVENT),
                 gxe.ExpectColumnValuesToBeInSet(column="has_live_order", value_set=[True]),
+            ],
+        ),
+        "marts.dyad_flags": (
+            """
+            select flags.*, flags.dyad_id in (select dyad_id from marts.victim_journey) as has_journey
+            from marts.dyad_flags as flags
+            """,
+            [
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["dyad_id", "flag_code"]),
+                gxe.ExpectColumnValuesToBeInSet(column="flag_code", value_set=list(FLAG_CODES)),
+                gxe.ExpectColumnValuesToNotBeNull(column="raised_at"),
+                gxe.ExpectColumnValuesToNotBeNull(column="evidence_refs"),
+                gxe.ExpectColumnValuesToBeInSet(column="has_journey", value_set=[True]),
+            ],
+        ),
+        "marts.panel": (
+            "select * from marts.panel",
+            [
+                gxe.ExpectColumnValuesToBeUnique(column="dyad_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="reason"),
+                gxe.ExpectColumnValuesToNotBeNull(column="perpetrator_id"),
+            ],
+        ),
+        "marts.attrition_funnel": (
+            "select * from marts.attrition_funnel",
+            [
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["force", "financial_year", "stage"]),
+                gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=list(FUNNEL_STAGES)),
+                gxe.ExpectColumnValuesToBeBetween(column="crimes", min_value=0),
+                gxe.ExpectColumnValuesToMatchRegex(column="financial_year", regex=r"^\d{4}-\d{2}$"),
+            ],
+        ),
+        "marts.attrition_funnel_published": (
+            # what leaves the secure area: every count is suppressed (null) or a multiple of 5, never 1–7
+            "select *, crimes is null or (crimes % 5 = 0 and crimes not between 1 and 7) as is_disclosable "
+            "from marts.attrition_funnel_published",
+            [
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["force", "financial_year", "stage"]),
+                gxe.ExpectColumnValuesToBeInSet(column="is_disclosable", value_set=[True]),
+            ],
+        ),
+        "marts.reoffending": (
+            "select * from marts.reoffending",
+            [
+                gxe.ExpectColumnValuesToBeUnique(column="perpetrator_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="intervention_start"),
+                gxe.ExpectColumnValuesToBeBetween(column="pre_offences", min_value=0),
+                gxe.ExpectColumnValuesToBeBetween(column="post_offences", min_value=0),
             ],
         ),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from connectors.ingest import ingest_drops
 from masip.pipeline import build_stage, publish_stage, run_pipeline
+from masip.quality import validate_warehouse
 from masip.synth import DEFAULT_FAULTS, generate_partnership
 from pseudonymisation.keys import Keyring
 from tests.leakcheck import collect_identifiers, scan_files, scan_warehouse
@@ -113,3 +115,17 @@ def test_cli_refuses_to_run_without_a_key(partnership, tmp_path):
     assert completed.returncode == 2
     assert "No partnership secret: refusing to start" in completed.stderr
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_quality_gate_catches_a_disclosive_count_and_an_unknown_flag(first_run, tmp_path):
+    warehouse, _, result = first_run
+    assert {s.suite for s in result.quality.suites} >= {"marts.dyad_flags", "marts.attrition_funnel_published"}
+    broken = tmp_path / "broken.duckdb"
+    shutil.copyfile(warehouse, broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute("update marts.attrition_funnel_published set crimes = 3 where stage = 'RECORDED'")
+        con.execute("update marts.dyad_flags set flag_code = 'MADE_UP' where flag_code = (select min(flag_code) from marts.dyad_flags)")
+    report = validate_warehouse(broken, tmp_path / "dq")
+    failed = {(f["suite"], f["column"]) for f in report.summary()["failed"]}
+    assert ("marts.attrition_funnel_published", "is_disclosable") in failed
+    assert ("marts.dyad_flags", "flag_code") in failed
