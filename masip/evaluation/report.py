@@ -204,23 +204,31 @@ def analyse_prepost(cohort: pd.DataFrame) -> Analysis:
     return analysis
 
 
-def analyse_matched(cohort: pd.DataFrame) -> Analysis:
-    """Matched comparison and difference-in-differences over complete 18-month follow-up."""
-    analysis = Analysis("matched", "Matched comparison: difference-in-differences")
-    treated, comparison = _groups(cohort, cohort["follow_up_complete"].astype(bool))
+def _match_or_refuse(
+    analysis: Analysis, cohort: pd.DataFrame, complete_column: str, population: str
+) -> MatchResult | None:
+    """Propensity-matched groups over people with complete follow-up, or ``None`` (with
+    ``analysis.refused`` saying why) when either group, before or after matching, is under 60."""
+    treated, comparison = _groups(cohort, cohort[complete_column].astype(bool))
     analysis.refused = cohort_refusal(
-        {"intervention group": len(treated), "comparison pool": len(comparison)},
-        "the groups with complete 18-month follow-up",
+        {"intervention group": len(treated), "comparison pool": len(comparison)}, population
     )
     if analysis.refused:
-        return analysis
+        return None
     match = propensity_match(pd.concat([treated, comparison]))
+    analysis.figures["matching"] = _match_summary(match)
     analysis.refused = cohort_refusal(
         {"matched intervention group": match.n_pairs, "matched comparison group": match.n_pairs},
         "the matched groups",
     )
-    analysis.figures["matching"] = _match_summary(match)
-    if analysis.refused:
+    return None if analysis.refused else match
+
+
+def analyse_matched(cohort: pd.DataFrame) -> Analysis:
+    """Matched comparison and difference-in-differences over complete 18-month follow-up."""
+    analysis = Analysis("matched", "Matched comparison: difference-in-differences")
+    match = _match_or_refuse(analysis, cohort, "follow_up_complete", "the groups with complete 18-month follow-up")
+    if match is None:
         return analysis
     t, c = match.treated, match.controls
     t_pre, t_post = (t["pre_offences"] > 0).astype(int), (t["post_offences"] > 0).astype(int)
@@ -239,20 +247,8 @@ def analyse_matched(cohort: pd.DataFrame) -> Analysis:
 def analyse_one_year(cohort: pd.DataFrame) -> Analysis:
     """Justice Data Lab style one-year proven reoffending rate, matched groups."""
     analysis = Analysis("one_year", "One-year proven reoffending rate (Justice Data Lab style)")
-    treated, comparison = _groups(cohort, cohort["follow_up_12m_complete"].astype(bool))
-    analysis.refused = cohort_refusal(
-        {"intervention group": len(treated), "comparison pool": len(comparison)},
-        "the groups with at least 12 months of follow-up",
-    )
-    if analysis.refused:
-        return analysis
-    match = propensity_match(pd.concat([treated, comparison]))
-    analysis.figures["matching"] = _match_summary(match)
-    analysis.refused = cohort_refusal(
-        {"matched intervention group": match.n_pairs, "matched comparison group": match.n_pairs},
-        "the matched groups",
-    )
-    if analysis.refused:
+    match = _match_or_refuse(analysis, cohort, "follow_up_12m_complete", "the groups with at least 12 months of follow-up")
+    if match is None:
         return analysis
     rt = rate(int(match.treated["reoffended_12m"].astype(bool).sum()), match.n_pairs)
     rc = rate(int(match.controls["reoffended_12m"].astype(bool).sum()), match.n_pairs)
