@@ -2,7 +2,11 @@
 
 Each drop is all-or-nothing: it is verified and read completely in memory
 first, then written in one transaction together with its quarantine rows,
-run-report rows and its entry in ``ops.loaded_drops``. A drop already loaded
+run-report rows and its entry in ``ops.loaded_drops``. Reading (parsing,
+normalising, tokenising: the CPU work) runs in a pool of worker processes,
+one drop per task, while the parent writes the finished drops to DuckDB in
+drop order, so a run uses every core and loads exactly what a one-process
+run would. A drop already loaded
 (same directory name and manifest checksum) is skipped, so re-running is
 idempotent; a rejected drop leaves no rows and loads normally once
 re-delivered.
@@ -11,8 +15,11 @@ re-delivered.
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +39,7 @@ from pseudonymisation.landing import LandingArchive, retention_days_from_env
 from pseudonymisation.tokens import tokenisers
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
+WORKERS_ENV = "MASIP_INGEST_WORKERS"
 
 
 class KeyVersionMismatch(RuntimeError):
@@ -132,15 +140,55 @@ def _new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str, str], ...], data: dict[str, list[Any]]) -> None:
+def _arrow(columns: tuple[tuple[str, str], ...], data: dict[str, list[Any]]) -> pa.Table | None:
+    """Column lists → an Arrow table (``None`` when empty): cheap to hand from a worker to the writer."""
     if not data or not next(iter(data.values())):
+        return None
+    rows = len(next(iter(data.values())))
+    return pa.table({name: data.get(name, [None] * rows) for name, _ in columns})
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table | None) -> None:
+    if batch is None:
         return
-    batch = pa.table({name: data.get(name, [None] * len(next(iter(data.values())))) for name, _ in columns})
     con.register("ingest_batch", batch)
     try:
         con.execute(f"insert into {table} by name select * from ingest_batch")
     finally:
         con.unregister("ingest_batch")
+
+
+@dataclass
+class _FileLoad:
+    """One read file, ready to write: its counts and quarantine, its rows as Arrow tables."""
+
+    result: FileResult
+    entity: pa.Table | None
+    persons: pa.Table | None
+
+
+@dataclass
+class _DropRead:
+    """What reading one drop gave: the files to load, or why the drop was skipped or rejected."""
+
+    manifest: Manifest | None
+    files: list[_FileLoad] | None = None
+    rejection: str | None = None
+
+
+def ingest_workers(drops: int) -> int:
+    """Worker processes for reading: ``MASIP_INGEST_WORKERS``, else one per core (never more than drops)."""
+    configured = os.environ.get(WORKERS_ENV)
+    workers = int(configured) if configured else (os.cpu_count() or 1)
+    return max(1, min(workers, drops))
+
+
+_WORKER_INGESTOR: "Ingestor | None" = None
+
+
+def _read_in_worker(drop_dir: Path) -> _DropRead:
+    assert _WORKER_INGESTOR is not None
+    return _WORKER_INGESTOR._read(drop_dir)
 
 
 class Ingestor:
@@ -159,6 +207,7 @@ class Ingestor:
         self.profiles = load_profiles() if profiles is None else profiles
         self.code_lists = load_code_lists()
         self.tokenisers = tokenisers(keyring)
+        self._loaded: set[tuple[str, str]] = set()  # (drop_name, manifest sha256) in ops.loaded_drops
 
     def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:
         drops = find_drops(input_dir, source_ids)
@@ -167,11 +216,31 @@ class Ingestor:
         with duckdb.connect(str(self.warehouse)) as con:
             create_raw_schema(con)
             self._check_key_version(con)
-            loaded = set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
-            for drop_dir in tqdm(drops, desc="ingest", unit="drop", disable=not show_progress):
-                summary.drops.append(self._ingest_one(con, drop_dir, loaded, summary.run_id))
+            self._loaded = set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
+            reads = self._read_all(drops)
+            for drop_dir, read in tqdm(zip(drops, reads), total=len(drops), desc="ingest", unit="drop", disable=not show_progress):
+                summary.drops.append(self._load(con, drop_dir, read, summary.run_id))
         summary.archives_pruned = self.archive.prune(retention_days_from_env(), datetime.now(timezone.utc).date())
         return summary
+
+    def _read_all(self, drops: list[Path]) -> Iterator[_DropRead]:
+        """Each drop read, in order; by worker processes when there is more than one drop and core.
+
+        Workers are forked, so the keyring reaches them as process memory,
+        never through a pipe; they return only tokens, counts and Arrow tables.
+        """
+        workers = ingest_workers(len(drops))
+        if workers == 1:
+            yield from map(self._read, drops)
+            return
+        global _WORKER_INGESTOR
+        _WORKER_INGESTOR = self
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        try:
+            yield from pool.map(_read_in_worker, drops)
+        finally:
+            pool.shutdown(cancel_futures=True)
+            _WORKER_INGESTOR = None
 
     def _check_key_version(self, con: duckdb.DuckDBPyConnection) -> None:
         versions = [v for (v,) in con.execute("select distinct key_version from raw.person_records").fetchall()]
@@ -183,30 +252,38 @@ class Ingestor:
                 "rebuild the warehouse from the landing copies under the new key (see README, key rotation)."
             )
 
-    def _ingest_one(self, con: duckdb.DuckDBPyConnection, drop_dir: Path, loaded: set[tuple[str, str]], run_id: str) -> DropOutcome:
+    def _read(self, drop_dir: Path) -> _DropRead:
         manifest: Manifest | None = None
         try:
             manifest = read_manifest(drop_dir)
-            if (manifest.drop_name, manifest.sha256) in loaded:
-                return DropOutcome(drop_dir.name, manifest.source_id, "already_loaded")
-            results = self._read_drop(manifest)
+            if (manifest.drop_name, manifest.sha256) in self._loaded:
+                return _DropRead(manifest)
+            return _DropRead(manifest, files=self._read_drop(manifest))
         except DropRejected as rejection:
-            self._record_rejection(con, drop_dir, manifest, rejection.reason)
-            return DropOutcome(drop_dir.name, manifest.source_id if manifest else None, "rejected", rejection.reason)
+            return _DropRead(manifest, rejection=rejection.reason)
+
+    def _load(self, con: duckdb.DuckDBPyConnection, drop_dir: Path, read: _DropRead, run_id: str) -> DropOutcome:
+        manifest = read.manifest
+        if read.rejection is not None:
+            self._record_rejection(con, drop_dir, manifest, read.rejection)
+            return DropOutcome(drop_dir.name, manifest.source_id if manifest else None, "rejected", read.rejection)
+        assert manifest is not None
+        if read.files is None or (manifest.drop_name, manifest.sha256) in self._loaded:
+            return DropOutcome(drop_dir.name, manifest.source_id, "already_loaded")
         archived = self.archive.store(drop_dir, [f.name for f in manifest.files], manifest.sha256, manifest.extract_date)
         try:
-            self._write_drop(con, manifest, results, run_id)
+            self._write_drop(con, manifest, read.files, run_id)
         except Exception:
             archived.unlink(missing_ok=True)
             raise
-        loaded.add((manifest.drop_name, manifest.sha256))
+        self._loaded.add((manifest.drop_name, manifest.sha256))
         files = [
             FileReport(r.file_name, r.rows_read, r.rows_loaded, len(r.quarantined), r.rows_duplicate, r.warnings, r.notes)
-            for r in results
+            for r in (f.result for f in read.files)
         ]
         return DropOutcome(drop_dir.name, manifest.source_id, "loaded", files=files)
 
-    def _read_drop(self, manifest: Manifest) -> list[FileResult]:
+    def _read_drop(self, manifest: Manifest) -> list[_FileLoad]:
         profile = self.profiles.get(manifest.source_id)
         if profile is None:
             raise DropRejected(
@@ -221,17 +298,20 @@ class Ingestor:
         results = []
         for file_name, text in texts.items():
             contract = TABLES[Path(file_name).stem]
-            reader = TableReader(contract, manifest, profile, self.code_lists, self.tokenisers)
-            results.append(reader.read(file_name, text))
+            result = TableReader(contract, manifest, profile, self.code_lists, self.tokenisers).read(file_name, text)
+            entity = _arrow(entity_columns(contract), result.entity)
+            persons = _arrow(PERSON_RECORD_COLUMNS, result.persons)
+            result.entity, result.persons = {}, {}
+            results.append(_FileLoad(result, entity, persons))
         return results
 
-    def _write_drop(self, con: duckdb.DuckDBPyConnection, manifest: Manifest, results: list[FileResult], run_id: str) -> None:
+    def _write_drop(self, con: duckdb.DuckDBPyConnection, manifest: Manifest, files: list[_FileLoad], run_id: str) -> None:
         con.execute("begin transaction")
         try:
-            for result in results:
-                contract = TABLES[result.table]
-                _insert(con, f"raw.{contract.name}", entity_columns(contract), result.entity)
-                _insert(con, "raw.person_records", PERSON_RECORD_COLUMNS, result.persons)
+            for load in files:
+                result = load.result
+                _insert(con, f"raw.{result.table}", load.entity)
+                _insert(con, "raw.person_records", load.persons)
                 quarantine = {
                     "source_id": [manifest.source_id] * len(result.quarantined),
                     "drop_name": [manifest.drop_name] * len(result.quarantined),
@@ -241,7 +321,7 @@ class Ingestor:
                     "rule": [q.rule for q in result.quarantined],
                     "detail": [q.detail for q in result.quarantined],
                 }
-                _insert(con, "ops.quarantine", OPS_TABLES["quarantine"], quarantine)
+                _insert(con, "ops.quarantine", _arrow(OPS_TABLES["quarantine"], quarantine))
                 con.execute(
                     "insert into ops.run_report values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [run_id, manifest.source_id, manifest.drop_name, result.file_name, result.rows_read,

@@ -36,10 +36,11 @@ from connectors.normalise import (
 )
 from connectors.profiles import SourceProfile
 from pseudonymisation.encodings import PersonEncoder
-from pseudonymisation.tokens import Tokeniser
+from pseudonymisation.tokens import TOKEN_PURPOSES, Tokeniser
 
 # A value is quoted in a quarantine detail only if it cannot be a name: it
 # has a digit or an underscore and is short. Anything else is "withheld".
+_UNSEEN = object()
 _QUOTABLE = re.compile(r"^(?=.*[\d_])[A-Za-z0-9/_\-:. ]{1,25}$")
 
 
@@ -103,6 +104,7 @@ class TableReader:
         # Keyed fuzzy-linkage encodings (Bloom filters, variant tokens), keyed
         # by sub-keys of the same tokenisers, so they share the key version.
         self.encoder = encoder if encoder is not None else PersonEncoder(tokenisers)
+        self._names: dict[str, str | None] = {}  # plain names, only for this file's read
         self.parse_date = date_parser(manifest.date_format)
         self.parse_datetime = datetime_parser(manifest.date_format)
         self._parsers: dict[ColumnType, Callable[[Column, str, _RowProblems], Any]] = {
@@ -189,18 +191,31 @@ class TableReader:
             problems.warnings += 1
 
     # -- persons ------------------------------------------------------------------
-    def _person(self, person: PersonRole, cells: dict[str, str | None], problems: _RowProblems) -> dict[str, Any] | None:
+    def _name(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        hit = self._names.get(value, _UNSEEN)
+        if hit is _UNSEEN:
+            hit = self._names[value] = normalise_name(value)
+        return hit  # type: ignore[return-value]
+
+    def _person(
+        self, person: PersonRole, cells: dict[str, str | None], problems: _RowProblems
+    ) -> tuple[dict[str, Any], tuple[str | None, ...]] | None:
+        """One person role of a row: its generalised values and encodings, and its normalised identifiers.
+
+        The identifiers (in ``TOKEN_PURPOSES`` order) are tokenised per column
+        at the end of the file (:meth:`Tokeniser.token_column`) and then dropped.
+        """
         present = [cells.get(c) for c in person.identifier_columns if not c.endswith("sex") and not c.endswith("postcode")]
         if not any(present):
             return None
         role = person.role
         if person.role_column:
             role = normalise_code(cells[person.role_column] or "")
-        raw_forename = cells.get(person.column("forename"))
-        raw_surname = cells.get(person.column("surname"))
+        forename = self._name(cells.get(person.column("forename")))
+        surname = self._name(cells.get(person.column("surname")))
         raw_dob = cells.get(person.column("dob"))
-        forename = normalise_name(raw_forename) if raw_forename else None
-        surname = normalise_name(raw_surname) if raw_surname else None
         dob: date | None = self.parse_date(raw_dob) if raw_dob else None
         if raw_dob and dob is None:
             problems.warnings += 1
@@ -219,24 +234,16 @@ class TableReader:
         crn = self._identifier(person.crn_column, cells, normalise_crn, problems)
         dob_text = dob.isoformat() if dob else None
         name_dob = f"{forename}|{surname}|{dob_text}" if forename and surname and dob_text else None
-        tok = self.tokenisers
         district = postcode_district(postcode)
-        return {
+        generalised = {
             "role": role,
             "key_version": self.key_version,
-            "pnc_token": tok["pnc"].token(pnc),
-            "nhs_token": tok["nhs"].token(nhs),
-            "crn_token": tok["crn"].token(crn),
-            "name_dob_token": tok["name_dob"].token(name_dob),
-            "forename_token": tok["forename"].token(forename),
-            "surname_token": tok["surname"].token(surname),
-            "dob_token": tok["dob"].token(dob_text),
-            "postcode_token": tok["postcode"].token(postcode),
             "birth_year": dob.year if dob else None,
             "sex": sex,
             "postcode_district": district,
             **self.encoder.encode(forename, surname, dob, postcode, district),
         }
+        return generalised, (pnc, nhs, crn, name_dob, forename, surname, dob_text, postcode)
 
     @staticmethod
     def _identifier(
@@ -262,6 +269,7 @@ class TableReader:
         common = [self.contract.column("updated_at"), self.contract.column("record_status")]
         ref_column = self.contract.ref_column
         seen: set[tuple[str, ...]] = set()
+        identifiers: list[tuple[str | None, ...]] = []  # normalised, tokenised per column below
         manifest = self.manifest
         line_number = reader.line_num + 1
         for row in reader:
@@ -310,7 +318,7 @@ class TableReader:
             entity["version_id"].append(version_id)
             for name, value in typed.items():
                 entity[name].append(value)
-            for person in persons:
+            for person, plain in persons:
                 out = result.persons
                 out["source_id"].append(manifest.source_id)
                 out["agency"].append(manifest.agency)
@@ -319,5 +327,8 @@ class TableReader:
                 out["version_id"].append(version_id)
                 for name, value in person.items():
                     out[name].append(value)
+                identifiers.append(plain)
             result.rows_loaded += 1
+        for purpose, values in zip(TOKEN_PURPOSES, zip(*identifiers)):
+            result.persons[f"{purpose}_token"] = self.tokenisers[purpose].token_column(values)
         return result
