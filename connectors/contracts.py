@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 
 class ColumnType(str, Enum):
@@ -55,10 +56,15 @@ class PersonRole:
     def column(self, field_name: str) -> str:
         return f"{self.prefix}{field_name}"
 
-    @property
+    @cached_property
     def identifier_columns(self) -> tuple[str, ...]:
         extra = (self.pnc_column, self.nhs_column, self.crn_column)
         return tuple(self.column(f) for f in self.fields) + tuple(c for c in extra if c)
+
+    @cached_property
+    def naming_columns(self) -> tuple[str, ...]:
+        """The identifier columns that say who someone is: a role with none of them filled is absent."""
+        return tuple(c for c in self.identifier_columns if not c.endswith(("sex", "postcode")))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ re-delivered.
 from __future__ import annotations
 
 import csv
+import itertools
 import multiprocessing
 import os
 import secrets
@@ -34,6 +35,7 @@ from connectors.manifest import DropRejected, Manifest, read_manifest, verify_dr
 from connectors.profiles import SourceProfile, load_profiles
 from connectors.raw_schema import OPS_TABLES, PERSON_RECORD_COLUMNS, create_raw_schema, entity_columns
 from connectors.reader import FileResult, TableReader
+from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive, retention_days_from_env
 from pseudonymisation.tokens import tokenisers
@@ -176,19 +178,56 @@ class _DropRead:
     rejection: str | None = None
 
 
-def ingest_workers(drops: int) -> int:
-    """Worker processes for reading: ``MASIP_INGEST_WORKERS``, else one per core (never more than drops)."""
+def ingest_workers() -> int:
+    """Worker processes for reading: ``MASIP_INGEST_WORKERS``, else one per core."""
     configured = os.environ.get(WORKERS_ENV)
-    workers = int(configured) if configured else (os.cpu_count() or 1)
-    return max(1, min(workers, drops))
+    return max(1, int(configured) if configured else (os.cpu_count() or 1))
 
+
+#: Drops smaller than this many rows per extra worker are read whole, by one worker.
+MIN_PART_ROWS = 20_000
 
 _WORKER_INGESTOR: "Ingestor | None" = None
 
 
-def _read_in_worker(drop_dir: Path) -> _DropRead:
+def _read_in_worker(task: tuple[Path, tuple[int, int]]) -> _DropRead:
     assert _WORKER_INGESTOR is not None
-    return _WORKER_INGESTOR._read(drop_dir)
+    drop_dir, part = task
+    return _WORKER_INGESTOR._read(drop_dir, part)
+
+
+def _parts(drop_dir: Path, workers: int) -> int:
+    """How many workers share a drop: one per ``MIN_PART_ROWS`` rows it declares, at most ``workers``."""
+    try:
+        rows = sum(f.rows for f in read_manifest(drop_dir).files)
+    except DropRejected:
+        return 1  # read whole, so the rejection is reported once
+    return max(1, min(workers, rows // MIN_PART_ROWS))
+
+
+def _combine(parts: list[_DropRead]) -> _DropRead:
+    """The parts of one drop as if it had been read whole (a rejection in any part rejects it)."""
+    first = parts[0]
+    rejected = next((p for p in parts if p.rejection is not None), None)
+    if len(parts) == 1 or rejected is not None or first.files is None:
+        return rejected or first
+    files = []
+    for loads in zip(*(p.files for p in parts)):  # type: ignore[misc]
+        result = loads[0].result
+        for other in (load.result for load in loads[1:]):
+            result.rows_read += other.rows_read
+            result.rows_loaded += other.rows_loaded
+            result.rows_duplicate += other.rows_duplicate
+            result.warnings += other.warnings
+            result.quarantined.extend(other.quarantined)
+            result.notes.extend(other.notes)
+        files.append(_FileLoad(result, _concat([load.entity for load in loads]), _concat([load.persons for load in loads])))
+    return _DropRead(first.manifest, files=files)
+
+
+def _concat(tables: list[pa.Table | None]) -> pa.Table | None:
+    present = [t for t in tables if t is not None]
+    return pa.concat_tables(present, promote_options="permissive") if present else None
 
 
 class Ingestor:
@@ -207,6 +246,8 @@ class Ingestor:
         self.profiles = load_profiles() if profiles is None else profiles
         self.code_lists = load_code_lists()
         self.tokenisers = tokenisers(keyring)
+        # one encoder per ingest, so its caches of bigram masks and encoded values serve every file
+        self.encoder = PersonEncoder(self.tokenisers)
         self._loaded: set[tuple[str, str]] = set()  # (drop_name, manifest sha256) in ops.loaded_drops
 
     def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:
@@ -214,6 +255,7 @@ class Ingestor:
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.warehouse)) as con:
+            con.execute("set enable_progress_bar = false")
             create_raw_schema(con)
             self._check_key_version(con)
             self._loaded = set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
@@ -224,20 +266,31 @@ class Ingestor:
         return summary
 
     def _read_all(self, drops: list[Path]) -> Iterator[_DropRead]:
-        """Each drop read, in order; by worker processes when there is more than one drop and core.
+        """Each drop read, in order; by worker processes when there is more than one core.
 
+        A big drop is read in parts (consecutive blocks of each file's rows)
+        by several workers at once, then put back together here, so one
+        force's year-long backfill does not leave the other cores idle.
         Workers are forked, so the keyring reaches them as process memory,
         never through a pipe; they return only tokens, counts and Arrow tables.
         """
-        workers = ingest_workers(len(drops))
-        if workers == 1:
-            yield from map(self._read, drops)
+        workers = ingest_workers()
+        tasks = [
+            (drop_dir, (index, parts))
+            for drop_dir in drops
+            for parts in [_parts(drop_dir, workers) if workers > 1 else 1]
+            for index in range(parts)
+        ]
+        if min(workers, len(tasks)) == 1:
+            yield from (self._read(drop_dir) for drop_dir in drops)
             return
         global _WORKER_INGESTOR
         _WORKER_INGESTOR = self
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork"))
         try:
-            yield from pool.map(_read_in_worker, drops)
+            reads = zip(tasks, pool.map(_read_in_worker, tasks))
+            for _, group in itertools.groupby(reads, key=lambda task_read: task_read[0][0]):
+                yield _combine([read for _, read in group])
         finally:
             pool.shutdown(cancel_futures=True)
             _WORKER_INGESTOR = None
@@ -252,13 +305,13 @@ class Ingestor:
                 "rebuild the warehouse from the landing copies under the new key (see README, key rotation)."
             )
 
-    def _read(self, drop_dir: Path) -> _DropRead:
+    def _read(self, drop_dir: Path, part: tuple[int, int] = (0, 1)) -> _DropRead:
         manifest: Manifest | None = None
         try:
             manifest = read_manifest(drop_dir)
             if (manifest.drop_name, manifest.sha256) in self._loaded:
                 return _DropRead(manifest)
-            return _DropRead(manifest, files=self._read_drop(manifest))
+            return _DropRead(manifest, files=self._read_drop(manifest, part))
         except DropRejected as rejection:
             return _DropRead(manifest, rejection=rejection.reason)
 
@@ -283,7 +336,7 @@ class Ingestor:
         ]
         return DropOutcome(drop_dir.name, manifest.source_id, "loaded", files=files)
 
-    def _read_drop(self, manifest: Manifest) -> list[_FileLoad]:
+    def _read_drop(self, manifest: Manifest, part: tuple[int, int] = (0, 1)) -> list[_FileLoad]:
         profile = self.profiles.get(manifest.source_id)
         if profile is None:
             raise DropRejected(
@@ -298,7 +351,9 @@ class Ingestor:
         results = []
         for file_name, text in texts.items():
             contract = TABLES[Path(file_name).stem]
-            result = TableReader(contract, manifest, profile, self.code_lists, self.tokenisers).read(file_name, text)
+            result = TableReader(contract, manifest, profile, self.code_lists, self.tokenisers, self.encoder).read(
+                file_name, text, part
+            )
             entity = _arrow(entity_columns(contract), result.entity)
             persons = _arrow(PERSON_RECORD_COLUMNS, result.persons)
             result.entity, result.persons = {}, {}

@@ -48,6 +48,21 @@ def describe_value(value: str) -> str:
     return f"'{value}'" if _QUOTABLE.match(value) else "(value withheld)"
 
 
+def _memoised(parse: Callable[[str], Any], limit: int = 200_000) -> Callable[[str], Any]:
+    """``parse`` remembering its results: dates and times repeat thousands of times in a file."""
+    cache: dict[str, Any] = {}
+
+    def parse_once(value: str) -> Any:
+        hit = cache.get(value, _UNSEEN)
+        if hit is _UNSEEN:
+            if len(cache) >= limit:
+                cache.clear()
+            hit = cache[value] = parse(value)
+        return hit
+
+    return parse_once
+
+
 @dataclass
 class QuarantinedRow:
     line_number: int
@@ -105,8 +120,8 @@ class TableReader:
         # by sub-keys of the same tokenisers, so they share the key version.
         self.encoder = encoder if encoder is not None else PersonEncoder(tokenisers)
         self._names: dict[str, str | None] = {}  # plain names, only for this file's read
-        self.parse_date = date_parser(manifest.date_format)
-        self.parse_datetime = datetime_parser(manifest.date_format)
+        self.parse_date = _memoised(date_parser(manifest.date_format))
+        self.parse_datetime = _memoised(datetime_parser(manifest.date_format))
         self._parsers: dict[ColumnType, Callable[[Column, str, _RowProblems], Any]] = {
             ColumnType.TEXT: lambda column, value, problems: value,
             ColumnType.CODE: self._code,
@@ -207,25 +222,27 @@ class TableReader:
         The identifiers (in ``TOKEN_PURPOSES`` order) are tokenised per column
         at the end of the file (:meth:`Tokeniser.token_column`) and then dropped.
         """
-        present = [cells.get(c) for c in person.identifier_columns if not c.endswith("sex") and not c.endswith("postcode")]
-        if not any(present):
+        if not any(cells.get(c) for c in person.naming_columns):
             return None
         role = person.role
         if person.role_column:
             role = normalise_code(cells[person.role_column] or "")
-        forename = self._name(cells.get(person.column("forename")))
-        surname = self._name(cells.get(person.column("surname")))
-        raw_dob = cells.get(person.column("dob"))
+        prefix = person.prefix
+        forename = self._name(cells.get(prefix + "forename"))
+        surname = self._name(cells.get(prefix + "surname"))
+        raw_dob = cells.get(prefix + "dob")
         dob: date | None = self.parse_date(raw_dob) if raw_dob else None
         if raw_dob and dob is None:
             problems.warnings += 1
         postcode = None
-        if "postcode" in person.fields and cells.get(person.column("postcode")):
-            postcode = normalise_postcode(cells[person.column("postcode")])  # type: ignore[arg-type]
+        raw_postcode = cells.get(prefix + "postcode")
+        if raw_postcode and "postcode" in person.fields:
+            postcode = normalise_postcode(raw_postcode)
             problems.warnings += postcode is None
         sex = None
-        if "sex" in person.fields and cells.get(person.column("sex")):
-            sex = normalise_code(cells[person.column("sex")])  # type: ignore[arg-type]
+        raw_sex = cells.get(prefix + "sex")
+        if raw_sex and "sex" in person.fields:
+            sex = normalise_code(raw_sex)
             if sex not in self.code_lists["sex"]:
                 sex = None
                 problems.warnings += 1
@@ -256,7 +273,19 @@ class TableReader:
         return value
 
     # -- file ---------------------------------------------------------------------
-    def read(self, file_name: str, text: str) -> FileResult:
+    def read(self, file_name: str, text: str, part: tuple[int, int] = (0, 1)) -> FileResult:
+        """Read one verified file, or only part ``k`` of ``n`` (``part=(k, n)``) of its data rows.
+
+        The parts of a file split its data rows (as counted in the manifest)
+        into ``n`` consecutive blocks, so worker processes can share one big
+        file; together they give exactly the whole file's result. A part
+        still looks at the rows before its block, so that a row repeating an
+        earlier one counts as a duplicate in whichever part it falls.
+        """
+        index, parts = part
+        total = next((f.rows for f in self.manifest.files if f.name == file_name), 0)
+        first = total * index // parts
+        stop = total * (index + 1) // parts if index + 1 < parts else None
         result = FileResult(table=self.contract.name, file_name=file_name)
         reader = csv.reader(io.StringIO(text))
         try:
@@ -264,16 +293,26 @@ class TableReader:
         except StopIteration:
             return result
         mapped = self._map_header(header, file_name, result)
+        if index:
+            result.notes.clear()  # header notes are reported once, by the first part
         width = len(mapped)
-        kept = self.contract.kept_columns
-        common = [self.contract.column("updated_at"), self.contract.column("record_status")]
+        checked = [
+            (column.name, column.required, self._parsers[column.type], column)
+            for column in (*self.contract.kept_columns, self.contract.column("updated_at"), self.contract.column("record_status"))
+        ]
         ref_column = self.contract.ref_column
         seen: set[tuple[str, ...]] = set()
         identifiers: list[tuple[str | None, ...]] = []  # normalised, tokenised per column below
         manifest = self.manifest
         line_number = reader.line_num + 1
-        for row in reader:
+        for position, row in enumerate(reader):
+            if stop is not None and position >= stop:
+                break
             line, line_number = line_number, reader.line_num + 1
+            if position < first:
+                if len(row) == width:
+                    seen.add(tuple(row))
+                continue
             result.rows_read += 1
             if len(row) != width:
                 result.quarantined.append(
@@ -285,17 +324,17 @@ class TableReader:
                 result.rows_duplicate += 1
                 continue
             seen.add(key)
-            cells = {name: clean_cell(value) for name, value in zip(mapped, row)}
+            cells = dict(zip(mapped, map(clean_cell, row)))
             problems = _RowProblems()
             typed: dict[str, Any] = {}
-            for column in (*kept, *common):
-                value = cells.get(column.name)
+            for name, required, parse, column in checked:
+                value = cells.get(name)
                 if value is None:
-                    if column.required:
-                        problems.broken("required_missing", f"{column.name} is blank")
-                    typed[column.name] = None
+                    if required:
+                        problems.broken("required_missing", f"{name} is blank")
+                    typed[name] = None
                     continue
-                typed[column.name] = self._parsers[column.type](column, value, problems)
+                typed[name] = parse(column, value, problems)
             persons = [p for p in (self._person(role, cells, problems) for role in self.contract.persons) if p]
             record_ref = cells.get(ref_column)
             result.warnings += problems.warnings
