@@ -383,7 +383,7 @@ class Ingestor:
                      result.rows_loaded, len(result.quarantined), result.rows_duplicate, result.warnings],
                 )
             con.execute(
-                "insert into ops.loaded_drops values (?, ?, ?, ?, ?)",
+                "insert into ops.loaded_drops (drop_name, drop_sha256, source_id, agency, extract_date) values (?, ?, ?, ?, ?)",
                 [manifest.drop_name, manifest.sha256, manifest.source_id, manifest.agency, manifest.extract_date],
             )
             con.execute("commit")

@@ -65,6 +65,8 @@ OPS_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("source_id", "varchar"),
         ("agency", "varchar"),
         ("extract_date", "date"),
+        # the order drops were loaded in; incremental dbt models read only drops newer than their last build
+        ("load_seq", "bigint default nextval('ops.drop_load_seq')"),
     ),
     "rejected_drops": (
         ("source_id", "varchar"),
@@ -125,5 +127,8 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         _create(con, f"raw.{contract.name}", entity_columns(contract))
     _create(con, "raw.person_records", PERSON_RECORD_COLUMNS)
     _add_missing_columns(con, "raw.person_records", PERSON_RECORD_COLUMNS)
+    con.execute("create sequence if not exists ops.drop_load_seq start 1")
     for name, columns in OPS_TABLES.items():
         _create(con, f"ops.{name}", columns)
+    # warehouses from before load_seq: their drops count as loaded before any numbered one
+    con.execute("alter table ops.loaded_drops add column if not exists load_seq bigint")

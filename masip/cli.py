@@ -84,16 +84,24 @@ def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: b
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
               help="Folder for the run report.")
 @click.option("--as-of", "as_of", callback=_date, default=None, help="Reference date (default: latest extract date).")
-def run(input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None) -> None:
-    """Ingest every drop, pseudonymise, link and build the marts; needs the partnership key."""
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild the incremental staging models from every raw row (after changing a staging model).")
+def run(input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool) -> None:
+    """Ingest every drop, pseudonymise, link and build the marts; needs the partnership key.
+
+    Drops already loaded are skipped, and the staging models recompute only
+    the records that new drops touched, so a weekly run does the week's work.
+    """
     keyring = _keyring_or_exit()
-    _run(input_dir, warehouse, out_dir, as_of, keyring)
+    _run(input_dir, warehouse, out_dir, as_of, keyring, full_refresh=full_refresh)
 
 
-def _run(input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, keyring: Keyring) -> None:
+def _run(
+    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, keyring: Keyring, full_refresh: bool = False
+) -> None:
     from masip.pipeline import run_pipeline
 
-    result = run_pipeline(input_dir, warehouse, keyring, out_dir, as_of=as_of)
+    result = run_pipeline(input_dir, warehouse, keyring, out_dir, as_of=as_of, full_refresh=full_refresh)
     click.echo(result.report.markdown)
     click.echo(f"Warehouse: {warehouse}\nRun report: {result.report.markdown_path}")
     if not result.report.reconciled:

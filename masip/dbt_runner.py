@@ -191,13 +191,16 @@ def _failure_message(
 
 
 def build_warehouse(
-    warehouse: Path, as_of: date | None = None, select: str | None = None
+    warehouse: Path, as_of: date | None = None, select: str | None = None, full_refresh: bool = False
 ) -> DbtBuildResult:
     """Run ``dbt build`` (seeds, models, tests) against the DuckDB file ``warehouse``.
 
     ``as_of`` sets the run's reference date (dbt var ``as_of``); by default
     the models use the latest extract_date loaded. ``select`` is a dbt node
     selection (e.g. ``"+victim_journey"``); by default everything is built.
+    The staging models are incremental (only records with rows in drops
+    loaded since their last build are recomputed); ``full_refresh`` rebuilds
+    them from all raw rows, as needed after a change to a staging model.
 
     The caller must not hold ``warehouse`` open while this runs: DuckDB allows
     one writer per file. dbt's terminal output is silenced to errors; its full
@@ -236,6 +239,8 @@ def build_warehouse(
         args += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
     if select:
         args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
 
     started = time.monotonic()
     with (

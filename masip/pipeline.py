@@ -55,7 +55,7 @@ def candidate_path(warehouse: Path) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.candidate{warehouse.suffix}")
 
 
-def build_stage(warehouse: Path, as_of: date | None = None) -> DbtBuildResult:
+def build_stage(warehouse: Path, as_of: date | None = None, full_refresh: bool = False) -> DbtBuildResult:
     """Link persons and build every mart with dbt (tests included) on a candidate copy.
 
     The published warehouse is untouched until ``publish_stage`` accepts the
@@ -63,7 +63,7 @@ def build_stage(warehouse: Path, as_of: date | None = None) -> DbtBuildResult:
     """
     candidate = candidate_path(warehouse)
     shutil.copyfile(warehouse, candidate)
-    return build_warehouse(candidate, as_of=as_of)
+    return build_warehouse(candidate, as_of=as_of, full_refresh=full_refresh)
 
 
 def publish_stage(warehouse: Path, out_dir: Path) -> QualityReport:
@@ -101,6 +101,7 @@ def run_pipeline(
     as_of: date | None = None,
     show_progress: bool = True,
     archive_dir: Path | None = None,
+    full_refresh: bool = False,
 ) -> PipelineResult:
     """Ingest → link and build → validate and publish → report, timing each stage."""
     seconds: dict[str, float] = {}
@@ -108,7 +109,7 @@ def run_pipeline(
     ingest = ingest_stage(input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir)
     seconds["ingest"] = time.perf_counter() - started
     started = time.perf_counter()
-    build = build_stage(warehouse, as_of=as_of)
+    build = build_stage(warehouse, as_of=as_of, full_refresh=full_refresh)
     seconds["build"] = time.perf_counter() - started
     started = time.perf_counter()
     quality = publish_stage(warehouse, out_dir)

@@ -129,3 +129,43 @@ def test_quality_gate_catches_a_disclosive_count_and_an_unknown_flag(first_run, 
     failed = {(f["suite"], f["column"]) for f in report.summary()["failed"]}
     assert ("marts.attrition_funnel_published", "is_disclosable") in failed
     assert ("marts.dyad_flags", "flag_code") in failed
+
+
+def _staging_fingerprint(warehouse: Path) -> dict[str, str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'staging' order by 1").fetchall()]
+        return {
+            t: hashlib.sha256(repr(con.execute(f"select * from staging.{t} order by all").fetchall()).encode()).hexdigest()
+            for t in tables
+        }
+
+
+def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, tmp_path):
+    """One build per weekly delivery (incremental staging) ends with the full build's staging tables and marts."""
+    warehouse, _, _ = first_run
+    keyring = Keyring(SECRET.encode())
+    weekly = tmp_path / "weekly.duckdb"
+    drops = sorted((p for p in partnership.iterdir() if p.is_dir() and not p.name.startswith("_")),
+                   key=lambda p: (p.name.split("_")[1], p.name))
+    weeks = sorted({p.name.split("_")[1] for p in drops})
+    assert len(weeks) >= 3
+    for week in weeks:
+        landing = tmp_path / f"landing-{week}"
+        landing.mkdir()
+        for drop in (p for p in drops if p.name.split("_")[1] == week):
+            (landing / drop.name).symlink_to(drop, target_is_directory=True)
+        ingest_drops(landing, weekly, keyring, show_progress=False)
+        build_stage(weekly)
+        publish_stage(weekly, tmp_path / "out-weekly")
+    tables = {"crimes": "stg_police__crimes", "referrals": "stg_police__referrals", "contacts": "stg_health__contacts"}
+    with duckdb.connect(str(weekly), read_only=True) as con:
+        deletions = sum(con.execute(f"select count(*) from raw.{t} where record_status = 'DELETED'").fetchone()[0]
+                        for t in tables)
+        deleted_live = sum(con.execute(
+            f"select count(*) from staging.{model} where version_id in "
+            f"(select version_id from raw.{table} where record_status = 'DELETED')").fetchone()[0]
+            for table, model in tables.items())
+    assert deletions > 0 and deleted_live == 0  # later weeks delete records the first weeks loaded
+    assert _staging_fingerprint(weekly) == _staging_fingerprint(warehouse)
+    assert _marts_fingerprint(weekly) == _marts_fingerprint(warehouse)

@@ -108,7 +108,7 @@ def load_raw(warehouse: Path, drops: tuple[Drop, ...], rows: list[Row]) -> None:
         create_raw_schema(con)
         for drop in drops:
             con.execute(
-                "insert into ops.loaded_drops values (?, ?, ?, ?, ?)",
+                "insert into ops.loaded_drops (drop_name, drop_sha256, source_id, agency, extract_date) values (?, ?, ?, ?, ?)",
                 [drop.name, drop.sha256, drop.source_id, drop.agency, drop.extract_date],
             )
         lines: dict[tuple[str, str], int] = {}

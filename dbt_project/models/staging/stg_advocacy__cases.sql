@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_id', 'case_ref'],
+        incremental_strategy='delete+insert',
+        post_hook="{{ delete_deleted_records(source('raw', 'cases')) }}",
+    )
+}}
+
 with
 
 cases as (
     select * from {{ source('raw', 'cases') }}
 ),
 
+loaded_drops as (
+    select * from {{ source('ops', 'loaded_drops') }}
+),
+
 latest_versions as (
     select * from cases
+    {{ changed_since_last_build('cases', 'loaded_drops', 'case_ref') }}
     {{ latest_version_filter('case_ref') }}
 ),
 
@@ -32,7 +46,7 @@ final as (
         line_number,
         version_id
     from latest_versions
-    where record_status is distinct from 'DELETED'
+    {{ without_deleted_records() }}
 )
 
 select * from final

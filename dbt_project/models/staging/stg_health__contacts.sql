@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_id', 'contact_ref'],
+        incremental_strategy='delete+insert',
+        post_hook="{{ delete_deleted_records(source('raw', 'contacts')) }}",
+    )
+}}
+
 with
 
 contacts as (
     select * from {{ source('raw', 'contacts') }}
 ),
 
+loaded_drops as (
+    select * from {{ source('ops', 'loaded_drops') }}
+),
+
 latest_versions as (
     select * from contacts
+    {{ changed_since_last_build('contacts', 'loaded_drops', 'contact_ref') }}
     {{ latest_version_filter('contact_ref') }}
 ),
 
@@ -27,7 +41,7 @@ final as (
         line_number,
         version_id
     from latest_versions
-    where record_status is distinct from 'DELETED'
+    {{ without_deleted_records() }}
 )
 
 select * from final

@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_id', 'breach_ref'],
+        incremental_strategy='delete+insert',
+        post_hook="{{ delete_deleted_records(source('raw', 'breaches')) }}",
+    )
+}}
+
 with
 
 breaches as (
     select * from {{ source('raw', 'breaches') }}
 ),
 
+loaded_drops as (
+    select * from {{ source('ops', 'loaded_drops') }}
+),
+
 latest_versions as (
     select * from breaches
+    {{ changed_since_last_build('breaches', 'loaded_drops', 'breach_ref') }}
     {{ latest_version_filter('breach_ref') }}
 ),
 
@@ -28,7 +42,7 @@ final as (
         line_number,
         version_id
     from latest_versions
-    where record_status is distinct from 'DELETED'
+    {{ without_deleted_records() }}
 )
 
 select * from final

@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_id', 'result_ref'],
+        incremental_strategy='delete+insert',
+        post_hook="{{ delete_deleted_records(source('raw', 'court_results')) }}",
+    )
+}}
+
 with
 
 court_results as (
     select * from {{ source('raw', 'court_results') }}
 ),
 
+loaded_drops as (
+    select * from {{ source('ops', 'loaded_drops') }}
+),
+
 latest_versions as (
     select * from court_results
+    {{ changed_since_last_build('court_results', 'loaded_drops', 'result_ref') }}
     {{ latest_version_filter('result_ref') }}
 ),
 
@@ -30,7 +44,7 @@ final as (
         line_number,
         version_id
     from latest_versions
-    where record_status is distinct from 'DELETED'
+    {{ without_deleted_records() }}
 )
 
 select * from final

@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_id', 'crime_ref'],
+        incremental_strategy='delete+insert',
+        post_hook="{{ delete_deleted_records(source('raw', 'crimes')) }}",
+    )
+}}
+
 with
 
 crimes as (
     select * from {{ source('raw', 'crimes') }}
 ),
 
+loaded_drops as (
+    select * from {{ source('ops', 'loaded_drops') }}
+),
+
 latest_versions as (
     select * from crimes
+    {{ changed_since_last_build('crimes', 'loaded_drops', 'crime_ref') }}
     {{ latest_version_filter('crime_ref') }}
 ),
 
@@ -34,7 +48,7 @@ final as (
         line_number,
         version_id
     from latest_versions
-    where record_status is distinct from 'DELETED'
+    {{ without_deleted_records() }}
 )
 
 select * from final

@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_id', 'order_ref'],
+        incremental_strategy='delete+insert',
+        post_hook="{{ delete_deleted_records(source('raw', 'orders')) }}",
+    )
+}}
+
 with
 
 orders as (
     select * from {{ source('raw', 'orders') }}
 ),
 
+loaded_drops as (
+    select * from {{ source('ops', 'loaded_drops') }}
+),
+
 latest_versions as (
     select * from orders
+    {{ changed_since_last_build('orders', 'loaded_drops', 'order_ref') }}
     {{ latest_version_filter('order_ref') }}
 ),
 
@@ -30,7 +44,7 @@ final as (
         line_number,
         version_id
     from latest_versions
-    where record_status is distinct from 'DELETED'
+    {{ without_deleted_records() }}
 )
 
 select * from final

@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_id', 'referral_ref'],
+        incremental_strategy='delete+insert',
+        post_hook="{{ delete_deleted_records(source('raw', 'referrals')) }}",
+    )
+}}
+
 with
 
 referrals as (
     select * from {{ source('raw', 'referrals') }}
 ),
 
+loaded_drops as (
+    select * from {{ source('ops', 'loaded_drops') }}
+),
+
 latest_versions as (
     select * from referrals
+    {{ changed_since_last_build('referrals', 'loaded_drops', 'referral_ref') }}
     {{ latest_version_filter('referral_ref') }}
 ),
 
@@ -26,7 +40,7 @@ final as (
         line_number,
         version_id
     from latest_versions
-    where record_status is distinct from 'DELETED'
+    {{ without_deleted_records() }}
 )
 
 select * from final

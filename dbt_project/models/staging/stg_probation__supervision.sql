@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_id', 'event_ref'],
+        incremental_strategy='delete+insert',
+        post_hook="{{ delete_deleted_records(source('raw', 'supervision')) }}",
+    )
+}}
+
 with
 
 supervision as (
     select * from {{ source('raw', 'supervision') }}
 ),
 
+loaded_drops as (
+    select * from {{ source('ops', 'loaded_drops') }}
+),
+
 latest_versions as (
     select * from supervision
+    {{ changed_since_last_build('supervision', 'loaded_drops', 'event_ref') }}
     {{ latest_version_filter('event_ref') }}
 ),
 
@@ -29,7 +43,7 @@ final as (
         line_number,
         version_id
     from latest_versions
-    where record_status is distinct from 'DELETED'
+    {{ without_deleted_records() }}
 )
 
 select * from final

@@ -1,3 +1,14 @@
+{#-
+    Every person record role ever loaded (all versions): raw.person_records is
+    append-only, so an incremental build appends the versions it has not seen.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+    )
+}}
+
 with
 
 person_records as (
@@ -36,6 +47,12 @@ final as (
         dob_swap_token,
         postcode_district_token
     from person_records
+    {%- if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as built
+        where built.version_id = person_records.version_id
+    )
+    {%- endif %}
 )
 
 select * from final
