@@ -5,8 +5,7 @@ cases as (
 ),
 
 latest_versions as (
-    select * from cases
-    {{ latest_version_filter('case_ref') }}
+    {{ latest_versions('cases', 'case_ref') }}
 ),
 
 final as (

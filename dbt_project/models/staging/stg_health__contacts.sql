@@ -5,8 +5,7 @@ contacts as (
 ),
 
 latest_versions as (
-    select * from contacts
-    {{ latest_version_filter('contact_ref') }}
+    {{ latest_versions('contacts', 'contact_ref') }}
 ),
 
 final as (

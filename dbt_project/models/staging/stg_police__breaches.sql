@@ -5,8 +5,7 @@ breaches as (
 ),
 
 latest_versions as (
-    select * from breaches
-    {{ latest_version_filter('breach_ref') }}
+    {{ latest_versions('breaches', 'breach_ref') }}
 ),
 
 final as (

@@ -5,8 +5,7 @@ court_results as (
 ),
 
 latest_versions as (
-    select * from court_results
-    {{ latest_version_filter('result_ref') }}
+    {{ latest_versions('court_results', 'result_ref') }}
 ),
 
 final as (

@@ -5,8 +5,7 @@ crimes as (
 ),
 
 latest_versions as (
-    select * from crimes
-    {{ latest_version_filter('crime_ref') }}
+    {{ latest_versions('crimes', 'crime_ref') }}
 ),
 
 final as (

@@ -5,8 +5,7 @@ orders as (
 ),
 
 latest_versions as (
-    select * from orders
-    {{ latest_version_filter('order_ref') }}
+    {{ latest_versions('orders', 'order_ref') }}
 ),
 
 final as (

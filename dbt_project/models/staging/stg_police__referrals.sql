@@ -5,8 +5,7 @@ referrals as (
 ),
 
 latest_versions as (
-    select * from referrals
-    {{ latest_version_filter('referral_ref') }}
+    {{ latest_versions('referrals', 'referral_ref') }}
 ),
 
 final as (

@@ -5,8 +5,7 @@ supervision as (
 ),
 
 latest_versions as (
-    select * from supervision
-    {{ latest_version_filter('event_ref') }}
+    {{ latest_versions('supervision', 'event_ref') }}
 ),
 
 final as (
