@@ -155,7 +155,7 @@
 
 {#- Trino's date_format uses MySQL codes: minutes are %i, seconds %s. -#}
 {% macro trino__format_timestamp(expr, strftime_format) -%}
-    {%- set mysql_format = strftime_format | replace('%M', '%i') | replace('%S', '%s') %}
+    {%- set mysql_format = strftime_format | replace('%M', '%i') | replace('%S', '%s') -%}
     date_format(cast({{ expr }} as timestamp), '{{ mysql_format }}')
 {%- endmacro %}
 

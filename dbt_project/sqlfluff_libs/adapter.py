@@ -19,5 +19,5 @@ def dispatch(context, macro_name, macro_namespace=None):
     raise KeyError(f"no duckdb__{macro_name} or default__{macro_name} macro")
 
 
-def type():  # noqa: A001 - mirrors dbt's adapter.type()
+def type():  # mirrors dbt's adapter.type()
     return "duckdb"
