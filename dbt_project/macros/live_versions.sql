@@ -7,15 +7,16 @@
     pathological re-delivery). The rule reads only row content, so drops
     loaded in any order give the same result. The caller drops the kept row
     when its record_status is DELETED.
+
+    A whole select statement over `relation` (a CTE name), because the rule
+    is a QUALIFY on DuckDB and a ranked subquery elsewhere (first_row_per, macros/dialect.sql);
+    the caller selects its columns explicitly.
 -#}
-{% macro latest_version_filter(ref_column) -%}
-    qualify row_number() over (
-        partition by source_id, {{ ref_column }}
-        order by
-            updated_at desc,
-            extract_date desc,
-            drop_name desc,
-            line_number desc,
-            version_id desc
-    ) = 1
+{% macro latest_versions(relation, ref_column) -%}
+    {{ first_row_per(
+        relation,
+        partition_by='source_id, ' ~ ref_column,
+        order_by='updated_at desc, extract_date desc, drop_name desc, line_number desc, '
+            ~ 'version_id desc'
+    ) }}
 {%- endmacro %}

@@ -56,7 +56,9 @@ events as (
         force,
         cast(null as varchar) as offence_category,
         breach_detail || '; responded after '
-        || cast(round(date_diff('minute', reported_at, responded_at) / 60.0, 1) as varchar)
+        || cast(
+            round({{ date_diff('minute', 'reported_at', 'responded_at') }} / 60.0, 1) as varchar
+        )
         || ' h' as detail
     from breaches_of_orders
     union all

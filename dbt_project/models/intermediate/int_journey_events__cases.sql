@@ -41,9 +41,12 @@ case_dyads as (
         {{ dyad_id('cases.victim_id', 'null') }} as journey_dyad_id,
         cast(null as varchar) as journey_perpetrator_id
     from cases
-    anti join dyads
-        on cases.victim_id = dyads.victim_id
-    where cases.perpetrator_id is null
+    where
+        cases.perpetrator_id is null
+        and not exists (
+            select 1 from dyads
+            where cases.victim_id = dyads.victim_id
+        )
 ),
 
 events as (

@@ -51,9 +51,12 @@ contact_dyads as (
         contact_persons.person_id as victim_id,
         cast(null as varchar) as perpetrator_id
     from contact_persons
-    anti join dyads
-        on contact_persons.person_id = dyads.victim_id
-    where contact_persons.person_role = 'VICTIM'
+    where
+        contact_persons.person_role = 'VICTIM'
+        and not exists (
+            select 1 from dyads
+            where contact_persons.person_id = dyads.victim_id
+        )
     union all
     select
         contact_persons.*,

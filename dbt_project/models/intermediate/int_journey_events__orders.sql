@@ -56,7 +56,9 @@ events as (
         dyad_id,
         victim_id,
         perpetrator_id,
-        cast(greatest(applied_date, cast(updated_at as date)) as timestamp) as event_at,
+        cast(
+            {{ greatest_ignoring_nulls(['applied_date', 'cast(updated_at as date)']) }} as timestamp
+        ) as event_at,
         'ORDER_REFUSED' as event_type,
         source_id,
         'orders' as source_table,

@@ -5,7 +5,7 @@
 with
 
 person_links as (
-    select * from {{ ref('int_person_links') }}
+    select * from {{ python_model_relation('int_person_links') }}
 ),
 
 person_records as (

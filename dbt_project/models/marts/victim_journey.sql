@@ -39,21 +39,31 @@ supervision_events as (
 ),
 
 events as (
-    select * from crime_events
-    union all by name
-    select * from order_events
-    union all by name
-    select * from breach_events
-    union all by name
-    select * from court_result_events
-    union all by name
-    select * from referral_events
-    union all by name
-    select * from case_events
-    union all by name
-    select * from contact_events
-    union all by name
-    select * from supervision_events
+    {{ union_all_by_name(
+        [
+            'crime_events',
+            'order_events',
+            'breach_events',
+            'court_result_events',
+            'referral_events',
+            'case_events',
+            'contact_events',
+            'supervision_events',
+        ],
+        [
+            'dyad_id',
+            'victim_id',
+            'perpetrator_id',
+            'event_at',
+            'event_type',
+            'source_id',
+            'source_table',
+            'record_ref',
+            'force',
+            'offence_category',
+            'detail',
+        ]
+    ) }}
 ),
 
 final as (

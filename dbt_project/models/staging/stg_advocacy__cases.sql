@@ -17,10 +17,13 @@ loaded_drops as (
     select * from {{ source('ops', 'loaded_drops') }}
 ),
 
-latest_versions as (
+candidate_versions as (
     select * from cases
     {{ changed_since_last_build('cases', 'loaded_drops', 'case_ref') }}
-    {{ latest_version_filter('case_ref') }}
+),
+
+latest_versions as (
+    {{ latest_versions('candidate_versions', 'case_ref') }}
 ),
 
 final as (

@@ -17,10 +17,13 @@ loaded_drops as (
     select * from {{ source('ops', 'loaded_drops') }}
 ),
 
-latest_versions as (
+candidate_versions as (
     select * from contacts
     {{ changed_since_last_build('contacts', 'loaded_drops', 'contact_ref') }}
-    {{ latest_version_filter('contact_ref') }}
+),
+
+latest_versions as (
+    {{ latest_versions('candidate_versions', 'contact_ref') }}
 ),
 
 final as (

@@ -17,10 +17,13 @@ loaded_drops as (
     select * from {{ source('ops', 'loaded_drops') }}
 ),
 
-latest_versions as (
+candidate_versions as (
     select * from breaches
     {{ changed_since_last_build('breaches', 'loaded_drops', 'breach_ref') }}
-    {{ latest_version_filter('breach_ref') }}
+),
+
+latest_versions as (
+    {{ latest_versions('candidate_versions', 'breach_ref') }}
 ),
 
 final as (

@@ -17,10 +17,13 @@ loaded_drops as (
     select * from {{ source('ops', 'loaded_drops') }}
 ),
 
-latest_versions as (
+candidate_versions as (
     select * from court_results
     {{ changed_since_last_build('court_results', 'loaded_drops', 'result_ref') }}
-    {{ latest_version_filter('result_ref') }}
+),
+
+latest_versions as (
+    {{ latest_versions('candidate_versions', 'result_ref') }}
 ),
 
 final as (

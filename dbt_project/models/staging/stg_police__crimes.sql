@@ -17,10 +17,13 @@ loaded_drops as (
     select * from {{ source('ops', 'loaded_drops') }}
 ),
 
-latest_versions as (
+candidate_versions as (
     select * from crimes
     {{ changed_since_last_build('crimes', 'loaded_drops', 'crime_ref') }}
-    {{ latest_version_filter('crime_ref') }}
+),
+
+latest_versions as (
+    {{ latest_versions('candidate_versions', 'crime_ref') }}
 ),
 
 final as (

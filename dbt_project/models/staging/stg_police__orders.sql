@@ -17,10 +17,13 @@ loaded_drops as (
     select * from {{ source('ops', 'loaded_drops') }}
 ),
 
-latest_versions as (
+candidate_versions as (
     select * from orders
     {{ changed_since_last_build('orders', 'loaded_drops', 'order_ref') }}
-    {{ latest_version_filter('order_ref') }}
+),
+
+latest_versions as (
+    {{ latest_versions('candidate_versions', 'order_ref') }}
 ),
 
 final as (

@@ -17,10 +17,13 @@ loaded_drops as (
     select * from {{ source('ops', 'loaded_drops') }}
 ),
 
-latest_versions as (
+candidate_versions as (
     select * from referrals
     {{ changed_since_last_build('referrals', 'loaded_drops', 'referral_ref') }}
-    {{ latest_version_filter('referral_ref') }}
+),
+
+latest_versions as (
+    {{ latest_versions('candidate_versions', 'referral_ref') }}
 ),
 
 final as (

@@ -17,10 +17,13 @@ loaded_drops as (
     select * from {{ source('ops', 'loaded_drops') }}
 ),
 
-latest_versions as (
+candidate_versions as (
     select * from supervision
     {{ changed_since_last_build('supervision', 'loaded_drops', 'event_ref') }}
-    {{ latest_version_filter('event_ref') }}
+),
+
+latest_versions as (
+    {{ latest_versions('candidate_versions', 'event_ref') }}
 ),
 
 final as (

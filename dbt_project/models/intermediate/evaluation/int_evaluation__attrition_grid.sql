@@ -36,7 +36,8 @@ years as (
     select cast(year_series.fy_start_year as integer) as fy_start_year
     from year_range
     cross join
-        generate_series(year_range.first_year, year_range.last_year) as year_series (fy_start_year)
+        {{ integer_range('year_range.first_year', 'year_range.last_year') }}
+            as year_series (fy_start_year)
     where year_range.first_year is not null
 ),
 
@@ -47,10 +48,10 @@ final as (
         cast(years.fy_start_year as varchar)
         || '-'
         || lpad(cast((years.fy_start_year + 1) % 100 as varchar), 2, '0') as financial_year,
-        make_date(years.fy_start_year, 4, 1) as fy_start_date,
-        make_date(years.fy_start_year + 1, 3, 31) as fy_end_date,
+        {{ make_date('years.fy_start_year', 4, 1) }} as fy_start_date,
+        {{ make_date('years.fy_start_year + 1', 3, 31) }} as fy_end_date,
         coalesce(
-            make_date(years.fy_start_year + 1, 3, 31) <= as_of.as_of_date, false
+            {{ make_date('years.fy_start_year + 1', 3, 31) }} <= as_of.as_of_date, false
         ) as is_complete_year
     from forces
     cross join years

@@ -6,7 +6,7 @@
 with
 
 person_links as (
-    select * from {{ ref('int_person_links') }}
+    select * from {{ python_model_relation('int_person_links') }}
 ),
 
 person_records as (
@@ -35,13 +35,12 @@ persons as (
 ),
 
 modal_birth_years as (
-    select
-        person_id,
-        birth_year
-    from birth_years
-    qualify row_number() over (
-        partition by person_id order by role_count desc, birth_year asc
-    ) = 1
+    {{ first_row_per(
+        'birth_years',
+        partition_by='person_id',
+        order_by='role_count desc, birth_year asc',
+        columns='person_id, birth_year'
+    ) }}
 ),
 
 final as (

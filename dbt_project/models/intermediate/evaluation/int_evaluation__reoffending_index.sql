@@ -53,13 +53,17 @@ treated as (
 medians as (
     select
         cast(
-            quantile_disc(date_diff('day', first_offence_date, index_start), 0.5)
-            filter (where first_offence_date <= index_start)
+            {{ quantile_disc(
+                date_diff('day', 'first_offence_date', 'index_start'), 0.5,
+                where='first_offence_date <= index_start'
+            ) }}
             as integer
         ) as median_gap_days,
         cast(
-            quantile_disc(date_diff('day', index_start, index_end), 0.5)
-            filter (where index_end >= index_start)
+            {{ quantile_disc(
+                date_diff('day', 'index_start', 'index_end'), 0.5,
+                where='index_end >= index_start'
+            ) }}
             as integer
         ) as median_duration_days
     from treated
@@ -69,10 +73,12 @@ comparison as (
     select
         first_offences.perpetrator_id,
         first_offences.first_offence_date,
-        first_offences.first_offence_date + medians.median_gap_days as index_start,
-        first_offences.first_offence_date
-        + medians.median_gap_days
-        + medians.median_duration_days as index_end
+        {{ add_days('first_offences.first_offence_date', 'medians.median_gap_days') }}
+            as index_start,
+        {{ add_days(
+            add_days('first_offences.first_offence_date', 'medians.median_gap_days'),
+            'medians.median_duration_days'
+        ) }} as index_end
     from first_offences
     cross join medians
     left join episodes

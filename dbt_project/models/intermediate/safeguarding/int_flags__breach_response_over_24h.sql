@@ -26,7 +26,8 @@ thresholds as (
 timed_breaches as (
     select
         breaches.*,
-        breaches.reported_at + to_hours(thresholds.breach_response_max_hours) as response_due_at,
+        {{ add_interval('breaches.reported_at', 'thresholds.breach_response_max_hours', 'hour') }}
+            as response_due_at,
         cast(as_of.as_of_date as timestamp) as as_of_at
     from breaches
     cross join as_of
@@ -42,13 +43,21 @@ late_breaches as (
         end as breach_raised_at,
         case
             when responded_at is not null
-                then 'responded after '
-                || cast(round(date_diff('minute', reported_at, responded_at) / 60.0, 1) as varchar)
-                || ' h'
+                then
+                    'responded after '
+                    || cast(round(
+                        {{ date_diff('minute', 'reported_at', 'responded_at') }} / 60.0, 1
+                    ) as varchar)
+                    || ' h'
             else 'no response recorded'
         end as response_text
     from timed_breaches
 ),
+
+{%- set breach_text -%}
+    'breach ' || breach_ref || ' of ' || order_type || ' reported '
+            || {{ format_timestamp('reported_at', '%Y-%m-%d %H:%M') }} || ', ' || response_text
+{%- endset %}
 
 final as (
     select
@@ -57,12 +66,9 @@ final as (
         perpetrator_id,
         'BREACH_RESPONSE_OVER_24H' as flag_code,
         min(breach_raised_at) as raised_at,
-        string_agg(evidence_ref, ', ' order by evidence_ref) as evidence_refs,
-        string_agg(
-            'breach ' || breach_ref || ' of ' || order_type || ' reported '
-            || strftime(reported_at, '%Y-%m-%d %H:%M') || ', ' || response_text,
-            '; ' order by reported_at, source_id, breach_ref
-        ) as detail
+        {{ string_agg_ordered('evidence_ref', "', '", 'evidence_ref') }} as evidence_refs,
+        {{ string_agg_ordered(breach_text, "'; '", 'reported_at, source_id, breach_ref') }}
+            as detail
     from late_breaches
     where breach_raised_at is not null
     group by dyad_id, victim_id, perpetrator_id

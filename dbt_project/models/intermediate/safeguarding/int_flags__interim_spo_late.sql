@@ -31,7 +31,8 @@ late_grants as (
         crimes.source_id || ':' || crimes.crime_ref as crime_evidence_ref,
         orders.granted_date,
         cast(crimes.reported_at as date) as crime_reported_date,
-        date_diff('day', cast(crimes.reported_at as date), orders.granted_date) as days_to_grant
+        {{ date_diff('day', 'cast(crimes.reported_at as date)', 'orders.granted_date') }}
+            as days_to_grant
     from orders
     inner join crimes
         on
@@ -41,7 +42,7 @@ late_grants as (
     where
         orders.order_type = 'SPO_INTERIM'
         and orders.granted_date is not null
-        and date_diff('day', cast(crimes.reported_at as date), orders.granted_date)
+        and {{ date_diff('day', 'cast(crimes.reported_at as date)', 'orders.granted_date') }}
         > thresholds.interim_spo_max_days
 ),
 
@@ -60,10 +61,17 @@ evidence as (
 evidence_lists as (
     select
         dyad_id,
-        string_agg(evidence_ref, ', ' order by evidence_ref) as evidence_refs
+        {{ string_agg_ordered('evidence_ref', "', '", 'evidence_ref') }} as evidence_refs
     from evidence
     group by dyad_id
 ),
+
+{%- set grant_text -%}
+    'interim SPO ' || late_grants.order_ref || ' granted '
+            || {{ format_timestamp('late_grants.granted_date', '%Y-%m-%d') }} || ', '
+            || cast(late_grants.days_to_grant as varchar) || ' days after the crime was reported ('
+            || {{ format_timestamp('late_grants.crime_reported_date', '%Y-%m-%d') }} || ')'
+{%- endset %}
 
 final as (
     select
@@ -73,13 +81,9 @@ final as (
         'INTERIM_SPO_LATE' as flag_code,
         cast(min(late_grants.granted_date) as timestamp) as raised_at,
         any_value(evidence_lists.evidence_refs) as evidence_refs,
-        string_agg(
-            'interim SPO ' || late_grants.order_ref || ' granted '
-            || strftime(late_grants.granted_date, '%Y-%m-%d') || ', '
-            || late_grants.days_to_grant || ' days after the crime was reported ('
-            || strftime(late_grants.crime_reported_date, '%Y-%m-%d') || ')',
-            '; ' order by late_grants.granted_date, late_grants.order_ref
-        ) as detail
+        {{ string_agg_ordered(
+            grant_text, "'; '", 'late_grants.granted_date, late_grants.order_ref'
+        ) }} as detail
     from late_grants
     inner join evidence_lists
         on late_grants.dyad_id = evidence_lists.dyad_id

@@ -30,7 +30,11 @@ windows as (
     select
         first_stalking_crimes.*,
         cast(
-            first_stalking_crimes.reported_date + to_days(thresholds.advocacy_referral_window_days) as date
+            {{ add_interval(
+                'first_stalking_crimes.reported_date',
+                'thresholds.advocacy_referral_window_days',
+                'day'
+            ) }} as date
         ) as window_end_date
     from first_stalking_crimes
     cross join thresholds
@@ -67,12 +71,14 @@ final as (
         cast(windows.window_end_date as timestamp) as raised_at,
         windows.evidence_ref as evidence_refs,
         'first stalking crime ' || windows.crime_ref || ' reported '
-        || strftime(windows.reported_date, '%Y-%m-%d')
+        || {{ format_timestamp('windows.reported_date', '%Y-%m-%d') }}
         || '; no referral of the victim to specialist stalking advocacy by '
-        || strftime(windows.window_end_date, '%Y-%m-%d') as detail
+        || {{ format_timestamp('windows.window_end_date', '%Y-%m-%d') }} as detail
     from windows
-    anti join referred
-        on windows.dyad_id = referred.dyad_id
+    where not exists (
+        select 1 from referred
+        where windows.dyad_id = referred.dyad_id
+    )
 )
 
 select * from final

@@ -36,7 +36,9 @@ windows as (
     select
         first_stalking_crimes.*,
         cast(
-            first_stalking_crimes.reported_date + to_days(thresholds.no_spo_window_days) as date
+            {{ add_interval(
+                'first_stalking_crimes.reported_date', 'thresholds.no_spo_window_days', 'day'
+            ) }} as date
         ) as window_end_date
     from first_stalking_crimes
     cross join thresholds
@@ -60,12 +62,14 @@ final as (
         cast(windows.window_end_date as timestamp) as raised_at,
         windows.evidence_ref as evidence_refs,
         'first stalking crime ' || windows.crime_ref || ' reported '
-        || strftime(windows.reported_date, '%Y-%m-%d')
+        || {{ format_timestamp('windows.reported_date', '%Y-%m-%d') }}
         || '; no SPO application for this pair by '
-        || strftime(windows.window_end_date, '%Y-%m-%d') as detail
+        || {{ format_timestamp('windows.window_end_date', '%Y-%m-%d') }} as detail
     from windows
-    anti join considered
-        on windows.dyad_id = considered.dyad_id
+    where not exists (
+        select 1 from considered
+        where windows.dyad_id = considered.dyad_id
+    )
 )
 
 select * from final

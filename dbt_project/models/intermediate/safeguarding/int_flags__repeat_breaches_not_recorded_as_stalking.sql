@@ -38,7 +38,9 @@ repeat_breaches as (
     select
         numbered_breaches.*,
         cast(
-            numbered_breaches.reported_date + to_days(thresholds.repeat_breaches_window_days) as date
+            {{ add_interval(
+                'numbered_breaches.reported_date', 'thresholds.repeat_breaches_window_days', 'day'
+            ) }} as date
         ) as window_end_date
     from numbered_breaches
     cross join thresholds
@@ -58,7 +60,7 @@ recorded_as_stalking as (
 evidence_lists as (
     select
         dyad_id,
-        string_agg(evidence_ref, ', ' order by evidence_ref) as evidence_refs
+        {{ string_agg_ordered('evidence_ref', "', '", 'evidence_ref') }} as evidence_refs
     from breaches
     group by dyad_id
 ),
@@ -71,18 +73,21 @@ final as (
         'REPEAT_BREACHES_NOT_RECORDED_AS_STALKING' as flag_code,
         repeat_breaches.reported_at as raised_at,
         evidence_lists.evidence_refs,
-        repeat_breaches.breaches_of_dyad || ' breaches of orders; breach number '
-        || repeat_breaches.breach_number || ' (' || repeat_breaches.breach_ref || ') reported '
-        || strftime(repeat_breaches.reported_at, '%Y-%m-%d %H:%M')
+        cast(repeat_breaches.breaches_of_dyad as varchar) || ' breaches of orders; breach number '
+        || cast(repeat_breaches.breach_number as varchar)
+        || ' (' || repeat_breaches.breach_ref || ') reported '
+        || {{ format_timestamp('repeat_breaches.reported_at', '%Y-%m-%d %H:%M') }}
         || '; no stalking crime recorded for this pair within '
-        || thresholds.repeat_breaches_window_days || ' days of it (window ends '
-        || strftime(repeat_breaches.window_end_date, '%Y-%m-%d') || ')' as detail
+        || cast(thresholds.repeat_breaches_window_days as varchar) || ' days of it (window ends '
+        || {{ format_timestamp('repeat_breaches.window_end_date', '%Y-%m-%d') }} || ')' as detail
     from repeat_breaches
     inner join evidence_lists
         on repeat_breaches.dyad_id = evidence_lists.dyad_id
     cross join thresholds
-    anti join recorded_as_stalking
-        on repeat_breaches.dyad_id = recorded_as_stalking.dyad_id
+    where not exists (
+        select 1 from recorded_as_stalking
+        where repeat_breaches.dyad_id = recorded_as_stalking.dyad_id
+    )
 )
 
 select * from final

@@ -34,7 +34,11 @@ requests as (
         cases.case_ref,
         cases.evidence_ref,
         cases.spo_requested_date,
-        cast(cases.spo_requested_date + to_days(thresholds.spo_request_window_days) as date) as window_end_date
+        cast(
+            {{ add_interval(
+                'cases.spo_requested_date', 'thresholds.spo_request_window_days', 'day'
+            ) }} as date
+        ) as window_end_date
     from cases
     inner join dyads
         on cases.victim_id = dyads.victim_id
@@ -66,11 +70,20 @@ acted_on as (
 unanswered as (
     select requests.*
     from requests
-    anti join acted_on
-        on
+    where not exists (
+        select 1 from acted_on
+        where
             requests.dyad_id = acted_on.dyad_id
             and requests.evidence_ref = acted_on.evidence_ref
+    )
 ),
+
+{%- set request_text -%}
+    'SPO requested via advocacy case ' || case_ref || ' on '
+            || {{ format_timestamp('spo_requested_date', '%Y-%m-%d') }}
+            || '; no SPO application for this pair by '
+            || {{ format_timestamp('window_end_date', '%Y-%m-%d') }}
+{%- endset %}
 
 final as (
     select
@@ -79,13 +92,9 @@ final as (
         perpetrator_id,
         'SPO_REQUEST_NOT_ACTED_ON' as flag_code,
         cast(min(window_end_date) as timestamp) as raised_at,
-        string_agg(distinct evidence_ref, ', ' order by evidence_ref) as evidence_refs,
-        string_agg(
-            'SPO requested via advocacy case ' || case_ref || ' on '
-            || strftime(spo_requested_date, '%Y-%m-%d') || '; no SPO application for this pair by '
-            || strftime(window_end_date, '%Y-%m-%d'),
-            '; ' order by spo_requested_date, case_ref
-        ) as detail
+        {{ string_agg_ordered('evidence_ref', "', '", 'evidence_ref', distinct=true) }}
+            as evidence_refs,
+        {{ string_agg_ordered(request_text, "'; '", 'spo_requested_date, case_ref') }} as detail
     from unanswered
     group by dyad_id, victim_id, perpetrator_id
 )

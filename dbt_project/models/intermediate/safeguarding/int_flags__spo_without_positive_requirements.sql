@@ -11,6 +11,11 @@ orders as (
     select * from {{ ref('int_safeguarding__orders') }}
 ),
 
+{%- set order_text -%}
+    'full SPO ' || order_ref || ' granted ' || {{ format_timestamp('granted_date', '%Y-%m-%d') }}
+            || ' with no positive requirements'
+{%- endset %}
+
 final as (
     select
         dyad_id,
@@ -18,12 +23,8 @@ final as (
         perpetrator_id,
         'SPO_WITHOUT_POSITIVE_REQUIREMENTS' as flag_code,
         cast(min(granted_date) as timestamp) as raised_at,
-        string_agg(evidence_ref, ', ' order by evidence_ref) as evidence_refs,
-        string_agg(
-            'full SPO ' || order_ref || ' granted ' || strftime(granted_date, '%Y-%m-%d')
-            || ' with no positive requirements',
-            '; ' order by granted_date, source_id, order_ref
-        ) as detail
+        {{ string_agg_ordered('evidence_ref', "', '", 'evidence_ref') }} as evidence_refs,
+        {{ string_agg_ordered(order_text, "'; '", 'granted_date, source_id, order_ref') }} as detail
     from orders
     where
         order_type = 'SPO_FULL'

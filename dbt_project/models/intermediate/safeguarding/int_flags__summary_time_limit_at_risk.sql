@@ -23,8 +23,11 @@ open_s2a_crimes as (
     select
         crimes.*,
         cast(
-            coalesce(crimes.offence_from_date, crimes.reported_date)
-            + to_months(thresholds.summary_time_limit_months) as date
+            {{ add_interval(
+                'coalesce(crimes.offence_from_date, crimes.reported_date)',
+                'thresholds.summary_time_limit_months',
+                'month'
+            ) }} as date
         ) as time_limit_date,
         thresholds.summary_time_limit_months,
         thresholds.summary_time_limit_warning_days
@@ -39,12 +42,20 @@ open_s2a_crimes as (
 at_risk as (
     select
         *,
-        greatest(
-            cast(time_limit_date - to_days(summary_time_limit_warning_days) as date),
-            reported_date
-        ) as crime_raised_date
+        {{ greatest_ignoring_nulls([
+            'cast('
+            ~ subtract_interval('time_limit_date', 'summary_time_limit_warning_days', 'day')
+            ~ ' as date)',
+            'reported_date',
+        ]) }} as crime_raised_date
     from open_s2a_crimes
 ),
+
+{%- set crime_text -%}
+    's2A stalking crime ' || crime_ref || ' not charged and no outcome; '
+            || cast(summary_time_limit_months as varchar) || '-month time limit '
+            || {{ format_timestamp('time_limit_date', '%Y-%m-%d') }}
+{%- endset %}
 
 final as (
     select
@@ -53,13 +64,9 @@ final as (
         perpetrator_id,
         'SUMMARY_TIME_LIMIT_AT_RISK' as flag_code,
         cast(min(crime_raised_date) as timestamp) as raised_at,
-        string_agg(evidence_ref, ', ' order by evidence_ref) as evidence_refs,
-        string_agg(
-            's2A stalking crime ' || crime_ref || ' not charged and no outcome; '
-            || summary_time_limit_months || '-month time limit '
-            || strftime(time_limit_date, '%Y-%m-%d'),
-            '; ' order by time_limit_date, source_id, crime_ref
-        ) as detail
+        {{ string_agg_ordered('evidence_ref', "', '", 'evidence_ref') }} as evidence_refs,
+        {{ string_agg_ordered(crime_text, "'; '", 'time_limit_date, source_id, crime_ref') }}
+            as detail
     from at_risk
     group by dyad_id, victim_id, perpetrator_id
 )

@@ -33,8 +33,10 @@ numbered_crimes as (
             order by crimes.reported_at, crimes.source_id, crimes.crime_ref
         ) as crime_number
     from crimes
-    anti join dyads_with_stalking_crime
-        on crimes.dyad_id = dyads_with_stalking_crime.dyad_id
+    where not exists (
+        select 1 from dyads_with_stalking_crime
+        where crimes.dyad_id = dyads_with_stalking_crime.dyad_id
+    )
 ),
 
 -- each crime with the earlier (or same) crimes of its dyad reported within the window before it
@@ -56,7 +58,9 @@ crime_groups as (
             later.dyad_id = earlier.dyad_id
             and earlier.crime_number <= later.crime_number
     cross join thresholds
-    where date_diff('day', earlier.reported_date, later.reported_date) <= thresholds.course_of_conduct_window_days
+    where
+        {{ date_diff('day', 'earlier.reported_date', 'later.reported_date') }}
+        <= thresholds.course_of_conduct_window_days
 ),
 
 qualifying_groups as (
@@ -71,11 +75,13 @@ final as (
         perpetrator_id,
         'UNRECOGNISED_COURSE_OF_CONDUCT' as flag_code,
         min(closing_reported_at) as raised_at,
-        string_agg(distinct evidence_ref, ', ' order by evidence_ref) as evidence_refs,
-        count(distinct evidence_ref) || ' crimes reported within '
-        || any_value(course_of_conduct_window_days) || ' days of each other between '
-        || strftime(min(reported_date), '%Y-%m-%d') || ' and '
-        || strftime(max(reported_date), '%Y-%m-%d')
+        {{ string_agg_ordered('evidence_ref', "', '", 'evidence_ref', distinct=true) }}
+            as evidence_refs,
+        cast(count(distinct evidence_ref) as varchar) || ' crimes reported within '
+        || cast(any_value(course_of_conduct_window_days) as varchar)
+        || ' days of each other between '
+        || {{ format_timestamp('min(reported_date)', '%Y-%m-%d') }} || ' and '
+        || {{ format_timestamp('max(reported_date)', '%Y-%m-%d') }}
         || '; none recorded as a stalking offence' as detail
     from qualifying_groups
     group by dyad_id, victim_id, perpetrator_id

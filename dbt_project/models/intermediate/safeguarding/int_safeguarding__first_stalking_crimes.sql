@@ -9,22 +9,14 @@ crimes as (
 ),
 
 final as (
-    select
-        dyad_id,
-        victim_id,
-        perpetrator_id,
-        source_id,
-        crime_ref,
-        evidence_ref,
-        reported_at,
-        reported_date,
-        offence_category
-    from crimes
-    where is_stalking_category
-    qualify row_number() over (
-        partition by dyad_id
-        order by reported_at, source_id, crime_ref
-    ) = 1
+    {{ first_row_per(
+        'crimes',
+        partition_by='dyad_id',
+        order_by='reported_at, source_id, crime_ref',
+        where='is_stalking_category',
+        columns='dyad_id, victim_id, perpetrator_id, source_id, crime_ref, evidence_ref,
+        reported_at, reported_date, offence_category'
+    ) }}
 )
 
 select * from final

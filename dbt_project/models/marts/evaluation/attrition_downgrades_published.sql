@@ -6,7 +6,7 @@
 with
 
 cells as (
-    select * from {{ ref('attrition_disclosure_cells') }}
+    select * from {{ python_model_relation('attrition_disclosure_cells') }}
     where published_table = 'attrition_downgrades_published'
 ),
 

@@ -5,7 +5,7 @@
 with
 
 cells as (
-    select * from {{ ref('attrition_disclosure_cells') }}
+    select * from {{ python_model_relation('attrition_disclosure_cells') }}
     where published_table = 'attrition_recorded_split_published'
 ),
 

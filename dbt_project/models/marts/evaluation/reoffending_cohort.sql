@@ -36,9 +36,12 @@ windows as (
     select
         index_dates.*,
         as_of.as_of_date,
-        cast(index_dates.index_start - interval 18 month as date) as pre_window_start,
-        cast(index_dates.index_end + interval 12 month as date) as follow_up_12m_end_date,
-        cast(index_dates.index_end + interval 18 month as date) as follow_up_end_date
+        cast({{ subtract_interval('index_dates.index_start', 18, 'month') }} as date)
+            as pre_window_start,
+        cast({{ add_interval('index_dates.index_end', 12, 'month') }} as date)
+            as follow_up_12m_end_date,
+        cast({{ add_interval('index_dates.index_end', 18, 'month') }} as date)
+            as follow_up_end_date
     from index_dates
     cross join as_of
 ),
@@ -94,15 +97,13 @@ known_crimes as (
 ),
 
 latest_risk as (
-    select
-        perpetrator_id,
-        risk_level
-    from known_crimes
-    where risk_level is not null
-    qualify row_number() over (
-        partition by perpetrator_id
-        order by reported_at desc, source_id desc, crime_ref desc
-    ) = 1
+    {{ first_row_per(
+        'known_crimes',
+        partition_by='perpetrator_id',
+        order_by='reported_at desc, source_id desc, crime_ref desc',
+        where='risk_level is not null',
+        columns='perpetrator_id, risk_level'
+    ) }}
 ),
 
 relationship_counts as (
@@ -116,13 +117,12 @@ relationship_counts as (
 ),
 
 modal_relationship as (
-    select
-        perpetrator_id,
-        relationship
-    from relationship_counts
-    qualify row_number() over (
-        partition by perpetrator_id order by crimes desc, relationship asc
-    ) = 1
+    {{ first_row_per(
+        'relationship_counts',
+        partition_by='perpetrator_id',
+        order_by='crimes desc, relationship asc',
+        columns='perpetrator_id, relationship'
+    ) }}
 ),
 
 joined as (
@@ -197,15 +197,20 @@ final as (
         ) as follow_up_12m_complete,
         case when index_end is not null then post_offences_12m > 0 end as reoffended_12m,
         case
-            when index_end is not null then least(follow_up_end_date, as_of_date)
+            when index_end is not null
+                then {{ least_ignoring_nulls(['follow_up_end_date', 'as_of_date']) }}
         end as observed_until_date,
-        date_diff('day', index_end, least(follow_up_end_date, as_of_date)) as days_observed,
+        {{ date_diff(
+            'day', 'index_end', least_ignoring_nulls(['follow_up_end_date', 'as_of_date'])
+        ) }} as days_observed,
         first_post_offence_date is not null as reoffence_observed,
-        date_diff(
+        {{ date_diff(
             'day',
-            index_end,
-            coalesce(first_post_offence_date, least(follow_up_end_date, as_of_date))
-        ) as days_to_reoffence_or_censoring,
+            'index_end',
+            'coalesce(first_post_offence_date, '
+            ~ least_ignoring_nulls(['follow_up_end_date', 'as_of_date'])
+            ~ ')'
+        ) }} as days_to_reoffence_or_censoring,
         case
             when age_at_index is null then 'UNKNOWN'
             when age_at_index < 18 then 'UNDER_18'

@@ -38,7 +38,7 @@ flag_summary as (
         any_value(victim_id) as victim_id,
         any_value(perpetrator_id) as perpetrator_id,
         count(*) as open_flag_count,
-        string_agg(flag_code, ', ' order by flag_code) as flag_codes
+        {{ string_agg_ordered('flag_code', "', '", 'flag_code') }} as flag_codes
     from dyad_flags
     group by dyad_id
 ),
@@ -63,9 +63,12 @@ pack_dyads as (
     from flag_summary
     inner join latest_risk
         on flag_summary.dyad_id = latest_risk.dyad_id
-    anti join panel
-        on flag_summary.dyad_id = panel.dyad_id
-    where latest_risk.latest_risk_level = 'HIGH'
+    where
+        latest_risk.latest_risk_level = 'HIGH'
+        and not exists (
+            select 1 from panel
+            where flag_summary.dyad_id = panel.dyad_id
+        )
 ),
 
 final as (

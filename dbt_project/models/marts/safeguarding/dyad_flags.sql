@@ -48,23 +48,28 @@ as_of as (
 ),
 
 candidate_flags as (
-    select * from unrecognised_course_of_conduct
-    union all by name
-    select * from no_spo_considered
-    union all by name
-    select * from interim_spo_late
-    union all by name
-    select * from breach_response_over_24h
-    union all by name
-    select * from repeat_breaches_not_recorded_as_stalking
-    union all by name
-    select * from no_advocacy_referral
-    union all by name
-    select * from spo_request_not_acted_on
-    union all by name
-    select * from summary_time_limit_at_risk
-    union all by name
-    select * from spo_without_positive_requirements
+    {{ union_all_by_name(
+        [
+            'unrecognised_course_of_conduct',
+            'no_spo_considered',
+            'interim_spo_late',
+            'breach_response_over_24h',
+            'repeat_breaches_not_recorded_as_stalking',
+            'no_advocacy_referral',
+            'spo_request_not_acted_on',
+            'summary_time_limit_at_risk',
+            'spo_without_positive_requirements',
+        ],
+        [
+            'dyad_id',
+            'victim_id',
+            'perpetrator_id',
+            'flag_code',
+            'raised_at',
+            'evidence_refs',
+            'detail',
+        ]
+    ) }}
 ),
 
 final as (

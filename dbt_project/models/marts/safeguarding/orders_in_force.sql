@@ -24,7 +24,7 @@ final as (
         orders.status,
         orders.granted_date,
         orders.expires_date,
-        date_diff('day', as_of.as_of_date, orders.expires_date) as days_to_expiry,
+        {{ date_diff('day', 'as_of.as_of_date', 'orders.expires_date') }} as days_to_expiry,
         orders.positive_requirements,
         orders.has_positive_requirements,
         as_of.as_of_date

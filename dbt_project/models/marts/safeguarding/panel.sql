@@ -71,10 +71,14 @@ final as (
         panel_reasons.dyad_id,
         panel_reasons.victim_id,
         panel_reasons.perpetrator_id,
-        string_agg(distinct panel_reasons.reason, '+' order by panel_reasons.reason) as reason,
+        {{ string_agg_ordered(
+            'panel_reasons.reason', "'+'", 'panel_reasons.reason', distinct=true
+        ) }} as reason,
         bool_or(panel_reasons.reason = 'MASIP_CASELOAD') as is_on_masip_caseload,
         bool_or(panel_reasons.reason = 'MASIP_REFERRAL') as has_masip_referral,
-        string_agg(distinct panel_reasons.evidence_ref, ', ' order by panel_reasons.evidence_ref) as reason_refs,
+        {{ string_agg_ordered(
+            'panel_reasons.evidence_ref', "', '", 'panel_reasons.evidence_ref', distinct=true
+        ) }} as reason_refs,
         any_value(as_of.as_of_date) as as_of_date
     from panel_reasons
     cross join as_of
