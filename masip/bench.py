@@ -156,7 +156,7 @@ def _table(results: dict[str, dict[str, Any]], hmac_rate: float | None, tokens_p
         "",
         "| size | run | rows read | " + " | ".join(f"{s} (s)" for s in stages)
         + " | total (s) | rows/s | peak RSS (GiB) | warehouse (MiB) |",
-        "|---" * (len(stages) + 8) + "|",
+        "|---" * (len(stages) + 7) + "|",
     ]
     for size, r in results.items():
         for run, figures in r["runs"].items():

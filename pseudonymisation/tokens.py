@@ -38,14 +38,17 @@ class Tokeniser:
     def token_column(self, values: Sequence[str | None]) -> list[str | None]:
         """``token`` over a column: each distinct value is keyed once; ``None`` stays ``None``."""
         copy = self._keyed.copy
-        tokens: dict[str, str] = {}
-        for value in dict.fromkeys(values):
-            if value is not None:
+        tokens: dict[str | None, str | None] = {None: None}
+        column = []
+        append = column.append
+        for value in values:
+            token = tokens.get(value)
+            if token is None and value is not None:
                 mac = copy()
                 mac.update(value.encode("utf-8"))
-                tokens[value] = mac.finalize()[:TOKEN_BYTES].hex()
-        get = tokens.get
-        return [get(v) for v in values]  # type: ignore[arg-type]
+                token = tokens[value] = mac.finalize()[:TOKEN_BYTES].hex()
+            append(token)
+        return column
 
     def __repr__(self) -> str:
         return f"Tokeniser(purpose={self.purpose!r}, key_version={self.key_version!r})"
