@@ -71,8 +71,6 @@ PROBABILITY_DECIMALS = 3
 PROBABILISTIC_RANK = METHODS.index("PROBABILISTIC")
 CONTEXT_RANK = METHODS.index("CONTEXT")
 
-_EDGE_COLUMNS = ["i", "j", "rank", "probability"]
-
 
 def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Records sorted by member key (refusing duplicates), and the sorted keys."""
@@ -103,12 +101,10 @@ def _edges(i, j, rank, probability) -> pd.DataFrame:
     )
 
 
-def _scored_edges(records: pd.DataFrame, weak: np.ndarray):
-    """Fellegi–Sunter and crime-reference edges, and the scoring model."""
+def _scored_edges(records: pd.DataFrame, weak: np.ndarray, pairs: pd.DataFrame, model) -> pd.DataFrame:
+    """Fellegi–Sunter and crime-reference edges from the scored candidate ``pairs``."""
     from masip.linkage import fuzzy
 
-    scored = fuzzy.score_pairs(records)
-    pairs = scored.pairs
     a = pairs["uid_l"].to_numpy(dtype=np.int64)
     b = pairs["uid_r"].to_numpy(dtype=np.int64)
     probability = pairs["match_probability"].to_numpy(dtype=float)
@@ -119,16 +115,15 @@ def _scored_edges(records: pd.DataFrame, weak: np.ndarray):
     probabilistic = (probability >= LINK_PROBABILITY) & beyond_name & ~weak[a] & ~weak[b]
     keys = pd.factorize(records["ctx_key"].to_numpy(dtype=object), use_na_sentinel=True)[0]
     same_ctx = (keys[a] >= 0) & (keys[a] == keys[b])
-    in_context = fuzzy.rescore(pairs["match_weight"].to_numpy(dtype=float), scored.prior_weight, ctx.CRIME_REF_PRIOR)
+    in_context = fuzzy.rescore(pairs["match_weight"].to_numpy(dtype=float), model.prior_weight, ctx.CRIME_REF_PRIOR)
     context_links = same_ctx & (in_context >= ctx.ACCEPT)
-    edges = pd.concat(
+    return pd.concat(
         [
             _edges(a[probabilistic], b[probabilistic], PROBABILISTIC_RANK, probability[probabilistic]),
             _edges(a[context_links], b[context_links], CONTEXT_RANK, in_context[context_links]),
         ],
         ignore_index=True,
     )
-    return edges, scored
 
 
 def _context_edges_without_model(records: pd.DataFrame) -> pd.DataFrame:
@@ -136,21 +131,19 @@ def _context_edges_without_model(records: pd.DataFrame) -> pd.DataFrame:
     keys = records["ctx_key"]
     rows = pd.Series(np.arange(len(records)))[keys.notna().to_numpy()]
     if rows.empty:
-        return pd.DataFrame(columns=_EDGE_COLUMNS)
+        return _edges([], [], CONTEXT_RANK, [])
     first = rows.groupby(keys[keys.notna()].to_numpy()).transform("min").to_numpy()
     keep = rows.to_numpy() != first
     return _edges(first[keep], rows.to_numpy()[keep], CONTEXT_RANK, np.full(keep.sum(), ctx.CRIME_REF_PRIOR))
 
 
-def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scored) -> pd.DataFrame:
+def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scorer, model) -> pd.DataFrame:
     """Context links of unresolved roles through their partner's other dyads.
 
     Unresolved: a singleton, or in a cluster with no date of birth and no
     identifier (e.g. a name-only perpetrator tied to a crime's suspect that
     was itself recorded with a surname and postcode only).
     """
-    from masip.linkage import fuzzy
-
     n = len(records)
     partner = ctx.partners(records)
     sizes = np.bincount(labels, minlength=n)
@@ -159,7 +152,7 @@ def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scored) -> pd.DataFra
     unresolved = (sizes[labels] == 1) | ~anchored[labels]
     todo = np.flatnonzero(unresolved & (partner >= 0))
     if not len(todo):
-        return pd.DataFrame(columns=_EDGE_COLUMNS)
+        return _edges([], [], CONTEXT_RANK, [])
     partner_person = np.where(partner >= 0, labels[np.maximum(partner, 0)], -1)
     role = (records["role"].astype(str).to_numpy() == "VICTIM").astype(np.int64)
     extra = {
@@ -172,8 +165,8 @@ def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scored) -> pd.DataFra
         "and (l.needs_context = 1 or r.needs_context = 1)"
     )
     # every candidate is scored (no weight cut-off): each one dilutes the prior
-    rescored = fuzzy.score_pairs(records, rules=[rule], model=scored.model, extra=extra, min_weight=-1000.0)
-    found = ctx.resolve_dyads(rescored.pairs, labels, partner, todo, scored.prior_weight)
+    rescored = scorer.predict(model, rules=[rule], extra=extra, min_weight=-1000.0)
+    found = ctx.resolve_dyads(rescored, labels, partner, todo, model.prior_weight)
     return _edges(found["i"], found["j"], CONTEXT_RANK, found["probability"])
 
 
@@ -201,25 +194,27 @@ def link_person_records(records: pd.DataFrame, context: pd.DataFrame | None = No
     n = len(recs)
     recs["ctx_key"] = ctx.context_keys(recs, context)
     weak = ctx.name_only(recs)
-    parts = [token_edges(recs)]
-    scored = None
-    if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
-        edges, scored = _scored_edges(recs, weak)
-        parts.append(edges)
-    elif n >= 2:
-        parts.append(_context_edges_without_model(recs))
-    edges = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else (
-        pd.DataFrame({c: pd.Series([], dtype=float if c == "probability" else np.int64) for c in _EDGE_COLUMNS})
-    )
-    edges = edges.astype({"i": np.int64, "j": np.int64, "rank": np.int64, "probability": float})
     attrs = Attributes.from_records(recs)
-    labels, effective = cluster(n, edges, attrs)
-    if scored is not None:
-        more = _dyad_edges(recs, labels, scored)
-        if len(more):
-            edges = pd.concat([edges, more.astype(edges.dtypes.to_dict())], ignore_index=True)
+    if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
+        with fuzzy.Scorer(recs) as scorer:
+            model = scorer.train(fuzzy.training_sample(sorted_keys))
+            edges = _combined([token_edges(recs), _scored_edges(recs, weak, scorer.predict(model), model)])
             labels, effective = cluster(n, edges, attrs)
+            more = _dyad_edges(recs, labels, scorer, model)
+        if len(more):
+            edges = _combined([edges, more])
+            labels, effective = cluster(n, edges, attrs)
+    else:
+        edges = _combined([token_edges(recs), _context_edges_without_model(recs) if n >= 2 else _edges([], [], 0, [])])
+        labels, effective = cluster(n, edges, attrs)
     return _output(recs, sorted_keys, labels, edges, effective)
+
+
+def _combined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Edge lists as one, with the edge dtypes even when empty."""
+    parts = [p for p in parts if len(p)] or [_edges([], [], 0, [])]
+    edges = pd.concat(parts, ignore_index=True)
+    return edges.astype({"i": np.int64, "j": np.int64, "rank": np.int64, "probability": float})
 
 
 def _output(recs, sorted_keys, labels, edges, effective) -> pd.DataFrame:
