@@ -37,43 +37,43 @@ SINGLETON = "SINGLETON"
 IDENTIFIER_METHODS = frozenset({"PNC", "NHS", "CRN"})
 
 
+def _codes(records: pd.DataFrame, column: str) -> np.ndarray:
+    """Integer code of each value of ``column``; -1 for missing or blank."""
+    if column not in records:
+        return np.full(len(records), -1, dtype=np.int64)
+    codes, uniques = pd.factorize(records[column], use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    blank = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
+    codes[np.isin(codes, blank)] = -1
+    return codes
+
+
 @dataclass(frozen=True)
 class Attributes:
-    """Per-record values the guards look at (arrays aligned with the records; -1 / None = unknown)."""
+    """Per-record values the guards look at (arrays aligned with the records; -1 = unknown)."""
 
     pnc: np.ndarray  # int codes, -1 unknown
     nhs: np.ndarray
     sex: np.ndarray  # 0 unknown, 1 F, 2 M
-    dob: list[tuple | None]  # (dob, day, month, year, swap) token codes, or None
+    dob: np.ndarray  # (n, 5) codes of (dob, day, month, year, swap); dob[:, 0] == -1: no date of birth
 
     @classmethod
     def from_records(cls, records: pd.DataFrame) -> Attributes:
-        def codes(column: str) -> np.ndarray:
-            if column not in records:
-                return np.full(len(records), -1, dtype=np.int64)
-            values = records[column].astype(object).where(records[column].notna(), None)
-            values = values.map(lambda v: None if v == "" else v)
-            return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
-
-        sex = np.zeros(len(records), dtype=np.int8)
+        n = len(records)
+        sex = np.zeros(n, dtype=np.int8)
         if "sex" in records:
-            s = records["sex"].astype(object).to_numpy()
+            s = records["sex"].to_numpy(dtype=object)
             sex[s == "F"] = 1
             sex[s == "M"] = 2
-        dob: list[tuple | None] = [None] * len(records)
+        dob = np.full((n, 5), -1, dtype=np.int64)
         if "dob_token" in records:
             # the swapped date is a dob_token value too: code both columns together
-            n = len(records)
-            both = pd.concat([records["dob_token"], records.get("dob_swap_token", pd.Series([None] * n))])
-            both = both.astype(object).where(both.notna(), None)
+            swap = records["dob_swap_token"] if "dob_swap_token" in records else pd.Series([None] * n)
+            both = np.concatenate([records["dob_token"].to_numpy(dtype=object), swap.to_numpy(dtype=object)])
             joint = pd.factorize(both, use_na_sentinel=True)[0].astype(np.int64)
-            coded = np.stack(
-                [joint[:n], codes("dob_day_token"), codes("dob_month_token"), codes("dob_year_token"), joint[n:]],
-                axis=1,
-            )
-            for i in np.flatnonzero(coded[:, 0] >= 0):
-                dob[i] = tuple(int(x) for x in coded[i])
-        return cls(codes("pnc_token"), codes("nhs_token"), sex, dob)
+            parts = [_codes(records, c) for c in ("dob_day_token", "dob_month_token", "dob_year_token")]
+            dob = np.stack([joint[:n], *parts, joint[n:]], axis=1)
+        return cls(_codes(records, "pnc_token"), _codes(records, "nhs_token"), sex, dob)
 
 
 def dobs_compatible(a: tuple, b: tuple) -> bool:
@@ -112,8 +112,8 @@ class _Clusters:
     def _dobs(self, root: int) -> set[tuple] | None:
         """The dates of birth of ``root``'s cluster, or None when it has none."""
         found = self.dobs.get(root)
-        if found is None and self.dob[root] is not None:
-            found = self.dobs[root] = {self.dob[root]}
+        if found is None and self.dob[root, 0] >= 0:
+            found = self.dobs[root] = {tuple(self.dob[root].tolist())}
         return found
 
     def find(self, i: int) -> int:
@@ -154,18 +154,10 @@ class _Clusters:
 def _conflicting_components(labels: np.ndarray, attrs: Attributes) -> np.ndarray:
     """Component labels that hold two different PNCs, NHS numbers, sexes or dates of birth."""
     bad: set[int] = set()
-    for values in (attrs.pnc, attrs.nhs):
+    sex = np.where(attrs.sex > 0, attrs.sex, -1).astype(np.int64)
+    for values in (attrs.pnc, attrs.nhs, sex, attrs.dob[:, 0]):
         known = values >= 0
         frame = pd.DataFrame({"c": labels[known], "v": values[known]})
-        counts = frame.drop_duplicates().groupby("c").size()
-        bad |= set(counts.index[counts > 1].tolist())
-    known = attrs.sex > 0
-    frame = pd.DataFrame({"c": labels[known], "v": attrs.sex[known]})
-    counts = frame.drop_duplicates().groupby("c").size()
-    bad |= set(counts.index[counts > 1].tolist())
-    dob_index = [i for i, d in enumerate(attrs.dob) if d is not None]
-    if dob_index:
-        frame = pd.DataFrame({"c": labels[dob_index], "v": [attrs.dob[i][0] for i in dob_index]})
         counts = frame.drop_duplicates().groupby("c").size()
         bad |= set(counts.index[counts > 1].tolist())
     return np.array(sorted(bad), dtype=np.int64)

@@ -31,7 +31,6 @@ Records that carry only a name are never linked on the name alone.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -51,30 +50,43 @@ CONTEXT_COLUMNS = ("source_id", "source_table", "record_ref", "force", "crime_re
 
 
 def _norm(value: object) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if not isinstance(value, str) and (value is None or pd.isna(value)):
         return None
     text = "".join(str(value).split()).upper()
     return text or None
 
 
+def _normalised(values: pd.Series) -> np.ndarray:
+    """``values`` without whitespace, upper case, blank -> None (each distinct value normalised once)."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    normal = np.array([_norm(u) for u in uniques] + [None], dtype=object)
+    return normal[codes]
+
+
+def _hex_hashes(texts: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each string as 16 hex digits (SipHash with pandas' fixed key)."""
+    hashes = pd.util.hash_array(texts).astype(">u8")
+    return np.frombuffer(hashes.tobytes().hex().encode("ascii"), dtype="S16").astype(str).astype(object)
+
+
 def context_keys(records: pd.DataFrame, context: pd.DataFrame | None) -> pd.Series:
-    """``ctx_key`` per record role: hex hash of (force, crime reference, role), or None.
+    """``ctx_key`` per record role: a hash of (force, crime reference, role), or None.
 
     ``context`` has one row per record (``CONTEXT_COLUMNS``): the police
-    crime the record is about — for a crime itself, its own reference.
+    crime the record is about — for a crime itself, its own reference. The
+    key is only ever compared for equality within one run, so a fast
+    non-cryptographic hash (a collision is a 2^-64 chance per pair) does.
     """
+    keys = np.full(len(records), None, dtype=object)
     if context is None or context.empty:
-        return pd.Series([None] * len(records), index=records.index, dtype=object)
-    ctx = context[list(CONTEXT_COLUMNS)].drop_duplicates(["source_id", "source_table", "record_ref"])
-    merged = records[["source_id", "source_table", "record_ref", "role"]].merge(
-        ctx, on=["source_id", "source_table", "record_ref"], how="left"
-    )
-    keys = []
-    for force, ref, role in zip(merged["force"], merged["crime_ref"], merged["role"]):
-        force, ref = _norm(force), _norm(ref)
-        keys.append(
-            hashlib.sha256(f"{force}|{ref}|{role}".encode()).hexdigest()[:32] if force and ref else None
-        )
+        return pd.Series(keys, index=records.index, dtype=object)
+    on = ["source_id", "source_table", "record_ref"]
+    ctx = context[list(CONTEXT_COLUMNS)].drop_duplicates(on).astype(object)
+    merged = records[[*on, "role"]].astype(object).merge(ctx, on=on, how="left")
+    force, ref = _normalised(merged["force"]), _normalised(merged["crime_ref"])
+    known = np.flatnonzero(pd.notna(force) & pd.notna(ref))
+    texts = force[known] + "|" + ref[known] + "|" + merged["role"].to_numpy(dtype=object)[known].astype(str)
+    keys[known] = _hex_hashes(texts)
     return pd.Series(keys, index=records.index, dtype=object)
 
 
