@@ -22,11 +22,20 @@ Training. With enough records (:data:`MIN_TRAINING_RECORDS`) the u
 probabilities are estimated by random sampling (seeded), the m
 probabilities by expectation maximisation on two blockings (date of birth;
 forename + surname) and the prior from exact forename + surname + date of
-birth agreement. Smaller inputs — a unit test, the first week of a new
-partnership — use the documented default parameters in this module, and so
-does a training run that fails or produces a degenerate model. The input is
-sorted by member key first, so the same records in any order give the same
-model and the same scores.
+birth agreement. Above :data:`MAX_TRAINING_RECORDS` records (a national
+year) the model is trained on a sample of that many, chosen by a hash of
+the records' member keys (:func:`training_sample`): the training blocks grow
+with the square of their input, and a few hundred thousand records estimate
+the parameters as well. Smaller inputs — a unit test, the first week of a
+new partnership — use the documented default parameters in this module,
+and so does a training run that fails or produces a degenerate model. The
+input is sorted by member key first, so the same records in any order give
+the same model and the same scores.
+
+Scale. Every blocking rule pins a person down (:func:`blocking_rules`), so
+the candidate pairs grow with the number of records, not its square; the
+encodings are prepared once, vectorised, into one DuckDB database that
+every scoring pass reads (:class:`Scorer`).
 """
 
 from __future__ import annotations
@@ -145,18 +154,46 @@ def with_defaults(comps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _same(*columns: str) -> str:
+    return " and ".join(f"l.{c} = r.{c}" for c in columns)
+
+
 def blocking_rules() -> list[str]:
-    """Candidate pairs: who could plausibly be the same person (keyed tokens only)."""
+    """Candidate pairs: who could plausibly be the same person (keyed tokens only).
+
+    Each rule pairs records that agree on a date of birth (or its day/month
+    swap) or a name, and on one more thing — a name's Soundex, a birth year,
+    a postcode district, the day and month — so that a block holds about one
+    person's records however many records there are. A broad rule alone (all
+    records born on one day, or all John Smiths) grows with the square of the
+    input: at a national year's 2.5 million records, date of birth alone gives
+    over a hundred million candidate pairs, nearly all of them strangers. A
+    pair that agrees on a date of birth or a name and on nothing else of
+    these cannot reach the link threshold anyway (its other comparisons are
+    all "else"); crime-reference pairs have their own rule.
+    """
+    fn, sn = "forename_token", "surname_token"
+    fn_ph, sn_ph = "forename_phonetic_token", "surname_phonetic_token"
+    dob, swap, year, district = "dob_token", "dob_swap_token", "dob_year_token", "postcode_district_token"
+    swapped_dob = [f"l.{swap} = r.{dob}", f"l.{dob} = r.{swap}"]
+    swapped_names = f"l.{fn_ph} = r.{sn_ph} and l.{sn_ph} = r.{fn_ph}"
     return [
-        "l.dob_token = r.dob_token",
-        "l.dob_swap_token = r.dob_token",
-        "l.dob_token = r.dob_swap_token",
-        "l.forename_token = r.forename_token and l.surname_token = r.surname_token",
-        "l.surname_token = r.surname_token and l.dob_year_token = r.dob_year_token",
-        "l.forename_phonetic_token = r.forename_phonetic_token and l.surname_phonetic_token = r.surname_phonetic_token",
-        "l.forename_phonetic_token = r.surname_phonetic_token and l.surname_phonetic_token = r.forename_phonetic_token",
-        "l.postcode_token = r.postcode_token and l.forename_phonetic_token = r.forename_phonetic_token",
-        "l.ctx_key = r.ctx_key",
+        _same(dob, fn_ph),
+        _same(dob, sn_ph),
+        f"{_same(dob)} and l.{fn_ph} = r.{sn_ph}",
+        f"{_same(dob)} and l.{sn_ph} = r.{fn_ph}",
+        _same(dob, district),
+        *(f"{rule} and {_same(other)}" for other in (sn_ph, fn_ph, district) for rule in swapped_dob),
+        _same(fn, sn, year),
+        _same(fn, sn, district),
+        _same(fn, sn, "dob_day_token", "dob_month_token"),
+        _same(sn, year, district),
+        _same(fn_ph, sn_ph, year),
+        _same(fn_ph, sn_ph, district),
+        f"{swapped_names} and {_same(year)}",
+        f"{swapped_names} and {_same(district)}",
+        _same("postcode_token", fn_ph),
+        _same("ctx_key"),
     ]
 
 
