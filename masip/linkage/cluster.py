@@ -62,7 +62,7 @@ class Attributes:
         n = len(records)
         sex = np.zeros(n, dtype=np.int8)
         if "sex" in records:
-            s = records["sex"].to_numpy(dtype=object)
+            s = records["sex"].to_numpy(dtype=object, na_value=None)
             sex[s == "F"] = 1
             sex[s == "M"] = 2
         dob = np.full((n, 5), -1, dtype=np.int64)

@@ -117,7 +117,7 @@ def present(records: pd.DataFrame, column: str) -> np.ndarray:
     if column not in records:
         return np.zeros(len(records), dtype=bool)
     values = records[column]
-    return (values.notna() & (values.astype(object) != "")).to_numpy()
+    return (values.notna() & (values != "").fillna(False)).to_numpy(dtype=bool)
 
 
 def anchored(records: pd.DataFrame) -> np.ndarray:
