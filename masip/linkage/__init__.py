@@ -1,7 +1,9 @@
 """Person linkage: resolve every source record role to a pseudonymous person_id (SPEC §4).
 
 The pipeline (the ``int_person_links`` dbt Python model) calls only
-:func:`link_person_records`. Everything it reads is pseudonymised: keyed
+:func:`link_person_records`; :func:`link_with_state` also returns what a
+weekly run needs to score only new and changed records
+(:mod:`masip.linkage.state`). Everything it reads is pseudonymised: keyed
 tokens, keyed Bloom filters and generalised values written at ingest
 (``raw.person_records``), plus agency-local references (SPEC §3.5).
 
@@ -49,6 +51,7 @@ from masip.linkage.deterministic import (
     person_id_for,
     token_edges,
 )
+from masip.linkage.state import LinkageState, merged_pairs, reusable_pairs
 
 __all__ = [
     "KEY_COLUMNS",
@@ -56,8 +59,10 @@ __all__ = [
     "LINK_PROBABILITY",
     "OUTPUT_COLUMNS",
     "TOKEN_RULES",
+    "LinkageState",
     "link_deterministic",
     "link_person_records",
+    "link_with_state",
     "person_id_for",
 ]
 
@@ -164,20 +169,27 @@ def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scorer, model) -> pd.
         "l.partner_person = r.partner_person and l.partner_person >= 0 and l.role_code = r.role_code "
         "and (l.needs_context = 1 or r.needs_context = 1)"
     )
+    # only roles opposite a partner person of a role to resolve can pair under the rule
+    group = partner_person * 2 + role
+    rows = np.flatnonzero((partner_person >= 0) & np.isin(group, group[todo]))
     # every candidate is scored (no weight cut-off): each one dilutes the prior
-    rescored = scorer.predict(model, rules=[rule], extra=extra, min_weight=-1000.0)
+    rescored = scorer.predict(model, rules=[rule], rows=rows, extra=extra, min_weight=-1000.0)
     found = ctx.resolve_dyads(rescored, labels, partner, todo, model.prior_weight)
     return _edges(found["i"], found["j"], CONTEXT_RANK, found["probability"])
 
 
-def link_person_records(records: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
+def link_person_records(
+    records: pd.DataFrame, context: pd.DataFrame | None = None, previous: LinkageState | None = None
+) -> pd.DataFrame:
     """Assign a ``person_id`` to each record role in ``records``.
 
     ``records`` holds rows of ``intermediate.int_person_records`` (the
     columns of ``raw.person_records``, live versions only; columns that are
-    absent count as missing). ``context`` optionally says which police crime
-    each record is about (``source_id, source_table, record_ref, force,
-    crime_ref``; see :func:`masip.linkage.context.context_keys`).
+    absent count as missing; object or Arrow-backed columns). ``context``
+    optionally says which police crime each record is about (``source_id,
+    source_table, record_ref, force, crime_ref``; see
+    :func:`masip.linkage.context.context_keys`). ``previous``: see
+    :func:`link_with_state`.
 
     Returns one row per input row: ``source_id, source_table, record_ref,
     role, person_id, link_method, match_probability``, sorted by member key
@@ -188,6 +200,30 @@ def link_person_records(records: pd.DataFrame, context: pd.DataFrame | None = No
     highest posterior probability of its links of that kind otherwise, and
     NULL for a singleton.
     """
+    return link_with_state(records, context, previous)[0]
+
+
+def link_with_state(
+    records: pd.DataFrame, context: pd.DataFrame | None = None, previous: LinkageState | None = None
+) -> tuple[pd.DataFrame, LinkageState]:
+    """:func:`link_person_records`, and the :class:`LinkageState` the next run can start from.
+
+    Without ``previous`` (or with one that has no model) the model is
+    trained on ``records``. With ``previous`` its model and term frequencies
+    are used as they are (no training), and its scored pairs between records
+    whose fingerprint is unchanged are reused: only pairs with at least one
+    new or changed record are scored. The links are identical to those of a
+    run given ``previous.without_pairs()`` (the same frozen model, every pair
+    scored). Typical use::
+
+        links, state = link_with_state(records, context)                   # full run: trains
+        state.save(directory)                                              # keep it
+        links, state = link_with_state(new_records, new_context,           # a week later:
+                                       previous=LinkageState.load(directory))  # incremental
+
+    Retrain from time to time (a run without ``previous``): the frozen model
+    does not learn from new data.
+    """
     from masip.linkage import fuzzy
 
     recs, sorted_keys = _canonical(records)
@@ -195,19 +231,34 @@ def link_person_records(records: pd.DataFrame, context: pd.DataFrame | None = No
     recs["ctx_key"] = ctx.context_keys(recs, context)
     weak = ctx.name_only(recs)
     attrs = Attributes.from_records(recs)
+    frozen = previous if previous is not None and previous.model is not None else None
     if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
-        with fuzzy.Scorer(recs) as scorer:
-            model = scorer.train(fuzzy.training_sample(sorted_keys))
-            edges = _combined([token_edges(recs), _scored_edges(recs, weak, scorer.predict(model), model)])
+        with fuzzy.Scorer(recs, frozen.term_frequencies if frozen else None) as scorer:
+            model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(fuzzy.training_sample(sorted_keys))
+            state = _scored_state(scorer, model, sorted_keys, frozen)
+            edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
             labels, effective = cluster(n, edges, attrs)
             more = _dyad_edges(recs, labels, scorer, model)
         if len(more):
             edges = _combined([edges, more])
             labels, effective = cluster(n, edges, attrs)
     else:
+        state = frozen.without_pairs() if frozen else LinkageState()
         edges = _combined([token_edges(recs), _context_edges_without_model(recs) if n >= 2 else _edges([], [], 0, [])])
         labels, effective = cluster(n, edges, attrs)
-    return _output(recs, sorted_keys, labels, edges, effective)
+    return _output(recs, sorted_keys, labels, edges, effective), state
+
+
+def _scored_state(scorer, model, keys: np.ndarray, previous: LinkageState | None) -> LinkageState:
+    """Score the candidate pairs (reusing ``previous``'s where records are unchanged) into a new state."""
+    fingerprints = scorer.fingerprints()
+    if previous is None or previous.records.empty:
+        pairs = scorer.predict(model)
+    else:
+        reused, changed = reusable_pairs(previous, keys, fingerprints)
+        pairs = merged_pairs(reused, scorer.predict(model, changed=changed))
+        log.info("person linkage: %d pairs reused, %d records new or changed", len(reused), int(changed.sum()))
+    return LinkageState.of_run(model.to_json(), scorer.term_frequencies(model), keys, fingerprints, pairs)
 
 
 def _combined(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -423,6 +423,18 @@ class Scorer:
         """The term-frequency lookups ``model`` scores with (token integer -> relative frequency)."""
         return {c: self.con.execute(f"select * from {self._tf_table(c)} order by 1").df() for c in model.tf_columns}
 
+    def fingerprints(self) -> np.ndarray:
+        """A 64-bit hash of each record's scoring columns (everything a pair's score or blocking reads).
+
+        Two runs that give a record the same fingerprint score its pairs with
+        any other unchanged record identically (under the same model and term
+        frequencies), which is what lets an incremental run reuse them.
+        DuckDB's hash may change with its version: every record then counts
+        as changed once, which costs time, never correctness.
+        """
+        hashes = self.con.execute("select hash(*columns(* exclude (uid))) from records order by uid").fetchnumpy()
+        return next(iter(hashes.values())).astype(np.uint64).view(np.int64)
+
     def _linker(self, table: str, settings: dict[str, Any], validate: bool = True) -> Any:
         from splink import Linker
 
