@@ -38,6 +38,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from masip.linkage import context as ctx
 from masip.linkage.cluster import METHODS, SINGLETON, Attributes, cluster
@@ -46,9 +47,9 @@ from masip.linkage.deterministic import (
     LINK_METHODS,
     OUTPUT_COLUMNS,
     TOKEN_RULES,
-    _member_keys,
     link_deterministic,
     person_id_for,
+    sorted_member_keys,
     token_edges,
 )
 from masip.linkage.state import LinkageState, merged_pairs, reusable_pairs
@@ -77,21 +78,9 @@ PROBABILISTIC_RANK = METHODS.index("PROBABILISTIC")
 CONTEXT_RANK = METHODS.index("CONTEXT")
 
 
-def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, pa.Array]:
     """Records sorted by member key (refusing duplicates), and the sorted keys."""
-    missing = [c for c in KEY_COLUMNS if c not in records.columns]
-    if missing:
-        raise ValueError(f"person records lack key column(s): {', '.join(missing)}")
-    keys = _member_keys(records)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    duplicated = sorted_keys[1:] == sorted_keys[:-1]
-    if duplicated.any():
-        dupes = np.unique(sorted_keys[1:][duplicated])[:5]
-        raise ValueError(
-            "person records hold the same record role more than once "
-            f"(e.g. {', '.join(map(str, dupes))}); expected one row per live record role"
-        )
+    order, sorted_keys = sorted_member_keys(records)
     return records.iloc[order].reset_index(drop=True), sorted_keys
 
 
@@ -249,7 +238,7 @@ def link_with_state(
     return _output(recs, sorted_keys, labels, edges, effective), state
 
 
-def _scored_state(scorer, model, keys: np.ndarray, previous: LinkageState | None) -> LinkageState:
+def _scored_state(scorer, model, keys: pa.Array, previous: LinkageState | None) -> LinkageState:
     """Score the candidate pairs (reusing ``previous``'s where records are unchanged) into a new state."""
     fingerprints = scorer.fingerprints()
     if previous is None or previous.records.empty:
@@ -272,23 +261,20 @@ def _output(recs, sorted_keys, labels, edges, effective) -> pd.DataFrame:
     n = len(recs)
     # one hash per person: labels are the smallest row of each cluster
     roots, inverse = np.unique(labels, return_inverse=True)
-    person_ids = np.array([person_id_for(k) for k in sorted_keys[roots]], dtype=object)[inverse] if n else (
+    person_ids = np.array([person_id_for(k) for k in sorted_keys.take(roots).to_pylist()], dtype=object)[inverse] if n else (
         np.empty(0, dtype=object)
     )
     # strongest effective link per record, then its best probability
     eff = edges[effective]
-    ends = pd.DataFrame(
-        {
-            "row": np.concatenate([eff["i"].to_numpy(), eff["j"].to_numpy()]),
-            "rank": np.concatenate([eff["rank"].to_numpy(), eff["rank"].to_numpy()]),
-            "probability": np.concatenate([eff["probability"].to_numpy(), eff["probability"].to_numpy()]),
-        }
-    )
-    ends = ends.sort_values(["row", "rank", "probability"], ascending=[True, True, False]).drop_duplicates("row")
+    row = np.concatenate([eff["i"].to_numpy(), eff["j"].to_numpy()])
+    link_rank = np.tile(eff["rank"].to_numpy(), 2)
+    link_probability = np.tile(eff["probability"].to_numpy(), 2)
     rank = np.full(n, len(METHODS), dtype=np.int64)
-    probability = np.full(n, np.nan)
-    rank[ends["row"].to_numpy()] = ends["rank"].to_numpy()
-    probability[ends["row"].to_numpy()] = ends["probability"].to_numpy()
+    np.minimum.at(rank, row, link_rank)
+    strongest = link_rank == rank[row]
+    probability = np.full(n, -np.inf)
+    np.maximum.at(probability, row[strongest], link_probability[strongest])
+    probability[rank == len(METHODS)] = np.nan
     methods = np.array([*METHODS, SINGLETON], dtype=object)
     out = pd.DataFrame({c: recs[c].astype(object).to_numpy() for c in KEY_COLUMNS})
     out["person_id"] = person_ids

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -76,21 +77,24 @@ class Attributes:
         return cls(_codes(records, "pnc_token"), _codes(records, "nhs_token"), sex, dob)
 
 
-def dobs_compatible(a: tuple, b: tuple) -> bool:
+def dobs_compatible(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Whether two known dates of birth can be one person's, mis-keyed.
 
     Equal; day and month swapped; or two of day, month and year equal (one
     part mis-typed). A record without day/month/year parts (older input)
     is compared on the full date only and otherwise given the benefit of
-    the doubt.
+    the doubt. ``a`` and ``b`` are (dob, day, month, year, swap) codes (-1
+    unknown), or arrays of them along the last axis, which broadcast.
     """
-    if a[0] == b[0]:
-        return True
-    if (a[4] >= 0 and a[4] == b[0]) or (b[4] >= 0 and b[4] == a[0]):
-        return True
-    if min(a[1:4] + b[1:4]) < 0:
-        return True
-    return (a[1] == b[1]) + (a[2] == b[2]) + (a[3] == b[3]) >= 2
+    a, b = np.asarray(a), np.asarray(b)
+    parts_a, parts_b = a[..., 1:4], b[..., 1:4]
+    return (
+        (a[..., 0] == b[..., 0])
+        | ((a[..., 4] >= 0) & (a[..., 4] == b[..., 0]))
+        | ((b[..., 4] >= 0) & (b[..., 4] == a[..., 0]))
+        | (np.minimum(parts_a.min(axis=-1), parts_b.min(axis=-1)) < 0)
+        | ((parts_a == parts_b).sum(axis=-1) >= 2)
+    )
 
 
 class _Clusters:
@@ -136,7 +140,7 @@ class _Clusters:
             if sex[ra] and sex[rb] and sex[ra] != sex[rb]:
                 return False
             da, db = self._dobs(ra), self._dobs(rb)
-            if da and db and not all(dobs_compatible(x, y) for x in da for y in db):
+            if da and db and not dobs_compatible(np.array([*da])[:, None], np.array([*db])[None, :]).all():
                 return False
         if ra > rb:
             ra, rb = rb, ra
@@ -151,15 +155,49 @@ class _Clusters:
         return True
 
 
+#: A component with more distinct dates of birth than this is re-clustered
+#: without checking their pairs (which grow with the square of the count).
+MAX_DOBS_CHECKED = 64
+
+
+def _incompatible_dobs(labels: np.ndarray, dob: np.ndarray) -> set[int]:
+    """Components holding two dates of birth that :func:`dobs_compatible` would keep apart.
+
+    A mis-keyed date (a typo, day and month swapped) gives one person's
+    component two different dates that are still compatible; such a
+    component needs no edge-by-edge clustering, since no union in it can be
+    refused on dates.
+    """
+    known = dob[:, 0] >= 0
+    frame = pd.DataFrame(dob[known], columns=["d", "day", "month", "year", "swap"])
+    frame.insert(0, "c", labels[known])
+    frame = frame.drop_duplicates()
+    counts = frame["c"].value_counts()
+    bad = set(counts.index[counts > MAX_DOBS_CHECKED].tolist())
+    several = frame[frame["c"].isin(counts.index[(counts > 1) & (counts <= MAX_DOBS_CHECKED)])]
+    pairs = several.merge(several, on="c", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["d_a"] < pairs["d_b"]]
+    columns = ["d", "day", "month", "year", "swap"]
+    compatible = dobs_compatible(
+        pairs[[f"{k}_a" for k in columns]].to_numpy(), pairs[[f"{k}_b" for k in columns]].to_numpy()
+    )
+    return bad | set(pairs["c"].to_numpy()[~compatible].tolist())
+
+
 def _conflicting_components(labels: np.ndarray, attrs: Attributes) -> np.ndarray:
-    """Component labels that hold two different PNCs, NHS numbers, sexes or dates of birth."""
+    """Component labels that hold two different PNCs, NHS numbers or known sexes, or incompatible dates of birth.
+
+    Only these need the guarded edge-by-edge clustering: in any other
+    component no guard can refuse a union, so it is one person.
+    """
     bad: set[int] = set()
     sex = np.where(attrs.sex > 0, attrs.sex, -1).astype(np.int64)
-    for values in (attrs.pnc, attrs.nhs, sex, attrs.dob[:, 0]):
+    for values in (attrs.pnc, attrs.nhs, sex):
         known = values >= 0
         frame = pd.DataFrame({"c": labels[known], "v": values[known]})
         counts = frame.drop_duplicates().groupby("c").size()
         bad |= set(counts.index[counts > 1].tolist())
+    bad |= _incompatible_dobs(labels, attrs.dob)
     return np.array(sorted(bad), dtype=np.int64)
 
 

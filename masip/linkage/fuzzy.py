@@ -175,7 +175,8 @@ def blocking_rules() -> list[str]:
     fn, sn = "forename_token", "surname_token"
     fn_ph, sn_ph = "forename_phonetic_token", "surname_phonetic_token"
     dob, swap, year, district = "dob_token", "dob_swap_token", "dob_year_token", "postcode_district_token"
-    swapped_dob = [f"l.{swap} = r.{dob}", f"l.{dob} = r.{swap}"]
+    # one direction is enough: if one record's swapped date is the other's date, the other's is the first's
+    swapped_dob = f"l.{swap} = r.{dob}"
     swapped_names = f"l.{fn_ph} = r.{sn_ph} and l.{sn_ph} = r.{fn_ph}"
     return [
         _same(dob, fn_ph),
@@ -183,7 +184,7 @@ def blocking_rules() -> list[str]:
         f"{_same(dob)} and l.{fn_ph} = r.{sn_ph}",
         f"{_same(dob)} and l.{sn_ph} = r.{fn_ph}",
         _same(dob, district),
-        *(f"{rule} and {_same(other)}" for other in (sn_ph, fn_ph, district) for rule in swapped_dob),
+        *(f"{swapped_dob} and {_same(other)}" for other in (sn_ph, fn_ph, district)),
         _same(fn, sn, year),
         _same(fn, sn, district),
         _same(fn, sn, "dob_day_token", "dob_month_token"),
@@ -331,7 +332,7 @@ def regularise(model: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def training_sample(keys: np.ndarray, size: int = MAX_TRAINING_RECORDS) -> np.ndarray | None:
+def training_sample(keys: pa.Array, size: int = MAX_TRAINING_RECORDS) -> np.ndarray | None:
     """Rows to train the model on: None (all) up to ``size`` records, else ``size`` of them.
 
     The sample is the records whose member keys hash lowest (a fixed-key
@@ -343,7 +344,7 @@ def training_sample(keys: np.ndarray, size: int = MAX_TRAINING_RECORDS) -> np.nd
     """
     if len(keys) <= size:
         return None
-    hashes = pd.util.hash_array(np.asarray(keys, dtype=object))
+    hashes = pd.util.hash_array(keys.to_numpy(zero_copy_only=False))
     return np.sort(np.argpartition(hashes, size)[:size])
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 PAIR_COLUMNS = ("uid_l", "uid_r", "match_weight", "match_probability")
 
@@ -65,11 +66,11 @@ class LinkageState:
 
     @classmethod
     def of_run(
-        cls, model: str, term_frequencies: dict[str, pd.DataFrame], keys: np.ndarray, fingerprints: np.ndarray,
+        cls, model: str, term_frequencies: dict[str, pd.DataFrame], keys: pa.Array, fingerprints: np.ndarray,
         pairs: pd.DataFrame,
     ) -> LinkageState:
         records = pd.DataFrame(
-            {"member_key": pd.array(keys, dtype=pd.ArrowDtype(pa.string())), "fingerprint": fingerprints}
+            {"member_key": pd.arrays.ArrowExtensionArray(keys), "fingerprint": fingerprints}
         )
         return cls(model, term_frequencies, records, pairs[list(PAIR_COLUMNS)].reset_index(drop=True))
 
@@ -97,19 +98,19 @@ class LinkageState:
         return cls(meta["model"], frequencies, records, pairs)
 
 
-def reusable_pairs(previous: LinkageState, keys: np.ndarray, fingerprints: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def reusable_pairs(previous: LinkageState, keys: pa.Array, fingerprints: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """The previous run's pairs between records unchanged since, and which records are new or changed.
 
     ``keys``: this run's member keys, sorted (row ``k`` is record ``k``);
     ``fingerprints``: theirs. The pairs come back renumbered to this run's
     rows; both runs sort by member key, so ``uid_l < uid_r`` still holds.
     """
-    old_keys = previous.records["member_key"].to_numpy(dtype=str)
-    position = np.minimum(np.searchsorted(keys, old_keys), max(len(keys) - 1, 0))
-    unchanged = (
-        (keys[position] == old_keys) & (fingerprints[position] == previous.records["fingerprint"].to_numpy())
-        if len(keys) else np.zeros(len(old_keys), dtype=bool)
-    )
+    old_keys = pa.array(previous.records["member_key"], from_pandas=True)
+    found = pc.index_in(old_keys, value_set=keys)
+    position = pc.fill_null(found, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    unchanged = found.is_valid().to_numpy(zero_copy_only=False)
+    old_fingerprints = previous.records["fingerprint"].to_numpy()
+    unchanged[unchanged] = fingerprints[position[unchanged]] == old_fingerprints[unchanged]
     new_row = np.where(unchanged, position, -1)
     changed = np.ones(len(keys), dtype=bool)
     changed[new_row[unchanged]] = False
