@@ -52,6 +52,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from masip.linkage import comparisons as C
 
@@ -319,7 +320,7 @@ def bench_febrl(repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _prepare_febrl(encoded: pd.DataFrame) -> pd.DataFrame:
+def _prepare_febrl(encoded: pd.DataFrame) -> pa.Table:
     tokens = [c for c in encoded.columns if c.endswith(("_t", "_ph"))]
     return C.prepare_encodings(encoded, FEBRL_BLOOMS, tokens)
 

@@ -1,7 +1,9 @@
 """Person linkage: resolve every source record role to a pseudonymous person_id (SPEC §4).
 
 The pipeline (the ``int_person_links`` dbt Python model) calls only
-:func:`link_person_records`. Everything it reads is pseudonymised: keyed
+:func:`link_person_records`; :func:`link_with_state` also returns what a
+weekly run needs to score only new and changed records
+(:mod:`masip.linkage.state`). Everything it reads is pseudonymised: keyed
 tokens, keyed Bloom filters and generalised values written at ingest
 (``raw.person_records``), plus agency-local references (SPEC §3.5).
 
@@ -36,6 +38,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from masip.linkage import context as ctx
 from masip.linkage.cluster import METHODS, SINGLETON, Attributes, cluster
@@ -44,11 +47,12 @@ from masip.linkage.deterministic import (
     LINK_METHODS,
     OUTPUT_COLUMNS,
     TOKEN_RULES,
-    _member_keys,
     link_deterministic,
     person_id_for,
+    sorted_member_keys,
     token_edges,
 )
+from masip.linkage.state import LinkageState, merged_pairs, reusable_pairs
 
 __all__ = [
     "KEY_COLUMNS",
@@ -56,8 +60,10 @@ __all__ = [
     "LINK_PROBABILITY",
     "OUTPUT_COLUMNS",
     "TOKEN_RULES",
+    "LinkageState",
     "link_deterministic",
     "link_person_records",
+    "link_with_state",
     "person_id_for",
 ]
 
@@ -71,24 +77,10 @@ PROBABILITY_DECIMALS = 3
 PROBABILISTIC_RANK = METHODS.index("PROBABILISTIC")
 CONTEXT_RANK = METHODS.index("CONTEXT")
 
-_EDGE_COLUMNS = ["i", "j", "rank", "probability"]
 
-
-def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, pa.Array]:
     """Records sorted by member key (refusing duplicates), and the sorted keys."""
-    missing = [c for c in KEY_COLUMNS if c not in records.columns]
-    if missing:
-        raise ValueError(f"person records lack key column(s): {', '.join(missing)}")
-    keys = _member_keys(records)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    duplicated = sorted_keys[1:] == sorted_keys[:-1]
-    if duplicated.any():
-        dupes = np.unique(sorted_keys[1:][duplicated])[:5]
-        raise ValueError(
-            "person records hold the same record role more than once "
-            f"(e.g. {', '.join(map(str, dupes))}); expected one row per live record role"
-        )
+    order, sorted_keys = sorted_member_keys(records)
     return records.iloc[order].reset_index(drop=True), sorted_keys
 
 
@@ -103,12 +95,10 @@ def _edges(i, j, rank, probability) -> pd.DataFrame:
     )
 
 
-def _scored_edges(records: pd.DataFrame, weak: np.ndarray):
-    """Fellegi–Sunter and crime-reference edges, and the scoring model."""
+def _scored_edges(records: pd.DataFrame, weak: np.ndarray, pairs: pd.DataFrame, model) -> pd.DataFrame:
+    """Fellegi–Sunter and crime-reference edges from the scored candidate ``pairs``."""
     from masip.linkage import fuzzy
 
-    scored = fuzzy.score_pairs(records)
-    pairs = scored.pairs
     a = pairs["uid_l"].to_numpy(dtype=np.int64)
     b = pairs["uid_r"].to_numpy(dtype=np.int64)
     probability = pairs["match_probability"].to_numpy(dtype=float)
@@ -119,16 +109,15 @@ def _scored_edges(records: pd.DataFrame, weak: np.ndarray):
     probabilistic = (probability >= LINK_PROBABILITY) & beyond_name & ~weak[a] & ~weak[b]
     keys = pd.factorize(records["ctx_key"].to_numpy(dtype=object), use_na_sentinel=True)[0]
     same_ctx = (keys[a] >= 0) & (keys[a] == keys[b])
-    in_context = fuzzy.rescore(pairs["match_weight"].to_numpy(dtype=float), scored.prior_weight, ctx.CRIME_REF_PRIOR)
+    in_context = fuzzy.rescore(pairs["match_weight"].to_numpy(dtype=float), model.prior_weight, ctx.CRIME_REF_PRIOR)
     context_links = same_ctx & (in_context >= ctx.ACCEPT)
-    edges = pd.concat(
+    return pd.concat(
         [
             _edges(a[probabilistic], b[probabilistic], PROBABILISTIC_RANK, probability[probabilistic]),
             _edges(a[context_links], b[context_links], CONTEXT_RANK, in_context[context_links]),
         ],
         ignore_index=True,
     )
-    return edges, scored
 
 
 def _context_edges_without_model(records: pd.DataFrame) -> pd.DataFrame:
@@ -136,21 +125,19 @@ def _context_edges_without_model(records: pd.DataFrame) -> pd.DataFrame:
     keys = records["ctx_key"]
     rows = pd.Series(np.arange(len(records)))[keys.notna().to_numpy()]
     if rows.empty:
-        return pd.DataFrame(columns=_EDGE_COLUMNS)
+        return _edges([], [], CONTEXT_RANK, [])
     first = rows.groupby(keys[keys.notna()].to_numpy()).transform("min").to_numpy()
     keep = rows.to_numpy() != first
     return _edges(first[keep], rows.to_numpy()[keep], CONTEXT_RANK, np.full(keep.sum(), ctx.CRIME_REF_PRIOR))
 
 
-def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scored) -> pd.DataFrame:
+def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scorer, model) -> pd.DataFrame:
     """Context links of unresolved roles through their partner's other dyads.
 
     Unresolved: a singleton, or in a cluster with no date of birth and no
     identifier (e.g. a name-only perpetrator tied to a crime's suspect that
     was itself recorded with a surname and postcode only).
     """
-    from masip.linkage import fuzzy
-
     n = len(records)
     partner = ctx.partners(records)
     sizes = np.bincount(labels, minlength=n)
@@ -159,7 +146,7 @@ def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scored) -> pd.DataFra
     unresolved = (sizes[labels] == 1) | ~anchored[labels]
     todo = np.flatnonzero(unresolved & (partner >= 0))
     if not len(todo):
-        return pd.DataFrame(columns=_EDGE_COLUMNS)
+        return _edges([], [], CONTEXT_RANK, [])
     partner_person = np.where(partner >= 0, labels[np.maximum(partner, 0)], -1)
     role = (records["role"].astype(str).to_numpy() == "VICTIM").astype(np.int64)
     extra = {
@@ -171,20 +158,27 @@ def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scored) -> pd.DataFra
         "l.partner_person = r.partner_person and l.partner_person >= 0 and l.role_code = r.role_code "
         "and (l.needs_context = 1 or r.needs_context = 1)"
     )
+    # only roles opposite a partner person of a role to resolve can pair under the rule
+    group = partner_person * 2 + role
+    rows = np.flatnonzero((partner_person >= 0) & np.isin(group, group[todo]))
     # every candidate is scored (no weight cut-off): each one dilutes the prior
-    rescored = fuzzy.score_pairs(records, rules=[rule], model=scored.model, extra=extra, min_weight=-1000.0)
-    found = ctx.resolve_dyads(rescored.pairs, labels, partner, todo, scored.prior_weight)
+    rescored = scorer.predict(model, rules=[rule], rows=rows, extra=extra, min_weight=-1000.0)
+    found = ctx.resolve_dyads(rescored, labels, partner, todo, model.prior_weight)
     return _edges(found["i"], found["j"], CONTEXT_RANK, found["probability"])
 
 
-def link_person_records(records: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
+def link_person_records(
+    records: pd.DataFrame, context: pd.DataFrame | None = None, previous: LinkageState | None = None
+) -> pd.DataFrame:
     """Assign a ``person_id`` to each record role in ``records``.
 
     ``records`` holds rows of ``intermediate.int_person_records`` (the
     columns of ``raw.person_records``, live versions only; columns that are
-    absent count as missing). ``context`` optionally says which police crime
-    each record is about (``source_id, source_table, record_ref, force,
-    crime_ref``; see :func:`masip.linkage.context.context_keys`).
+    absent count as missing; object or Arrow-backed columns). ``context``
+    optionally says which police crime each record is about (``source_id,
+    source_table, record_ref, force, crime_ref``; see
+    :func:`masip.linkage.context.context_keys`). ``previous``: see
+    :func:`link_with_state`.
 
     Returns one row per input row: ``source_id, source_table, record_ref,
     role, person_id, link_method, match_probability``, sorted by member key
@@ -195,54 +189,92 @@ def link_person_records(records: pd.DataFrame, context: pd.DataFrame | None = No
     highest posterior probability of its links of that kind otherwise, and
     NULL for a singleton.
     """
+    return link_with_state(records, context, previous)[0]
+
+
+def link_with_state(
+    records: pd.DataFrame, context: pd.DataFrame | None = None, previous: LinkageState | None = None
+) -> tuple[pd.DataFrame, LinkageState]:
+    """:func:`link_person_records`, and the :class:`LinkageState` the next run can start from.
+
+    Without ``previous`` (or with one that has no model) the model is
+    trained on ``records``. With ``previous`` its model and term frequencies
+    are used as they are (no training), and its scored pairs between records
+    whose fingerprint is unchanged are reused: only pairs with at least one
+    new or changed record are scored. The links are identical to those of a
+    run given ``previous.without_pairs()`` (the same frozen model, every pair
+    scored). Typical use::
+
+        links, state = link_with_state(records, context)                   # full run: trains
+        state.save(directory)                                              # keep it
+        links, state = link_with_state(new_records, new_context,           # a week later:
+                                       previous=LinkageState.load(directory))  # incremental
+
+    Retrain from time to time (a run without ``previous``): the frozen model
+    does not learn from new data.
+    """
     from masip.linkage import fuzzy
 
     recs, sorted_keys = _canonical(records)
     n = len(recs)
     recs["ctx_key"] = ctx.context_keys(recs, context)
     weak = ctx.name_only(recs)
-    parts = [token_edges(recs)]
-    scored = None
-    if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
-        edges, scored = _scored_edges(recs, weak)
-        parts.append(edges)
-    elif n >= 2:
-        parts.append(_context_edges_without_model(recs))
-    edges = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else (
-        pd.DataFrame({c: pd.Series([], dtype=float if c == "probability" else np.int64) for c in _EDGE_COLUMNS})
-    )
-    edges = edges.astype({"i": np.int64, "j": np.int64, "rank": np.int64, "probability": float})
     attrs = Attributes.from_records(recs)
-    labels, effective = cluster(n, edges, attrs)
-    if scored is not None:
-        more = _dyad_edges(recs, labels, scored)
-        if len(more):
-            edges = pd.concat([edges, more.astype(edges.dtypes.to_dict())], ignore_index=True)
+    frozen = previous if previous is not None and previous.model is not None else None
+    if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
+        with fuzzy.Scorer(recs, frozen.term_frequencies if frozen else None) as scorer:
+            model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(fuzzy.training_sample(sorted_keys))
+            state = _scored_state(scorer, model, sorted_keys, frozen)
+            edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
             labels, effective = cluster(n, edges, attrs)
-    return _output(recs, sorted_keys, labels, edges, effective)
+            more = _dyad_edges(recs, labels, scorer, model)
+        if len(more):
+            edges = _combined([edges, more])
+            labels, effective = cluster(n, edges, attrs)
+    else:
+        state = frozen.without_pairs() if frozen else LinkageState()
+        edges = _combined([token_edges(recs), _context_edges_without_model(recs) if n >= 2 else _edges([], [], 0, [])])
+        labels, effective = cluster(n, edges, attrs)
+    return _output(recs, sorted_keys, labels, edges, effective), state
+
+
+def _scored_state(scorer, model, keys: pa.Array, previous: LinkageState | None) -> LinkageState:
+    """Score the candidate pairs (reusing ``previous``'s where records are unchanged) into a new state."""
+    fingerprints = scorer.fingerprints()
+    if previous is None or previous.records.empty:
+        pairs = scorer.predict(model)
+    else:
+        reused, changed = reusable_pairs(previous, keys, fingerprints)
+        pairs = merged_pairs(reused, scorer.predict(model, changed=changed))
+        log.info("person linkage: %d pairs reused, %d records new or changed", len(reused), int(changed.sum()))
+    return LinkageState.of_run(model.to_json(), scorer.term_frequencies(model), keys, fingerprints, pairs)
+
+
+def _combined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Edge lists as one, with the edge dtypes even when empty."""
+    parts = [p for p in parts if len(p)] or [_edges([], [], 0, [])]
+    edges = pd.concat(parts, ignore_index=True)
+    return edges.astype({"i": np.int64, "j": np.int64, "rank": np.int64, "probability": float})
 
 
 def _output(recs, sorted_keys, labels, edges, effective) -> pd.DataFrame:
     n = len(recs)
     # one hash per person: labels are the smallest row of each cluster
     roots, inverse = np.unique(labels, return_inverse=True)
-    person_ids = np.array([person_id_for(k) for k in sorted_keys[roots]], dtype=object)[inverse] if n else (
+    person_ids = np.array([person_id_for(k) for k in sorted_keys.take(roots).to_pylist()], dtype=object)[inverse] if n else (
         np.empty(0, dtype=object)
     )
     # strongest effective link per record, then its best probability
     eff = edges[effective]
-    ends = pd.DataFrame(
-        {
-            "row": np.concatenate([eff["i"].to_numpy(), eff["j"].to_numpy()]),
-            "rank": np.concatenate([eff["rank"].to_numpy(), eff["rank"].to_numpy()]),
-            "probability": np.concatenate([eff["probability"].to_numpy(), eff["probability"].to_numpy()]),
-        }
-    )
-    ends = ends.sort_values(["row", "rank", "probability"], ascending=[True, True, False]).drop_duplicates("row")
+    row = np.concatenate([eff["i"].to_numpy(), eff["j"].to_numpy()])
+    link_rank = np.tile(eff["rank"].to_numpy(), 2)
+    link_probability = np.tile(eff["probability"].to_numpy(), 2)
     rank = np.full(n, len(METHODS), dtype=np.int64)
-    probability = np.full(n, np.nan)
-    rank[ends["row"].to_numpy()] = ends["rank"].to_numpy()
-    probability[ends["row"].to_numpy()] = ends["probability"].to_numpy()
+    np.minimum.at(rank, row, link_rank)
+    strongest = link_rank == rank[row]
+    probability = np.full(n, -np.inf)
+    np.maximum.at(probability, row[strongest], link_probability[strongest])
+    probability[rank == len(METHODS)] = np.nan
     methods = np.array([*METHODS, SINGLETON], dtype=object)
     out = pd.DataFrame({c: recs[c].astype(object).to_numpy() for c in KEY_COLUMNS})
     out["person_id"] = person_ids

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -37,60 +38,63 @@ SINGLETON = "SINGLETON"
 IDENTIFIER_METHODS = frozenset({"PNC", "NHS", "CRN"})
 
 
+def _codes(records: pd.DataFrame, column: str) -> np.ndarray:
+    """Integer code of each value of ``column``; -1 for missing or blank."""
+    if column not in records:
+        return np.full(len(records), -1, dtype=np.int64)
+    codes, uniques = pd.factorize(records[column], use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    blank = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
+    codes[np.isin(codes, blank)] = -1
+    return codes
+
+
 @dataclass(frozen=True)
 class Attributes:
-    """Per-record values the guards look at (arrays aligned with the records; -1 / None = unknown)."""
+    """Per-record values the guards look at (arrays aligned with the records; -1 = unknown)."""
 
     pnc: np.ndarray  # int codes, -1 unknown
     nhs: np.ndarray
     sex: np.ndarray  # 0 unknown, 1 F, 2 M
-    dob: list[tuple | None]  # (dob, day, month, year, swap) token codes, or None
+    dob: np.ndarray  # (n, 5) codes of (dob, day, month, year, swap); dob[:, 0] == -1: no date of birth
 
     @classmethod
     def from_records(cls, records: pd.DataFrame) -> Attributes:
-        def codes(column: str) -> np.ndarray:
-            if column not in records:
-                return np.full(len(records), -1, dtype=np.int64)
-            values = records[column].astype(object).where(records[column].notna(), None)
-            values = values.map(lambda v: None if v == "" else v)
-            return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
-
-        sex = np.zeros(len(records), dtype=np.int8)
+        n = len(records)
+        sex = np.zeros(n, dtype=np.int8)
         if "sex" in records:
-            s = records["sex"].astype(object).to_numpy()
+            s = records["sex"].to_numpy(dtype=object, na_value=None)
             sex[s == "F"] = 1
             sex[s == "M"] = 2
-        dob: list[tuple | None] = [None] * len(records)
+        dob = np.full((n, 5), -1, dtype=np.int64)
         if "dob_token" in records:
             # the swapped date is a dob_token value too: code both columns together
-            n = len(records)
-            both = pd.concat([records["dob_token"], records.get("dob_swap_token", pd.Series([None] * n))])
-            both = both.astype(object).where(both.notna(), None)
+            swap = records["dob_swap_token"] if "dob_swap_token" in records else pd.Series([None] * n)
+            both = np.concatenate([records["dob_token"].to_numpy(dtype=object), swap.to_numpy(dtype=object)])
             joint = pd.factorize(both, use_na_sentinel=True)[0].astype(np.int64)
-            coded = np.stack(
-                [joint[:n], codes("dob_day_token"), codes("dob_month_token"), codes("dob_year_token"), joint[n:]],
-                axis=1,
-            )
-            for i in np.flatnonzero(coded[:, 0] >= 0):
-                dob[i] = tuple(int(x) for x in coded[i])
-        return cls(codes("pnc_token"), codes("nhs_token"), sex, dob)
+            parts = [_codes(records, c) for c in ("dob_day_token", "dob_month_token", "dob_year_token")]
+            dob = np.stack([joint[:n], *parts, joint[n:]], axis=1)
+        return cls(_codes(records, "pnc_token"), _codes(records, "nhs_token"), sex, dob)
 
 
-def dobs_compatible(a: tuple, b: tuple) -> bool:
+def dobs_compatible(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Whether two known dates of birth can be one person's, mis-keyed.
 
     Equal; day and month swapped; or two of day, month and year equal (one
     part mis-typed). A record without day/month/year parts (older input)
     is compared on the full date only and otherwise given the benefit of
-    the doubt.
+    the doubt. ``a`` and ``b`` are (dob, day, month, year, swap) codes (-1
+    unknown), or arrays of them along the last axis, which broadcast.
     """
-    if a[0] == b[0]:
-        return True
-    if (a[4] >= 0 and a[4] == b[0]) or (b[4] >= 0 and b[4] == a[0]):
-        return True
-    if min(a[1:4] + b[1:4]) < 0:
-        return True
-    return (a[1] == b[1]) + (a[2] == b[2]) + (a[3] == b[3]) >= 2
+    a, b = np.asarray(a), np.asarray(b)
+    parts_a, parts_b = a[..., 1:4], b[..., 1:4]
+    return (
+        (a[..., 0] == b[..., 0])
+        | ((a[..., 4] >= 0) & (a[..., 4] == b[..., 0]))
+        | ((b[..., 4] >= 0) & (b[..., 4] == a[..., 0]))
+        | (np.minimum(parts_a.min(axis=-1), parts_b.min(axis=-1)) < 0)
+        | ((parts_a == parts_b).sum(axis=-1) >= 2)
+    )
 
 
 class _Clusters:
@@ -112,8 +116,8 @@ class _Clusters:
     def _dobs(self, root: int) -> set[tuple] | None:
         """The dates of birth of ``root``'s cluster, or None when it has none."""
         found = self.dobs.get(root)
-        if found is None and self.dob[root] is not None:
-            found = self.dobs[root] = {self.dob[root]}
+        if found is None and self.dob[root, 0] >= 0:
+            found = self.dobs[root] = {tuple(self.dob[root].tolist())}
         return found
 
     def find(self, i: int) -> int:
@@ -136,7 +140,7 @@ class _Clusters:
             if sex[ra] and sex[rb] and sex[ra] != sex[rb]:
                 return False
             da, db = self._dobs(ra), self._dobs(rb)
-            if da and db and not all(dobs_compatible(x, y) for x in da for y in db):
+            if da and db and not dobs_compatible(np.array([*da])[:, None], np.array([*db])[None, :]).all():
                 return False
         if ra > rb:
             ra, rb = rb, ra
@@ -151,23 +155,49 @@ class _Clusters:
         return True
 
 
+#: A component with more distinct dates of birth than this is re-clustered
+#: without checking their pairs (which grow with the square of the count).
+MAX_DOBS_CHECKED = 64
+
+
+def _incompatible_dobs(labels: np.ndarray, dob: np.ndarray) -> set[int]:
+    """Components holding two dates of birth that :func:`dobs_compatible` would keep apart.
+
+    A mis-keyed date (a typo, day and month swapped) gives one person's
+    component two different dates that are still compatible; such a
+    component needs no edge-by-edge clustering, since no union in it can be
+    refused on dates.
+    """
+    known = dob[:, 0] >= 0
+    frame = pd.DataFrame(dob[known], columns=["d", "day", "month", "year", "swap"])
+    frame.insert(0, "c", labels[known])
+    frame = frame.drop_duplicates()
+    counts = frame["c"].value_counts()
+    bad = set(counts.index[counts > MAX_DOBS_CHECKED].tolist())
+    several = frame[frame["c"].isin(counts.index[(counts > 1) & (counts <= MAX_DOBS_CHECKED)])]
+    pairs = several.merge(several, on="c", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["d_a"] < pairs["d_b"]]
+    columns = ["d", "day", "month", "year", "swap"]
+    compatible = dobs_compatible(
+        pairs[[f"{k}_a" for k in columns]].to_numpy(), pairs[[f"{k}_b" for k in columns]].to_numpy()
+    )
+    return bad | set(pairs["c"].to_numpy()[~compatible].tolist())
+
+
 def _conflicting_components(labels: np.ndarray, attrs: Attributes) -> np.ndarray:
-    """Component labels that hold two different PNCs, NHS numbers, sexes or dates of birth."""
+    """Component labels that hold two different PNCs, NHS numbers or known sexes, or incompatible dates of birth.
+
+    Only these need the guarded edge-by-edge clustering: in any other
+    component no guard can refuse a union, so it is one person.
+    """
     bad: set[int] = set()
-    for values in (attrs.pnc, attrs.nhs):
+    sex = np.where(attrs.sex > 0, attrs.sex, -1).astype(np.int64)
+    for values in (attrs.pnc, attrs.nhs, sex):
         known = values >= 0
         frame = pd.DataFrame({"c": labels[known], "v": values[known]})
         counts = frame.drop_duplicates().groupby("c").size()
         bad |= set(counts.index[counts > 1].tolist())
-    known = attrs.sex > 0
-    frame = pd.DataFrame({"c": labels[known], "v": attrs.sex[known]})
-    counts = frame.drop_duplicates().groupby("c").size()
-    bad |= set(counts.index[counts > 1].tolist())
-    dob_index = [i for i, d in enumerate(attrs.dob) if d is not None]
-    if dob_index:
-        frame = pd.DataFrame({"c": labels[dob_index], "v": [attrs.dob[i][0] for i in dob_index]})
-        counts = frame.drop_duplicates().groupby("c").size()
-        bad |= set(counts.index[counts > 1].tolist())
+    bad |= _incompatible_dobs(labels, attrs.dob)
     return np.array(sorted(bad), dtype=np.int64)
 
 

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 POPCOUNT_SUFFIX = "_n"
 WORD_BITS = 64
@@ -223,100 +225,162 @@ def exact_comparison(name: str, token: str, tf: bool = False) -> dict[str, Any]:
 
 
 # -- input preparation -------------------------------------------------------------------
+#
+# Vectorised with Arrow and numpy: the warehouse hands over millions of rows,
+# and a Python call per value (what ``Series.map`` does) costs seconds per
+# column at that size. The input may be object columns (``DuckDB .df()``) or
+# Arrow-backed ones (``pd.ArrowDtype``, several times smaller in memory).
+
+_HEX_DIGITS = 16  # a token's first 64 bits
 
 
-def filter_bytes(values: pd.Series, nbytes: int) -> pd.Series:
-    """Bloom filters as raw bytes of ``nbytes``, whatever the transport.
+def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``values`` as one Arrow array (NaN and None are null)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values
+    array = pa.array(values, from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def column_array(frame: pd.DataFrame, column: str) -> pa.Array:
+    """``frame[column]`` as Arrow, or all null when the frame has no such column."""
+    return _arrow(frame[column]) if column in frame else pa.nulls(len(frame))
+
+
+def _lengths(array: pa.Array) -> np.ndarray:
+    """Byte length of each value (0 for null)."""
+    return pc.fill_null(pc.binary_length(array), 0).to_numpy(zero_copy_only=False)
+
+
+def _fixed_width_rows(array: pa.Array, width: int) -> np.ndarray:
+    """The bytes of the non-null values of ``array`` (each ``width`` long) as an ``(n, width)`` matrix.
+
+    Null values take no bytes, so the data buffer holds the values back to
+    back: one reshape, no per-value copy.
+    """
+    if not pa.types.is_binary(array.type):
+        array = array.cast(pa.binary())
+    if array.null_count == len(array):
+        return np.zeros((0, width), dtype=np.uint8)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+    return data[offsets[0] : offsets[-1]].reshape(-1, width)
+
+
+def _rows_of_width(array: pa.Array, lengths: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers whose value is ``width`` bytes long, and those values as a matrix."""
+    rows = np.flatnonzero(lengths == width)
+    subset = array if len(rows) == len(array) - array.null_count else array.take(pa.array(rows))
+    return rows, _fixed_width_rows(subset, width)
+
+
+def filter_matrix(values: pd.Series | pa.Array, nbytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bloom filters as an ``(n, nbytes)`` byte matrix and whether each row has one.
 
     A ``BLOB`` arrives as ``nbytes`` bytes; a DuckDB ``BIT`` read into pandas
     or Arrow arrives as its internal form, one padding-count byte (0, as the
     filter sizes are whole bytes) followed by the data; a ``BIT`` fetched as
-    Python values arrives as a ``'0101…'`` string.
+    Python values arrives as a ``'0101…'`` string. Anything else (another
+    size, an empty value) is a missing filter.
     """
+    array = _arrow(values)
+    matrix = np.zeros((len(array), nbytes), dtype=np.uint8)
+    present = np.zeros(len(array), dtype=bool)
+    if pa.types.is_null(array.type):
+        return matrix, present
+    lengths = _lengths(array)
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        rows, bits = _rows_of_width(array.cast(pa.string()), lengths, nbytes * 8)
+        matrix[rows] = np.packbits(bits == ord("1"), axis=1)
+        present[rows] = True
+        return matrix, present
+    array = array.cast(pa.binary())
+    rows, block = _rows_of_width(array, lengths, nbytes)
+    matrix[rows], present[rows] = block, True
+    rows, block = _rows_of_width(array, lengths, nbytes + 1)
+    padded = block[:, 0] == 0
+    matrix[rows[padded]], present[rows[padded]] = block[padded, 1:], True
+    return matrix, present
 
-    def one(v: Any) -> bytes | None:
-        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
-            return None
-        if isinstance(v, str):
-            return int(v, 2).to_bytes(len(v) // 8, "big") if v else None
-        v = bytes(v)
-        if len(v) == nbytes + 1 and v[0] == 0:
-            return v[1:]
-        return v
 
-    return values.map(one).astype(object)
-
-
-def bloom_word_columns(frame: pd.DataFrame, column: str, bits: int) -> pd.DataFrame:
+def bloom_word_columns(values: pd.Series | pa.Array, column: str, bits: int) -> dict[str, pa.Array]:
     """``<column>_w0 …`` (64-bit words, most significant first) and ``<column>_n`` (popcount).
 
-    Missing filters give NULL words and a NULL popcount. ``column`` may hold
-    ``BLOB`` bytes, DuckDB ``BIT`` values as read into pandas, or bit strings
-    (:func:`filter_bytes`).
+    Missing filters give NULL words and a NULL popcount. ``values`` may hold
+    ``BLOB`` bytes, DuckDB ``BIT`` values as read into pandas or Arrow, or bit
+    strings (:func:`filter_matrix`).
     """
     declare_bloom(column, bits)
-    words = bits // WORD_BITS
-    nbytes = bits // 8
-    raw = filter_bytes(frame[column], nbytes) if column in frame else pd.Series([None] * len(frame), dtype=object)
-    present = raw.map(lambda v: v is not None and len(v) == nbytes).to_numpy(dtype=bool)
-    buf = np.zeros((len(frame), nbytes), dtype=np.uint8)
-    if present.any():
-        buf[present] = np.frombuffer(b"".join(raw[present]), dtype=np.uint8).reshape(-1, nbytes)
+    matrix, present = filter_matrix(values, bits // 8)
+    missing = ~present
     # signed 64-bit words: DuckDB's bit_count has BIGINT but no UBIGINT overload
     # (a UBIGINT argument would be cast, slowly), and & is the same on either.
-    matrix = buf.view(">i8").astype(np.int64)
-    popcount = np.unpackbits(buf, axis=1).sum(axis=1).astype(np.int32)
-    out = {}
-    for k in range(words):
-        out[f"{column}_w{k}"] = pd.array(np.where(present, matrix[:, k], 0), dtype="Int64")
-        out[f"{column}_w{k}"][~present] = pd.NA
-    out[f"{column}{POPCOUNT_SUFFIX}"] = pd.array(popcount, dtype="Int32")
-    out[f"{column}{POPCOUNT_SUFFIX}"][~present] = pd.NA
-    return pd.DataFrame(out, index=frame.index)
+    words = matrix.view(">i8").astype(np.int64)
+    out = {f"{column}_w{k}": pa.array(words[:, k], mask=missing) for k in range(bits // WORD_BITS)}
+    popcount = np.bitwise_count(matrix).sum(axis=1, dtype=np.int32)
+    out[f"{column}{POPCOUNT_SUFFIX}"] = pa.array(popcount, mask=missing)
+    return out
 
 
-def _token_int(value: Any) -> int | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    n = int(str(value)[:16], 16)
-    return n - (1 << 64) if n >= 1 << 63 else n
-
-
-def token_ints(values: pd.Series) -> pd.Series:
-    """Hex tokens as signed 64-bit integers (their first 64 bits).
+def token_ints(values: pd.Series | pa.Array) -> pa.Array:
+    """Hex tokens as signed 64-bit integers (their first 64 bits); NULL or blank -> NULL.
 
     Equality of two tokens is what linkage needs; integers compare several
     times faster in DuckDB than 32-character strings. Two different values
     collide with probability 2^-64 per pair, negligible for any partnership
     (about 10^-9 for 200,000 distinct values).
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([_token_int(u) for u in uniques] + [0], dtype=np.int64)
-    out = pd.array(mapped[codes], dtype="Int64")
-    out[codes < 0] = pd.NA
-    return pd.Series(out, index=values.index)
+    array = _arrow(values)
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.int64())
+    array = array.cast(pa.string())
+    missing = pc.fill_null(pc.equal(array, ""), True)
+    head = pc.utf8_lpad(pc.utf8_slice_codeunits(array, 0, _HEX_DIGITS), _HEX_DIGITS, "0")
+    digits = _fixed_width_rows(pc.fill_null(head, "0" * _HEX_DIGITS), _HEX_DIGITS)
+    ints = np.frombuffer(bytes.fromhex(digits.tobytes().decode("ascii")), dtype=">i8").astype(np.int64)
+    return pa.array(ints, mask=missing.to_numpy(zero_copy_only=False))
 
 
-def token_int_lists(values: pd.Series) -> pd.Series:
-    """A column of token lists as lists of signed 64-bit integers (see :func:`token_ints`)."""
+def token_int_lists(values: pd.Series | pa.Array) -> pa.Array:
+    """A column of token lists as sorted lists of signed 64-bit integers (see :func:`token_ints`).
 
-    def one(v: Any) -> list[int] | None:
-        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
-            return None
-        return sorted(_token_int(t) for t in v)  # type: ignore[type-var]
+    Sorted so that equal sets of tokens are equal lists, whatever order they
+    were written in.
+    """
+    array = _arrow(values)
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.list_(pa.int64()))
+    lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
+    flat = token_ints(pc.list_flatten(array)).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(len(array)), lengths)
+    ordered = flat[np.lexsort((flat, rows))]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(ordered), mask=array.is_null())
 
-    return values.map(one).astype(object)
+
+def encoding_columns(
+    frame: pd.DataFrame, blooms: dict[str, int], tokens: Sequence[str] = (), token_lists: Sequence[str] = ()
+) -> dict[str, pa.Array]:
+    """The scoring-table columns of ``frame``'s encodings; a column ``frame`` lacks is all NULL.
+
+    Bloom columns (name -> bits) become words + popcount, tokens integers,
+    token lists sorted integer lists.
+    """
+    out = {c: token_ints(column_array(frame, c)) for c in tokens}
+    out |= {c: token_int_lists(column_array(frame, c)) for c in token_lists}
+    for column, bits in blooms.items():
+        out |= bloom_word_columns(column_array(frame, column), column, bits)
+    return out
 
 
 def prepare_encodings(
     frame: pd.DataFrame, blooms: dict[str, int], tokens: Sequence[str] = (), token_lists: Sequence[str] = ()
-) -> pd.DataFrame:
-    """The table Splink scores: Bloom columns (name -> bits) as words + popcount, tokens as integers."""
-    keep = [c for c in frame.columns if c not in blooms]
-    out = frame[keep].copy()
-    for c in tokens:
-        out[c] = token_ints(frame[c]) if c in frame else pd.array([pd.NA] * len(frame), dtype="Int64")
-    for c in token_lists:
-        out[c] = token_int_lists(frame[c]) if c in frame else pd.Series([None] * len(frame), dtype=object)
-    parts = [out] + [bloom_word_columns(frame, c, bits) for c, bits in blooms.items()]
-    return pd.concat(parts, axis=1)
+) -> pa.Table:
+    """The table Splink scores: ``frame``'s other columns as they are, then :func:`encoding_columns`."""
+    encoded = set(blooms) | set(tokens) | set(token_lists)
+    table = pa.Table.from_pandas(frame[[c for c in frame.columns if c not in encoded]], preserve_index=False)
+    for name, column in encoding_columns(frame, blooms, tokens, token_lists).items():
+        table = table.append_column(name, column)
+    return table

@@ -31,7 +31,6 @@ Records that carry only a name are never linked on the name alone.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -51,30 +50,43 @@ CONTEXT_COLUMNS = ("source_id", "source_table", "record_ref", "force", "crime_re
 
 
 def _norm(value: object) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if not isinstance(value, str) and (value is None or pd.isna(value)):
         return None
     text = "".join(str(value).split()).upper()
     return text or None
 
 
+def _normalised(values: pd.Series) -> np.ndarray:
+    """``values`` without whitespace, upper case, blank -> None (each distinct value normalised once)."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    normal = np.array([_norm(u) for u in uniques] + [None], dtype=object)
+    return normal[codes]
+
+
+def _hex_hashes(texts: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each string as 16 hex digits (SipHash with pandas' fixed key)."""
+    hashes = pd.util.hash_array(texts).astype(">u8")
+    return np.frombuffer(hashes.tobytes().hex().encode("ascii"), dtype="S16").astype(str).astype(object)
+
+
 def context_keys(records: pd.DataFrame, context: pd.DataFrame | None) -> pd.Series:
-    """``ctx_key`` per record role: hex hash of (force, crime reference, role), or None.
+    """``ctx_key`` per record role: a hash of (force, crime reference, role), or None.
 
     ``context`` has one row per record (``CONTEXT_COLUMNS``): the police
-    crime the record is about — for a crime itself, its own reference.
+    crime the record is about — for a crime itself, its own reference. The
+    key is only ever compared for equality within one run, so a fast
+    non-cryptographic hash (a collision is a 2^-64 chance per pair) does.
     """
+    keys = np.full(len(records), None, dtype=object)
     if context is None or context.empty:
-        return pd.Series([None] * len(records), index=records.index, dtype=object)
-    ctx = context[list(CONTEXT_COLUMNS)].drop_duplicates(["source_id", "source_table", "record_ref"])
-    merged = records[["source_id", "source_table", "record_ref", "role"]].merge(
-        ctx, on=["source_id", "source_table", "record_ref"], how="left"
-    )
-    keys = []
-    for force, ref, role in zip(merged["force"], merged["crime_ref"], merged["role"]):
-        force, ref = _norm(force), _norm(ref)
-        keys.append(
-            hashlib.sha256(f"{force}|{ref}|{role}".encode()).hexdigest()[:32] if force and ref else None
-        )
+        return pd.Series(keys, index=records.index, dtype=object)
+    on = ["source_id", "source_table", "record_ref"]
+    ctx = context[list(CONTEXT_COLUMNS)].drop_duplicates(on).astype(object)
+    merged = records[[*on, "role"]].astype(object).merge(ctx, on=on, how="left")
+    force, ref = _normalised(merged["force"]), _normalised(merged["crime_ref"])
+    known = np.flatnonzero(pd.notna(force) & pd.notna(ref))
+    texts = force[known] + "|" + ref[known] + "|" + merged["role"].to_numpy(dtype=object)[known].astype(str)
+    keys[known] = _hex_hashes(texts)
     return pd.Series(keys, index=records.index, dtype=object)
 
 
@@ -105,7 +117,7 @@ def present(records: pd.DataFrame, column: str) -> np.ndarray:
     if column not in records:
         return np.zeros(len(records), dtype=bool)
     values = records[column]
-    return (values.notna() & (values.astype(object) != "")).to_numpy()
+    return (values.notna() & (values != "").fillna(False)).to_numpy(dtype=bool)
 
 
 def anchored(records: pd.DataFrame) -> np.ndarray:
@@ -125,6 +137,15 @@ def name_only(records: pd.DataFrame) -> np.ndarray:
     return named & ~other
 
 
+def _first_of_runs(*keys: np.ndarray) -> np.ndarray:
+    """Positions where any of the (sorted) ``keys`` changes value: the first row of each run."""
+    n = len(keys[0])
+    starts = np.ones(n, dtype=bool)
+    if n:
+        starts[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+    return starts
+
+
 def resolve_dyads(
     scored: pd.DataFrame, labels: np.ndarray, partner: np.ndarray, candidates_of: np.ndarray,
     prior_weight: float,
@@ -138,43 +159,44 @@ def resolve_dyads(
     ``candidates_of``: the rows to resolve (name-only singletons).
 
     Returns edges ``i, j, probability``: for each resolvable row, its best
-    candidate record in the most probable candidate person.
+    candidate record in the most probable candidate person. Computed for all
+    rows at once (sorts and segment sums, no loop over rows): a national
+    year has tens of thousands of rows to resolve.
     """
-    rows: list[tuple[int, int, float]] = []
     if scored.empty or not len(candidates_of):
         return pd.DataFrame({"i": [], "j": [], "probability": []})
-    wanted = set(int(x) for x in candidates_of)
+    wanted = np.zeros(len(labels), dtype=bool)
+    wanted[np.asarray(candidates_of, dtype=np.int64)] = True
     a = scored["uid_l"].to_numpy(dtype=np.int64)
     b = scored["uid_r"].to_numpy(dtype=np.int64)
     bf = scored["match_weight"].to_numpy(dtype=float) - prior_weight  # log2 Bayes factor of the evidence
-    frame = pd.DataFrame(
-        {
-            "row": np.concatenate([a, b]),
-            "other": np.concatenate([b, a]),
-            "log2_bf": np.concatenate([bf, bf]),
-        }
-    )
-    frame = frame[frame["row"].isin(wanted)]
-    frame = frame[labels[frame["other"].to_numpy()] != labels[frame["row"].to_numpy()]]
-    frame["person"] = labels[frame["other"].to_numpy()]
+    row, other, log2_bf = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([bf, bf])
+    keep = wanted[row] & (labels[other] != labels[row])
+    row, other, log2_bf = row[keep], other[keep], log2_bf[keep]
     # A candidate person already established by other records is preferred to
     # another unresolved name-only role (which may be the same person as the
     # established one, and would otherwise split the prior between them).
-    unresolved = np.zeros(len(labels), dtype=bool)
-    unresolved[list(wanted)] = True
-    frame["established"] = ~unresolved[frame["other"].to_numpy()]
-    for row, group in frame.groupby("row", sort=True):
-        if group["established"].any():
-            group = group[group["established"]]
-        # the strongest evidence for each candidate person; ties -> smallest row
-        best = group.sort_values(["person", "log2_bf", "other"], ascending=[True, False, True]).drop_duplicates("person")
-        k = len(best)
-        odds = (DYAD_PRIOR / k) * np.exp2(np.clip(best["log2_bf"].to_numpy(), -60, 60))
-        posterior = odds / (odds.sum() + (1 - DYAD_PRIOR))
-        top = int(np.argmax(posterior))
-        if posterior[top] >= ACCEPT:
-            rows.append((int(row), int(best["other"].iloc[top]), float(posterior[top])))
-    return pd.DataFrame(rows, columns=["i", "j", "probability"])
+    established = ~wanted[other]
+    has_established = np.zeros(len(labels), dtype=bool)
+    has_established[row[established]] = True
+    keep = established | ~has_established[row]
+    row, other, log2_bf = row[keep], other[keep], log2_bf[keep]
+    person = labels[other]
+    # the strongest evidence for each candidate person; ties -> smallest row
+    order = np.lexsort((other, -log2_bf, person, row))
+    row, person, other, log2_bf = row[order], person[order], other[order], log2_bf[order]
+    best = _first_of_runs(row, person)
+    row, person, other, log2_bf = row[best], person[best], other[best], log2_bf[best]
+    starts = np.flatnonzero(_first_of_runs(row))
+    k = np.diff(np.append(starts, len(row)))
+    group = np.repeat(np.arange(len(starts)), k)
+    odds = (DYAD_PRIOR / k[group]) * np.exp2(np.clip(log2_bf, -60, 60))
+    posterior = odds / (np.add.reduceat(odds, starts)[group] + (1 - DYAD_PRIOR))
+    # the most probable candidate person of each row; ties -> smallest person
+    order = np.lexsort((person, -posterior, row))
+    top = order[_first_of_runs(row[order])]
+    top = top[posterior[top] >= ACCEPT]
+    return pd.DataFrame({"i": row[top], "j": other[top], "probability": posterior[top]})
 
 
 def logit2(p: float) -> float:

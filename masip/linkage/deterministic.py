@@ -30,6 +30,8 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -76,17 +78,31 @@ def person_id_for(member_key: str) -> str:
     return "P" + hashlib.sha256(member_key.encode("utf-8")).hexdigest()[:16]
 
 
-def _member_keys(records: pd.DataFrame) -> np.ndarray:
-    """``source_id|source_table|record_ref|role`` per row, the identity of a record role.
+def sorted_member_keys(records: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
+    """The row order that sorts ``records`` by member key, and the sorted keys.
 
-    Returned as a fixed-width unicode array: numpy sorts those several times
-    faster than Python string objects.
+    A member key is ``source_id|source_table|record_ref|role``, the identity
+    of a record role. Built and sorted with Arrow (millions of rows, no
+    Python string per row); the order is UTF-8 byte order, which is code
+    point order. Refuses records without the key columns, and a record role
+    that occurs twice: that would mean the live-version filter upstream is
+    broken, and silently merging the two could hide it.
     """
-    parts = [records[c].astype("string[pyarrow]").fillna("") for c in KEY_COLUMNS]
-    key = parts[0]
-    for part in parts[1:]:
-        key = key + "|" + part
-    return key.to_numpy(dtype=str)
+    missing = [c for c in KEY_COLUMNS if c not in records.columns]
+    if missing:
+        raise ValueError(f"person records lack key column(s): {', '.join(missing)}")
+    parts = [pc.fill_null(pa.array(records[c], from_pandas=True).cast(pa.string()), "") for c in KEY_COLUMNS]
+    keys = pc.binary_join_element_wise(*parts, "|")
+    order = pc.sort_indices(keys).to_numpy()
+    sorted_keys = keys.take(order)
+    duplicated = pc.equal(sorted_keys[1:], sorted_keys[:-1]) if len(sorted_keys) else pa.array([], pa.bool_())
+    if pc.any(duplicated).as_py():
+        dupes = sorted(set(sorted_keys[1:].filter(duplicated).to_pylist()))[:5]
+        raise ValueError(
+            "person records hold the same record role more than once "
+            f"(e.g. {', '.join(dupes)}); expected one row per live record role"
+        )
+    return order, sorted_keys
 
 
 def token_edges(records: pd.DataFrame) -> pd.DataFrame:
@@ -134,23 +150,10 @@ def link_deterministic(records: pd.DataFrame) -> pd.DataFrame:
     ``match_probability`` (1.0 for a deterministic link, NULL for a
     singleton).
     """
-    missing = [c for c in KEY_COLUMNS if c not in records.columns]
-    if missing:
-        raise ValueError(f"person records lack key column(s): {', '.join(missing)}")
-
     n = len(records)
-    keys = _member_keys(records)
     # One sort of the member keys gives duplicate detection, the "smallest
     # member" of each component and the output order, all without Python loops.
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    duplicated = sorted_keys[1:] == sorted_keys[:-1]
-    if duplicated.any():
-        dupes = np.unique(sorted_keys[1:][duplicated])[:5]
-        raise ValueError(
-            "person records hold the same record role more than once "
-            f"(e.g. {', '.join(map(str, dupes))}); expected one row per live record role"
-        )
+    order, sorted_keys = sorted_member_keys(records)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
 
@@ -196,7 +199,7 @@ def link_deterministic(records: pd.DataFrame) -> pd.DataFrame:
     min_rank = np.full(n_components, n, dtype=np.int64)
     np.minimum.at(min_rank, labels, rank)
     component_ids = np.array(
-        [person_id_for(k) for k in sorted_keys[min_rank]], dtype=object
+        [person_id_for(k) for k in sorted_keys.take(min_rank).to_pylist()], dtype=object
     )
     person_ids = component_ids[labels] if n else np.empty(0, dtype=object)
 

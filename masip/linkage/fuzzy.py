@@ -22,23 +22,36 @@ Training. With enough records (:data:`MIN_TRAINING_RECORDS`) the u
 probabilities are estimated by random sampling (seeded), the m
 probabilities by expectation maximisation on two blockings (date of birth;
 forename + surname) and the prior from exact forename + surname + date of
-birth agreement. Smaller inputs — a unit test, the first week of a new
-partnership — use the documented default parameters in this module, and so
-does a training run that fails or produces a degenerate model. The input is
-sorted by member key first, so the same records in any order give the same
-model and the same scores.
+birth agreement. Above :data:`MAX_TRAINING_RECORDS` records (a national
+year) the model is trained on a sample of that many, chosen by a hash of
+the records' member keys (:func:`training_sample`): the training blocks grow
+with the square of their input, and a few hundred thousand records estimate
+the parameters as well. Smaller inputs — a unit test, the first week of a
+new partnership — use the documented default parameters in this module,
+and so does a training run that fails or produces a degenerate model. The
+input is sorted by member key first, so the same records in any order give
+the same model and the same scores.
+
+Scale. Every blocking rule pins a person down (:func:`blocking_rules`), so
+the candidate pairs grow with the number of records, not its square; the
+encodings are prepared once, vectorised, into one DuckDB database that
+every scoring pass reads (:class:`Scorer`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Self
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from masip.linkage import comparisons as C
 from pseudonymisation.encodings import NAME_BLOOM_BITS, POSTCODE_BLOOM_BITS
@@ -47,6 +60,8 @@ log = logging.getLogger(__name__)
 
 #: Fewer records than this and the model is not trained on the data.
 MIN_TRAINING_RECORDS = 600
+#: Above this many records the model is trained on a sample of this many (:func:`training_sample`).
+MAX_TRAINING_RECORDS = 300_000
 #: Random pairs sampled to estimate u probabilities.
 U_SAMPLE_PAIRS = 1_000_000
 SEED = 20261122
@@ -139,49 +154,108 @@ def with_defaults(comps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _same(*columns: str) -> str:
+    return " and ".join(f"l.{c} = r.{c}" for c in columns)
+
+
 def blocking_rules() -> list[str]:
-    """Candidate pairs: who could plausibly be the same person (keyed tokens only)."""
+    """Candidate pairs: who could plausibly be the same person (keyed tokens only).
+
+    Each rule pairs records that agree on a date of birth (or its day/month
+    swap) or a name, and on one more thing — a name's Soundex, a birth year,
+    a postcode district, the day and month — so that a block holds about one
+    person's records however many records there are. A broad rule alone (all
+    records born on one day, or all John Smiths) grows with the square of the
+    input: at a national year's 2.5 million records, date of birth alone gives
+    over a hundred million candidate pairs, nearly all of them strangers. A
+    pair that agrees on a date of birth or a name and on nothing else of
+    these cannot reach the link threshold anyway (its other comparisons are
+    all "else"); crime-reference pairs have their own rule.
+    """
+    fn, sn = "forename_token", "surname_token"
+    fn_ph, sn_ph = "forename_phonetic_token", "surname_phonetic_token"
+    dob, swap, year, district = "dob_token", "dob_swap_token", "dob_year_token", "postcode_district_token"
+    # one direction is enough: if one record's swapped date is the other's date, the other's is the first's
+    swapped_dob = f"l.{swap} = r.{dob}"
+    swapped_names = f"l.{fn_ph} = r.{sn_ph} and l.{sn_ph} = r.{fn_ph}"
     return [
-        "l.dob_token = r.dob_token",
-        "l.dob_swap_token = r.dob_token",
-        "l.dob_token = r.dob_swap_token",
-        "l.forename_token = r.forename_token and l.surname_token = r.surname_token",
-        "l.surname_token = r.surname_token and l.dob_year_token = r.dob_year_token",
-        "l.forename_phonetic_token = r.forename_phonetic_token and l.surname_phonetic_token = r.surname_phonetic_token",
-        "l.forename_phonetic_token = r.surname_phonetic_token and l.surname_phonetic_token = r.forename_phonetic_token",
-        "l.postcode_token = r.postcode_token and l.forename_phonetic_token = r.forename_phonetic_token",
-        "l.ctx_key = r.ctx_key",
+        _same(dob, fn_ph),
+        _same(dob, sn_ph),
+        f"{_same(dob)} and l.{fn_ph} = r.{sn_ph}",
+        f"{_same(dob)} and l.{sn_ph} = r.{fn_ph}",
+        _same(dob, district),
+        *(f"{swapped_dob} and {_same(other)}" for other in (sn_ph, fn_ph, district)),
+        _same(fn, sn, year),
+        _same(fn, sn, district),
+        _same(fn, sn, "dob_day_token", "dob_month_token"),
+        _same(sn, year, district),
+        _same(fn_ph, sn_ph, year),
+        _same(fn_ph, sn_ph, district),
+        f"{swapped_names} and {_same(year)}",
+        f"{swapped_names} and {_same(district)}",
+        _same("postcode_token", fn_ph),
+        _same("ctx_key"),
     ]
 
 
-@dataclass
-class ScoredPairs:
-    """Scored candidate pairs (``uid_l < uid_r``) and the model that scored them."""
+@dataclass(frozen=True)
+class Model:
+    """A Fellegi–Sunter person model: Splink's model JSON and whether it was estimated on data.
 
-    pairs: pd.DataFrame  # uid_l, uid_r, match_weight, match_probability
-    prior: float
+    ``settings`` holds the comparisons with their m and u probabilities and the
+    prior (``probability_two_random_records_match``): parameters only, no
+    record. ``trained`` is False for the documented defaults
+    (:data:`DEFAULT_M_U`).
+    """
+
+    settings: dict[str, Any]
     trained: bool
-    model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prior(self) -> float:
+        return float(self.settings["probability_two_random_records_match"])
 
     @property
     def prior_weight(self) -> float:
         return math.log2(self.prior / (1 - self.prior))
 
+    @property
+    def tf_columns(self) -> list[str]:
+        """Columns whose exact-agreement levels are adjusted by term frequency."""
+        return _tf_columns(self.settings)
 
-def prepare(records: pd.DataFrame, extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """The table Splink scores: ``uid``, tokens as integers, filters as 64-bit words.
+    def to_json(self) -> str:
+        return json.dumps({"settings": self.settings, "trained": self.trained}, sort_keys=True)
 
-    ``extra``: further integer columns (e.g. for context blocking rules).
-    """
-    frame = pd.DataFrame({"uid": np.arange(len(records), dtype=np.int64)})
-    for column, values in (extra or {}).items():
-        frame[column] = np.asarray(values, dtype=np.int64)
-    for column in (*TOKEN_COLUMNS, *TOKEN_LIST_COLUMNS, *BLOOM_BITS):
-        frame[column] = records[column].to_numpy(dtype=object) if column in records else None
-    for column in ("sex", "role"):
-        values = records[column] if column in records else pd.Series([None] * len(records))
-        frame[column] = pd.array([v if isinstance(v, str) and v else None for v in values], dtype="string")
-    return C.prepare_encodings(frame, BLOOM_BITS, TOKEN_COLUMNS, TOKEN_LIST_COLUMNS)
+    @classmethod
+    def from_json(cls, text: str) -> Model:
+        data = json.loads(text)
+        return cls(data["settings"], bool(data["trained"]))
+
+
+def _tf_columns(settings: dict[str, Any]) -> list[str]:
+    columns = {
+        level["tf_adjustment_column"]
+        for comp in settings["comparisons"]
+        for level in comp["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    return sorted(columns)
+
+
+def _labels(records: pd.DataFrame, column: str) -> pa.Array:
+    """A short text column (sex, role) for the scorer: NULL when missing or blank."""
+    array = C.column_array(records, column)
+    array = pa.nulls(len(records), pa.string()) if pa.types.is_null(array.type) else array.cast(pa.string())
+    return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+
+
+def prepare(records: pd.DataFrame) -> pa.Table:
+    """The table Splink scores: ``uid`` (row number), sex, role, tokens as integers, filters as 64-bit words."""
+    columns = {"uid": pa.array(np.arange(len(records), dtype=np.int64))}
+    columns |= {c: _labels(records, c) for c in ("sex", "role")}
+    columns |= C.encoding_columns(records, BLOOM_BITS, TOKEN_COLUMNS, TOKEN_LIST_COLUMNS)
+    return pa.table(columns)
 
 
 def has_fuzzy_encodings(records: pd.DataFrame) -> bool:
@@ -258,74 +332,210 @@ def regularise(model: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def score_pairs(
-    records: pd.DataFrame, rules: list[str] | None = None, model: dict[str, Any] | None = None,
-    extra: dict[str, np.ndarray] | None = None, min_weight: float = MIN_MATCH_WEIGHT,
-) -> ScoredPairs:
-    """Score the candidate pairs of ``records`` (rows in canonical order; ``uid`` = row number).
+def training_sample(keys: pa.Array, size: int = MAX_TRAINING_RECORDS) -> np.ndarray | None:
+    """Rows to train the model on: None (all) up to ``size`` records, else ``size`` of them.
 
-    ``model``: a model returned by an earlier call (its parameters are reused
-    and not re-estimated); ``rules``: blocking rules (default
-    :func:`blocking_rules`); ``extra``: integer columns the rules may use;
-    pairs below ``min_weight`` are not returned.
-
-    u probabilities come from random pairs, which in a partnership (many
-    records per person) include a few true matches: agreement then weighs a
-    little less than it should, never more.
+    The sample is the records whose member keys hash lowest (a fixed-key
+    SipHash), so it depends on the records' content only, never on their
+    order or on a random state. Sampling records uniformly keeps the share of
+    true matches among blocked pairs (each pair survives with the same
+    probability), which is what EM and the prior estimate read, while the
+    number of training pairs stays bounded however large the input.
     """
-    from splink import DuckDBAPI, Linker, block_on
+    if len(keys) <= size:
+        return None
+    hashes = pd.util.hash_array(keys.to_numpy(zero_copy_only=False))
+    return np.sort(np.argpartition(hashes, size)[:size])
 
-    _quiet()
-    table = prepare(records, extra)
-    rules = rules or blocking_rules()
-    con = duckdb.connect()
-    try:
-        con.register("records_frame", table)
-        con.execute("create table records as select * from records_frame")
-        con.unregister("records_frame")
-        db = DuckDBAPI(con)
-        sdf = db.register("records")
-        trained = False
-        if model is not None:
-            settings = {**model, "blocking_rules_to_generate_predictions": rules}
-            trained = bool(model.get("_masip_trained"))
-            settings.pop("_masip_trained", None)
-            linker = Linker(sdf, settings, log_level=logging.ERROR, validate_settings=False)
-        elif len(table) >= MIN_TRAINING_RECORDS:
-            linker = Linker(sdf, _settings(comparisons(tf=True), DEFAULT_PRIOR, rules), log_level=logging.ERROR)
-            try:
-                linker.training.estimate_probability_two_random_records_match(
-                    [block_on("forename_token", "surname_token", "dob_token")], recall=0.6
-                )
-                linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
-                linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob_token"))
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    block_on("forename_token", "surname_token")
-                )
-                trained_model = regularise(linker.misc.save_model_to_json())
-                trained = _trained_model_is_sane(trained_model)
-                if trained:
-                    linker = Linker(sdf, trained_model, log_level=logging.ERROR, validate_settings=False)
-            except Exception as error:  # noqa: BLE001 - any training failure falls back to defaults
-                log.warning("person linkage: model training failed (%s); using default parameters", type(error).__name__)
-            if not trained:
-                linker = Linker(sdf, _settings(with_defaults(comparisons(tf=False)), DEFAULT_PRIOR, rules), log_level=logging.ERROR)
-        else:
-            linker = Linker(sdf, _settings(with_defaults(comparisons(tf=False)), DEFAULT_PRIOR, rules), log_level=logging.ERROR)
-        saved = linker.misc.save_model_to_json()
-        prior = float(saved["probability_two_random_records_match"])
-        predictions = linker.inference.predict(threshold_match_weight=min_weight, warning_mode="never")
-        pairs = con.execute(
-            f"select uid_l, uid_r, match_weight, match_probability "
-            f"from {predictions.physical_name} order by uid_l, uid_r"
-        ).df()
-    finally:
-        con.close()
-    saved["_masip_trained"] = trained
-    lo = np.minimum(pairs.uid_l.to_numpy(), pairs.uid_r.to_numpy())
-    hi = np.maximum(pairs.uid_l.to_numpy(), pairs.uid_r.to_numpy())
-    pairs = pairs.assign(uid_l=lo, uid_r=hi).sort_values(["uid_l", "uid_r"], kind="stable").reset_index(drop=True)
-    return ScoredPairs(pairs, prior, trained, saved)
+
+def _touching_changed(rules: Sequence[str]) -> list[str]:
+    """``rules`` restricted to pairs with at least one changed record (``is_changed = 1``).
+
+    Each rule is split in two disjoint halves, left record changed / only the
+    right one changed: plain conditions on one side that DuckDB applies before
+    the join, which an OR of the two sides would not allow.
+    """
+    halves = ("l.is_changed = 1", "l.is_changed = 0 and r.is_changed = 1")
+    return [f"({rule}) and {half}" for rule in rules for half in halves]
+
+
+class Scorer:
+    """The prepared records in one DuckDB database, for training and for every scoring pass.
+
+    Why one: the encodings are prepared and loaded once per linkage run,
+    however many passes score pairs; and term frequencies are computed once
+    over all records (or given, frozen, by an earlier run), so a pass over a
+    subset of the records (the dyad pass, an incremental run) scores every
+    pair exactly as a pass over all of them would. Use it as a context
+    manager (it closes the database).
+    """
+
+    def __init__(self, records: pd.DataFrame, term_frequencies: dict[str, pd.DataFrame] | None = None) -> None:
+        from splink import DuckDBAPI
+
+        _quiet()
+        self.size = len(records)
+        self.con = duckdb.connect()
+        # Splink runs many queries; DuckDB's progress bar would print each into the logs
+        self.con.execute("set enable_progress_bar = false")
+        self._create("records", prepare(records))
+        self.db = DuckDBAPI(self.con)
+        self._registered: dict[str, Any] = {}
+        self._scratch = 0
+        self._tf_given = term_frequencies is not None
+        self._tf_tables: set[str] = set()
+        for column, lookup in (term_frequencies or {}).items():
+            self._create(f"tf_{column}", pa.Table.from_pandas(lookup, preserve_index=False))
+            self._tf_tables.add(f"tf_{column}")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.con.close()
+
+    def _create(self, name: str, table: pa.Table) -> None:
+        self.con.register("arrow_input", table)
+        self.con.execute(f"create table {name} as select * from arrow_input order by 1")
+        self.con.unregister("arrow_input")
+
+    def _sdf(self, name: str) -> Any:
+        """The Splink handle of table ``name`` (Splink accepts each name once per database)."""
+        if name not in self._registered:
+            self._registered[name] = self.db.register(name)
+        return self._registered[name]
+
+    def _tf_table(self, column: str) -> str:
+        """The term-frequency lookup of ``column``, over all records as Splink computes it."""
+        name = f"tf_{column}"
+        if name in self._tf_tables:
+            return name
+        if self._tf_given:
+            raise ValueError(f"the frozen term frequencies lack column {column!r}, which the model adjusts on")
+        self.con.execute(
+            f"create table {name} as select {column}, "
+            f"cast(count(*) as float8) / (select count({column}) from records) as tf_{column} "
+            f"from records where {column} is not null group by {column} order by {column}"
+        )
+        self._tf_tables.add(name)
+        return name
+
+    def term_frequencies(self, model: Model) -> dict[str, pd.DataFrame]:
+        """The term-frequency lookups ``model`` scores with (token integer -> relative frequency)."""
+        return {c: self.con.execute(f"select * from {self._tf_table(c)} order by 1").df() for c in model.tf_columns}
+
+    def fingerprints(self) -> np.ndarray:
+        """A 64-bit hash of each record's scoring columns (everything a pair's score or blocking reads).
+
+        Two runs that give a record the same fingerprint score its pairs with
+        any other unchanged record identically (under the same model and term
+        frequencies), which is what lets an incremental run reuse them.
+        DuckDB's hash may change with its version: every record then counts
+        as changed once, which costs time, never correctness.
+        """
+        hashes = self.con.execute("select hash(*columns(* exclude (uid))) from records order by uid").fetchnumpy()
+        return next(iter(hashes.values())).astype(np.uint64).view(np.int64)
+
+    def _linker(self, table: str, settings: dict[str, Any], validate: bool = True) -> Any:
+        from splink import Linker
+
+        linker = Linker(self._sdf(table), settings, log_level=logging.ERROR, validate_settings=validate)
+        for column in _tf_columns(settings):
+            linker.table_management.register_term_frequency_lookup(self._sdf(self._tf_table(column)), column)
+        return linker
+
+    def _subset(self, rows: np.ndarray | None, columns: dict[str, np.ndarray]) -> str:
+        """A scratch table of the records ``rows`` (all if None) with further integer ``columns``."""
+        self._scratch += 1
+        name = f"records_{self._scratch}"
+        uid = np.arange(self.size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        extra = {c: pa.array(np.asarray(v, dtype=np.int64)[uid]) for c, v in columns.items()}
+        self.con.register("subset_input", pa.table({"uid": pa.array(uid), **extra}))
+        self.con.execute(
+            f"create table {name} as select r.*, s.* exclude (uid) "
+            f"from records r join subset_input s using (uid) order by uid"
+        )
+        self.con.unregister("subset_input")
+        return name
+
+    def _drop(self, table: str) -> None:
+        """Free what a pass created: Splink's intermediate tables and the scratch ``table``."""
+        self.db.delete_tables_created_by_splink_from_db()
+        if table != "records":
+            self._registered.pop(table, None)
+            self.con.execute(f"drop table {table}")
+
+    def default_model(self) -> Model:
+        """The documented default parameters (:data:`DEFAULT_M_U`, :data:`DEFAULT_PRIOR`)."""
+        settings = _settings(with_defaults(comparisons(tf=False)), DEFAULT_PRIOR, blocking_rules())
+        return Model(self._linker("records", settings).misc.save_model_to_json(), trained=False)
+
+    def train(self, rows: np.ndarray | None = None) -> Model:
+        """Estimate the model on all records, or on ``rows`` only (:func:`training_sample`).
+
+        u by random sampling (seeded), m by EM on two blockings (date of birth;
+        forename + surname), the prior from exact forename + surname + date of
+        birth agreement. Too few records, a failed or a degenerate training:
+        the default model.
+        """
+        from splink import block_on
+
+        if (self.size if rows is None else len(rows)) < MIN_TRAINING_RECORDS:
+            return self.default_model()
+        table = "records" if rows is None else self._subset(rows, {})
+        try:
+            linker = self._linker(table, _settings(comparisons(tf=True), DEFAULT_PRIOR, blocking_rules()))
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on("forename_token", "surname_token", "dob_token")], recall=0.6
+            )
+            linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
+            linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob_token"))
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on("forename_token", "surname_token")
+            )
+            trained = regularise(linker.misc.save_model_to_json())
+        except Exception as error:  # noqa: BLE001 - any training failure falls back to defaults
+            log.warning("person linkage: model training failed (%s); using default parameters", type(error).__name__)
+            return self.default_model()
+        finally:
+            self._drop(table)
+        if not _trained_model_is_sane(trained):
+            return self.default_model()
+        return Model(self._linker("records", trained, validate=False).misc.save_model_to_json(), trained=True)
+
+    def predict(
+        self, model: Model, rules: Sequence[str] | None = None, rows: np.ndarray | None = None,
+        extra: dict[str, np.ndarray] | None = None, changed: np.ndarray | None = None,
+        min_weight: float = MIN_MATCH_WEIGHT,
+    ) -> pd.DataFrame:
+        """Scored candidate pairs ``uid_l < uid_r, match_weight, match_probability``, sorted.
+
+        ``rules``: blocking rules (default :func:`blocking_rules`); ``rows``:
+        only pairs among these rows; ``extra``: integer columns (one value
+        per record) the rules may use; ``changed``: one boolean per record,
+        only pairs with at least one changed record (an incremental run);
+        pairs below ``min_weight`` are not returned. u probabilities come
+        from random pairs, which in a partnership (many records per person)
+        include a few true matches: agreement then weighs a little less than
+        it should, never more.
+        """
+        rules = list(rules or blocking_rules())
+        columns = dict(extra or {})
+        if changed is not None:
+            columns["is_changed"] = np.asarray(changed, dtype=np.int64)
+            rules = _touching_changed(rules)
+        table = "records" if rows is None and not columns else self._subset(rows, columns)
+        try:
+            settings = {**model.settings, "blocking_rules_to_generate_predictions": rules}
+            predictions = self._linker(table, settings, validate=False).inference.predict(
+                threshold_match_weight=min_weight, warning_mode="never"
+            )
+            return self.con.execute(
+                f"select least(uid_l, uid_r) as uid_l, greatest(uid_l, uid_r) as uid_r, "
+                f"match_weight, match_probability from {predictions.physical_name} order by 1, 2"
+            ).df()
+        finally:
+            self._drop(table)
 
 
 def rescore(match_weight: np.ndarray, prior_weight: float, new_prior: float) -> np.ndarray:

@@ -1,0 +1,143 @@
+"""Incremental person linkage (masip.linkage.link_with_state, masip.linkage.state).
+
+A weekly run given the previous run's state must give exactly what a full
+run under the same frozen model gives, while scoring only the pairs of new
+and changed records. The population is large enough (> MIN_TRAINING_RECORDS)
+for the first run to train its model on the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from masip.linkage import LinkageState, fuzzy, link_person_records, link_with_state
+from tests.test_linkage_fuzzy import HEALTH, ORDERS, person
+
+FORENAMES = ["Amelia", "Olivia", "Isla", "Emily", "Jack", "Harry", "Oliver", "Charlie", "Thomas", "Sophie",
+             "Daniel", "Megan", "Liam", "Chloe", "Ryan", "Hannah", "Adam", "Laura", "James", "Zara"]
+SURNAMES = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Wright",
+            "Walker", "Evans", "Roberts", "Khan", "Hughes", "Green", "Hall", "Wood", "Clarke", "Ahmed"]
+POSTCODES = ["SK8 9DQ", "CW1 2AB", "WA4 6PL", "SO15 2JX", "PO1 3AX", "N1 9GU", "E14 5AB", "CH2 4LT", "WA1 1QA",
+             "CW9 5NP"]
+
+
+def _typo(name: str, rng: np.random.Generator) -> str:
+    k = int(rng.integers(1, len(name)))
+    return name[:k] + name[k + 1:]
+
+
+def _noisy(forename: str, surname: str, dob: str, postcode: str, rng: np.random.Generator) -> tuple:
+    """One recording of a person, with the kinds of noise real records have (and EM needs to see)."""
+    year, month, day = dob.split("-")
+    noise = rng.random(6)
+    if noise[0] < 0.15:
+        surname = _typo(surname, rng)
+    if noise[1] < 0.1:
+        forename = _typo(forename, rng)
+    if noise[2] < 0.05:
+        forename, surname = surname, forename
+    if noise[3] < 0.1:
+        dob = f"{year}-{day}-{month}" if int(day) <= 12 else f"{int(year) + 1}-{month}-{day}"
+    elif noise[3] < 0.15:
+        dob = None
+    if noise[4] < 0.15:
+        postcode = str(rng.choice(POSTCODES))
+    elif noise[4] < 0.25:
+        postcode = None
+    return forename, surname, dob, postcode
+
+
+def _population(people: int, seed: int) -> list[dict]:
+    """Records of ``people`` persons (victims and perpetrators) in several sources, with noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(people):
+        forename, surname = str(rng.choice(FORENAMES)), str(rng.choice(SURNAMES))
+        dob = f"{rng.integers(1950, 2005)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}"
+        sex, postcode = str(rng.choice(["F", "M"])), str(rng.choice(POSTCODES))
+        role = "VICTIM" if p % 2 else "PERPETRATOR"
+        for k, source in enumerate(({}, HEALTH, ORDERS, {})[: int(rng.integers(2, 5))]):
+            values = _noisy(forename, surname, dob, postcode, rng)
+            rows.append(person(f"R{p:04d}-{k}", role, *values[:3], sex, values[3], **source))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def weeks() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Last week's records, and this week's: some added, some changed, some deleted."""
+    this_week = _population(260, seed=11)
+    rng = np.random.default_rng(5)
+    shuffled = rng.permutation(len(this_week))
+    added, changed, deleted = set(shuffled[:15]), set(shuffled[15:30]), set(shuffled[30:40])
+    last_week = []
+    for i, row in enumerate(this_week):
+        if i in changed:  # last week the record named someone else
+            row = person(row["record_ref"], row["role"], "Robert", "Oldname", None, row["sex"], "SW2 1AA",
+                         table=row["source_table"], source=row["source_id"])
+        if i not in added:
+            last_week.append(row)
+    this_week = [row for i, row in enumerate(this_week) if i not in deleted]
+    return pd.DataFrame(last_week), pd.DataFrame(this_week)
+
+
+@pytest.fixture(scope="module")
+def runs(weeks):
+    last_week, this_week = weeks
+    _, state = link_with_state(last_week)
+    full = link_with_state(this_week, previous=state.without_pairs())
+    incremental = link_with_state(this_week, previous=state)
+    return state, full, incremental
+
+
+def test_first_run_trains_a_model(runs, weeks):
+    state, _, _ = runs
+    assert len(weeks[0]) >= fuzzy.MIN_TRAINING_RECORDS
+    model = fuzzy.Model.from_json(state.model)
+    assert model.trained and model.tf_columns
+    assert set(state.term_frequencies) == set(model.tf_columns)
+    assert len(state.records) == len(weeks[0]) and len(state.pairs)
+
+
+def test_incremental_run_equals_a_full_run_under_the_same_model(runs):
+    _, (full_links, full_state), (links, state) = runs
+    pd.testing.assert_frame_equal(links, full_links)
+    pd.testing.assert_frame_equal(state.pairs, full_state.pairs)
+    pd.testing.assert_frame_equal(state.records, full_state.records)
+    assert state.model == full_state.model
+
+
+def test_incremental_run_scores_only_pairs_of_new_and_changed_records(weeks, monkeypatch):
+    last_week, this_week = weeks
+    _, state = link_with_state(last_week)
+    scored: list[int] = []
+    predict = fuzzy.Scorer.predict
+
+    def counting(self, model, rules=None, **kwargs):
+        pairs = predict(self, model, rules, **kwargs)
+        if rules is None:  # the first pass (the dyad pass has its own rule)
+            scored.append(len(pairs))
+        return pairs
+
+    monkeypatch.setattr(fuzzy.Scorer, "predict", counting)
+    _, new_state = link_with_state(this_week, previous=state)
+    assert 0 < scored[0] < len(new_state.pairs) / 4
+
+
+def test_state_survives_save_and_load(runs, weeks, tmp_path):
+    state = runs[0]
+    state.save(tmp_path / "state")
+    loaded = LinkageState.load(tmp_path / "state")
+    pd.testing.assert_frame_equal(loaded.records, state.records)
+    pd.testing.assert_frame_equal(loaded.pairs, state.pairs)
+    assert loaded.model == state.model and loaded.term_frequencies.keys() == state.term_frequencies.keys()
+    this_week = weeks[1]
+    pd.testing.assert_frame_equal(link_person_records(this_week, previous=loaded), runs[2][0])
+
+
+def test_frozen_model_without_pairs_skips_training(runs, weeks, monkeypatch):
+    state = runs[0]
+    monkeypatch.setattr(fuzzy.Scorer, "train", lambda *a, **k: pytest.fail("trained under a frozen model"))
+    links, new_state = link_with_state(weeks[1], previous=state.without_pairs())
+    assert new_state.model == state.model and len(links) == len(weeks[1])
