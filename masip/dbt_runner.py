@@ -199,8 +199,10 @@ def build_warehouse(
     the models use the latest extract_date loaded. ``select`` is a dbt node
     selection (e.g. ``"+victim_journey"``); by default everything is built.
     The staging models are incremental (only records with rows in drops
-    loaded since their last build are recomputed); ``full_refresh`` rebuilds
-    them from all raw rows, as needed after a change to a staging model.
+    loaded since their last build are recomputed) and the linkage reuses the
+    stored model and pair scores; ``full_refresh`` rebuilds the staging
+    models from all raw rows and retrains the linkage model, as needed after
+    a change to a staging model and from time to time as the data grows.
 
     The caller must not hold ``warehouse`` open while this runs: DuckDB allows
     one writer per file. dbt's terminal output is silenced to errors; its full
@@ -235,12 +237,16 @@ def build_warehouse(
         "--no-send-anonymous-usage-stats",
         "--no-version-check",
     ]
+    variables: dict[str, object] = {}
     if as_of is not None:
-        args += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
-    if select:
-        args += ["--select", select]
+        variables["as_of"] = as_of.isoformat()
     if full_refresh:
         args.append("--full-refresh")
+        variables["linkage_retrain"] = True
+    if variables:
+        args += ["--vars", json.dumps(variables)]
+    if select:
+        args += ["--select", select]
 
     started = time.monotonic()
     with (

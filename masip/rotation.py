@@ -6,6 +6,11 @@ copies: decrypt them with the old key into a private temporary folder, run
 the whole pipeline under the new key into a side warehouse and a side
 archive, check that the linkage result is identical to the current one, and
 only then swap both into place. If anything differs, nothing is swapped.
+
+Weekly builds keep the linkage model they were first trained with, while
+the rebuild trains on everything, so the current warehouse is first relinked
+in full (a ``--full-refresh`` build under the old key) to compare like with
+like.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from connectors.ingest import default_archive_dir
-from masip.pipeline import run_pipeline
+from masip.pipeline import build_stage, publish_stage, run_pipeline
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
 
@@ -58,6 +63,8 @@ def rotate_key(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archi
         if not drops:
             raise RotationMismatch(f"no landing copies in {archive_dir}: nothing to rebuild the warehouse from")
         run_pipeline(Path(plain), side_warehouse, new, out_dir, show_progress=False, archive_dir=side_archive)
+    build_stage(warehouse, full_refresh=True)
+    publish_stage(warehouse, out_dir)
     before, after = _linkage(warehouse), _linkage(side_warehouse)
     if before != after:
         changed = len(set(before) ^ set(after))

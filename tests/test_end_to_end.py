@@ -142,10 +142,16 @@ def _staging_fingerprint(warehouse: Path) -> dict[str, str]:
 
 
 def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, tmp_path):
-    """One build per weekly delivery (incremental staging) ends with the full build's staging tables and marts."""
+    """One build per weekly delivery: incremental staging and linkage, checked against full recomputation.
+
+    Staging must equal the full build's exactly. The weekly linkage keeps the
+    model trained on the first week, so its marts must equal those of scoring
+    every pair again under that model; and a --full-refresh build (retrained
+    on everything) must give the full build's marts.
+    """
     warehouse, _, _ = first_run
     keyring = Keyring(SECRET.encode())
-    weekly = tmp_path / "weekly.duckdb"
+    weekly = tmp_path / "weekly" / "masip.duckdb"
     drops = sorted((p for p in partnership.iterdir() if p.is_dir() and not p.name.startswith("_")),
                    key=lambda p: (p.name.split("_")[1], p.name))
     weeks = sorted({p.name.split("_")[1] for p in drops})
@@ -166,6 +172,22 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
             f"select count(*) from staging.{model} where version_id in "
             f"(select version_id from raw.{table} where record_status = 'DELETED')").fetchone()[0]
             for table, model in tables.items())
+        reused_pairs = con.execute("select count(*) from linkage_state.pairs").fetchone()[0]
     assert deletions > 0 and deleted_live == 0  # later weeks delete records the first weeks loaded
+    assert reused_pairs > 0
+    assert _staging_fingerprint(weekly) == _staging_fingerprint(warehouse)
+
+    rescored = tmp_path / "rescored" / "masip.duckdb"
+    rescored.parent.mkdir()
+    shutil.copyfile(weekly, rescored)
+    with duckdb.connect(str(rescored)) as con:
+        con.execute("drop table linkage_state.pairs")  # the frozen model alone: every pair scored again
+        con.execute("drop table linkage_state.records")
+    build_stage(rescored)
+    publish_stage(rescored, tmp_path / "out-rescored")
+    assert _marts_fingerprint(rescored) == _marts_fingerprint(weekly)
+
+    build_stage(weekly, full_refresh=True)
+    publish_stage(weekly, tmp_path / "out-refreshed")
     assert _staging_fingerprint(weekly) == _staging_fingerprint(warehouse)
     assert _marts_fingerprint(weekly) == _marts_fingerprint(warehouse)

@@ -1,7 +1,15 @@
 """One person_id per live record role (SPEC §4), from masip.linkage.
 
 A Python model so that the linkage rules live in one tested Python function
-(``masip.linkage.link_person_records``) instead of being restated in SQL.
+(``masip.linkage.link_with_state``) instead of being restated in SQL.
+
+Weekly runs are incremental: the model reads the previous build's linkage
+state from the warehouse (``masip.linkage.warehouse_state``: the frozen
+Fellegi–Sunter model and every scored pair with its records' fingerprints),
+scores only pairs with a new or changed record, and stores the new state.
+Clustering is redone in full, so the links equal those of scoring every pair
+under the same model. The model is retrained on a first build and when the
+config ``linkage_retrain`` is true (``masip run --full-refresh``).
 
 Besides the person records it passes the linkage the *context* of each
 record: the police crime it is about (a crime itself; the crime an order's
@@ -14,7 +22,8 @@ because those depend on this model's output.
 
 import pandas as pd
 
-from masip.linkage import OUTPUT_COLUMNS, link_person_records
+from masip.linkage import OUTPUT_COLUMNS, link_with_state
+from masip.linkage.warehouse_state import load_state, store_state
 
 CONTEXT_COLUMNS = ["source_id", "source_table", "record_ref", "force", "crime_ref"]
 
@@ -61,7 +70,10 @@ def model(dbt, session):
     # Arrow-backed columns: a national year of records takes about a third of
     # the memory of Python string objects
     records = dbt.ref("int_person_records").to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
-    links = link_person_records(records, context=_context(dbt))
+    retrain = str(dbt.config.get("linkage_retrain")).lower() == "true"
+    previous = None if retrain else load_state(session)
+    links, state = link_with_state(records, context=_context(dbt), previous=previous)
+    store_state(session, state)
     # Explicit dtypes: an empty frame of object columns would reach DuckDB as
     # columns of type NULL.
     typed = {

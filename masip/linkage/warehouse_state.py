@@ -1,0 +1,67 @@
+"""The linkage state kept in the warehouse itself, so it is published (or discarded) with the build.
+
+``int_person_links`` reads the previous build's :class:`LinkageState` from
+schema ``linkage_state`` of the warehouse being built (a copy of the
+published one), links incrementally from it, and writes the new state back
+in the same file. A build that fails its checks is never published, so the
+published warehouse always holds the state its own links came from. Every
+stored value is a keyed token, a record key, a fingerprint or a score: no
+plain identifier.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from masip.linkage.state import LinkageState
+
+SCHEMA = "linkage_state"
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def load_state(con: duckdb.DuckDBPyConnection) -> LinkageState | None:
+    """The state the previous build stored, or ``None`` when there is none (a first build)."""
+    tables = _tables(con)
+    if "model" not in tables:
+        return None
+    model, columns = con.execute(f"select model_json, term_frequency_columns from {SCHEMA}.model").fetchone()
+    frequencies = {column: con.execute(f"select * from {SCHEMA}.tf_{column}").df() for column in columns}
+    if not {"records", "pairs"} <= tables:
+        return LinkageState(model, frequencies)  # the frozen model alone: every pair is scored again
+    # pairs number records by their row in the state, so rows come back in the order they were stored
+    records = con.sql(f"select member_key, fingerprint from {SCHEMA}.records order by position").to_arrow_table()
+    pairs = con.execute(f"select * from {SCHEMA}.pairs").df()
+    stored = pd.DataFrame(
+        {
+            "member_key": pd.arrays.ArrowExtensionArray(records["member_key"]),
+            "fingerprint": records["fingerprint"].to_numpy().astype(np.int64),
+        }
+    )
+    return LinkageState(model, frequencies, stored, pairs)
+
+
+def store_state(con: duckdb.DuckDBPyConnection, state: LinkageState) -> None:
+    """Replace the stored state with ``state``."""
+    con.execute(f"drop schema if exists {SCHEMA} cascade")
+    if state.model is None:
+        return
+    con.execute(f"create schema {SCHEMA}")
+    columns = sorted(state.term_frequencies)
+    con.execute(f"create table {SCHEMA}.model as select ? as model_json, ?::varchar[] as term_frequency_columns",
+                [state.model, columns])
+    frames = {"records": state.records.assign(position=np.arange(len(state.records))), "pairs": state.pairs}
+    frames.update({f"tf_{column}": state.term_frequencies[column] for column in columns})
+    for name, frame in frames.items():
+        con.register("state_frame", frame)
+        try:
+            con.execute(f"create table {SCHEMA}.{name} as select * from state_frame")
+        finally:
+            con.unregister("state_frame")
