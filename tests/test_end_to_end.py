@@ -23,15 +23,23 @@ SECRET = "e2e-test-partnership-secret-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _marts_fingerprint(warehouse: Path) -> dict[str, str]:
-    """A content hash per mart, independent of physical row order."""
+def _schema_fingerprint(warehouse: Path, schema: str = "marts") -> dict[str, str]:
+    """A content hash per table of ``schema``, independent of physical row order."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         tables = [t for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+            "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]).fetchall()]
         return {
-            t: hashlib.sha256(repr(con.execute(f"select * from marts.{t} order by all").fetchall()).encode()).hexdigest()
+            t: hashlib.sha256(repr(con.execute(f"select * from {schema}.{t} order by all").fetchall()).encode()).hexdigest()
             for t in tables
         }
+
+
+def _marts_fingerprint(warehouse: Path) -> dict[str, str]:
+    return _schema_fingerprint(warehouse, "marts")
+
+
+def _staging_fingerprint(warehouse: Path) -> dict[str, str]:
+    return _schema_fingerprint(warehouse, "staging")
 
 
 @pytest.fixture(scope="module")
@@ -129,16 +137,6 @@ def test_quality_gate_catches_a_disclosive_count_and_an_unknown_flag(first_run, 
     failed = {(f["suite"], f["column"]) for f in report.summary()["failed"]}
     assert ("marts.attrition_funnel_published", "is_disclosable") in failed
     assert ("marts.dyad_flags", "flag_code") in failed
-
-
-def _staging_fingerprint(warehouse: Path) -> dict[str, str]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = [t for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'staging' order by 1").fetchall()]
-        return {
-            t: hashlib.sha256(repr(con.execute(f"select * from staging.{t} order by all").fetchall()).encode()).hexdigest()
-            for t in tables
-        }
 
 
 def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, tmp_path):
