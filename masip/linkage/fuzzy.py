@@ -43,6 +43,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -55,6 +58,10 @@ import pyarrow.compute as pc
 
 from masip.linkage import comparisons as C
 from pseudonymisation.encodings import NAME_BLOOM_BITS, POSTCODE_BLOOM_BITS
+
+#: DuckDB's memory cap for the linkage's own database; dbt's connection uses the same variable (profiles.yml)
+MEMORY_ENV = "MASIP_DUCKDB_MEMORY"
+DEFAULT_MEMORY = "2GB"
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +382,12 @@ class Scorer:
 
         _quiet()
         self.size = len(records)
-        self.con = duckdb.connect()
+        # An in-memory database capped like the warehouse's (MASIP_DUCKDB_MEMORY): past the cap
+        # DuckDB spills to a private temporary folder instead of growing the process.
+        self._spill = tempfile.mkdtemp(prefix="masip-linkage-")
+        self.con = duckdb.connect(
+            config={"memory_limit": os.environ.get(MEMORY_ENV, DEFAULT_MEMORY), "temp_directory": self._spill}
+        )
         # Splink runs many queries; DuckDB's progress bar would print each into the logs
         self.con.execute("set enable_progress_bar = false")
         self._create("records", prepare(records))
@@ -393,6 +405,7 @@ class Scorer:
 
     def __exit__(self, *_: object) -> None:
         self.con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
 
     def _create(self, name: str, table: pa.Table) -> None:
         self.con.register("arrow_input", table)
