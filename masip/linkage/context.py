@@ -117,7 +117,10 @@ def present(records: pd.DataFrame, column: str) -> np.ndarray:
     if column not in records:
         return np.zeros(len(records), dtype=bool)
     values = records[column]
-    return (values.notna() & (values != "").fillna(False)).to_numpy(dtype=bool)
+    present = values.notna().to_numpy(dtype=bool)
+    if not pd.api.types.is_numeric_dtype(values):
+        present &= (values != "").fillna(False).to_numpy(dtype=bool)
+    return present
 
 
 def anchored(records: pd.DataFrame) -> np.ndarray:
