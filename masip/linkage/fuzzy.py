@@ -62,9 +62,6 @@ log = logging.getLogger(__name__)
 MIN_TRAINING_RECORDS = 600
 #: Above this many records the model is trained on a sample of this many (:func:`training_sample`).
 MAX_TRAINING_RECORDS = 300_000
-#: Records per chunk when scoring: DuckDB's joins then hold one chunk's pairs at a
-#: time (a national year's ~27 million candidate pairs at once need ~3 GB more).
-PREDICT_CHUNK_RECORDS = 500_000
 #: Random pairs sampled to estimate u probabilities.
 U_SAMPLE_PAIRS = 1_000_000
 SEED = 20261122
@@ -528,30 +525,17 @@ class Scorer:
             columns["is_changed"] = np.asarray(changed, dtype=np.int64)
             rules = _touching_changed(rules)
         table = "records" if rows is None and not columns else self._subset(rows, columns)
-        size = self.size if rows is None else len(rows)
         try:
             settings = {**model.settings, "blocking_rules_to_generate_predictions": rules}
-            linker = self._linker(table, settings, validate=False)
-            chunks = max(1, math.ceil(size / PREDICT_CHUNK_RECORDS))
-            parts = [self._predict_chunk(linker, (k, chunks), min_weight) for k in range(1, chunks + 1)]
-        finally:
-            self._drop(table)
-        pairs = {c: np.concatenate([part[c] for part in parts]) for c in parts[0]}
-        order = np.lexsort((pairs["uid_r"], pairs["uid_l"])) if chunks > 1 else slice(None)
-        return pd.DataFrame({c: values[order] for c, values in pairs.items()})
-
-    def _predict_chunk(self, linker: Any, left: tuple[int, int], min_weight: float) -> dict[str, np.ndarray]:
-        """The pairs whose left record falls in chunk ``left`` = (k, of n), as arrays sorted by uid_l, uid_r."""
-        predictions = linker.inference.predict_chunk(
-            left_chunk=left, right_chunk=(1, 1), threshold_match_weight=min_weight, warning_mode="never"
-        )
-        try:
+            predictions = self._linker(table, settings, validate=False).inference.predict(
+                threshold_match_weight=min_weight, warning_mode="never"
+            )
             return self.con.execute(
                 f"select least(uid_l, uid_r) as uid_l, greatest(uid_l, uid_r) as uid_r, "
                 f"match_weight, match_probability from {predictions.physical_name} order by 1, 2"
-            ).fetchnumpy()
+            ).df()
         finally:
-            predictions.drop_table_from_database_and_remove_from_cache()
+            self._drop(table)
 
 
 def rescore(match_weight: np.ndarray, prior_weight: float, new_prior: float) -> np.ndarray:
