@@ -50,6 +50,7 @@ from masip.linkage.deterministic import (
     link_deterministic,
     person_id_for,
     sorted_member_keys,
+    token_codes,
     token_edges,
 )
 from masip.linkage.state import LinkageState, merged_pairs, reusable_pairs
@@ -79,9 +80,34 @@ CONTEXT_RANK = METHODS.index("CONTEXT")
 
 
 def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, pa.Array]:
-    """Records sorted by member key (refusing duplicates), and the sorted keys."""
+    """The columns the linkage reads, sorted by member key and compacted, and the sorted keys.
+
+    Sorted so that everything downstream depends on content, not row order
+    (duplicate record roles are refused). Compacted because this is a copy
+    of millions of rows: tokens become integers — equality codes for the
+    identifier tokens, the 64-bit integers the scorer compares for the
+    others — a quarter of the memory of hex strings; Bloom filters stay as
+    they are; other columns are not read.
+    """
+    from masip.linkage import comparisons as C
+    from masip.linkage import fuzzy
+
     order, sorted_keys = sorted_member_keys(records)
-    return records.iloc[order].reset_index(drop=True), sorted_keys
+    identifiers = {column for column, _ in TOKEN_RULES}
+
+    def compacted(column: str) -> pa.Array:
+        if column in identifiers:
+            return token_codes(records[column])
+        if column in fuzzy.TOKEN_COLUMNS:
+            return C.token_ints(records[column])
+        if column in fuzzy.TOKEN_LIST_COLUMNS:
+            return C.token_int_lists(records[column])
+        return C.column_array(records, column)
+
+    read = {*KEY_COLUMNS, "sex", *identifiers, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS, *fuzzy.BLOOM_BITS}
+    take = pa.array(order)
+    compact = {c: pd.arrays.ArrowExtensionArray(compacted(c).take(take)) for c in records.columns if c in read}
+    return pd.DataFrame(compact), sorted_keys
 
 
 def _edges(i, j, rank, probability) -> pd.DataFrame:

@@ -218,27 +218,20 @@ def cluster(n: int, edges: pd.DataFrame, attrs: Attributes) -> tuple[np.ndarray,
     bad = _conflicting_components(components, attrs)
     labels = components.astype(np.int64)
     if len(bad):
-        in_bad_edge = np.isin(components[i], bad)
-        order = np.lexsort(
-            (
-                np.maximum(i, j),
-                np.minimum(i, j),
-                -edges["probability"].to_numpy(dtype=float),
-                edges["rank"].to_numpy(dtype=np.int64),
-            )
-        )
-        order = order[in_bad_edge[order]]
-        nodes = np.flatnonzero(np.isin(components, bad))
+        # edges of the conflicting components, strongest first (Python lists: a
+        # loop over numpy scalars costs several times more per edge)
+        in_bad = np.flatnonzero(np.isin(components[i], bad))
+        a, b = i[in_bad], j[in_bad]
+        ranks = edges["rank"].to_numpy(dtype=np.int64)[in_bad]
+        order = np.lexsort((np.maximum(a, b), np.minimum(a, b), -edges["probability"].to_numpy(dtype=float)[in_bad], ranks))
+        identifier = np.isin(ranks, [METHODS.index(m) for m in IDENTIFIER_METHODS])
         uf = _Clusters(attrs)
-        ranks = edges["rank"].to_numpy(dtype=np.int64)
-        identifier_ranks = {METHODS.index(m) for m in IDENTIFIER_METHODS}
-        for e in order:
-            uf.union(int(i[e]), int(j[e]), int(ranks[e]) in identifier_ranks)
+        for left, right, skip_guards in zip(a[order].tolist(), b[order].tolist(), identifier[order].tolist()):
+            uf.union(left, right, skip_guards)
         # re-label the conflicting components by their union-find roots, kept
         # apart from the untouched component numbers
-        offset = int(components.max()) + 1
-        for node in nodes:
-            labels[node] = offset + uf.find(int(node))
+        nodes = np.flatnonzero(np.isin(components, bad))
+        labels[nodes] = int(components.max()) + 1 + np.array([uf.find(node) for node in nodes.tolist()], dtype=np.int64)
     # canonical label: the smallest row number in the cluster
     smallest = pd.Series(np.arange(n)).groupby(labels).transform("min").to_numpy()
     effective = smallest[i] == smallest[j] if len(i) else np.zeros(0, dtype=bool)

@@ -234,7 +234,7 @@ def exact_comparison(name: str, token: str, tf: bool = False) -> dict[str, Any]:
 _HEX_DIGITS = 16  # a token's first 64 bits
 
 
-def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+def arrow_array(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
     """``values`` as one Arrow array (NaN and None are null)."""
     if isinstance(values, pa.ChunkedArray):
         return values.combine_chunks()
@@ -246,7 +246,7 @@ def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def column_array(frame: pd.DataFrame, column: str) -> pa.Array:
     """``frame[column]`` as Arrow, or all null when the frame has no such column."""
-    return _arrow(frame[column]) if column in frame else pa.nulls(len(frame))
+    return arrow_array(frame[column]) if column in frame else pa.nulls(len(frame))
 
 
 def _lengths(array: pa.Array) -> np.ndarray:
@@ -285,7 +285,7 @@ def filter_matrix(values: pd.Series | pa.Array, nbytes: int) -> tuple[np.ndarray
     Python values arrives as a ``'0101…'`` string. Anything else (another
     size, an empty value) is a missing filter.
     """
-    array = _arrow(values)
+    array = arrow_array(values)
     matrix = np.zeros((len(array), nbytes), dtype=np.uint8)
     present = np.zeros(len(array), dtype=bool)
     if pa.types.is_null(array.type):
@@ -325,16 +325,18 @@ def bloom_word_columns(values: pd.Series | pa.Array, column: str, bits: int) -> 
 
 
 def token_ints(values: pd.Series | pa.Array) -> pa.Array:
-    """Hex tokens as signed 64-bit integers (their first 64 bits); NULL or blank -> NULL.
+    """Hex tokens as signed 64-bit integers (their first 64 bits); NULL or blank -> NULL; integers as they are.
 
     Equality of two tokens is what linkage needs; integers compare several
     times faster in DuckDB than 32-character strings. Two different values
     collide with probability 2^-64 per pair, negligible for any partnership
     (about 10^-9 for 200,000 distinct values).
     """
-    array = _arrow(values)
+    array = arrow_array(values)
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), pa.int64())
+    if pa.types.is_integer(array.type):  # already converted
+        return array.cast(pa.int64())
     array = array.cast(pa.string())
     missing = pc.fill_null(pc.equal(array, ""), True)
     head = pc.utf8_lpad(pc.utf8_slice_codeunits(array, 0, _HEX_DIGITS), _HEX_DIGITS, "0")
@@ -349,9 +351,11 @@ def token_int_lists(values: pd.Series | pa.Array) -> pa.Array:
     Sorted so that equal sets of tokens are equal lists, whatever order they
     were written in.
     """
-    array = _arrow(values)
+    array = arrow_array(values)
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), pa.list_(pa.int64()))
+    if pa.types.is_integer(array.type.value_type):  # already converted
+        return array.cast(pa.list_(pa.int64()))
     lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
     flat = token_ints(pc.list_flatten(array)).to_numpy(zero_copy_only=False)
     rows = np.repeat(np.arange(len(array)), lengths)

@@ -35,6 +35,10 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from masip.linkage.comparisons import arrow_array
 
 #: Prior probability that the role on a case/order and the same role on the
 #: crime it references are the same person (references can be mistyped, and
@@ -56,11 +60,14 @@ def _norm(value: object) -> str | None:
     return text or None
 
 
+RECORD_COLUMNS = ("source_id", "source_table", "record_ref")
+
+
 def _normalised(values: pd.Series) -> np.ndarray:
     """``values`` without whitespace, upper case, blank -> None (each distinct value normalised once)."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-    normal = np.array([_norm(u) for u in uniques] + [None], dtype=object)
-    return normal[codes]
+    encoded = pc.dictionary_encode(arrow_array(values))
+    normal = np.array([_norm(u) for u in encoded.dictionary.to_pylist()] + [None], dtype=object)
+    return normal[pc.fill_null(encoded.indices, len(normal) - 1).to_numpy()]
 
 
 def _hex_hashes(texts: np.ndarray) -> np.ndarray:
@@ -69,24 +76,40 @@ def _hex_hashes(texts: np.ndarray) -> np.ndarray:
     return np.frombuffer(hashes.tobytes().hex().encode("ascii"), dtype="S16").astype(str).astype(object)
 
 
+def _record_codes(*frames: pd.DataFrame) -> list[np.ndarray]:
+    """One integer per row naming its record (``RECORD_COLUMNS``), comparable across ``frames``."""
+
+    def ids(frame: pd.DataFrame) -> pa.Array:
+        parts = (pc.fill_null(arrow_array(frame[c]).cast(pa.string()), "") for c in RECORD_COLUMNS)
+        return pc.binary_join_element_wise(*parts, "\x1f")  # a separator no reference contains
+
+    codes = pc.dictionary_encode(pa.chunked_array([ids(f) for f in frames], type=pa.string()).combine_chunks())
+    codes = codes.indices.to_numpy()
+    return np.split(codes, np.cumsum([len(f) for f in frames])[:-1])
+
+
 def context_keys(records: pd.DataFrame, context: pd.DataFrame | None) -> pd.Series:
     """``ctx_key`` per record role: a hash of (force, crime reference, role), or None.
 
-    ``context`` has one row per record (``CONTEXT_COLUMNS``): the police
-    crime the record is about — for a crime itself, its own reference. The
-    key is only ever compared for equality within one run, so a fast
-    non-cryptographic hash (a collision is a 2^-64 chance per pair) does.
+    ``context`` has one row per record (``CONTEXT_COLUMNS``; of a record
+    listed twice, the first row counts): the police crime the record is
+    about — for a crime itself, its own reference. The key is only ever
+    compared for equality within one run, so a fast non-cryptographic hash
+    (a collision is a 2^-64 chance per pair) does.
     """
     keys = np.full(len(records), None, dtype=object)
     if context is None or context.empty:
         return pd.Series(keys, index=records.index, dtype=object)
-    on = ["source_id", "source_table", "record_ref"]
-    ctx = context[list(CONTEXT_COLUMNS)].drop_duplicates(on).astype(object)
-    merged = records[[*on, "role"]].astype(object).merge(ctx, on=on, how="left")
-    force, ref = _normalised(merged["force"]), _normalised(merged["crime_ref"])
+    record_code, context_code = _record_codes(records, context)
+    first = np.full(int(max(record_code.max(initial=-1), context_code.max(initial=-1))) + 1, -1, dtype=np.int64)
+    codes, rows = np.unique(context_code, return_index=True)
+    first[codes] = rows
+    row = first[record_code]
+    force = np.append(_normalised(context["force"]), None)[row]
+    ref = np.append(_normalised(context["crime_ref"]), None)[row]
     known = np.flatnonzero(pd.notna(force) & pd.notna(ref))
-    texts = force[known] + "|" + ref[known] + "|" + merged["role"].to_numpy(dtype=object)[known].astype(str)
-    keys[known] = _hex_hashes(texts)
+    roles = records["role"].to_numpy(dtype=object)[known].astype(str)
+    keys[known] = _hex_hashes(force[known] + "|" + ref[known] + "|" + roles)
     return pd.Series(keys, index=records.index, dtype=object)
 
 
@@ -96,19 +119,15 @@ def partners(records: pd.DataFrame) -> np.ndarray:
     out = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return out
-    frame = pd.DataFrame(
-        {
-            "rec": records["source_id"].astype(str) + "|" + records["source_table"].astype(str) + "|"
-            + records["record_ref"].astype(str),
-            "role": records["role"].astype(str).to_numpy(),
-            "row": np.arange(n),
-        }
-    )
-    victims = frame[frame.role == "VICTIM"].set_index("rec")["row"]
-    perps = frame[frame.role == "PERPETRATOR"].set_index("rec")["row"]
-    both = victims.to_frame("v").join(perps.to_frame("p"), how="inner")
-    out[both["v"].to_numpy()] = both["p"].to_numpy()
-    out[both["p"].to_numpy()] = both["v"].to_numpy()
+    (code,) = _record_codes(records)
+    role = records["role"].to_numpy(dtype=object)
+    victim, perpetrator = (np.flatnonzero(role == r) for r in ("VICTIM", "PERPETRATOR"))
+    victim_of = np.full(int(code.max()) + 1, -1, dtype=np.int64)
+    perpetrator_of = victim_of.copy()
+    victim_of[code[victim]] = victim  # a record has at most one role of each kind (unique member keys)
+    perpetrator_of[code[perpetrator]] = perpetrator
+    out[victim] = perpetrator_of[code[victim]]
+    out[perpetrator] = victim_of[code[perpetrator]]
     return out
 
 
@@ -117,7 +136,10 @@ def present(records: pd.DataFrame, column: str) -> np.ndarray:
     if column not in records:
         return np.zeros(len(records), dtype=bool)
     values = records[column]
-    return (values.notna() & (values != "").fillna(False)).to_numpy(dtype=bool)
+    present = values.notna().to_numpy(dtype=bool)
+    if not pd.api.types.is_numeric_dtype(values):
+        present &= (values != "").fillna(False).to_numpy(dtype=bool)
+    return present
 
 
 def anchored(records: pd.DataFrame) -> np.ndarray:

@@ -35,6 +35,8 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from masip.linkage.comparisons import arrow_array
+
 #: Columns that identify one record role; their ``|``-joined values form the member key.
 KEY_COLUMNS: Final[tuple[str, ...]] = (
     "source_id",
@@ -91,7 +93,7 @@ def sorted_member_keys(records: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
     missing = [c for c in KEY_COLUMNS if c not in records.columns]
     if missing:
         raise ValueError(f"person records lack key column(s): {', '.join(missing)}")
-    parts = [pc.fill_null(pa.array(records[c], from_pandas=True).cast(pa.string()), "") for c in KEY_COLUMNS]
+    parts = [pc.fill_null(arrow_array(records[c]).cast(pa.string()), "") for c in KEY_COLUMNS]
     keys = pc.binary_join_element_wise(*parts, "|")
     order = pc.sort_indices(keys).to_numpy()
     sorted_keys = keys.take(order)
@@ -103,6 +105,16 @@ def sorted_member_keys(records: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
             f"(e.g. {', '.join(dupes)}); expected one row per live record role"
         )
     return order, sorted_keys
+
+
+def token_codes(values: pd.Series) -> pa.Array:
+    """Equality codes of a token column (valid within one run); NULL and blank tokens -> NULL."""
+    array = arrow_array(values)
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.int32())
+    array = array.cast(pa.string())
+    blank = pc.fill_null(pc.equal(array, ""), False)
+    return pc.dictionary_encode(pc.if_else(blank, pa.scalar(None, pa.string()), array)).indices
 
 
 def token_edges(records: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from masip.linkage.comparisons import arrow_array
+
 PAIR_COLUMNS = ("uid_l", "uid_r", "match_weight", "match_probability")
 
 
@@ -105,7 +107,7 @@ def reusable_pairs(previous: LinkageState, keys: pa.Array, fingerprints: np.ndar
     ``fingerprints``: theirs. The pairs come back renumbered to this run's
     rows; both runs sort by member key, so ``uid_l < uid_r`` still holds.
     """
-    old_keys = pa.array(previous.records["member_key"], from_pandas=True)
+    old_keys = arrow_array(previous.records["member_key"])
     found = pc.index_in(old_keys, value_set=keys)
     position = pc.fill_null(found, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     unchanged = found.is_valid().to_numpy(zero_copy_only=False)
