@@ -32,7 +32,8 @@ def load_state(con: duckdb.DuckDBPyConnection) -> LinkageState | None:
     tables = _tables(con)
     if "model" not in tables:
         return None
-    model, columns = con.execute(f"select model_json, term_frequency_columns from {SCHEMA}.model").fetchone()
+    # fetchall: an unfinished result would block the next query on this connection (DuckDB 2)
+    [(model, columns)] = con.execute(f"select model_json, term_frequency_columns from {SCHEMA}.model").fetchall()
     frequencies = {column: con.execute(f"select * from {SCHEMA}.tf_{column}").df() for column in columns}
     if not {"records", "pairs"} <= tables:
         return LinkageState(model, frequencies)  # the frozen model alone: every pair is scored again
