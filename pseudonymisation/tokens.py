@@ -29,11 +29,7 @@ class Tokeniser:
 
     def token(self, normalised: str | None) -> str | None:
         """The token of an already-normalised value; ``None`` stays ``None``."""
-        if normalised is None:
-            return None
-        mac = self._keyed.copy()
-        mac.update(normalised.encode("utf-8"))
-        return mac.finalize()[:TOKEN_BYTES].hex()
+        return self.token_column([normalised])[0]
 
     def token_column(self, values: Sequence[str | None]) -> list[str | None]:
         """``token`` over a column: each distinct value is keyed once; ``None`` stays ``None``."""
