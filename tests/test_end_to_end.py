@@ -42,6 +42,14 @@ def _staging_fingerprint(warehouse: Path) -> dict[str, str]:
     return _schema_fingerprint(warehouse, "staging")
 
 
+def _landing(folder: Path, drops: list[Path]) -> Path:
+    """A landing folder holding just ``drops`` (symlinked), as one delivery."""
+    folder.mkdir()
+    for drop in drops:
+        (folder / drop.name).symlink_to(drop, target_is_directory=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def partnership(tmp_path_factory) -> Path:
     drops = tmp_path_factory.mktemp("partnership") / "drops"
@@ -105,10 +113,7 @@ def test_rerun_and_reordered_delivery_give_identical_marts(partnership, first_ru
     fresh = tmp_path / "fresh.duckdb"
     drops = sorted((p for p in partnership.iterdir() if p.is_dir() and not p.name.startswith("_")), reverse=True)
     for index, drop in enumerate(drops):
-        landing = tmp_path / f"landing-{index}"
-        landing.mkdir()
-        (landing / drop.name).symlink_to(drop, target_is_directory=True)
-        ingest_drops(landing, fresh, keyring, show_progress=False)
+        ingest_drops(_landing(tmp_path / f"landing-{index}", [drop]), fresh, keyring, show_progress=False)
     build_stage(fresh)
     publish_stage(fresh, tmp_path / "out-reordered")
     assert _marts_fingerprint(fresh) == before
@@ -155,11 +160,8 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
     weeks = sorted({p.name.split("_")[1] for p in drops})
     assert len(weeks) >= 3
     for week in weeks:
-        landing = tmp_path / f"landing-{week}"
-        landing.mkdir()
-        for drop in (p for p in drops if p.name.split("_")[1] == week):
-            (landing / drop.name).symlink_to(drop, target_is_directory=True)
-        ingest_drops(landing, weekly, keyring, show_progress=False)
+        delivered = [p for p in drops if p.name.split("_")[1] == week]
+        ingest_drops(_landing(tmp_path / f"landing-{week}", delivered), weekly, keyring, show_progress=False)
         build_stage(weekly)
         publish_stage(weekly, tmp_path / "out-weekly")
     tables = {"crimes": "stg_police__crimes", "referrals": "stg_police__referrals", "contacts": "stg_health__contacts"}
