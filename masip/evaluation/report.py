@@ -7,7 +7,8 @@ into ``out_dir``:
   s2A/s4A splits and downgrades, pre/post and matched comparison tables,
   one-year proven reoffending, Kaplan-Meier plot;
 * ``funnel.png``, ``outcomes.png``, ``km.png`` - the charts;
-* ``attrition_*_published.csv`` - the published attrition tables;
+* ``attrition_*_published.csv`` - the published attrition tables, formula-safe
+  for spreadsheets (:mod:`masip.published_csv`);
 * ``evaluation_summary.json`` - every published figure and every refusal.
 
 Everything in ``out_dir`` may leave the secure area. The attrition figures
@@ -47,6 +48,7 @@ from masip.evaluation.effects import (
 )
 from masip.evaluation.matching import CALIPER_SD, COMPARISON, COVARIATES, INTERVENTION, MatchResult, propensity_match
 from masip.evaluation.survival import MONTHS, km_curve, logrank_p
+from masip.published_csv import write_frame
 
 #: The Justice Data Lab does not report on cohorts smaller than this.
 MIN_COHORT = 60
@@ -748,8 +750,7 @@ def build_evaluation_report(warehouse: Path, out_dir: Path) -> EvaluationResult:
     files: list[Path] = []
     for name, frame in published.items():
         path = out_dir / f"{name}.csv"
-        frame.to_csv(path, index=False)
-        files.append(path)
+        files.append(write_frame(path, frame))
     images: dict[str, str] = {}
     funnel_png, outcomes_png = out_dir / "funnel.png", out_dir / "outcomes.png"
     funnel_chart(published["attrition_funnel_published"], funnel_png)
