@@ -14,12 +14,27 @@ columns listed in ``TableContract.kept_columns``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from enum import Enum
 from functools import cached_property
 
+#: The plausibility window of every date and date-time at ingest (SPEC §2.5, issue #12): nothing
+#: before ``EARLIEST_DATE``; nothing after the drop's extract date plus ``FUTURE_MARGIN`` (clock and
+#: time-zone slack), except in columns that hold planned dates (``future_ok``: an order's expiry, a
+#: supervision's planned end), which may run up to ``PLANNED_HORIZON`` past the extract date. A value
+#: outside it quarantines the row in a required column and is set to null, with a warning, in an
+#: optional one, so no later stage (the quality gate, a calendar model) ever sees it.
+EARLIEST_DATE = date(1900, 1, 1)
+FUTURE_MARGIN = timedelta(days=1)
+PLANNED_HORIZON = timedelta(days=366 * 50)
+#: Longest cell read (characters) in any column that is kept or tokenised; free text that is dropped is exempt.
+MAX_CELL_CHARS = 256
+
 
 class ColumnType(str, Enum):
-    TEXT = "text"
+    TEXT = "text"  # free text (dropped) and person identifiers (tokenised): never kept as given
+    REFERENCE = "reference"  # an agency's own record reference, kept (SPEC §3.5)
+    FORCE = "force"  # a police force, kept in canonical form (code list police_force + the profiles' forces)
     CODE = "code"
     DATE = "date"
     DATETIME = "datetime"
@@ -34,6 +49,8 @@ class Column:
     type: ColumnType
     required: bool = False
     code_list: str | None = None
+    future_ok: bool = False  # a planned date, which may lie after the extract date
+    bounds: tuple[int, int] | None = None  # an integer column's plausible range, inclusive
 
 
 @dataclass(frozen=True)
@@ -98,12 +115,20 @@ def _text(name: str, required: bool = False) -> Column:
     return Column(name, ColumnType.TEXT, required)
 
 
+def _ref(name: str, required: bool = False) -> Column:
+    return Column(name, ColumnType.REFERENCE, required)
+
+
+def _force(required: bool = False) -> Column:
+    return Column("force", ColumnType.FORCE, required, "police_force")
+
+
 def _code(name: str, code_list: str, required: bool = False) -> Column:
     return Column(name, ColumnType.CODE, required, code_list)
 
 
-def _date(name: str, required: bool = False) -> Column:
-    return Column(name, ColumnType.DATE, required)
+def _date(name: str, required: bool = False, future_ok: bool = False) -> Column:
+    return Column(name, ColumnType.DATE, required, future_ok=future_ok)
 
 
 def _datetime(name: str, required: bool = False) -> Column:
@@ -128,8 +153,8 @@ CRIMES = TableContract(
     agency="police",
     ref_column="crime_ref",
     columns=(
-        _text("crime_ref", True),
-        _text("force", True),
+        _ref("crime_ref", True),
+        _force(True),
         _datetime("reported_at", True),
         _date("offence_from"),
         _code("offence_code", "offence_code", True),
@@ -159,14 +184,14 @@ ORDERS = TableContract(
     agency="police",
     ref_column="order_ref",
     columns=(
-        _text("order_ref", True),
-        _text("force", True),
-        _text("crime_ref"),
+        _ref("order_ref", True),
+        _force(True),
+        _ref("crime_ref"),
         _code("order_type", "order_type", True),
         _code("status", "order_status", True),
         _date("applied_at"),
         _date("granted_at"),
-        _date("expires_at"),
+        _date("expires_at", future_ok=True),
         Column("positive_requirements", ColumnType.CODE_SET, code_list="positive_requirement"),
         *_person("protected_"),
         *_person("subject_"),
@@ -184,13 +209,13 @@ BREACHES = TableContract(
     agency="police",
     ref_column="breach_ref",
     columns=(
-        _text("breach_ref", True),
-        _text("force", True),
-        _text("order_ref", True),
+        _ref("breach_ref", True),
+        _force(True),
+        _ref("order_ref", True),
         _datetime("reported_at", True),
         _datetime("responded_at"),
         _datetime("arrested_at"),
-        _text("new_crime_ref"),
+        _ref("new_crime_ref"),
         *COMMON_COLUMNS,
     ),
 )
@@ -200,15 +225,15 @@ COURT_RESULTS = TableContract(
     agency="police",
     ref_column="result_ref",
     columns=(
-        _text("result_ref", True),
-        _text("force", True),
-        _text("crime_ref", True),
+        _ref("result_ref", True),
+        _force(True),
+        _ref("crime_ref", True),
         _date("hearing_at", True),
         _code("court", "court"),
         _code("result", "court_result", True),
         _code("convicted_offence_code", "offence_code"),
         _code("sentence_type", "sentence_type"),
-        Column("sentence_months", ColumnType.INTEGER),
+        Column("sentence_months", ColumnType.INTEGER, bounds=(0, 1200)),
         *COMMON_COLUMNS,
     ),
 )
@@ -218,9 +243,9 @@ REFERRALS = TableContract(
     agency="police",
     ref_column="referral_ref",
     columns=(
-        _text("referral_ref", True),
-        _text("force", True),
-        _text("crime_ref", True),
+        _ref("referral_ref", True),
+        _force(True),
+        _ref("crime_ref", True),
         _date("referred_at", True),
         _code("referred_to", "referred_to", True),
         *COMMON_COLUMNS,
@@ -232,13 +257,13 @@ SUPERVISION = TableContract(
     agency="probation",
     ref_column="event_ref",
     columns=(
-        _text("event_ref", True),
+        _ref("event_ref", True),
         _text("crn", True),
         _text("pnc"),
         *_person(""),
         _code("order_type", "supervision_order_type"),
         _date("start_date", True),
-        _date("end_date"),
+        _date("end_date", future_ok=True),
         Column("requirements", ColumnType.CODE_SET, code_list="supervision_requirement"),
         _code("rosh_level", "rosh_level"),
         _date("masip_accepted_at"),
@@ -253,7 +278,7 @@ CONTACTS = TableContract(
     agency="health",
     ref_column="contact_ref",
     columns=(
-        _text("contact_ref", True),
+        _ref("contact_ref", True),
         _text("nhs_number"),
         *_person(""),
         _code("person_role", "person_role", True),
@@ -271,14 +296,14 @@ CASES = TableContract(
     agency="advocacy",
     ref_column="case_ref",
     columns=(
-        _text("case_ref", True),
+        _ref("case_ref", True),
         *_person("client_"),
         *_person("perpetrator_", ("forename", "surname", "dob")),
         _code("relationship", "relationship"),
         _date("referral_at", True),
         _code("referral_source", "advocacy_referral_source"),
-        _text("force"),
-        _text("police_crime_ref"),
+        _force(),
+        _ref("police_crime_ref"),
         _code("risk_level", "risk_level"),
         _date("spo_requested_at"),
         _date("first_contact_at"),

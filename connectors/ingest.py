@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from connectors.contracts import TABLES
 from connectors.manifest import DropRejected, Manifest, read_manifest, verify_drop
+from connectors.normalise import normalise_force
 from connectors.profiles import SourceProfile, load_profiles
 from connectors.raw_schema import OPS_TABLES, PERSON_RECORD_COLUMNS, create_raw_schema, entity_columns
 from connectors.reader import FileResult, TableReader
@@ -42,6 +43,13 @@ from pseudonymisation.tokens import tokenisers
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
 WORKERS_ENV = "MASIP_INGEST_WORKERS"
+DEBUG_ENV = "MASIP_DEBUG"  # "1": an unexpected error while reading a drop is raised, not turned into a rejection
+
+#: Errors of the data itself when a read drop is written: the drop is rejected, the run goes on.
+_DATA_WRITE_ERRORS = (
+    duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException,
+    duckdb.TypeMismatchException, duckdb.ConstraintException, pa.ArrowException,
+)
 
 
 class KeyVersionMismatch(RuntimeError):
@@ -244,7 +252,9 @@ class Ingestor:
         self.keyring = keyring
         self.archive = archive or LandingArchive(default_archive_dir(warehouse), keyring)
         self.profiles = load_profiles() if profiles is None else profiles
-        self.code_lists = load_code_lists()
+        code_lists = load_code_lists()
+        profile_forces = {normalise_force(p.force) for p in self.profiles.values() if p.force}
+        self.code_lists = {**code_lists, "police_force": code_lists["police_force"] | profile_forces}
         self.tokenisers = tokenisers(keyring)
         # one encoder per ingest, so its caches of bigram masks and encoded values serve every file
         self.encoder = PersonEncoder(self.tokenisers)
@@ -306,6 +316,7 @@ class Ingestor:
             )
 
     def _read(self, drop_dir: Path, part: tuple[int, int] = (0, 1)) -> _DropRead:
+        """One drop read; whatever goes wrong, it ends as a rejection with a reason, never a crash of the run."""
         manifest: Manifest | None = None
         try:
             manifest = read_manifest(drop_dir)
@@ -314,6 +325,14 @@ class Ingestor:
             return _DropRead(manifest, files=self._read_drop(manifest, part))
         except DropRejected as rejection:
             return _DropRead(manifest, rejection=rejection.reason)
+        except Exception as error:  # noqa: BLE001 - one broken drop must not stop the others' week
+            if os.environ.get(DEBUG_ENV) == "1":
+                raise
+            # The error's own text is not shown: it may quote a value of the file.
+            return _DropRead(manifest, rejection=(
+                f"could not be read: unexpected {type(error).__name__}; nothing of it was loaded. Keep the drop, "
+                "report the drop name to the MASIP data engineers, and re-run with --debug to see where it failed"
+            ))
 
     def _load(self, con: duckdb.DuckDBPyConnection, drop_dir: Path, read: _DropRead, run_id: str) -> DropOutcome:
         manifest = read.manifest
@@ -326,6 +345,12 @@ class Ingestor:
         archived = self.archive.store(drop_dir, [f.name for f in manifest.files], manifest.sha256, manifest.extract_date)
         try:
             self._write_drop(con, manifest, read.files, run_id)
+        except _DATA_WRITE_ERRORS as error:
+            archived.unlink(missing_ok=True)
+            reason = (f"could not be written: {type(error).__name__} (a value does not fit its column); nothing of "
+                      "it was loaded. Report the drop name to the MASIP data engineers")
+            self._record_rejection(con, drop_dir, manifest, reason)
+            return DropOutcome(drop_dir.name, manifest.source_id, "rejected", reason)
         except Exception:
             archived.unlink(missing_ok=True)
             raise

@@ -2,21 +2,41 @@
 
 A drop that fails verification is rejected whole, with a reason naming the
 file and what was expected versus found, so the sender can re-deliver it.
+The manifest is typed strictly (a whole number of rows, an ISO extract date,
+a plain file name per table), every file it names must be a regular file
+directly inside the drop (no ``..``, absolute path, symbolic link or second
+spelling of one file), and no reason quotes a manifest value that could
+hold anything but the strict format its field expects.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from connectors.contracts import AGENCY_TABLES
 
 ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "cp1252": "cp1252"}
+#: A date format names day, month and four-digit year once each, with separators ``-/.`` or none.
+_DATE_FORMAT = re.compile(r"(?=.*%d)(?=.*%m)(?=.*%Y)(%[dmY][-/.]?){3}", re.ASCII)
+#: An extract date outside this window is a broken manifest (it also bounds every date of the drop).
+EARLIEST_EXTRACT = date(2000, 1, 1)
+EXTRACT_LEAD = timedelta(days=366)
+_SOURCE_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+#: Every cell read is bounded by the contract's MAX_CELL_CHARS; the csv module's own limit (128 KiB) would
+#: otherwise stop a whole run on one long cell, so it is raised to what a file can hold in memory anyway.
+csv.field_size_limit(1 << 30)
 
 
 class DropRejected(Exception):
@@ -59,41 +79,139 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(drop_dir: Path) -> Manifest:
-    """Parse ``manifest.json``; raise ``DropRejected`` if it is missing or malformed."""
-    path = drop_dir / "manifest.json"
-    if not path.is_file():
-        raise DropRejected("no manifest.json in the drop directory; the sender must include one (SPEC §2)")
-    raw = path.read_bytes()
+def _malformed(field: str, expected: str) -> DropRejected:
+    return DropRejected(f"manifest.json: {field} must be {expected}; ask the sender to re-export the manifest")
+
+
+def _text_field(data: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = data.get(name, default)
+    if not isinstance(value, str):
+        raise _malformed(name, "a text value" if name in data else "present")
+    return value
+
+
+def _whole_number(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _malformed(field, "a whole number, 0 or more")
+    return value
+
+
+def _extract_date(data: dict[str, Any]) -> date:
+    text = _text_field(data, "extract_date")
+    try:
+        extract = date.fromisoformat(text) if _ISO_DATE.fullmatch(text) else None
+    except ValueError:
+        extract = None
+    latest = datetime.now(timezone.utc).date() + EXTRACT_LEAD
+    if extract is None or not EARLIEST_EXTRACT <= extract <= latest:
+        raise _malformed("extract_date", f"a date written YYYY-MM-DD between {EARLIEST_EXTRACT} and {latest}")
+    return extract
+
+
+def _listed_file(entry: Any, position: int) -> ManifestFile:
+    where = f"files[{position}]"
+    if not isinstance(entry, dict):
+        raise _malformed(where, 'an object {"name": …, "rows": …, "sha256": …}')
+    name = _text_field(entry, "name")
+    sha = _text_field(entry, "sha256").lower()
+    if not _SHA256.fullmatch(sha):
+        raise _malformed(f"{where}.sha256", "64 hexadecimal digits")
+    return ManifestFile(name, _whole_number(entry.get("rows"), f"{where}.rows"), sha)
+
+
+def _parse(drop_dir: Path, raw: bytes) -> Manifest:
     try:
         data = json.loads(raw.decode("utf-8-sig"))
-        files = tuple(ManifestFile(str(f["name"]), int(f["rows"]), str(f["sha256"]).lower()) for f in data["files"])
-        encoding = str(data.get("encoding", "utf-8")).lower()
-        manifest = Manifest(
-            drop_dir=drop_dir,
-            sha256=hashlib.sha256(raw).hexdigest(),
-            source_id=str(data["source_id"]),
-            agency=str(data["agency"]).lower(),
-            extract_date=date.fromisoformat(str(data["extract_date"])),
-            schema_version=int(data.get("schema_version", 1)),
-            encoding=ENCODINGS.get(encoding, encoding),
-            date_format=str(data.get("date_format", "%Y-%m-%d")),
-            files=files,
-        )
-    except (ValueError, KeyError, TypeError) as error:
-        raise DropRejected(f"manifest.json is malformed ({type(error).__name__}: {error}); ask the sender to re-export it") from None
-    if manifest.agency not in AGENCY_TABLES:
-        raise DropRejected(f"manifest agency {manifest.agency!r} is not one of {sorted(AGENCY_TABLES)}")
-    if manifest.encoding not in ENCODINGS.values():
-        raise DropRejected(f"manifest encoding {encoding!r} is not supported (utf-8 or cp1252)")
-    if manifest.schema_version != 1:
-        raise DropRejected(f"schema_version {manifest.schema_version} is not supported (this pipeline reads version 1)")
+    except (UnicodeDecodeError, ValueError):
+        raise DropRejected("manifest.json is not valid JSON (UTF-8); ask the sender to re-export it") from None
+    if not isinstance(data, dict):
+        raise _malformed("the manifest", "a JSON object")
+    source_id = _text_field(data, "source_id")
+    if not _SOURCE_ID.fullmatch(source_id) or len(source_id) > 64:
+        raise _malformed("source_id", "a source id such as 'police-cheshire' (lower-case letters, digits, hyphens)")
+    agency = _text_field(data, "agency").lower()
+    if agency not in AGENCY_TABLES:
+        raise _malformed("agency", f"one of {', '.join(AGENCY_TABLES)}")
+    encoding = _text_field(data, "encoding", "utf-8").lower()
+    if encoding not in ENCODINGS:
+        raise _malformed("encoding", "utf-8 or cp1252")
+    date_format = _text_field(data, "date_format", "%Y-%m-%d")
+    if not _DATE_FORMAT.fullmatch(date_format) or date_format[-1] in "-/.":
+        raise _malformed("date_format", "a pattern of %d, %m and %Y such as %Y-%m-%d or %d/%m/%Y")
+    schema_version = _whole_number(data.get("schema_version", 1), "schema_version")
+    if schema_version != 1:
+        raise DropRejected(f"schema_version {schema_version} is not supported (this pipeline reads version 1)")
+    files = data.get("files")
+    if not isinstance(files, list) or not files:
+        raise _malformed("files", "a non-empty list")
+    return Manifest(
+        drop_dir=drop_dir,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        source_id=source_id,
+        agency=agency,
+        extract_date=_extract_date(data),
+        schema_version=schema_version,
+        encoding=ENCODINGS[encoding],
+        date_format=date_format,
+        files=tuple(_listed_file(entry, position) for position, entry in enumerate(files)),
+    )
+
+
+def read_manifest(drop_dir: Path) -> Manifest:
+    """Parse ``manifest.json``; raise ``DropRejected`` if it is missing, malformed or names files outside the drop."""
+    if drop_dir.is_symlink():
+        raise DropRejected("the drop folder is a symbolic link; deliver drops as real folders in the landing area")
+    path = drop_dir / "manifest.json"
+    if path.is_symlink() or not path.is_file():
+        raise DropRejected("no manifest.json (a regular file) in the drop directory; the sender must include one (SPEC §2)")
+    manifest = _parse(drop_dir, path.read_bytes())
+    _check_file_names(manifest)
     return manifest
 
 
-def count_data_rows(text: str) -> int:
+def _check_file_names(manifest: Manifest) -> None:
+    """Every listed file is a plain ``<table>.csv`` of the drop's agency, named once."""
+    expected = {f"{table}.csv": table for table in AGENCY_TABLES[manifest.agency]}
+    seen: set[str] = set()
+    for position, listed in enumerate(manifest.files):
+        if listed.name not in expected:
+            plain = Path(listed.name).name == listed.name and listed.name not in ("", ".", "..")
+            shown = listed.name if plain and re.fullmatch(r"[a-z_]{1,30}\.csv", listed.name, re.ASCII) else "(withheld)"
+            raise DropRejected(
+                f"manifest.json: files[{position}].name {shown} is not a plain file name of a {manifest.agency} table "
+                f"(one of {', '.join(expected)}, directly in the drop folder: no folders, '..' or absolute paths); "
+                "ask the sender to fix the manifest"
+            )
+        if listed.name in seen:
+            raise DropRejected(f"manifest.json: {listed.name} is listed twice; ask the sender to fix the manifest")
+        seen.add(listed.name)
+
+
+def csv_rows(text: str) -> Iterator[list[str]]:
+    """A CSV reader over decoded text that accepts every line ending (``\\r\\n``, ``\\n`` and a lone ``\\r``)."""
+    return csv.reader(io.StringIO(text, newline=""))
+
+
+def describe_csv_error(error: csv.Error) -> str:
+    """What the csv module found wrong, in fixed words (its message is not shown: it may echo the data)."""
+    message = str(error)
+    for fragment, words in (("NUL", "a NUL byte"), ("field larger", "a field too long"), ("new-line", "a stray line break"),
+                            ("expected", "a misplaced quote"), ("EOF", "a quote that is never closed")):
+        if fragment in message:
+            return words
+    return "malformed CSV"
+
+
+def count_data_rows(text: str, file_name: str) -> int:
     """Data rows of a decoded CSV (header excluded), honouring quoted newlines."""
-    return max(sum(1 for _ in csv.reader(io.StringIO(text))) - 1, 0)
+    rows = csv_rows(text)
+    try:
+        return max(sum(1 for _ in rows) - 1, 0)
+    except csv.Error as error:
+        raise DropRejected(
+            f"{file_name}: line {rows.line_num} cannot be read as CSV ({describe_csv_error(error)}); "
+            "ask the sender to re-export the file"
+        ) from None
 
 
 def verify_drop(manifest: Manifest) -> dict[str, str]:
@@ -102,15 +220,11 @@ def verify_drop(manifest: Manifest) -> dict[str, str]:
     Returns the decoded text of each file, keyed by file name, so files are
     read once. Raises ``DropRejected`` naming the first file that fails.
     """
-    expected_tables = set(AGENCY_TABLES[manifest.agency])
     texts: dict[str, str] = {}
     for listed in manifest.files:
-        stem = Path(listed.name).stem
-        if stem not in expected_tables:
-            raise DropRejected(
-                f"{listed.name}: not a table of a {manifest.agency} drop (expected {sorted(expected_tables)})"
-            )
         path = manifest.drop_dir / listed.name
+        if path.is_symlink():
+            raise DropRejected(f"{listed.name}: is a symbolic link, not a file of the drop; ask the sender to re-deliver")
         if not path.is_file():
             raise DropRejected(f"{listed.name}: listed in the manifest but missing from the drop")
         found_sha = sha256_of(path)
@@ -119,13 +233,19 @@ def verify_drop(manifest: Manifest) -> dict[str, str]:
                 f"{listed.name}: checksum mismatch (expected {listed.sha256[:12]}…, found {found_sha[:12]}…, "
                 f"{path.stat().st_size} bytes): the file changed or was cut short in transfer; ask for a re-delivery"
             )
+        data = path.read_bytes()
+        if manifest.encoding == "cp1252" and data.startswith(codecs.BOM_UTF8):
+            raise DropRejected(
+                f"{listed.name}: starts with a UTF-8 byte-order mark but the manifest declares cp1252; the manifest's "
+                "encoding is wrong: ask the sender to declare utf-8"
+            )
         try:
-            text = path.read_bytes().decode(manifest.encoding)
+            text = data.decode(manifest.encoding)
         except UnicodeDecodeError as error:
             raise DropRejected(
                 f"{listed.name}: not valid {manifest.encoding} at byte {error.start}; the manifest's encoding is wrong"
             ) from None
-        rows = count_data_rows(text)
+        rows = count_data_rows(text, listed.name)
         if rows != listed.rows:
             raise DropRejected(f"{listed.name}: {rows} data rows found, manifest says {listed.rows}")
         texts[listed.name] = text

@@ -16,8 +16,8 @@ from typing import Callable
 MISSING_MARKERS = frozenset({"", "NULL", "N/A", "NA", "NONE", "NIL", "-"})
 
 PNC_CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
-_PNC = re.compile(r"^(\d{2}|\d{4})/(\d{1,7})([A-Z])$")
-_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})$")
+_PNC = re.compile(r"^(\d{2}|\d{4})/(\d{1,7})([A-Z])$", re.ASCII)
+_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})$", re.ASCII)
 _NON_LETTERS = re.compile(r"[^A-Z]")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -33,6 +33,55 @@ def clean_cell(value: str | None) -> str | None:
 def normalise_code(value: str) -> str:
     """Codes are case-insensitive and may carry spaces: ``' ex_partner '`` → ``EX_PARTNER``."""
     return value.strip().upper()
+
+
+_NOT_WORD = re.compile(r"[^A-Z0-9]+", re.ASCII)
+_FORCE_SUFFIXES = ("_POLICE_SERVICE", "_POLICE_FORCE", "_POLICE", "_CONSTABULARY")
+_FORCE_ALIASES = {
+    "METROPOLITAN": "MET", "MPS": "MET", "GMP": "GREATER_MANCHESTER", "BTP": "BRITISH_TRANSPORT",
+    "CITY_OF_LONDON_POLICE": "CITY_OF_LONDON", "DYFED_POWYS_POLICE": "DYFED_POWYS",
+}
+
+
+def normalise_force(value: str) -> str:
+    """A police force's canonical code: ``' West Midlands Police '`` → ``WEST_MIDLANDS``, ``Met`` → ``MET``.
+
+    Upper case, ``&`` as ``AND``, every run of other characters one ``_``,
+    without a trailing "Police"/"Constabulary"; a few common short forms
+    (``MPS``, ``GMP``, ``BTP``) map to their force. Whether the result is a
+    known force is the reader's check (code list ``police_force`` and the
+    source profiles' own forces).
+    """
+    code = _NOT_WORD.sub("_", value.upper().replace("&", " AND ")).strip("_")
+    for suffix in _FORCE_SUFFIXES:
+        if code.endswith(suffix) and code != suffix.lstrip("_"):
+            code = code[: -len(suffix)]
+            break
+    return _FORCE_ALIASES.get(code, code)
+
+
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}", re.ASCII)
+_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", re.ASCII)
+
+
+def is_reference(value: str) -> bool:
+    """Whether a cell can be an agency's own record reference (``CHS-24-1543408``, ``EV0089791``).
+
+    References are kept in the warehouse (SPEC §3.5), so a value that could
+    be a person's identifier instead is refused: it must be one token of
+    ASCII letters, digits and ``/ _ - . : #`` holding at least one digit
+    (a bare word may be a name), and must not have the shape of a PNC ID,
+    an NHS number (ten digits with a valid check digit), a postcode or a
+    date (a date of birth).
+    """
+    return (
+        _REFERENCE.fullmatch(value) is not None
+        and any(ch.isdigit() for ch in value)
+        and normalise_pnc(value) is None
+        and normalise_nhs_number(value) is None
+        and normalise_postcode(value) is None
+        and _DATE_LIKE.fullmatch(value) is None
+    )
 
 
 def normalise_name(value: str) -> str | None:
@@ -80,7 +129,7 @@ def normalise_pnc(value: str) -> str | None:
 def normalise_nhs_number(value: str) -> str | None:
     """Ten digits (spaces and dashes allowed) with a valid modulus-11 check digit."""
     digits = value.replace(" ", "").replace("-", "")
-    if len(digits) != 10 or not digits.isdigit():
+    if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
         return None
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
     check = 11 - total % 11
@@ -92,8 +141,9 @@ def normalise_nhs_number(value: str) -> str | None:
 
 
 def normalise_crn(value: str) -> str | None:
+    """Letters and digits (ASCII), spaces dropped; anything else is not a CRN."""
     crn = value.replace(" ", "").upper()
-    return crn if crn.isalnum() else None
+    return crn if crn.isascii() and crn.isalnum() and len(crn) <= 20 else None
 
 
 _TRUE = frozenset({"Y", "YES", "TRUE", "1"})
@@ -109,11 +159,16 @@ def parse_flag(value: str) -> bool | None:
     return None
 
 
+_WHOLE_NUMBER = re.compile(r"[+-]?\d{1,9}", re.ASCII)
+
+
 def parse_int(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    """A whole number written with ASCII digits (at most nine of them); anything else is ``None``.
+
+    Python's ``int()`` also reads digits of other scripts and numbers of any
+    size, which no extract legitimately sends and no integer column can hold.
+    """
+    return int(value) if _WHOLE_NUMBER.fullmatch(value) else None
 
 
 def date_parser(date_format: str) -> Callable[[str], date | None]:
@@ -121,7 +176,7 @@ def date_parser(date_format: str) -> Callable[[str], date | None]:
     if date_format == "%Y-%m-%d":
 
         def parse_iso(value: str) -> date | None:
-            if len(value) != 10:
+            if len(value) != 10 or not value.isascii():
                 return None
             try:
                 return date.fromisoformat(value)
@@ -133,7 +188,7 @@ def date_parser(date_format: str) -> Callable[[str], date | None]:
 
         def parse_uk(value: str) -> date | None:
             parts = value.split("/")
-            if len(parts) != 3 or len(parts[2]) != 4:
+            if len(parts) != 3 or len(parts[2]) != 4 or not value.isascii() or not "".join(parts).isdigit():
                 return None
             try:
                 return date(int(parts[2]), int(parts[1]), int(parts[0]))
@@ -143,6 +198,8 @@ def date_parser(date_format: str) -> Callable[[str], date | None]:
         return parse_uk
 
     def parse_generic(value: str) -> date | None:
+        if not value.isascii():
+            return None
         try:
             return datetime.strptime(value, date_format).date()
         except ValueError:
@@ -166,7 +223,7 @@ def datetime_parser(date_format: str) -> Callable[[str], datetime | None]:
         if not sep:
             return datetime(day.year, day.month, day.day)
         pieces = time_text.strip().split(":")
-        if len(pieces) not in (2, 3) or not all(p.isdigit() for p in pieces):
+        if len(pieces) not in (2, 3) or not all(p.isascii() and p.isdigit() and len(p) <= 2 for p in pieces):
             return None
         try:
             return datetime(day.year, day.month, day.day, *(int(p) for p in pieces))

@@ -26,6 +26,8 @@ METADATA_COLUMNS: tuple[tuple[str, str], ...] = (
 
 SQL_TYPES: dict[ColumnType, str] = {
     ColumnType.TEXT: "varchar",
+    ColumnType.REFERENCE: "varchar",
+    ColumnType.FORCE: "varchar",
     ColumnType.CODE: "varchar",
     ColumnType.CODE_SET: "varchar",
     ColumnType.DATE: "date",

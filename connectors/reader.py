@@ -3,29 +3,42 @@
 This is the only place where plain identifiers are handled: they are read
 from the cell, normalised, tokenised and dropped in the same function call.
 Nothing returned from here holds a name, full date of birth, full postcode,
-PNC ID, NHS number or CRN, and quarantine details never quote a person
-column or a value that could be a name.
+PNC ID, NHS number or CRN. Operator text (quarantine details, rejection
+reasons, notes) quotes a raw value only when it has the strict format of
+its column's own kind of code (:func:`describe_value`), and a header cell
+only when it looks like a column name (:func:`describe_header_cell`);
+everything else is "(value withheld)", with the column and line.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable
 
-from connectors.contracts import Column, ColumnType, PersonRole, TableContract
-from connectors.manifest import DropRejected, Manifest
+from connectors.contracts import (
+    EARLIEST_DATE,
+    FUTURE_MARGIN,
+    MAX_CELL_CHARS,
+    PLANNED_HORIZON,
+    Column,
+    ColumnType,
+    PersonRole,
+    TableContract,
+)
+from connectors.manifest import DropRejected, Manifest, csv_rows, describe_csv_error
 from connectors.normalise import (
     clean_cell,
     date_parser,
     datetime_parser,
+    is_reference,
     normalise_code,
     normalise_crn,
+    normalise_force,
     normalise_name,
     normalise_nhs_number,
     normalise_pnc,
@@ -38,14 +51,40 @@ from connectors.profiles import SourceProfile
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.tokens import TOKEN_PURPOSES, Tokeniser
 
-# A value is quoted in a quarantine detail only if it cannot be a name: it
-# has a digit or an underscore and is short. Anything else is "withheld".
 _UNSEEN = object()
-_QUOTABLE = re.compile(r"^(?=.*[\d_])[A-Za-z0-9/_\-:. ]{1,25}$")
+WITHHELD = "(value withheld)"
+
+#: The strict formats of the code lists whose unknown values may be quoted: an offence
+#: classification (``8L``, ``8/66``, ``195/12``, ``STK1``; a local ``L-BSPO``) or an outcome type
+#: (``1A``, ``14``) is too short and too coded to be a name, a full postcode, a PNC ID, an NHS number
+#: or a date. Every other code list is closed: an unknown value there could be anything.
+_QUOTABLE_CODES = {
+    "offence_code": re.compile(r"(?=.*\d)[A-Z0-9]{1,6}([/-][A-Z0-9]{1,4})?|L-[A-Z]{2,8}", re.ASCII),
+    "outcome_code": re.compile(r"\d{1,2}[A-Z]?", re.ASCII),
+}
+#: A header cell that is not a known column is echoed only if it is snake_case, as column names are.
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", re.ASCII)
 
 
-def describe_value(value: str) -> str:
-    return f"'{value}'" if _QUOTABLE.match(value) else "(value withheld)"
+def describe_value(column: Column, value: str) -> str:
+    """A bad cell's value for operator text: quoted only when it has its column's strict code format."""
+    pattern = _QUOTABLE_CODES.get(column.code_list or "")
+    code = normalise_code(value)
+    quotable = pattern is not None and pattern.fullmatch(code) and normalise_postcode(code) is None
+    return f"'{code}'" if quotable else WITHHELD
+
+
+def describe_header_cell(cell: str, known: frozenset[str]) -> str | None:
+    """A header cell for operator text, or ``None`` when it does not look like a column name."""
+    name = cell.strip()
+    return name if name in known or (len(name) <= 40 and _COLUMN_NAME.fullmatch(name)) else None
+
+
+def describe_header_cells(cells: list[str], known: frozenset[str]) -> str:
+    """Header cells as a list for operator text; the ones that do not look like column names are counted, not shown."""
+    shown = [d for d in (describe_header_cell(c, known) for c in cells) if d is not None]
+    hidden = len(cells) - len(shown)
+    return f"{shown}" + (f" and {hidden} more withheld (not column-name-like)" if hidden else "")
 
 
 def _memoised(parse: Callable[[str], Any], limit: int = 200_000) -> Callable[[str], Any]:
@@ -122,8 +161,12 @@ class TableReader:
         self._names: dict[str, str | None] = {}  # plain names, only for this file's read
         self.parse_date = _memoised(date_parser(manifest.date_format))
         self.parse_datetime = _memoised(datetime_parser(manifest.date_format))
+        self.latest_date = manifest.extract_date + FUTURE_MARGIN
+        self.latest_planned_date = manifest.extract_date + PLANNED_HORIZON
         self._parsers: dict[ColumnType, Callable[[Column, str, _RowProblems], Any]] = {
             ColumnType.TEXT: lambda column, value, problems: value,
+            ColumnType.REFERENCE: self._reference,
+            ColumnType.FORCE: self._force,
             ColumnType.CODE: self._code,
             ColumnType.CODE_SET: self._code_set,
             ColumnType.DATE: self._dated(self.parse_date, "a date"),
@@ -134,22 +177,34 @@ class TableReader:
 
     # -- header -------------------------------------------------------------------
     def _map_header(self, header: list[str], file_name: str, result: FileResult) -> list[str]:
+        """The contract column of each header cell; rejects a file whose header is absent, ambiguous or incomplete."""
         renames = self.profile.column_renames
         mapped = [renames.get(name.strip(), name.strip()) for name in header]
-        known = set(self.contract.all_column_names)
+        known = frozenset(self.contract.all_column_names)
+        nameable = known | frozenset(renames)
+        if not known & set(mapped):
+            raise DropRejected(
+                f"{file_name}: line 1 is not a header row (none of its {len(header)} cells is a column of "
+                f"{self.contract.name}.csv); ask the sender to re-export the file with its header row"
+            )
+        repeated = sorted({m for m in mapped if m and mapped.count(m) > 1})
+        if repeated:
+            raise DropRejected(
+                f"{file_name}: the header names column(s) {describe_header_cells(repeated, nameable)} more than once, "
+                "so it is ambiguous which one holds the values; ask the sender to fix the export"
+            )
         required = [c.name for c in self.contract.columns if c.required]
         missing_required = [name for name in required if name not in mapped]
+        unknown = [h for h, m in zip(header, mapped) if m not in known]
         if missing_required:
-            unknown = [h for h, m in zip(header, mapped) if m not in known]
-            hint = f"; unrecognised columns {unknown}" if unknown else ""
+            hint = f"; unrecognised columns {describe_header_cells(unknown, nameable)}" if unknown else ""
             raise DropRejected(
                 f"{file_name}: required column(s) {missing_required} missing{hint}. If the source renamed "
                 f"a column, map it under column_renames in connectors/profiles/{self.profile.source_id}.yaml "
                 "and re-run"
             )
-        extra = [h for h, m in zip(header, mapped) if m not in known]
-        if extra:
-            result.notes.append(f"{file_name}: unknown column(s) {extra} ignored")
+        if unknown:
+            result.notes.append(f"{file_name}: unknown column(s) {describe_header_cells(unknown, nameable)} ignored")
         absent = [name for name in self.contract.all_column_names if name not in mapped]
         if absent:
             result.notes.append(f"{file_name}: optional column(s) {absent} absent, read as blank")
@@ -160,9 +215,30 @@ class TableReader:
         code = normalise_code(value)
         allowed = self.code_lists[column.code_list] if column.code_list else None
         if allowed is not None and code not in allowed:
-            self._bad(column, problems, "unknown_code", f"{column.name}: {describe_value(value)} is not in code list {column.code_list}")
+            self._bad(column, problems, "unknown_code", f"{column.name}: {describe_value(column, value)} is not in code list {column.code_list}")
             return None
         return code
+
+    def _force(self, column: Column, value: str, problems: _RowProblems) -> str | None:
+        force = normalise_force(value)
+        if force not in self.code_lists["police_force"]:
+            self._bad(
+                column, problems, "unknown_code",
+                f"{column.name}: {WITHHELD} is not a police force of England and Wales (code list police_force) "
+                "nor the force of a source profile",
+            )
+            return None
+        return force
+
+    def _reference(self, column: Column, value: str, problems: _RowProblems) -> str | None:
+        if not is_reference(value):
+            self._bad(
+                column, problems, "invalid_reference",
+                f"{column.name}: {WITHHELD} is not a record reference (one word of letters, digits and / _ - . : #, "
+                "with a digit, not shaped like a PNC ID, postcode or date)",
+            )
+            return None
+        return value
 
     def _code_set(self, column: Column, value: str, problems: _RowProblems) -> str | None:
         allowed = self.code_lists[column.code_list]  # type: ignore[index]
@@ -179,8 +255,18 @@ class TableReader:
             if parsed is None:
                 self._bad(
                     column, problems, "unparseable_date",
-                    f"{column.name}: {describe_value(value)} is not {what} in format {self.manifest.date_format}",
+                    f"{column.name}: {WITHHELD} is not {what} in format {self.manifest.date_format}",
                 )
+                return None
+            latest = self.latest_planned_date if column.future_ok else self.latest_date
+            day = parsed.date() if isinstance(parsed, datetime) else parsed
+            if not EARLIEST_DATE <= day <= latest:
+                self._bad(
+                    column, problems, "implausible_date",
+                    f"{column.name}: {WITHHELD} is outside the plausible window {EARLIEST_DATE} to {latest} "
+                    f"(extract date {self.manifest.extract_date})",
+                )
+                return None
             return parsed
 
         return parse_column
@@ -188,13 +274,18 @@ class TableReader:
     def _integer(self, column: Column, value: str, problems: _RowProblems) -> int | None:
         parsed = parse_int(value)
         if parsed is None:
-            self._bad(column, problems, "not_an_integer", f"{column.name}: {describe_value(value)} is not a whole number")
+            self._bad(column, problems, "not_an_integer", f"{column.name}: {WITHHELD} is not a whole number")
+            return None
+        if column.bounds and not column.bounds[0] <= parsed <= column.bounds[1]:
+            low, high = column.bounds
+            self._bad(column, problems, "out_of_range", f"{column.name}: {WITHHELD} is not between {low} and {high}")
+            return None
         return parsed
 
     def _flag(self, column: Column, value: str, problems: _RowProblems) -> bool | None:
         parsed = parse_flag(value)
         if parsed is None:
-            self._bad(column, problems, "not_a_flag", f"{column.name}: {describe_value(value)} is not Y or N")
+            self._bad(column, problems, "not_a_flag", f"{column.name}: {WITHHELD} is not Y or N")
         return parsed
 
     @staticmethod
@@ -232,6 +323,8 @@ class TableReader:
         surname = self._name(cells.get(prefix + "surname"))
         raw_dob = cells.get(prefix + "dob")
         dob: date | None = self.parse_date(raw_dob) if raw_dob else None
+        if dob is not None and not EARLIEST_DATE <= dob <= self.manifest.extract_date:
+            dob = None  # a date of birth in the future or before 1900 is a typo: never linked on
         if raw_dob and dob is None:
             problems.warnings += 1
         postcode = None
@@ -262,14 +355,15 @@ class TableReader:
         }
         return generalised, (pnc, nhs, crn, name_dob, forename, surname, dob_text, postcode)
 
-    @staticmethod
     def _identifier(
-        column: str | None, cells: dict[str, str | None], normalise: Callable[[str], str | None], problems: _RowProblems
+        self, column: str | None, cells: dict[str, str | None], normalise: Callable[[str], str | None], problems: _RowProblems
     ) -> str | None:
+        """A normalised identifier; an invalid one is a warning (never linked on), or quarantines the row if required."""
         if not column or not cells.get(column):
             return None
         value = normalise(cells[column])  # type: ignore[arg-type]
-        problems.warnings += value is None  # invalid identifiers are flagged, never linked on
+        if value is None:
+            self._bad(self.contract.column(column), problems, "invalid_identifier", f"{column}: {WITHHELD} is not valid")
         return value
 
     # -- file ---------------------------------------------------------------------
@@ -287,7 +381,18 @@ class TableReader:
         first = total * index // parts
         stop = total * (index + 1) // parts if index + 1 < parts else None
         result = FileResult(table=self.contract.name, file_name=file_name)
-        reader = csv.reader(io.StringIO(text))
+        reader = csv_rows(text)
+        try:
+            return self._read_rows(reader, file_name, result, first, stop, index)
+        except csv.Error as error:
+            raise DropRejected(
+                f"{file_name}: line {reader.line_num} cannot be read as CSV ({describe_csv_error(error)}); "
+                "ask the sender to re-export the file"
+            ) from None
+
+    def _read_rows(
+        self, reader: Any, file_name: str, result: FileResult, first: int, stop: int | None, index: int
+    ) -> FileResult:
         try:
             header = next(reader)
         except StopIteration:
@@ -301,6 +406,10 @@ class TableReader:
             for column in (*self.contract.kept_columns, self.contract.column("updated_at"), self.contract.column("record_status"))
         ]
         ref_column = self.contract.ref_column
+        contract = self.contract
+        required_identifiers = [c.name for c in contract.columns if c.required and c.name in contract.person_columns]
+        read_columns = {name for name, *_ in checked} | contract.person_columns
+        length_checked = [position for position, name in enumerate(mapped) if name in read_columns]
         seen: set[tuple[str, ...]] = set()
         identifiers: list[tuple[str | None, ...]] = []  # normalised, tokenised per column below
         manifest = self.manifest
@@ -326,25 +435,31 @@ class TableReader:
             seen.add(key)
             cells = dict(zip(mapped, map(clean_cell, row)))
             problems = _RowProblems()
+            too_long = {mapped[position] for position in length_checked if len(row[position]) > MAX_CELL_CHARS}
+            for name in too_long:
+                cells[name] = None
+                self._bad(contract.column(name), problems, "value_too_long",
+                          f"{name}: {WITHHELD} is longer than {MAX_CELL_CHARS} characters")
             typed: dict[str, Any] = {}
             for name, required, parse, column in checked:
                 value = cells.get(name)
                 if value is None:
-                    if required:
+                    if required and name not in too_long:
                         problems.broken("required_missing", f"{name} is blank")
                     typed[name] = None
                     continue
                 typed[name] = parse(column, value, problems)
-            persons = [p for p in (self._person(role, cells, problems) for role in self.contract.persons) if p]
-            record_ref = cells.get(ref_column)
+            for name in required_identifiers:
+                if cells.get(name) is None and name not in too_long:
+                    problems.broken("required_missing", f"{name} is blank")
+            persons = [p for p in (self._person(role, cells, problems) for role in contract.persons) if p]
+            record_ref = typed.get(ref_column)
             result.warnings += problems.warnings
             if problems.breaks:
                 rules = [rule for rule, _ in problems.breaks]
                 detail = "; ".join(d for _, d in problems.breaks)
                 result.quarantined.append(QuarantinedRow(line, record_ref, rules[0], detail))
                 continue
-            if typed.get("force"):
-                typed["force"] = normalise_code(typed["force"])
             version_id = hashlib.sha256(f"{manifest.sha256}|{file_name}|{line}".encode()).hexdigest()[:20]
             entity = result.entity
             entity["source_id"].append(manifest.source_id)

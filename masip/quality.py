@@ -23,10 +23,11 @@ from typing import Any
 
 import duckdb
 
-from connectors.contracts import TABLES, Column, ColumnType, TableContract
+from connectors.contracts import EARLIEST_DATE, TABLES, Column, ColumnType, TableContract
 from connectors.ingest import load_code_lists
 
-EARLIEST_EVENT = datetime(2000, 1, 1)
+#: The ingest's plausibility window starts here too, so no date that ingest let through fails the gate.
+EARLIEST_EVENT = datetime(EARLIEST_DATE.year, EARLIEST_DATE.month, EARLIEST_DATE.day)
 STAGING_MODELS: dict[str, str] = {
     "crimes": "stg_police__crimes",
     "orders": "stg_police__orders",

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from connectors.normalise import pnc_check_letter
-from masip.pipeline import candidate_path, run_pipeline
+from masip.pipeline import build_stage, candidate_path, publish_stage, run_pipeline
 from masip.quality import DataQualityError
 from pseudonymisation.keys import Keyring
 from tests.dropkit import write_drop
@@ -146,13 +146,28 @@ def test_no_plain_identifier_from_the_fault_drops(weeks):
     assert scan_warehouse(weeks["warehouse"], collect_identifiers(weeks["landing"])) == {}
 
 
-def test_failing_quality_suite_stops_publication(weeks):
+def test_a_future_dated_crime_is_quarantined_at_ingest_and_the_week_publishes(weeks):
     warehouse, landing = weeks["warehouse"], weeks["landing"]
-    before = _journey(warehouse, "true")
     future = _crime("MPS-3", "8Q", "2027-06-01 10:00", "2026-11-15 10:00")  # reported after its own extract
-    write_drop(landing, "police-met", "police", date(2026, 11, 16), {"crimes": [future]})
+    write_drop(landing, "police-met", "police", date(2026, 11, 16), {"crimes": [future, _crime("MPS-4", "8Q", "2026-11-10 10:00", "2026-11-10 10:00")]})
+    result = run_pipeline(landing, warehouse, KEYRING, weeks["root"] / "out3", show_progress=False)
+    assert result.quality.success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        quarantined = con.execute("select record_ref, rule from ops.quarantine where drop_name like '%2026-11-16'").fetchall()
+    assert quarantined == [("MPS-3", "implausible_date")]
+    assert _journey(warehouse, "record_ref = 'MPS-3'") == []
+    assert _journey(warehouse, "record_ref = 'MPS-4'")  # the rest of the drop was published
+
+
+def test_failing_quality_suite_stops_publication(weeks):
+    """A build whose candidate breaks a Great Expectations suite is never published."""
+    warehouse = weeks["warehouse"]
+    before = _journey(warehouse, "true")
+    build_stage(warehouse)
+    with duckdb.connect(str(candidate_path(warehouse))) as con:  # a defect no ingest rule catches: a model bug
+        con.execute("update staging.stg_police__crimes set reported_at = timestamp '2031-01-01 10:00'")
     with pytest.raises(DataQualityError) as failure:
-        run_pipeline(landing, warehouse, KEYRING, weeks["root"] / "out3", show_progress=False)
+        publish_stage(warehouse, weeks["root"] / "out4")
     message = str(failure.value)
     assert "NOT published" in message and "reported_at" in message and "stg_police__crimes" in message
     assert _journey(warehouse, "true") == before  # readers still see the last good build

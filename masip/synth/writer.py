@@ -71,7 +71,7 @@ PROFILES: dict[str, SourceProfile] = {
 SOURCES = tuple(PROFILES)
 POLICE_SOURCES = ("police-cheshire", "police-hampshire", "police-met")
 
-_KIND = {ColumnType.TEXT: 0, ColumnType.CODE: 1, ColumnType.DATE: 2, ColumnType.DATETIME: 3,
+_KIND = {ColumnType.TEXT: 0, ColumnType.REFERENCE: 0, ColumnType.FORCE: 0, ColumnType.CODE: 1, ColumnType.DATE: 2, ColumnType.DATETIME: 3,
          ColumnType.INTEGER: 4, ColumnType.FLAG: 0, ColumnType.CODE_SET: 5}
 _LAYOUT = {name: tuple((c.name, _KIND[c.type]) for c in t.columns) for name, t in TABLES.items()}
 _ROLES = {name: {p.prefix: p for p in t.persons} for name, t in TABLES.items()}

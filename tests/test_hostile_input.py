@@ -1,0 +1,253 @@
+"""Hostile and broken deliveries (issue #12): nothing leaks, nothing escapes the drop, nothing stops the week.
+
+One test (or one parametrised family) per class of failure. Each builds the
+hostile drop beside a good drop of another agency and checks three things:
+the hostile drop ends loaded-with-quarantine or rejected with a reason that
+says what to do; the good drop still loads; no sentinel identifier appears
+in any operator text or warehouse table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.contracts import TABLES
+from tests.hostile import (
+    DOB_ISO,
+    FORENAME,
+    NHS,
+    PNC,
+    POSTCODE,
+    SURNAME,
+    CsvFile,
+    base_row,
+    leaks,
+    manifest_for,
+    run_ingest,
+    valid_drop,
+    write_raw_drop,
+)
+
+
+def _drop(landing: Path, table: str, rows: list[dict[str, str]] | CsvFile, encoding: str = "utf-8", **manifest) -> Path:
+    agency = TABLES[table].agency
+    csv_file = rows if isinstance(rows, CsvFile) else CsvFile.of(table, rows)
+    data = {f"{table}.csv": csv_file.encode("cp1252" if encoding == "cp1252" else "utf-8")}
+    return write_raw_drop(
+        landing, f"hostile_{table}", manifest_for(agency, data, {f"{table}.csv": csv_file.data_rows()},
+                                                  encoding=encoding, **manifest), data,
+    )
+
+
+def _ingest(tmp_path: Path, make_hostile) -> tuple:
+    landing = tmp_path / "landing"
+    valid_drop(landing, "probation")  # another agency's good drop: its week must go on
+    make_hostile(landing)
+    run = run_ingest(landing, tmp_path / "warehouse" / "masip.duckdb")
+    assert run.error is None, f"the run crashed: {type(run.error).__name__}"
+    assert "Traceback" not in run.output
+    by_name = {d.drop_name: d for d in run.summary.drops}
+    assert by_name["probation-service_2026-11-16"].status == "loaded"
+    hostile = [d for d in run.summary.drops if d.drop_name != "probation-service_2026-11-16"]
+    assert all(d.status in ("loaded", "rejected") for d in hostile)
+    assert all(f.reconciles for d in run.summary.drops for f in d.files)
+    assert leaks(run) == []
+    return run, hostile
+
+
+def _quarantine(run) -> list[tuple]:
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        return con.execute("select file, line_number, record_ref, rule, detail from ops.quarantine order by line_number").fetchall()
+
+
+# -- 1. plain identifiers in operator text --------------------------------------------------------------------
+
+def test_a_file_without_its_header_row_is_rejected_without_quoting_the_first_row(tmp_path):
+    hostile = CsvFile.of("crimes", [base_row("crimes"), base_row("crimes", "b")])
+    hostile.include_header = False  # the first data row stands where the header was
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
+    assert drop.status == "rejected"
+    assert "line 1 is not a header row" in drop.reason and "re-export" in drop.reason
+
+
+# A CRN is itself a probation case reference number, so in a reference column it is kept like any reference:
+# the values here are the identifiers that no reference or code can be.
+@pytest.mark.parametrize("value", [POSTCODE, PNC, NHS, DOB_ISO, FORENAME, f"{FORENAME} {SURNAME}", "12/10/1979"])
+@pytest.mark.parametrize("column", ["offence_code", "relationship", "risk_level", "online_element", "force", "crime_ref",
+                                    "reported_at", "outcome_code"])
+def test_an_identifier_shifted_into_a_coded_column_is_never_quoted(tmp_path, column, value):
+    row = {**base_row("crimes"), column: value}
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row]))
+    assert drop.status == "loaded"
+    quarantined = _quarantine(run)
+    if column == "reported_at" and value == DOB_ISO:
+        assert quarantined == []  # a date in the declared format is a valid event date
+        return
+    if column in ("crime_ref", "offence_code", "force", "reported_at"):  # required: the row waits in quarantine
+        assert len(quarantined) == 1 and quarantined[0][1] == 2 and "(value withheld)" in quarantined[0][4]
+        assert quarantined[0][4].startswith(column)
+    else:  # optional: set to null and counted as a warning
+        assert drop.files[0].warnings >= 1
+
+
+def test_unknown_offence_codes_are_quoted_because_they_cannot_be_identifiers(tmp_path):
+    row = {**base_row("crimes"), "offence_code": "stk1"}
+    run, _ = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row]))
+    [(_, _, ref, rule, detail)] = _quarantine(run)
+    assert (ref, rule) == ("MPS-1", "unknown_code") and "'STK1'" in detail
+
+
+def test_header_cells_are_echoed_only_when_they_look_like_column_names(tmp_path):
+    hostile = CsvFile.of("crimes", [base_row("crimes")])
+    hostile.header = [FORENAME if c == "offence_desc" else c for c in hostile.header] + ["report_datetime"]
+    hostile.rows = [r + [""] for r in hostile.rows]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
+    notes = " ".join(drop.files[0].notes)
+    assert "report_datetime" in notes and "1 more withheld" in notes
+
+
+# -- 2. file names that escape the drop ------------------------------------------------------------------------
+
+def _outside_file(tmp_path: Path) -> tuple[bytes, Path]:
+    data = CsvFile.of("crimes", [base_row("crimes")]).encode("utf-8")
+    outside = tmp_path / "elsewhere" / "crimes.csv"
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    outside.write_bytes(data)
+    return data, outside
+
+
+@pytest.mark.parametrize("kind", ["parent", "absolute", "symlink", "two_spellings", "subfolder", "symlinked_drop"])
+def test_every_path_stays_inside_its_drop(tmp_path, kind):
+    data, outside = _outside_file(tmp_path)
+
+    def make(landing: Path) -> None:
+        name = {"parent": "../../elsewhere/crimes.csv", "absolute": str(outside), "subfolder": "sub/crimes.csv"}.get(kind, "crimes.csv")
+        files = [{"name": name, "rows": 1, "sha256": hashlib.sha256(data).hexdigest()}]
+        if kind == "two_spellings":
+            files.append({"name": "./crimes.csv", "rows": 1, "sha256": hashlib.sha256(data).hexdigest()})
+        manifest = {**manifest_for("police", {}, {}), "files": files}
+        if kind == "symlinked_drop":
+            real = valid_drop(tmp_path / "real", "police")
+            landing.mkdir(parents=True, exist_ok=True)
+            (landing / "police-met_2026-11-16").symlink_to(real, target_is_directory=True)
+            return
+        drop = write_raw_drop(landing, "police-met_2026-11-16", manifest, {} if kind != "two_spellings" else {"crimes.csv": data})
+        if kind == "symlink":
+            (drop / "crimes.csv").symlink_to(outside)
+        if kind == "subfolder":
+            (drop / "sub").mkdir()
+            (drop / "sub" / "crimes.csv").write_bytes(data)
+
+    run, [drop] = _ingest(tmp_path, make)
+    assert drop.status == "rejected"
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw.crimes").fetchone()[0] == 0
+    assert not any(run.warehouse.parent.glob("landing_archive/police-met*"))
+
+
+# -- 3. one bad cell, line or file never stops the week -------------------------------------------------------
+
+def test_a_cell_beyond_the_csv_modules_limit_quarantines_the_row(tmp_path):
+    row = {**base_row("crimes"), "force": "MET" + "X" * 200_000}
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row, base_row("crimes", "b")]))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 1
+    assert [q[3] for q in _quarantine(run)] == ["value_too_long"]
+
+
+def test_lone_carriage_return_line_endings_load(tmp_path):
+    hostile = CsvFile.of("crimes", [base_row("crimes"), base_row("crimes", "b")])
+    hostile.newline = "\r"
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 2
+
+
+@pytest.mark.parametrize("months", ["99999999999999999999999", "-3", "١٢", "12.5"])
+def test_an_integer_out_of_range_or_in_another_script_is_a_warning(tmp_path, months):
+    row = {**base_row("court_results"), "sentence_months": months}
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "court_results", [row]))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 1 and drop.files[0].warnings == 1
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        assert con.execute("select sentence_months from raw.court_results").fetchone() == (None,)
+
+
+# -- 4. plausibility at ingest ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reported", ["0001-01-01 10:00", "9999-12-31 10:00", "2026-11-18 09:00", "1899-12-31 23:59"])
+def test_an_implausible_required_date_is_quarantined(tmp_path, reported):
+    row = {**base_row("crimes"), "reported_at": reported}
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row, base_row("crimes", "b")]))
+    assert drop.files[0].rows_loaded == 1
+    [(_, _, ref, rule, detail)] = _quarantine(run)
+    assert (ref, rule) == ("MPS-1", "implausible_date") and reported[:4] not in detail.split("window")[0]
+
+
+def test_an_implausible_optional_date_is_nulled_and_planned_dates_may_lie_ahead(tmp_path):
+    row = {**base_row("orders"), "applied_at": "9999-01-01", "expires_at": "2031-01-01"}
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "orders", [row]))
+    assert drop.files[0].rows_loaded == 1 and drop.files[0].warnings == 1
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        assert con.execute("select applied_at, cast(expires_at as varchar) from raw.orders").fetchone() == (None, "2031-01-01")
+
+
+# -- 5. silent corruption --------------------------------------------------------------------------------------
+
+def test_duplicate_header_names_reject_the_file(tmp_path):
+    hostile = CsvFile.of("crimes", [base_row("crimes")])
+    hostile.header = ["victim_forename" if c == "victim_surname" else c for c in hostile.header]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
+    assert drop.status == "rejected" and "victim_forename" in drop.reason and "more than once" in drop.reason
+
+
+@pytest.mark.parametrize("crn", ["", "N/A", "X12-34!"])
+def test_a_blank_or_invalid_required_crn_is_quarantined(tmp_path, crn):
+    row = {**base_row("supervision", "x"), "crn": crn}
+
+    def make(landing: Path) -> None:
+        data = {"supervision.csv": CsvFile.of("supervision", [row]).encode("utf-8")}
+        write_raw_drop(landing, "probation-service_2026-11-17", manifest_for("probation", data, {"supervision.csv": 1}), data)
+
+    run, [drop] = _ingest(tmp_path, make)
+    [(_, _, ref, rule, _)] = _quarantine(run)
+    assert (ref, rule) == ("EV-1x", "invalid_identifier" if crn == "X12-34!" else "required_missing")
+
+
+# -- 8. wrong advice and lenient manifests ---------------------------------------------------------------------
+
+def test_a_utf8_bom_in_a_file_declared_cp1252_blames_the_encoding(tmp_path):
+    hostile = CsvFile.of("crimes", [base_row("crimes")])
+    hostile.bom = True
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile, encoding="cp1252"))
+    assert drop.status == "rejected" and "byte-order mark" in drop.reason and "declare utf-8" in drop.reason
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("source_id", [FORENAME], "source_id must be"),
+    ("source_id", SURNAME, "source_id must be"),
+    ("extract_date", 20261116, "extract_date must be"),
+    ("extract_date", DOB_ISO.replace("1979", "9999"), "extract_date must be"),
+    ("agency", SURNAME, "agency must be"),
+    ("encoding", SURNAME, "encoding must be"),
+    ("date_format", SURNAME, "date_format must be"),
+    ("files", {"name": "crimes.csv"}, "files must be"),
+])
+def test_manifest_fields_are_typed_strictly_and_never_echoed(tmp_path, field, value, says):
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [base_row("crimes")], **{field: value}))
+    assert drop.status == "rejected" and says in drop.reason
+    assert "onboard" not in drop.reason
+
+
+@pytest.mark.parametrize("rows", [1.0, 2.9, "1", True, -1])
+def test_a_row_count_that_is_not_a_whole_number_rejects_the_drop(tmp_path, rows):
+    def make(landing: Path) -> None:
+        drop = _drop(landing, "crimes", [base_row("crimes")])
+        manifest = json.loads((drop / "manifest.json").read_text())
+        manifest["files"][0]["rows"] = rows
+        (drop / "manifest.json").write_text(json.dumps(manifest))
+
+    run, [drop] = _ingest(tmp_path, make)
+    assert drop.status == "rejected" and "rows must be a whole number" in drop.reason
