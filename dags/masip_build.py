@@ -13,7 +13,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
-from masip import orchestration
+from masip import build_tasks, orchestration
 
 DOC_MD = """
 # MASIP build (`masip_build`)
@@ -23,7 +23,8 @@ Runs when **any** source's asset `masip://warehouse/raw/<source_id>` is updated
 
 1. **prepare_candidate**: checkpoint the warehouse and copy it to the candidate
    `<name>.candidate.duckdb`. Fails at once if there is no warehouse yet or it is
-   corrupt (not a DuckDB file, not a MASIP warehouse).
+   damaged (truncated, corrupt, not a MASIP warehouse: restore the last good
+   copy); skipped, with the whole build, if no drop has been loaded yet.
 2. **dbt_staging → dbt_linkage → dbt_intermediate → dbt_marts**: `dbt build`
    (models, seeds and their tests) of one model group each, on the candidate:
    seeds and staging; person linkage (`int_person_links` and its inputs); the
@@ -71,18 +72,18 @@ def masip_build() -> None:
 
     @task(task_id="prepare_candidate", pool=pool)
     def prepare_candidate(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return orchestration.prepare_candidate(params)
+        return build_tasks.prepare_candidate(params)
 
     def dbt_group(group: str):
         @task(task_id=f"dbt_{group}", pool=pool, doc_md=f"`dbt build` of the {group} model group on the candidate.")
         def run(params: dict[str, Any] | None = None) -> dict[str, Any]:
-            return orchestration.run_dbt_group(params, group)
+            return build_tasks.run_dbt_group(params, group)
 
         return run()
 
     @task(task_id="publish", pool=pool, outlets=[orchestration.MARTS_ASSET])
     def publish(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return orchestration.run_publish_candidate(params)
+        return build_tasks.run_publish_candidate(params)
 
     @task(task_id="report", pool=pool)
     def report(
@@ -92,13 +93,13 @@ def masip_build() -> None:
         run_id: str | None = None,
         triggering_asset_events: Any = None,
     ) -> dict[str, Any]:
-        return orchestration.run_build_report(
+        return build_tasks.run_build_report(
             params, groups, quality, "masip_build", run_id or "manual",
-            orchestration.describe_triggers(triggering_asset_events),
+            build_tasks.describe_triggers(triggering_asset_events),
         )
 
     prepared = prepare_candidate()
-    groups = [dbt_group(g) for g in orchestration.DBT_MODEL_GROUPS]
+    groups = [dbt_group(g) for g in build_tasks.DBT_MODEL_GROUPS]
     published = publish()
     prepared >> groups[0]
     for before, after in pairwise(groups):

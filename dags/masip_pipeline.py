@@ -31,7 +31,10 @@ Runs the multi-agency stalking data pipeline, exactly as `masip run` does:
    only if every suite passes, swap it in as the published warehouse. Updates the
    asset `masip://warehouse/marts`. If a check fails, the last good build stays
    published and the rejected candidate is kept for inspection.
-4. **report**: write `run_report.json` and `run_report.md` to the report folder:
+   **build** and **publish** are skipped when no drop has been loaded yet (a
+   first run whose drops were all rejected): there is nothing to build.
+4. **report** (also after a skipped build): write `run_report.json` and
+   `run_report.md` to the report folder:
    rows read = loaded + quarantined + duplicates for every file, rejected drops,
    quarantine by rule, data-quality summary, mart sizes. Fails if the counts do
    not reconcile.
@@ -101,11 +104,11 @@ def masip_pipeline() -> None:
     def publish(params: dict[str, Any] | None = None) -> dict[str, Any]:
         return orchestration.run_publish(params)
 
-    @task(task_id="report", pool=POOL)
+    @task(task_id="report", pool=POOL, trigger_rule="none_failed")
     def report(
         ingest_result: dict[str, Any],
-        build_result: dict[str, Any],
-        quality_result: dict[str, Any],
+        build_result: dict[str, Any] | None,
+        quality_result: dict[str, Any] | None,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return orchestration.run_report(params, ingest_result, build_result, quality_result)

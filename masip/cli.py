@@ -2,21 +2,32 @@
 
 Every command calls the same stage functions as the Airflow DAGs
 (``masip.pipeline``); nothing here holds pipeline logic of its own.
+
+A failed command prints an operator message (what happened, which file, what
+to do; :mod:`masip.operator_errors`) and exits non-zero, never with a
+traceback unless ``masip --debug`` is given.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
 from masip.casepack.cli import casepack
 from masip.evaluation.cli import evaluate
-from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV, Keyring, MissingKeyError, generate_secret, load_keyring
+from masip.warehouse import warehouse_lock
+from pseudonymisation.keys import (
+    SECRET_ENV,
+    SECRET_FILE_ENV,
+    Keyring,
+    generate_secret,
+    load_keyring,
+)
 
 DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
 DEFAULT_OUT = Path("output")
@@ -32,16 +43,28 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> da
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
-def _keyring_or_exit() -> Keyring:
-    try:
-        return load_keyring()
-    except MissingKeyError as error:
-        click.secho(f"masip: {error}", fg="red", err=True)
-        sys.exit(2)
+class _OperatorGroup(click.Group):
+    """Turns an exception into an operator message and an exit code (unless ``--debug``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:
+            if ctx.params.get("debug"):
+                raise
+            from masip.operator_errors import describe
+            from masip.pipeline import stage_of
+
+            message = describe(error, stage_of(error) or ctx.invoked_subcommand or "masip")
+            click.secho(f"masip: {message.text}", fg="red", err=True)
+            ctx.exit(message.exit_code)
 
 
-@click.group()
-def main() -> None:
+@click.group(cls=_OperatorGroup)
+@click.option("--debug", is_flag=True, help="Show the full traceback of a failure (it may quote data values).")
+def main(debug: bool) -> None:
     """MASIP data-sharing pipeline: pseudonymise, link and report multi-agency stalking data."""
 
 
@@ -92,7 +115,7 @@ def run(input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, ful
     Drops already loaded are skipped, and the staging models recompute only
     the records that new drops touched, so a weekly run does the week's work.
     """
-    keyring = _keyring_or_exit()
+    keyring = load_keyring()
     _run(input_dir, warehouse, out_dir, as_of, keyring, full_refresh=full_refresh)
 
 
@@ -104,6 +127,8 @@ def _run(
     result = run_pipeline(input_dir, warehouse, keyring, out_dir, as_of=as_of, full_refresh=full_refresh)
     click.echo(result.report.markdown)
     click.echo(f"Warehouse: {warehouse}\nRun report: {result.report.markdown_path}")
+    for warning in result.report.warnings:
+        click.secho(f"masip: WARNING: {warning}", fg="yellow", err=True)
     if not result.report.reconciled:
         raise click.ClickException("row counts do not reconcile; see the run report")
 
@@ -121,7 +146,7 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path) -> No
     """
     from masip.rotation import rotate_key
 
-    old = _keyring_or_exit()
+    old = load_keyring()
     new = load_keyring({SECRET_FILE_ENV: str(new_key_file)})
     result = rotate_key(warehouse, old, new, out_dir)
     click.echo(
@@ -151,16 +176,19 @@ def demo(dyads: int, warehouse: Path, out_dir: Path) -> None:
         banner = (f"DEMO: no partnership key configured, so a THROWAWAY key is used ({DEMO_KEY}). "
                   "Never use it for real data: real runs need MASIP_SECRET_FILE.")
         click.secho("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), fg="yellow", bold=True)
-    keyring = _keyring_or_exit()
+    keyring = load_keyring()
     drops_dir = out_dir / "drops"
-    shutil.rmtree(drops_dir, ignore_errors=True)
-    for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
-    click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
-    _run(drops_dir, warehouse, out_dir, None, keyring)
+    with warehouse_lock(warehouse, "demo"):  # before the old demo warehouse is removed
+        shutil.rmtree(drops_dir, ignore_errors=True)
+        for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
+        click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
+        _run(drops_dir, warehouse, out_dir, None, keyring)
     pack = build_casepack(warehouse, out_dir / "casepack")
-    click.echo(f"Case pack: {pack.html_path} and {pack.pdf_path} ({pack.cases} cases)")
+    click.echo(f"Case pack: {pack.html_path}" + (f" and {pack.pdf_path}" if pack.pdf_path else "") + f" ({pack.cases} cases)")
+    if pack.pdf_skipped:
+        click.secho(pack.pdf_skipped, fg="yellow", bold=True)
     evaluation = build_evaluation_report(warehouse, out_dir / "evaluation")
     click.echo(f"Evaluation report: {evaluation.html_path}")
 

@@ -13,7 +13,8 @@ The DAGs:
   ``masip://warehouse/raw/<source_id>`` when something was loaded.
 * ``masip_build`` — scheduled on any of those assets: dbt per model group
   (staging, linkage, intermediate, marts) on a candidate copy, then the Great
-  Expectations gate and the swap (asset ``masip://warehouse/marts``).
+  Expectations gate and the swap (asset ``masip://warehouse/marts``). Its task
+  bodies live in ``masip.build_tasks``.
 * ``masip_weekly_evaluation`` — weekly (Tuesdays), the evaluation report of the
   published warehouse. (``masip_weekly_casepack``, on the marts asset, lives in
   ``masip.casepack.tasks``.)
@@ -36,11 +37,9 @@ Two rules hold for everything in this module:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -86,12 +85,6 @@ WAREHOUSE_POOL = "masip_warehouse"
 #: The per-source sensor: how often it looks at the landing folder, and for how long (the DAG runs daily).
 DROP_POKE_INTERVAL = timedelta(minutes=10)
 DROP_WAIT_TIMEOUT = timedelta(hours=23)
-
-#: dbt model groups, in build order; one Airflow task each (see :func:`dbt_group_selection`).
-DBT_MODEL_GROUPS = ("staging", "linkage", "intermediate", "marts")
-#: The person-linkage model: it and its ancestors under models/intermediate form the "linkage" group.
-LINKAGE_MODEL = "int_person_links"
-STAGING_SELECTION = "resource_type:seed path:models/staging"
 
 
 def default_args() -> dict[str, Any]:
@@ -293,18 +286,21 @@ def fail_without_retry() -> Iterator[None]:
 
     Those are: no key, a key that does not match the warehouse's key version, a
     malformed parameter, failed data-quality checks, counts that do not
-    reconcile. The message is kept; none of these exceptions carries key material.
+    reconcile, a damaged warehouse or a read-only warehouse folder. The message
+    is kept; none of these exceptions carries key material. (A warehouse held by
+    another run is retried with back-off.)
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     from connectors.ingest import KeyVersionMismatch
     from masip.quality import DataQualityError
+    from masip.warehouse import WarehouseDamaged, WarehouseNotWritable
 
     try:
         yield
     except (
         MissingKeyError, KeyVersionMismatch, RunConfigError, DataQualityError, ReconciliationError,
-        WarehouseStateError, DbtDataTestFailed,
+        WarehouseStateError, DbtDataTestFailed, WarehouseDamaged, WarehouseNotWritable,
     ) as error:
         raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
@@ -381,15 +377,24 @@ def build_result_from_dict(data: Mapping[str, Any]) -> DbtBuildResult:
 def run_build(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``build`` task: link persons and build every mart with dbt (tests included) on a candidate copy.
 
-    The published warehouse is not touched; ``publish`` swaps the candidate in.
+    The published warehouse is not touched; ``publish`` swaps the candidate in. Skipped (and so is
+    ``publish``) when no drop has been loaded yet: the ``report`` task still lists the rejections.
     """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from masip.pipeline import build_stage, nothing_loaded_yet, stage
+
     with fail_without_retry():
         config = resolve_run_config(params)
-    from masip.pipeline import build_stage
-
-    log.info("Build: warehouse %s, as of %s", config.warehouse, config.as_of or "latest extract date")
-    started = time.perf_counter()
-    build = build_stage(config.warehouse, as_of=config.as_of)
+    with stage("build", config.warehouse):  # before the warehouse is read: another run may be writing it
+        if nothing_loaded_yet(config.warehouse):
+            raise AirflowSkipException(
+                "no drop has been loaded into the warehouse yet (every drop was rejected): nothing to build or "
+                "publish; the report task lists the rejected drops"
+            )
+        log.info("Build: warehouse %s, as of %s", config.warehouse, config.as_of or "latest extract date")
+        started = time.perf_counter()
+        build = build_stage(config.warehouse, as_of=config.as_of)
     result = build_result_to_dict(build)
     result["seconds"] = round(time.perf_counter() - started, 3)
     log.info("dbt build done in %.1f s: %s", result["seconds"], result["statuses"])
@@ -441,25 +446,30 @@ def run_publish(params: Mapping[str, Any] | None) -> dict[str, Any]:
 def run_report(
     params: Mapping[str, Any] | None,
     ingest: Mapping[str, Any],
-    build: Mapping[str, Any],
-    quality: Mapping[str, Any],
+    build: Mapping[str, Any] | None,
+    quality: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The ``report`` task: write the run report; fails (after writing it) if the counts do not reconcile."""
+    """The ``report`` task: write the run report; fails (after writing it) if the counts do not reconcile.
+
+    ``build`` and ``quality`` are ``None`` when those tasks were skipped (no drop loaded yet).
+    """
     from connectors.ingest import IngestSummary
     from masip.pipeline import report_stage
 
     with fail_without_retry():
         config = resolve_run_config(params)
-    seconds = {"ingest": ingest["seconds"], "build": build["seconds"], "quality": quality["seconds"]}
+    seconds = {"ingest": ingest["seconds"]}
+    seconds.update({name: result["seconds"] for name, result in (("build", build), ("quality", quality)) if result})
     report = report_stage(
         config.warehouse,
         config.out_dir,
         IngestSummary.from_dict(ingest["summary"]),
-        build_result_from_dict(build),
-        quality_report_from_dict(quality),
+        build_result_from_dict(build) if build else None,
+        quality_report_from_dict(quality) if quality else None,
         seconds,
     )
     log.info("Run report written: %s and %s", report.markdown_path, report.json_path)
+    log_warnings(report.warnings)
     result = {
         "report_json": str(report.json_path),
         "report_markdown": str(report.markdown_path),
@@ -470,6 +480,12 @@ def run_report(
         with fail_without_retry():
             raise ReconciliationError(f"row counts do not reconcile; see the run report {report.markdown_path}")
     return result
+
+
+def log_warnings(warnings: Iterable[str]) -> None:
+    """The run report's warnings (no marts yet, missing landing copies) as warnings in the task log."""
+    for warning in warnings:
+        log.warning("%s", warning)
 
 
 # --------------------------------------------------------------------------- per-source ingest DAGs
@@ -602,291 +618,13 @@ def run_ingest_report(
         config.warehouse, folder, IngestSummary.from_dict(ingest["summary"]), None, None, {"ingest": ingest["seconds"]}
     )
     log.info("Run report written: %s", report.markdown_path)
+    log_warnings(report.warnings)
     result = {"report_json": str(report.json_path), "report_markdown": str(report.markdown_path),
               "reconciliation": report.data["reconciliation"]}
     if not report.reconciled:
         with fail_without_retry():
             raise ReconciliationError(f"row counts do not reconcile; see the run report {report.markdown_path}")
     return result
-
-
-# --------------------------------------------------------------------------- the build DAG
-
-
-def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The ``prepare_candidate`` task: checkpoint the warehouse and copy it to the candidate that dbt builds.
-
-    Fails at once (no retry) if there is no warehouse yet or it is not a MASIP
-    warehouse (corrupt file); retries if it is locked by a writer.
-    """
-    import duckdb
-
-    from masip.pipeline import candidate_path
-
-    with fail_without_retry():
-        config = resolve_run_config(params, require_input=False)
-        warehouse = config.warehouse
-        if not warehouse.is_file():
-            raise WarehouseStateError(
-                f"there is no warehouse at {warehouse} yet: run the ingest DAGs (masip_ingest_<source>) or "
-                "masip_pipeline first, or pass the right `warehouse` parameter"
-            )
-        try:
-            con = duckdb.connect(str(warehouse))
-        except duckdb.IOException as error:
-            if "lock" in str(error).lower():
-                raise  # another writer: a retry will do
-            raise WarehouseStateError(
-                f"the warehouse {warehouse} cannot be opened (corrupt or not a DuckDB file: {error}). The last "
-                "good build is not lost if you kept backups; otherwise rebuild it from the landing copies."
-            ) from None
-        try:
-            con.execute("checkpoint")  # everything in the .duckdb file, so that a file copy is complete
-            try:
-                drops = con.execute("select count(*) from ops.loaded_drops").fetchone()[0]
-            except duckdb.CatalogException:
-                raise WarehouseStateError(
-                    f"{warehouse} is a DuckDB file but not a MASIP warehouse (no ops.loaded_drops); check the path"
-                ) from None
-        finally:
-            con.close()
-    candidate = candidate_path(warehouse)
-    Path(f"{candidate}.wal").unlink(missing_ok=True)  # a crashed build's WAL must not be replayed onto the copy
-    shutil.copyfile(warehouse, candidate)
-    log.info("Candidate %s prepared from %s (%d drops loaded)", candidate.name, warehouse, drops)
-    return {"warehouse": str(warehouse), "candidate": str(candidate), "drops_loaded": drops}
-
-
-def _buildable_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    project = manifest.get("metadata", {}).get("project_name")
-    return {
-        uid: node for uid, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "seed", "snapshot")
-        and (project is None or node.get("package_name") == project)
-    }
-
-
-def dbt_model_groups(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Every model and seed of the project, partitioned into :data:`DBT_MODEL_GROUPS` (names, sorted).
-
-    * staging: seeds and ``models/staging`` (= :data:`STAGING_SELECTION`);
-    * linkage: ``int_person_links`` and its ancestors under ``models/intermediate``;
-    * intermediate: the rest of ``models/intermediate``;
-    * marts: everything else (``models/marts`` and any other folder).
-
-    Raises :class:`RunConfigError` if a node depends on a node of a later group
-    (the order would build it on stale tables).
-    """
-    nodes = _buildable_nodes(manifest)
-    by_name = {uid: node["name"] for uid, node in nodes.items()}
-
-    def folder(uid: str) -> str:
-        path = str(nodes[uid].get("original_file_path", ""))
-        return path.split("/")[1] if path.startswith("models/") and path.count("/") >= 2 else ""
-
-    staging = {u for u in nodes if nodes[u]["resource_type"] == "seed" or folder(u) == "staging"}
-    intermediate = {u for u in nodes if folder(u) == "intermediate"}
-    link_ids = [u for u in intermediate if by_name[u] == LINKAGE_MODEL]
-    linkage: set[str] = set()
-    stack = list(link_ids)
-    while stack:
-        uid = stack.pop()
-        if uid in linkage or uid not in intermediate:
-            continue
-        linkage.add(uid)
-        stack.extend(nodes[uid].get("depends_on", {}).get("nodes", []))
-    groups = {
-        "staging": staging,
-        "linkage": linkage,
-        "intermediate": intermediate - linkage,
-        "marts": set(nodes) - staging - intermediate,
-    }
-    order = {uid: i for i, g in enumerate(DBT_MODEL_GROUPS) for uid in groups[g]}
-    for uid, node in nodes.items():
-        for parent in node.get("depends_on", {}).get("nodes", []):
-            if parent in order and order[parent] > order[uid]:
-                raise RunConfigError(
-                    f"dbt model {by_name[uid]} ({DBT_MODEL_GROUPS[order[uid]]} group) depends on {by_name[parent]} "
-                    f"({DBT_MODEL_GROUPS[order[parent]]} group), which is built later; move one of them"
-                )
-    return {g: sorted(by_name[u] for u in groups[g]) for g in DBT_MODEL_GROUPS}
-
-
-def dbt_group_selection(group: str, manifest_path: Path | None) -> str:
-    """The ``dbt build --select`` of one group. Staging first: its build writes the manifest the others use."""
-    if group == "staging":
-        return STAGING_SELECTION
-    if manifest_path is None or not manifest_path.is_file():
-        raise WarehouseStateError(
-            f"no dbt manifest at {manifest_path}: the staging group must run first in this build (clear the whole "
-            "build run, from prepare_candidate, to rebuild)"
-        )
-    names = dbt_model_groups(json.loads(manifest_path.read_text(encoding="utf-8")))[group]
-    return " ".join(names)
-
-
-@contextmanager
-def _buildable_tests() -> Iterator[None]:
-    """dbt's ``--indirect-selection buildable``: a test runs in the first group in which all its parents exist."""
-    saved = os.environ.get("DBT_INDIRECT_SELECTION")
-    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("DBT_INDIRECT_SELECTION", None)
-        else:
-            os.environ["DBT_INDIRECT_SELECTION"] = saved
-
-
-def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any]:
-    """A ``dbt_<group>`` task: ``dbt build`` (models, seeds and their tests) of one model group on the candidate.
-
-    A failed data test fails at once (the data will not change on retry); a
-    failed model (e.g. the file is locked, a crash) is retried.
-    """
-    from masip.dbt_runner import WarehouseBuildError, build_warehouse, dbt_work_dirs
-    from masip.pipeline import candidate_path
-
-    with fail_without_retry():
-        if group not in DBT_MODEL_GROUPS:
-            raise RunConfigError(f"unknown dbt model group {group!r}; one of {DBT_MODEL_GROUPS}")
-        config = resolve_run_config(params, require_input=False)
-        candidate = candidate_path(config.warehouse)
-        if not candidate.is_file():
-            raise WarehouseStateError(
-                f"no candidate {candidate}: prepare_candidate did not run in this build, or another run published "
-                "it; clear the whole build run to rebuild"
-            )
-        target_path, _ = dbt_work_dirs(candidate)
-        selection = dbt_group_selection(group, target_path / "manifest.json")
-    if not selection:
-        log.info("dbt group %s is empty", group)
-        return {"group": group, "selection": "", **_empty_build(target_path)}
-    log.info("dbt build of the %s group on %s (as of %s)", group, candidate.name, config.as_of or "latest extract")
-    started = time.perf_counter()
-    try:
-        with _buildable_tests():
-            build = build_warehouse(candidate, as_of=config.as_of, select=selection)
-    except WarehouseBuildError as error:
-        failed_tests = [n for n in (error.result.nodes if error.result else ()) if n.status == "fail"]
-        if failed_tests:
-            with fail_without_retry():
-                raise DbtDataTestFailed(str(error)) from None
-        raise
-    result = build_result_to_dict(build)
-    result.update(group=group, selection=selection, seconds=round(time.perf_counter() - started, 3))
-    log.info("dbt %s group done in %.1f s: %s", group, result["seconds"], result["statuses"])
-    return result
-
-
-def _empty_build(target_path: Path) -> dict[str, Any]:
-    return {"success": True, "statuses": {}, "elapsed_seconds": 0.0, "target_path": str(target_path),
-            "log_path": str(target_path.parent / "logs"), "nodes": [], "seconds": 0.0}
-
-
-def _loaded_drops(path: Path) -> set[tuple[str, str]]:
-    import duckdb
-
-    with duckdb.connect(str(path), read_only=True) as con:
-        return set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
-
-
-def run_publish_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The build DAG's ``publish`` task: the Great Expectations gate, then the swap (as ``masip_pipeline``).
-
-    Skipped, not failed, if drops were loaded into the warehouse while this
-    build ran: publishing the candidate would drop them. Their asset events
-    have queued another build, which publishes them.
-    """
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    from masip.pipeline import candidate_path
-
-    with fail_without_retry():
-        config = resolve_run_config(params, require_input=False)
-        candidate = candidate_path(config.warehouse)
-        if not candidate.is_file():
-            raise WarehouseStateError(
-                f"no candidate {candidate} to publish: it was published or replaced by another run; "
-                "clear the whole build run to rebuild"
-            )
-    missing = _loaded_drops(config.warehouse) - _loaded_drops(candidate)
-    if missing:
-        names = ", ".join(sorted(name for name, _ in missing))
-        raise AirflowSkipException(
-            f"{len(missing)} drop(s) were loaded while this build ran ({names}): not publishing a build without "
-            "them; the build run their asset events queued will publish them"
-        )
-    return run_publish(params)
-
-
-def _warehouse_key_version(warehouse: Path) -> str:
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        versions = [v for (v,) in con.execute("select distinct key_version from raw.person_records").fetchall()]
-    return ", ".join(sorted(v for v in versions if v)) or "none"
-
-
-def describe_triggers(events: Mapping[Any, Any] | None) -> list[dict[str, Any]]:
-    """The asset events that triggered a build run: asset, source DAG run and the extra (counts and drop names)."""
-    triggers = []
-    for asset, asset_events in (events or {}).items():
-        for event in asset_events:
-            triggers.append({
-                "asset": getattr(asset, "uri", str(asset)),
-                "source_dag_id": getattr(event, "source_dag_id", None),
-                "source_run_id": getattr(event, "source_run_id", None),
-                "extra": dict(getattr(event, "extra", None) or {}),
-            })
-    return triggers
-
-
-def run_build_report(
-    params: Mapping[str, Any] | None,
-    groups: list[Mapping[str, Any]],
-    quality: Mapping[str, Any],
-    dag_id: str,
-    run_id: str,
-    triggers: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """The build DAG's ``report`` task: this run's report in ``<out_dir>/runs/<dag_id>/<run_id>/``.
-
-    The drops themselves are in the reports of the ingest runs that loaded
-    them (listed in ``airflow_run.json`` when the build was asset-triggered).
-    """
-    from connectors.ingest import IngestSummary
-    from masip.dbt_runner import DbtBuildResult
-    from masip.pipeline import report_stage
-
-    with fail_without_retry():
-        config = resolve_run_config(params, require_input=False)
-    folder = run_report_dir(config.out_dir, dag_id, run_id)
-    builds = [build_result_from_dict(g) for g in groups]
-    build = DbtBuildResult(
-        success=all(b.success for b in builds),
-        nodes=tuple(n for b in builds for n in b.nodes),
-        elapsed_seconds=sum(b.elapsed_seconds for b in builds),
-        target_path=builds[-1].target_path,
-        log_path=builds[-1].log_path,
-    )
-    seconds = {f"dbt_{g['group']}": g["seconds"] for g in groups}
-    seconds["quality"] = quality["seconds"]
-    ingest = IngestSummary(run_id=run_id, key_version=_warehouse_key_version(config.warehouse))
-    report = report_stage(config.warehouse, folder, ingest, build, quality_report_from_dict(quality), seconds)
-    summary = {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "triggered_by": triggers,
-        "dbt_groups": [{"group": g["group"], "statuses": g["statuses"], "seconds": g["seconds"]} for g in groups],
-        "quality_success": quality["success"],
-        "marts": report.data["warehouse"]["marts"],
-    }
-    (folder / "airflow_run.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    log.info("Run report written: %s (marts: %d tables)", report.markdown_path, len(summary["marts"]))
-    return {"report_json": str(report.json_path), "report_markdown": str(report.markdown_path),
-            "marts": report.data["warehouse"]["marts"], "triggered_by": triggers}
 
 
 # --------------------------------------------------------------------------- the weekly evaluation DAG

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from connectors.ingest import IngestSummary
+from connectors.ingest import IngestSummary, default_archive_dir
 from masip.dbt_runner import DbtBuildResult
 from masip.quality import QualityReport
+from pseudonymisation.landing import missing_copies, retention_days_from_env
+
+#: At most this many drop names are listed in a warning (the count is always given).
+NAMES_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,10 @@ class RunReport:
     def reconciled(self) -> bool:
         return bool(self.data["reconciliation"]["all_files_reconcile"])
 
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.data["warnings"])
+
 
 def _table_counts(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
     tables = con.execute(
@@ -38,7 +47,27 @@ def _table_counts(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]
     return {name: con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0] for (name,) in tables}
 
 
-def _warehouse_facts(warehouse: Path) -> dict[str, Any]:
+def _warnings(loaded: list[tuple[str, str, date]], archive_dir: Path) -> list[str]:
+    """What the operator must act on although the run succeeded."""
+    warnings = []
+    if not loaded:
+        warnings.append(
+            "No drop has been loaded into this warehouse yet (every drop so far was rejected), so no marts were "
+            "built or published. What to do: see the rejected drops below, ask each sender to re-deliver, re-run."
+        )
+    missing = missing_copies(archive_dir, loaded, retention_days_from_env(), datetime.now(UTC).date())
+    if missing:
+        shown = ", ".join(missing[:NAMES_SHOWN]) + (f" and {len(missing) - NAMES_SHOWN} more" if len(missing) > NAMES_SHOWN else "")
+        warnings.append(
+            f"{len(missing)} loaded drop(s) have no encrypted landing copy in {archive_dir} ({shown}): the warehouse "
+            "cannot be rebuilt or re-keyed from them (`masip rotate-key` would fail). What to do: restore the "
+            "missing copies (or the whole folder) from backup; if there is none, ask the senders for those "
+            "extracts again before the next key rotation."
+        )
+    return warnings
+
+
+def _warehouse_facts(warehouse: Path, archive_dir: Path) -> dict[str, Any]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         quarantine = dict(
             con.execute("select rule, count(*) from ops.quarantine group by rule order by rule").fetchall()
@@ -49,9 +78,11 @@ def _warehouse_facts(warehouse: Path) -> dict[str, Any]:
                 "select drop_name, source_id, reason from ops.rejected_drops order by drop_name"
             ).fetchall()
         ]
-        loaded = set(n for (n,) in con.execute("select drop_name from ops.loaded_drops").fetchall())
+        drops = con.execute("select drop_name, drop_sha256, extract_date from ops.loaded_drops").fetchall()
+        loaded = {name for name, _, _ in drops}
         unresolved = [r for r in rejected if r["drop_name"] not in loaded]
         return {
+            "warnings": _warnings(drops, archive_dir),
             "marts": _table_counts(con, "marts"),
             "ops_quarantine_by_rule": quarantine,
             "rejected_drops_all_time": rejected,
@@ -63,6 +94,8 @@ def _markdown(data: dict[str, Any]) -> str:
     lines = [f"# MASIP run report — run {data['run_id']}", ""]
     lines.append(f"Key version: `{data['key_version']}`  ")
     lines.append("Stage timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in data["stage_seconds"].items()))
+    if data["warnings"]:
+        lines += ["", "## Warnings", ""] + [f"- **{w}**" for w in data["warnings"]]
     lines += ["", "## Drops", "", "| drop | status | files | read | loaded | quarantined | duplicates | warnings |", "|---|---|---|---|---|---|---|---|"]
     for drop in data["drops"]:
         files = drop["files"]
@@ -106,9 +139,14 @@ def write_run_report(
     build: DbtBuildResult | None,
     quality: QualityReport | None,
     stage_seconds: dict[str, Any],
+    archive_dir: Path | None = None,
 ) -> RunReport:
-    """Write ``run_report.json`` and ``run_report.md`` into ``out_dir``."""
+    """Write ``run_report.json`` and ``run_report.md`` into ``out_dir``.
+
+    ``archive_dir`` is the landing archive to check for missing copies (default: beside the warehouse).
+    """
     files = [f for d in ingest.drops for f in d.files]
+    facts = _warehouse_facts(warehouse, archive_dir or default_archive_dir(warehouse))
     data: dict[str, Any] = {
         "run_id": ingest.run_id,
         "key_version": ingest.key_version,
@@ -131,7 +169,8 @@ def write_run_report(
             else None
         ),
         "quality": quality.summary() if quality else None,
-        "warehouse": _warehouse_facts(warehouse),
+        "warnings": facts.pop("warnings"),
+        "warehouse": facts,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "run_report.json"

@@ -25,6 +25,7 @@ import duckdb
 
 from connectors.ingest import default_archive_dir
 from masip.pipeline import build_stage, publish_stage, run_pipeline
+from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
 
@@ -50,8 +51,15 @@ def _linkage(warehouse: Path) -> list[tuple]:
 
 
 def rotate_key(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path | None = None) -> RotationResult:
-    """Rebuild ``warehouse`` and its landing archive under ``new``; see module docstring."""
-    archive_dir = archive_dir or default_archive_dir(warehouse)
+    """Rebuild ``warehouse`` and its landing archive under ``new``; see module docstring.
+
+    Holds the warehouse lock throughout (:mod:`masip.warehouse`): no run can write it meanwhile.
+    """
+    with warehouse_lock(warehouse, "rotate-key"):
+        return _rotate(warehouse, old, new, out_dir, archive_dir or default_archive_dir(warehouse))
+
+
+def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path) -> RotationResult:
     archive = LandingArchive(archive_dir, old)
     side_warehouse = warehouse.with_name(f"{warehouse.stem}.rotating{warehouse.suffix}")
     side_archive = archive_dir.with_name(archive_dir.name + ".rotating")

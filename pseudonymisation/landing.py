@@ -20,6 +20,7 @@ import json
 import os
 import struct
 import tarfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -63,6 +64,26 @@ def retention_days_from_env() -> int:
     return int(value) if value else DEFAULT_RETENTION_DAYS
 
 
+def archive_name(drop_name: str, drop_sha256: str) -> str:
+    """The file name of a drop's encrypted landing copy."""
+    return f"{drop_name}--{drop_sha256[:16]}{SUFFIX}"
+
+
+def missing_copies(
+    directory: Path, loaded: Iterable[tuple[str, str, date]], retention_days: int, today: date
+) -> list[str]:
+    """Names of loaded drops (name, manifest checksum, extract date) within retention whose copy is missing.
+
+    Needs no key: it only looks for the files. Copies past retention are deleted on purpose, so they are not
+    missing.
+    """
+    cutoff = today - timedelta(days=retention_days)
+    return sorted(
+        name for name, sha, extract_date in loaded
+        if extract_date >= cutoff and not (directory / archive_name(name, sha)).is_file()
+    )
+
+
 class LandingArchive:
     """A folder of encrypted drop archives, all under one partnership key."""
 
@@ -72,7 +93,7 @@ class LandingArchive:
         self._aead = AESGCM(keyring.purpose_key("landing/aes-gcm"))
 
     def path_for(self, drop_name: str, drop_sha256: str) -> Path:
-        return self.directory / f"{drop_name}--{drop_sha256[:16]}{SUFFIX}"
+        return self.directory / archive_name(drop_name, drop_sha256)
 
     def store(self, drop_dir: Path, file_names: list[str], drop_sha256: str, extract_date: date) -> Path:
         """Encrypt the drop's manifest and files into one archive; returns its path."""

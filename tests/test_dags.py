@@ -357,7 +357,8 @@ def _fake_manifest(nodes: dict[str, tuple[str, str, list[str]]]) -> dict[str, An
 
 
 def test_dbt_model_groups_partition_the_project_in_build_order():
-    from masip.orchestration import RunConfigError, dbt_model_groups
+    from masip.build_tasks import dbt_model_groups
+    from masip.orchestration import RunConfigError
 
     nodes = {
         "codes": ("seed", "seeds/codes.csv", []),
@@ -739,10 +740,46 @@ def test_a_corrupt_warehouse_fails_prepare_candidate_at_once(airflow_db: Path, t
     states = _states(dag_run)
     assert states["prepare_candidate"] == "failed"
     assert {states[t] for t in states if t != "prepare_candidate"} == {"upstream_failed"}
-    assert "WarehouseStateError: the warehouse" in "".join(capfd.readouterr())
+    assert "WarehouseDamaged: the warehouse file" in "".join(capfd.readouterr())
     [alert] = read_alerts(tmp_path / "out" / ALERTS_FILE_NAME)
-    assert (alert["task_id"], alert["try_number"], alert["error_type"]) == ("prepare_candidate", 1, "WarehouseStateError")
-    assert "corrupt or not a DuckDB file" in alert["message"]
+    assert (alert["task_id"], alert["try_number"], alert["error_type"]) == ("prepare_candidate", 1, "WarehouseDamaged")
+    assert f"the warehouse file {warehouse} is damaged" in alert["message"]
+    assert "restore the last good copy" in alert["message"]
+
+
+@pytest.mark.slow
+def test_a_first_run_whose_drops_are_all_rejected_reports_them_and_succeeds(
+    airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    no_key: None,
+):
+    """masip_pipeline: build and publish are skipped (nothing to build), the report lists the rejection;
+    masip_build, triggered by hand on that warehouse, skips too; the ingest DAG reports it as well."""
+    from airflow.utils.state import DagRunState
+
+    from masip.orchestration import ingest_dag_id
+
+    monkeypatch.setenv("MASIP_SECRET", TEST_SECRET)
+    landing = tmp_path / "landing"
+    drop = shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "sample_drops" / "police-met_2026-09-21",
+                           landing / "police-met_2026-09-28")
+    with (Path(drop) / "crimes.csv").open("ab") as handle:
+        handle.write(b"cut short")
+    warehouse = tmp_path / "warehouse" / "masip.duckdb"
+    conf = {"input_dir": str(landing), "warehouse": str(warehouse), "out_dir": str(tmp_path / "out")}
+    bag = _dagbag()
+    dag_run = bag.dags[DAG_ID].test(run_conf=conf)
+    assert dag_run.state == DagRunState.SUCCESS
+    assert _states(dag_run) == {"ingest": "success", "build": "skipped", "publish": "skipped", "report": "success"}
+    report = json.loads((tmp_path / "out" / "run_report.json").read_text())
+    assert [(d["drop_name"], d["status"]) for d in report["drops"]] == [("police-met_2026-09-28", "rejected")]
+    assert any("no marts were built" in w for w in report["warnings"])
+    assert any("no marts were built" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+    build_run = bag.dags[BUILD_DAG_ID].test(run_conf={k: v for k, v in conf.items() if k != "input_dir"})
+    assert build_run.state == DagRunState.SUCCESS
+    assert set(_states(build_run).values()) == {"skipped"}
+    ingest_run = bag.dags[ingest_dag_id("police-met")].test(run_conf=conf)
+    assert ingest_run.state == DagRunState.SUCCESS
 
 
 @pytest.mark.slow

@@ -1,0 +1,78 @@
+"""What the ``masip`` CLI tells the operator when a command fails: the catalogue of known failures.
+
+Each known failure becomes one message — what happened, which file, what to
+do — and an exit code: **2** when the set-up is wrong (no key, wrong key, a
+warehouse that is locked, read-only or missing its input folder: fix the
+configuration and re-run), **1** when the data or the warehouse's content
+stopped the run (data-quality checks, counts that do not reconcile, a damaged
+warehouse, a failed dbt build or key rotation). The messages of these
+exceptions are written by this project and quote no input value.
+
+Anything else is unexpected: its text may quote a value (a DuckDB conversion
+error names the cell), so only its type and the stage it left are shown, and
+``masip --debug`` gives the traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+USAGE = 2
+DATA = 1
+
+
+@dataclass(frozen=True)
+class OperatorMessage:
+    text: str
+    exit_code: int
+
+
+def _dbt_failure(error: BaseException) -> str:
+    """A failed dbt build by node name and status only (dbt's own messages can quote data)."""
+    result = getattr(error, "result", None)
+    failed = [n for n in (result.nodes if result else ()) if n.status in ("error", "fail")]
+    names = ", ".join(f"{n.resource_type} {n.name} [{n.status}]" for n in failed[:10]) or "no node named"
+    log = f" Details: {result.log_path / 'dbt.log'}." if result else ""
+    return (
+        f"the dbt build failed ({names}); the published warehouse was not changed.{log} What to do: a failed "
+        "data test means rows break a contract (run the test's query, fix the drop or the model); a failed "
+        "model is an error in the dbt project. Then re-run."
+    )
+
+
+def describe(error: BaseException, stage: str) -> OperatorMessage:
+    """The operator message for ``error``, which stopped ``stage``."""
+    from connectors.ingest import KeyVersionMismatch
+    from masip.dbt_runner import WarehouseBuildError
+    from masip.quality import DataQualityError
+    from masip.rotation import RotationMismatch
+    from masip.warehouse import WarehouseDamaged, WarehouseError
+    from pseudonymisation.keys import MissingKeyError
+    from pseudonymisation.landing import LandingArchiveError
+
+    if isinstance(error, (MissingKeyError, KeyVersionMismatch, LandingArchiveError)):
+        return OperatorMessage(str(error), USAGE)
+    if isinstance(error, WarehouseDamaged):
+        return OperatorMessage(str(error), DATA)
+    if isinstance(error, WarehouseError):  # busy, read-only
+        return OperatorMessage(str(error), USAGE)
+    if isinstance(error, (DataQualityError, RotationMismatch)):
+        return OperatorMessage(str(error), DATA)
+    if isinstance(error, WarehouseBuildError):
+        return OperatorMessage(_dbt_failure(error), DATA)
+    if isinstance(error, FileNotFoundError) and stage == "ingest":
+        return OperatorMessage(
+            "the input folder (or a file in it) is missing. What to do: pass --input the folder that holds the "
+            "drops (one sub-folder per drop), then re-run.",
+            USAGE,
+        )
+    if isinstance(error, PermissionError):
+        return OperatorMessage(
+            f"permission denied in stage {stage}: this user cannot read or write a file the command needs. "
+            "What to do: run as the user that owns the warehouse and output folders, then re-run.",
+            USAGE,
+        )
+    return OperatorMessage(
+        f"unexpected error ({type(error).__name__}) in stage {stage}; re-run with --debug for the traceback",
+        DATA,
+    )

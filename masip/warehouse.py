@@ -1,0 +1,151 @@
+"""The warehouse file's guards: one writer at a time, and no writing into a damaged file.
+
+* :func:`warehouse_lock` — an OS file lock (``fcntl.flock``, non-blocking) on
+  ``<warehouse>.lock``, taken by every stage that writes the warehouse or its
+  candidate (``masip run``, ``demo``, ``rotate-key``, and the Airflow tasks,
+  which call the same stage functions). A second writer refuses at once,
+  before it touches anything, instead of copying the warehouse over the
+  first run's open candidate. The lock is re-entrant within one process (a
+  run holds it and its stages take it again) and is released by the OS if
+  the process dies, so a crashed run never leaves a stale lock behind.
+* :func:`check_warehouse` — before ingest writes: the folder is writable,
+  and an existing file opens read-only, answers a query over its catalog
+  and ``ops.loaded_drops``, and is as long as the blocks it lists. A
+  truncated or corrupt file fails here, so ingest never writes into it.
+
+Every error says what happened, which file, and what to do; none quotes data.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+LOCK_SUFFIX = ".lock"
+#: A DuckDB file is its headers (a file header and two database headers, 4 KiB each) then every block it
+#: lists; a file shorter than that was cut short (copy or disk full) even if its catalog still opens.
+DUCKDB_HEADER_BYTES = 3 * 4096
+
+#: Locks this process holds: warehouse (absolute path) -> nesting depth.
+_held: dict[Path, int] = {}
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be written as things stand; the message says what to do."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process is writing (or has open) the warehouse; wait for it, then re-run."""
+
+
+class WarehouseDamaged(WarehouseError):
+    """The warehouse file cannot be read: restore the last good copy; retrying will not fix it."""
+
+
+class WarehouseNotWritable(WarehouseError):
+    """The warehouse or its folder is read-only for this user; retrying will not fix it."""
+
+
+def lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + LOCK_SUFFIX)
+
+
+def _not_writable(warehouse: Path, what: Path) -> WarehouseNotWritable:
+    return WarehouseNotWritable(
+        f"cannot write {what}: the warehouse folder {warehouse.parent} (or the file) is read-only for this process "
+        "(permissions or a read-only file system). What to do: run as the user that owns the warehouse, or make "
+        "the folder writable "
+        "(or pass --warehouse / the `warehouse` parameter for a writable location), then re-run. Nothing was changed."
+    )
+
+
+@contextmanager
+def warehouse_lock(warehouse: Path, stage: str) -> Iterator[None]:
+    """Hold ``<warehouse>.lock`` for the duration; raise :class:`WarehouseBusy` at once if another process has it."""
+    key = Path(os.path.abspath(warehouse))
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    path = lock_path(warehouse)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        raise _not_writable(warehouse, path) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 200).decode("ascii", "replace").strip() or "another process"
+        os.close(fd)
+        raise WarehouseBusy(
+            f"another MASIP run is writing the warehouse {warehouse} ({holder}; lock file {path}). "
+            "What to do: wait until it has finished, then re-run. Nothing was changed by this run."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{stage}, process {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}".encode("ascii"))
+    _held[key] = 1
+    try:
+        yield
+    finally:
+        del _held[key]
+        os.close(fd)  # releases the lock; the file stays (removing it would race with the next writer)
+
+
+def check_warehouse(warehouse: Path) -> None:
+    """Raise unless ``warehouse`` can be written safely: a writable folder, and a readable file if it exists."""
+    folder = warehouse.parent
+    if (folder.exists() and not os.access(folder, os.W_OK)) or (warehouse.exists() and not os.access(warehouse, os.W_OK)):
+        raise _not_writable(warehouse, warehouse)
+    if not warehouse.exists():
+        return
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as error:
+        if "lock" in str(error).lower():
+            raise WarehouseBusy(
+                f"the warehouse {warehouse} is open in another process (a DuckDB shell, a notebook, the case pack "
+                "or evaluation, an Airflow task). What to do: close it or wait for it to finish, then re-run."
+            ) from None
+        raise damaged(warehouse) from None
+    try:
+        tables = set(con.execute("select schema_name, table_name from duckdb_tables()").fetchall())
+        if ("ops", "loaded_drops") in tables:
+            con.execute("select count(*), max(extract_date) from ops.loaded_drops").fetchone()
+        block_size, blocks = con.execute("select block_size, total_blocks from pragma_database_size()").fetchone()
+    except duckdb.Error:
+        raise damaged(warehouse) from None
+    finally:
+        con.close()
+    if warehouse.stat().st_size < DUCKDB_HEADER_BYTES + block_size * blocks:
+        raise damaged(warehouse)  # cut short: the catalog opens, but blocks it lists are gone
+
+
+def damaged(warehouse: Path) -> WarehouseDamaged:
+    """The operator message for a warehouse file that cannot be read."""
+    return WarehouseDamaged(
+        f"the warehouse file {warehouse} is damaged (truncated or corrupt: DuckDB cannot read it). What to do: "
+        f"restore the last good copy of {warehouse.name} (and remove any {warehouse.name}.wal beside it) from "
+        "your backup, then re-run; the run loads the drops since that copy again. Nothing was written to the "
+        "damaged file."
+    )
+
+
+def loaded_drop_count(warehouse: Path) -> int:
+    """How many drops the warehouse holds (0 if it has none yet, or no ``ops.loaded_drops``)."""
+    if not warehouse.is_file():
+        return 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            return int(con.execute("select count(*) from ops.loaded_drops").fetchone()[0])
+        except duckdb.CatalogException:
+            return 0

@@ -1,0 +1,246 @@
+"""Operating the pipeline: crashes, races and operator messages (issue 12, classes 7 and 8).
+
+Every test runs the real ``masip`` command in its own process (or two
+processes at once, for the lock) over real drops and a real DuckDB warehouse:
+
+* a first run whose only drop is rejected reports it and exits 0;
+* a second writer on the same warehouse refuses at once and changes nothing;
+* a damaged (truncated) warehouse, a wrong key, a read-only warehouse folder
+  and a missing key each end in an operator message, a non-zero exit code and
+  no traceback (unless ``--debug``); ingest never writes into the damaged file;
+* missing encrypted landing copies are warned about at every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+SAMPLES = REPO_ROOT / "tests" / "fixtures" / "sample_drops"
+MASIP = [sys.executable, "-m", "masip.cli"]
+KEY_A = "operations-test-partnership-secret-A-0123456789"
+KEY_B = "operations-test-partnership-secret-B-0123456789"
+
+
+def _env(secret: str | None = KEY_A) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASIP_")}
+    if secret:
+        env["MASIP_SECRET"] = secret
+    env["MASIP_INGEST_WORKERS"] = "1"
+    return env
+
+
+def masip(*args: str, secret: str | None = KEY_A, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*MASIP, *args], cwd=REPO_ROOT, env=kwargs.pop("env", None) or _env(secret),
+                          capture_output=True, text=True, timeout=600, check=False, **kwargs)
+
+
+def _good_drop(landing: Path) -> Path:
+    return Path(shutil.copytree(SAMPLES / "police-met_2026-09-21", landing / "police-met_2026-09-21"))
+
+
+def _rejected_drop(landing: Path) -> Path:
+    drop = Path(shutil.copytree(SAMPLES / "police-met_2026-09-21", landing / "police-met_2026-09-28"))
+    with (drop / "crimes.csv").open("ab") as handle:
+        handle.write(b"cut short in transfer")  # the checksum no longer matches the manifest
+    return drop
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _no_traceback(run: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in run.stdout + run.stderr, run.stderr
+
+
+# --------------------------------------------------------------------------- all drops rejected
+
+
+def test_a_first_run_whose_only_drop_is_rejected_reports_it_and_exits_0(tmp_path: Path):
+    landing = tmp_path / "landing"
+    _rejected_drop(landing)
+    warehouse, out = tmp_path / "warehouse" / "masip.duckdb", tmp_path / "out"
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    _no_traceback(run)
+    report = json.loads((out / "run_report.json").read_text())
+    assert [(d["drop_name"], d["status"]) for d in report["drops"]] == [("police-met_2026-09-28", "rejected")]
+    assert "checksum mismatch" in report["drops"][0]["reason"]
+    assert report["build"] is None and report["quality"] is None
+    assert any("no marts were built" in w for w in report["warnings"])
+    markdown = (out / "run_report.md").read_text()
+    assert "## Rejected drops" in markdown and "police-met_2026-09-28" in run.stdout
+    assert "no marts were built" in run.stderr
+
+
+# --------------------------------------------------------------------------- the run lock
+
+
+@contextmanager
+def holding_lock(warehouse: Path) -> Iterator[None]:
+    """Another process holding the warehouse's run lock (as a run does) until the block ends."""
+    code = (
+        "import sys; from pathlib import Path; from masip.warehouse import warehouse_lock\n"
+        f"with warehouse_lock(Path({str(warehouse)!r}), 'run'):\n"
+        "    print('locked', flush=True); sys.stdin.read()\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+def test_a_second_writer_refuses_at_once_and_touches_nothing(tmp_path: Path):
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    _rejected_drop(landing)
+    warehouse = tmp_path / "warehouse" / "masip.duckdb"
+    first = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    _good_drop(landing)
+    before = _sha(warehouse)
+    with holding_lock(warehouse):
+        for args in (["run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out / "2")],
+                     ["demo", "--dyads", "60", "--warehouse", str(warehouse), "--out", str(out / "demo")]):
+            started = time.perf_counter()
+            second = masip(*args)
+            assert second.returncode == 2, second.stderr
+            _no_traceback(second)
+            assert "another MASIP run is writing the warehouse" in second.stderr
+            assert "wait until it has finished, then re-run" in second.stderr
+            assert time.perf_counter() - started < 60  # refused at once: no ingest, no dbt
+        assert _sha(warehouse) == before  # nothing loaded, not deleted (demo), no candidate copied
+        assert not (warehouse.parent / "masip.candidate.duckdb").exists()
+        assert not (out / "demo" / "drops").exists()
+    shutil.rmtree(landing / "police-met_2026-09-21")  # (spares this test a dbt build)
+    after = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out / "3"))
+    assert after.returncode == 0, after.stderr  # the lock went with the process that held it
+
+
+def test_the_airflow_stage_functions_take_the_same_lock(tmp_path: Path):
+    from masip.build_tasks import prepare_candidate
+    from masip.orchestration import run_build
+    from masip.warehouse import WarehouseBusy
+
+    warehouse = tmp_path / "warehouse" / "masip.duckdb"
+    warehouse.parent.mkdir()
+    warehouse.write_bytes(b"")  # no warehouse content is needed: the lock is taken before anything is read
+    params = {"input_dir": str(tmp_path), "warehouse": str(warehouse)}
+    with holding_lock(warehouse):
+        for task in (run_build, prepare_candidate):
+            with pytest.raises(WarehouseBusy, match="another MASIP run is writing"):
+                task(params)
+    assert warehouse.read_bytes() == b""
+    assert not (warehouse.parent / "masip.candidate.duckdb").exists()
+
+
+# --------------------------------------------------------------------------- operator messages
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> tuple[Path, Path]:
+    """(landing, warehouse): one drop ingested under KEY_A (ingest only, no dbt)."""
+    from masip.pipeline import ingest_stage
+    from pseudonymisation.keys import Keyring
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse" / "masip.duckdb"
+    _good_drop(landing)
+    summary = ingest_stage(landing, warehouse, Keyring(KEY_A.encode()), show_progress=False)
+    assert summary.count("loaded") == 1
+    return landing, warehouse
+
+
+def test_a_truncated_warehouse_is_reported_damaged_and_never_written(loaded: tuple[Path, Path], tmp_path: Path):
+    landing, warehouse = loaded
+    _rejected_drop(landing)  # a new drop ingest would record
+    data = warehouse.read_bytes()
+    warehouse.write_bytes(data[: len(data) // 2])
+    before = _sha(warehouse)
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "out"))
+    assert run.returncode == 1, run.stderr
+    _no_traceback(run)
+    assert f"the warehouse file {warehouse} is damaged" in run.stderr
+    assert "restore the last good copy" in run.stderr
+    assert _sha(warehouse) == before and not warehouse.with_name("masip.duckdb.wal").exists()
+    debug = masip("--debug", "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "o"))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "WarehouseDamaged" in debug.stderr
+
+
+def test_a_wrong_key_says_which_key_and_what_to_do(loaded: tuple[Path, Path], tmp_path: Path):
+    landing, warehouse = loaded
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "out"),
+                secret=KEY_B)
+    assert run.returncode == 2, run.stderr
+    _no_traceback(run)
+    assert "this warehouse holds tokens made with key" in run.stderr and "key rotation" in run.stderr
+    no_key = masip("run", "--input", str(landing), "--warehouse", str(warehouse), secret=None)
+    assert no_key.returncode == 2 and "MASIP_SECRET" in no_key.stderr
+    _no_traceback(no_key)
+    missing = masip("run", "--input", str(tmp_path / "nowhere"), "--warehouse", str(warehouse))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    _no_traceback(missing)
+
+
+def test_a_read_only_warehouse_folder_is_reported_before_anything_is_written(loaded: tuple[Path, Path], tmp_path: Path):
+    landing, warehouse = loaded
+    _rejected_drop(landing)  # a new drop ingest would record
+    before = {p.name: _sha(p) for p in warehouse.parent.iterdir() if p.is_file()}
+    # The command runs in its own mount namespace where the warehouse folder is a read-only bind mount.
+    read_only = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(warehouse.parent)]
+    probe = subprocess.run([*read_only, "true"], capture_output=True, check=False)
+    if shutil.which("unshare") is None or probe.returncode != 0:
+        pytest.skip("needs unshare -m and mount (root in a container) to make a read-only folder")
+    run = subprocess.run(
+        [*read_only, *MASIP, "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "o")],
+        cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert run.returncode == 2, run.stderr
+    _no_traceback(run)
+    assert f"the warehouse folder {warehouse.parent} (or the file) is read-only" in run.stderr
+    assert {p.name: _sha(p) for p in warehouse.parent.iterdir() if p.is_file()} == before
+
+
+def test_an_unexpected_error_names_its_type_and_stage_never_its_text():
+    from masip.operator_errors import describe
+
+    message = describe(ValueError("Could not convert 'Zoë O’Neill' to DATE"), "build")
+    assert message.text == "unexpected error (ValueError) in stage build; re-run with --debug for the traceback"
+    assert message.exit_code == 1
+
+
+# --------------------------------------------------------------------------- landing copies
+
+
+def test_missing_landing_copies_are_warned_about_at_every_run(loaded: tuple[Path, Path], tmp_path: Path):
+    landing, warehouse = loaded
+    archive = warehouse.parent / "landing_archive"
+    [copy] = list(archive.iterdir())
+    copy.unlink()
+    out = tmp_path / "out"
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    expected = f"1 loaded drop(s) have no encrypted landing copy in {archive} (police-met_2026-09-21)"
+    assert expected in run.stderr and "restore the missing copies" in run.stderr
+    report = json.loads((out / "run_report.json").read_text())
+    assert any(w.startswith(expected) for w in report["warnings"])
+    assert "## Warnings" in (out / "run_report.md").read_text()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.person_xref").fetchone()[0] > 0  # the run still built
