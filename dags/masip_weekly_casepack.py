@@ -52,8 +52,10 @@ the warehouse holds none.
 
 Retries twice with exponential backoff (a busy file, a browser crash).
 Fails at once, without retrying, when the warehouse has no case-pack marts
-(rebuild it with the current dbt project), when Chromium is not installed
-(`make browser`), or when `as_of` is malformed. The task reads the
+(rebuild it with the current dbt project) or when `as_of` is malformed.
+Without Chromium the HTML pack is written and the PDF skipped, with a warning
+in the log and a `.pdf-skipped.txt` note beside the pack (`make browser`
+installs it). The task reads the
 warehouse, so it runs in the warehouse pool, never beside a writer.
 """
 

@@ -67,6 +67,7 @@ class CasePackResult:
     flag_counts: dict[str, int]  # open flags of the cases in the pack, by code
     all_flag_counts: dict[str, int]  # open flags of every dyad in the warehouse, by code
     recomputed: bool  # True when as_of differed from the warehouse's and the marts were rebuilt on a copy
+    pdf_skipped: str | None = None  # why the PDF was not written and how to get it (no Chromium), else None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -80,6 +81,7 @@ class CasePackResult:
             "flag_counts": dict(self.flag_counts),
             "all_flag_counts": dict(self.all_flag_counts),
             "recomputed": self.recomputed,
+            "pdf_skipped": self.pdf_skipped,
         }
 
 
@@ -130,11 +132,17 @@ def build_casepack(warehouse: Path, out_dir: Path, as_of: date | None = None, *,
     files are ``out_dir/masip-casepack-<as_of>.html`` and ``.pdf``; a second
     run for the same date replaces them. Read-only on ``warehouse``.
 
-    Raises :class:`CasePackError` when the warehouse lacks the marts, and
-    :class:`masip.casepack.render.BrowserUnavailable` (after writing the HTML)
-    when no Chromium is installed for the PDF.
+    Raises :class:`CasePackError` when the warehouse lacks the marts. Without
+    Chromium the HTML is still written and the PDF is skipped: ``pdf_skipped``
+    says why and how to get it, and so does ``<stem>.pdf-skipped.txt`` beside
+    the HTML (removed again once a PDF is written).
     """
-    from masip.casepack.render import pack_bookmarks, render_html, write_pdf
+    from masip.casepack.render import (
+        BrowserUnavailable,
+        pack_bookmarks,
+        render_html,
+        write_pdf,
+    )
 
     warehouse = Path(warehouse)
     if not warehouse.is_file():
@@ -144,13 +152,24 @@ def build_casepack(warehouse: Path, out_dir: Path, as_of: date | None = None, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path, pdf_path = casepack_paths(out_dir, pack.as_of)
     _replace(html_path, render_html(pack, recomputed=recomputed).encode("utf-8"))
+    skipped_note = pdf_path.with_name(f"{pdf_path.stem}.pdf-skipped.txt")
+    pdf_skipped: str | None = None
     if pdf:
         tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
-        write_pdf(html_path, tmp_pdf, f"MASIP case pack · week to {pack.as_of.isoformat()}", pack_bookmarks(pack))
-        os.replace(tmp_pdf, pdf_path)
+        try:
+            write_pdf(html_path, tmp_pdf, f"MASIP case pack · week to {pack.as_of.isoformat()}", pack_bookmarks(pack))
+        except BrowserUnavailable as error:
+            pdf_skipped = f"PDF skipped: {error} Then run `masip casepack --out {out_dir}` again for the PDF."
+            pdf_path.unlink(missing_ok=True)  # an older PDF of this week would not match the new HTML
+            skipped_note.write_text(pdf_skipped + "\n", encoding="utf-8")
+            log.warning("Case pack %s", pdf_skipped)
+        else:
+            os.replace(tmp_pdf, pdf_path)
+            skipped_note.unlink(missing_ok=True)
     result = CasePackResult(
         html_path=html_path,
-        pdf_path=pdf_path if pdf else None,
+        pdf_path=pdf_path if pdf and pdf_skipped is None else None,
+        pdf_skipped=pdf_skipped,
         as_of=pack.as_of,
         cases=len(pack.cases),
         panel_cases=len(pack.section("PANEL")),

@@ -28,15 +28,15 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> da
               help="Folder to write masip-casepack-<as_of>.html and .pdf into.")
 @click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
               show_default=True)
-@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also print the pack to PDF (needs Chromium).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True,
+              help="Also print the pack to PDF (needs Chromium: `make browser`; without it the PDF is skipped).")
 def casepack(as_of: date | None, out_dir: Path, warehouse: Path, pdf: bool) -> None:
     """Write the weekly MASIP case pack: panel cases, then high-risk flagged cases, one section each."""
     from masip.casepack import CasePackError, build_casepack
-    from masip.casepack.render import BrowserUnavailable
 
     try:
         result = build_casepack(warehouse, out_dir, as_of, pdf=pdf)
-    except (CasePackError, BrowserUnavailable) as error:
+    except CasePackError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Case pack for the week to {result.as_of.isoformat()}: {result.cases} cases "
                f"({result.panel_cases} on the panel, {result.high_risk_cases} high risk with open flags), "
@@ -46,4 +46,6 @@ def casepack(as_of: date | None, out_dir: Path, warehouse: Path, pdf: bool) -> N
     click.echo(f"  HTML: {result.html_path}")
     if result.pdf_path:
         click.echo(f"  PDF:  {result.pdf_path}")
+    if result.pdf_skipped:
+        click.secho(f"  {result.pdf_skipped}", fg="yellow")
     click.echo("  Open flags in the pack: " + ", ".join(f"{code} {n}" for code, n in result.flag_counts.items() if n))

@@ -72,7 +72,6 @@ def run_casepack(params: Mapping[str, Any] | None) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from masip.casepack import CasePackError, build_casepack
-    from masip.casepack.render import BrowserUnavailable
 
     try:
         warehouse, out_dir, as_of = resolve_casepack_config(params)
@@ -81,7 +80,7 @@ def run_casepack(params: Mapping[str, Any] | None) -> dict[str, Any]:
     log.info("Case pack: warehouse %s, folder %s, as of %s", warehouse, out_dir, as_of or "the warehouse's as_of")
     try:
         result = build_casepack(warehouse, out_dir, as_of)
-    except (CasePackError, BrowserUnavailable) as error:  # a retry will not install a browser or build marts
+    except CasePackError as error:  # a retry will not build marts
         raise AirflowFailException(f"{type(error).__name__}: {error}") from error
     log.info("Case pack for the week to %s: %d cases (%d on the panel); %s and %s", result.as_of, result.cases,
              result.panel_cases, result.html_path, result.pdf_path)
