@@ -66,6 +66,10 @@ class _OperatorGroup(click.Group):
 @click.option("--debug", is_flag=True, help="Show the full traceback of a failure (it may quote data values).")
 def main(debug: bool) -> None:
     """MASIP data-sharing pipeline: pseudonymise, link and report multi-agency stalking data."""
+    if debug:
+        from connectors.ingest import DEBUG_ENV
+
+        os.environ[DEBUG_ENV] = "1"  # ingest then raises a drop's unexpected read error instead of rejecting it
 
 
 @main.command()
