@@ -62,6 +62,20 @@ def normalise_force(value: str) -> str:
 
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}", re.ASCII)
 _DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", re.ASCII)
+_COMPACT_DATES = ("%Y%m%d", "%d%m%Y")
+
+
+def _is_compact_date(value: str) -> bool:
+    """``19791021`` or ``21101979``: eight digits that read as a date since 1900 (a date of birth, unseparated)."""
+    if len(value) != 8 or not value.isdigit():
+        return False
+    for pattern in _COMPACT_DATES:
+        try:
+            if datetime.strptime(value, pattern).year >= 1900:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def is_reference(value: str) -> bool:
@@ -81,6 +95,7 @@ def is_reference(value: str) -> bool:
         and normalise_nhs_number(value) is None
         and normalise_postcode(value) is None
         and _DATE_LIKE.fullmatch(value) is None
+        and not _is_compact_date(value)
     )
 
 
