@@ -10,7 +10,7 @@
   the process dies, so a crashed run never leaves a stale lock behind.
 * :func:`check_warehouse` — before ingest writes: the folder is writable,
   and an existing file opens read-only, answers a query over its catalog
-  and ``ops.loaded_drops``, and is as long as the blocks it lists. A
+  and ``ops.loaded_drops``, and is long enough for the blocks in use. A
   truncated or corrupt file fails here, so ingest never writes into it.
 
 Every error says what happened, which file, and what to do; none quotes data.
@@ -28,8 +28,9 @@ from pathlib import Path
 import duckdb
 
 LOCK_SUFFIX = ".lock"
-#: A DuckDB file is its headers (a file header and two database headers, 4 KiB each) then every block it
-#: lists; a file shorter than that was cut short (copy or disk full) even if its catalog still opens.
+#: A DuckDB file is its headers (a file header and two database headers, 4 KiB each) then its blocks, at
+#: least every block in use (free blocks at the end are trimmed); a file shorter than that was cut short
+#: (copy or disk full) even if its catalog still opens.
 DUCKDB_HEADER_BYTES = 3 * 4096
 
 #: Locks this process holds: warehouse (absolute path) -> nesting depth.
@@ -121,7 +122,7 @@ def check_warehouse(warehouse: Path) -> None:
         tables = set(con.execute("select schema_name, table_name from duckdb_tables()").fetchall())
         if ("ops", "loaded_drops") in tables:
             con.execute("select count(*), max(extract_date) from ops.loaded_drops").fetchone()
-        block_size, blocks = con.execute("select block_size, total_blocks from pragma_database_size()").fetchone()
+        block_size, blocks = con.execute("select block_size, used_blocks from pragma_database_size()").fetchone()
     except duckdb.Error:
         raise damaged(warehouse) from None
     finally:

@@ -184,6 +184,22 @@ def test_a_truncated_warehouse_is_reported_damaged_and_never_written(loaded: tup
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "WarehouseDamaged" in debug.stderr
 
 
+def test_a_healthy_warehouse_with_free_blocks_at_its_end_is_not_damaged(tmp_path: Path):
+    """DuckDB trims free blocks off the end of the file: a shorter file is not always a truncated one."""
+    from masip.warehouse import check_warehouse
+
+    warehouse = tmp_path / "masip.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema ops; create table ops.loaded_drops (drop_name text, extract_date date)")
+        con.execute("create table keep as select range as i, md5(range::text) as s from range(300000)")
+        con.execute("checkpoint")
+        con.execute("create table gone as select range as i, md5(range::text) as s from range(300000)")
+        con.execute("checkpoint")
+        con.execute("drop table gone")
+        con.execute("checkpoint")
+    check_warehouse(warehouse)
+
+
 def test_a_wrong_key_says_which_key_and_what_to_do(loaded: tuple[Path, Path], tmp_path: Path):
     landing, warehouse = loaded
     run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "out"),
