@@ -234,12 +234,21 @@ def test_a_read_only_warehouse_folder_is_reported_before_anything_is_written(loa
     assert {p.name: _sha(p) for p in warehouse.parent.iterdir() if p.is_file()} == before
 
 
-def test_an_unexpected_error_names_its_type_and_stage_never_its_text():
+def test_an_unexpected_error_names_its_type_and_stage_never_its_text(tmp_path: Path):
     from masip.operator_errors import describe
 
     message = describe(ValueError("Could not convert 'Zoë O’Neill' to DATE"), "build")
     assert message.text == "unexpected error (ValueError) in stage build; re-run with --debug for the traceback"
     assert message.exit_code == 1
+    # For real: the report folder is a file, which nothing foresaw.
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    _rejected_drop(landing)
+    out.write_text("not a folder")
+    run = masip("run", "--input", str(landing), "--warehouse", str(tmp_path / "w" / "masip.duckdb"), "--out", str(out))
+    assert run.returncode == 1
+    _no_traceback(run)
+    assert run.stderr.splitlines()[-1] == (
+        "masip: unexpected error (FileExistsError) in stage report; re-run with --debug for the traceback")
 
 
 # --------------------------------------------------------------------------- landing copies
