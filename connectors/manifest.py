@@ -159,8 +159,6 @@ def _parse(drop_dir: Path, raw: bytes) -> Manifest:
 
 def read_manifest(drop_dir: Path) -> Manifest:
     """Parse ``manifest.json``; raise ``DropRejected`` if it is missing, malformed or names files outside the drop."""
-    if drop_dir.is_symlink():
-        raise DropRejected("the drop folder is a symbolic link; deliver drops as real folders in the landing area")
     path = drop_dir / "manifest.json"
     if path.is_symlink() or not path.is_file():
         raise DropRejected("no manifest.json (a regular file) in the drop directory; the sender must include one (SPEC §2)")
@@ -223,7 +221,7 @@ def verify_drop(manifest: Manifest) -> dict[str, str]:
     texts: dict[str, str] = {}
     for listed in manifest.files:
         path = manifest.drop_dir / listed.name
-        if path.is_symlink():
+        if path.is_symlink() or path.resolve().parent != manifest.drop_dir.resolve():
             raise DropRejected(f"{listed.name}: is a symbolic link, not a file of the drop; ask the sender to re-deliver")
         if not path.is_file():
             raise DropRejected(f"{listed.name}: listed in the manifest but missing from the drop")
