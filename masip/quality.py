@@ -241,6 +241,11 @@ def validate_warehouse(warehouse: Path, results_dir: Path) -> QualityReport:
     code_lists = load_code_lists()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         latest_date = con.execute("select max(extract_date) from ops.loaded_drops").fetchone()[0]
+        if latest_date is None:
+            raise DataQualityError(
+                f"no drop has been loaded into {warehouse} yet, so there is nothing to validate or publish; "
+                "see the run report's rejected drops, ask the senders to re-deliver, then re-run"
+            )
         latest = datetime.combine(latest_date, datetime.min.time())
         suites: dict[str, tuple[str, list[Any]]] = {
             f"staging.{model}": (f"select * from staging.{model}", _contract_suite(TABLES[table], code_lists, latest))
