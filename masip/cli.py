@@ -22,6 +22,8 @@ DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
 DEFAULT_OUT = Path("output")
 DEMO_KEY = Path("warehouse/demo-throwaway.key")
 
+_VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
+
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
     if value is None:
@@ -85,27 +87,57 @@ def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: b
               help="Folder for the run report.")
 @click.option("--as-of", "as_of", callback=_date, default=None, help="Reference date (default: latest extract date).")
 @click.option("--full-refresh", is_flag=True,
-              help="Rebuild the incremental staging models from every raw row (after changing a staging model).")
-def run(input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool) -> None:
+              help="Rebuild the incremental staging models from every raw row and retrain the linkage model.")
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+def run(
+    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool, vault_dir: Path | None
+) -> None:
     """Ingest every drop, pseudonymise, link and build the marts; needs the partnership key.
 
     Drops already loaded are skipped, and the staging models recompute only
     the records that new drops touched, so a weekly run does the week's work.
     """
     keyring = _keyring_or_exit()
-    _run(input_dir, warehouse, out_dir, as_of, keyring, full_refresh=full_refresh)
+    _run(input_dir, warehouse, out_dir, as_of, keyring, full_refresh=full_refresh, vault_dir=vault_dir)
 
 
 def _run(
-    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, keyring: Keyring, full_refresh: bool = False
+    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, keyring: Keyring, full_refresh: bool = False,
+    vault_dir: Path | None = None,
 ) -> None:
     from masip.pipeline import run_pipeline
 
-    result = run_pipeline(input_dir, warehouse, keyring, out_dir, as_of=as_of, full_refresh=full_refresh)
+    result = run_pipeline(
+        input_dir, warehouse, keyring, out_dir, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir
+    )
     click.echo(result.report.markdown)
     click.echo(f"Warehouse: {warehouse}\nRun report: {result.report.markdown_path}")
     if not result.report.reconciled:
         raise click.ClickException("row counts do not reconcile; see the run report")
+
+
+@main.command()
+@click.option("--warehouse", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="The candidate warehouse whose staging models dbt has built.")
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--retrain", is_flag=True, help="Train a new linkage model instead of reusing the published state.")
+def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
+    """The linkage stage: link the warehouse's live record roles with their vault encodings (no key needed).
+
+    The pipeline runs it between dbt's staging models and the rest of the
+    build; it prints its summary (counts and ids only) as JSON.
+    """
+    import json
+
+    from masip.linkage.stage import VaultMismatch, link_stage
+    from connectors.vault import Vault
+
+    try:
+        summary = link_stage(warehouse, Vault.for_warehouse(warehouse, vault_dir), retrain=retrain)
+    except (VaultMismatch, FileNotFoundError) as error:
+        click.secho(f"masip link: {error}", fg="red", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(summary.to_dict()))
 
 
 @main.command("rotate-key")

@@ -4,6 +4,10 @@ Each stage is a plain function over paths, so a DAG task and a CLI command
 call exactly the same code. Stages hand each other only plain data (counts,
 names, reasons), never identifiers or keys, so their results are safe to
 pass through Airflow XComs.
+
+Only the ingest stage takes the partnership key. The build (dbt, with the
+linkage stage in a child process that has no key in its environment),
+the quality gate and publication never need it (SPEC §3 rule 7).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from connectors.ingest import IngestSummary, ingest_drops
+from connectors.vault import Vault
 from masip.dbt_runner import DbtBuildResult, build_warehouse
+from masip.linkage.stage import run_linkage_process
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
 from pseudonymisation.keys import Keyring
@@ -40,13 +46,17 @@ def ingest_stage(
     show_progress: bool = True,
     archive_dir: Path | None = None,
     source_ids: Iterable[str] | None = None,
+    vault_dir: Path | None = None,
 ) -> IngestSummary:
     """Verify, pseudonymise and load every drop under ``input_dir``, keeping encrypted landing copies.
 
-    With ``source_ids``, only the drops of those sources (directories ``<source_id>_…``).
+    Encodings of identifiers go to the linkage vault (``vault_dir``, default
+    :meth:`Vault.for_warehouse`), everything else to the warehouse. With
+    ``source_ids``, only the drops of those sources (directories ``<source_id>_…``).
     """
     return ingest_drops(
-        input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir, source_ids=source_ids
+        input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir, source_ids=source_ids,
+        vault_dir=vault_dir,
     )
 
 
@@ -55,19 +65,74 @@ def candidate_path(warehouse: Path) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.candidate{warehouse.suffix}")
 
 
-def build_stage(warehouse: Path, as_of: date | None = None, full_refresh: bool = False) -> DbtBuildResult:
+#: dbt nodes built before the linkage stage: seeds, staging models, and the models the linkage reads.
+BEFORE_LINKAGE = ("resource_type:seed", "path:models/staging", "tag:linkage_input")
+#: dbt nodes built after it: what reads its output (source ``linkage.person_links``), and the rest.
+AFTER_LINKAGE = ("source:linkage+", "path:models/intermediate", "path:models/marts")
+LINKAGE_INPUT = "tag:linkage_input"
+LINKAGE_OUTPUT = "source:linkage+"
+
+
+def _within(select: str | None, groups: tuple[str, ...]) -> str:
+    """The dbt selection of ``groups`` intersected with ``select`` (a space-separated union), if given."""
+    if not select:
+        return " ".join(groups)
+    return " ".join(f"{token},{group}" for token in select.split() for group in groups)
+
+
+def build_linked(
+    warehouse: Path, vault: Vault, as_of: date | None = None, full_refresh: bool = False, select: str | None = None
+) -> DbtBuildResult:
+    """dbt before the linkage → the linkage stage (its own keyless process) → dbt after it, on ``warehouse`` in place.
+
+    ``select`` narrows both dbt runs (the linkage inputs are always built).
+    ``full_refresh`` rebuilds the incremental staging models from every raw
+    row and retrains the linkage model. Raises
+    :class:`masip.dbt_runner.WarehouseBuildError` or
+    :class:`masip.linkage.stage.LinkageProcessError`.
+    """
+    before = build_warehouse(
+        warehouse, as_of=as_of, select=f"{_within(select, BEFORE_LINKAGE)} +{LINKAGE_INPUT}", exclude=LINKAGE_OUTPUT,
+        full_refresh=full_refresh, indirect_selection="buildable",
+    )
+    linkage = run_linkage_process(warehouse, vault, retrain=full_refresh)
+    after = build_warehouse(
+        warehouse, as_of=as_of, select=_within(select, AFTER_LINKAGE), exclude=LINKAGE_INPUT,
+        full_refresh=full_refresh, indirect_selection="buildable",
+    )
+    return DbtBuildResult(
+        success=before.success and after.success,
+        nodes=before.nodes + after.nodes,
+        elapsed_seconds=before.elapsed_seconds + linkage.seconds + after.elapsed_seconds,
+        target_path=after.target_path,
+        log_path=after.log_path,
+        linkage=linkage.to_dict(),
+    )
+
+
+def build_stage(
+    warehouse: Path, as_of: date | None = None, full_refresh: bool = False, vault_dir: Path | None = None
+) -> DbtBuildResult:
     """Link persons and build every mart with dbt (tests included) on a candidate copy.
 
     The published warehouse is untouched until ``publish_stage`` accepts the
-    candidate, so a failed build never leaves half-built marts where readers look.
+    candidate, and the new linkage state waits in the vault as a candidate
+    too, so a failed build never leaves half-built marts where readers look,
+    nor a state its published links did not come from.
     """
     candidate = candidate_path(warehouse)
+    Path(f"{candidate}.wal").unlink(missing_ok=True)  # a crashed build's WAL must not be replayed onto the copy
     shutil.copyfile(warehouse, candidate)
-    return build_warehouse(candidate, as_of=as_of, full_refresh=full_refresh)
+    return build_linked(candidate, Vault.for_warehouse(warehouse, vault_dir), as_of=as_of, full_refresh=full_refresh)
 
 
-def publish_stage(warehouse: Path, out_dir: Path) -> QualityReport:
-    """Validate the candidate with Great Expectations; publish it only if every suite passes."""
+def publish_stage(warehouse: Path, out_dir: Path, vault_dir: Path | None = None) -> QualityReport:
+    """Validate the candidate with Great Expectations; publish it and its linkage state only if every suite passes.
+
+    The state is renamed into place first, then the warehouse. A crash between
+    the two leaves a state whose build id is not the warehouse's: the next
+    build notices and retrains the linkage model, so it converges.
+    """
     candidate = candidate_path(warehouse)
     quality = validate_warehouse(candidate, out_dir / "data_quality")
     if not quality.success:
@@ -77,6 +142,9 @@ def publish_stage(warehouse: Path, out_dir: Path) -> QualityReport:
             f"Full results: {quality.results_path}. The rejected build is kept at {candidate} for inspection; "
             "fix the source data or the model, then re-run."
         )
+    vault = Vault.for_warehouse(warehouse, vault_dir)
+    if vault.state_candidate_path.is_file():
+        os.replace(vault.state_candidate_path, vault.state_path)
     os.replace(candidate, warehouse)
     return quality
 
@@ -102,17 +170,20 @@ def run_pipeline(
     show_progress: bool = True,
     archive_dir: Path | None = None,
     full_refresh: bool = False,
+    vault_dir: Path | None = None,
 ) -> PipelineResult:
     """Ingest → link and build → validate and publish → report, timing each stage."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    ingest = ingest_stage(input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir)
+    ingest = ingest_stage(
+        input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir, vault_dir=vault_dir
+    )
     seconds["ingest"] = time.perf_counter() - started
     started = time.perf_counter()
-    build = build_stage(warehouse, as_of=as_of, full_refresh=full_refresh)
+    build = build_stage(warehouse, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir)
     seconds["build"] = time.perf_counter() - started
     started = time.perf_counter()
-    quality = publish_stage(warehouse, out_dir)
+    quality = publish_stage(warehouse, out_dir, vault_dir=vault_dir)
     seconds["quality"] = time.perf_counter() - started
     report = report_stage(warehouse, out_dir, ingest, build, quality, seconds)
     return PipelineResult(ingest=ingest, build=build, quality=quality, report=report, stage_seconds=seconds)
