@@ -129,8 +129,8 @@ def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
     """
     import json
 
-    from masip.linkage.stage import VaultMismatch, link_stage
     from connectors.vault import Vault
+    from masip.linkage.stage import VaultMismatch, link_stage
 
     try:
         summary = link_stage(warehouse, Vault.for_warehouse(warehouse, vault_dir), retrain=retrain)
@@ -145,8 +145,9 @@ def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
               help="Key file holding the new partnership secret (make one with `masip keygen`).")
 @click.option("--warehouse", type=click.Path(path_type=Path, exists=True), default=DEFAULT_WAREHOUSE, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True)
-def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path) -> None:
-    """Re-pseudonymise the warehouse under a new key, from the encrypted landing copies.
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
+    """Re-pseudonymise the warehouse and the linkage vault under a new key, from the encrypted landing copies.
 
     The current key comes from MASIP_SECRET / MASIP_SECRET_FILE as usual. Linkage
     must come out identical, or nothing is changed.
@@ -155,7 +156,7 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path) -> No
 
     old = _keyring_or_exit()
     new = load_keyring({SECRET_FILE_ENV: str(new_key_file)})
-    result = rotate_key(warehouse, old, new, out_dir)
+    result = rotate_key(warehouse, old, new, out_dir, vault_dir=vault_dir)
     click.echo(
         f"Rotated {result.old_key_version} -> {result.new_key_version}: {result.drops_rebuilt} drops re-pseudonymised, "
         f"{result.person_roles} record roles linked identically. Point {SECRET_FILE_ENV} at {new_key_file} from now on "
@@ -168,8 +169,10 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path) -> No
               help="Pairs to simulate (the reoffending evaluation needs ≥ 60 people with complete follow-up).")
 @click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT / "demo", show_default=True)
-def demo(dyads: int, warehouse: Path, out_dir: Path) -> None:
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
     """Generate a synthetic partnership, run the whole pipeline, the case pack and the evaluation, from scratch."""
+    from connectors.vault import Vault
     from masip.casepack import build_casepack
     from masip.evaluation import build_evaluation_report
     from masip.synth import DEFAULT_FAULTS, generate_partnership
@@ -188,9 +191,10 @@ def demo(dyads: int, warehouse: Path, out_dir: Path) -> None:
     shutil.rmtree(drops_dir, ignore_errors=True)
     for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
         stale.unlink(missing_ok=True)
+    shutil.rmtree(Vault.for_warehouse(warehouse, vault_dir).directory, ignore_errors=True)
     summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
     click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
-    _run(drops_dir, warehouse, out_dir, None, keyring)
+    _run(drops_dir, warehouse, out_dir, None, keyring, vault_dir=vault_dir)
     pack = build_casepack(warehouse, out_dir / "casepack")
     click.echo(f"Case pack: {pack.html_path} and {pack.pdf_path} ({pack.cases} cases)")
     evaluation = build_evaluation_report(warehouse, out_dir / "evaluation")

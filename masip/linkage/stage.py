@@ -114,8 +114,11 @@ def _warehouse_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
     return con.execute(f"select build_id from {RUN_TABLE}").fetchone()[0] if exists else None
 
 
-def _read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The live record roles with their vault encodings, and their context."""
+def read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The live record roles of the warehouse open in ``con``, with their vault encodings; and their context.
+
+    Raises :class:`VaultMismatch` when a live role has no encodings in ``vault``.
+    """
     con.execute(f"attach '{vault.records_path}' as vault (read_only)")
     try:
         # Arrow-backed columns: a national year of records takes a third of the memory of Python objects
@@ -157,7 +160,7 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     """Link the live record roles of ``warehouse`` (a candidate) with their vault encodings; see module docstring."""
     started = time.perf_counter()
     with duckdb.connect(str(warehouse)) as con:
-        records, context = _read_inputs(con, vault)
+        records, context = read_inputs(con, vault)
         previous = _previous_state(vault, _warehouse_build_id(con), retrain)
     versions = sorted(set(records["key_version"].dropna().astype(str)))
     if len(versions) > 1:
