@@ -96,24 +96,53 @@ def run(
 
     Drops already loaded are skipped, and the staging models recompute only
     the records that new drops touched, so a weekly run does the week's work.
+    The ingest runs as ``masip ingest`` in a child process, the only one that
+    loads the key; this process builds, links (in a keyless child), publishes
+    and reports without it.
     """
-    keyring = _keyring_or_exit()
-    _run(input_dir, warehouse, out_dir, as_of, keyring, full_refresh=full_refresh, vault_dir=vault_dir)
+    _run(input_dir, warehouse, out_dir, as_of, full_refresh=full_refresh, vault_dir=vault_dir)
 
 
 def _run(
-    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, keyring: Keyring, full_refresh: bool = False,
+    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool = False,
     vault_dir: Path | None = None,
 ) -> None:
-    from masip.pipeline import run_pipeline
+    from masip.pipeline import IngestProcessError, build_and_publish, run_ingest_process
 
-    result = run_pipeline(
-        input_dir, warehouse, keyring, out_dir, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir
+    try:
+        ingest, seconds = run_ingest_process(input_dir, warehouse, vault_dir)
+    except IngestProcessError as error:
+        sys.exit(error.exit_code)
+    result = build_and_publish(
+        warehouse, out_dir, ingest, seconds, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir
     )
     click.echo(result.report.markdown)
     click.echo(f"Warehouse: {warehouse}\nRun report: {result.report.markdown_path}")
     if not result.report.reconciled:
         raise click.ClickException("row counts do not reconcile; see the run report")
+
+
+@main.command()
+@click.option("--input", "input_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Folder holding the drops (one sub-folder per drop).")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+def ingest(input_dir: Path, warehouse: Path, vault_dir: Path | None) -> None:
+    """Verify, pseudonymise and load every drop (encodings into the vault); needs the partnership key.
+
+    Prints the summary (counts, names and reasons) as JSON. `masip run` runs
+    it as its only process that loads the key.
+    """
+    import json
+    import time
+
+    from masip.pipeline import ingest_stage
+
+    keyring = _keyring_or_exit()
+    started = time.perf_counter()
+    summary = ingest_stage(input_dir, warehouse, keyring, vault_dir=vault_dir)
+    click.echo(json.dumps(summary.to_dict()))
+    click.echo(f"ingest took {time.perf_counter() - started:.1f} s", err=True)
 
 
 @main.command()
@@ -186,7 +215,6 @@ def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> 
         banner = (f"DEMO: no partnership key configured, so a THROWAWAY key is used ({DEMO_KEY}). "
                   "Never use it for real data: real runs need MASIP_SECRET_FILE.")
         click.secho("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), fg="yellow", bold=True)
-    keyring = _keyring_or_exit()
     drops_dir = out_dir / "drops"
     shutil.rmtree(drops_dir, ignore_errors=True)
     for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
@@ -194,7 +222,7 @@ def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> 
     shutil.rmtree(Vault.for_warehouse(warehouse, vault_dir).directory, ignore_errors=True)
     summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
     click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
-    _run(drops_dir, warehouse, out_dir, None, keyring, vault_dir=vault_dir)
+    _run(drops_dir, warehouse, out_dir, None, vault_dir=vault_dir)  # only its ingest child loads the key
     pack = build_casepack(warehouse, out_dir / "casepack")
     click.echo(f"Case pack: {pack.html_path} and {pack.pdf_path} ({pack.cases} cases)")
     evaluation = build_evaluation_report(warehouse, out_dir / "evaluation")

@@ -12,8 +12,11 @@ the quality gate and publication never need it (SPEC §3 rule 7).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -81,11 +84,13 @@ def _within(select: str | None, groups: tuple[str, ...]) -> str:
 
 
 def build_linked(
-    warehouse: Path, vault: Vault, as_of: date | None = None, full_refresh: bool = False, select: str | None = None
+    warehouse: Path, vault: Vault | None = None, as_of: date | None = None, full_refresh: bool = False,
+    select: str | None = None,
 ) -> DbtBuildResult:
     """dbt before the linkage → the linkage stage (its own keyless process) → dbt after it, on ``warehouse`` in place.
 
-    ``select`` narrows both dbt runs (the linkage inputs are always built).
+    ``vault`` defaults to :meth:`Vault.for_warehouse`. ``select`` narrows both
+    dbt runs (the linkage inputs are always built).
     ``full_refresh`` rebuilds the incremental staging models from every raw
     row and retrains the linkage model. Raises
     :class:`masip.dbt_runner.WarehouseBuildError` or
@@ -95,7 +100,7 @@ def build_linked(
         warehouse, as_of=as_of, select=f"{_within(select, BEFORE_LINKAGE)} +{LINKAGE_INPUT}", exclude=LINKAGE_OUTPUT,
         full_refresh=full_refresh, indirect_selection="buildable",
     )
-    linkage = run_linkage_process(warehouse, vault, retrain=full_refresh)
+    linkage = run_linkage_process(warehouse, vault or Vault.for_warehouse(warehouse), retrain=full_refresh)
     after = build_warehouse(
         warehouse, as_of=as_of, select=_within(select, AFTER_LINKAGE), exclude=LINKAGE_INPUT,
         full_refresh=full_refresh, indirect_selection="buildable",
@@ -172,13 +177,28 @@ def run_pipeline(
     full_refresh: bool = False,
     vault_dir: Path | None = None,
 ) -> PipelineResult:
-    """Ingest → link and build → validate and publish → report, timing each stage."""
-    seconds: dict[str, float] = {}
+    """Ingest → link and build → validate and publish → report, timing each stage (ingest in this process)."""
     started = time.perf_counter()
     ingest = ingest_stage(
         input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir, vault_dir=vault_dir
     )
-    seconds["ingest"] = time.perf_counter() - started
+    return build_and_publish(
+        warehouse, out_dir, ingest, time.perf_counter() - started, as_of=as_of, full_refresh=full_refresh,
+        vault_dir=vault_dir,
+    )
+
+
+def build_and_publish(
+    warehouse: Path,
+    out_dir: Path,
+    ingest: IngestSummary,
+    ingest_seconds: float,
+    as_of: date | None = None,
+    full_refresh: bool = False,
+    vault_dir: Path | None = None,
+) -> PipelineResult:
+    """Link and build → validate and publish → report, after ``ingest``: everything of a run that needs no key."""
+    seconds: dict[str, float] = {"ingest": ingest_seconds}
     started = time.perf_counter()
     build = build_stage(warehouse, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir)
     seconds["build"] = time.perf_counter() - started
@@ -187,3 +207,29 @@ def run_pipeline(
     seconds["quality"] = time.perf_counter() - started
     report = report_stage(warehouse, out_dir, ingest, build, quality, seconds)
     return PipelineResult(ingest=ingest, build=build, quality=quality, report=report, stage_seconds=seconds)
+
+
+class IngestProcessError(RuntimeError):
+    """The ingest process failed; it has said why on standard error."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(f"the ingest process failed with exit code {exit_code}; its error is above")
+        self.exit_code = exit_code
+
+
+def run_ingest_process(input_dir: Path, warehouse: Path, vault_dir: Path | None = None) -> tuple[IngestSummary, float]:
+    """:func:`ingest_stage` as ``masip ingest`` in a child process: the only process of a CLI run that loads the key.
+
+    Its progress and errors go to this process's standard error; its summary
+    (counts, names and reasons) comes back as JSON. Returns the summary and
+    the seconds it took.
+    """
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "masip.cli", "ingest", "--input", str(input_dir), "--warehouse", str(warehouse)]
+    if vault_dir is not None:
+        command += ["--vault", str(vault_dir)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise IngestProcessError(done.returncode)
+    summary = IngestSummary.from_dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return summary, time.perf_counter() - started

@@ -8,9 +8,8 @@ pack and evaluation with **no key anywhere in the environment**. Then:
   file, is scanned for the vault's tokens and Bloom filters (as hex text, as
   bit strings and as raw bytes): none appears;
 - no warehouse column has a binary type (BLOB, BIT), and no text column holds
-  only hex digests except the two that are derived from drop manifests, not
-  from identifiers: ``version_id`` (a hash of the manifest's SHA-256, file
-  name and line number) and ``drop_sha256`` (SHA-256 of the manifest bytes);
+  only hex digests except those of :data:`NOT_FROM_IDENTIFIERS`, which are
+  derived from drop manifests or agency references, never from identifiers;
 - the vault is owner-only, and the published linkage state belongs to the
   published warehouse (same build id); a publication that crashed between
   the state and the warehouse is noticed and repaired by the next build.
@@ -43,8 +42,13 @@ from tests.leakcheck import (
 )
 
 SECRET = "separation-test-partnership-secret-0123456789"
-#: Hex-digest columns that are derived from drop manifests, not from any identifier (see module docstring).
-MANIFEST_DERIVED = {"version_id", "drop_sha256"}
+#: The columns of hex digests in the warehouse, and what they are digests of: none of an identifier.
+NOT_FROM_IDENTIFIERS = {
+    "version_id": "SHA-256 of the drop's manifest checksum, file name and line number (a manifest, not an identifier)",
+    "drop_sha256": "SHA-256 of the drop's manifest.json bytes",
+    "dyad_id": "'D' + MD5 of the two person_ids (a person_id is a hash of agency references)",
+    "event_id": "'E' + MD5 of the dyad_id, source, table, agency reference and event type",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -104,7 +108,7 @@ def test_no_vault_encoding_in_any_warehouse_cell_or_output_file(built: Built):
 
 def test_no_column_of_hex_digests_derived_from_identifiers(built: Built):
     digests = hex_digest_columns(built.warehouse)
-    assert {column.rsplit(".", 1)[1] for column in digests} <= MANIFEST_DERIVED, digests
+    assert {column.rsplit(".", 1)[1] for column in digests} <= set(NOT_FROM_IDENTIFIERS), digests
     with duckdb.connect(str(built.warehouse), read_only=True) as con:
         schemas = {s for (s,) in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
         role_columns = [c for (c,) in con.execute(
