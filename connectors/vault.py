@@ -102,15 +102,19 @@ class Vault:
             elif path.is_dir():
                 path.chmod(0o700)
 
+    def require_records(self) -> Path:
+        """``records.duckdb``, which must exist (raises :class:`FileNotFoundError` saying what to do)."""
+        if not self.records_path.is_file():
+            raise FileNotFoundError(
+                f"no vault records at {self.records_path}: run the ingest first, or point --vault / "
+                f"{VAULT_ENV} at the vault this warehouse was built with"
+            )
+        return self.records_path
+
     def open_records(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A connection to ``records.duckdb`` (created, with its table, unless ``read_only``)."""
         if read_only:
-            if not self.records_path.is_file():
-                raise FileNotFoundError(
-                    f"no vault records at {self.records_path}: run the ingest first, or point --vault / "
-                    f"{VAULT_ENV} at the vault this warehouse was built with"
-                )
-            return duckdb.connect(str(self.records_path), read_only=True)
+            return duckdb.connect(str(self.require_records()), read_only=True)
         self.create()
         con = duckdb.connect(str(self.records_path))
         body = ", ".join(f"{name} {sql_type}" for name, sql_type in VAULT_RECORD_COLUMNS)

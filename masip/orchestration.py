@@ -295,20 +295,21 @@ def load_partnership_keyring(environ: Mapping[str, str] | None = None) -> Keyrin
 def fail_without_retry() -> Iterator[None]:
     """Turn problems a retry cannot fix into immediate failures (Airflow skips the remaining retries).
 
-    Those are: no key, a key that does not match the warehouse's key version, a
-    malformed parameter, failed data-quality checks, counts that do not
-    reconcile. The message is kept; none of these exceptions carries key material.
+    Those are: no key, a key that does not match the vault's key version, a
+    malformed parameter, a missing or foreign linkage vault, failed data-quality
+    checks, counts that do not reconcile. The message is kept; none of these exceptions carries key material.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     from connectors.vault import KeyVersionMismatch
+    from masip.linkage.stage import LinkageInputError
     from masip.quality import DataQualityError
 
     try:
         yield
     except (
         MissingKeyError, KeyVersionMismatch, RunConfigError, DataQualityError, ReconciliationError,
-        WarehouseStateError, DbtDataTestFailed,
+        WarehouseStateError, DbtDataTestFailed, LinkageInputError,
     ) as error:
         raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
@@ -803,7 +804,8 @@ def run_link(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 f"no candidate {candidate}: prepare_candidate did not run in this build, or another run published "
                 "it; clear the whole build run to rebuild"
             )
-    summary = run_linkage_process(candidate, Vault.for_warehouse(config.warehouse))
+    with fail_without_retry():  # a missing or foreign vault fails at once (LinkageInputError); a crash is retried
+        summary = run_linkage_process(candidate, Vault.for_warehouse(config.warehouse))
     log.info("Linkage done in %.1f s: %d record roles, %d persons (model %s)", summary.seconds, summary.roles,
              summary.persons, "retrained" if summary.retrained else "reused")
     return summary.to_dict()

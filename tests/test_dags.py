@@ -721,7 +721,8 @@ def test_a_quality_failure_fails_publish_at_once_with_an_alert_and_keeps_the_las
         con.execute("update marts.person_xref set person_id = null where role = 'VICTIM'")
     conf = {"warehouse": str(warehouse), "out_dir": str(out_dir)}
 
-    dag_run = _dagbag().dags[BUILD_DAG_ID].test(run_conf=conf, mark_success_pattern=r"^(prepare_candidate|dbt_.*)$")
+    dag_run = _dagbag().dags[BUILD_DAG_ID].test(
+        run_conf=conf, mark_success_pattern=r"^(prepare_candidate|dbt_.*|link)$")
 
     states = _states(dag_run)
     assert str(dag_run.state) in ("failed", "DagRunState.FAILED")

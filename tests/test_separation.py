@@ -28,7 +28,7 @@ import pytest
 from connectors.vault import Vault
 from masip.casepack import build_casepack
 from masip.evaluation import build_evaluation_report
-from masip.linkage.stage import keyless_environment
+from masip.linkage.stage import LinkageInputError, keyless_environment, run_linkage_process
 from masip.linkage.state_store import stored_build_id
 from masip.pipeline import build_stage, candidate_path, ingest_stage, publish_stage, report_stage
 from masip.synth import DEFAULT_FAULTS, generate_partnership
@@ -93,6 +93,13 @@ def test_build_publish_casepack_and_evaluation_ran_without_a_key(built: Built):
 def test_the_linkage_process_gets_no_secret():
     env = keyless_environment({SECRET_ENV: "s", SECRET_FILE_ENV: "/k", "PATH": "/bin"})
     assert env == {"PATH": "/bin"}
+
+
+def test_the_linkage_refuses_a_missing_vault_at_once(tmp_path: Path):
+    warehouse = tmp_path / "masip.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    with pytest.raises(LinkageInputError, match="no vault records at .*point --vault"):
+        run_linkage_process(warehouse, Vault(tmp_path / "elsewhere"))
 
 
 def test_the_warehouse_holds_no_binary_column(built: Built):

@@ -87,6 +87,10 @@ class LinkageProcessError(RuntimeError):
     """The linkage process failed; the message carries its last lines of error output."""
 
 
+class LinkageInputError(LinkageProcessError):
+    """The linkage process refused its inputs (no vault, or a vault of another warehouse): a retry will not help."""
+
+
 @dataclass(frozen=True)
 class LinkageSummary:
     """What a linkage run did: counts, ids and timing only (safe for XComs and logs)."""
@@ -117,9 +121,10 @@ def _warehouse_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
 def read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The live record roles of the warehouse open in ``con``, with their vault encodings; and their context.
 
-    Raises :class:`VaultMismatch` when a live role has no encodings in ``vault``.
+    Raises :class:`FileNotFoundError` when there is no vault, :class:`VaultMismatch`
+    when a live role has no encodings in it.
     """
-    con.execute(f"attach '{vault.records_path}' as vault (read_only)")
+    con.execute(f"attach '{vault.require_records()}' as vault (read_only)")
     try:
         # Arrow-backed columns: a national year of records takes a third of the memory of Python objects
         records = con.sql(RECORDS_SQL).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
@@ -210,7 +215,8 @@ def run_linkage_process(warehouse: Path, vault: Vault, retrain: bool = False) ->
     done = subprocess.run(command, env=keyless_environment(), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        raise LinkageProcessError(
+        error = LinkageInputError if done.returncode == 2 else LinkageProcessError  # 2: `masip link` refused its inputs
+        raise error(
             f"the linkage process failed (exit code {done.returncode}) on {warehouse} with vault {vault.directory}:\n"
             f"{tail}\nWhat to do: fix the cause above and re-run the build; the published warehouse and linkage "
             "state are unchanged."
