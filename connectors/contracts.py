@@ -6,9 +6,9 @@ and which columns describe a person. The ingest step, the synthetic
 generator and the tests read these definitions; nothing else restates them.
 
 Person columns never reach the warehouse: ingest turns them into keyed
-tokens and generalised quasi-identifiers in ``raw.person_records`` (one row
-per record role), and the entity table keeps only the non-identifying
-columns listed in ``TableContract.kept_columns``.
+tokens and encodings in the linkage vault and generalised quasi-identifiers
+in ``raw.person_roles`` (one row per record role), and the entity table
+keeps only the non-identifying columns listed in ``TableContract.kept_columns``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
-"""Ingest: every drop in a folder → pseudonymised rows in the warehouse's ``raw`` schema.
+"""Ingest: every drop in a folder → encodings in the linkage vault, the rest in the warehouse's ``raw`` schema.
 
 Each drop is all-or-nothing: it is verified and read completely in memory
-first, then written in one transaction together with its quarantine rows,
-run-report rows and its entry in ``ops.loaded_drops``. Reading (parsing,
+first. Its person encodings (tokens, Bloom filters, …) go to the linkage vault
+(:mod:`connectors.vault`, committed first and idempotently), then the rest is
+written to the warehouse in one transaction: entity rows, record roles with
+generalised attributes only, quarantine rows, run-report rows and its entry in
+``ops.loaded_drops``. A crash between the two commits is repaired by the next
+run (see :mod:`connectors.vault`). Reading (parsing,
 normalising, tokenising: the CPU work) runs in a pool of worker processes,
 one drop per task, while the parent writes the finished drops to DuckDB in
 drop order, so a run uses every core and loads exactly what a one-process
@@ -34,8 +38,15 @@ from connectors.contracts import TABLES
 from connectors.manifest import DropRejected, Manifest, read_manifest, verify_drop
 from connectors.normalise import normalise_force
 from connectors.profiles import SourceProfile, load_profiles
-from connectors.raw_schema import OPS_TABLES, PERSON_RECORD_COLUMNS, create_raw_schema, entity_columns
+from connectors.raw_schema import (
+    OPS_TABLES,
+    PERSON_RECORD_COLUMNS,
+    PERSON_ROLE_COLUMNS,
+    create_raw_schema,
+    entity_columns,
+)
 from connectors.reader import FileResult, TableReader
+from connectors.vault import VAULT_RECORD_COLUMNS, Vault
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive, retention_days_from_env
@@ -50,10 +61,8 @@ _DATA_WRITE_ERRORS = (
     duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException,
     duckdb.TypeMismatchException, duckdb.ConstraintException, pa.ArrowException,
 )
-
-
-class KeyVersionMismatch(RuntimeError):
-    """The warehouse holds tokens made with another key; mixing them would silently break linkage."""
+#: The vault's columns that ingest fills from the read rows (the drop columns come from the manifest).
+_ENCODING_FIELDS = [name for name, _ in VAULT_RECORD_COLUMNS if name not in ("drop_name", "drop_sha256")]
 
 
 @dataclass
@@ -170,11 +179,15 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table | None) 
 
 @dataclass
 class _FileLoad:
-    """One read file, ready to write: its counts and quarantine, its rows as Arrow tables."""
+    """One read file, ready to write: its counts and quarantine, its rows as Arrow tables.
+
+    ``roles`` go to the warehouse (generalised attributes only), ``encodings`` to the vault.
+    """
 
     result: FileResult
     entity: pa.Table | None
-    persons: pa.Table | None
+    roles: pa.Table | None
+    encodings: pa.Table | None
 
 
 @dataclass
@@ -229,7 +242,9 @@ def _combine(parts: list[_DropRead]) -> _DropRead:
             result.warnings += other.warnings
             result.quarantined.extend(other.quarantined)
             result.notes.extend(other.notes)
-        files.append(_FileLoad(result, _concat([load.entity for load in loads]), _concat([load.persons for load in loads])))
+        files.append(_FileLoad(
+            result, *(_concat([getattr(load, part) for load in loads]) for part in ("entity", "roles", "encodings"))
+        ))
     return _DropRead(first.manifest, files=files)
 
 
@@ -239,7 +254,7 @@ def _concat(tables: list[pa.Table | None]) -> pa.Table | None:
 
 
 class Ingestor:
-    """Loads drops into one warehouse under one key, keeping an encrypted landing copy of each."""
+    """Loads drops into one warehouse and its vault under one key, keeping an encrypted landing copy of each."""
 
     def __init__(
         self,
@@ -247,9 +262,11 @@ class Ingestor:
         keyring: Keyring,
         profiles: dict[str, SourceProfile] | None = None,
         archive: LandingArchive | None = None,
+        vault: Vault | None = None,
     ) -> None:
         self.warehouse = warehouse
         self.keyring = keyring
+        self.vault = vault or Vault.for_warehouse(warehouse)
         self.archive = archive or LandingArchive(default_archive_dir(warehouse), keyring)
         self.profiles = load_profiles() if profiles is None else profiles
         code_lists = load_code_lists()
@@ -264,14 +281,15 @@ class Ingestor:
         drops = find_drops(input_dir, source_ids)
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(self.warehouse)) as con:
+        with self.vault.open_records() as vault_con, duckdb.connect(str(self.warehouse)) as con:
             con.execute("set enable_progress_bar = false")
             create_raw_schema(con)
-            self._check_key_version(con)
+            self.vault.check_key_version(vault_con, self.keyring.key_version)
             self._loaded = set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
             reads = self._read_all(drops)
             for drop_dir, read in tqdm(zip(drops, reads), total=len(drops), desc="ingest", unit="drop", disable=not show_progress):
-                summary.drops.append(self._load(con, drop_dir, read, summary.run_id))
+                summary.drops.append(self._load(con, vault_con, drop_dir, read, summary.run_id))
+        self.vault.protect()
         summary.archives_pruned = self.archive.prune(retention_days_from_env(), datetime.now(timezone.utc).date())
         return summary
 
@@ -305,16 +323,6 @@ class Ingestor:
             pool.shutdown(cancel_futures=True)
             _WORKER_INGESTOR = None
 
-    def _check_key_version(self, con: duckdb.DuckDBPyConnection) -> None:
-        versions = [v for (v,) in con.execute("select distinct key_version from raw.person_records").fetchall()]
-        foreign = [v for v in versions if v != self.keyring.key_version]
-        if foreign:
-            raise KeyVersionMismatch(
-                f"this warehouse holds tokens made with key {foreign[0]}, but this run's key is "
-                f"{self.keyring.key_version}. Use the partnership key the warehouse was built with, or "
-                "rebuild the warehouse from the landing copies under the new key (see README, key rotation)."
-            )
-
     def _read(self, drop_dir: Path, part: tuple[int, int] = (0, 1)) -> _DropRead:
         """One drop read; whatever goes wrong, it ends as a rejection with a reason, never a crash of the run."""
         manifest: Manifest | None = None
@@ -334,7 +342,10 @@ class Ingestor:
                 "report the drop name to the MASIP data engineers, and re-run with --debug to see where it failed"
             ))
 
-    def _load(self, con: duckdb.DuckDBPyConnection, drop_dir: Path, read: _DropRead, run_id: str) -> DropOutcome:
+    def _load(
+        self, con: duckdb.DuckDBPyConnection, vault_con: duckdb.DuckDBPyConnection, drop_dir: Path, read: _DropRead,
+        run_id: str,
+    ) -> DropOutcome:
         manifest = read.manifest
         if read.rejection is not None:
             self._record_rejection(con, drop_dir, manifest, read.rejection)
@@ -344,6 +355,9 @@ class Ingestor:
             return DropOutcome(drop_dir.name, manifest.source_id, "already_loaded")
         archived = self.archive.store(drop_dir, [f.name for f in manifest.files], manifest.sha256, manifest.extract_date)
         try:
+            # the vault first: a crash before the warehouse commits leaves rows that nothing reads and a re-run replaces
+            encodings = [f.encodings for f in read.files if f.encodings is not None]
+            self.vault.write_drop(vault_con, manifest.drop_name, manifest.sha256, encodings)
             self._write_drop(con, manifest, read.files, run_id)
         except _DATA_WRITE_ERRORS as error:
             archived.unlink(missing_ok=True)
@@ -382,7 +396,9 @@ class Ingestor:
             entity = _arrow(entity_columns(contract), result.entity)
             persons = _arrow(PERSON_RECORD_COLUMNS, result.persons)
             result.entity, result.persons = {}, {}
-            results.append(_FileLoad(result, entity, persons))
+            roles = persons.select([name for name, _ in PERSON_ROLE_COLUMNS]) if persons is not None else None
+            encodings = persons.select(_ENCODING_FIELDS) if persons is not None else None
+            results.append(_FileLoad(result, entity, roles, encodings))
         return results
 
     def _write_drop(self, con: duckdb.DuckDBPyConnection, manifest: Manifest, files: list[_FileLoad], run_id: str) -> None:
@@ -391,7 +407,7 @@ class Ingestor:
             for load in files:
                 result = load.result
                 _insert(con, f"raw.{result.table}", load.entity)
-                _insert(con, "raw.person_records", load.persons)
+                _insert(con, "raw.person_roles", load.roles)
                 quarantine = {
                     "source_id": [manifest.source_id] * len(result.quarantined),
                     "drop_name": [manifest.drop_name] * len(result.quarantined),
@@ -436,7 +452,14 @@ def ingest_drops(
     show_progress: bool = True,
     archive_dir: Path | None = None,
     source_ids: Iterable[str] | None = None,
+    vault_dir: Path | None = None,
 ) -> IngestSummary:
-    """Load every drop under ``input_dir`` (only those of ``source_ids``, if given) into ``warehouse``; see module docstring."""
+    """Load every drop under ``input_dir`` (only those of ``source_ids``, if given) into ``warehouse`` and its vault.
+
+    ``vault_dir``: the linkage vault (default :meth:`connectors.vault.Vault.for_warehouse`); see module docstring.
+    """
     archive = LandingArchive(archive_dir or default_archive_dir(warehouse), keyring)
-    return Ingestor(warehouse, keyring, archive=archive).run(input_dir, show_progress=show_progress, source_ids=source_ids)
+    vault = Vault.for_warehouse(warehouse, vault_dir)
+    return Ingestor(warehouse, keyring, archive=archive, vault=vault).run(
+        input_dir, show_progress=show_progress, source_ids=source_ids
+    )

@@ -1,4 +1,4 @@
-"""DDL of the ``raw`` and ``ops`` schemas (see docs/warehouse.md).
+"""DDL of the warehouse's ``raw`` and ``ops`` schemas, and the person columns (see docs/warehouse.md).
 
 Derived from the contracts so that a new column in a contract reaches the
 warehouse without a second edit.
@@ -10,6 +10,7 @@ import duckdb
 
 from connectors.contracts import TABLES, ColumnType, TableContract
 from pseudonymisation.encodings import PERSON_ENCODING_COLUMNS
+from pseudonymisation.tokens import TOKEN_PURPOSES
 
 METADATA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_id", "varchar"),
@@ -36,28 +37,37 @@ SQL_TYPES: dict[ColumnType, str] = {
     ColumnType.FLAG: "boolean",
 }
 
-PERSON_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+#: ``raw.person_roles``: one row per record role per input row version, with the generalised
+#: attributes of SPEC §3.4 only. The analyst warehouse holds nothing else about a person.
+PERSON_ROLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_id", "varchar"),
     ("agency", "varchar"),
     ("source_table", "varchar"),
     ("record_ref", "varchar"),
     ("role", "varchar"),
     ("version_id", "varchar"),
-    ("key_version", "varchar"),
-    ("pnc_token", "varchar"),
-    ("nhs_token", "varchar"),
-    ("crn_token", "varchar"),
-    ("name_dob_token", "varchar"),
-    ("forename_token", "varchar"),
-    ("surname_token", "varchar"),
-    ("dob_token", "varchar"),
-    ("postcode_token", "varchar"),
     ("birth_year", "integer"),
     ("sex", "varchar"),
     ("postcode_district", "varchar"),
-    # keyed fuzzy-linkage encodings (pseudonymisation.encodings.PersonEncoder):
-    # Bloom filters as BIT (compared with bit_count(a & b) in SQL), variant tokens
+)
+
+#: What identifies one record role version, in the warehouse and in the vault alike.
+ROLE_KEY_COLUMNS: tuple[str, ...] = ("source_id", "source_table", "record_ref", "role", "version_id")
+
+#: Every encoding of a person's identifiers: the keyed tokens (one per purpose) and the keyed
+#: fuzzy-linkage encodings (Bloom filters as BIT, compared with bit_count(a & b); variant tokens).
+#: They live in the linkage vault only (``connectors.vault``), never in the warehouse.
+PERSON_ENCODED_COLUMNS: tuple[tuple[str, str], ...] = (
+    *((f"{purpose}_token", "varchar") for purpose in TOKEN_PURPOSES),
     *PERSON_ENCODING_COLUMNS,
+)
+
+#: One person record role as the linkage reads it: the warehouse's role and generalised attributes
+#: joined with the vault's encodings, and the key version that made them.
+PERSON_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+    *PERSON_ROLE_COLUMNS,
+    ("key_version", "varchar"),
+    *PERSON_ENCODED_COLUMNS,
 )
 
 OPS_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -111,24 +121,30 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str
     con.execute(f"create table if not exists {table} ({body})")
 
 
-def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str, str], ...]) -> None:
-    """Columns added to a table after a warehouse was created (e.g. the linkage encodings).
-
-    Rows loaded before have NULL there; re-ingesting from the landing copies
-    (as a key rotation does) fills them in.
-    """
-    for name, sql_type in columns:
-        con.execute(f"alter table {table} add column if not exists {name} {sql_type}")
+class PreVaultWarehouse(RuntimeError):
+    """The warehouse still holds identifier encodings (``raw.person_records``, from before the linkage vault)."""
 
 
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every ``raw`` and ``ops`` table that does not exist yet."""
+    """Create every ``raw`` and ``ops`` table that does not exist yet.
+
+    Refuses a warehouse from before the linkage vault: its ``raw.person_records``
+    holds tokens and Bloom filters, which the analyst warehouse must not.
+    """
+    old = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'person_records'"
+    ).fetchone()[0]
+    if old:
+        raise PreVaultWarehouse(
+            "this warehouse holds raw.person_records (identifier encodings, from before the linkage vault). "
+            "Move it and its landing_archive aside, then rebuild warehouse and vault with `masip run` over the "
+            "landing folder (or the drops restored from the archive); destroy the old file once the rebuild is published."
+        )
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists ops")
     for contract in TABLES.values():
         _create(con, f"raw.{contract.name}", entity_columns(contract))
-    _create(con, "raw.person_records", PERSON_RECORD_COLUMNS)
-    _add_missing_columns(con, "raw.person_records", PERSON_RECORD_COLUMNS)
+    _create(con, "raw.person_roles", PERSON_ROLE_COLUMNS)
     con.execute("create sequence if not exists ops.drop_load_seq start 1")
     for name, columns in OPS_TABLES.items():
         _create(con, f"ops.{name}", columns)

@@ -1,4 +1,4 @@
-"""The MASIP build DAG: dbt per model group on a candidate copy, then the Great Expectations gate and the swap.
+"""The MASIP build DAG: dbt per model group and the linkage stage on a candidate copy, then the Great Expectations gate and the swap.
 
 Scheduled on the per-source assets (``masip://warehouse/raw/<source_id>``): a
 run starts when any source has new data. What each task does lives in
@@ -25,31 +25,36 @@ Runs when **any** source's asset `masip://warehouse/raw/<source_id>` is updated
    `<name>.candidate.duckdb`. Fails at once if there is no warehouse yet or it is
    damaged (truncated, corrupt, not a MASIP warehouse: restore the last good
    copy); skipped, with the whole build, if no drop has been loaded yet.
-2. **dbt_staging → dbt_linkage → dbt_intermediate → dbt_marts**: `dbt build`
+2. **dbt_staging → link → dbt_intermediate → dbt_marts**: `dbt build`
    (models, seeds and their tests) of one model group each, on the candidate:
-   seeds and staging; person linkage (`int_person_links` and its inputs); the
-   rest of the intermediate models; the marts. Each test runs in the first group
-   in which all its parents are built. A failed **data test** fails at once; a
-   failed model (locked file, crash) is retried. After a fix, *clear* the failed
-   group and those after it: the candidate keeps the groups already built.
+   seeds, staging and the live record roles; then **link**, the linkage stage in
+   its own process (`masip link`, no key in its environment): it joins the live
+   record roles to their encodings in the linkage vault, links persons, writes
+   `linkage.person_links` into the candidate and the new linkage state into the
+   vault's state candidate; then the rest of the intermediate models (from the
+   person links on); the marts. Each test runs in the first group in which all
+   its parents are built. A failed **data test** fails at once; a failed model
+   (locked file, crash) is retried. After a fix, *clear* the failed task and
+   those after it: the candidate keeps the groups already built.
 3. **publish**: the Great Expectations suites on the candidate; only if every
-   suite passes is it swapped in as the published warehouse (asset
-   `masip://warehouse/marts`). A failed check fails here, at once: the last good
+   suite passes are it and the vault's linkage state candidate swapped in as the
+   published warehouse and state (asset `masip://warehouse/marts`). A failed check fails here, at once: the last good
    build stays published and the rejected candidate is kept for inspection.
    *Skipped* if drops were loaded while this build ran (the build their asset
    events queued publishes them).
 4. **report**: this run's report in `<out_dir>/runs/masip_build/<run id>/`
    (`run_report.md/.json`, `airflow_run.json` with the triggering ingest runs).
 
-A re-run over unchanged data rebuilds identical marts. One run at a time; every
-task that writes runs in the pool `masip_warehouse` (one slot: one DuckDB writer).
+A re-run over unchanged data rebuilds identical marts. No task of this DAG loads
+the partnership key. One run at a time; every task that writes runs in the pool
+`masip_warehouse` (one slot: one DuckDB writer).
 Failures write an alert to `<out_dir>/ops_alerts.sqlite` (and e-mail/Slack if configured).
 
 ## Parameters (optional; defaults from the worker's environment at run time)
 
 | parameter | default |
 |---|---|
-| `warehouse` | `$MASIP_WAREHOUSE`, else `warehouse/masip.duckdb` |
+| `warehouse` | `$MASIP_WAREHOUSE`, else `warehouse/masip.duckdb` (the linkage vault: `$MASIP_VAULT_DIR`, else `vault/` beside it) |
 | `out_dir` | `$MASIP_OUTPUT_DIR`, else `output` |
 | `as_of` | latest extract date in the warehouse (`YYYY-MM-DD`) |
 """
@@ -57,7 +62,7 @@ Failures write an alert to `<out_dir>/ops_alerts.sqlite` (and e-mail/Slack if co
 
 @dag(
     dag_id="masip_build",
-    description="dbt per model group on a candidate copy, Great Expectations gate, publish (on any source update)",
+    description="dbt per model group and the linkage stage on a candidate copy, GX gate, publish (on any source update)",
     schedule=orchestration.any_source_updated(orchestration.source_ids()),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -81,6 +86,10 @@ def masip_build() -> None:
 
         return run()
 
+    @task(task_id="link", pool=pool, doc_md="The linkage stage on the candidate, in its own process (no key).")
+    def link(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return build_tasks.run_link(params)
+
     @task(task_id="publish", pool=pool, outlets=[orchestration.MARTS_ASSET])
     def publish(params: dict[str, Any] | None = None) -> dict[str, Any]:
         return build_tasks.run_publish_candidate(params)
@@ -88,24 +97,25 @@ def masip_build() -> None:
     @task(task_id="report", pool=pool)
     def report(
         groups: list[dict[str, Any]],
+        linkage: dict[str, Any],
         quality: dict[str, Any],
         params: dict[str, Any] | None = None,
         run_id: str | None = None,
         triggering_asset_events: Any = None,
     ) -> dict[str, Any]:
         return build_tasks.run_build_report(
-            params, groups, quality, "masip_build", run_id or "manual",
+            params, groups, linkage, quality, "masip_build", run_id or "manual",
             build_tasks.describe_triggers(triggering_asset_events),
         )
 
     prepared = prepare_candidate()
-    groups = [dbt_group(g) for g in build_tasks.DBT_MODEL_GROUPS]
+    staging, *after_linkage = [dbt_group(g) for g in build_tasks.DBT_MODEL_GROUPS]
+    linked = link()
     published = publish()
-    prepared >> groups[0]
-    for before, after in pairwise(groups):
+    chain = [prepared, staging, linked, *after_linkage, published]
+    for before, after in pairwise(chain):
         before >> after
-    groups[-1] >> published
-    report(groups, published)
+    report([staging, *after_linkage], linked, published)
 
 
 masip_build()

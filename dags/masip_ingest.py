@@ -27,8 +27,10 @@ backfilled without touching any other source.
    `manifest.json` that is neither loaded nor rejected yet (a drop is its
    folder name + manifest checksum). A scheduled (daily) run that sees no new
    drop for {timeout} hours ends as *skipped*. A **manual run goes ahead at once**.
-2. **ingest**: verify, pseudonymise (partnership key) and load the pending drops
-   into the warehouse's `raw` schema, each all-or-nothing. Drops already loaded
+2. **ingest**: verify, pseudonymise (partnership key) and load the pending drops,
+   each all-or-nothing: every token and encoding of an identifier into the linkage
+   vault (`$MASIP_VAULT_DIR`, else `vault/` beside the warehouse), the rest into the
+   warehouse's `raw` schema. The only task that loads the key. Drops already loaded
    are skipped, so re-running is safe. A **rejected drop does not fail the run**:
    it is recorded in `ops.rejected_drops` and listed in the run report (re-deliver it).
 3. **announce**: updates the asset `masip://warehouse/raw/{source_id}`, which
@@ -43,7 +45,7 @@ backfilled without touching any other source.
   folder and trigger this DAG, or `airflow backfill create --dag-id {dag_id} ...`;
   runs are idempotent, so overlapping ranges are harmless.
 - Failures write an alert to `<out_dir>/ops_alerts.sqlite` (and e-mail/Slack if
-  configured). No key, or a key that does not match the warehouse: fails at once.
+  configured). No key, or a key that does not match the vault's: fails at once.
   Tasks writing the warehouse run in the pool `masip_warehouse` (one slot).
 
 ## Parameters (optional; defaults from the worker's environment at run time)

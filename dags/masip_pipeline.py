@@ -19,12 +19,14 @@ DOC_MD = """
 Runs the multi-agency stalking data pipeline, exactly as `masip run` does:
 
 1. **ingest**: verify every drop in the landing folder (manifest, checksums),
-   pseudonymise identifiers with the partnership key, and load the rows into the
-   warehouse's `raw` schema. Each drop is all-or-nothing. A **rejected drop is
+   pseudonymise identifiers with the partnership key, write every token and
+   encoding of an identifier to the linkage vault and the rest of the rows to
+   the warehouse's `raw` schema. Each drop is all-or-nothing. A **rejected drop is
    normal**: the run carries on, nothing of that drop is loaded, and the run
    report lists it with its reason (re-deliver it to load it). Drops already
    loaded are skipped, so re-running is safe.
-2. **build**: link persons and build every mart with dbt, tests included, on a
+2. **build**: dbt's staging models, then the linkage stage in its own process
+   (reads the vault, needs no key), then every other model, tests included, on a
    *candidate* copy of the warehouse (`<name>.candidate.duckdb`). Readers of the
    published warehouse see nothing of it yet.
 3. **publish**: validate the candidate with the Great Expectations suites and,
@@ -51,7 +53,8 @@ Runs the multi-agency stalking data pipeline, exactly as `masip run` does:
 ## The partnership key
 
 Taken from the password of the Airflow connection **`masip_partnership`**,
-else from `MASIP_SECRET_FILE` / `MASIP_SECRET` on the workers. Without a key
+else from `MASIP_SECRET_FILE` / `MASIP_SECRET` on the workers, by the `ingest`
+task only (build, publish and report never load it). Without a key
 the `ingest` task fails at once (no retry) with a message saying where to put
 it. The key is never logged or stored in XCom: task results are counts, names
 and reasons only.

@@ -518,8 +518,10 @@ def pairwise_scores(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, f
 
 def bench_partnership(dyads: int, seed: int, work: Path) -> list[dict[str, Any]]:
     from connectors.ingest import ingest_drops
-    from masip.dbt_runner import build_warehouse
+    from connectors.vault import Vault
     from masip.linkage import link_deterministic, link_person_records
+    from masip.linkage.stage import read_inputs
+    from masip.pipeline import build_linked
     from masip.synth import generate_partnership
     from pseudonymisation.keys import Keyring
 
@@ -531,17 +533,12 @@ def bench_partnership(dyads: int, seed: int, work: Path) -> list[dict[str, Any]]
     ingest_drops(drops, warehouse, Keyring(BENCH_SECRET), show_progress=False, archive_dir=work / "archive")
     ingest_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    build_warehouse(warehouse)
+    vault = Vault.for_warehouse(warehouse)
+    build_linked(warehouse, vault)
     build_seconds = time.perf_counter() - started
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(warehouse)) as con:
         xref = con.execute("select * from marts.person_xref").df()
-        records = con.execute("select * from intermediate.int_person_records").df()
-        context = con.execute(
-            "select source_id, 'crimes' as source_table, crime_ref as record_ref, force, crime_ref from staging.stg_police__crimes "
-            "union all select source_id, 'orders', order_ref, force, crime_ref from staging.stg_police__orders "
-            "union all select source_id, 'cases', case_ref, force, police_crime_ref from staging.stg_advocacy__cases"
-        ).df()
-    context = context.astype(object).where(context.notna(), None)
+        records, context = read_inputs(con, vault)
     rows = []
     exact, seconds = _timed(1, lambda: link_deterministic(records))
     rows.append({"method": "exact keyed tokens (PNC, NHS, CRN, name+DOB)", **pairwise_scores(exact, truth), "seconds": seconds})

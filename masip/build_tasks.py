@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +34,12 @@ from masip.orchestration import (
 log = logging.getLogger(__name__)
 
 #: dbt model groups, in build order; one Airflow task each (see :func:`dbt_group_selection`).
-DBT_MODEL_GROUPS = ("staging", "linkage", "intermediate", "marts")
-#: The person-linkage model: it and its ancestors under models/intermediate form the "linkage" group.
-LINKAGE_MODEL = "int_person_links"
-STAGING_SELECTION = "resource_type:seed path:models/staging"
+#: The linkage task runs between the first two.
+DBT_MODEL_GROUPS = ("staging", "intermediate", "marts")
+#: dbt tag of the models the linkage stage reads (built with the staging group).
+LINKAGE_INPUT_TAG = "linkage_input"
+#: dbt source the linkage stage writes (what reads it is built after the linkage task).
+LINKAGE_SOURCE = "linkage"
 
 def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``prepare_candidate`` task: checkpoint the warehouse and copy it to the candidate that dbt builds.
@@ -100,9 +100,10 @@ def _buildable_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]
 def dbt_model_groups(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
     """Every model and seed of the project, partitioned into :data:`DBT_MODEL_GROUPS` (names, sorted).
 
-    * staging: seeds and ``models/staging`` (= :data:`STAGING_SELECTION`);
-    * linkage: ``int_person_links`` and its ancestors under ``models/intermediate``;
-    * intermediate: the rest of ``models/intermediate``;
+    * staging: seeds, ``models/staging`` and the models tagged :data:`LINKAGE_INPUT_TAG`
+      (what the linkage task reads), except what reads the linkage's output;
+    * intermediate: the rest of ``models/intermediate``, and the staging models of
+      the linkage's output (source :data:`LINKAGE_SOURCE`);
     * marts: everything else (``models/marts`` and any other folder).
 
     Raises :class:`RunConfigError` if a node depends on a node of a later group
@@ -115,26 +116,33 @@ def dbt_model_groups(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
         path = str(nodes[uid].get("original_file_path", ""))
         return path.split("/")[1] if path.startswith("models/") and path.count("/") >= 2 else ""
 
-    staging = {u for u in nodes if nodes[u]["resource_type"] == "seed" or folder(u) == "staging"}
-    intermediate = {u for u in nodes if folder(u) == "intermediate"}
-    link_ids = [u for u in intermediate if by_name[u] == LINKAGE_MODEL]
-    linkage: set[str] = set()
-    stack = list(link_ids)
-    while stack:
-        uid = stack.pop()
-        if uid in linkage or uid not in intermediate:
-            continue
-        linkage.add(uid)
-        stack.extend(nodes[uid].get("depends_on", {}).get("nodes", []))
+    def parents(uid: str) -> list[str]:
+        return list(nodes[uid].get("depends_on", {}).get("nodes", []))
+
+    def reads_linkage(parent: str) -> bool:
+        return parent.startswith("source.") and parent.split(".")[-2] == LINKAGE_SOURCE
+
+    after_linkage: set[str] = set()
+    changed = True
+    while changed:  # the descendants of the linkage source, to a fixed point
+        changed = False
+        for uid in set(nodes) - after_linkage:
+            if any(p in after_linkage or reads_linkage(p) for p in parents(uid)):
+                after_linkage.add(uid)
+                changed = True
+    staging = {
+        u for u in nodes
+        if nodes[u]["resource_type"] == "seed" or folder(u) == "staging" or LINKAGE_INPUT_TAG in nodes[u].get("tags", [])
+    } - after_linkage
+    intermediate = {u for u in nodes if folder(u) in ("staging", "intermediate")} - staging
     groups = {
         "staging": staging,
-        "linkage": linkage,
-        "intermediate": intermediate - linkage,
+        "intermediate": intermediate,
         "marts": set(nodes) - staging - intermediate,
     }
     order = {uid: i for i, g in enumerate(DBT_MODEL_GROUPS) for uid in groups[g]}
-    for uid, node in nodes.items():
-        for parent in node.get("depends_on", {}).get("nodes", []):
+    for uid in nodes:
+        for parent in parents(uid):
             if parent in order and order[parent] > order[uid]:
                 raise RunConfigError(
                     f"dbt model {by_name[uid]} ({DBT_MODEL_GROUPS[order[uid]]} group) depends on {by_name[parent]} "
@@ -143,31 +151,19 @@ def dbt_model_groups(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
     return {g: sorted(by_name[u] for u in groups[g]) for g in DBT_MODEL_GROUPS}
 
 
-def dbt_group_selection(group: str, manifest_path: Path | None) -> str:
-    """The ``dbt build --select`` of one group. Staging first: its build writes the manifest the others use."""
+def dbt_group_selection(group: str, manifest_path: Path | None) -> tuple[str, str | None]:
+    """``dbt build`` ``--select`` and ``--exclude`` of one group. Staging first: its build writes the manifest."""
     if group == "staging":
-        return STAGING_SELECTION
+        from masip.pipeline import BEFORE_LINKAGE, LINKAGE_INPUT, LINKAGE_OUTPUT
+
+        return f"{' '.join(BEFORE_LINKAGE)} +{LINKAGE_INPUT}", LINKAGE_OUTPUT
     if manifest_path is None or not manifest_path.is_file():
         raise WarehouseStateError(
             f"no dbt manifest at {manifest_path}: the staging group must run first in this build (clear the whole "
             "build run, from prepare_candidate, to rebuild)"
         )
     names = dbt_model_groups(json.loads(manifest_path.read_text(encoding="utf-8")))[group]
-    return " ".join(names)
-
-
-@contextmanager
-def _buildable_tests() -> Iterator[None]:
-    """dbt's ``--indirect-selection buildable``: a test runs in the first group in which all its parents exist."""
-    saved = os.environ.get("DBT_INDIRECT_SELECTION")
-    os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("DBT_INDIRECT_SELECTION", None)
-        else:
-            os.environ["DBT_INDIRECT_SELECTION"] = saved
+    return " ".join(names), None
 
 
 def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any]:
@@ -190,15 +186,18 @@ def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any
                 "it; clear the whole build run to rebuild"
             )
         target_path, _ = dbt_work_dirs(candidate)
-        selection = dbt_group_selection(group, target_path / "manifest.json")
+        selection, exclude = dbt_group_selection(group, target_path / "manifest.json")
     if not selection:
         log.info("dbt group %s is empty", group)
         return {"group": group, "selection": "", **_empty_build(target_path)}
     log.info("dbt build of the %s group on %s (as of %s)", group, candidate.name, config.as_of or "latest extract")
     started = time.perf_counter()
     try:
-        with stage("build", config.warehouse), _buildable_tests():
-            build = build_warehouse(candidate, as_of=config.as_of, select=selection)
+        # a test runs in the first group in which all its parents are built
+        with stage("build", config.warehouse):
+            build = build_warehouse(
+                candidate, as_of=config.as_of, select=selection, exclude=exclude, indirect_selection="buildable"
+            )
     except WarehouseBuildError as error:
         failed_tests = [n for n in (error.result.nodes if error.result else ()) if n.status == "fail"]
         if failed_tests:
@@ -209,6 +208,33 @@ def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any
     result.update(group=group, selection=selection, seconds=round(time.perf_counter() - started, 3))
     log.info("dbt %s group done in %.1f s: %s", group, result["seconds"], result["statuses"])
     return result
+
+
+def run_link(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The build DAG's ``link`` task: the linkage stage on the candidate, in a child process with no key.
+
+    It reads the candidate's live record roles and their encodings in the
+    linkage vault, and writes ``linkage.person_links`` into the candidate and
+    the new linkage state into the vault's state candidate (published with the warehouse).
+    """
+    from connectors.vault import Vault
+    from masip.linkage.stage import run_linkage_process
+    from masip.pipeline import candidate_path, stage
+
+    with fail_without_retry():
+        config = resolve_run_config(params, require_input=False)
+        candidate = candidate_path(config.warehouse)
+        if not candidate.is_file():
+            raise WarehouseStateError(
+                f"no candidate {candidate}: prepare_candidate did not run in this build, or another run published "
+                "it; clear the whole build run to rebuild"
+            )
+    # a missing or foreign vault fails at once (LinkageInputError); a crash is retried
+    with fail_without_retry(), stage("build", config.warehouse):
+        summary = run_linkage_process(candidate, Vault.for_warehouse(config.warehouse))
+    log.info("Linkage done in %.1f s: %d record roles, %d persons (model %s)", summary.seconds, summary.roles,
+             summary.persons, "retrained" if summary.retrained else "reused")
+    return summary.to_dict()
 
 
 def _empty_build(target_path: Path) -> dict[str, Any]:
@@ -253,14 +279,6 @@ def run_publish_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
         return run_publish(params)
 
 
-def _warehouse_key_version(warehouse: Path) -> str:
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        versions = [v for (v,) in con.execute("select distinct key_version from raw.person_records").fetchall()]
-    return ", ".join(sorted(v for v in versions if v)) or "none"
-
-
 def describe_triggers(events: Mapping[Any, Any] | None) -> list[dict[str, Any]]:
     """The asset events that triggered a build run: asset, source DAG run and the extra (counts and drop names)."""
     triggers = []
@@ -278,6 +296,7 @@ def describe_triggers(events: Mapping[Any, Any] | None) -> list[dict[str, Any]]:
 def run_build_report(
     params: Mapping[str, Any] | None,
     groups: list[Mapping[str, Any]],
+    linkage: Mapping[str, Any],
     quality: Mapping[str, Any],
     dag_id: str,
     run_id: str,
@@ -299,19 +318,23 @@ def run_build_report(
     build = DbtBuildResult(
         success=all(b.success for b in builds),
         nodes=tuple(n for b in builds for n in b.nodes),
-        elapsed_seconds=sum(b.elapsed_seconds for b in builds),
+        elapsed_seconds=sum(b.elapsed_seconds for b in builds) + linkage["seconds"],
         target_path=builds[-1].target_path,
         log_path=builds[-1].log_path,
+        linkage=dict(linkage),
     )
     seconds = {f"dbt_{g['group']}": g["seconds"] for g in groups}
+    seconds["linkage"] = linkage["seconds"]
     seconds["quality"] = quality["seconds"]
-    ingest = IngestSummary(run_id=run_id, key_version=_warehouse_key_version(config.warehouse))
+    # the key version (a fingerprint of the key, not of an identifier) as the linkage found it in the vault
+    ingest = IngestSummary(run_id=run_id, key_version=linkage.get("key_version") or "none")
     report = report_stage(config.warehouse, folder, ingest, build, quality_report_from_dict(quality), seconds)
     summary = {
         "dag_id": dag_id,
         "run_id": run_id,
         "triggered_by": triggers,
         "dbt_groups": [{"group": g["group"], "statuses": g["statuses"], "seconds": g["seconds"]} for g in groups],
+        "linkage": {k: linkage[k] for k in ("build_id", "roles", "persons", "retrained", "seconds")},
         "quality_success": quality["success"],
         "marts": report.data["warehouse"]["marts"],
     }

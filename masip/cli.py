@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from pseudonymisation.keys import (
 DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
 DEFAULT_OUT = Path("output")
 DEMO_KEY = Path("warehouse/demo-throwaway.key")
+
+_VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
@@ -112,23 +115,36 @@ def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: b
               help="Folder for the run report.")
 @click.option("--as-of", "as_of", callback=_date, default=None, help="Reference date (default: latest extract date).")
 @click.option("--full-refresh", is_flag=True,
-              help="Rebuild the incremental staging models from every raw row (after changing a staging model).")
-def run(input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool) -> None:
+              help="Rebuild the incremental staging models from every raw row and retrain the linkage model.")
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+def run(
+    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool, vault_dir: Path | None
+) -> None:
     """Ingest every drop, pseudonymise, link and build the marts; needs the partnership key.
 
     Drops already loaded are skipped, and the staging models recompute only
     the records that new drops touched, so a weekly run does the week's work.
+    The ingest runs as ``masip ingest`` in a child process, the only one that
+    loads the key; this process builds, links (in a keyless child), publishes
+    and reports without it.
     """
-    keyring = load_keyring()
-    _run(input_dir, warehouse, out_dir, as_of, keyring, full_refresh=full_refresh)
+    _run(input_dir, warehouse, out_dir, as_of, full_refresh=full_refresh, vault_dir=vault_dir)
 
 
 def _run(
-    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, keyring: Keyring, full_refresh: bool = False
+    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool = False,
+    vault_dir: Path | None = None,
 ) -> None:
-    from masip.pipeline import run_pipeline
+    from masip.pipeline import IngestProcessError, build_and_publish, run_ingest_process
 
-    result = run_pipeline(input_dir, warehouse, keyring, out_dir, as_of=as_of, full_refresh=full_refresh)
+    with warehouse_lock(warehouse, "run"):  # the ingest child works under this lock
+        try:
+            ingest, seconds = run_ingest_process(input_dir, warehouse, vault_dir)
+        except IngestProcessError as error:
+            sys.exit(error.exit_code)
+        result = build_and_publish(
+            warehouse, out_dir, ingest, seconds, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir
+        )
     click.echo(result.report.markdown)
     click.echo(f"Warehouse: {warehouse}\nRun report: {result.report.markdown_path}")
     for warning in result.report.warnings:
@@ -137,13 +153,61 @@ def _run(
         raise click.ClickException("row counts do not reconcile; see the run report")
 
 
+@main.command()
+@click.option("--input", "input_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Folder holding the drops (one sub-folder per drop).")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+def ingest(input_dir: Path, warehouse: Path, vault_dir: Path | None) -> None:
+    """Verify, pseudonymise and load every drop (encodings into the vault); needs the partnership key.
+
+    Prints the summary (counts, names and reasons) as JSON. `masip run` runs
+    it as its only process that loads the key.
+    """
+    import json
+    import time
+
+    from masip.pipeline import ingest_stage
+
+    keyring = _keyring_or_exit()
+    started = time.perf_counter()
+    summary = ingest_stage(input_dir, warehouse, keyring, vault_dir=vault_dir)
+    click.echo(json.dumps(summary.to_dict()))
+    click.echo(f"ingest took {time.perf_counter() - started:.1f} s", err=True)
+
+
+@main.command()
+@click.option("--warehouse", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="The candidate warehouse whose staging models dbt has built.")
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--retrain", is_flag=True, help="Train a new linkage model instead of reusing the published state.")
+def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
+    """The linkage stage: link the warehouse's live record roles with their vault encodings (no key needed).
+
+    The pipeline runs it between dbt's staging models and the rest of the
+    build; it prints its summary (counts and ids only) as JSON.
+    """
+    import json
+
+    from connectors.vault import Vault
+    from masip.linkage.stage import VaultMismatch, link_stage
+
+    try:
+        summary = link_stage(warehouse, Vault.for_warehouse(warehouse, vault_dir), retrain=retrain)
+    except (VaultMismatch, FileNotFoundError) as error:
+        click.secho(f"masip link: {error}", fg="red", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(summary.to_dict()))
+
+
 @main.command("rotate-key")
 @click.option("--new-key-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Key file holding the new partnership secret (make one with `masip keygen`).")
 @click.option("--warehouse", type=click.Path(path_type=Path, exists=True), default=DEFAULT_WAREHOUSE, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True)
-def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path) -> None:
-    """Re-pseudonymise the warehouse under a new key, from the encrypted landing copies.
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
+    """Re-pseudonymise the warehouse and the linkage vault under a new key, from the encrypted landing copies.
 
     The current key comes from MASIP_SECRET / MASIP_SECRET_FILE as usual. Linkage
     must come out identical, or nothing is changed.
@@ -152,7 +216,7 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path) -> No
 
     old = load_keyring()
     new = load_keyring({SECRET_FILE_ENV: str(new_key_file)})
-    result = rotate_key(warehouse, old, new, out_dir)
+    result = rotate_key(warehouse, old, new, out_dir, vault_dir=vault_dir)
     click.echo(
         f"Rotated {result.old_key_version} -> {result.new_key_version}: {result.drops_rebuilt} drops re-pseudonymised, "
         f"{result.person_roles} record roles linked identically. Point {SECRET_FILE_ENV} at {new_key_file} from now on "
@@ -165,8 +229,10 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path) -> No
               help="Pairs to simulate (the reoffending evaluation needs ≥ 60 people with complete follow-up).")
 @click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT / "demo", show_default=True)
-def demo(dyads: int, warehouse: Path, out_dir: Path) -> None:
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
     """Generate a synthetic partnership, run the whole pipeline, the case pack and the evaluation, from scratch."""
+    from connectors.vault import Vault
     from masip.casepack import build_casepack
     from masip.evaluation import build_evaluation_report
     from masip.synth import DEFAULT_FAULTS, generate_partnership
@@ -180,15 +246,15 @@ def demo(dyads: int, warehouse: Path, out_dir: Path) -> None:
         banner = (f"DEMO: no partnership key configured, so a THROWAWAY key is used ({DEMO_KEY}). "
                   "Never use it for real data: real runs need MASIP_SECRET_FILE.")
         click.secho("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), fg="yellow", bold=True)
-    keyring = load_keyring()
     drops_dir = out_dir / "drops"
     with warehouse_lock(warehouse, "demo"):  # before the old demo warehouse is removed
         shutil.rmtree(drops_dir, ignore_errors=True)
         for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
             stale.unlink(missing_ok=True)
+        shutil.rmtree(Vault.for_warehouse(warehouse, vault_dir).directory, ignore_errors=True)
         summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
         click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
-        _run(drops_dir, warehouse, out_dir, None, keyring)
+        _run(drops_dir, warehouse, out_dir, None, vault_dir=vault_dir)  # only its ingest child loads the key
     pack = build_casepack(warehouse, out_dir / "casepack")
     click.echo(f"Case pack: {pack.html_path}" + (f" and {pack.pdf_path}" if pack.pdf_path else "") + f" ({pack.cases} cases)")
     if pack.pdf_skipped:

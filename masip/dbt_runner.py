@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 #: The dbt project: ``<repo>/dbt_project``, where the repo root is the parent of ``masip/``.
 DBT_PROJECT_DIR: Path = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -59,6 +60,8 @@ class DbtBuildResult:
     elapsed_seconds: float
     target_path: Path
     log_path: Path
+    #: the linkage stage's summary (:class:`masip.linkage.stage.LinkageSummary` as a dict) when it ran in this build
+    linkage: dict[str, Any] | None = None
 
     def by_status(self, status: str) -> tuple[NodeResult, ...]:
         return tuple(n for n in self.nodes if n.status == status)
@@ -191,18 +194,25 @@ def _failure_message(
 
 
 def build_warehouse(
-    warehouse: Path, as_of: date | None = None, select: str | None = None, full_refresh: bool = False
+    warehouse: Path,
+    as_of: date | None = None,
+    select: str | None = None,
+    full_refresh: bool = False,
+    exclude: str | None = None,
+    indirect_selection: str | None = None,
 ) -> DbtBuildResult:
     """Run ``dbt build`` (seeds, models, tests) against the DuckDB file ``warehouse``.
 
     ``as_of`` sets the run's reference date (dbt var ``as_of``); by default
-    the models use the latest extract_date loaded. ``select`` is a dbt node
-    selection (e.g. ``"+victim_journey"``); by default everything is built.
-    The staging models are incremental (only records with rows in drops
-    loaded since their last build are recomputed) and the linkage reuses the
-    stored model and pair scores; ``full_refresh`` rebuilds the staging
-    models from all raw rows and retrains the linkage model, as needed after
-    a change to a staging model and from time to time as the data grows.
+    the models use the latest extract_date loaded. ``select`` / ``exclude``
+    are dbt node selections (e.g. ``"+victim_journey"``); by default
+    everything is built. ``indirect_selection`` is dbt's mode for the tests
+    of the selected nodes (``buildable``: a test runs once all its parents
+    are built). The staging models are incremental (only records with rows
+    in drops loaded since their last build are recomputed); ``full_refresh``
+    rebuilds them from all raw rows, as needed after a change to a staging
+    model. The person links come from the linkage stage, not from dbt: a
+    whole build is :func:`masip.pipeline.build_linked`.
 
     The caller must not hold ``warehouse`` open while this runs: DuckDB allows
     one writer per file. dbt's terminal output is silenced to errors; its full
@@ -242,11 +252,14 @@ def build_warehouse(
         variables["as_of"] = as_of.isoformat()
     if full_refresh:
         args.append("--full-refresh")
-        variables["linkage_retrain"] = True
     if variables:
         args += ["--vars", json.dumps(variables)]
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
+    if indirect_selection:
+        args += ["--indirect-selection", indirect_selection]
 
     started = time.monotonic()
     with (

@@ -42,7 +42,7 @@ def _dbt_failure(error: BaseException) -> str:
 
 def describe(error: BaseException, stage: str) -> OperatorMessage:
     """The operator message for ``error``, which stopped ``stage``."""
-    from connectors.ingest import KeyVersionMismatch
+    from connectors.vault import KeyVersionMismatch
     from masip.dbt_runner import WarehouseBuildError
     from masip.quality import DataQualityError
     from masip.rotation import RotationMismatch

@@ -11,8 +11,9 @@ The DAGs:
   waits for that source's new drops (``<landing>/<source_id>_*/manifest.json`` not
   yet loaded or rejected), ingests only them, and updates the asset
   ``masip://warehouse/raw/<source_id>`` when something was loaded.
-* ``masip_build`` — scheduled on any of those assets: dbt per model group
-  (staging, linkage, intermediate, marts) on a candidate copy, then the Great
+* ``masip_build`` — scheduled on any of those assets: dbt's staging group on a
+  candidate copy, the linkage stage (its own process, reading the linkage
+  vault; no key), dbt's intermediate and marts groups, then the Great
   Expectations gate and the swap (asset ``masip://warehouse/marts``). Its task
   bodies live in ``masip.build_tasks``.
 * ``masip_weekly_evaluation`` — weekly (Tuesdays), the evaluation report of the
@@ -31,7 +32,8 @@ Two rules hold for everything in this module:
   are imported inside the task functions.
 * **The secret never leaves** :func:`load_partnership_keyring`: it is not
   logged, not returned through XCom and not put into any exception message.
-  Task results are plain counts, names and reasons.
+  Task results are plain counts, names and reasons. Only the ingest tasks
+  load it; the build, linkage, publish, case pack and evaluation tasks never do.
 """
 
 from __future__ import annotations
@@ -284,15 +286,16 @@ def load_partnership_keyring(environ: Mapping[str, str] | None = None) -> Keyrin
 def fail_without_retry() -> Iterator[None]:
     """Turn problems a retry cannot fix into immediate failures (Airflow skips the remaining retries).
 
-    Those are: no key, a key that does not match the warehouse's key version, a
-    malformed parameter, failed data-quality checks, counts that do not
-    reconcile, a damaged warehouse or a read-only warehouse folder. The message
-    is kept; none of these exceptions carries key material. (A warehouse held by
-    another run is retried with back-off.)
+    Those are: no key, a key that does not match the vault's key version, a
+    malformed parameter, a missing or foreign linkage vault, failed data-quality
+    checks, counts that do not reconcile, a damaged warehouse or a read-only
+    warehouse folder. The message is kept; none of these exceptions carries key
+    material. (A warehouse held by another run is retried with back-off.)
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from connectors.ingest import KeyVersionMismatch
+    from connectors.vault import KeyVersionMismatch
+    from masip.linkage.stage import LinkageInputError
     from masip.quality import DataQualityError
     from masip.warehouse import WarehouseDamaged, WarehouseNotWritable
 
@@ -300,7 +303,7 @@ def fail_without_retry() -> Iterator[None]:
         yield
     except (
         MissingKeyError, KeyVersionMismatch, RunConfigError, DataQualityError, ReconciliationError,
-        WarehouseStateError, DbtDataTestFailed, WarehouseDamaged, WarehouseNotWritable,
+        WarehouseStateError, DbtDataTestFailed, WarehouseDamaged, WarehouseNotWritable, LinkageInputError,
     ) as error:
         raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
@@ -359,6 +362,7 @@ def build_result_to_dict(build: DbtBuildResult) -> dict[str, Any]:
         "target_path": str(build.target_path),
         "log_path": str(build.log_path),
         "nodes": nodes,
+        "linkage": build.linkage,
     }
 
 
@@ -371,6 +375,7 @@ def build_result_from_dict(data: Mapping[str, Any]) -> DbtBuildResult:
         elapsed_seconds=data["elapsed_seconds"],
         target_path=Path(data["target_path"]),
         log_path=Path(data["log_path"]),
+        linkage=data.get("linkage"),
     )
 
 

@@ -10,12 +10,19 @@ so a CLI run and an Airflow task never write the same warehouse at once, and
 marks any exception with its stage name (``masip stage: <name>`` in the
 exception's notes), so the CLI can say where an unexpected error happened
 without quoting it.
+
+Only the ingest stage takes the partnership key. The build (dbt, with the
+linkage stage in a child process that has no key in its environment),
+the quality gate and publication never need it (SPEC §3 rule 7).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from connectors.ingest import IngestSummary, ingest_drops
+from connectors.vault import Vault
 from masip.dbt_runner import DbtBuildResult, build_warehouse
+from masip.linkage.stage import run_linkage_process
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
-from masip.warehouse import check_warehouse, loaded_drop_count, warehouse_lock
+from masip.warehouse import check_warehouse, child_lock_env, loaded_drop_count, warehouse_lock
 from pseudonymisation.keys import Keyring
 
 STAGE_NOTE = "masip stage: "
@@ -73,17 +82,21 @@ def ingest_stage(
     show_progress: bool = True,
     archive_dir: Path | None = None,
     source_ids: Iterable[str] | None = None,
+    vault_dir: Path | None = None,
 ) -> IngestSummary:
     """Verify, pseudonymise and load every drop under ``input_dir``, keeping encrypted landing copies.
 
-    With ``source_ids``, only the drops of those sources (directories ``<source_id>_…``).
+    Encodings of identifiers go to the linkage vault (``vault_dir``, default
+    :meth:`Vault.for_warehouse`), everything else to the warehouse. With
+    ``source_ids``, only the drops of those sources (directories ``<source_id>_…``).
     The warehouse is checked first (:func:`masip.warehouse.check_warehouse`): ingest never writes into a
     damaged file or a read-only folder.
     """
     with stage("ingest", warehouse):
         check_warehouse(warehouse)
         return ingest_drops(
-            input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir, source_ids=source_ids
+            input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir,
+            source_ids=source_ids, vault_dir=vault_dir,
         )
 
 
@@ -92,20 +105,79 @@ def candidate_path(warehouse: Path) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.candidate{warehouse.suffix}")
 
 
-def build_stage(warehouse: Path, as_of: date | None = None, full_refresh: bool = False) -> DbtBuildResult:
+#: dbt nodes built before the linkage stage: seeds, staging models, and the models the linkage reads.
+BEFORE_LINKAGE = ("resource_type:seed", "path:models/staging", "tag:linkage_input")
+#: dbt nodes built after it: what reads its output (source ``linkage.person_links``), and the rest.
+AFTER_LINKAGE = ("source:linkage+", "path:models/intermediate", "path:models/marts")
+LINKAGE_INPUT = "tag:linkage_input"
+LINKAGE_OUTPUT = "source:linkage+"
+
+
+def _within(select: str | None, groups: tuple[str, ...]) -> str:
+    """The dbt selection of ``groups`` intersected with ``select`` (a space-separated union), if given."""
+    if not select:
+        return " ".join(groups)
+    return " ".join(f"{token},{group}" for token in select.split() for group in groups)
+
+
+def build_linked(
+    warehouse: Path, vault: Vault | None = None, as_of: date | None = None, full_refresh: bool = False,
+    select: str | None = None,
+) -> DbtBuildResult:
+    """dbt before the linkage → the linkage stage (its own keyless process) → dbt after it, on ``warehouse`` in place.
+
+    ``vault`` defaults to :meth:`Vault.for_warehouse`. ``select`` narrows both
+    dbt runs (the linkage inputs are always built).
+    ``full_refresh`` rebuilds the incremental staging models from every raw
+    row and retrains the linkage model. Raises
+    :class:`masip.dbt_runner.WarehouseBuildError` or
+    :class:`masip.linkage.stage.LinkageProcessError`.
+    """
+    before = build_warehouse(
+        warehouse, as_of=as_of, select=f"{_within(select, BEFORE_LINKAGE)} +{LINKAGE_INPUT}", exclude=LINKAGE_OUTPUT,
+        full_refresh=full_refresh, indirect_selection="buildable",
+    )
+    linkage = run_linkage_process(warehouse, vault or Vault.for_warehouse(warehouse), retrain=full_refresh)
+    after = build_warehouse(
+        warehouse, as_of=as_of, select=_within(select, AFTER_LINKAGE), exclude=LINKAGE_INPUT,
+        full_refresh=full_refresh, indirect_selection="buildable",
+    )
+    return DbtBuildResult(
+        success=before.success and after.success,
+        nodes=before.nodes + after.nodes,
+        elapsed_seconds=before.elapsed_seconds + linkage.seconds + after.elapsed_seconds,
+        target_path=after.target_path,
+        log_path=after.log_path,
+        linkage=linkage.to_dict(),
+    )
+
+
+def build_stage(
+    warehouse: Path, as_of: date | None = None, full_refresh: bool = False, vault_dir: Path | None = None
+) -> DbtBuildResult:
     """Link persons and build every mart with dbt (tests included) on a candidate copy.
 
     The published warehouse is untouched until ``publish_stage`` accepts the
-    candidate, so a failed build never leaves half-built marts where readers look.
+    candidate, and the new linkage state waits in the vault as a candidate
+    too, so a failed build never leaves half-built marts where readers look,
+    nor a state its published links did not come from.
     """
     with stage("build", warehouse):
         candidate = candidate_path(warehouse)
+        Path(f"{candidate}.wal").unlink(missing_ok=True)  # a crashed build's WAL must not be replayed onto the copy
         shutil.copyfile(warehouse, candidate)
-        return build_warehouse(candidate, as_of=as_of, full_refresh=full_refresh)
+        return build_linked(
+            candidate, Vault.for_warehouse(warehouse, vault_dir), as_of=as_of, full_refresh=full_refresh
+        )
 
 
-def publish_stage(warehouse: Path, out_dir: Path) -> QualityReport:
-    """Validate the candidate with Great Expectations; publish it only if every suite passes."""
+def publish_stage(warehouse: Path, out_dir: Path, vault_dir: Path | None = None) -> QualityReport:
+    """Validate the candidate with Great Expectations; publish it and its linkage state only if every suite passes.
+
+    The state is renamed into place first, then the warehouse. A crash between
+    the two leaves a state whose build id is not the warehouse's: the next
+    build notices and retrains the linkage model, so it converges.
+    """
     with stage("quality", warehouse):
         candidate = candidate_path(warehouse)
         quality = validate_warehouse(candidate, out_dir / "data_quality")
@@ -116,6 +188,9 @@ def publish_stage(warehouse: Path, out_dir: Path) -> QualityReport:
                 f"Full results: {quality.results_path}. The rejected build is kept at {candidate} for inspection; "
                 "fix the source data or the model, then re-run."
             )
+        vault = Vault.for_warehouse(warehouse, vault_dir)
+        if vault.state_candidate_path.is_file():
+            os.replace(vault.state_candidate_path, vault.state_path)
         os.replace(candidate, warehouse)
         return quality
 
@@ -143,25 +218,77 @@ def run_pipeline(
     show_progress: bool = True,
     archive_dir: Path | None = None,
     full_refresh: bool = False,
+    vault_dir: Path | None = None,
 ) -> PipelineResult:
     """Ingest → link and build → validate and publish → report, timing each stage, under one warehouse lock.
 
-    When no drop has been loaded yet (a first run whose drops were all rejected), there is nothing to build
-    or publish: the run report lists the rejections and the run succeeds.
+    Ingest runs in this process (the CLI runs it in a child process instead:
+    :func:`run_ingest_process`). When no drop has been loaded yet (a first run
+    whose drops were all rejected), there is nothing to build or publish: the
+    run report lists the rejections and the run succeeds.
     """
-    seconds: dict[str, float] = {}
+    with warehouse_lock(warehouse, "run"):
+        started = time.perf_counter()
+        ingest = ingest_stage(
+            input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir, vault_dir=vault_dir
+        )
+        return build_and_publish(
+            warehouse, out_dir, ingest, time.perf_counter() - started, as_of=as_of, full_refresh=full_refresh,
+            vault_dir=vault_dir, archive_dir=archive_dir,
+        )
+
+
+def build_and_publish(
+    warehouse: Path,
+    out_dir: Path,
+    ingest: IngestSummary,
+    ingest_seconds: float,
+    as_of: date | None = None,
+    full_refresh: bool = False,
+    vault_dir: Path | None = None,
+    archive_dir: Path | None = None,
+) -> PipelineResult:
+    """Link and build → validate and publish → report, after ``ingest``: everything of a run that needs no key.
+
+    Skips build and publication when no drop has been loaded yet (nothing to build).
+    """
+    seconds: dict[str, float] = {"ingest": ingest_seconds}
     build: DbtBuildResult | None = None
     quality: QualityReport | None = None
     with warehouse_lock(warehouse, "run"):
-        started = time.perf_counter()
-        ingest = ingest_stage(input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir)
-        seconds["ingest"] = time.perf_counter() - started
         if not nothing_loaded_yet(warehouse):
             started = time.perf_counter()
-            build = build_stage(warehouse, as_of=as_of, full_refresh=full_refresh)
+            build = build_stage(warehouse, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir)
             seconds["build"] = time.perf_counter() - started
             started = time.perf_counter()
-            quality = publish_stage(warehouse, out_dir)
+            quality = publish_stage(warehouse, out_dir, vault_dir=vault_dir)
             seconds["quality"] = time.perf_counter() - started
         report = report_stage(warehouse, out_dir, ingest, build, quality, seconds, archive_dir=archive_dir)
     return PipelineResult(ingest=ingest, build=build, quality=quality, report=report, stage_seconds=seconds)
+
+
+class IngestProcessError(RuntimeError):
+    """The ingest process failed; it has said why on standard error."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(f"the ingest process failed with exit code {exit_code}; its error is above")
+        self.exit_code = exit_code
+
+
+def run_ingest_process(input_dir: Path, warehouse: Path, vault_dir: Path | None = None) -> tuple[IngestSummary, float]:
+    """:func:`ingest_stage` as ``masip ingest`` in a child process: the only process of a CLI run that loads the key.
+
+    Its progress and errors go to this process's standard error; its summary
+    (counts, names and reasons) comes back as JSON. Returns the summary and
+    the seconds it took.
+    """
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "masip.cli", "ingest", "--input", str(input_dir), "--warehouse", str(warehouse)]
+    if vault_dir is not None:
+        command += ["--vault", str(vault_dir)]
+    environment = {**os.environ, **child_lock_env(warehouse)}
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False, env=environment)
+    if done.returncode != 0:
+        raise IngestProcessError(done.returncode)
+    summary = IngestSummary.from_dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return summary, time.perf_counter() - started

@@ -125,6 +125,11 @@ def _markdown(data: dict[str, Any]) -> str:
     if data.get("build"):
         build = data["build"]
         lines += ["", f"dbt build: {build['passed']} nodes passed in {build['elapsed_seconds']:.1f} s."]
+        if build.get("linkage"):
+            linkage = build["linkage"]
+            model = "retrained" if linkage["retrained"] else "reused"
+            lines.append(f"Linkage (own process, no key): {linkage['roles']} record roles → {linkage['persons']} persons, "
+                         f"model {model}, {linkage['seconds']:.1f} s, build {linkage['build_id']}.")
     if data.get("quality"):
         quality = data["quality"]
         verdict = "all passed" if quality["success"] else f"{len(quality['failed'])} FAILED"
@@ -164,7 +169,8 @@ def write_run_report(
             "drops_already_loaded": ingest.count("already_loaded"),
         },
         "build": (
-            {"passed": sum(1 for n in build.nodes if n.status in ("success", "pass")), "elapsed_seconds": build.elapsed_seconds}
+            {"passed": sum(1 for n in build.nodes if n.status in ("success", "pass")), "elapsed_seconds": build.elapsed_seconds,
+             "linkage": {k: v for k, v in (build.linkage or {}).items() if k != "key_version"} or None}
             if build
             else None
         ),

@@ -1,11 +1,12 @@
 """Key rotation: re-pseudonymise everything under a new partnership key.
 
 Tokens cannot be translated from one key to another (that is the point of
-keying them), so rotation rebuilds the warehouse from the encrypted landing
-copies: decrypt them with the old key into a private temporary folder, run
-the whole pipeline under the new key into a side warehouse and a side
-archive, check that the linkage result is identical to the current one, and
-only then swap both into place. If anything differs, nothing is swapped.
+keying them), so rotation rebuilds the warehouse and the linkage vault from
+the encrypted landing copies: decrypt them with the old key into a private
+temporary folder, run the whole pipeline under the new key into a side
+warehouse, a side vault and a side archive, check that the linkage result is
+identical to the current one, and only then swap all three into place. If
+anything differs, nothing is swapped.
 
 Weekly builds keep the linkage model they were first trained with, while
 the rebuild trains on everything, so the current warehouse is first relinked
@@ -24,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from connectors.ingest import default_archive_dir
+from connectors.vault import Vault
 from masip.pipeline import build_stage, publish_stage, run_pipeline
 from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import Keyring
@@ -50,29 +52,49 @@ def _linkage(warehouse: Path) -> list[tuple]:
         ).fetchall()
 
 
-def rotate_key(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path | None = None) -> RotationResult:
-    """Rebuild ``warehouse`` and its landing archive under ``new``; see module docstring.
+def _swap(current: Path, side: Path) -> None:
+    """Put the folder ``side`` in the place of ``current``, then delete the old one."""
+    retired = current.with_name(current.name + ".retired")
+    shutil.rmtree(retired, ignore_errors=True)
+    os.replace(current, retired)
+    os.replace(side, current)
+    shutil.rmtree(retired)
+
+
+def rotate_key(
+    warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path | None = None,
+    vault_dir: Path | None = None,
+) -> RotationResult:
+    """Rebuild ``warehouse``, its linkage vault and its landing archive under ``new``; see module docstring.
 
     Holds the warehouse lock throughout (:mod:`masip.warehouse`): no run can write it meanwhile.
     """
     with warehouse_lock(warehouse, "rotate-key"):
-        return _rotate(warehouse, old, new, out_dir, archive_dir or default_archive_dir(warehouse))
+        return _rotate(warehouse, old, new, out_dir, archive_dir or default_archive_dir(warehouse), vault_dir)
 
 
-def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path) -> RotationResult:
+def _rotate(
+    warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path, vault_dir: Path | None
+) -> RotationResult:
     archive = LandingArchive(archive_dir, old)
+    vault = Vault.for_warehouse(warehouse, vault_dir).directory
     side_warehouse = warehouse.with_name(f"{warehouse.stem}.rotating{warehouse.suffix}")
     side_archive = archive_dir.with_name(archive_dir.name + ".rotating")
+    side_vault = vault.with_name(vault.name + ".rotating")
     side_warehouse.unlink(missing_ok=True)
     shutil.rmtree(side_archive, ignore_errors=True)
+    shutil.rmtree(side_vault, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="masip-rotate-") as plain:
         os.chmod(plain, 0o700)
         drops = archive.restore_all(Path(plain))
         if not drops:
             raise RotationMismatch(f"no landing copies in {archive_dir}: nothing to rebuild the warehouse from")
-        run_pipeline(Path(plain), side_warehouse, new, out_dir, show_progress=False, archive_dir=side_archive)
-    build_stage(warehouse, full_refresh=True)
-    publish_stage(warehouse, out_dir)
+        run_pipeline(
+            Path(plain), side_warehouse, new, out_dir, show_progress=False, archive_dir=side_archive,
+            vault_dir=side_vault,
+        )
+    build_stage(warehouse, full_refresh=True, vault_dir=vault)
+    publish_stage(warehouse, out_dir, vault_dir=vault)
     before, after = _linkage(warehouse), _linkage(side_warehouse)
     if before != after:
         changed = len(set(before) ^ set(after))
@@ -80,9 +102,9 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
             f"the rebuilt warehouse links {changed} record roles differently; nothing was swapped. "
             f"Inspect {side_warehouse} against {warehouse}."
         )
+    # The vault first. version_ids do not depend on the key, so if a crash stops the swap here the old warehouse
+    # links with the new vault (the new key is then the one to configure) and its next build retrains the model.
+    _swap(vault, side_vault)
     os.replace(side_warehouse, warehouse)
-    retired = archive_dir.with_name(archive_dir.name + ".retired")
-    os.replace(archive_dir, retired)
-    os.replace(side_archive, archive_dir)
-    shutil.rmtree(retired)
+    _swap(archive_dir, side_archive)
     return RotationResult(old.key_version, new.key_version, len(drops), len(after))

@@ -28,6 +28,9 @@ from pathlib import Path
 import duckdb
 
 LOCK_SUFFIX = ".lock"
+#: Set by a process that holds a warehouse's lock for the child process it runs a stage in (``masip run``'s
+#: ingest child): ``<parent pid>:<warehouse>``. The child then works under its parent's lock.
+LOCK_HOLDER_ENV = "MASIP_WAREHOUSE_LOCK_HOLDER"
 #: A DuckDB file is its headers (a file header and two database headers, 4 KiB each) then its blocks, at
 #: least every block in use (free blocks at the end are trimmed); a file shorter than that was cut short
 #: (copy or disk full) even if its catalog still opens.
@@ -70,6 +73,9 @@ def _not_writable(warehouse: Path, what: Path) -> WarehouseNotWritable:
 def warehouse_lock(warehouse: Path, stage: str) -> Iterator[None]:
     """Hold ``<warehouse>.lock`` for the duration; raise :class:`WarehouseBusy` at once if another process has it."""
     key = Path(os.path.abspath(warehouse))
+    if os.environ.get(LOCK_HOLDER_ENV) == f"{os.getppid()}:{key}":  # the parent holds it for this child
+        yield
+        return
     if key in _held:
         _held[key] += 1
         try:
@@ -100,6 +106,15 @@ def warehouse_lock(warehouse: Path, stage: str) -> Iterator[None]:
     finally:
         del _held[key]
         os.close(fd)  # releases the lock; the file stays (removing it would race with the next writer)
+
+
+def child_lock_env(warehouse: Path) -> dict[str, str]:
+    """The environment entry that lets a child process work under this process's lock on ``warehouse``.
+
+    Empty when this process does not hold it: the child then takes the lock itself.
+    """
+    key = Path(os.path.abspath(warehouse))
+    return {LOCK_HOLDER_ENV: f"{os.getpid()}:{key}"} if key in _held else {}
 
 
 def check_warehouse(warehouse: Path) -> None:

@@ -54,5 +54,5 @@ TOKEN_PURPOSES = ("pnc", "nhs", "crn", "name_dob", "forename", "surname", "dob",
 
 
 def tokenisers(keyring: Keyring) -> dict[str, Tokeniser]:
-    """One tokeniser per purpose of ``raw.person_records``."""
+    """One tokeniser per token column of the linkage vault (``connectors.vault``)."""
     return {purpose: Tokeniser(keyring, purpose) for purpose in TOKEN_PURPOSES}

@@ -119,3 +119,110 @@ def scan_files(root: Path, plain: PlainIdentifiers, suffixes: tuple[str, ...] = 
             if hits:
                 leaks[str(path)] = sorted(set(hits))[:5]
     return leaks
+
+
+# -- encodings of identifiers (SPEC §3 rule 7): the vault's values, anywhere outside the vault ----------------
+
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
+_BIT_RUN = re.compile(r"[01]{64,}")
+
+
+@dataclass
+class VaultEncodings:
+    """Every token, filter and encoding the vault holds, in the forms it could be written elsewhere."""
+
+    hex_text: set[str] = field(default_factory=set)  # tokens as hex text (lower case)
+    bit_text: set[str] = field(default_factory=set)  # Bloom filters as '0101…' text
+    raw_bytes: set[bytes] = field(default_factory=set)  # tokens and filters as bytes
+
+    def __len__(self) -> int:
+        return len(self.hex_text) + len(self.bit_text)
+
+    def in_text(self, text: str) -> list[str]:
+        hits = [run for run in _HEX_RUN.findall(text) if run.lower() in self.hex_text]
+        hits += [run[:16] + "…" for run in _BIT_RUN.findall(text) if run in self.bit_text]
+        return hits
+
+
+def collect_encodings(records: Path) -> VaultEncodings:
+    """The encodings in the vault's ``records.duckdb`` (every column but the record keys and the key version)."""
+    from connectors.raw_schema import PERSON_ENCODED_COLUMNS
+
+    found = VaultEncodings()
+    with duckdb.connect(str(records), read_only=True) as con:
+        for name, sql_type in PERSON_ENCODED_COLUMNS:
+            if sql_type == "bit":
+                for (bits,) in con.execute(
+                    f"select distinct {name}::varchar from person_encodings where {name} is not null"
+                ).fetchall():
+                    found.bit_text.add(bits)
+                    found.raw_bytes.add(int(bits, 2).to_bytes(len(bits) // 8, "big"))
+                continue
+            values = f"unnest({name})" if sql_type.endswith("[]") else name
+            for (token,) in con.execute(
+                f"select distinct {values} from person_encodings where {name} is not null"
+            ).fetchall():
+                if token:
+                    found.hex_text.add(token.lower())
+                    found.raw_bytes.add(bytes.fromhex(token))
+    return found
+
+
+def scan_warehouse_for_encodings(warehouse: Path, encodings: VaultEncodings) -> dict[str, list[str]]:
+    """``{schema.table.column: [hits]}``: vault values in any cell of any table (as text, lists included)."""
+    leaks: dict[str, list[str]] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema not in ('information_schema', 'pg_catalog')"
+        ).fetchall()
+        for schema, table, column in columns:
+            values = con.execute(
+                f'select distinct cast("{column}" as varchar) from "{schema}"."{table}" where "{column}" is not null'
+            ).fetchall()
+            hits = [h for (v,) in values for h in encodings.in_text(v)]
+            if hits:
+                leaks[f"{schema}.{table}.{column}"] = sorted(set(hits))[:5]
+    return leaks
+
+
+def scan_files_for_encodings(root: Path, encodings: VaultEncodings) -> dict[str, list[str]]:
+    """``{file: [hits]}``: vault values in any file under ``root``, as hex or bit text or as raw bytes."""
+    leaks: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        blob = path.read_bytes()
+        hits = encodings.in_text(blob.decode("latin-1"))
+        hits += [needle.hex() for needle in encodings.raw_bytes if needle in blob]
+        if hits:
+            leaks[str(path)] = sorted(set(hits))[:5]
+    return leaks
+
+
+def binary_columns(warehouse: Path) -> list[str]:
+    """Columns of type BLOB or BIT (or lists of them): the types encodings of identifiers take."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns "
+            "where table_schema not in ('information_schema', 'pg_catalog')"
+        ).fetchall()
+    return [f"{s}.{t}.{c} {d}" for s, t, c, d in rows if re.search(r"\b(BLOB|BIT|BYTEA|VARBINARY)\b", d.upper())]
+
+
+def hex_digest_columns(warehouse: Path) -> dict[str, str]:
+    """``{schema.table.column: example}`` for every text column whose values are all hex digests (≥ 16 digits)."""
+    found: dict[str, str] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema not in ('information_schema', 'pg_catalog') and data_type = 'VARCHAR'"
+        ).fetchall()
+        for schema, table, column in columns:
+            total, digests, example = con.execute(
+                f'select count("{column}"), count(*) filter (where regexp_full_match("{column}", \'[0-9a-fA-F]{{16,}}\')), '
+                f'min("{column}") from "{schema}"."{table}"'
+            ).fetchone()
+            if total and digests == total:
+                found[f"{schema}.{table}.{column}"] = example
+    return found

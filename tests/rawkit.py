@@ -2,6 +2,8 @@
 
 Tests of dbt models build tiny scenarios directly in the ``raw`` schema, so
 each assertion can name the record it is about and no CSV round trip is paid.
+As ingest does, a person role's generalised attributes go to
+``raw.person_roles`` and its tokens to the linkage vault beside the warehouse.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 import duckdb
 
 from connectors.contracts import TABLES
-from connectors.raw_schema import create_raw_schema
+from connectors.raw_schema import PERSON_ROLE_COLUMNS, create_raw_schema
+from connectors.vault import Vault
 
 REF_COLUMN = {name: contract.ref_column for name, contract in TABLES.items()}
 
@@ -41,7 +44,7 @@ class Row:
     values: dict
     updated_at: datetime
     status: str = "ACTIVE"
-    persons: dict[str, dict] = field(default_factory=dict)  # role -> tokens
+    persons: dict[str, dict] = field(default_factory=dict)  # role -> tokens and generalised attributes
 
     @property
     def version_id(self) -> str:
@@ -54,9 +57,12 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, values: dict) -> None:
     )
 
 
+_GENERALISED = {name for name, _ in PERSON_ROLE_COLUMNS}
+
+
 def load(warehouse: Path, rows: list[Row], drops: tuple[Drop, ...]) -> None:
-    """Write ``rows`` to the raw tables of a new warehouse, in the given order."""
-    with duckdb.connect(str(warehouse)) as con:
+    """Write ``rows`` to the raw tables of a new warehouse and its vault, in the given order."""
+    with Vault.for_warehouse(warehouse).open_records() as vault, duckdb.connect(str(warehouse)) as con:
         create_raw_schema(con)
         for drop in drops:
             _insert(con, "ops.loaded_drops", {
@@ -70,9 +76,13 @@ def load(warehouse: Path, rows: list[Row], drops: tuple[Drop, ...]) -> None:
                 "file_name": f"{row.table}.csv", "line_number": row.line, "version_id": row.version_id,
                 "updated_at": row.updated_at, "record_status": row.status, **row.values,
             })
-            for role, tokens in row.persons.items():
-                _insert(con, "raw.person_records", {
-                    "source_id": row.drop.source_id, "agency": row.drop.agency, "source_table": row.table,
-                    "record_ref": row.values[REF_COLUMN[row.table]], "role": role, "version_id": row.version_id,
-                    "key_version": "test-key-1", **tokens,
+            for role, person in row.persons.items():
+                keys = {"source_id": row.drop.source_id, "source_table": row.table,
+                        "record_ref": row.values[REF_COLUMN[row.table]], "role": role, "version_id": row.version_id}
+                _insert(con, "raw.person_roles", {
+                    **keys, "agency": row.drop.agency, **{k: v for k, v in person.items() if k in _GENERALISED},
+                })
+                _insert(vault, "person_encodings", {
+                    **keys, "drop_name": row.drop.name, "drop_sha256": row.drop.sha256, "key_version": "test-key-1",
+                    **{k: v for k, v in person.items() if k not in _GENERALISED},
                 })

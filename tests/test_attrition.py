@@ -40,7 +40,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from masip.dbt_runner import build_warehouse
+from masip.pipeline import build_linked
 from masip.evaluation.disclosure import (
     ALL_FORCES,
     PRIMARY,
@@ -164,7 +164,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     warehouse = tmp_path_factory.mktemp("attrition") / "masip.duckdb"
     load_raw(warehouse, (CHESHIRE, HAMPSHIRE, MET), scenario())
-    result = build_warehouse(warehouse)
+    result = build_linked(warehouse)
     names = ["attrition_funnel", "attrition_outcomes", "attrition_recorded_split", "attrition_downgrades",
              "attrition_funnel_published", "attrition_outcomes_published", "attrition_recorded_split_published",
              "attrition_downgrades_published", "attrition_disclosure_cells"]

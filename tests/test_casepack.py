@@ -27,7 +27,7 @@ from pypdf import PdfReader
 from connectors.ingest import ingest_drops
 from masip.casepack import FLAG_CODES, CasePackResult, build_casepack
 from masip.casepack.data import load_pack
-from masip.dbt_runner import build_warehouse
+from masip.pipeline import build_linked
 from masip.synth import DEFAULT_FAULTS, generate_partnership
 from pseudonymisation.keys import Keyring
 from tests.leakcheck import collect_identifiers, leaks_in_text
@@ -65,7 +65,7 @@ def partnership(tmp_path_factory: pytest.TempPathFactory) -> Partnership:
     ingest_drops(drops, warehouse, Keyring(SECRET.encode()), show_progress=False)
     with pytest.MonkeyPatch.context() as mp:  # only tests whose every parent is built (not other marts')
         mp.setenv("DBT_INDIRECT_SELECTION", "buildable")
-        build_warehouse(warehouse, select=SELECT)
+        build_linked(warehouse, select=SELECT)
     result = build_casepack(warehouse, work / "out")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         dyads = [d for (d,) in con.execute("select dyad_id from marts.case_pack order by pack_position").fetchall()]

@@ -36,7 +36,9 @@ from tests.conftest import DAGS_FOLDER, REPO_ROOT
 DAG_ID = "masip_pipeline"
 BUILD_DAG_ID = "masip_build"
 EVALUATION_DAG_ID = "masip_weekly_evaluation"
-DBT_GROUPS = ("staging", "linkage", "intermediate", "marts")
+DBT_GROUPS = ("staging", "intermediate", "marts")
+#: The build DAG's chain: the linkage task (its own keyless process) between the staging and intermediate groups.
+BUILD_CHAIN = ("prepare_candidate", "dbt_staging", "link", "dbt_intermediate", "dbt_marts", "publish")
 TEST_SECRET = "5e" * 8 + "c7a1f09b3d24e86a" * 3  # 64 hex characters, used only here
 MASIP_ENV = ("MASIP_SECRET", "MASIP_SECRET_FILE", "MASIP_LANDING_DIR", "MASIP_WAREHOUSE", "MASIP_OUTPUT_DIR")
 CONN_ENV = "AIRFLOW_CONN_MASIP_PARTNERSHIP"
@@ -73,8 +75,7 @@ def test_dags_folder_imports_without_errors_and_follows_the_house_rules():
     assert bag.import_errors == {}
     expected = {DAG_ID, BUILD_DAG_ID, EVALUATION_DAG_ID, *(ingest_dag_id(s) for s in _profile_source_ids())}
     assert expected <= set(bag.dags)
-    writers = {"ingest", "build", "publish", "report", "prepare_candidate", "evaluation",
-               *(f"dbt_{g}" for g in DBT_GROUPS)}
+    writers = {"ingest", "build", "publish", "report", "prepare_candidate", "evaluation", *BUILD_CHAIN}
     for dag_id, dag in bag.dags.items():
         assert dag.tags, f"{dag_id}: no tags"
         assert dag.doc_md and len(dag.doc_md.strip()) > 100, f"{dag_id}: no operator documentation (doc_md)"
@@ -150,14 +151,14 @@ def test_pipeline_dag_shape_params_and_asset():
     assert dag.get_task("build").outlets == []
 
 
-def test_build_dag_runs_dbt_per_model_group_then_the_quality_gate():
+def test_build_dag_runs_dbt_per_model_group_and_the_linkage_then_the_quality_gate():
     from masip.orchestration import MARTS_ASSET_URI
 
     dag = _dagbag().dags[BUILD_DAG_ID]
-    chain = ["prepare_candidate", *(f"dbt_{g}" for g in DBT_GROUPS), "publish"]
+    chain = list(BUILD_CHAIN)
     for before, after in pairwise(chain):
         assert dag.get_task(after).upstream_task_ids == {before}, after
-    assert dag.get_task("report").upstream_task_ids == {*(f"dbt_{g}" for g in DBT_GROUPS), "publish"}
+    assert dag.get_task("report").upstream_task_ids == {*(f"dbt_{g}" for g in DBT_GROUPS), "link", "publish"}
     assert [o.uri for o in dag.get_task("publish").outlets] == [MARTS_ASSET_URI]
     assert all(dag.get_task(t).outlets == [] for t in chain[:-1])
     assert set(dag.params) == {"warehouse", "out_dir", "as_of"} and all(dag.params[n] is None for n in dag.params)
@@ -345,15 +346,20 @@ def test_alert_records_keep_the_message_text_only(tmp_path: Path, monkeypatch: p
     alerts.on_task_failure({"ti": TI(), "exception": exception})
 
 
-def _fake_manifest(nodes: dict[str, tuple[str, str, list[str]]]) -> dict[str, Any]:
-    """``{name: (resource_type, path, [parent names])}`` -> a dbt manifest's ``nodes``."""
+def _fake_manifest(nodes: dict[str, tuple]) -> dict[str, Any]:
+    """``{name: (resource_type, path, [parent names][, [tags]])}`` -> a dbt manifest's ``nodes``.
+
+    A parent ``source:<source>.<table>`` is a dbt source.
+    """
     def uid(name: str) -> str:
+        if name.startswith("source:"):
+            return f"source.masip.{name.removeprefix('source:')}"
         return f"{nodes[name][0]}.masip.{name}"
 
     return {"metadata": {"project_name": "masip"}, "nodes": {
         uid(name): {"name": name, "resource_type": kind, "package_name": "masip", "original_file_path": path,
-                    "depends_on": {"nodes": [uid(p) for p in parents]}}
-        for name, (kind, path, parents) in nodes.items()}}
+                    "depends_on": {"nodes": [uid(p) for p in parents]}, "tags": list(tags[0]) if tags else []}
+        for name, (kind, path, parents, *tags) in nodes.items()}}
 
 
 def test_dbt_model_groups_partition_the_project_in_build_order():
@@ -363,17 +369,20 @@ def test_dbt_model_groups_partition_the_project_in_build_order():
     nodes = {
         "codes": ("seed", "seeds/codes.csv", []),
         "stg_a": ("model", "models/staging/stg_a.sql", []),
-        "int_person_records": ("model", "models/intermediate/int_person_records.sql", ["stg_a"]),
-        "int_person_links": ("model", "models/intermediate/int_person_links.py", ["int_person_records"]),
+        # what the linkage task reads: built with the staging group
+        "int_person_records": ("model", "models/intermediate/int_person_records.sql", ["stg_a"], ["linkage_input"]),
+        # what it writes: read by a staging model built after it
+        "stg_linkage__person_links": ("model", "models/staging/stg_linkage__person_links.sql",
+                                      ["source:linkage.person_links"]),
         "int_as_of": ("model", "models/intermediate/int_as_of.sql", ["stg_a"]),
-        "int_b": ("model", "models/intermediate/sub/int_b.sql", ["int_person_links", "codes"]),
+        "int_b": ("model", "models/intermediate/sub/int_b.sql",
+                  ["stg_linkage__person_links", "int_person_records", "codes"]),
         "mart": ("model", "models/marts/mart.sql", ["int_b"]),
         "other": ("model", "models/reporting/other.sql", ["mart"]),
     }
     assert dbt_model_groups(_fake_manifest(nodes)) == {
-        "staging": ["codes", "stg_a"],
-        "linkage": ["int_person_links", "int_person_records"],
-        "intermediate": ["int_as_of", "int_b"],
+        "staging": ["codes", "int_person_records", "stg_a"],
+        "intermediate": ["int_as_of", "int_b", "stg_linkage__person_links"],
         "marts": ["mart", "other"],
     }
     nodes["stg_a"] = ("model", "models/staging/stg_a.sql", ["mart"])
@@ -619,7 +628,7 @@ def test_build_dag_builds_every_dbt_node_once_in_groups_and_publishes(chain: Cha
     assert "there is no warehouse at" in alert["message"] and "run the ingest DAGs" in alert["message"]
 
     assert chain.states[BUILD_DAG_ID] == dict.fromkeys(
-        ("prepare_candidate", *(f"dbt_{g}" for g in DBT_GROUPS), "publish", "report"), "success")
+        (*BUILD_CHAIN, "report"), "success")
     xcoms = chain.xcoms[BUILD_DAG_ID]
     # Every model, seed and test of the project ran exactly once, in one of the four groups.
     ran = [n["unique_id"] for g in DBT_GROUPS for n in xcoms[f"dbt_{g}"]["nodes"]]
@@ -627,8 +636,11 @@ def test_build_dag_builds_every_dbt_node_once_in_groups_and_publishes(chain: Cha
     project = {uid for uid, n in manifest["nodes"].items()
                if n["resource_type"] in ("model", "seed", "test") and n["package_name"] == "masip"}
     assert len(ran) == len(set(ran)) and set(ran) == project
-    assert any(n["name"] == "int_person_links" for n in xcoms["dbt_linkage"]["nodes"])
-    assert all(n["resource_type"] != "model" or n["unique_id"].split(".")[-1].startswith("stg_")
+    # the linkage ran as its own task between staging (which built its input) and intermediate (which reads it)
+    assert xcoms["link"]["roles"] > 0 and 0 < xcoms["link"]["persons"] < xcoms["link"]["roles"]
+    assert any(n["name"] == "int_person_records" for n in xcoms["dbt_staging"]["nodes"])
+    assert any(n["name"] == "stg_linkage__person_links" for n in xcoms["dbt_intermediate"]["nodes"])
+    assert all(n["resource_type"] != "model" or n["name"] == "int_person_records" or n["name"].startswith("stg_")
                for n in xcoms["dbt_staging"]["nodes"])
     assert xcoms["publish"]["success"] is True
     assert chain.marts["person_xref"] and chain.marts["victim_journey"]
@@ -710,7 +722,8 @@ def test_a_quality_failure_fails_publish_at_once_with_an_alert_and_keeps_the_las
         con.execute("update marts.person_xref set person_id = null where role = 'VICTIM'")
     conf = {"warehouse": str(warehouse), "out_dir": str(out_dir)}
 
-    dag_run = _dagbag().dags[BUILD_DAG_ID].test(run_conf=conf, mark_success_pattern=r"^(prepare_candidate|dbt_.*)$")
+    dag_run = _dagbag().dags[BUILD_DAG_ID].test(
+        run_conf=conf, mark_success_pattern=r"^(prepare_candidate|dbt_.*|link)$")
 
     states = _states(dag_run)
     assert str(dag_run.state) in ("failed", "DagRunState.FAILED")

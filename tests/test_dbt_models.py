@@ -1,7 +1,8 @@
 """The dbt project on a real DuckDB warehouse: staging version rule, person_xref, victim_journey.
 
 One hand-built raw scenario (below) is loaded with ``create_raw_schema`` and
-plain inserts, then built once with ``build_warehouse``; every test reads the
+plain inserts (tokens into the vault beside it), then built once with
+``build_linked`` (dbt, the linkage process, dbt); every test reads the
 resulting marts. A second warehouse receives the same rows in a shuffled
 order and must give identical marts.
 
@@ -33,6 +34,7 @@ import pytest
 from tests import rawkit
 from tests.rawkit import REF_COLUMN, Drop, Row
 from masip.dbt_runner import DbtBuildResult, WarehouseBuildError, build_warehouse
+from masip.pipeline import build_linked
 from masip.linkage import person_id_for
 
 POLICE, PROBATION, HEALTH, ADVOCACY = (
@@ -53,7 +55,7 @@ ADVOCACY_1 = Drop("advocacy-svc-2026-11-14", ADVOCACY, "advocacy", date(2026, 11
 DROPS = (POLICE_1, POLICE_2, PROBATION_1, HEALTH_1, ADVOCACY_1)
 
 
-# Token sets of the people (what ingest would write to raw.person_records).
+# Token sets of the people (what ingest would write to the linkage vault).
 ALICE = {"name_dob_token": "nd-alice"}
 ALICE_H = {"name_dob_token": "nd-alice", "nhs_token": "nhs-alice"}
 BOB_PNC = {"pnc_token": "pnc-bob", "name_dob_token": "nd-bob"}
@@ -512,7 +514,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     warehouse = tmp_path_factory.mktemp("wh") / "masip.duckdb"
     load(warehouse, scenario())
-    result = build_warehouse(warehouse)
+    result = build_linked(warehouse)
     return Built(warehouse, result, read_marts(warehouse))
 
 
@@ -526,9 +528,12 @@ def test_build_reports_every_node(built: Built):
     assert {
         "person_xref",
         "victim_journey",
-        "int_person_links",
+        "stg_linkage__person_links",
+        "int_person_records",
         "offence_codes",
     } <= names
+    assert "int_person_links" not in names  # linkage is its own process, not a dbt model
+    assert r.linkage is not None and r.linkage["roles"] == 21 and r.linkage["key_version"] == "test-key-1"
     assert {n.resource_type for n in r.nodes} >= {"model", "seed", "test"}
     assert all(n.status in {"success", "pass"} for n in r.nodes)
     assert r.elapsed_seconds > 0
@@ -638,7 +643,7 @@ def test_person_xref_one_row_per_live_role(built: Built):
     }
     assert set(zip(xref.source_table, xref.record_ref, xref.role)) == expected_roles
     assert len(xref) == 21
-    assert set(xref.key_version) == {"test-key-1"}
+    assert "key_version" not in xref.columns  # the key's fingerprint stays in the vault
 
 
 def test_person_xref_groups_people(built: Built):
@@ -875,7 +880,7 @@ def test_same_rows_in_another_order_give_identical_marts(built: Built, tmp_path:
     warehouse = tmp_path / "shuffled.duckdb"
     load(warehouse, rows, drops=tuple(reversed(DROPS)))
     # as_of given explicitly this time: it moves int_as_of but no mart column
-    build_warehouse(warehouse, as_of=date(2026, 11, 20))
+    build_linked(warehouse, as_of=date(2026, 11, 20))
     again = read_marts(warehouse)
     as_of = again["intermediate.int_as_of"].iloc[0]
     assert (as_of.as_of_date, as_of.latest_extract_date, as_of.is_as_of_given) == (

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from connectors.ingest import ingest_drops
+from connectors.vault import Vault
 from masip.pipeline import build_stage, publish_stage, run_pipeline
 from masip.quality import validate_warehouse
 from masip.synth import DEFAULT_FAULTS, generate_partnership
@@ -70,7 +71,7 @@ def test_marts_are_built_and_non_empty(first_run):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         xref = con.execute("select count(*), count(distinct person_id) from marts.person_xref").fetchone()
         journey = con.execute("select count(*), count(distinct dyad_id) from marts.victim_journey").fetchone()
-        roles = con.execute("select count(*) from raw.person_records").fetchone()[0]
+        roles = con.execute("select count(*) from raw.person_roles").fetchone()[0]
     assert xref[0] > 100 and 0 < xref[1] < xref[0]  # people were linked across records
     assert journey[0] > 100 and journey[1] > 10
     assert result.quality.success and result.build.success
@@ -99,7 +100,8 @@ def test_no_secret_in_warehouse_or_outputs(first_run):
     warehouse, out, _ = first_run
     keyring = Keyring(SECRET.encode())
     needles = [SECRET, keyring.purpose_key("token/pnc").hex()]
-    blob = b"".join(p.read_bytes() for p in [warehouse, *out.rglob("*")] if p.is_file())
+    vault = Vault.for_warehouse(warehouse).directory  # it holds tokens, never the key they were made with
+    blob = b"".join(p.read_bytes() for p in [warehouse, *out.rglob("*"), *vault.rglob("*")] if p.is_file())
     assert not any(n.encode() in blob for n in needles)
 
 
@@ -172,15 +174,20 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
             f"select count(*) from staging.{model} where version_id in "
             f"(select version_id from raw.{table} where record_status = 'DELETED')").fetchone()[0]
             for table, model in tables.items())
+    with duckdb.connect(str(Vault.for_warehouse(weekly).state_path), read_only=True) as con:
         reused_pairs = con.execute("select count(*) from linkage_state.pairs").fetchone()[0]
     assert deletions > 0 and deleted_live == 0  # later weeks delete records the first weeks loaded
     assert reused_pairs > 0
-    assert _staging_fingerprint(weekly) == _staging_fingerprint(warehouse)
+    # the version rule's staging tables equal the full build's (the person links differ: a frozen model)
+    links = "stg_linkage__person_links"
+    assert {k: v for k, v in _staging_fingerprint(weekly).items() if k != links} == {
+        k: v for k, v in _staging_fingerprint(warehouse).items() if k != links}
 
     rescored = tmp_path / "rescored" / "masip.duckdb"
     rescored.parent.mkdir()
     shutil.copyfile(weekly, rescored)
-    with duckdb.connect(str(rescored)) as con:
+    shutil.copytree(Vault.for_warehouse(weekly).directory, Vault.for_warehouse(rescored).directory)
+    with duckdb.connect(str(Vault.for_warehouse(rescored).state_path)) as con:
         con.execute("drop table linkage_state.pairs")  # the frozen model alone: every pair scored again
         con.execute("drop table linkage_state.records")
     build_stage(rescored)

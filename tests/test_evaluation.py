@@ -55,8 +55,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from connectors.raw_schema import create_raw_schema
-from masip.dbt_runner import build_warehouse
+from masip.pipeline import build_linked
+from tests import rawkit
+from tests.rawkit import Drop
 from masip.evaluation import EvaluationResult, build_evaluation_report
 from masip.evaluation.effects import difference_in_differences, paired_change, rate, rate_difference
 from masip.evaluation.matching import propensity_match
@@ -64,31 +65,9 @@ from masip.evaluation.report import MIN_COHORT, analyse_reoffending, cohort_refu
 from masip.evaluation.survival import km_curve
 
 AS_OF = date(2026, 11, 16)
-REF_COLUMN = {
-    "crimes": "crime_ref",
-    "orders": "order_ref",
-    "breaches": "breach_ref",
-    "court_results": "result_ref",
-    "referrals": "referral_ref",
-    "supervision": "event_ref",
-    "contacts": "contact_ref",
-    "cases": "case_ref",
-}
 
 
-# --- a compact raw loader (the pattern of tests/test_dbt_models.py) ---------------------------
-
-
-@dataclass(frozen=True)
-class Drop:
-    name: str
-    source_id: str
-    agency: str
-    extract_date: date
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.name.encode()).hexdigest()
+# --- a compact raw loader over tests/rawkit.py (line numbers in row order) ---------------------
 
 
 @dataclass
@@ -102,54 +81,14 @@ class Row:
 
 
 def load_raw(warehouse: Path, drops: tuple[Drop, ...], rows: list[Row]) -> None:
-    """Write ``rows`` into the raw tables of a new warehouse (line numbers in row order)."""
-    con = duckdb.connect(str(warehouse))
-    try:
-        create_raw_schema(con)
-        for drop in drops:
-            con.execute(
-                "insert into ops.loaded_drops (drop_name, drop_sha256, source_id, agency, extract_date) values (?, ?, ?, ?, ?)",
-                [drop.name, drop.sha256, drop.source_id, drop.agency, drop.extract_date],
-            )
-        lines: dict[tuple[str, str], int] = {}
-        for row in rows:
-            line = lines[(row.drop.name, row.table)] = lines.get((row.drop.name, row.table), 1) + 1
-            version_id = hashlib.sha256(f"{row.drop.sha256}|{row.table}.csv|{line}".encode()).hexdigest()[:32]
-            values = {
-                "source_id": row.drop.source_id,
-                "agency": row.drop.agency,
-                "drop_name": row.drop.name,
-                "drop_sha256": row.drop.sha256,
-                "extract_date": row.drop.extract_date,
-                "file_name": f"{row.table}.csv",
-                "line_number": line,
-                "version_id": version_id,
-                "updated_at": row.updated_at or datetime.combine(row.drop.extract_date, datetime.min.time()),
-                "record_status": row.status,
-                **row.values,
-            }
-            con.execute(
-                f"insert into raw.{row.table} ({', '.join(values)}) values ({', '.join('?' for _ in values)})",
-                list(values.values()),
-            )
-            for role, tokens in row.persons.items():
-                person = {
-                    "source_id": row.drop.source_id,
-                    "agency": row.drop.agency,
-                    "source_table": row.table,
-                    "record_ref": row.values[REF_COLUMN[row.table]],
-                    "role": role,
-                    "version_id": version_id,
-                    "key_version": "test-key-1",
-                    **tokens,
-                }
-                con.execute(
-                    f"insert into raw.person_records ({', '.join(person)}) "
-                    f"values ({', '.join('?' for _ in person)})",
-                    list(person.values()),
-                )
-    finally:
-        con.close()
+    """Write ``rows`` into the raw tables of a new warehouse and its vault (line numbers in row order)."""
+    lines: dict[tuple[str, str], int] = {}
+    kit_rows = []
+    for row in rows:
+        line = lines[(row.drop.name, row.table)] = lines.get((row.drop.name, row.table), 1) + 1
+        updated_at = row.updated_at or datetime.combine(row.drop.extract_date, datetime.min.time())
+        kit_rows.append(rawkit.Row(row.table, row.drop, line, row.values, updated_at, row.status, row.persons))
+    rawkit.load(warehouse, kit_rows, drops)
 
 
 # --- the scenario --------------------------------------------------------------------------------
@@ -257,7 +196,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     warehouse = tmp_path_factory.mktemp("evaluation") / "masip.duckdb"
     load_raw(warehouse, (POLICE, PROBATION), scenario())
-    result = build_warehouse(warehouse)
+    result = build_linked(warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return Built(
             warehouse,

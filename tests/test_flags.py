@@ -26,7 +26,7 @@ import pytest
 
 from tests import rawkit
 from tests.rawkit import Drop, Row
-from masip.dbt_runner import build_warehouse
+from masip.pipeline import build_linked
 
 AS_OF = date(2026, 11, 16)
 AS_OF_EARLY = date(2026, 9, 20)
@@ -311,7 +311,7 @@ def _build(warehouse: Path, as_of: date | None) -> Built:
     load(warehouse, scenario().rows)
     with pytest.MonkeyPatch.context() as mp:  # only tests whose every parent is built (not other marts')
         mp.setenv("DBT_INDIRECT_SELECTION", "buildable")
-        build_warehouse(warehouse, as_of=as_of, select=SELECT)
+        build_linked(warehouse, as_of=as_of, select=SELECT)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         dyads = dict(con.execute(

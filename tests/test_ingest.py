@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.ingest import Ingestor, KeyVersionMismatch, ingest_drops
+from connectors.ingest import Ingestor, ingest_drops
 from connectors.profiles import SourceProfile, load_profiles
+from connectors.vault import KeyVersionMismatch, Vault
 from pseudonymisation.keys import Keyring
 from tests.leakcheck import collect_identifiers, scan_warehouse
 
@@ -77,11 +78,32 @@ def test_same_row_twice_counts_as_duplicate(drops, tmp_path):
 
 def test_rerun_is_idempotent(drops, tmp_path):
     warehouse = tmp_path / "w.duckdb"
+    records = Vault.for_warehouse(warehouse).records_path
     ingest_drops(drops, warehouse, KEYRING, show_progress=False)
-    before = _count(warehouse, "select count(*) from raw.person_records")
+    before = _count(warehouse, "select count(*) from raw.person_roles")
+    assert before > 100 and _count(records, "select count(*) from person_encodings") == before
     second = ingest_drops(drops, warehouse, KEYRING, show_progress=False)
     assert second.count("already_loaded") == 6 and second.count("loaded") == 0
-    assert _count(warehouse, "select count(*) from raw.person_records") == before
+    assert _count(warehouse, "select count(*) from raw.person_roles") == before
+    assert _count(records, "select count(*) from person_encodings") == before
+
+
+def test_a_crash_between_the_vault_and_the_warehouse_commit_converges(drops, tmp_path):
+    """Vault rows of a drop the warehouse never committed are replaced, not duplicated, by the next run."""
+    warehouse = tmp_path / "w.duckdb"
+    records = Vault.for_warehouse(warehouse).records_path
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    roles = _count(warehouse, "select count(*) from raw.person_roles")
+    crashed = "police-met_2026-09-21"
+    with duckdb.connect(str(warehouse)) as con:  # as if the warehouse transaction of that drop had not committed
+        for table in ("crimes", "orders", "breaches", "court_results", "referrals", "person_roles"):
+            con.execute(f"delete from raw.{table} where source_id = 'police-met'")
+        for table in ("loaded_drops", "run_report", "quarantine"):
+            con.execute(f"delete from ops.{table} where drop_name = ?", [crashed])
+    again = ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    assert [d.drop_name for d in again.drops if d.status == "loaded"] == [crashed]
+    assert _count(warehouse, "select count(*) from raw.person_roles") == roles
+    assert _count(records, "select count(*) from person_encodings") == roles
 
 
 def test_truncated_file_rejects_the_whole_drop_and_redelivery_loads(drops, tmp_path):
@@ -126,7 +148,7 @@ def test_unknown_source_is_rejected_with_onboarding_hint(drops, tmp_path):
     assert outcome.status == "rejected" and "connectors/profiles/health-new-trust.yaml" in outcome.reason
 
 
-def test_warehouse_refuses_a_second_key(drops, tmp_path):
+def test_vault_refuses_a_second_key(drops, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     ingest_drops(drops, warehouse, KEYRING, show_progress=False)
     with pytest.raises(KeyVersionMismatch, match=KEYRING.key_version):

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from connectors.normalise import pnc_check_letter
+from connectors.vault import Vault
 from masip.pipeline import build_stage, candidate_path, publish_stage, run_pipeline
 from masip.quality import DataQualityError
 from pseudonymisation.keys import Keyring
@@ -117,8 +118,10 @@ def test_invalid_nhs_number_is_flagged_and_never_linked_on(weeks):
     health = next(d for d in weeks["first"].ingest.drops if d.source_id == "health-trust")
     assert health.files[0].warnings >= 2  # both invalid NHS numbers counted
     with duckdb.connect(str(weeks["warehouse"]), read_only=True) as con:
-        tokens = dict(con.execute("select record_ref, nhs_token from raw.person_records where source_table = 'contacts'").fetchall())
         people = dict(con.execute("select record_ref, person_id from marts.person_xref where source_table = 'contacts'").fetchall())
+    with duckdb.connect(str(Vault.for_warehouse(weeks["warehouse"]).records_path), read_only=True) as con:
+        tokens = dict(con.execute(
+            "select record_ref, nhs_token from person_encodings where source_table = 'contacts'").fetchall())
     assert tokens["HC-1"] is None and tokens["HC-2"] is None and tokens["HC-3"] is not None
     assert people["HC-1"] != people["HC-2"]  # the shared invalid NHS number did not merge two people
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.ingest import KeyVersionMismatch, default_archive_dir, ingest_drops
+from connectors.ingest import default_archive_dir, ingest_drops
+from connectors.vault import KeyVersionMismatch, Vault
 from masip.pipeline import run_pipeline
 from masip.rotation import rotate_key
 from masip.synth import generate_partnership
@@ -79,11 +80,13 @@ def test_rotation_gives_identical_linkage_and_retires_the_old_key(tmp_path):
     drops = tmp_path / "drops"
     generate_partnership(drops, dyads=40)
     warehouse = tmp_path / "w" / "masip.duckdb"
+    records = Vault.for_warehouse(warehouse).records_path
     run_pipeline(drops, warehouse, OLD, tmp_path / "out", show_progress=False)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         before = con.execute(XREF).fetchall()
         journey_before = con.execute("select * from marts.victim_journey order by all").fetchall()
-        old_tokens = con.execute("select pnc_token from raw.person_records where pnc_token is not null limit 1").fetchone()
+    with duckdb.connect(str(records), read_only=True) as con:
+        old_tokens = con.execute("select pnc_token from person_encodings where pnc_token is not null limit 1").fetchone()
     shutil.rmtree(drops)  # the agencies' drops are gone: only the encrypted landing copies remain
 
     result = rotate_key(warehouse, OLD, NEW, tmp_path / "out-rotated")
@@ -92,14 +95,16 @@ def test_rotation_gives_identical_linkage_and_retires_the_old_key(tmp_path):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         after = con.execute(XREF).fetchall()
         journey_after = con.execute("select * from marts.victim_journey order by all").fetchall()
-        versions = con.execute("select distinct key_version from raw.person_records").fetchall()
-        still_there = con.execute("select count(*) from raw.person_records where pnc_token = ?", old_tokens).fetchone()[0]
+    with duckdb.connect(str(records), read_only=True) as con:  # the vault was rebuilt under the new key
+        versions = con.execute("select distinct key_version from person_encodings").fetchall()
+        still_there = con.execute("select count(*) from person_encodings where pnc_token = ?", old_tokens).fetchone()[0]
     # the same people, linked the same way; scores may move in the third decimal because keyed
     # Bloom filters collide differently under a new key
     assert [row[:-1] for row in after] == [row[:-1] for row in before]
     assert all(abs((a[-1] or 0) - (b[-1] or 0)) <= 0.05 for a, b in zip(after, before))
     assert journey_after == journey_before
     assert versions == [(NEW.key_version,)] and still_there == 0
+    assert not any(p.name.endswith((".rotating", ".retired")) for p in warehouse.parent.iterdir())
     archive = LandingArchive(default_archive_dir(warehouse), NEW)
     assert archive.archives() and {archive.read_header(p).key_version for p in archive.archives()} == {NEW.key_version}
     with pytest.raises(KeyVersionMismatch):

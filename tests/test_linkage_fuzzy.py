@@ -298,23 +298,23 @@ def test_dob_compatibility_rule():
     assert not dobs_compatible((1, 3, 2, 80, -1), (5, 22, 10, 80, -1))  # only the year
 
 
-def test_ingest_writes_the_encodings(tmp_path):
+def test_ingest_writes_the_encodings_to_the_vault(tmp_path):
     from connectors.ingest import ingest_drops
+    from connectors.vault import Vault
 
     warehouse = tmp_path / "w.duckdb"
     ingest_drops(SAMPLES, warehouse, KEYRING, show_progress=False)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(Vault.for_warehouse(warehouse).records_path), read_only=True) as con:
         types = dict(
             con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'raw' and table_name = 'person_records'"
+                "select column_name, data_type from information_schema.columns where table_name = 'person_encodings'"
             ).fetchall()
         )
         assert types["forename_bloom"] == "BIT" and types["forename_variant_tokens"] == "VARCHAR[]"
         filled = con.execute(
             "select count(*), count(forename_bloom), count(surname_bloom), count(dob_day_token), "
             "min(bit_length(forename_bloom)), count(*) filter (where forename_token is not null) "
-            "from raw.person_records"
+            "from person_encodings"
         ).fetchone()
     assert filled[0] > 0 and filled[1] == filled[5] and filled[4] == 256
     assert filled[3] > 0

@@ -144,20 +144,21 @@ def test_frozen_model_without_pairs_skips_training(runs, weeks, monkeypatch):
 
 
 @pytest.mark.parametrize("frequencies", [{}, {"forename_token": pd.DataFrame({"token": [7, 9], "frequency": [0.25, 0.75]})}])
-def test_state_kept_in_the_warehouse_round_trips(frequencies):
-    """What int_person_links stores in schema linkage_state comes back row for row (pairs index records by row)."""
+def test_state_kept_in_the_vault_round_trips(frequencies):
+    """What the linkage stage stores in the vault's state file comes back row for row (pairs index records by row)."""
     import duckdb
     import pyarrow as pa
 
-    from masip.linkage.warehouse_state import load_state, store_state
+    from masip.linkage.state_store import load_state, store_state, stored_build_id
 
     con = duckdb.connect()
-    assert load_state(con) is None
+    assert load_state(con) is None and stored_build_id(con) is None
     records = pd.DataFrame({"member_key": pd.arrays.ArrowExtensionArray(pa.array(["c", "a", "b"])),
                             "fingerprint": np.array([3, 1, 2], dtype=np.int64)})
     pairs = pd.DataFrame({"uid_l": [0, 1], "uid_r": [2, 2], "match_weight": [4.5, -1.0], "match_probability": [0.9, 0.3]})
-    store_state(con, LinkageState('{"model": 1}', frequencies, records, pairs))
+    store_state(con, LinkageState('{"model": 1}', frequencies, records, pairs), "build-1")
     loaded = load_state(con)
+    assert stored_build_id(con) == "build-1"
     assert loaded.model == '{"model": 1}'
     assert list(loaded.records["member_key"]) == ["c", "a", "b"]
     assert loaded.records["fingerprint"].tolist() == [3, 1, 2]

@@ -4,8 +4,9 @@ The real ``dbt compile --target trino --no-populate-cache`` runs in process
 (masip.dbt_offline: the only stand-ins are an empty or full catalog for
 ``adapter.get_relation``, and a connection that refuses to open). Then:
 
-- every enabled model compiles, and the two Python models are replaced by
-  source ``python_jobs`` (dbt-trino runs no Python models);
+- every enabled model compiles, and the Python model is replaced by source
+  ``python_jobs`` (dbt-trino runs no Python models); the person links are
+  source ``linkage`` on every adapter (the linkage stage writes them);
 - no compiled model contains DuckDB-only SQL (``DUCKDB_ONLY`` below), and
   the same scan does flag the DuckDB compile of the same models, so a
   model that bypasses the dispatch macros fails here;
@@ -84,7 +85,9 @@ TRINO_FORMS: dict[str, list[str]] = {
         "cast(format('%04d-%02d-%02d', years.fy_start_year, 4, 1) as date)",
     ],
     "reoffending_cohort": ["date_add('month', -(18), index_dates.index_start)"],
-    "int_record_persons": ['"python_jobs"."int_person_links"'],
+    # the person links come from the linkage stage (its own process) on every adapter, read as a source
+    "int_record_persons": ['"staging"."stg_linkage__person_links"'],
+    "stg_linkage__person_links": ['"linkage"."person_links"'],
     "attrition_funnel_published": ['"python_jobs"."attrition_disclosure_cells"'],
 }
 
@@ -151,9 +154,10 @@ def test_whole_project_compiles_for_trino_without_a_server(trino: OfflineCompile
     assert (
         trino.disabled_models
         == PYTHON_MODELS
-        == {"int_person_links", "attrition_disclosure_cells"}
+        == {"attrition_disclosure_cells"}
     )
     assert {f"python_jobs.{name}" for name in PYTHON_MODELS} <= trino.sources_used
+    assert "linkage.person_links" in trino.sources_used
     assert "Opening a new connection" not in (trino.log_path / "dbt.log").read_text(
         encoding="utf-8"
     )

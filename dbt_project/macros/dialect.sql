@@ -343,8 +343,8 @@
 
 
 {#- ------------------------------------------------------------------------
-    python_model_relation: the table of one of the project's Python models
-    (int_person_links, attrition_disclosure_cells). Where dbt runs Python
+    python_model_relation: the table of the project's Python model
+    (attrition_disclosure_cells). Where dbt runs Python
     models (dbt-duckdb) that is ref(); elsewhere (dbt-trino runs none) the
     Python model is disabled (dbt_project.yml) and the same code runs as a
     separate job that writes the table into schema python_jobs, read here as

@@ -1,11 +1,11 @@
 """Person linkage: resolve every source record role to a pseudonymous person_id (SPEC §4).
 
-The pipeline (the ``int_person_links`` dbt Python model) calls only
-:func:`link_person_records`; :func:`link_with_state` also returns what a
-weekly run needs to score only new and changed records
-(:mod:`masip.linkage.state`). Everything it reads is pseudonymised: keyed
-tokens, keyed Bloom filters and generalised values written at ingest
-(``raw.person_records``), plus agency-local references (SPEC §3.5).
+The pipeline's linkage stage (:mod:`masip.linkage.stage`, its own process)
+calls :func:`link_with_state`, which also returns what a weekly run needs
+to score only new and changed records (:mod:`masip.linkage.state`).
+Everything it reads is pseudonymised: keyed tokens and keyed Bloom filters
+from the linkage vault, generalised values and agency-local references
+(SPEC §3.5) from the warehouse (``connectors.raw_schema.PERSON_RECORD_COLUMNS``).
 
 How records become persons:
 
@@ -198,8 +198,8 @@ def link_person_records(
 ) -> pd.DataFrame:
     """Assign a ``person_id`` to each record role in ``records``.
 
-    ``records`` holds rows of ``intermediate.int_person_records`` (the
-    columns of ``raw.person_records``, live versions only; columns that are
+    ``records`` holds live record roles joined to their vault encodings (the
+    columns ``connectors.raw_schema.PERSON_RECORD_COLUMNS``; columns that are
     absent count as missing; object or Arrow-backed columns). ``context``
     optionally says which police crime each record is about (``source_id,
     source_table, record_ref, force, crime_ref``; see

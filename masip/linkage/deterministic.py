@@ -150,7 +150,7 @@ def token_edges(records: pd.DataFrame) -> pd.DataFrame:
 def link_deterministic(records: pd.DataFrame) -> pd.DataFrame:
     """Link record roles that share any exact keyed token; see module docstring.
 
-    ``records`` has the columns of ``raw.person_records`` (at least the key
+    ``records`` has the columns ``connectors.raw_schema.PERSON_RECORD_COLUMNS`` (at least the key
     columns; missing token columns are treated as all-NULL). Each
     ``(source_id, source_table, record_ref, role)`` must occur once: the same
     record role twice would mean the live-version filter upstream is broken,

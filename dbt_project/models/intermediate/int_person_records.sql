@@ -1,12 +1,17 @@
 {#-
-    Person record roles of live versions only. A role belongs to the row
-    version it was read from, so roles of superseded versions and of
-    DELETED records (whose live version was dropped in staging) fall out here.
+    Person record roles of live versions only, with their generalised
+    attributes. A role belongs to the row version it was read from, so roles
+    of superseded versions and of DELETED records (whose live version was
+    dropped in staging) fall out here. The linkage stage reads this model
+    (tag linkage_input: built before it) and joins the roles to their
+    encodings in the vault.
 -#}
+{{ config(tags=['linkage_input']) }}
+
 with
 
-person_records as (
-    select * from {{ ref('stg_raw__person_records') }}
+person_roles as (
+    select * from {{ ref('stg_raw__person_roles') }}
 ),
 
 crimes as (
@@ -58,40 +63,20 @@ live_versions as (
 
 final as (
     select
-        person_records.source_id,
-        person_records.agency,
-        person_records.source_table,
-        person_records.record_ref,
-        person_records.role,
-        person_records.version_id,
-        person_records.key_version,
-        person_records.pnc_token,
-        person_records.nhs_token,
-        person_records.crn_token,
-        person_records.name_dob_token,
-        person_records.forename_token,
-        person_records.surname_token,
-        person_records.dob_token,
-        person_records.postcode_token,
-        person_records.birth_year,
-        person_records.sex,
-        person_records.postcode_district,
-        person_records.forename_bloom,
-        person_records.surname_bloom,
-        person_records.postcode_bloom,
-        person_records.forename_variant_tokens,
-        person_records.forename_phonetic_token,
-        person_records.surname_phonetic_token,
-        person_records.dob_day_token,
-        person_records.dob_month_token,
-        person_records.dob_year_token,
-        person_records.dob_swap_token,
-        person_records.postcode_district_token
-    from person_records
+        person_roles.source_id,
+        person_roles.agency,
+        person_roles.source_table,
+        person_roles.record_ref,
+        person_roles.role,
+        person_roles.version_id,
+        person_roles.birth_year,
+        person_roles.sex,
+        person_roles.postcode_district
+    from person_roles
     inner join live_versions
         on
-            person_records.source_table = live_versions.source_table
-            and person_records.version_id = live_versions.version_id
+            person_roles.source_table = live_versions.source_table
+            and person_roles.version_id = live_versions.version_id
 )
 
 select * from final

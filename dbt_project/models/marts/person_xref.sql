@@ -5,7 +5,7 @@
 with
 
 person_links as (
-    select * from {{ python_model_relation('int_person_links') }}
+    select * from {{ ref('stg_linkage__person_links') }}
 ),
 
 person_records as (
@@ -21,8 +21,7 @@ final as (
         person_links.person_id,
         person_links.link_method,
         person_links.match_probability,
-        person_records.agency,
-        person_records.key_version
+        person_records.agency
     from person_links
     inner join person_records
         on

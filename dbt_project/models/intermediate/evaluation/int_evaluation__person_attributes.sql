@@ -6,7 +6,7 @@
 with
 
 person_links as (
-    select * from {{ python_model_relation('int_person_links') }}
+    select * from {{ ref('stg_linkage__person_links') }}
 ),
 
 person_records as (

@@ -1,12 +1,15 @@
-"""The linkage state kept in the warehouse itself, so it is published (or discarded) with the build.
+"""The linkage state in the vault's ``linkage.duckdb``, published (or discarded) with the build.
 
-``int_person_links`` reads the previous build's :class:`LinkageState` from
-schema ``linkage_state`` of the warehouse being built (a copy of the
-published one), links incrementally from it, and writes the new state back
-in the same file. A build that fails its checks is never published, so the
-published warehouse always holds the state its own links came from. Every
-stored value is a keyed token, a record key, a fingerprint or a score: no
-plain identifier.
+The linkage stage (:mod:`masip.linkage.stage`) reads the published build's
+:class:`LinkageState` from schema ``linkage_state`` of the vault's state file,
+links incrementally from it, and writes the new state to the state
+*candidate*, which :func:`masip.pipeline.publish_stage` publishes together
+with the warehouse candidate. Each state carries the ``build_id`` of the
+links made from it, also written into the warehouse (``linkage.link_run``),
+so a state and a warehouse that do not belong together (a crash between the
+two renames of a publication) are recognised and the model is retrained.
+Every stored value is a keyed token, a record key, a fingerprint or a score:
+no plain identifier, and nothing the analyst warehouse may hold.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]
     ).fetchall()
     return {name for (name,) in rows}
+
+
+def stored_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The build whose links the stored state made, or ``None`` when there is no state."""
+    if "build" not in _tables(con):
+        return None
+    [(build_id,)] = con.execute(f"select build_id from {SCHEMA}.build").fetchall()
+    return build_id
 
 
 def load_state(con: duckdb.DuckDBPyConnection) -> LinkageState | None:
@@ -49,12 +60,13 @@ def load_state(con: duckdb.DuckDBPyConnection) -> LinkageState | None:
     return LinkageState(model, frequencies, stored, pairs)
 
 
-def store_state(con: duckdb.DuckDBPyConnection, state: LinkageState) -> None:
-    """Replace the stored state with ``state``."""
+def store_state(con: duckdb.DuckDBPyConnection, state: LinkageState, build_id: str) -> None:
+    """Replace the stored state with ``state``, the state of the links of build ``build_id``."""
     con.execute(f"drop schema if exists {SCHEMA} cascade")
+    con.execute(f"create schema {SCHEMA}")
+    con.execute(f"create table {SCHEMA}.build as select ? as build_id", [build_id])
     if state.model is None:
         return
-    con.execute(f"create schema {SCHEMA}")
     columns = sorted(state.term_frequencies)
     con.execute(f"create table {SCHEMA}.model as select ? as model_json, ?::varchar[] as term_frequency_columns",
                 [state.model, columns])

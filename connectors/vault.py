@@ -1,0 +1,157 @@
+"""The linkage vault: the only store that holds encodings of identifiers (SPEC §3 rule 7).
+
+A folder of its own (by default ``vault/`` beside the warehouse; ``MASIP_VAULT_DIR``
+or ``--vault`` elsewhere), mode 0700 with owner-only files:
+
+* ``records.duckdb``, table ``person_encodings``: for every record role of every
+  input row version, its keyed tokens and fuzzy-linkage encodings
+  (:data:`connectors.raw_schema.PERSON_ENCODED_COLUMNS`), the key version that
+  made them, and the record-role keys that join it to ``raw.person_roles`` in
+  the warehouse. Written by ingest only, append-only, one drop at a time.
+* ``linkage.duckdb``: the linkage state (model, term frequencies, scored
+  pairs; :mod:`masip.linkage.state_store`). The linkage stage writes a new one
+  as ``linkage.candidate.duckdb``; it is published together with the
+  warehouse candidate (:func:`masip.pipeline.publish_stage`).
+
+Nobody who reads the marts opens this folder: dbt, the case pack and the
+evaluation never do. Only ingest (which holds the key) writes it and only the
+linkage stage (which needs no key: it compares tokens) reads it.
+
+Crash consistency of ingest: a drop's vault rows are written and committed
+first (deleting any rows of the same drop left by an earlier attempt), then
+the warehouse transaction with its entity rows, roles and ``ops.loaded_drops``
+row. A crash between the two leaves vault rows of a drop the warehouse does not
+list as loaded: nothing reads them (the linkage reads only the roles of live
+versions in the warehouse), and the next run loads the drop again, replacing
+them. So a re-run always converges on one copy of each drop in both stores.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from connectors.raw_schema import PERSON_ENCODED_COLUMNS
+
+VAULT_ENV = "MASIP_VAULT_DIR"
+RECORDS_TABLE = "person_encodings"
+
+#: ``person_encodings``: record-role keys, the drop they came in (for idempotent reloads), key version, encodings.
+VAULT_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source_id", "varchar"),
+    ("source_table", "varchar"),
+    ("record_ref", "varchar"),
+    ("role", "varchar"),
+    ("version_id", "varchar"),
+    ("drop_name", "varchar"),
+    ("drop_sha256", "varchar"),
+    ("key_version", "varchar"),
+    *PERSON_ENCODED_COLUMNS,
+)
+
+
+class KeyVersionMismatch(RuntimeError):
+    """The vault holds tokens made with another key; mixing them would silently break linkage."""
+
+
+def default_vault_dir(warehouse: Path) -> Path:
+    """The vault lives beside the warehouse unless configured otherwise."""
+    return warehouse.parent / "vault"
+
+
+@dataclass(frozen=True)
+class Vault:
+    """The vault folder and its files (see module docstring)."""
+
+    directory: Path
+
+    @classmethod
+    def for_warehouse(cls, warehouse: Path, configured: Path | None = None) -> Vault:
+        """``configured`` (``--vault``), else ``$MASIP_VAULT_DIR``, else ``vault/`` beside ``warehouse``."""
+        env = os.environ.get(VAULT_ENV, "").strip()
+        return cls(Path(configured) if configured else Path(env) if env else default_vault_dir(warehouse))
+
+    @property
+    def records_path(self) -> Path:
+        return self.directory / "records.duckdb"
+
+    @property
+    def state_path(self) -> Path:
+        return self.directory / "linkage.duckdb"
+
+    @property
+    def state_candidate_path(self) -> Path:
+        return self.directory / "linkage.candidate.duckdb"
+
+    def create(self) -> Vault:
+        """Make the folder (owner-only) if it does not exist; tighten it if it does."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
+        return self
+
+    def protect(self) -> None:
+        """Every file in the vault readable and writable by its owner only (DuckDB creates them 0644)."""
+        for path in self.directory.rglob("*"):
+            if path.is_file():
+                path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+            elif path.is_dir():
+                path.chmod(0o700)
+
+    def require_records(self) -> Path:
+        """``records.duckdb``, which must exist (raises :class:`FileNotFoundError` saying what to do)."""
+        if not self.records_path.is_file():
+            raise FileNotFoundError(
+                f"no vault records at {self.records_path}: run the ingest first, or point --vault / "
+                f"{VAULT_ENV} at the vault this warehouse was built with"
+            )
+        return self.records_path
+
+    def open_records(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A connection to ``records.duckdb`` (created, with its table, unless ``read_only``)."""
+        if read_only:
+            return duckdb.connect(str(self.require_records()), read_only=True)
+        self.create()
+        con = duckdb.connect(str(self.records_path))
+        body = ", ".join(f"{name} {sql_type}" for name, sql_type in VAULT_RECORD_COLUMNS)
+        con.execute(f"create table if not exists {RECORDS_TABLE} ({body})")
+        self.protect()
+        return con
+
+    @staticmethod
+    def check_key_version(con: duckdb.DuckDBPyConnection, key_version: str) -> None:
+        """Refuse to add tokens of ``key_version`` to a vault that holds another key's tokens."""
+        versions = [v for (v,) in con.execute(f"select distinct key_version from {RECORDS_TABLE}").fetchall()]
+        foreign = [v for v in versions if v != key_version]
+        if foreign:
+            raise KeyVersionMismatch(
+                f"the linkage vault holds tokens made with key {foreign[0]}, but this run's key is {key_version}. "
+                "Use the partnership key the vault was built with, or rebuild warehouse and vault from the "
+                "landing copies under the new key (see README, key rotation)."
+            )
+
+    def write_drop(
+        self, con: duckdb.DuckDBPyConnection, drop_name: str, drop_sha256: str, batches: list[pa.Table]
+    ) -> None:
+        """Replace the vault rows of one drop with ``batches``, in one transaction (idempotent)."""
+        con.execute("begin transaction")
+        try:
+            con.execute(f"delete from {RECORDS_TABLE} where drop_name = ? and drop_sha256 = ?", [drop_name, drop_sha256])
+            for batch in batches:
+                rows = batch.num_rows
+                batch = batch.append_column("drop_name", pa.array([drop_name] * rows, pa.string()))
+                batch = batch.append_column("drop_sha256", pa.array([drop_sha256] * rows, pa.string()))
+                con.register("vault_batch", batch.select([name for name, _ in VAULT_RECORD_COLUMNS]))
+                try:
+                    con.execute(f"insert into {RECORDS_TABLE} by name select * from vault_batch")
+                finally:
+                    con.unregister("vault_batch")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        self.protect()

@@ -1,0 +1,224 @@
+"""The linkage stage: its own step and OS process, between dbt's staging models and the rest.
+
+Separation of functions (SPEC §3 rule 7): the analyst warehouse holds no
+encoding of an identifier, so dbt cannot link persons. After dbt has built
+the staging models (and ``intermediate.int_person_records``, the live record
+roles with generalised attributes) on the candidate warehouse, this stage
+
+1. reads the live record roles and their crime/order/case context from the
+   candidate warehouse;
+2. attaches the vault's ``records.duckdb`` read-only and joins each role to
+   its encodings (tokens, Bloom filters, …), by source table, version and role;
+3. links them with :func:`masip.linkage.link_with_state`, from the published
+   linkage state (unless retraining, or the state does not belong to this
+   warehouse: then the model is retrained);
+4. writes the new state to the vault's state candidate, and into the
+   candidate warehouse only ``linkage.person_links`` (record role →
+   ``person_id``, ``link_method``, ``match_probability``) and
+   ``linkage.link_run`` (the build id shared with the state).
+
+dbt then reads ``linkage.person_links`` as a source (``stg_linkage__person_links``).
+The stage needs no key: it compares tokens. :func:`run_linkage_process` runs
+it as ``masip link`` in a child process whose environment holds no secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from connectors.raw_schema import PERSON_ENCODED_COLUMNS, PERSON_ROLE_COLUMNS
+from connectors.vault import RECORDS_TABLE, Vault
+from masip.linkage import OUTPUT_COLUMNS, LinkageState, link_with_state
+from masip.linkage.state_store import load_state, store_state, stored_build_id
+from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV
+
+log = logging.getLogger(__name__)
+
+LINKS_SCHEMA = "linkage"
+#: What dbt reads (source ``linkage.person_links``): one row per live record role.
+LINKS_TABLE = f"{LINKS_SCHEMA}.person_links"
+RUN_TABLE = f"{LINKS_SCHEMA}.link_run"
+#: The live record roles with generalised attributes (a dbt model built before this stage).
+ROLES_RELATION = "intermediate.int_person_records"
+
+_ROLES = ", ".join(f"roles.{name}" for name, _ in PERSON_ROLE_COLUMNS)
+_ENCODINGS = ", ".join(f"encodings.{name}" for name in ("key_version", *(n for n, _ in PERSON_ENCODED_COLUMNS)))
+RECORDS_SQL = f"""
+    select {_ROLES}, {_ENCODINGS}, encodings.version_id is null as without_encodings
+    from {ROLES_RELATION} as roles
+    left join vault.{RECORDS_TABLE} as encodings
+        on roles.source_table = encodings.source_table
+        and roles.version_id = encodings.version_id
+        and roles.role = encodings.role
+"""
+
+#: The police crime each record is about: a crime itself, the crime an order's crime_ref names,
+#: the crime an advocacy case's force + police_crime_ref names (see masip.linkage.context).
+CONTEXT_SQL = """
+    select source_id, 'crimes' as source_table, crime_ref as record_ref, force, crime_ref
+    from staging.stg_police__crimes
+    union all
+    select source_id, 'orders' as source_table, order_ref as record_ref, force, crime_ref
+    from staging.stg_police__orders
+    union all
+    select source_id, 'cases' as source_table, case_ref as record_ref, force, police_crime_ref as crime_ref
+    from staging.stg_advocacy__cases
+"""
+
+
+class VaultMismatch(RuntimeError):
+    """Live record roles of the warehouse have no encodings in the vault: they do not belong together."""
+
+
+class LinkageProcessError(RuntimeError):
+    """The linkage process failed; the message carries its last lines of error output."""
+
+
+class LinkageInputError(LinkageProcessError):
+    """The linkage process refused its inputs (no vault, or a vault of another warehouse): a retry will not help."""
+
+
+@dataclass(frozen=True)
+class LinkageSummary:
+    """What a linkage run did: counts, ids and timing only (safe for XComs and logs)."""
+
+    build_id: str
+    key_version: str | None
+    roles: int
+    persons: int
+    retrained: bool
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _new_build_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def _warehouse_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'link_run'",
+        [LINKS_SCHEMA],
+    ).fetchone()[0]
+    return con.execute(f"select build_id from {RUN_TABLE}").fetchone()[0] if exists else None
+
+
+def read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The live record roles of the warehouse open in ``con``, with their vault encodings; and their context.
+
+    Raises :class:`FileNotFoundError` when there is no vault, :class:`VaultMismatch`
+    when a live role has no encodings in it.
+    """
+    con.execute(f"attach '{vault.require_records()}' as vault (read_only)")
+    try:
+        # Arrow-backed columns: a national year of records takes a third of the memory of Python objects
+        records = con.sql(RECORDS_SQL).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+    finally:
+        con.execute("detach vault")
+    missing = int(records.pop("without_encodings").sum())
+    if missing:
+        raise VaultMismatch(
+            f"{missing} live record roles of the warehouse have no encodings in the vault {vault.directory}: "
+            "the vault does not belong to this warehouse. Point --vault / MASIP_VAULT_DIR at the vault that was "
+            "built with it, or rebuild both from the landing copies (README, key rotation)."
+        )
+    context = con.sql(CONTEXT_SQL).df()
+    return records, context.astype(object).where(context.notna(), None)
+
+
+def _previous_state(vault: Vault, warehouse_build: str | None, retrain: bool) -> LinkageState | None:
+    if retrain or not vault.state_path.is_file():
+        return None
+    with duckdb.connect(str(vault.state_path), read_only=True) as con:
+        if stored_build_id(con) != warehouse_build:
+            log.warning(
+                "the vault's linkage state (build %s) is not the one of the warehouse's links (build %s), e.g. after "
+                "a crash during a publication: retraining the linkage model", stored_build_id(con), warehouse_build,
+            )
+            return None
+        return load_state(con)
+
+
+def _typed_links(links: pd.DataFrame) -> pd.DataFrame:
+    # explicit dtypes: an empty frame of object columns would reach DuckDB as columns of type NULL
+    typed = {c: links[c].astype("string") for c in OUTPUT_COLUMNS if c != "match_probability"}
+    typed["match_probability"] = links["match_probability"].astype("Float64")
+    return pd.DataFrame(typed)[list(OUTPUT_COLUMNS)]
+
+
+def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageSummary:
+    """Link the live record roles of ``warehouse`` (a candidate) with their vault encodings; see module docstring."""
+    started = time.perf_counter()
+    with duckdb.connect(str(warehouse)) as con:
+        records, context = read_inputs(con, vault)
+        previous = _previous_state(vault, _warehouse_build_id(con), retrain)
+    versions = sorted(set(records["key_version"].dropna().astype(str)))
+    if len(versions) > 1:
+        raise VaultMismatch(f"the live record roles carry tokens of {len(versions)} keys; rebuild from the landing copies")
+    links, state = link_with_state(records, context=context, previous=previous)
+    build_id = _new_build_id()
+    candidate = vault.state_candidate_path
+    for stale in (candidate, candidate.with_name(candidate.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    with duckdb.connect(str(candidate)) as state_con:
+        store_state(state_con, state, build_id)
+    vault.protect()
+    typed = _typed_links(links)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"create schema if not exists {LINKS_SCHEMA}")
+        con.register("person_links_frame", typed)
+        try:
+            con.execute(f"create or replace table {LINKS_TABLE} as select * from person_links_frame")
+        finally:
+            con.unregister("person_links_frame")
+        con.execute(
+            f"create or replace table {RUN_TABLE} as select ? as build_id, ? as retrained, ? as record_roles",
+            [build_id, previous is None, len(typed)],
+        )
+    return LinkageSummary(
+        build_id=build_id,
+        key_version=versions[0] if versions else None,
+        roles=len(typed),
+        persons=int(typed["person_id"].nunique()),
+        retrained=previous is None,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def keyless_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment without the partnership secret: what the processes after ingest get."""
+    env = dict(os.environ if environ is None else environ)
+    for name in (SECRET_ENV, SECRET_FILE_ENV):
+        env.pop(name, None)
+    return env
+
+
+def run_linkage_process(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageSummary:
+    """:func:`link_stage` as ``masip link`` in a child process with no secret in its environment."""
+    command = [sys.executable, "-m", "masip.cli", "link", "--warehouse", str(warehouse),
+               "--vault", str(vault.directory)] + (["--retrain"] if retrain else [])
+    done = subprocess.run(command, env=keyless_environment(), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        error = LinkageInputError if done.returncode == 2 else LinkageProcessError  # 2: `masip link` refused its inputs
+        raise error(
+            f"the linkage process failed (exit code {done.returncode}) on {warehouse} with vault {vault.directory}:\n"
+            f"{tail}\nWhat to do: fix the cause above and re-run the build; the published warehouse and linkage "
+            "state are unchanged."
+        )
+    return LinkageSummary(**json.loads(done.stdout.strip().splitlines()[-1]))

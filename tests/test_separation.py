@@ -1,0 +1,158 @@
+"""Separation of functions (SPEC §3 rule 7, issue #13): the analyst warehouse has nothing to decode.
+
+One synthetic partnership (masip.synth) goes end to end: ingest with the key,
+then the build (dbt, the linkage process, dbt), publication, run report, case
+pack and evaluation with **no key anywhere in the environment**. Then:
+
+- every column of every table of the analyst warehouse, and every output
+  file, is scanned for the vault's tokens and Bloom filters (as hex text, as
+  bit strings and as raw bytes): none appears;
+- no warehouse column has a binary type (BLOB, BIT), and no text column holds
+  only hex digests except those of :data:`NOT_FROM_IDENTIFIERS`, which are
+  derived from drop manifests or agency references, never from identifiers;
+- the vault is owner-only, and the published linkage state belongs to the
+  published warehouse (same build id); a publication that crashed between
+  the state and the warehouse is noticed and repaired by the next build.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.vault import Vault
+from masip.casepack import build_casepack
+from masip.evaluation import build_evaluation_report
+from masip.linkage.stage import LinkageInputError, keyless_environment, run_linkage_process
+from masip.linkage.state_store import stored_build_id
+from masip.pipeline import build_stage, candidate_path, ingest_stage, publish_stage, report_stage
+from masip.synth import DEFAULT_FAULTS, generate_partnership
+from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV, Keyring
+from tests.leakcheck import (
+    binary_columns,
+    collect_encodings,
+    hex_digest_columns,
+    scan_files_for_encodings,
+    scan_warehouse_for_encodings,
+)
+
+SECRET = "separation-test-partnership-secret-0123456789"
+#: The columns of hex digests in the warehouse, and what they are digests of: none of an identifier.
+NOT_FROM_IDENTIFIERS = {
+    "version_id": "SHA-256 of the drop's manifest checksum, file name and line number (a manifest, not an identifier)",
+    "drop_sha256": "SHA-256 of the drop's manifest.json bytes",
+    "dyad_id": "'D' + MD5 of the two person_ids (a person_id is a hash of agency references)",
+    "event_id": "'E' + MD5 of the dyad_id, source, table, agency reference and event type",
+}
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Built:
+    warehouse: Path
+    vault: Vault
+    out: Path
+    linkage: dict
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    work = tmp_path_factory.mktemp("separation")
+    drops = work / "drops"
+    generate_partnership(drops, dyads=60, faults=DEFAULT_FAULTS)
+    warehouse, out = work / "warehouse" / "masip.duckdb", work / "out"
+    ingest = ingest_stage(drops, warehouse, Keyring(SECRET.encode()), show_progress=False)
+    keyless = pytest.MonkeyPatch()
+    for name in (SECRET_ENV, SECRET_FILE_ENV):
+        keyless.delenv(name, raising=False)
+    try:  # from here on nothing could load a key: any attempt would raise MissingKeyError
+        build = build_stage(warehouse)
+        quality = publish_stage(warehouse, out)
+        report_stage(warehouse, out, ingest, build, quality, {})
+        build_casepack(warehouse, out / "casepack", pdf=False)  # the PDF is the same page printed by Chromium
+        build_evaluation_report(warehouse, out / "evaluation")
+    finally:
+        keyless.undo()
+    assert build.linkage is not None
+    return Built(warehouse, Vault.for_warehouse(warehouse), out, build.linkage)
+
+
+def test_build_publish_casepack_and_evaluation_ran_without_a_key(built: Built):
+    assert built.linkage["roles"] > 100 and 0 < built.linkage["persons"] < built.linkage["roles"]
+    assert (built.out / "run_report.md").is_file()
+    assert list((built.out / "casepack").glob("masip-casepack-*.html"))
+    assert (built.out / "evaluation" / "evaluation_report.html").is_file()
+
+
+def test_the_linkage_process_gets_no_secret():
+    env = keyless_environment({SECRET_ENV: "s", SECRET_FILE_ENV: "/k", "PATH": "/bin"})
+    assert env == {"PATH": "/bin"}
+
+
+def test_the_linkage_refuses_a_missing_vault_at_once(tmp_path: Path):
+    warehouse = tmp_path / "masip.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    with pytest.raises(LinkageInputError, match="no vault records at .*point --vault"):
+        run_linkage_process(warehouse, Vault(tmp_path / "elsewhere"))
+
+
+def test_the_warehouse_holds_no_binary_column(built: Built):
+    assert binary_columns(built.warehouse) == []
+
+
+def test_no_vault_encoding_in_any_warehouse_cell_or_output_file(built: Built):
+    encodings = collect_encodings(built.vault.records_path)
+    assert len(encodings.hex_text) > 1_000 and len(encodings.bit_text) > 100  # the scan has something to find
+    assert scan_warehouse_for_encodings(built.warehouse, encodings) == {}
+    assert scan_files_for_encodings(built.out, encodings) == {}
+
+
+def test_no_column_of_hex_digests_derived_from_identifiers(built: Built):
+    digests = hex_digest_columns(built.warehouse)
+    assert {column.rsplit(".", 1)[1] for column in digests} <= set(NOT_FROM_IDENTIFIERS), digests
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        schemas = {s for (s,) in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
+        role_columns = [c for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = 'person_roles'"
+        ).fetchall()]
+    assert "linkage_state" not in schemas  # the linkage state lives in the vault
+    assert set(role_columns) == {"source_id", "agency", "source_table", "record_ref", "role", "version_id",
+                                 "birth_year", "sex", "postcode_district"}
+
+
+def test_the_vault_is_owner_only(built: Built):
+    vault = built.vault
+    assert stat.S_IMODE(vault.directory.stat().st_mode) == 0o700
+    files = [p for p in vault.directory.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"records.duckdb", "linkage.duckdb"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: 0o600 for p in files}
+
+
+def test_published_state_belongs_to_the_published_links_and_a_torn_publication_is_repaired(built: Built):
+    vault, warehouse = built.vault, built.warehouse
+
+    def warehouse_build_id() -> str:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute("select build_id from linkage.link_run").fetchone()[0]
+
+    def state_build_id() -> str | None:
+        with duckdb.connect(str(vault.state_path), read_only=True) as con:
+            return stored_build_id(con)
+
+    assert state_build_id() == warehouse_build_id() == built.linkage["build_id"]
+    assert not vault.state_candidate_path.exists()
+    # a publication that crashed after renaming the state, before renaming the warehouse
+    build_stage(warehouse)
+    os.replace(vault.state_candidate_path, vault.state_path)
+    candidate_path(warehouse).unlink()
+    assert state_build_id() != warehouse_build_id()
+    repaired = build_stage(warehouse)
+    assert repaired.linkage is not None and repaired.linkage["retrained"]  # the stray state was not trusted
+    publish_stage(warehouse, built.out / "repaired")
+    assert state_build_id() == warehouse_build_id() == repaired.linkage["build_id"]
