@@ -25,7 +25,6 @@ from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import (
     SECRET_ENV,
     SECRET_FILE_ENV,
-    Keyring,
     generate_secret,
     load_keyring,
 )
@@ -66,13 +65,16 @@ class _OperatorGroup(click.Group):
 
 
 @click.group(cls=_OperatorGroup)
-@click.option("--debug", is_flag=True, help="Show the full traceback of a failure (it may quote data values).")
+@click.option("--debug", is_flag=True, envvar="MASIP_DEBUG",
+              help="Show the full traceback of a failure (it may quote data values). Child processes inherit it.")
 def main(debug: bool) -> None:
     """MASIP data-sharing pipeline: pseudonymise, link and report multi-agency stalking data."""
     if debug:
         from connectors.ingest import DEBUG_ENV
 
-        os.environ[DEBUG_ENV] = "1"  # ingest then raises a drop's unexpected read error instead of rejecting it
+        # ingest then raises a drop's unexpected read error instead of rejecting it, and `masip run`'s child
+        # processes (ingest, linkage) show their tracebacks too
+        os.environ[DEBUG_ENV] = "1"
 
 
 @main.command()
@@ -169,7 +171,7 @@ def ingest(input_dir: Path, warehouse: Path, vault_dir: Path | None) -> None:
 
     from masip.pipeline import ingest_stage
 
-    keyring = _keyring_or_exit()
+    keyring = load_keyring()
     started = time.perf_counter()
     summary = ingest_stage(input_dir, warehouse, keyring, vault_dir=vault_dir)
     click.echo(json.dumps(summary.to_dict()))

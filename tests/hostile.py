@@ -22,6 +22,7 @@ import duckdb
 from connectors.contracts import AGENCY_TABLES, TABLES
 from connectors.ingest import DEBUG_ENV, WORKERS_ENV, IngestSummary, ingest_drops
 from connectors.normalise import pnc_check_letter
+from connectors.vault import Vault
 from pseudonymisation.keys import Keyring
 
 KEYRING = Keyring(b"hostile-input-tests-partnership-secret-0123456789")
@@ -158,20 +159,22 @@ class IngestRun:
         return summary + "\n" + self.output + "\n" + (repr(self.error) if self.error else "")
 
     def table_text(self, skip_date_columns: bool = False) -> dict[str, str]:
-        """``{schema.table.column: all its values as text}`` for every column of every table."""
+        """``{file:schema.table.column: all its values as text}`` for every column of every table of the
+        warehouse and of the linkage vault."""
         found: dict[str, str] = {}
-        if not self.warehouse.exists():
-            return found
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            columns = con.execute(
-                "select table_schema, table_name, column_name, data_type from information_schema.columns "
-                "where table_schema in ('raw', 'ops')"
-            ).fetchall()
-            for schema, table, column, data_type in columns:
-                if skip_date_columns and data_type in ("DATE", "TIMESTAMP"):
-                    continue
-                values = con.execute(f'select distinct cast("{column}" as varchar) from {schema}.{table}').fetchall()
-                found[f"{schema}.{table}.{column}"] = "\n".join(v for (v,) in values if v is not None)
+        for store in (self.warehouse, Vault.for_warehouse(self.warehouse).records_path):
+            if not store.exists():
+                continue
+            with duckdb.connect(str(store), read_only=True) as con:
+                columns = con.execute(
+                    "select table_schema, table_name, column_name, data_type from information_schema.columns "
+                    "where table_schema not in ('information_schema', 'pg_catalog')"
+                ).fetchall()
+                for schema, table, column, data_type in columns:
+                    if skip_date_columns and data_type in ("DATE", "TIMESTAMP"):
+                        continue
+                    values = con.execute(f'select distinct cast("{column}" as varchar) from "{schema}"."{table}"').fetchall()
+                    found[f"{store.name}:{schema}.{table}.{column}"] = "\n".join(v for (v,) in values if v is not None)
         return found
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 import jellyfish
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest

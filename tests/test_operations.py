@@ -206,7 +206,7 @@ def test_a_wrong_key_says_which_key_and_what_to_do(loaded: tuple[Path, Path], tm
                 secret=KEY_B)
     assert run.returncode == 2, run.stderr
     _no_traceback(run)
-    assert "this warehouse holds tokens made with key" in run.stderr and "key rotation" in run.stderr
+    assert "the linkage vault holds tokens made with key" in run.stderr and "key rotation" in run.stderr
     no_key = masip("run", "--input", str(landing), "--warehouse", str(warehouse), secret=None)
     assert no_key.returncode == 2 and "MASIP_SECRET" in no_key.stderr
     _no_traceback(no_key)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from masip.dbt_runner import build_warehouse
+from masip.pipeline import build_linked
 from masip.evaluation import build_evaluation_report
 from masip.published_csv import FORMULA_TRIGGERS, write_frame
 from tests import rawkit
@@ -47,7 +47,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rows = [_crime(drop, 2 + i * 10 + n, force) for i, force in enumerate(HOSTILE_FORCES) for n in range(10)]
     warehouse = root / "masip.duckdb"
     rawkit.load(warehouse, rows, (drop,))
-    build_warehouse(warehouse)
+    build_linked(warehouse)
     return build_evaluation_report(warehouse, root / "evaluation").out_dir
 
 
