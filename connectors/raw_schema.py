@@ -46,15 +46,13 @@ PERSON_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("nhs_token", "varchar"),
     ("crn_token", "varchar"),
     ("name_dob_token", "varchar"),
-    ("forename_token", "varchar"),
-    ("surname_token", "varchar"),
     ("dob_token", "varchar"),
     ("postcode_token", "varchar"),
     ("birth_year", "integer"),
     ("sex", "varchar"),
     ("postcode_district", "varchar"),
-    # keyed fuzzy-linkage encodings (pseudonymisation.encodings.PersonEncoder):
-    # Bloom filters as BIT (compared with bit_count(a & b) in SQL), variant tokens
+    # salted keyed fuzzy-linkage encodings (pseudonymisation.encodings.PersonEncoder):
+    # Bloom filters as BIT (compared with bit_count(a & b) in SQL), salted tokens
     *PERSON_ENCODING_COLUMNS,
 )
 

@@ -26,6 +26,7 @@ pipeline runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,8 +60,17 @@ def _present(column: str) -> str:
     return f"{column}{POPCOUNT_SUFFIX}" if column in _WORDS else column
 
 
-def null_level(*columns: str) -> dict[str, Any]:
+def null_level(*columns: str, salt: str | None = None) -> dict[str, Any]:
+    """Either side missing one of ``columns``; with ``salt``, also two salts that differ.
+
+    Salted encodings (``pseudonymisation.encodings``) of records with
+    different salts are incomparable, not dissimilar: the pair is scored on
+    its other comparisons (a different birth year already counts against it
+    in the date-of-birth comparison).
+    """
     sql = " or ".join(f'"{_present(c)}_l" is null or "{_present(c)}_r" is null' for c in columns)
+    if salt:
+        sql += f' or "{salt}_l" is distinct from "{salt}_r"'
     return _level(sql, "null", is_null_level=True)
 
 
@@ -101,26 +111,12 @@ def dice_sql(left: str, right: str, threshold: float) -> str:
     return f'200 * {intersection_sql(left, right)} >= {hundredths} * ("{left}{n}_l" + "{right}{n}_r")'
 
 
-def dice_level(column: str, threshold: float, other: str | None = None) -> dict[str, Any]:
-    """Dice(``column`` left, ``other or column`` right) >= threshold (missing filters: false)."""
-    right = other or column
-    what = f"{column}~{right}" if other else column
-    return _level(dice_sql(column, right, threshold), f"dice({what}) >= {threshold}")
-
-
-def containment_level(column: str, threshold: float) -> dict[str, Any]:
-    """One filter (nearly) inside the other: |a∧b| / min(|a|,|b|) >= threshold.
-
-    Catches a part of a double or hyphenated surname (``SMITH`` in
-    ``SMITHJONES``) that Dice alone scores low.
-    """
-    n = POPCOUNT_SUFFIX
-    hundredths = round(threshold * 100)
-    sql = (
-        f"100 * {intersection_sql(column, column)} >= "
-        f'{hundredths} * least("{column}{n}_l", "{column}{n}_r")'
-    )
-    return _level(sql, f"containment({column}) >= {threshold}")
+def dice_level(column: str, threshold: float, salt: str | None = None) -> dict[str, Any]:
+    """Dice(``column``) >= threshold (missing filters: false); with ``salt``, only between equal salts."""
+    sql = dice_sql(column, column, threshold)
+    if salt:
+        sql = f'"{salt}_l" is not distinct from "{salt}_r" and {sql}'
+    return _level(sql, f"dice({column}) >= {threshold}")
 
 
 def list_overlap_level(column: str, label: str) -> dict[str, Any]:
@@ -137,84 +133,113 @@ def comparison(name: str, levels: Sequence[dict[str, Any]], description: str | N
 
 def text_comparison(
     name: str, token: str, bloom: str, thresholds: Sequence[float] = (0.8, 0.6), tf: bool = False,
-    extra_levels: Sequence[dict[str, Any]] = (),
+    salt: str | None = None,
 ) -> dict[str, Any]:
-    """A free-text field: null / exact token / [extra] / Dice >= each threshold / else."""
-    levels = [null_level(bloom), exact_level(token, tf=tf), *extra_levels]
+    """A free-text field: null (or different salts) / exact token / Dice >= each threshold / else."""
+    levels = [null_level(bloom, salt=salt), exact_level(token, tf=tf)]
     levels += [dice_level(bloom, t) for t in thresholds]
     levels.append(else_level())
     return comparison(name, levels)
 
 
+@dataclass(frozen=True)
+class SaltedView:
+    """A salted Bloom filter of a field and the column that says which salt made it.
+
+    Two records' filters of one view compare only when their ``salt``
+    columns are equal (``is not distinct from``: two unsalted records compare
+    too, unless ``null_salt_ok`` is false).
+    """
+
+    bloom: str
+    salt: str
+    null_salt_ok: bool = True
+
+    def same_salt(self) -> str:
+        if self.null_salt_ok:
+            return f'"{self.salt}_l" is not distinct from "{self.salt}_r"'
+        return f'"{self.salt}_l" = "{self.salt}_r"'
+
+    def usable(self) -> str:
+        """Both filters present and comparable."""
+        n = POPCOUNT_SUFFIX
+        return f'"{self.bloom}{n}_l" is not null and "{self.bloom}{n}_r" is not null and {self.same_salt()}'
+
+
+def _first_usable(views: Sequence[SaltedView], sql_of: Any) -> str:
+    """``sql_of(view)`` on the first view usable for the pair (CASE), false when none is."""
+    whens = " ".join(f"when {v.usable()} then ({sql_of(v)})" for v in views)
+    return f"(case {whens} else false end)"
+
+
 def name_comparison(
-    name: str, token: str, bloom: str, variants: str | None = None,
+    name: str, token: str, views: Sequence[SaltedView], variants: str | None = None,
     thresholds: Sequence[float] = (0.8, 0.6), tf: bool = True, containment: float | None = None,
 ) -> dict[str, Any]:
-    """A name field with nickname and typo levels.
+    """A name field with nickname and typo levels, over salted filters.
 
-    null / exact (term-frequency adjusted) / nickname groups intersect /
-    Dice >= first threshold / [part of a double name] / Dice >= the other
-    thresholds / else. Swapped forename and surname are a separate
-    comparison (:func:`swap_comparison`): as a level here it would be rare
-    enough that estimating its u probability needs every sampled pair, and
-    each of those would pay for two more Dice computations.
+    null (no view comparable) / exact (term-frequency adjusted salted
+    token; Splink needs a plain equality here) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
+    the other thresholds / else. ``views`` are tried in order: the first
+    whose salts agree is compared. Swapped forename and surname are a
+    separate comparison (:func:`swap_comparison`): as a level here it would
+    be rare enough that estimating its u probability needs every sampled
+    pair, and each of those would pay for two more Dice computations.
     """
-    levels: list[dict[str, Any]] = [null_level(bloom), exact_level(token, tf=tf)]
+    usable = " or ".join(f"({v.usable()})" for v in views)
+    levels: list[dict[str, Any]] = [_level(f"not ({usable})", "null", is_null_level=True)]
+    levels.append(exact_level(token, tf=tf))
     if variants:
         levels.append(list_overlap_level(variants, "nickname"))
-    levels += [dice_level(bloom, t) for t in thresholds[:1]]
+
+    def dice_at(t: float) -> dict[str, Any]:
+        return _level(_first_usable(views, lambda v: dice_sql(v.bloom, v.bloom, t)), f"dice({name}) >= {t}")
+
+    levels += [dice_at(t) for t in thresholds[:1]]
     if containment is not None:
-        levels.append(containment_level(bloom, containment))
-    levels += [dice_level(bloom, t) for t in thresholds[1:]]
+        n, hundredths = POPCOUNT_SUFFIX, round(containment * 100)
+
+        def contained(v: SaltedView) -> str:
+            inter = intersection_sql(v.bloom, v.bloom)
+            return f'100 * {inter} >= {hundredths} * least("{v.bloom}{n}_l", "{v.bloom}{n}_r")'
+
+        levels.append(_level(_first_usable(views, contained), f"containment({name}) >= {containment}"))
+    levels += [dice_at(t) for t in thresholds[1:]]
     levels.append(else_level())
     return comparison(name, levels)
 
 
-def swap_comparison(
-    name: str, first: str, second: str, first_bloom: str | None = None, second_bloom: str | None = None,
-    threshold: float = 0.6,
-) -> dict[str, Any]:
-    """Forename and surname swapped: ``first``/``second`` are same-key tokens of the two fields.
+def swap_comparison(name: str, pair: str, first_bloom: str, second_bloom: str, threshold: float = 0.6) -> dict[str, Any]:
+    """Forename and surname swapped: ``pair`` is a token of the *unordered* pair of both names.
 
-    Keyed under one key (e.g. the Soundex tokens of both name fields), so the
-    forename token of one record can equal the surname token of the other.
-    Levels: null (any of the four missing) / swapped (each record's first
-    equals the other's second, and the fields are not simply equal) /
-    [swapped with one name misspelt: one cross equality and both cross Dice
-    similarities of the same-key Bloom filters >= ``threshold``] / else.
-    The Dice part is only evaluated for pairs with a cross equality, so it
-    costs next to nothing on random pairs.
+    Levels: null (pair or a filter missing) / swapped (the unordered pairs
+    are equal, yet neither field resembles the same field of the other
+    record: Dice of each below ``threshold``) / else. A salted ``pair``
+    token is only ever equal between records of one salt, which is when
+    their filters compare.
+    The Dice part is only evaluated for pairs with equal ``pair`` tokens, so
+    it costs next to nothing on random pairs.
     """
-    cols = (first, second)
     swapped = (
-        f'"{first}_l" = "{second}_r" and "{second}_l" = "{first}_r" '
-        f'and not ("{first}_l" = "{first}_r" and "{second}_l" = "{second}_r")'
+        f'"{pair}_l" = "{pair}_r" and not ({dice_sql(first_bloom, first_bloom, threshold)}) '
+        f"and not ({dice_sql(second_bloom, second_bloom, threshold)})"
     )
-    levels = [null_level(*cols), _level(swapped, "forename/surname swapped")]
-    if first_bloom and second_bloom:
-        fuzzy = (
-            f'("{first}_l" = "{second}_r" or "{second}_l" = "{first}_r") '
-            f'and not ("{first}_l" = "{first}_r" or "{second}_l" = "{second}_r") '
-            f"and {dice_sql(first_bloom, second_bloom, threshold)} "
-            f"and {dice_sql(second_bloom, first_bloom, threshold)}"
-        )
-        levels.append(_level(fuzzy, "swapped, one name misspelt"))
+    levels = [null_level(pair, first_bloom, second_bloom), _level(swapped, "forename/surname swapped")]
     levels.append(else_level())
     return comparison(name, levels)
 
 
-def dob_comparison(
-    name: str, dob: str, day: str, month: str, year: str, swap: str | None = None,
-) -> dict[str, Any]:
-    """Date of birth from keyed tokens: exact / day-month swapped / 2 of 3 parts / year / else."""
+def dob_comparison(name: str, dob: str, unordered: str, year_month: str, year_day: str, year: str) -> dict[str, Any]:
+    """Date of birth: exact / day-month swapped / year and one of day, month / year / else.
+
+    ``unordered``: token of the year with the unordered day/month pair;
+    ``year_month``, ``year_day``: tokens of those pairs; ``year``: the
+    (clear, generalised) birth year.
+    """
     levels = [null_level(dob), exact_level(dob, label="dob equal")]
-    if swap:
-        levels.append(_level(f'"{swap}_l" = "{dob}_r" or "{dob}_l" = "{swap}_r"', "day/month swapped"))
-    two_of_three = (
-        f'(cast("{day}_l" = "{day}_r" as int) + cast("{month}_l" = "{month}_r" as int) '
-        f'+ cast("{year}_l" = "{year}_r" as int)) >= 2'
-    )
-    levels.append(_level(two_of_three, "two of day, month, year equal"))
+    levels.append(_level(f'"{unordered}_l" = "{unordered}_r"', "day/month swapped"))
+    two_of_three = f'"{year_month}_l" = "{year_month}_r" or "{year_day}_l" = "{year_day}_r"'
+    levels.append(_level(two_of_three, "year and day or month equal"))
     levels.append(_level(f'"{year}_l" = "{year}_r"', "year equal"))
     levels.append(else_level())
     return comparison(name, levels)

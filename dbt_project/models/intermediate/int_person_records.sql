@@ -69,8 +69,6 @@ final as (
         person_records.nhs_token,
         person_records.crn_token,
         person_records.name_dob_token,
-        person_records.forename_token,
-        person_records.surname_token,
         person_records.dob_token,
         person_records.postcode_token,
         person_records.birth_year,
@@ -79,14 +77,13 @@ final as (
         person_records.forename_bloom,
         person_records.surname_bloom,
         person_records.postcode_bloom,
+        person_records.forename_token,
+        person_records.surname_token,
         person_records.forename_variant_tokens,
-        person_records.forename_phonetic_token,
-        person_records.surname_phonetic_token,
-        person_records.dob_day_token,
-        person_records.dob_month_token,
-        person_records.dob_year_token,
-        person_records.dob_swap_token,
-        person_records.postcode_district_token
+        person_records.name_pair_token,
+        person_records.dob_unordered_token,
+        person_records.dob_year_month_token,
+        person_records.dob_year_day_token
     from person_records
     inner join live_versions
         on

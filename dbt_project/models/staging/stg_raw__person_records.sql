@@ -28,8 +28,6 @@ final as (
         nhs_token,
         crn_token,
         name_dob_token,
-        forename_token,
-        surname_token,
         dob_token,
         postcode_token,
         birth_year,
@@ -38,14 +36,13 @@ final as (
         forename_bloom,
         surname_bloom,
         postcode_bloom,
+        forename_token,
+        surname_token,
         forename_variant_tokens,
-        forename_phonetic_token,
-        surname_phonetic_token,
-        dob_day_token,
-        dob_month_token,
-        dob_year_token,
-        dob_swap_token,
-        postcode_district_token
+        name_pair_token,
+        dob_unordered_token,
+        dob_year_month_token,
+        dob_year_day_token
     from person_records
     {%- if is_incremental() %}
     where not exists (
