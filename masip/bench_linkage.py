@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import logging
 import os
@@ -61,8 +62,8 @@ FEBRL_FIELDS = (
     "given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state", "date_of_birth",
 )
 FEBRL_BLOOMS = {
-    "forename_bloom": 512, "surname_bloom": 512, "address_1_b": 512, "address_2_b": 512, "suburb_b": 512,
-    "postcode_bloom": 512,
+    **{f"{name}_bloom_{view}": 512 for name in ("forename", "surname") for view in ("ym", "yd", "u", "pc")},
+    "address_1_b": 512, "address_2_b": 512, "suburb_b": 512, "postcode_bloom": 512,
 }
 U_PAIRS = 2e6
 SEED = 1
@@ -135,31 +136,32 @@ def febrl_encode(frame: pd.DataFrame, keyring) -> pd.DataFrame:
     """Keyed encodings of every FEBRL field; nothing plain survives (not even ``rec_id``).
 
     Names, date of birth and postcode exactly as ingest encodes a person
-    (``pseudonymisation.encodings.PersonEncoder``: salted with the birth
-    year, a key per field; FEBRL has no second person per record, so no
-    partner view), plus the birth year in clear as SPEC §3.4 keeps it, and
-    the FEBRL-only address fields as keyed tokens and keyed Bloom filters of
-    their bigrams, each under its own HKDF key, salted like the names.
+    (``pseudonymisation.encodings.PersonEncoder``: salted with the date of
+    birth and its parts, a key per field; FEBRL has no second person per
+    record, so no partner view), plus the birth year in clear as SPEC §3.4
+    keeps it, and the FEBRL-only address fields (the product has none) as keyed tokens and
+    keyed Bloom filters of their bigrams, each under its own HKDF key,
+    unsalted.
     """
-    from pseudonymisation.encodings import BloomEncoder, KeyedHasher, PersonEncoder, qgrams, salt_of
+    from pseudonymisation.encodings import BloomEncoder, KeyedHasher, PersonEncoder, qgrams
 
     person = PersonEncoder(keyring)
     tok = {f: KeyedHasher(keyring.purpose_key(f"bench/{f}/token")) for f in FEBRL_FIELDS}
     out = pd.DataFrame({"rec_id": np.arange(len(frame)).astype(str)})
     dobs = [_febrl_date(v) for v in frame["date_of_birth"]]
-    salts = [salt_of(d) for d in dobs]
     encoded = [
         person.encode(fn or None, sn or None, dob, pc or None)
         for fn, sn, dob, pc in zip(frame["given_name"], frame["surname"], dobs, frame["postcode"])
     ]
-    for column in ("forename_token", "surname_token", "forename_bloom", "surname_bloom", "postcode_bloom",
-                   "name_pair_token", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token"):
-        out[column] = [row[column] for row in encoded]
+    for column in ("forename_token", "surname_token", *FEBRL_BLOOMS, "name_pair_token", "dob_unordered_token",
+                   "dob_year_month_token", "dob_year_day_token"):
+        if not column.endswith("_b"):
+            out[column] = [row[column] for row in encoded]
     out["birth_year"] = [d.year if d else None for d in dobs]
     for f in ("address_1", "address_2", "suburb"):
         bloom = BloomEncoder(keyring.purpose_key(f"bench/{f}/bloom"), FEBRL_BLOOMS[f + "_b"])
-        out[f + "_t"] = [tok[f].token(v or None, salt) for v, salt in zip(frame[f], salts)]
-        out[f + "_b"] = [bloom.encode(qgrams(v) if v else [], salt) for v, salt in zip(frame[f], salts)]
+        out[f + "_t"] = [tok[f].token(v or None) for v in frame[f]]
+        out[f + "_b"] = [bloom.encode(qgrams(v) if v else []) for v in frame[f]]
     for f in ("street_number", "state", "postcode"):
         out[f + "_t"] = [tok[f].token(v or None) for v in frame[f]]
     out["dob_t"] = [tok["date_of_birth"].token(v or None) for v in frame["date_of_birth"]]
@@ -179,26 +181,26 @@ def _febrl_date(value: object) -> date | None:
 def febrl_pseudo_settings(link_type: str):
     from splink import SettingsCreator, block_on
 
-    from pseudonymisation.encodings import SALT_COLUMN
+    from pseudonymisation.encodings import NAME_VIEWS
 
     for column, bits in FEBRL_BLOOMS.items():
         C.declare_bloom(column, bits)
-    view = lambda bloom: [C.SaltedView(bloom, SALT_COLUMN)]  # noqa: E731
+    views = {n: [C.SaltedView(f"{n}_bloom_{v}") for v in NAME_VIEWS] for n in ("forename", "surname")}
     return SettingsCreator(
         link_type=link_type,
         unique_id_column_name="rec_id",
         comparisons=[
-            C.name_comparison("given_name", "forename_token", view("forename_bloom")),
-            C.name_comparison("surname", "surname_token", view("surname_bloom")),
-            C.swap_comparison("name_swap", "name_pair_token", "forename_bloom", "surname_bloom"),
+            C.name_comparison("given_name", "forename_token", views["forename"]),
+            C.name_comparison("surname", "surname_token", views["surname"]),
+            C.swap_comparison("name_swap", "name_pair_token", views["forename"], views["surname"]),
             C.dob_comparison(
-                "dob", "dob_t", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", SALT_COLUMN
+                "dob", "dob_t", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", "birth_year"
             ),
             C.exact_comparison("street_number", "street_number_t", tf=True),
-            C.text_comparison("address_1", "address_1_t", "address_1_b", salt=SALT_COLUMN),
-            C.text_comparison("address_2", "address_2_t", "address_2_b", salt=SALT_COLUMN),
-            C.text_comparison("suburb", "suburb_t", "suburb_b", salt=SALT_COLUMN),
-            C.text_comparison("postcode", "postcode_t", "postcode_bloom", (0.5,), salt=SALT_COLUMN),
+            C.text_comparison("address_1", "address_1_t", "address_1_b"),
+            C.text_comparison("address_2", "address_2_t", "address_2_b"),
+            C.text_comparison("suburb", "suburb_t", "suburb_b"),
+            C.text_comparison("postcode", "postcode_t", "postcode_bloom", (0.5,)),
             C.exact_comparison("state", "state_t"),
         ],
         blocking_rules_to_generate_predictions=[
@@ -398,7 +400,10 @@ def bench_encoding(n: int = 200_000) -> list[dict[str, Any]]:
 
 
 def _plain_person_records(drops: Path) -> pd.DataFrame:
-    """Plain identifiers of every live record role, read back from the drops (anchor only)."""
+    """Plain identifiers of every live record role, read back from the drops (anchors and the privacy benchmark's truth).
+
+    ``version_id`` is the one ingest gives the row (``connectors.reader``).
+    """
     from connectors.contracts import TABLES
     from connectors.manifest import DropRejected, read_manifest, verify_drop
     from connectors.normalise import (
@@ -445,8 +450,10 @@ def _plain_person_records(drops: Path) -> pd.DataFrame:
                     crn = normalise_crn(cells[person.crn_column]) if person.crn_column and cells.get(person.crn_column) else None
                     born = parse_date(dob) if dob else None
                     postcode = normalise_postcode(get("postcode")) if get("postcode") else None
+                    version = hashlib.sha256(f"{manifest.sha256}|{file_name}|{line}".encode()).hexdigest()[:20]
                     rows.append({
                         "source_id": manifest.source_id, "source_table": contract.name, "record_ref": ref, "role": role,
+                        "version_id": version,
                         "updated_at": updated, "extract_date": manifest.extract_date, "drop_name": manifest.drop_name,
                         "line_number": line,
                         "deleted": normalise_code(cells.get("record_status") or "") == "DELETED",

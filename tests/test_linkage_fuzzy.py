@@ -29,6 +29,7 @@ from masip.linkage.cluster import dobs_compatible
 from pseudonymisation.encodings import (
     ENCODING_FIELDS,
     NAME_BLOOM_BITS,
+    NAME_VIEWS,
     PERSON_ENCODING_COLUMNS,
     BloomEncoder,
     PersonEncoder,
@@ -282,26 +283,38 @@ def test_bloom_encoding_is_keyed():
     assert ENCODER.encode(*args) == mine
 
 
-def test_salt_separates_birth_years_but_keeps_similarity_within_one():
-    """Salting (SPEC §3.8): the same name born in another year shares nothing; within a year, Dice works."""
+def test_salt_separates_strangers_but_keeps_one_view_for_a_mistyped_date():
+    """Salting (SPEC §3.8): the same name with another date shares nothing, unless two date parts agree."""
     bloom = BloomEncoder(b"k" * 16)
     assert dice(bloom.encode(grams("THOMPSON"), "1985"), bloom.encode(grams("THOMSON"), "1985")) >= 0.8
     assert dice(bloom.encode(grams("THOMPSON"), "1985"), bloom.encode(grams("THOMPSON"), "1986")) < 0.35
-    one = ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), None)
-    two = ENCODER.encode("ROBERT", "THOMPSON", date(1986, 3, 4), None)
-    for column in ("forename_token", "surname_token", "forename_bloom", "forename_variant_tokens", "name_pair_token"):
-        assert one[column] != two[column], column
+    base = ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ")
+    stranger = ENCODER.encode("ROBERT", "THOMPSON", date(1986, 7, 9), "M1 1AA")
+    for column in ("forename_token", "surname_token", "forename_variant_tokens", "postcode_bloom"):
+        assert base[column] != stranger[column], column
+    for view in NAME_VIEWS:
+        assert dice(base[f"surname_bloom_{view}"], stranger[f"surname_bloom_{view}"]) < 0.35
+    # day or month mistyped, day and month swapped, year mistyped: the views that still agree
+    for other, postcode, shared in (
+        (date(1985, 3, 5), None, {"ym"}), (date(1985, 9, 4), None, {"yd"}), (date(1985, 4, 3), None, {"u"}),
+        (date(1986, 3, 4), "SK8 9DQ", {"pc"}), (date(1986, 3, 4), None, set()),
+    ):
+        encoded = ENCODER.encode("ROBERT", "THOMPSON", other, postcode)
+        same = {v for v in NAME_VIEWS if encoded[f"surname_bloom_{v}"] == base[f"surname_bloom_{v}"]}
+        assert same == shared, other
 
 
 def test_each_field_has_its_own_hkdf_key():
     keys = {field: encoding_key(KEYRING, field) for field in ENCODING_FIELDS}
     assert len(set(keys.values())) == len(keys)
-    assert keys["forename"] == KEYRING.purpose_key("encoding/v2/forename")
+    assert keys["forename_ym"] == KEYRING.purpose_key("encoding/v2/forename_ym")
     token_keys = {KEYRING.purpose_key(f"token/{purpose}") for purpose in TOKENISERS}
     assert not token_keys & set(keys.values())
     # the same name in the forename and the surname field gives unrelated filters and tokens
-    row = ENCODER.encode("MORGAN", "MORGAN", date(1985, 3, 4), None)
-    assert dice(row["forename_bloom"], row["surname_bloom"]) < 0.35
+    row = ENCODER.encode("MORGAN", "MORGAN", date(1985, 3, 4), "SK8 9DQ", date(1990, 1, 2))
+    for view in NAME_VIEWS:
+        assert dice(row[f"forename_bloom_{view}"], row[f"surname_bloom_{view}"]) < 0.35
+    assert dice(row["forename_partner_bloom"], row["surname_partner_bloom"]) < 0.35
     assert row["forename_token"] != row["surname_token"]
 
 
@@ -339,8 +352,8 @@ def test_encodings_hold_no_plain_value():
                 assert needle.lower() not in text.lower(), (column, needle)
                 assert needle.encode() not in raw, (column, needle)
     # the filters are not the (unkeyed) bigram sets either: positions come from HMACs
-    assert encoded["forename_bloom"] != BloomEncoder(b"\0" * 16).encode(grams("ROBERT"), "1985")
-    assert len(encoded["forename_bloom"]) * 8 == NAME_BLOOM_BITS
+    assert encoded["forename_bloom_ym"] != BloomEncoder(b"\0" * 16).encode(grams("ROBERT"), "ym:1985-3")
+    assert len(encoded["forename_bloom_ym"]) * 8 == NAME_BLOOM_BITS
 
 
 def test_no_stand_alone_token_of_a_low_entropy_value():
@@ -391,10 +404,10 @@ def test_ingest_writes_the_encodings(tmp_path):
                 "where table_schema = 'raw' and table_name = 'person_records'"
             ).fetchall()
         )
-        assert types["forename_bloom"] == "BIT" and types["forename_variant_tokens"] == "VARCHAR[]"
+        assert types["forename_bloom_ym"] == "BIT" and types["forename_variant_tokens"] == "VARCHAR[]"
         filled = con.execute(
-            "select count(*), count(forename_bloom), count(surname_bloom), count(dob_unordered_token), "
-            "min(bit_length(forename_bloom)), count(*) filter (where forename_token is not null) "
+            "select count(*), count(forename_bloom_ym), count(surname_bloom_u), count(dob_unordered_token), "
+            "min(bit_length(forename_bloom_yd)), count(*) filter (where forename_token is not null) "
             "from raw.person_records"
         ).fetchone()
     assert filled[0] > 0 and filled[1] == filled[5] and filled[4] == NAME_BLOOM_BITS

@@ -60,17 +60,8 @@ def _present(column: str) -> str:
     return f"{column}{POPCOUNT_SUFFIX}" if column in _WORDS else column
 
 
-def null_level(*columns: str, salt: str | None = None) -> dict[str, Any]:
-    """Either side missing one of ``columns``; with ``salt``, also two salts that differ.
-
-    Salted encodings (``pseudonymisation.encodings``) of records with
-    different salts are incomparable, not dissimilar: the pair is scored on
-    its other comparisons (a different birth year already counts against it
-    in the date-of-birth comparison).
-    """
+def null_level(*columns: str) -> dict[str, Any]:
     sql = " or ".join(f'"{_present(c)}_l" is null or "{_present(c)}_r" is null' for c in columns)
-    if salt:
-        sql += f' or "{salt}_l" is distinct from "{salt}_r"'
     return _level(sql, "null", is_null_level=True)
 
 
@@ -111,12 +102,9 @@ def dice_sql(left: str, right: str, threshold: float) -> str:
     return f'200 * {intersection_sql(left, right)} >= {hundredths} * ("{left}{n}_l" + "{right}{n}_r")'
 
 
-def dice_level(column: str, threshold: float, salt: str | None = None) -> dict[str, Any]:
-    """Dice(``column``) >= threshold (missing filters: false); with ``salt``, only between equal salts."""
-    sql = dice_sql(column, column, threshold)
-    if salt:
-        sql = f'"{salt}_l" is not distinct from "{salt}_r" and {sql}'
-    return _level(sql, f"dice({column}) >= {threshold}")
+def dice_level(column: str, threshold: float) -> dict[str, Any]:
+    """Dice(``column``) >= threshold (missing filters: false)."""
+    return _level(dice_sql(column, column, threshold), f"dice({column}) >= {threshold}")
 
 
 def list_overlap_level(column: str, label: str) -> dict[str, Any]:
@@ -133,10 +121,9 @@ def comparison(name: str, levels: Sequence[dict[str, Any]], description: str | N
 
 def text_comparison(
     name: str, token: str, bloom: str, thresholds: Sequence[float] = (0.8, 0.6), tf: bool = False,
-    salt: str | None = None,
 ) -> dict[str, Any]:
-    """A free-text field: null (or different salts) / exact token / Dice >= each threshold / else."""
-    levels = [null_level(bloom, salt=salt), exact_level(token, tf=tf)]
+    """A free-text field: null / exact token / Dice >= each threshold / else."""
+    levels = [null_level(bloom), exact_level(token, tf=tf)]
     levels += [dice_level(bloom, t) for t in thresholds]
     levels.append(else_level())
     return comparison(name, levels)
@@ -144,32 +131,31 @@ def text_comparison(
 
 @dataclass(frozen=True)
 class SaltedView:
-    """A salted Bloom filter of a field and the column that says which salt made it.
+    """One salted Bloom filter of a field, and the column (if any) that says which salt made it.
 
-    Two records' filters of one view compare only when their ``salt``
-    columns are equal (``is not distinct from``: two unsalted records compare
-    too, unless ``null_salt_ok`` is false).
+    Filters of one view made with different salts have unrelated bits (Dice
+    about 0.1), so views whose salts are never stored (``salt`` None: the
+    date-of-birth views of ``pseudonymisation.encodings``) are simply
+    compared; a view with a ``salt`` column compares only between equal salts.
     """
 
     bloom: str
-    salt: str
-    null_salt_ok: bool = True
-
-    def same_salt(self) -> str:
-        if self.null_salt_ok:
-            return f'"{self.salt}_l" is not distinct from "{self.salt}_r"'
-        return f'"{self.salt}_l" = "{self.salt}_r"'
+    salt: str | None = None
 
     def usable(self) -> str:
-        """Both filters present and comparable."""
+        """Both filters present (and, with a salt column, equal salts)."""
         n = POPCOUNT_SUFFIX
-        return f'"{self.bloom}{n}_l" is not null and "{self.bloom}{n}_r" is not null and {self.same_salt()}'
+        sql = f'"{self.bloom}{n}_l" is not null and "{self.bloom}{n}_r" is not null'
+        return f'{sql} and "{self.salt}_l" = "{self.salt}_r"' if self.salt else sql
 
 
-def _first_usable(views: Sequence[SaltedView], sql_of: Any) -> str:
-    """``sql_of(view)`` on the first view usable for the pair (CASE), false when none is."""
-    whens = " ".join(f"when {v.usable()} then ({sql_of(v)})" for v in views)
-    return f"(case {whens} else false end)"
+def any_view(views: Sequence[SaltedView], sql_of: Any) -> str:
+    """``sql_of(view)`` holds for some usable view of the pair."""
+    return "(" + " or ".join(f"({v.usable()} and {sql_of(v)})" for v in views) + ")"
+
+
+def any_view_dice(views: Sequence[SaltedView], threshold: float) -> str:
+    return any_view(views, lambda v: dice_sql(v.bloom, v.bloom, threshold))
 
 
 def name_comparison(
@@ -180,8 +166,8 @@ def name_comparison(
 
     null (no view comparable) / exact (term-frequency adjusted salted
     token; Splink needs a plain equality here) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
-    the other thresholds / else. ``views`` are tried in order: the first
-    whose salts agree is compared. Swapped forename and surname are a
+    the other thresholds / else; a Dice level holds when it holds in any
+    usable view (views with different salts score like strangers). Swapped forename and surname are a
     separate comparison (:func:`swap_comparison`): as a level here it would
     be rare enough that estimating its u probability needs every sampled
     pair, and each of those would pay for two more Dice computations.
@@ -193,7 +179,7 @@ def name_comparison(
         levels.append(list_overlap_level(variants, "nickname"))
 
     def dice_at(t: float) -> dict[str, Any]:
-        return _level(_first_usable(views, lambda v: dice_sql(v.bloom, v.bloom, t)), f"dice({name}) >= {t}")
+        return _level(any_view_dice(views, t), f"dice({name}) >= {t}")
 
     levels += [dice_at(t) for t in thresholds[:1]]
     if containment is not None:
@@ -203,30 +189,28 @@ def name_comparison(
             inter = intersection_sql(v.bloom, v.bloom)
             return f'100 * {inter} >= {hundredths} * least("{v.bloom}{n}_l", "{v.bloom}{n}_r")'
 
-        levels.append(_level(_first_usable(views, contained), f"containment({name}) >= {containment}"))
+        levels.append(_level(any_view(views, contained), f"containment({name}) >= {containment}"))
     levels += [dice_at(t) for t in thresholds[1:]]
     levels.append(else_level())
     return comparison(name, levels)
 
 
-def swap_comparison(name: str, pair: str, first_bloom: str, second_bloom: str, threshold: float = 0.6) -> dict[str, Any]:
+def swap_comparison(
+    name: str, pair: str, first: Sequence[SaltedView], second: Sequence[SaltedView], threshold: float = 0.6,
+) -> dict[str, Any]:
     """Forename and surname swapped: ``pair`` is a token of the *unordered* pair of both names.
 
-    Levels: null (pair or a filter missing) / swapped (the unordered pairs
-    are equal, yet neither field resembles the same field of the other
-    record: Dice of each below ``threshold``) / else. A salted ``pair``
-    token is only ever equal between records of one salt, which is when
-    their filters compare.
-    The Dice part is only evaluated for pairs with equal ``pair`` tokens, so
-    it costs next to nothing on random pairs.
+    Levels: null (``pair`` missing) / swapped (the unordered pairs are
+    equal, yet neither field resembles the same field of the other record
+    in any of its views ``first``, ``second``: Dice below ``threshold``) /
+    else. The Dice part is only evaluated for pairs with equal ``pair``
+    tokens, so it costs next to nothing on random pairs.
     """
     swapped = (
-        f'"{pair}_l" = "{pair}_r" and not ({dice_sql(first_bloom, first_bloom, threshold)}) '
-        f"and not ({dice_sql(second_bloom, second_bloom, threshold)})"
+        f'"{pair}_l" = "{pair}_r" and not coalesce({any_view_dice(first, threshold)}, false) '
+        f"and not coalesce({any_view_dice(second, threshold)}, false)"
     )
-    levels = [null_level(pair, first_bloom, second_bloom), _level(swapped, "forename/surname swapped")]
-    levels.append(else_level())
-    return comparison(name, levels)
+    return comparison(name, [null_level(pair), _level(swapped, "forename/surname swapped"), else_level()])
 
 
 def dob_comparison(name: str, dob: str, unordered: str, year_month: str, year_day: str, year: str) -> dict[str, Any]:

@@ -18,10 +18,12 @@ role            same role (victim/perpetrator) / else — people seldom change s
 postcode        exact / Dice ≥ 0.7 (typo) / same district / else — moving house is "else"
 ==============  ===========================================================================
 
-The name encodings are salted with the birth year
-(:data:`pseudonymisation.encodings.SALT_COLUMN`): two records with different
-birth years (or one without) have incomparable name filters, so their name
-comparisons are null, not "else".
+The name encodings are salted with parts of the date of birth and with the
+postcode, in four views (:data:`pseudonymisation.encodings.NAME_VIEWS`), and
+with the partner's date of birth: a Dice level holds when it holds in any
+view. Names of two records whose dates of birth share no two parts, at
+different postcodes and with different partners, look unrelated, as a
+stranger's would.
 
 Training. With enough records (:data:`MIN_TRAINING_RECORDS`) the u
 probabilities are estimated by random sampling (seeded), the m
@@ -62,7 +64,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masip.linkage import comparisons as C
-from pseudonymisation.encodings import NAME_BLOOM_BITS, POSTCODE_BLOOM_BITS, SALT_COLUMN
+from pseudonymisation.encodings import NAME_BLOOM_BITS, NAME_VIEWS, POSTCODE_BLOOM_BITS
 
 #: DuckDB's memory cap for the linkage's own database; dbt's connection uses the same variable (profiles.yml)
 MEMORY_ENV = "MASIP_DUCKDB_MEMORY"
@@ -83,8 +85,7 @@ MIN_MATCH_WEIGHT = -12.0
 DEFAULT_PRIOR = 0.002
 
 BLOOM_BITS: dict[str, int] = {
-    "forename_bloom": NAME_BLOOM_BITS,
-    "surname_bloom": NAME_BLOOM_BITS,
+    **{f"{name}_bloom_{view}": NAME_BLOOM_BITS for name in ("forename", "surname") for view in NAME_VIEWS},
     "forename_partner_bloom": NAME_BLOOM_BITS,
     "surname_partner_bloom": NAME_BLOOM_BITS,
     "postcode_bloom": POSTCODE_BLOOM_BITS,
@@ -128,19 +129,16 @@ def comparisons(tf: bool) -> list[dict[str, Any]]:
         C.declare_bloom(column, bits)
     sex_null = C.null_level("sex")
     sex_null["sql_condition"] = "\"sex_l\" is null or \"sex_r\" is null or \"sex_l\" = 'U' or \"sex_r\" = 'U'"
-    salt = SALT_COLUMN
 
     def views(field: str) -> list[C.SaltedView]:
-        """Own birth year first; else the partner's date of birth (see pseudonymisation.encodings)."""
-        return [
-            C.SaltedView(f"{field}_bloom", salt),
-            C.SaltedView(f"{field}_partner_bloom", "partner_salt_token", null_salt_ok=False),
-        ]
+        """The date-of-birth views, then the partner view (see pseudonymisation.encodings)."""
+        own = [C.SaltedView(f"{field}_bloom_{view}") for view in NAME_VIEWS]
+        return [*own, C.SaltedView(f"{field}_partner_bloom", "partner_salt_token")]
 
     return [
         C.name_comparison("forename", "forename_token", views("forename"), variants="forename_variant_tokens", tf=tf),
         C.name_comparison("surname", "surname_token", views("surname"), tf=tf, containment=0.8),
-        C.swap_comparison("name_swap", "name_pair_token", "forename_bloom", "surname_bloom"),
+        C.swap_comparison("name_swap", "name_pair_token", views("forename"), views("surname")),
         C.dob_comparison(
             "dob", "dob_token", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", "birth_year"
         ),
@@ -151,7 +149,7 @@ def comparisons(tf: bool) -> list[dict[str, Any]]:
             [
                 C.null_level("postcode_token"),
                 C.exact_level("postcode_token"),
-                C.dice_level("postcode_bloom", 0.7, salt=salt),
+                C.dice_level("postcode_bloom", 0.7),
                 C.exact_level("postcode_district", label="same district"),
                 C.else_level(),
             ],
@@ -183,16 +181,17 @@ def blocking_rules() -> list[str]:
     """Candidate pairs: who could plausibly be the same person (keyed tokens and clear generalised values).
 
     Each rule pairs records that agree on a date of birth (up to a day/month
-    swap: the unordered token) or on salted names, and on one more thing —
-    a name, the unordered pair of Soundex codes, the postcode district — so
-    that a block holds about one person's records however many records
-    there are. A broad rule alone (all records born on one day, or all John
+    swap: the unordered token), on two of its parts, or on names, and on one
+    more thing — a name, the unordered pair of Soundex codes, the postcode
+    district — so that a block holds about one person's records however
+    many records there are. A broad rule alone (all records born on one day, or all John
     Smiths) grows with the square of the input: at a national year's 2.5
     million records, date of birth alone gives over a hundred million
-    candidate pairs, nearly all of them strangers. The salted name tokens
-    already imply the same birth year; the name-pair token (Soundex codes of
-    both names, unordered, salted) is selective on its own and catches typos
-    and forename/surname swaps. Records without a date of birth meet their
+    candidate pairs, nearly all of them strangers. The name tokens are
+    salted with the date of birth, so they imply it; the name-pair token
+    (Soundex codes of both names, unordered, salted with the birth year) is
+    selective on its own and catches typos, day typos and forename/surname
+    swaps. Records without a date of birth meet their
     person's other records through the postcode, or opposite the same
     partner (the partner-salt token: the other person of the record has the
     same date of birth); crime-reference pairs have their own rule.
@@ -206,8 +205,8 @@ def blocking_rules() -> list[str]:
         _same(dob, district),
         _same(fn, sn),
         _same(pair),
-        _same(sn, district),
-        _same(fn, district),
+        _same("dob_year_month_token", district),
+        _same("dob_year_day_token", district),
         _same("postcode_token", "sex"),
         _same("partner_salt_token", "role"),
         _same("ctx_key"),
@@ -278,7 +277,7 @@ def prepare(records: pd.DataFrame) -> pa.Table:
 
 def has_fuzzy_encodings(records: pd.DataFrame) -> bool:
     """Whether any record carries an encoding the model can compare."""
-    columns = [c for c in ("forename_bloom", "surname_bloom", "dob_unordered_token") if c in records]
+    columns = [c for c in (*BLOOM_BITS, "dob_unordered_token") if c in records]
     return bool(columns) and bool(records[columns].notna().any().any())
 
 
