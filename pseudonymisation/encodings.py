@@ -139,7 +139,7 @@ def view_salts(dob: date | None, postcode: str | None) -> dict[str, str]:
 class KeyedHasher:
     """HMAC-SHA-256 of ``salt ‖ 0x1f ‖ value`` under one field's key, keyed once and copied, cached."""
 
-    __slots__ = ("_keyed", "_cache")
+    __slots__ = ("_cache", "_keyed")
 
     def __init__(self, key: bytes) -> None:
         self._keyed = hmac.HMAC(key, hashes.SHA256())
@@ -147,7 +147,7 @@ class KeyedHasher:
 
     def digest(self, value: str, salt: str = "") -> bytes:
         mac = self._keyed.copy()
-        mac.update(f"{salt}\x1f{value}".encode("utf-8"))
+        mac.update(f"{salt}\x1f{value}".encode())
         return mac.finalize()
 
     def token(self, value: str | None, salt: str = "") -> str | None:

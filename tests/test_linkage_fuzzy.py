@@ -109,7 +109,7 @@ def with_partners(calls: list[tuple[tuple, dict]]) -> list[dict]:
     return rows
 
 
-def P(*args, **kwargs) -> tuple[tuple, dict]:  # noqa: N802 - a person() call, resolved by with_partners
+def P(*args, **kwargs) -> tuple[tuple, dict]:  # a person() call, resolved by with_partners
     return args, kwargs
 
 
@@ -322,7 +322,7 @@ def test_positions_are_independent_slices_of_one_hmac_per_element():
     """No double hashing: each position is its own 16-bit slice of HMAC-SHA-256(K, salt ‖ 0x1f ‖ element)."""
     key = b"k" * 32
     bloom = BloomEncoder(key, bits=512, hashes=8)
-    digest = hmac.new(key, "1985\x1f_R".encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, b"1985\x1f_R", hashlib.sha256).digest()
     expected = [int.from_bytes(digest[2 * i : 2 * i + 2], "big") % 512 for i in range(8)]
     assert bloom.positions("_R", "1985") == expected
     # not an arithmetic progression mod the filter size (what double hashing gives), over many elements

@@ -14,7 +14,12 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.privacy.__main__ import AFTER, BEFORE, build
-from benchmarks.privacy.attacks import Public, calendar_frequencies, frequencies_from, run_all
+from benchmarks.privacy.attacks import (
+    Public,
+    calendar_frequencies,
+    frequencies_from,
+    run_all,
+)
 from connectors.normalise import normalise_name
 from masip.synth.names import FEMALE_FORENAMES, MALE_FORENAMES, SURNAMES
 from pseudonymisation.encodings import nickname_table

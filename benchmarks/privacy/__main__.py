@@ -36,9 +36,19 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from benchmarks.privacy.attacks import Public, Scheme, calendar_frequencies, frequencies_from, run_all
+from benchmarks.privacy.attacks import (
+    Public,
+    Scheme,
+    calendar_frequencies,
+    frequencies_from,
+    run_all,
+)
 from benchmarks.privacy.weak import WeakEncoder
-from pseudonymisation.encodings import NAME_VIEWS, PERSON_ENCODING_COLUMNS, nickname_table
+from pseudonymisation.encodings import (
+    NAME_VIEWS,
+    PERSON_ENCODING_COLUMNS,
+    nickname_table,
+)
 
 #: What the public code says the stored columns encode (field, column, clear salt column). The
 #: date-of-birth salts of v2 are never stored, so the attacker pools each of those columns whole.
@@ -102,7 +112,7 @@ def public_tables(top: int = 5000) -> Public:
     frequencies: dict[str, dict[str, float]] = calendar_frequencies()
     for field_name, file_name in (("forename", "first_names.pkl.gz"), ("surname", "last_names.pkl.gz")):
         with gzip.open(resources.files("names_dataset").joinpath(f"v3/{file_name}")) as handle:
-            table = pickle.load(handle)  # noqa: S301 - the package's own data file
+            table = pickle.load(handle)
         ranks: dict[str, int] = {}
         for name, info in table.items():
             rank = (info.get("rank") or {}).get("GB")

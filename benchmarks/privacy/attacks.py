@@ -126,7 +126,7 @@ def frequency_alignment(rows: pd.DataFrame, scheme: Scheme, public: Public) -> G
         for group in _groups(rows, column, salt):
             counts = group[column].map(_key).value_counts()
             decode = dict(zip(counts.index, ranked))
-            found = group[column].map(lambda v: decode.get(_key(v)))
+            found = group[column].map(lambda v, decode=decode: decode.get(_key(v)))
             target.update(found[target.loc[found.index].isna()].dropna())
     return guesses
 
@@ -172,7 +172,7 @@ def graph_alignment(rows: pd.DataFrame, scheme: Scheme, public: Public) -> Guess
         for tokens in lists.index:
             if tokens not in names and len(tokens) == 1 and next(iter(tokens)) in mapping:
                 names[tokens] = mapping[next(iter(tokens))]
-        found = group[column].map(lambda v: names.get(frozenset(v)))
+        found = group[column].map(lambda v, names=names: names.get(frozenset(v)))
         guesses["forename"].update(found.dropna())
     return guesses
 
@@ -256,7 +256,7 @@ def pattern_mining(rows: pd.DataFrame, scheme: Scheme, public: Public, seeds: Gu
                 continue
             decoded = _mine_group(distinct, start, public, candidates)
             new = {j: v for j, v in decoded.items() if j not in start}  # what mining adds to its seeds
-            found = group[column].map(lambda f: new.get(position[f]))
+            found = group[column].map(lambda f, new=new, position=position: new.get(position[f]))
             target = guesses[field_name]
             target.update(found[target.loc[found.index].isna()].dropna())
     return guesses
@@ -272,7 +272,7 @@ def known_rows(rows: pd.DataFrame, k: int, seed: int) -> pd.Index:
 def plain_values(rows: pd.DataFrame) -> dict[str, pd.Series]:
     """The true value of every field, as a known record reveals it."""
     dob = pd.to_datetime(rows["true_dob"], errors="coerce")
-    text = lambda s: s.map(lambda v: None if pd.isna(v) else str(int(v)))  # noqa: E731
+    text = lambda s: s.map(lambda v: None if pd.isna(v) else str(int(v)))
     return {
         "forename": rows["true_forename"], "surname": rows["true_surname"], "dob": rows["true_dob"],
         "postcode": rows["true_postcode"], "day": text(dob.dt.day), "month": text(dob.dt.month),
@@ -286,7 +286,7 @@ def known_plaintext(rows: pd.DataFrame, scheme: Scheme, public: Public, known: p
     for field_name, column, _salt in (*scheme.tokens, *scheme.filters):
         pairs = pd.DataFrame({"e": rows.loc[known, column].map(_key), "v": truth[field_name].loc[known]}).dropna()
         lookup = pairs.groupby("e")["v"].agg(lambda v: v.mode().iloc[0]).to_dict()
-        found = rows[column].map(lambda e: lookup.get(_key(e)) if e is not None else None)
+        found = rows[column].map(lambda e, lookup=lookup: lookup.get(_key(e)) if e is not None else None)
         target = guesses[field_name]
         target.update(found[target.isna()].dropna())
     return merge(guesses, pattern_mining(rows, scheme, public, guesses))  # equality decodes, then mined ones
