@@ -153,8 +153,8 @@ def febrl_encode(frame: pd.DataFrame, keyring) -> pd.DataFrame:
         person.encode(fn or None, sn or None, dob, pc or None)
         for fn, sn, dob, pc in zip(frame["given_name"], frame["surname"], dobs, frame["postcode"])
     ]
-    for column in ("forename_token", "surname_token", *FEBRL_BLOOMS, "name_pair_token", "dob_unordered_token",
-                   "dob_year_month_token", "dob_year_day_token"):
+    for column in ("forename_token", "surname_token", *FEBRL_BLOOMS, "name_pair_token",
+                   "dob_unordered_token", "dob_year_month_token", "dob_year_day_token"):
         if not column.endswith("_b"):
             out[column] = [row[column] for row in encoded]
     out["birth_year"] = [d.year if d else None for d in dobs]
@@ -165,6 +165,10 @@ def febrl_encode(frame: pd.DataFrame, keyring) -> pd.DataFrame:
     for f in ("street_number", "state", "postcode"):
         out[f + "_t"] = [tok[f].token(v or None) for v in frame[f]]
     out["dob_t"] = [tok["date_of_birth"].token(v or None) for v in frame["date_of_birth"]]
+    # blocking keys of a name with the suburb (FEBRL's address; the product blocks on postcode district)
+    for f in ("given_name", "surname"):
+        key = KeyedHasher(keyring.purpose_key(f"bench/{f}+suburb/token"))
+        out[f + "_suburb_t"] = [key.token(f"{v}|{s}") if v and s else None for v, s in zip(frame[f], frame["suburb"])]
     return out
 
 
@@ -203,12 +207,19 @@ def febrl_pseudo_settings(link_type: str):
             C.text_comparison("postcode", "postcode_t", "postcode_bloom", (0.5,)),
             C.exact_comparison("state", "state_t"),
         ],
-        blocking_rules_to_generate_predictions=[
-            block_on(*cols) for cols in _febrl_blocking(_febrl_pseudo_column, "dob_t")
-        ],
+        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in FEBRL_PSEUDO_BLOCKING],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
+
+
+#: The plain blocking of :func:`_febrl_blocking` in encoded form. The name tokens are salted with the
+#: date of birth, so the name+suburb rules use keyed tokens of the name with FEBRL's suburb, an
+#: address field the product does not have (its nearest, the postcode district, is in clear).
+FEBRL_PSEUDO_BLOCKING = (
+    ("forename_token", "surname_token"), ("dob_t",), ("postcode_t", "street_number_t"), ("surname_suburb_t",),
+    ("given_name_suburb_t",), ("address_1_t", "postcode_t"),
+)
 
 
 def _febrl_pseudo_column(field: str) -> str:

@@ -58,7 +58,9 @@ published counter-measures:
   shows (``forename_variant_tokens``). Soundex codes only appear inside the
   name-pair blocking key: the keyed *unordered* pair of both names' codes
   with the birth year (about 2^20 values; it also recognises a
-  forename/surname swap). The date of birth is keyed whole
+  forename/surname swap). No name is keyed unsalted: a keyed unordered
+  pair of both full names was tried for blocking and let 100 known records
+  decode 1.7% of the surnames of a small partnership. The date of birth is keyed whole
   (``dob_token``), whole up to a day/month swap (``dob_unordered_token``),
   and in parts only together with the year and the surname's Soundex code
   (``dob_year_month_token``, ``dob_year_day_token``: one mistyped part). Day,
