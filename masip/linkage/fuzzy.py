@@ -192,7 +192,8 @@ def blocking_rules() -> list[str]:
     (Soundex codes of both names, unordered, salted with the birth year) is
     selective on its own and catches typos, day typos and forename/surname
     swaps. Records without a date of birth meet their
-    person's other records through the postcode, or opposite the same
+    person's other records through the postcode (with the sex or the role, either
+    of which may be missing), or opposite the same
     partner (the partner-salt token: the other person of the record has the
     same date of birth); crime-reference pairs have their own rule.
     """
@@ -208,6 +209,7 @@ def blocking_rules() -> list[str]:
         _same("dob_year_month_token", district),
         _same("dob_year_day_token", district),
         _same("postcode_token", "sex"),
+        _same("postcode_token", "role"),
         _same("partner_salt_token", "role"),
         _same("ctx_key"),
     ]
