@@ -1,6 +1,6 @@
 """Privacy benchmark: what an attacker without the key recovers from the stored person encodings.
 
-    python -m benchmarks.privacy [--dyads 600] [--seed 11]      (make bench-privacy)
+    python -m benchmarks.privacy [--dyads 600] [--seed 11] [--dbt]      (make bench-privacy)
 
 1. Generates a partnership with the project's generator (``masip.synth``)
    and ingests it with the real ingest under a fresh throwaway key.
@@ -124,8 +124,11 @@ def public_tables(top: int = 5000) -> Public:
     return Public(frequencies, nickname_table())
 
 
-def build(dyads: int, seed: int, work: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """The AFTER rows (stored), the BEFORE rows (v1 on the same plain values), and the analyst tables with encodings."""
+def build(dyads: int, seed: int, work: Path, dbt: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The AFTER rows (stored), the BEFORE rows (v1 on the same plain values), and the analyst tables with encodings.
+
+    ``dbt``: also build the warehouse's models, so the list includes the analyst-facing copies.
+    """
     from connectors.ingest import ingest_drops
     from masip.bench_linkage import _plain_person_records
     from masip.synth import generate_partnership
@@ -136,6 +139,10 @@ def build(dyads: int, seed: int, work: Path) -> tuple[pd.DataFrame, pd.DataFrame
     generate_partnership(drops, dyads=dyads, seed=seed)
     secret = generate_secret()  # fresh throwaway key, never written anywhere
     ingest_drops(drops, warehouse, Keyring(secret.encode()), show_progress=False, archive_dir=work / "archive")
+    if dbt:
+        from masip.dbt_runner import build_warehouse
+
+        build_warehouse(warehouse)
     plain = _plain_person_records(drops)
     persons = pd.read_csv(drops / "_truth" / "person_records.csv")
     truth = plain.merge(persons, on=["source_id", "source_table", "record_ref", "role"])
@@ -162,11 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dyads", type=int, default=600, help="dyads in the synthetic partnership (default 600)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--dbt", action="store_true", help="also build the dbt models and list their encoding columns")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     public = public_tables()
     with tempfile.TemporaryDirectory(prefix="masip-bench-privacy-") as work:
-        after_rows, before_rows, tables = build(args.dyads, args.seed, Path(work))
+        after_rows, before_rows, tables = build(args.dyads, args.seed, Path(work), dbt=args.dbt)
     print(f"## Privacy benchmark ({args.dyads} dyads, seed {args.seed}; {len(after_rows)} person record rows, "
           f"{after_rows.person_id.nunique()} persons)\n")
     print("Analyst-facing tables holding identifier encodings: " + (", ".join(tables) or "none") + "\n")
