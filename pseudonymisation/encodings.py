@@ -207,9 +207,10 @@ class BloomEncoder:
         if mask is None:
             if len(self._masks) >= _CACHE_LIMIT:
                 self._masks.clear()
+            digest, bits = self._hasher.digest(element, salt), self.bits
             mask = 0
-            for position in self.positions(element, salt):
-                mask |= 1 << position
+            for i in range(0, _SLICE_BYTES * self.hashes, _SLICE_BYTES):  # = positions(), unrolled
+                mask |= 1 << (((digest[i] << 8) | digest[i + 1]) % bits)
             self._masks[(salt, element)] = mask
         return mask
 
@@ -268,14 +269,12 @@ class NicknameTable:
                 if nick != formal:
                     heads.setdefault(nick, set()).add(formal)
         self._heads = {name: frozenset(group) for name, group in heads.items()}
+        #: The most groups any name has: every name's group tokens are padded to this many.
+        self.widest = 1 + max((len(group) for group in self._heads.values()), default=0)
 
     def groups(self, name: str) -> frozenset[str]:
         return self._heads.get(name, frozenset()) | {name}
 
-    @property
-    def widest(self) -> int:
-        """The most groups any name has: every name's group tokens are padded to this many."""
-        return 1 + max((len(heads) for heads in self._heads.values()), default=0)
 
     def __len__(self) -> int:
         return len(self._heads)

@@ -325,6 +325,7 @@ def test_positions_are_independent_slices_of_one_hmac_per_element():
     digest = hmac.new(key, b"1985\x1f_R", hashlib.sha256).digest()
     expected = [int.from_bytes(digest[2 * i : 2 * i + 2], "big") % 512 for i in range(8)]
     assert bloom.positions("_R", "1985") == expected
+    assert bloom.mask(["_R"], "1985") == sum(1 << p for p in set(expected))  # the unrolled mask agrees
     # not an arithmetic progression mod the filter size (what double hashing gives), over many elements
     progressions = 0
     for gram in (a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_"):
