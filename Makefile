@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test bench bench-linkage compile-trino airflow lock clean browser
+.PHONY: setup demo test bench bench-linkage bench-privacy compile-trino airflow lock clean browser
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ bench: setup
 
 bench-linkage: setup
 	$(BIN)/python -m masip.bench_linkage
+
+# The known attacks on the stored person encodings, before (v1) and after hardening (benchmarks/privacy).
+bench-privacy: setup
+	$(BIN)/python -m benchmarks.privacy
 
 # The dbt project compiled for the second adapter (dbt-trino), no server needed (docs/national-deployment.md).
 compile-trino: setup

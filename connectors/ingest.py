@@ -274,7 +274,7 @@ class Ingestor:
         self.code_lists = {**code_lists, "police_force": code_lists["police_force"] | profile_forces}
         self.tokenisers = tokenisers(keyring)
         # one encoder per ingest, so its caches of bigram masks and encoded values serve every file
-        self.encoder = PersonEncoder(self.tokenisers)
+        self.encoder = PersonEncoder(keyring)
         self._loaded: set[tuple[str, str]] = set()  # (drop_name, manifest sha256) in ops.loaded_drops
 
     def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:

@@ -147,7 +147,7 @@ class TableReader:
         profile: SourceProfile,
         code_lists: dict[str, frozenset[str]],
         tokenisers: dict[str, Tokeniser],
-        encoder: PersonEncoder | None = None,
+        encoder: PersonEncoder,
     ) -> None:
         self.contract = contract
         self.manifest = manifest
@@ -155,9 +155,8 @@ class TableReader:
         self.code_lists = code_lists
         self.tokenisers = tokenisers
         self.key_version = next(iter(tokenisers.values())).key_version
-        # Keyed fuzzy-linkage encodings (Bloom filters, variant tokens), keyed
-        # by sub-keys of the same tokenisers, so they share the key version.
-        self.encoder = encoder if encoder is not None else PersonEncoder(tokenisers)
+        # salted keyed fuzzy-linkage encodings, under HKDF keys of the same keyring
+        self.encoder = encoder
         self._names: dict[str, str | None] = {}  # plain names, only for this file's read
         self.parse_date = _memoised(date_parser(manifest.date_format))
         self.parse_datetime = _memoised(datetime_parser(manifest.date_format))
@@ -351,9 +350,17 @@ class TableReader:
             "birth_year": dob.year if dob else None,
             "sex": sex,
             "postcode_district": district,
-            **self.encoder.encode(forename, surname, dob, postcode, district),
+            **self.encoder.encode(forename, surname, dob, postcode, self._partner_dob(person, cells)),
         }
-        return generalised, (pnc, nhs, crn, name_dob, forename, surname, dob_text, postcode)
+        return generalised, (pnc, nhs, crn, name_dob, dob_text, postcode)
+
+    def _partner_dob(self, person: PersonRole, cells: dict[str, str | None]) -> date | None:
+        """The date of birth of the row's other person (victim <-> perpetrator): it salts the partner view."""
+        for other in self.contract.persons:
+            if other is not person and "dob" in other.fields:
+                raw = cells.get(other.prefix + "dob")
+                return self.parse_date(raw) if raw else None
+        return None
 
     def _identifier(
         self, column: str | None, cells: dict[str, str | None], normalise: Callable[[str], str | None], problems: _RowProblems

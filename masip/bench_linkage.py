@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import logging
 import os
@@ -61,7 +62,8 @@ FEBRL_FIELDS = (
     "given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state", "date_of_birth",
 )
 FEBRL_BLOOMS = {
-    "given_name_b": 256, "surname_b": 256, "address_1_b": 256, "address_2_b": 256, "suburb_b": 256, "postcode_b": 128,
+    **{f"{name}_bloom_{view}": 512 for name in ("forename", "surname") for view in ("ym", "yd", "u", "pc")},
+    "address_1_b": 512, "address_2_b": 512, "suburb_b": 512, "postcode_bloom": 512,
 }
 U_PAIRS = 2e6
 SEED = 1
@@ -133,73 +135,96 @@ def _febrl_blocking(col: Callable[[str], str], dob: str) -> list[tuple[str, ...]
 def febrl_encode(frame: pd.DataFrame, keyring) -> pd.DataFrame:
     """Keyed encodings of every FEBRL field; nothing plain survives (not even ``rec_id``).
 
-    Per field: a keyed token (all fields), a keyed Bloom filter (names,
-    addresses, suburb, postcode), same-key Soundex tokens of both names, and
-    keyed tokens of the day, month, year and day/month-swapped date of birth.
-    Keys: HKDF purpose keys of a throwaway bench secret, sub-keyed per
-    encoding as in ingest (``pseudonymisation.encodings.derive_key``).
+    Names, date of birth and postcode exactly as ingest encodes a person
+    (``pseudonymisation.encodings.PersonEncoder``: salted with the date of
+    birth and its parts, a key per field; FEBRL has no second person per
+    record, so no partner view), plus the birth year in clear as SPEC §3.4
+    keeps it, and the FEBRL-only address fields (the product has none) as keyed tokens and
+    keyed Bloom filters of their bigrams, each under its own HKDF key,
+    unsalted.
     """
-    from pseudonymisation.encodings import BloomEncoder, KeyedHasher, derive_key, phonetic_code
-    from pseudonymisation.tokens import Tokeniser
+    from pseudonymisation.encodings import BloomEncoder, KeyedHasher, PersonEncoder, qgrams
 
-    base = {f: Tokeniser(keyring, f"bench/{f}") for f in FEBRL_FIELDS}
-    tok = {f: KeyedHasher(derive_key(base[f], "token")) for f in FEBRL_FIELDS}  # cached per distinct value
-    name_key = Tokeniser(keyring, "bench/name")
+    person = PersonEncoder(keyring)
+    tok = {f: KeyedHasher(keyring.purpose_key(f"bench/{f}/token")) for f in FEBRL_FIELDS}
     out = pd.DataFrame({"rec_id": np.arange(len(frame)).astype(str)})
-    names = BloomEncoder(derive_key(name_key, "bloom/name"), FEBRL_BLOOMS["given_name_b"], 6)
-    phonetic = KeyedHasher(derive_key(name_key, "token/name_phonetic"))
-    for f in ("given_name", "surname"):
-        values = frame[f].tolist()
-        out[f + "_t"] = [tok[f].token(v) for v in values]
-        out[f + "_b"] = names.encode_many(values)
-        out[f + "_ph"] = [phonetic.token(phonetic_code(v)) if v else None for v in values]
+    dobs = [_febrl_date(v) for v in frame["date_of_birth"]]
+    encoded = [
+        person.encode(fn or None, sn or None, dob, pc or None)
+        for fn, sn, dob, pc in zip(frame["given_name"], frame["surname"], dobs, frame["postcode"])
+    ]
+    for column in ("forename_token", "surname_token", *FEBRL_BLOOMS, "name_pair_token",
+                   "dob_unordered_token", "dob_year_month_token", "dob_year_day_token"):
+        if not column.endswith("_b"):
+            out[column] = [row[column] for row in encoded]
+    out["birth_year"] = [d.year if d else None for d in dobs]
     for f in ("address_1", "address_2", "suburb"):
-        values = frame[f].tolist()
-        bloom = BloomEncoder(derive_key(base[f], "bloom"), FEBRL_BLOOMS[f + "_b"], 6)
-        out[f + "_t"] = [tok[f].token(v) for v in values]
-        out[f + "_b"] = bloom.encode_many(values)
-    for f in ("street_number", "state"):
-        out[f + "_t"] = [tok[f].token(v) for v in frame[f]]
-    bloom = BloomEncoder(derive_key(base["postcode"], "bloom"), FEBRL_BLOOMS["postcode_b"], 6)
-    out["postcode_t"] = [tok["postcode"].token(v) for v in frame["postcode"]]
-    out["postcode_b"] = bloom.encode_many(frame["postcode"].tolist())
-    dob_tok = tok["date_of_birth"]
-    day, month, year = (KeyedHasher(derive_key(base["date_of_birth"], f"token/dob_{p}")) for p in ("day", "month", "year"))
-    dobs = [v if isinstance(v, str) and len(v) == 8 else None for v in frame["date_of_birth"]]
-    out["dob_t"] = [dob_tok.token(v) for v in frame["date_of_birth"]]
-    out["dob_swap_t"] = [dob_tok.token(v[:4] + v[6:] + v[4:6]) if v and v[4:6] != v[6:] else None for v in dobs]
-    out["dob_d_t"] = [day.token(v[6:]) if v else None for v in dobs]
-    out["dob_m_t"] = [month.token(v[4:6]) if v else None for v in dobs]
-    out["dob_y_t"] = [year.token(v[:4]) if v else None for v in dobs]
+        bloom = BloomEncoder(keyring.purpose_key(f"bench/{f}/bloom"), FEBRL_BLOOMS[f + "_b"])
+        out[f + "_t"] = [tok[f].token(v or None) for v in frame[f]]
+        out[f + "_b"] = [bloom.encode(qgrams(v) if v else []) for v in frame[f]]
+    for f in ("street_number", "state", "postcode"):
+        out[f + "_t"] = [tok[f].token(v or None) for v in frame[f]]
+    out["dob_t"] = [tok["date_of_birth"].token(v or None) for v in frame["date_of_birth"]]
+    # blocking keys of a name with the suburb (FEBRL's address; the product blocks on postcode district)
+    for f in ("given_name", "surname"):
+        key = KeyedHasher(keyring.purpose_key(f"bench/{f}+suburb/token"))
+        out[f + "_suburb_t"] = [key.token(f"{v}|{s}") if v and s else None for v, s in zip(frame[f], frame["suburb"])]
     return out
+
+
+def _febrl_date(value: object) -> date | None:
+    """A FEBRL ``YYYYMMDD`` date of birth, or None when missing or not a date."""
+    if not isinstance(value, str) or len(value) != 8 or not value.isdigit():
+        return None
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        return None
 
 
 def febrl_pseudo_settings(link_type: str):
     from splink import SettingsCreator, block_on
 
+    from pseudonymisation.encodings import NAME_VIEWS
+
     for column, bits in FEBRL_BLOOMS.items():
         C.declare_bloom(column, bits)
+    views = {n: [C.SaltedView(f"{n}_bloom_{v}") for v in NAME_VIEWS] for n in ("forename", "surname")}
     return SettingsCreator(
         link_type=link_type,
         unique_id_column_name="rec_id",
         comparisons=[
-            C.name_comparison("given_name", "given_name_t", "given_name_b"),
-            C.name_comparison("surname", "surname_t", "surname_b"),
-            C.swap_comparison("name_swap", "given_name_ph", "surname_ph", "given_name_b", "surname_b"),
-            C.dob_comparison("dob", "dob_t", "dob_d_t", "dob_m_t", "dob_y_t", "dob_swap_t"),
+            C.name_comparison("given_name", "forename_token", views["forename"]),
+            C.name_comparison("surname", "surname_token", views["surname"]),
+            C.swap_comparison("name_swap", "name_pair_token", views["forename"], views["surname"]),
+            C.dob_comparison(
+                "dob", "dob_t", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", "birth_year"
+            ),
             C.exact_comparison("street_number", "street_number_t", tf=True),
             C.text_comparison("address_1", "address_1_t", "address_1_b"),
             C.text_comparison("address_2", "address_2_t", "address_2_b"),
             C.text_comparison("suburb", "suburb_t", "suburb_b"),
-            C.text_comparison("postcode", "postcode_t", "postcode_b", (0.5,)),
+            C.text_comparison("postcode", "postcode_t", "postcode_bloom", (0.5,)),
             C.exact_comparison("state", "state_t"),
         ],
-        blocking_rules_to_generate_predictions=[
-            block_on(*cols) for cols in _febrl_blocking(lambda f: f + "_t", "dob_t")
-        ],
+        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in FEBRL_PSEUDO_BLOCKING],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
+
+
+#: The plain blocking of :func:`_febrl_blocking` in encoded form. The name tokens are salted with the
+#: date of birth, so the name+suburb rules use keyed tokens of the name with FEBRL's suburb, an
+#: address field the product does not have (its nearest, the postcode district, is in clear).
+FEBRL_PSEUDO_BLOCKING = (
+    ("forename_token", "surname_token"), ("dob_t",), ("postcode_t", "street_number_t"), ("surname_suburb_t",),
+    ("given_name_suburb_t",), ("address_1_t", "postcode_t"),
+)
+
+
+def _febrl_pseudo_column(field: str) -> str:
+    """The encoded column that blocks and trains on FEBRL field ``field``."""
+    return {"given_name": "forename_token", "surname": "surname_token"}.get(field, field + "_t")
 
 
 def _run_splink(frames: Sequence[pd.DataFrame], settings, col: Callable[[str], str], dob: str) -> pd.DataFrame:
@@ -295,7 +320,7 @@ def bench_febrl(repeat: int) -> list[dict[str, Any]]:
 
     def pseudo4():
         pred = _run_splink([_prepare_febrl(e) for e in encoded4], febrl_pseudo_settings("link_only"),
-                           lambda f: f + "_t", "dob_t")
+                           _febrl_pseudo_column, "dob_t")
         return pred.assign(rec_id_l=pred.rec_id_l.map(ids4), rec_id_r=pred.rec_id_r.map(ids4))
 
     rows += _febrl_rows("FEBRL4 (link, no soc_sec_id)", anchor4, pseudo4, truth, repeat, encode4)
@@ -313,7 +338,7 @@ def bench_febrl(repeat: int) -> list[dict[str, Any]]:
     ids3 = dict(zip(encoded3["rec_id"], plain3["rec_id"]))
 
     def pseudo3():
-        pred = _run_splink([_prepare_febrl(encoded3)], febrl_pseudo_settings("dedupe_only"), lambda f: f + "_t", "dob_t")
+        pred = _run_splink([_prepare_febrl(encoded3)], febrl_pseudo_settings("dedupe_only"), _febrl_pseudo_column, "dob_t")
         return pred.assign(rec_id_l=pred.rec_id_l.map(ids3), rec_id_r=pred.rec_id_r.map(ids3))
 
     rows += _febrl_rows("FEBRL3 (dedupe, no soc_sec_id)", anchor3, pseudo3, truth3, repeat, encode3)
@@ -321,7 +346,7 @@ def bench_febrl(repeat: int) -> list[dict[str, Any]]:
 
 
 def _prepare_febrl(encoded: pd.DataFrame) -> pa.Table:
-    tokens = [c for c in encoded.columns if c.endswith(("_t", "_ph"))]
+    tokens = [c for c in encoded.columns if c.endswith(("_t", "_token"))]
     return C.prepare_encodings(encoded, FEBRL_BLOOMS, tokens)
 
 
@@ -347,35 +372,38 @@ def _febrl_rows(name, anchor, pseudo, truth, repeat, encode_seconds) -> list[dic
 
 
 def bench_encoding(n: int = 200_000) -> list[dict[str, Any]]:
-    from pseudonymisation.encodings import BloomEncoder, PersonEncoder
+    from pseudonymisation.encodings import BloomEncoder, PersonEncoder, name_elements
     from pseudonymisation.keys import Keyring
-    from pseudonymisation.tokens import tokenisers
 
     rng = random.Random(SEED)
     letters = string.ascii_uppercase
     distinct = ["".join(rng.choice(letters) for _ in range(rng.randint(4, 10))) for _ in range(2 * n)]
     forenames = [f"F{rng.randrange(3000):04d}" for _ in range(n)]  # ~3,000 forenames, ~20,000 surnames, as in a city
     surnames = [f"S{rng.randrange(20000):05d}" for _ in range(n)]
+    years = [str(1940 + rng.randrange(65)) for _ in range(2 * n)]
     encoder = BloomEncoder(b"\x01" * 16)
     rows = []
     started = time.perf_counter()
-    encoder.encode_many(distinct)
+    for name, year in zip(distinct, years):
+        encoder.encode(name_elements(name), year)
     seconds = time.perf_counter() - started
     rows.append({"what": "Bloom filters, forename+surname, every name distinct (cold)", "records_per_second": n / seconds})
     encoder = BloomEncoder(b"\x02" * 16)
     started = time.perf_counter()
-    encoder.encode_many(forenames)
-    encoder.encode_many(surnames)
+    for k in range(n):
+        encoder.encode(name_elements(forenames[k]), years[k])
+        encoder.encode(name_elements(surnames[k]), years[k])
     seconds = time.perf_counter() - started
-    rows.append({"what": "Bloom filters, forename+surname, realistic repetition", "records_per_second": n / seconds})
-    person = PersonEncoder(tokenisers(Keyring(BENCH_SECRET)))
-    dobs = [date(1940 + rng.randrange(65), 1 + rng.randrange(12), 1 + rng.randrange(28)) for _ in range(n)]
+    rows.append({"what": "Bloom filters, forename+surname, realistic repetition, salted by birth year",
+                 "records_per_second": n / seconds})
+    person = PersonEncoder(Keyring(BENCH_SECRET))
+    dobs = [date(1940 + rng.randrange(65), 1 + rng.randrange(12), 1 + rng.randrange(28)) for _ in range(2 * n)]
     postcodes = [f"SK{rng.randrange(1, 13)} {rng.randrange(10)}{rng.choice('ABDEFGHJLN')}{rng.choice('PQRSTUWXYZ')}" for _ in range(n)]
     started = time.perf_counter()
     for k in range(n):
-        person.encode(forenames[k], surnames[k], dobs[k], postcodes[k])
+        person.encode(forenames[k], surnames[k], dobs[k], postcodes[k], dobs[n + k])
     seconds = time.perf_counter() - started
-    rows.append({"what": "full person encoding (3 filters + 8 token kinds)", "records_per_second": n / seconds})
+    rows.append({"what": "full person encoding (v2: 11 salted filters, 8 token kinds)", "records_per_second": n / seconds})
     return rows
 
 
@@ -383,7 +411,10 @@ def bench_encoding(n: int = 200_000) -> list[dict[str, Any]]:
 
 
 def _plain_person_records(drops: Path) -> pd.DataFrame:
-    """Plain identifiers of every live record role, read back from the drops (anchor only)."""
+    """Plain identifiers of every live record role, read back from the drops (anchors and the privacy benchmark's truth).
+
+    ``version_id`` is the one ingest gives the row (``connectors.reader``).
+    """
     from connectors.contracts import TABLES
     from connectors.manifest import DropRejected, read_manifest, verify_drop
     from connectors.normalise import (
@@ -430,8 +461,10 @@ def _plain_person_records(drops: Path) -> pd.DataFrame:
                     crn = normalise_crn(cells[person.crn_column]) if person.crn_column and cells.get(person.crn_column) else None
                     born = parse_date(dob) if dob else None
                     postcode = normalise_postcode(get("postcode")) if get("postcode") else None
+                    version = hashlib.sha256(f"{manifest.sha256}|{file_name}|{line}".encode()).hexdigest()[:20]
                     rows.append({
                         "source_id": manifest.source_id, "source_table": contract.name, "record_ref": ref, "role": role,
+                        "version_id": version,
                         "updated_at": updated, "extract_date": manifest.extract_date, "drop_name": manifest.drop_name,
                         "line_number": line,
                         "deleted": normalise_code(cells.get("record_status") or "") == "DELETED",

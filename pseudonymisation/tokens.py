@@ -50,7 +50,8 @@ class Tokeniser:
         return f"Tokeniser(purpose={self.purpose!r}, key_version={self.key_version!r})"
 
 
-TOKEN_PURPOSES = ("pnc", "nhs", "crn", "name_dob", "forename", "surname", "dob", "postcode")
+# Names alone get no unsalted token (SPEC §3.8): their salted tokens are encodings (pseudonymisation.encodings).
+TOKEN_PURPOSES = ("pnc", "nhs", "crn", "name_dob", "dob", "postcode")
 
 
 def tokenisers(keyring: Keyring) -> dict[str, Tokeniser]:

@@ -503,12 +503,13 @@ def _loaded_sources(warehouse: Path) -> dict[str, int]:
 
 
 def _forbidden_key_material(secret: str) -> list[str]:
+    from pseudonymisation.encodings import ENCODING_FIELDS, encoding_key
     from pseudonymisation.keys import Keyring
     from pseudonymisation.tokens import TOKEN_PURPOSES
 
     keyring = Keyring(secret.encode())
     purposes = [f"token/{p}" for p in TOKEN_PURPOSES] + ["landing/aes-gcm"]  # every purpose the code derives
-    purpose_keys = [keyring.purpose_key(p) for p in purposes]
+    purpose_keys = [keyring.purpose_key(p) for p in purposes] + [encoding_key(keyring, f) for f in ENCODING_FIELDS]
     return [secret, secret.encode().hex(), *(k.hex() for k in purpose_keys)]
 
 

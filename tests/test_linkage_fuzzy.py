@@ -11,6 +11,8 @@ Splink run); determinism re-links it in shuffled orders.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 from pathlib import Path
 
@@ -24,10 +26,15 @@ from connectors.normalise import normalise_name, normalise_pnc, normalise_postco
 from masip.linkage import OUTPUT_COLUMNS, link_person_records
 from masip.linkage.cluster import dobs_compatible
 from pseudonymisation.encodings import (
+    ENCODING_FIELDS,
+    NAME_BLOOM_BITS,
+    NAME_VIEWS,
     PERSON_ENCODING_COLUMNS,
     BloomEncoder,
     PersonEncoder,
     dice,
+    encoding_key,
+    name_elements,
     nickname_table,
     soundex,
 )
@@ -36,7 +43,7 @@ from pseudonymisation.tokens import tokenisers
 
 KEYRING = Keyring(b"fuzzy-linkage-test-secret-0123456789abcdef")
 TOKENISERS = tokenisers(KEYRING)
-ENCODER = PersonEncoder(TOKENISERS)
+ENCODER = PersonEncoder(KEYRING)
 SAMPLES = Path(__file__).parent / "fixtures" / "sample_drops"
 
 
@@ -53,8 +60,12 @@ def person(
     source: str = "police-cheshire",
     pnc: str | None = None,
     nhs: str | None = None,
+    partner_dob: str | None = None,
 ) -> dict:
-    """One ``raw.person_records`` row, made as ``connectors.reader.TableReader._person`` makes it."""
+    """One ``raw.person_records`` row, made as ``connectors.reader.TableReader._person`` makes it.
+
+    ``partner_dob``: the date of birth of the record's other person (see :func:`with_partners`).
+    """
     fn = normalise_name(forename) if forename else None
     sn = normalise_name(surname) if surname else None
     born = date.fromisoformat(dob) if dob else None
@@ -72,66 +83,83 @@ def person(
         "nhs_token": tok["nhs"].token(nhs),
         "crn_token": None,
         "name_dob_token": tok["name_dob"].token(f"{fn}|{sn}|{dob_text}" if fn and sn and dob_text else None),
-        "forename_token": tok["forename"].token(fn),
-        "surname_token": tok["surname"].token(sn),
         "dob_token": tok["dob"].token(dob_text),
         "postcode_token": tok["postcode"].token(pc),
         "birth_year": born.year if born else None,
         "sex": sex,
         "postcode_district": postcode_district(pc),
     }
-    row.update(ENCODER.encode(fn, sn, born, pc, postcode_district(pc)))
+    row.update(ENCODER.encode(fn, sn, born, pc, date.fromisoformat(partner_dob) if partner_dob else None))
     return row
+
+
+def with_partners(calls: list[tuple[tuple, dict]]) -> list[dict]:
+    """``person(*args, **kwargs)`` for each call, each person of a two-person record given the other's date of birth."""
+    def key(args: tuple, kwargs: dict) -> tuple:
+        return kwargs.get("source", "police-cheshire"), kwargs.get("table", "crimes"), args[0]
+
+    dobs: dict[tuple, list[tuple[str, str | None]]] = {}
+    for args, kwargs in calls:
+        dobs.setdefault(key(args, kwargs), []).append((args[1], args[4] if len(args) > 4 else None))
+    rows = []
+    for args, kwargs in calls:
+        partner = [dob for role, dob in dobs[key(args, kwargs)] if role != args[1]]
+        rows.append(person(*args, **kwargs, partner_dob=partner[0] if partner else None))
+    return rows
+
+
+def P(*args, **kwargs) -> tuple[tuple, dict]:  # a person() call, resolved by with_partners
+    return args, kwargs
 
 
 ADVOCACY = {"table": "cases", "source": "advocacy-service"}
 HEALTH = {"table": "contacts", "source": "health-trust"}
 ORDERS = {"table": "orders"}
 
-RECORDS = [
+RECORDS = with_partners([
     # nickname: Robert / Bob
-    person("C100", "PERPETRATOR", "Robert", "Thompson", "1985-03-14", "M", "SK8 9DQ"),
-    person("H100", "PERPETRATOR", "Bob", "Thompson", "1985-03-14", "M", "SK8 9DQ", **HEALTH),
+    P("C100", "PERPETRATOR", "Robert", "Thompson", "1985-03-14", "M", "SK8 9DQ"),
+    P("H100", "PERPETRATOR", "Bob", "Thompson", "1985-03-14", "M", "SK8 9DQ", **HEALTH),
     # typo in the surname
-    person("C101", "VICTIM", "Katherine", "Wilkinson", "1990-07-02", "F", "CW1 2AB"),
-    person("H101", "VICTIM", "Katherine", "Wilkinsn", "1990-07-02", "F", "CW1 2AB", **HEALTH),
+    P("C101", "VICTIM", "Katherine", "Wilkinson", "1990-07-02", "F", "CW1 2AB"),
+    P("H101", "VICTIM", "Katherine", "Wilkinsn", "1990-07-02", "F", "CW1 2AB", **HEALTH),
     # forename and surname swapped
-    person("C102", "PERPETRATOR", "Samuel", "Okafor", "1979-11-30", "M", "WA4 6PL"),
-    person("O102", "PERPETRATOR", "Okafor", "Samuel", "1979-11-30", "M", "WA4 6PL", **ORDERS),
+    P("C102", "PERPETRATOR", "Samuel", "Okafor", "1979-11-30", "M", "WA4 6PL"),
+    P("O102", "PERPETRATOR", "Okafor", "Samuel", "1979-11-30", "M", "WA4 6PL", **ORDERS),
     # day and month of birth swapped
-    person("C103", "VICTIM", "Nicola", "Pritchard", "1988-04-09", "F", "SO15 2JX"),
-    person("K103", "VICTIM", "Nicola", "Pritchard", "1988-09-04", "F", "SO15 2JX", **ADVOCACY),
+    P("C103", "VICTIM", "Nicola", "Pritchard", "1988-04-09", "F", "SO15 2JX"),
+    P("K103", "VICTIM", "Nicola", "Pritchard", "1988-09-04", "F", "SO15 2JX", **ADVOCACY),
     # married name
-    person("C104", "VICTIM", "Charlotte", "Evans", "1992-05-21", "F", "PO1 3AX"),
-    person("H104", "VICTIM", "Charlotte", "Hughes", "1992-05-21", "F", "PO1 3AX", **HEALTH),
+    P("C104", "VICTIM", "Charlotte", "Evans", "1992-05-21", "F", "PO1 3AX"),
+    P("H104", "VICTIM", "Charlotte", "Hughes", "1992-05-21", "F", "PO1 3AX", **HEALTH),
     # moved house (and the surname spelt differently, so no exact name+DOB token)
-    person("C105", "PERPETRATOR", "Imran", "Hussain", "1983-01-17", "M", "N1 9GU"),
-    person("H105", "PERPETRATOR", "Imran", "Husain", "1983-01-17", "M", "E14 5AB", **HEALTH),
+    P("C105", "PERPETRATOR", "Imran", "Hussain", "1983-01-17", "M", "N1 9GU"),
+    P("H105", "PERPETRATOR", "Imran", "Husain", "1983-01-17", "M", "E14 5AB", **HEALTH),
     # two different people: common name, same birth year, different dates and postcodes
-    person("C106", "PERPETRATOR", "John", "Smith", "1980-02-03", "M", "SW2 1AA"),
-    person("H106", "PERPETRATOR", "John", "Smith", "1980-10-22", "M", "SE5 8QT", **HEALTH),
+    P("C106", "PERPETRATOR", "John", "Smith", "1980-02-03", "M", "SW2 1AA"),
+    P("H106", "PERPETRATOR", "John", "Smith", "1980-10-22", "M", "SE5 8QT", **HEALTH),
     # crime reference: case K107 names crime C107; its perpetrator is a name only
-    person("C107", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT"),
-    person("C107", "PERPETRATOR", "Darren", "Fairclough", "1987-06-11", "M", "CH2 7RB"),
-    person("K107", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT", **ADVOCACY),
-    person("K107", "PERPETRATOR", "Darren", "Fairclough", **ADVOCACY),
+    P("C107", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT"),
+    P("C107", "PERPETRATOR", "Darren", "Fairclough", "1987-06-11", "M", "CH2 7RB"),
+    P("K107", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT", **ADVOCACY),
+    P("K107", "PERPETRATOR", "Darren", "Fairclough", **ADVOCACY),
     # dyad context: case K108 (no crime reference) names the victim's suspect by name only
-    person("C108", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA"),
-    person("C108", "PERPETRATOR", "Kieran", "Doherty", "1991-02-27", "M", "WA2 8TX"),
-    person("C109", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA"),
-    person("C109", "PERPETRATOR", "Kieran", "Doherty", "1991-02-27", "M", "WA2 8TX"),
-    person("K108", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA", **ADVOCACY),
-    person("K108", "PERPETRATOR", "Kieran", "Doherty", **ADVOCACY),
+    P("C108", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA"),
+    P("C108", "PERPETRATOR", "Kieran", "Doherty", "1991-02-27", "M", "WA2 8TX"),
+    P("C109", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA"),
+    P("C109", "PERPETRATOR", "Kieran", "Doherty", "1991-02-27", "M", "WA2 8TX"),
+    P("K108", "VICTIM", "Megan", "Ashworth", "1998-08-23", "F", "WA1 1QA", **ADVOCACY),
+    P("K108", "PERPETRATOR", "Kieran", "Doherty", **ADVOCACY),
     # a name-only "John Smith" on the case of a victim whose suspect is someone else:
     # not merged with the other John Smiths on the name alone
-    person("C110", "VICTIM", "Olivia", "Ramsden", "1993-03-05", "F", "CW9 5NP"),
-    person("C110", "PERPETRATOR", "Gary", "Pemberton", "1975-09-19", "M", "CW9 7AA"),
-    person("K110", "VICTIM", "Olivia", "Ramsden", "1993-03-05", "F", "CW9 5NP", **ADVOCACY),
-    person("K110", "PERPETRATOR", "John", "Smith", **ADVOCACY),
+    P("C110", "VICTIM", "Olivia", "Ramsden", "1993-03-05", "F", "CW9 5NP"),
+    P("C110", "PERPETRATOR", "Gary", "Pemberton", "1975-09-19", "M", "CW9 7AA"),
+    P("K110", "VICTIM", "Olivia", "Ramsden", "1993-03-05", "F", "CW9 5NP", **ADVOCACY),
+    P("K110", "PERPETRATOR", "John", "Smith", **ADVOCACY),
     # a PNC shared; and a different PNC that must never be merged in even with the same name
-    person("C111", "PERPETRATOR", "Wayne", "Gallagher", "1970-04-04", "M", "PO4 8BD", pnc="2016/6605185R"),
-    person("O111", "PERPETRATOR", "Wayne", "Gallagher", None, "M", None, pnc="2016/6605185R", **ORDERS),
-]
+    P("C111", "PERPETRATOR", "Wayne", "Gallagher", "1970-04-04", "M", "PO4 8BD", pnc="2016/6605185R"),
+    P("O111", "PERPETRATOR", "Wayne", "Gallagher", None, "M", None, pnc="2016/6605185R", **ORDERS),
+])
 
 CONTEXT = pd.DataFrame(
     [
@@ -233,26 +261,85 @@ def test_arrow_backed_input_gives_the_same_output(linked):
 # -- encodings -----------------------------------------------------------------------
 
 
+def grams(name: str) -> list[str]:
+    return name_elements(name)
+
+
 def test_bloom_encoding_is_keyed():
     a1, a2 = BloomEncoder(b"k" * 16), BloomEncoder(b"k" * 16)
     b = BloomEncoder(b"j" * 16)
-    assert a1.encode("THOMPSON") == a2.encode("THOMPSON")
-    assert a1.encode("THOMPSON") != b.encode("THOMPSON")
-    # similarity survives under one key, and is meaningless across keys
-    assert dice(a1.encode("THOMPSON"), a1.encode("THOMSON")) >= 0.8
-    assert dice(a1.encode("THOMPSON"), b.encode("THOMPSON")) < 0.5
-    other = PersonEncoder(tokenisers(Keyring(b"another-partnership-secret-0123456789abcdef")))
-    mine = ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ")
-    theirs = other.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ")
+    assert a1.encode(grams("THOMPSON")) == a2.encode(grams("THOMPSON"))
+    assert a1.encode(grams("THOMPSON")) != b.encode(grams("THOMPSON"))
+    # similarity survives under one key and one salt, and is meaningless across keys
+    assert dice(a1.encode(grams("THOMPSON")), a1.encode(grams("THOMSON"))) >= 0.8
+    assert dice(a1.encode(grams("THOMPSON")), b.encode(grams("THOMPSON"))) < 0.5
+    other = PersonEncoder(Keyring(b"another-partnership-secret-0123456789abcdef"))
+    args = ("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ", date(1990, 1, 2))
+    mine, theirs = ENCODER.encode(*args), other.encode(*args)
     for column, _type in PERSON_ENCODING_COLUMNS:
         assert mine[column] is not None
         assert mine[column] != theirs[column], column
-    assert ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ") == mine
+    assert ENCODER.encode(*args) == mine
+
+
+def test_salt_separates_strangers_but_keeps_one_view_for_a_mistyped_date():
+    """Salting (SPEC §3.8): the same name with another date shares nothing, unless two date parts agree."""
+    bloom = BloomEncoder(b"k" * 16)
+    assert dice(bloom.encode(grams("THOMPSON"), "1985"), bloom.encode(grams("THOMSON"), "1985")) >= 0.8
+    assert dice(bloom.encode(grams("THOMPSON"), "1985"), bloom.encode(grams("THOMPSON"), "1986")) < 0.35
+    base = ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ")
+    stranger = ENCODER.encode("ROBERT", "THOMPSON", date(1986, 7, 9), "M1 1AA")
+    for column in ("forename_token", "surname_token", "forename_variant_tokens", "postcode_bloom"):
+        assert base[column] != stranger[column], column
+    for view in NAME_VIEWS:
+        assert dice(base[f"surname_bloom_{view}"], stranger[f"surname_bloom_{view}"]) < 0.35
+    # day or month mistyped, day and month swapped, year mistyped: the views that still agree
+    for other, postcode, shared in (
+        (date(1985, 3, 5), None, {"ym"}), (date(1985, 9, 4), None, {"yd"}), (date(1985, 4, 3), None, {"u"}),
+        (date(1986, 3, 4), "SK8 9DQ", {"pc"}), (date(1986, 3, 4), None, set()),
+    ):
+        encoded = ENCODER.encode("ROBERT", "THOMPSON", other, postcode)
+        same = {v for v in NAME_VIEWS if encoded[f"surname_bloom_{v}"] == base[f"surname_bloom_{v}"]}
+        assert same == shared, other
+
+
+def test_each_field_has_its_own_hkdf_key():
+    keys = {field: encoding_key(KEYRING, field) for field in ENCODING_FIELDS}
+    assert len(set(keys.values())) == len(keys)
+    assert keys["forename_ym"] == KEYRING.purpose_key("encoding/v2/forename_ym")
+    token_keys = {KEYRING.purpose_key(f"token/{purpose}") for purpose in TOKENISERS}
+    assert not token_keys & set(keys.values())
+    # the same name in the forename and the surname field gives unrelated filters and tokens
+    row = ENCODER.encode("MORGAN", "MORGAN", date(1985, 3, 4), "SK8 9DQ", date(1990, 1, 2))
+    for view in NAME_VIEWS:
+        assert dice(row[f"forename_bloom_{view}"], row[f"surname_bloom_{view}"]) < 0.35
+    assert dice(row["forename_partner_bloom"], row["surname_partner_bloom"]) < 0.35
+    assert row["forename_token"] != row["surname_token"]
+
+
+def test_positions_are_independent_slices_of_one_hmac_per_element():
+    """No double hashing: each position is its own 16-bit slice of HMAC-SHA-256(K, salt ‖ 0x1f ‖ element)."""
+    key = b"k" * 32
+    bloom = BloomEncoder(key, bits=512, hashes=8)
+    digest = hmac.new(key, b"1985\x1f_R", hashlib.sha256).digest()
+    expected = [int.from_bytes(digest[2 * i : 2 * i + 2], "big") % 512 for i in range(8)]
+    assert bloom.positions("_R", "1985") == expected
+    assert bloom.mask(["_R"], "1985") == sum(1 << p for p in set(expected))  # the unrolled mask agrees
+    # not an arithmetic progression mod the filter size (what double hashing gives), over many elements
+    progressions = 0
+    for gram in (a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_"):
+        p = bloom.positions(gram)
+        steps = {(p[i + 1] - p[i]) % 512 for i in range(len(p) - 1)}
+        progressions += len(steps) == 1
+    assert progressions == 0
+    # so the position sets are not confined to bits*bits/2 patterns: nearly every bigram has its own first pair
+    firsts = {tuple(bloom.positions(a + b)[:2]) for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+    assert len(firsts) > 0.98 * 26 * 26
 
 
 def test_encodings_hold_no_plain_value():
     plain = ["ROBERT", "THOMPSON", "1985-03-04", "04/03/1985", "1985-04-03", "1985", "SK8 9DQ", "SK89DQ", "SK8", "R163", "T512"]
-    encoded = ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ")
+    encoded = ENCODER.encode("ROBERT", "THOMPSON", date(1985, 3, 4), "SK8 9DQ", date(1990, 1, 2))
     assert all(v is not None for v in encoded.values())
     for column, value in encoded.items():
         blobs = value if isinstance(value, list) else [value]
@@ -265,14 +352,22 @@ def test_encodings_hold_no_plain_value():
                 assert needle.lower() not in text.lower(), (column, needle)
                 assert needle.encode() not in raw, (column, needle)
     # the filters are not the (unkeyed) bigram sets either: positions come from HMACs
-    assert encoded["forename_bloom"] != BloomEncoder(b"\0" * 16).encode("ROBERT")
-    assert len(encoded["forename_bloom"]) * 8 == 256
+    assert encoded["forename_bloom_ym"] != BloomEncoder(b"\0" * 16).encode(grams("ROBERT"), "ym:1985-3")
+    assert len(encoded["forename_bloom_ym"]) * 8 == NAME_BLOOM_BITS
 
 
-def test_date_of_birth_swap_token_compares_with_the_date_token():
-    swapped = ENCODER.encode(None, None, date(1988, 9, 4), None)["dob_swap_token"]
-    assert swapped == TOKENISERS["dob"].token("1988-04-09")
-    assert ENCODER.encode(None, None, date(1988, 9, 24), None)["dob_swap_token"] is None  # 24 is no month
+def test_no_stand_alone_token_of_a_low_entropy_value():
+    """SPEC §3.8: every token shared by two different dates of birth also shares their year."""
+    encoded = [ENCODER.encode("ANN", "LEE", date(1980 + y % 3, 1 + m, 1 + d), "SK8 9DQ")
+               for y in range(3) for m in range(12) for d in range(28)]
+    for column in ("dob_unordered_token", "dob_year_month_token", "dob_year_day_token"):
+        distinct = {row[column] for row in encoded}
+        assert len(distinct) >= 3 * 12, column  # never one token for a day, month or year alone
+    swapped = ENCODER.encode(None, None, date(1988, 9, 4), None)
+    plain = ENCODER.encode(None, None, date(1988, 4, 9), None)
+    late = ENCODER.encode(None, None, date(1988, 9, 24), None)
+    assert swapped["dob_unordered_token"] == plain["dob_unordered_token"]
+    assert late["dob_unordered_token"] is not None  # no null pattern betrays days over 12
 
 
 def test_nickname_groups_from_the_public_list():
@@ -290,11 +385,11 @@ def test_soundex_fallback_agrees_with_jellyfish():
 
 
 def test_dob_compatibility_rule():
-    # (dob, day, month, year, swap) codes
-    assert dobs_compatible((1, 3, 4, 80, 2), (1, 3, 4, 80, 2))
-    assert dobs_compatible((1, 3, 4, 80, 2), (2, 4, 3, 80, 1))  # swapped
-    assert dobs_compatible((1, 3, 4, 80, -1), (5, 3, 4, 81, -1))  # one part mis-keyed
-    assert not dobs_compatible((1, 3, 2, 80, -1), (5, 22, 10, 80, -1))  # only the year
+    # (dob, unordered, year+month, year+day) codes
+    assert dobs_compatible((1, 3, 4, 80), (1, 3, 4, 80))
+    assert dobs_compatible((1, 3, 4, 80), (2, 3, 5, 81))  # swapped: same unordered token
+    assert dobs_compatible((1, 3, 4, 80), (5, 6, 4, 81))  # day mis-keyed: same year and month
+    assert not dobs_compatible((1, 3, 2, 80), (5, 22, 10, 81))  # only the year
 
 
 def test_ingest_writes_the_encodings_to_the_vault(tmp_path):
@@ -309,11 +404,11 @@ def test_ingest_writes_the_encodings_to_the_vault(tmp_path):
                 "select column_name, data_type from information_schema.columns where table_name = 'person_encodings'"
             ).fetchall()
         )
-        assert types["forename_bloom"] == "BIT" and types["forename_variant_tokens"] == "VARCHAR[]"
+        assert types["forename_bloom_ym"] == "BIT" and types["forename_variant_tokens"] == "VARCHAR[]"
         filled = con.execute(
-            "select count(*), count(forename_bloom), count(surname_bloom), count(dob_day_token), "
-            "min(bit_length(forename_bloom)), count(*) filter (where forename_token is not null) "
+            "select count(*), count(forename_bloom_ym), count(surname_bloom_u), count(dob_unordered_token), "
+            "min(bit_length(forename_bloom_yd)), count(*) filter (where forename_token is not null) "
             "from person_encodings"
         ).fetchone()
-    assert filled[0] > 0 and filled[1] == filled[5] and filled[4] == 256
+    assert filled[0] > 0 and filled[1] == filled[5] and filled[4] == NAME_BLOOM_BITS
     assert filled[3] > 0

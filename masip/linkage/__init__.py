@@ -104,7 +104,10 @@ def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, pa.Array]:
             return C.token_int_lists(records[column])
         return C.column_array(records, column)
 
-    read = {*KEY_COLUMNS, "sex", *identifiers, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS, *fuzzy.BLOOM_BITS}
+    read = {
+        *KEY_COLUMNS, "sex", *fuzzy.CLEAR_COLUMNS, *identifiers, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS,
+        *fuzzy.BLOOM_BITS,
+    }
     take = pa.array(order)
     compact = {c: pd.arrays.ArrowExtensionArray(compacted(c).take(take)) for c in records.columns if c in read}
     return pd.DataFrame(compact), sorted_keys

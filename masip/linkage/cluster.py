@@ -56,7 +56,7 @@ class Attributes:
     pnc: np.ndarray  # int codes, -1 unknown
     nhs: np.ndarray
     sex: np.ndarray  # 0 unknown, 1 F, 2 M
-    dob: np.ndarray  # (n, 5) codes of (dob, day, month, year, swap); dob[:, 0] == -1: no date of birth
+    dob: np.ndarray  # (n, 4) codes of (dob, unordered, year+month, year+day); dob[:, 0] == -1: no date of birth
 
     @classmethod
     def from_records(cls, records: pd.DataFrame) -> Attributes:
@@ -66,34 +66,29 @@ class Attributes:
             s = records["sex"].to_numpy(dtype=object, na_value=None)
             sex[s == "F"] = 1
             sex[s == "M"] = 2
-        dob = np.full((n, 5), -1, dtype=np.int64)
+        dob = np.full((n, 4), -1, dtype=np.int64)
         if "dob_token" in records:
-            # the swapped date is a dob_token value too: code both columns together
-            swap = records["dob_swap_token"] if "dob_swap_token" in records else pd.Series([None] * n)
-            both = np.concatenate([records["dob_token"].to_numpy(dtype=object), swap.to_numpy(dtype=object)])
-            joint = pd.factorize(both, use_na_sentinel=True)[0].astype(np.int64)
-            parts = [_codes(records, c) for c in ("dob_day_token", "dob_month_token", "dob_year_token")]
-            dob = np.stack([joint[:n], *parts, joint[n:]], axis=1)
+            columns = ("dob_token", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token")
+            dob = np.stack([_codes(records, c) for c in columns], axis=1)
         return cls(_codes(records, "pnc_token"), _codes(records, "nhs_token"), sex, dob)
 
 
 def dobs_compatible(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Whether two known dates of birth can be one person's, mis-keyed.
 
-    Equal; day and month swapped; or two of day, month and year equal (one
-    part mis-typed). A record without day/month/year parts (older input)
-    is compared on the full date only and otherwise given the benefit of
-    the doubt. ``a`` and ``b`` are (dob, day, month, year, swap) codes (-1
-    unknown), or arrays of them along the last axis, which broadcast.
+    Equal; day and month swapped (equal unordered tokens); or the year and
+    one of day and month equal (one part mis-typed). A record without the
+    partial tokens (older input) is compared on the full date only and
+    otherwise given the benefit of the doubt. ``a`` and ``b`` are (dob,
+    unordered, year+month, year+day) codes (-1 unknown), or arrays of them
+    along the last axis, which broadcast.
     """
     a, b = np.asarray(a), np.asarray(b)
     parts_a, parts_b = a[..., 1:4], b[..., 1:4]
     return (
         (a[..., 0] == b[..., 0])
-        | ((a[..., 4] >= 0) & (a[..., 4] == b[..., 0]))
-        | ((b[..., 4] >= 0) & (b[..., 4] == a[..., 0]))
         | (np.minimum(parts_a.min(axis=-1), parts_b.min(axis=-1)) < 0)
-        | ((parts_a == parts_b).sum(axis=-1) >= 2)
+        | (parts_a == parts_b).any(axis=-1)
     )
 
 
@@ -169,7 +164,8 @@ def _incompatible_dobs(labels: np.ndarray, dob: np.ndarray) -> set[int]:
     refused on dates.
     """
     known = dob[:, 0] >= 0
-    frame = pd.DataFrame(dob[known], columns=["d", "day", "month", "year", "swap"])
+    columns = ["d", "unordered", "year_month", "year_day"]
+    frame = pd.DataFrame(dob[known], columns=columns)
     frame.insert(0, "c", labels[known])
     frame = frame.drop_duplicates()
     counts = frame["c"].value_counts()
@@ -177,7 +173,6 @@ def _incompatible_dobs(labels: np.ndarray, dob: np.ndarray) -> set[int]:
     several = frame[frame["c"].isin(counts.index[(counts > 1) & (counts <= MAX_DOBS_CHECKED)])]
     pairs = several.merge(several, on="c", suffixes=("_a", "_b"))
     pairs = pairs[pairs["d_a"] < pairs["d_b"]]
-    columns = ["d", "day", "month", "year", "swap"]
     compatible = dobs_compatible(
         pairs[[f"{k}_a" for k in columns]].to_numpy(), pairs[[f"{k}_b" for k in columns]].to_numpy()
     )

@@ -26,6 +26,7 @@ pipeline runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,26 +102,9 @@ def dice_sql(left: str, right: str, threshold: float) -> str:
     return f'200 * {intersection_sql(left, right)} >= {hundredths} * ("{left}{n}_l" + "{right}{n}_r")'
 
 
-def dice_level(column: str, threshold: float, other: str | None = None) -> dict[str, Any]:
-    """Dice(``column`` left, ``other or column`` right) >= threshold (missing filters: false)."""
-    right = other or column
-    what = f"{column}~{right}" if other else column
-    return _level(dice_sql(column, right, threshold), f"dice({what}) >= {threshold}")
-
-
-def containment_level(column: str, threshold: float) -> dict[str, Any]:
-    """One filter (nearly) inside the other: |a∧b| / min(|a|,|b|) >= threshold.
-
-    Catches a part of a double or hyphenated surname (``SMITH`` in
-    ``SMITHJONES``) that Dice alone scores low.
-    """
-    n = POPCOUNT_SUFFIX
-    hundredths = round(threshold * 100)
-    sql = (
-        f"100 * {intersection_sql(column, column)} >= "
-        f'{hundredths} * least("{column}{n}_l", "{column}{n}_r")'
-    )
-    return _level(sql, f"containment({column}) >= {threshold}")
+def dice_level(column: str, threshold: float) -> dict[str, Any]:
+    """Dice(``column``) >= threshold (missing filters: false)."""
+    return _level(dice_sql(column, column, threshold), f"dice({column}) >= {threshold}")
 
 
 def list_overlap_level(column: str, label: str) -> dict[str, Any]:
@@ -137,84 +121,109 @@ def comparison(name: str, levels: Sequence[dict[str, Any]], description: str | N
 
 def text_comparison(
     name: str, token: str, bloom: str, thresholds: Sequence[float] = (0.8, 0.6), tf: bool = False,
-    extra_levels: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A free-text field: null / exact token / [extra] / Dice >= each threshold / else."""
-    levels = [null_level(bloom), exact_level(token, tf=tf), *extra_levels]
+    """A free-text field: null / exact token / Dice >= each threshold / else."""
+    levels = [null_level(bloom), exact_level(token, tf=tf)]
     levels += [dice_level(bloom, t) for t in thresholds]
     levels.append(else_level())
     return comparison(name, levels)
 
 
+@dataclass(frozen=True)
+class SaltedView:
+    """One salted Bloom filter of a field, and the column (if any) that says which salt made it.
+
+    Filters of one view made with different salts have unrelated bits (Dice
+    about 0.1), so views whose salts are never stored (``salt`` None: the
+    date-of-birth views of ``pseudonymisation.encodings``) are simply
+    compared; a view with a ``salt`` column compares only between equal salts.
+    """
+
+    bloom: str
+    salt: str | None = None
+
+    def usable(self) -> str:
+        """Both filters present (and, with a salt column, equal salts)."""
+        n = POPCOUNT_SUFFIX
+        sql = f'"{self.bloom}{n}_l" is not null and "{self.bloom}{n}_r" is not null'
+        return f'{sql} and "{self.salt}_l" = "{self.salt}_r"' if self.salt else sql
+
+
+def any_view(views: Sequence[SaltedView], sql_of: Any) -> str:
+    """``sql_of(view)`` holds for some usable view of the pair."""
+    return "(" + " or ".join(f"({v.usable()} and {sql_of(v)})" for v in views) + ")"
+
+
+def any_view_dice(views: Sequence[SaltedView], threshold: float) -> str:
+    return any_view(views, lambda v: dice_sql(v.bloom, v.bloom, threshold))
+
+
 def name_comparison(
-    name: str, token: str, bloom: str, variants: str | None = None,
+    name: str, token: str, views: Sequence[SaltedView], variants: str | None = None,
     thresholds: Sequence[float] = (0.8, 0.6), tf: bool = True, containment: float | None = None,
 ) -> dict[str, Any]:
-    """A name field with nickname and typo levels.
+    """A name field with nickname and typo levels, over salted filters.
 
-    null / exact (term-frequency adjusted) / nickname groups intersect /
-    Dice >= first threshold / [part of a double name] / Dice >= the other
-    thresholds / else. Swapped forename and surname are a separate
-    comparison (:func:`swap_comparison`): as a level here it would be rare
-    enough that estimating its u probability needs every sampled pair, and
-    each of those would pay for two more Dice computations.
+    null (no view comparable) / exact (term-frequency adjusted salted
+    token; Splink needs a plain equality here) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
+    the other thresholds / else; a Dice level holds when it holds in any
+    usable view (views with different salts score like strangers). Swapped forename and surname are a
+    separate comparison (:func:`swap_comparison`): as a level here it would
+    be rare enough that estimating its u probability needs every sampled
+    pair, and each of those would pay for two more Dice computations.
     """
-    levels: list[dict[str, Any]] = [null_level(bloom), exact_level(token, tf=tf)]
+    usable = " or ".join(f"({v.usable()})" for v in views)
+    levels: list[dict[str, Any]] = [_level(f"not ({usable})", "null", is_null_level=True)]
+    levels.append(exact_level(token, tf=tf))
     if variants:
         levels.append(list_overlap_level(variants, "nickname"))
-    levels += [dice_level(bloom, t) for t in thresholds[:1]]
+
+    def dice_at(t: float) -> dict[str, Any]:
+        return _level(any_view_dice(views, t), f"dice({name}) >= {t}")
+
+    levels += [dice_at(t) for t in thresholds[:1]]
     if containment is not None:
-        levels.append(containment_level(bloom, containment))
-    levels += [dice_level(bloom, t) for t in thresholds[1:]]
+        n, hundredths = POPCOUNT_SUFFIX, round(containment * 100)
+
+        def contained(v: SaltedView) -> str:
+            inter = intersection_sql(v.bloom, v.bloom)
+            return f'100 * {inter} >= {hundredths} * least("{v.bloom}{n}_l", "{v.bloom}{n}_r")'
+
+        levels.append(_level(any_view(views, contained), f"containment({name}) >= {containment}"))
+    levels += [dice_at(t) for t in thresholds[1:]]
     levels.append(else_level())
     return comparison(name, levels)
 
 
 def swap_comparison(
-    name: str, first: str, second: str, first_bloom: str | None = None, second_bloom: str | None = None,
-    threshold: float = 0.6,
+    name: str, pair: str, first: Sequence[SaltedView], second: Sequence[SaltedView], threshold: float = 0.6,
 ) -> dict[str, Any]:
-    """Forename and surname swapped: ``first``/``second`` are same-key tokens of the two fields.
+    """Forename and surname swapped: ``pair`` is a token of the *unordered* pair of both names.
 
-    Keyed under one key (e.g. the Soundex tokens of both name fields), so the
-    forename token of one record can equal the surname token of the other.
-    Levels: null (any of the four missing) / swapped (each record's first
-    equals the other's second, and the fields are not simply equal) /
-    [swapped with one name misspelt: one cross equality and both cross Dice
-    similarities of the same-key Bloom filters >= ``threshold``] / else.
-    The Dice part is only evaluated for pairs with a cross equality, so it
-    costs next to nothing on random pairs.
+    Levels: null (``pair`` missing) / swapped (the unordered pairs are
+    equal, yet neither field resembles the same field of the other record
+    in any of its views ``first``, ``second``: Dice below ``threshold``) /
+    else. The Dice part is only evaluated for pairs with equal ``pair``
+    tokens, so it costs next to nothing on random pairs.
     """
-    cols = (first, second)
     swapped = (
-        f'"{first}_l" = "{second}_r" and "{second}_l" = "{first}_r" '
-        f'and not ("{first}_l" = "{first}_r" and "{second}_l" = "{second}_r")'
+        f'"{pair}_l" = "{pair}_r" and not coalesce({any_view_dice(first, threshold)}, false) '
+        f"and not coalesce({any_view_dice(second, threshold)}, false)"
     )
-    levels = [null_level(*cols), _level(swapped, "forename/surname swapped")]
-    if first_bloom and second_bloom:
-        fuzzy = (
-            f'("{first}_l" = "{second}_r" or "{second}_l" = "{first}_r") '
-            f'and not ("{first}_l" = "{first}_r" or "{second}_l" = "{second}_r") '
-            f"and {dice_sql(first_bloom, second_bloom, threshold)} "
-            f"and {dice_sql(second_bloom, first_bloom, threshold)}"
-        )
-        levels.append(_level(fuzzy, "swapped, one name misspelt"))
-    levels.append(else_level())
-    return comparison(name, levels)
+    return comparison(name, [null_level(pair), _level(swapped, "forename/surname swapped"), else_level()])
 
 
-def dob_comparison(
-    name: str, dob: str, day: str, month: str, year: str, swap: str | None = None,
-) -> dict[str, Any]:
-    """Date of birth from keyed tokens: exact / day-month swapped / 2 of 3 parts / year / else."""
+def dob_comparison(name: str, dob: str, unordered: str, year_month: str, year_day: str, year: str) -> dict[str, Any]:
+    """Date of birth: exact / day-month swapped / year and one of day, month / year / else.
+
+    ``unordered``: token of the year with the unordered day/month pair;
+    ``year_month``, ``year_day``: tokens of those pairs; ``year``: the
+    (clear, generalised) birth year.
+    """
     levels = [null_level(dob), exact_level(dob, label="dob equal")]
-    if swap:
-        levels.append(_level(f'"{swap}_l" = "{dob}_r" or "{dob}_l" = "{swap}_r"', "day/month swapped"))
-    two_of_three = (
-        f'(cast("{day}_l" = "{day}_r" as int) + cast("{month}_l" = "{month}_r" as int) '
-        f'+ cast("{year}_l" = "{year}_r" as int)) >= 2'
-    )
-    levels.append(_level(two_of_three, "two of day, month, year equal"))
+    levels.append(_level(f'"{unordered}_l" = "{unordered}_r"', "day/month swapped"))
+    two_of_three = f'"{year_month}_l" = "{year_month}_r" or "{year_day}_l" = "{year_day}_r"'
+    levels.append(_level(two_of_three, "year and day or month equal"))
     levels.append(_level(f'"{year}_l" = "{year}_r"', "year equal"))
     levels.append(else_level())
     return comparison(name, levels)

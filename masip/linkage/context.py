@@ -51,6 +51,8 @@ DYAD_PRIOR = 0.9
 ACCEPT = 0.5
 
 CONTEXT_COLUMNS = ("source_id", "source_table", "record_ref", "force", "crime_ref")
+#: Encodings of a name that a record without a date of birth can carry (pseudonymisation.encodings).
+NAMED_COLUMNS = ("forename_bloom_pc", "surname_bloom_pc", "forename_partner_bloom", "surname_partner_bloom")
 
 
 def _norm(value: object) -> str | None:
@@ -155,7 +157,9 @@ def name_only(records: pd.DataFrame) -> np.ndarray:
     other = np.zeros(len(records), dtype=bool)
     for column in ("dob_token", "postcode_token", "pnc_token", "nhs_token", "crn_token", "name_dob_token"):
         other |= present(records, column)
-    named = present(records, "forename_token") | present(records, "surname_token")
+    named = np.zeros(len(records), dtype=bool)
+    for column in NAMED_COLUMNS:
+        named |= present(records, column)
     return named & ~other
 
 

@@ -9,14 +9,21 @@ comparisons:
 forename        exact (term-frequency adjusted) / nickname group / Dice ≥ 0.8 / Dice ≥ 0.6 / else
 surname         exact (tf) / Dice ≥ 0.8 / one name inside the other (double-barrelled,
                 hyphenated) / Dice ≥ 0.6 / else — a married name lands in "else"
-name_swap       forename and surname swapped (Soundex tokens under one key) / swapped with
-                one of them misspelt (one Soundex cross match, cross Dice ≥ 0.6) / else
-dob             exact / day and month swapped / two of day, month, year / year / else
+name_swap       forename and surname swapped (the unordered pair of Soundex codes agrees,
+                neither field resembles the other record's same field) / else
+dob             exact / day and month swapped / year and one of day, month / year / else
 sex             equal / else (F, M, X; U and missing are null)
 role            same role (victim/perpetrator) / else — people seldom change sides, and
                 EM learns how seldom from the data
 postcode        exact / Dice ≥ 0.7 (typo) / same district / else — moving house is "else"
 ==============  ===========================================================================
+
+The name encodings are salted with parts of the date of birth and with the
+postcode, in four views (:data:`pseudonymisation.encodings.NAME_VIEWS`), and
+with the partner's date of birth: a Dice level holds when it holds in any
+view. Names of two records whose dates of birth share no two parts, at
+different postcodes and with different partners, look unrelated, as a
+stranger's would.
 
 Training. With enough records (:data:`MIN_TRAINING_RECORDS`) the u
 probabilities are estimated by random sampling (seeded), the m
@@ -57,7 +64,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masip.linkage import comparisons as C
-from pseudonymisation.encodings import NAME_BLOOM_BITS, POSTCODE_BLOOM_BITS
+from pseudonymisation.encodings import NAME_BLOOM_BITS, NAME_VIEWS, POSTCODE_BLOOM_BITS
 
 #: DuckDB's memory cap for the linkage's own database; dbt's connection uses the same variable (profiles.yml)
 MEMORY_ENV = "MASIP_DUCKDB_MEMORY"
@@ -78,8 +85,9 @@ MIN_MATCH_WEIGHT = -12.0
 DEFAULT_PRIOR = 0.002
 
 BLOOM_BITS: dict[str, int] = {
-    "forename_bloom": NAME_BLOOM_BITS,
-    "surname_bloom": NAME_BLOOM_BITS,
+    **{f"{name}_bloom_{view}": NAME_BLOOM_BITS for name in ("forename", "surname") for view in NAME_VIEWS},
+    "forename_partner_bloom": NAME_BLOOM_BITS,
+    "surname_partner_bloom": NAME_BLOOM_BITS,
     "postcode_bloom": POSTCODE_BLOOM_BITS,
 }
 TOKEN_COLUMNS: tuple[str, ...] = (
@@ -87,15 +95,15 @@ TOKEN_COLUMNS: tuple[str, ...] = (
     "surname_token",
     "dob_token",
     "postcode_token",
-    "forename_phonetic_token",
-    "surname_phonetic_token",
-    "dob_day_token",
-    "dob_month_token",
-    "dob_year_token",
-    "dob_swap_token",
-    "postcode_district_token",
+    "name_pair_token",
+    "partner_salt_token",
+    "dob_unordered_token",
+    "dob_year_month_token",
+    "dob_year_day_token",
     "ctx_key",
 )
+#: Generalised values kept in clear (SPEC §3.4) that the model compares and blocks on.
+CLEAR_COLUMNS: tuple[str, ...] = ("birth_year", "postcode_district")
 TOKEN_LIST_COLUMNS: tuple[str, ...] = ("forename_variant_tokens",)
 
 # Default (m, u) per comparison level, in level order, null level excluded.
@@ -107,7 +115,7 @@ TOKEN_LIST_COLUMNS: tuple[str, ...] = ("forename_variant_tokens",)
 DEFAULT_M_U: dict[str, list[tuple[float, float]]] = {
     "forename": [(0.86, 0.01), (0.05, 0.002), (0.04, 0.002), (0.02, 0.01), (0.03, 0.976)],
     "surname": [(0.84, 0.005), (0.04, 0.001), (0.02, 0.001), (0.02, 0.01), (0.08, 0.983)],
-    "name_swap": [(0.02, 0.00002), (0.002, 0.00001), (0.978, 0.99997)],
+    "name_swap": [(0.02, 0.00002), (0.98, 0.99998)],
     "dob": [(0.88, 0.00005), (0.05, 0.00002), (0.05, 0.0045), (0.01, 0.015), (0.01, 0.98045)],
     "sex": [(0.99, 0.5), (0.01, 0.5)],
     "role": [(0.98, 0.5), (0.02, 0.5)],
@@ -121,24 +129,28 @@ def comparisons(tf: bool) -> list[dict[str, Any]]:
         C.declare_bloom(column, bits)
     sex_null = C.null_level("sex")
     sex_null["sql_condition"] = "\"sex_l\" is null or \"sex_r\" is null or \"sex_l\" = 'U' or \"sex_r\" = 'U'"
+
+    def views(field: str) -> list[C.SaltedView]:
+        """The date-of-birth views, then the partner view (see pseudonymisation.encodings)."""
+        own = [C.SaltedView(f"{field}_bloom_{view}") for view in NAME_VIEWS]
+        return [*own, C.SaltedView(f"{field}_partner_bloom", "partner_salt_token")]
+
     return [
-        C.name_comparison(
-            "forename", "forename_token", "forename_bloom", variants="forename_variant_tokens", tf=tf
+        C.name_comparison("forename", "forename_token", views("forename"), variants="forename_variant_tokens", tf=tf),
+        C.name_comparison("surname", "surname_token", views("surname"), tf=tf, containment=0.8),
+        C.swap_comparison("name_swap", "name_pair_token", views("forename"), views("surname")),
+        C.dob_comparison(
+            "dob", "dob_token", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", "birth_year"
         ),
-        C.name_comparison("surname", "surname_token", "surname_bloom", tf=tf, containment=0.8),
-        C.swap_comparison(
-            "name_swap", "forename_phonetic_token", "surname_phonetic_token", "forename_bloom", "surname_bloom"
-        ),
-        C.dob_comparison("dob", "dob_token", "dob_day_token", "dob_month_token", "dob_year_token", "dob_swap_token"),
         C.comparison("sex", [sex_null, C.exact_level("sex"), C.else_level()]),
         C.comparison("role", [C.null_level("role"), C.exact_level("role"), C.else_level()]),
         C.comparison(
             "postcode",
             [
-                C.null_level("postcode_bloom"),
+                C.null_level("postcode_token"),
                 C.exact_level("postcode_token"),
                 C.dice_level("postcode_bloom", 0.7),
-                C.exact_level("postcode_district_token", label="same district"),
+                C.exact_level("postcode_district", label="same district"),
                 C.else_level(),
             ],
         ),
@@ -166,41 +178,39 @@ def _same(*columns: str) -> str:
 
 
 def blocking_rules() -> list[str]:
-    """Candidate pairs: who could plausibly be the same person (keyed tokens only).
+    """Candidate pairs: who could plausibly be the same person (keyed tokens and clear generalised values).
 
-    Each rule pairs records that agree on a date of birth (or its day/month
-    swap) or a name, and on one more thing — a name's Soundex, a birth year,
-    a postcode district, the day and month — so that a block holds about one
-    person's records however many records there are. A broad rule alone (all
-    records born on one day, or all John Smiths) grows with the square of the
-    input: at a national year's 2.5 million records, date of birth alone gives
-    over a hundred million candidate pairs, nearly all of them strangers. A
-    pair that agrees on a date of birth or a name and on nothing else of
-    these cannot reach the link threshold anyway (its other comparisons are
-    all "else"); crime-reference pairs have their own rule.
+    Each rule pairs records that agree on a date of birth (up to a day/month
+    swap: the unordered token), on two of its parts, or on names, and on one
+    more thing — a name, the unordered pair of Soundex codes, the postcode
+    district — so that a block holds about one person's records however
+    many records there are. A broad rule alone (all records born on one day, or all John
+    Smiths) grows with the square of the input: at a national year's 2.5
+    million records, date of birth alone gives over a hundred million
+    candidate pairs, nearly all of them strangers. The name tokens are
+    salted with the date of birth, so they imply it; the name-pair token
+    (Soundex codes of both names, unordered, salted with the birth year) is
+    selective on its own and catches typos, day typos and forename/surname
+    swaps. Records without a date of birth meet their
+    person's other records through the postcode (with the sex or the role, either
+    of which may be missing), or opposite the same
+    partner (the partner-salt token: the other person of the record has the
+    same date of birth); crime-reference pairs have their own rule.
     """
-    fn, sn = "forename_token", "surname_token"
-    fn_ph, sn_ph = "forename_phonetic_token", "surname_phonetic_token"
-    dob, swap, year, district = "dob_token", "dob_swap_token", "dob_year_token", "postcode_district_token"
-    # one direction is enough: if one record's swapped date is the other's date, the other's is the first's
-    swapped_dob = f"l.{swap} = r.{dob}"
-    swapped_names = f"l.{fn_ph} = r.{sn_ph} and l.{sn_ph} = r.{fn_ph}"
+    fn, sn, pair = "forename_token", "surname_token", "name_pair_token"
+    dob, district = "dob_unordered_token", "postcode_district"
     return [
-        _same(dob, fn_ph),
-        _same(dob, sn_ph),
-        f"{_same(dob)} and l.{fn_ph} = r.{sn_ph}",
-        f"{_same(dob)} and l.{sn_ph} = r.{fn_ph}",
+        _same(dob, fn),
+        _same(dob, sn),
+        _same(dob, pair),
         _same(dob, district),
-        *(f"{swapped_dob} and {_same(other)}" for other in (sn_ph, fn_ph, district)),
-        _same(fn, sn, year),
-        _same(fn, sn, district),
-        _same(fn, sn, "dob_day_token", "dob_month_token"),
-        _same(sn, year, district),
-        _same(fn_ph, sn_ph, year),
-        _same(fn_ph, sn_ph, district),
-        f"{swapped_names} and {_same(year)}",
-        f"{swapped_names} and {_same(district)}",
-        _same("postcode_token", fn_ph),
+        _same(fn, sn),
+        _same(pair),
+        _same("dob_year_month_token", district),
+        _same("dob_year_day_token", district),
+        _same("postcode_token", "sex"),
+        _same("postcode_token", "role"),
+        _same("partner_salt_token", "role"),
         _same("ctx_key"),
     ]
 
@@ -258,16 +268,18 @@ def _labels(records: pd.DataFrame, column: str) -> pa.Array:
 
 
 def prepare(records: pd.DataFrame) -> pa.Table:
-    """The table Splink scores: ``uid`` (row number), sex, role, tokens as integers, filters as 64-bit words."""
+    """The table Splink scores: ``uid`` (row number), sex, role, clear generalised values,
+    tokens as integers, filters as 64-bit words."""
     columns = {"uid": pa.array(np.arange(len(records), dtype=np.int64))}
-    columns |= {c: _labels(records, c) for c in ("sex", "role")}
+    columns |= {c: _labels(records, c) for c in ("sex", "role", "postcode_district")}
+    columns["birth_year"] = C.column_array(records, "birth_year").cast(pa.int64())
     columns |= C.encoding_columns(records, BLOOM_BITS, TOKEN_COLUMNS, TOKEN_LIST_COLUMNS)
     return pa.table(columns)
 
 
 def has_fuzzy_encodings(records: pd.DataFrame) -> bool:
     """Whether any record carries an encoding the model can compare."""
-    columns = [c for c in ("forename_bloom", "surname_bloom", "dob_day_token") if c in records]
+    columns = [c for c in (*BLOOM_BITS, "dob_unordered_token") if c in records]
     return bool(columns) and bool(records[columns].notna().any().any())
 
 
