@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from pypdf import PdfReader
 
 from connectors.vault import Vault
 from masip.casepack import build_casepack
@@ -75,7 +76,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         build = build_stage(warehouse)
         quality = publish_stage(warehouse, out)
         report_stage(warehouse, out, ingest, build, quality, {})
-        build_casepack(warehouse, out / "casepack", pdf=False)  # the PDF is the same page printed by Chromium
+        build_casepack(warehouse, out / "casepack")
         build_evaluation_report(warehouse, out / "evaluation")
     finally:
         keyless.undo()
@@ -86,7 +87,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 def test_build_publish_casepack_and_evaluation_ran_without_a_key(built: Built):
     assert built.linkage["roles"] > 100 and 0 < built.linkage["persons"] < built.linkage["roles"]
     assert (built.out / "run_report.md").is_file()
-    assert list((built.out / "casepack").glob("masip-casepack-*.html"))
+    assert list((built.out / "casepack").glob("masip-casepack-*.html")) and list((built.out / "casepack").glob("*.pdf"))
     assert (built.out / "evaluation" / "evaluation_report.html").is_file()
 
 
@@ -111,6 +112,8 @@ def test_no_vault_encoding_in_any_warehouse_cell_or_output_file(built: Built):
     assert len(encodings.hex_text) > 1_000 and len(encodings.bit_text) > 100  # the scan has something to find
     assert scan_warehouse_for_encodings(built.warehouse, encodings) == {}
     assert scan_files_for_encodings(built.out, encodings) == {}
+    [pdf] = (built.out / "casepack").glob("*.pdf")  # its text is compressed in the file: scan it extracted too
+    assert encodings.in_text("\n".join(page.extract_text() for page in PdfReader(pdf).pages)) == []
 
 
 def test_no_column_of_hex_digests_derived_from_identifiers(built: Built):
