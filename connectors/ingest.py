@@ -221,8 +221,8 @@ def _parts(drop_dir: Path, workers: int) -> int:
     """How many workers share a drop: one per ``MIN_PART_ROWS`` rows it declares, at most ``workers``."""
     try:
         rows = sum(f.rows for f in read_manifest(drop_dir).files)
-    except DropRejected:
-        return 1  # read whole, so the rejection is reported once
+    except Exception:  # noqa: BLE001 - read whole, so the rejection (or the unexpected error) is reported once
+        return 1
     return max(1, min(workers, rows // MIN_PART_ROWS))
 
 

@@ -122,7 +122,7 @@ def _listed_file(entry: Any, position: int) -> ManifestFile:
 def _parse(drop_dir: Path, raw: bytes) -> Manifest:
     try:
         data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise DropRejected("manifest.json is not valid JSON (UTF-8); ask the sender to re-export it") from None
     if not isinstance(data, dict):
         raise _malformed("the manifest", "a JSON object")
