@@ -246,3 +246,22 @@ def test_a_row_count_that_is_not_a_whole_number_rejects_the_drop(tmp_path, rows)
 
     run, [drop] = _ingest(tmp_path, make)
     assert drop.status == "rejected" and "rows must be a whole number" in drop.reason
+
+
+@pytest.mark.parametrize("manifest", ["[" * 100_000 + "]" * 100_000, "\x00\xff", '{"files": ', "null"])
+def test_a_manifest_that_is_not_json_rejects_the_drop_with_two_workers(tmp_path, monkeypatch, manifest):
+    """Sizing drops for the worker pool reads every manifest first: a broken one must not stop the run there."""
+    from connectors.ingest import WORKERS_ENV, ingest_drops
+    from tests.hostile import KEYRING
+
+    landing = tmp_path / "landing"
+    valid_drop(landing, "probation")
+    drop = landing / "police-met_2026-11-16"
+    drop.mkdir()
+    (drop / "manifest.json").write_bytes(manifest.encode("utf-8", "surrogateescape"))
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    summary = ingest_drops(landing, tmp_path / "warehouse" / "masip.duckdb", KEYRING, show_progress=False)
+    statuses = {d.drop_name: (d.status, d.reason) for d in summary.drops}
+    assert statuses["probation-service_2026-11-16"][0] == "loaded"
+    status, reason = statuses["police-met_2026-11-16"]
+    assert status == "rejected" and "manifest.json" in reason
