@@ -159,8 +159,8 @@ class IngestRun:
         return summary + "\n" + self.output + "\n" + (repr(self.error) if self.error else "")
 
     def table_text(self, skip_date_columns: bool = False) -> dict[str, str]:
-        """``{file:schema.table.column: all its values as text}`` for every column of every table of the
-        warehouse and of the linkage vault."""
+        """``{file:schema.table: all its values as text}`` for every table of the warehouse and of the
+        linkage vault (date columns left out with ``skip_date_columns``)."""
         found: dict[str, str] = {}
         for store in (self.warehouse, Vault.for_warehouse(self.warehouse).records_path):
             if not store.exists():
@@ -170,11 +170,15 @@ class IngestRun:
                     "select table_schema, table_name, column_name, data_type from information_schema.columns "
                     "where table_schema not in ('information_schema', 'pg_catalog')"
                 ).fetchall()
+                tables: dict[tuple[str, str], list[str]] = {}
                 for schema, table, column, data_type in columns:
-                    if skip_date_columns and data_type in ("DATE", "TIMESTAMP"):
-                        continue
-                    values = con.execute(f'select distinct cast("{column}" as varchar) from "{schema}"."{table}"').fetchall()
-                    found[f"{store.name}:{schema}.{table}.{column}"] = "\n".join(v for (v,) in values if v is not None)
+                    if not (skip_date_columns and data_type in ("DATE", "TIMESTAMP")):
+                        tables.setdefault((schema, table), []).append(f'cast("{column}" as varchar)')
+                for (schema, table), cells in tables.items():
+                    rows = con.execute(f'select {", ".join(cells)} from "{schema}"."{table}"').fetchall()
+                    found[f"{store.name}:{schema}.{table}"] = "\n".join(
+                        value for row in rows for value in row if value is not None
+                    )
         return found
 
 
