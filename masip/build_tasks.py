@@ -19,6 +19,7 @@ from typing import Any
 
 from masip.orchestration import (
     DbtDataTestFailed,
+    RunConfig,
     RunConfigError,
     WarehouseStateError,
     build_result_from_dict,
@@ -173,18 +174,13 @@ def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any
     failed model (e.g. the file is locked, a crash) is retried.
     """
     from masip.dbt_runner import WarehouseBuildError, build_warehouse, dbt_work_dirs
-    from masip.pipeline import candidate_path, stage
+    from masip.pipeline import stage
 
     with fail_without_retry():
         if group not in DBT_MODEL_GROUPS:
             raise RunConfigError(f"unknown dbt model group {group!r}; one of {DBT_MODEL_GROUPS}")
-        config = resolve_run_config(params, require_input=False)
-        candidate = candidate_path(config.warehouse)
-        if not candidate.is_file():
-            raise WarehouseStateError(
-                f"no candidate {candidate}: prepare_candidate did not run in this build, or another run published "
-                "it; clear the whole build run to rebuild"
-            )
+    config, candidate = _build_candidate(params)
+    with fail_without_retry():
         target_path, _ = dbt_work_dirs(candidate)
         selection, exclude = dbt_group_selection(group, target_path / "manifest.json")
     if not selection:
@@ -219,7 +215,20 @@ def run_link(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """
     from connectors.vault import Vault
     from masip.linkage.stage import run_linkage_process
-    from masip.pipeline import candidate_path, stage
+    from masip.pipeline import stage
+
+    config, candidate = _build_candidate(params)
+    # a missing or foreign vault fails at once (LinkageInputError); a crash is retried
+    with fail_without_retry(), stage("build", config.warehouse):
+        summary = run_linkage_process(candidate, Vault.for_warehouse(config.warehouse))
+    log.info("Linkage done in %.1f s: %d record roles, %d persons (model %s)", summary.seconds, summary.roles,
+             summary.persons, "retrained" if summary.retrained else "reused")
+    return summary.to_dict()
+
+
+def _build_candidate(params: Mapping[str, Any] | None) -> tuple[RunConfig, Path]:
+    """The run's configuration and the candidate this build works on; fails at once (no retry) without one."""
+    from masip.pipeline import candidate_path
 
     with fail_without_retry():
         config = resolve_run_config(params, require_input=False)
@@ -227,14 +236,9 @@ def run_link(params: Mapping[str, Any] | None) -> dict[str, Any]:
         if not candidate.is_file():
             raise WarehouseStateError(
                 f"no candidate {candidate}: prepare_candidate did not run in this build, or another run published "
-                "it; clear the whole build run to rebuild"
+                "or replaced it; clear the whole build run to rebuild"
             )
-    # a missing or foreign vault fails at once (LinkageInputError); a crash is retried
-    with fail_without_retry(), stage("build", config.warehouse):
-        summary = run_linkage_process(candidate, Vault.for_warehouse(config.warehouse))
-    log.info("Linkage done in %.1f s: %d record roles, %d persons (model %s)", summary.seconds, summary.roles,
-             summary.persons, "retrained" if summary.retrained else "reused")
-    return summary.to_dict()
+    return config, candidate
 
 
 def _empty_build(target_path: Path) -> dict[str, Any]:
@@ -258,16 +262,9 @@ def run_publish_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from masip.pipeline import candidate_path, stage
+    from masip.pipeline import stage
 
-    with fail_without_retry():
-        config = resolve_run_config(params, require_input=False)
-        candidate = candidate_path(config.warehouse)
-        if not candidate.is_file():
-            raise WarehouseStateError(
-                f"no candidate {candidate} to publish: it was published or replaced by another run; "
-                "clear the whole build run to rebuild"
-            )
+    config, candidate = _build_candidate(params)
     with stage("quality", config.warehouse):
         missing = _loaded_drops(config.warehouse) - _loaded_drops(candidate)
         if missing:

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,8 +94,8 @@ def leaks_in_text(text: str, plain: PlainIdentifiers) -> list[str]:
     return hits
 
 
-def scan_warehouse(warehouse: Path, plain: PlainIdentifiers) -> dict[str, list[str]]:
-    """``{schema.table.column: [leaked values]}`` over every column of every table."""
+def _scan_cells(warehouse: Path, find: Callable[[str], list[str]]) -> dict[str, list[str]]:
+    """``{schema.table.column: [hits]}``: what ``find`` finds in the text of any cell of any table."""
     leaks: dict[str, list[str]] = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         columns = con.execute(
@@ -105,10 +106,15 @@ def scan_warehouse(warehouse: Path, plain: PlainIdentifiers) -> dict[str, list[s
             values = con.execute(
                 f'select distinct cast("{column}" as varchar) from "{schema}"."{table}" where "{column}" is not null'
             ).fetchall()
-            hits = [h for (v,) in values for h in leaks_in_text(v, plain)]
+            hits = [h for (v,) in values for h in find(v)]
             if hits:
                 leaks[f"{schema}.{table}.{column}"] = sorted(set(hits))[:5]
     return leaks
+
+
+def scan_warehouse(warehouse: Path, plain: PlainIdentifiers) -> dict[str, list[str]]:
+    """``{schema.table.column: [leaked values]}`` over every column of every table."""
+    return _scan_cells(warehouse, lambda text: leaks_in_text(text, plain))
 
 
 def scan_files(root: Path, plain: PlainIdentifiers, suffixes: tuple[str, ...] = (".json", ".md", ".html", ".csv", ".txt", ".log")) -> dict[str, list[str]]:
@@ -170,20 +176,7 @@ def collect_encodings(records: Path) -> VaultEncodings:
 
 def scan_warehouse_for_encodings(warehouse: Path, encodings: VaultEncodings) -> dict[str, list[str]]:
     """``{schema.table.column: [hits]}``: vault values in any cell of any table (as text, lists included)."""
-    leaks: dict[str, list[str]] = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        columns = con.execute(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where table_schema not in ('information_schema', 'pg_catalog')"
-        ).fetchall()
-        for schema, table, column in columns:
-            values = con.execute(
-                f'select distinct cast("{column}" as varchar) from "{schema}"."{table}" where "{column}" is not null'
-            ).fetchall()
-            hits = [h for (v,) in values for h in encodings.in_text(v)]
-            if hits:
-                leaks[f"{schema}.{table}.{column}"] = sorted(set(hits))[:5]
-    return leaks
+    return _scan_cells(warehouse, encodings.in_text)
 
 
 def scan_files_for_encodings(root: Path, encodings: VaultEncodings) -> dict[str, list[str]]:
