@@ -234,7 +234,7 @@ class TableReader:
             self._bad(
                 column, problems, "invalid_reference",
                 f"{column.name}: {WITHHELD} is not a record reference (one word of letters, digits and / _ - . : #, "
-                "with a digit, not shaped like a PNC ID, postcode or date)",
+                "with a digit, not shaped like a PNC ID, NHS number, postcode or date)",
             )
             return None
         return value
