@@ -443,6 +443,18 @@ class PersonEncoder:
             "dob_year_day_token": self.dob_year_day.token(str(dob.day), part_salt) if part_salt else None,
         }
 
+    def encode_columns(
+        self,
+        forenames: Sequence[str | None],
+        surnames: Sequence[str | None],
+        dobs: Sequence[date | None],
+        postcodes: Sequence[str | None],
+        partner_dobs: Sequence[date | None],
+    ) -> dict[str, list[Any]]:
+        """:meth:`encode` over whole columns (equal lengths): one list per encoding column."""
+        rows = [self.encode(*values) for values in zip(forenames, surnames, dobs, postcodes, partner_dobs, strict=True)]
+        return {name: [row[name] for row in rows] for name, _ in PERSON_ENCODING_COLUMNS}
+
     def _variants(self, forename: str, salt: str) -> list[str]:
         """Salted tokens of the forename's nickname groups, padded with tokens of nothing public.
 
