@@ -35,8 +35,10 @@ test: setup browser
 bench: setup
 	$(BIN)/python -m masip.bench
 
+# Linkage quality at 2k, 20k and 200k dyads against Splink on the plain values, and FEBRL (benchmarks/linkage);
+# e.g. `make bench-linkage ARGS="--sizes 2000 --skip-febrl"`.
 bench-linkage: setup
-	$(BIN)/python -m masip.bench_linkage
+	$(BIN)/python -m benchmarks.linkage $(ARGS)
 
 # The known attacks on the stored person encodings, before (v1) and after hardening (benchmarks/privacy).
 bench-privacy: setup

@@ -11,15 +11,16 @@ from a Zipf–Mandelbrot law ``w(r) = (r + q) ** -s`` over its rank ``r`` among
 the kept names, with ``s`` and ``q`` fitted so the head of the distribution has
 the published England-and-Wales shape (see ``ANCHORS``). Coincidences (two
 people sharing a name) are dominated by the head, so that is what is matched;
-the tail follows the law down to names of a few in a million.
+the tail follows the law down to names of about one person in 100,000.
 
 Anchors (shares of the population named so):
-- surnames: the most common 1.33 %, the 20th 0.29 % — Smith and Hughes in the
-  1984–97 National Insurance sample of England and Wales (surnamestudies.org.uk,
-  "Comparative Tables 1856–1996"); Jones 0.99 %, Williams 0.68 %.
-- male forenames: the most common 4.87 % of men (John, Experian 2013, adults
-  living in Britain); the top 100 hold 57.7 % (ONS, boys registered in England
-  and Wales in 2008 — the nearest published top-100 share).
+- surnames: the most common 1.33 %, the 20th 0.29 % — within the published
+  England-and-Wales samples of 1944–1996 (surnamestudies.org.uk, "Comparative
+  Tables 1856–1996": Smith 1.20–1.37 %, the 20th name about 0.25–0.33 %).
+- male forenames: the most common 4.87 % of men (John, as reported from
+  Experian Marketing Services in 2013 for adults living in Britain); the top
+  100 hold 57.7 % (ONS, boys registered in England and Wales in 2008 — the
+  nearest published top-100 share).
 - female forenames: the male anchors times the ONS 2008 girls/boys ratios
   (top name 1.54 % against 2.21 %: 3.39 %; top 100 47.4 %) — female names are
   more diverse than male ones at every age.

