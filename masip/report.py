@@ -115,9 +115,9 @@ def _markdown(data: dict[str, Any]) -> str:
         "",
         "## Reconciliation",
         "",
-        f"Rows read {rec['rows_read']} = loaded {rec['rows_loaded']} + quarantined {rec['rows_quarantined']} "
+        (f"Rows read {rec['rows_read']} = loaded {rec['rows_loaded']} + quarantined {rec['rows_quarantined']} "
         f"+ duplicates {rec['rows_duplicate']}: **{'OK' if rec['all_files_reconcile'] else 'MISMATCH'}** "
-        f"({rec['warnings']} optional values set to null as warnings).",
+        f"({rec['warnings']} optional values set to null as warnings)."),
     ]
     rejected = [d for d in data["drops"] if d["status"] == "rejected"]
     if rejected:
@@ -132,8 +132,8 @@ def _markdown(data: dict[str, Any]) -> str:
     lines += ["", "## Marts", "", "| table | rows |", "|---|---|"]
     lines += [f"| marts.{t} | {n} |" for t, n in data["warehouse"]["marts"].items()]
     if data["warehouse"].get("review_queue") is not None:
-        lines += ["", f"Clerical review: {data['warehouse']['review_queue']} pairs of record roles await a decision "
-                  "(`ops.review_queue`; `masip review export`)."]
+        lines += ["", (f"Clerical review: {data['warehouse']['review_queue']} pairs of record roles await a decision "
+                  "(`ops.review_queue`; `masip review export`).")]
     if data.get("build"):
         build = data["build"]
         lines += ["", f"dbt build: {build['passed']} nodes passed in {build['elapsed_seconds']:.1f} s."]

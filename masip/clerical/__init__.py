@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -98,7 +98,7 @@ def export_queue(warehouse: Path, out_dir: Path) -> ExportResult:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     html = env.get_template("review_queue.html.j2").render(
-        items=items, css=CASEPACK_CSS.read_text(encoding="utf-8"), generated=datetime.now(timezone.utc)
+        items=items, css=CASEPACK_CSS.read_text(encoding="utf-8"), generated=datetime.now(UTC)
     )
     html_path = out_dir / "review_queue.html"
     html_path.write_text(html, encoding="utf-8")
@@ -111,9 +111,11 @@ def _cell(value: str | None) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS) else text
 
 
-def _shown(value: str) -> str:
-    """A raw value for an error message: only when it has the shape of an agency reference."""
-    return repr(value) if is_reference(value) else f"(a value of {len(value)} characters, not shown)"
+def _shown(value: str, known: frozenset[str] = frozenset()) -> str:
+    """A raw value for an error message: only a known code (source, table, role) or an agency reference's shape."""
+    if value in known or is_reference(value):
+        return repr(value)
+    return f"(a value of {len(value)} characters, not shown)"
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -121,13 +123,15 @@ def _parse_time(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _live_roles(warehouse: Path) -> set[str]:
+def _live_roles(warehouse: Path) -> tuple[set[str], frozenset[str]]:
+    """The warehouse's live record roles (member keys), and its codes (sources, tables, roles) safe to quote."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute(f"select {', '.join(KEY_COLUMNS)} from marts.person_xref").fetchall()
-    return {member_key(*row) for row in rows}
+    codes = frozenset(v for row in rows for k, v in zip(KEY_COLUMNS, row) if k != "record_ref")
+    return {member_key(*row) for row in rows}, codes
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
@@ -149,7 +153,7 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
         raise ReviewFileError(f"{path} is not a readable CSV file ({type(error).__name__})") from None
 
 
-def _row_problems(row: dict[str, str], live: set[str], now: datetime) -> list[str]:
+def _row_problems(row: dict[str, str], live: set[str], codes: frozenset[str], now: datetime) -> list[str]:
     problems = []
     decision = row["decision"].upper()
     if decision not in DECISIONS:
@@ -169,7 +173,7 @@ def _row_problems(row: dict[str, str], live: set[str], now: datetime) -> list[st
         values = [row[f"{c}_{side}"] for c in KEY_COLUMNS]
         keys[side] = member_key(*values)
         if keys[side] not in live:
-            shown = "/".join(_shown(v) if v else "(empty)" for v in values)
+            shown = "/".join(_shown(v, codes) if v else "(empty)" for v in values)
             problems.append(f"role {side} ({shown}) is not a live record role of the warehouse")
     if keys["a"] == keys["b"]:
         problems.append("roles a and b are the same record role")
@@ -185,8 +189,8 @@ def read_decisions(path: Path, warehouse: Path) -> tuple[pd.DataFrame, int]:
     when any row is invalid, or when one pair is decided both ways.
     """
     rows = _read_rows(path)
-    live = _live_roles(warehouse)
-    now = datetime.now(timezone.utc)
+    live, codes = _live_roles(warehouse)
+    now = datetime.now(UTC)
     errors: list[str] = []
     decided: list[dict[str, object]] = []
     seen: dict[str, tuple[int, bool]] = {}
@@ -195,7 +199,7 @@ def read_decisions(path: Path, warehouse: Path) -> tuple[pd.DataFrame, int]:
         if not row["decision"]:
             undecided += 1
             continue
-        problems = _row_problems(row, live, now)
+        problems = _row_problems(row, live, codes, now)
         if problems:
             errors += [f"row {number}: {p}" for p in problems]
             continue

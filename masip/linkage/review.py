@@ -185,15 +185,15 @@ def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFra
         slot[chosen["i"].to_numpy()] = np.arange(len(chosen))
         slot[chosen["j"].to_numpy()] = np.arange(len(chosen))
         rows = np.union1d(chosen["i"].to_numpy(), chosen["j"].to_numpy())
-        table = scorer._subset(rows, {"review_slot": slot})  # noqa: SLF001 - the scorer's prepared records
+        table = scorer._subset(rows, {"review_slot": slot})
         try:
             rules = ["l.review_slot = r.review_slot"]
-            linker = scorer._linker(table, {**settings, "blocking_rules_to_generate_predictions": rules}, validate=False)  # noqa: SLF001
+            linker = scorer._linker(table, {**settings, "blocking_rules_to_generate_predictions": rules}, validate=False)
             scored = scorer.con.execute(
                 f"select uid_l, uid_r, {wanted} from {linker.inference.predict(warning_mode='never').physical_name}"
             ).df()
         finally:
-            scorer._drop(table)  # noqa: SLF001
+            scorer._drop(table)
         scored["i"] = np.minimum(scored["uid_l"], scored["uid_r"])
         scored["j"] = np.maximum(scored["uid_l"], scored["uid_r"])
         scored = scored.merge(chosen[["i", "j", "review_id"]], on=["i", "j"])

@@ -41,7 +41,7 @@ DECISION_COLUMNS: tuple[tuple[str, str], ...] = (
 
 def member_key(source_id: str, source_table: str, record_ref: str, role: str) -> str:
     """The identity of a record role, as the linkage spells it (``source_id|source_table|record_ref|role``)."""
-    return "|".join((source_id, source_table, record_ref, role))
+    return f"{source_id}|{source_table}|{record_ref}|{role}"
 
 
 @dataclass(frozen=True)
