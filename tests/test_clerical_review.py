@@ -134,6 +134,20 @@ def test_queue_is_built_documented_and_exported_without_plain_values(built: Buil
     assert {k: v for k, v in leaks.items() if "review" in k} == {}
 
 
+def test_the_case_pack_says_which_cases_await_clerical_review(built: Built, tmp_path: Path):
+    from masip.casepack import build_casepack
+
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        pending = con.execute(
+            "select count(*) from marts.case_pack where victim_id in (select person_id_a from ops.review_queue "
+            "union select person_id_b from ops.review_queue) or perpetrator_id in (select person_id_a from "
+            "ops.review_queue union select person_id_b from ops.review_queue)"
+        ).fetchone()[0]
+    html = build_casepack(built.warehouse, tmp_path, pdf=False).html_path.read_text(encoding="utf-8")
+    assert pending > 0
+    assert html.count("awaits clerical review") == pending
+
+
 def test_bad_import_file_is_refused_whole_and_quotes_no_raw_value(built: Built, decided, tmp_path: Path):
     merge_a, merge_b = decided["merge"]
     good = _decision_row(merge_a, merge_b, "SAME")

@@ -251,7 +251,7 @@ def link_with_state(
     Retrain from time to time (a run without ``previous``): the frozen model
     does not learn from new data.
     """
-    run = link_for_review(records, context, previous)
+    run = link_for_review(records, context, previous, with_queue=False)
     return run.links, run.state
 
 
@@ -273,9 +273,13 @@ class LinkageRun:
 
 def link_for_review(
     records: pd.DataFrame, context: pd.DataFrame | None = None, previous: LinkageState | None = None,
-    decisions: Decisions | None = None,
+    decisions: Decisions | None = None, with_queue: bool = True,
 ) -> LinkageRun:
-    """:func:`link_with_state` under clerical review ``decisions`` (must-link / cannot-link), with the review queue."""
+    """:func:`link_with_state` under clerical review ``decisions`` (must-link / cannot-link), with the review queue.
+
+    ``with_queue=False`` leaves the queue empty (and skips scoring its fields): what
+    :func:`link_with_state` and the benchmarks, which have no reviewers, do.
+    """
     from masip.linkage import fuzzy
     from masip.linkage import review as rv
 
@@ -298,10 +302,11 @@ def link_for_review(
             if len(more):
                 edges = _combined([edges, more])
                 labels, effective = cluster(n, edges, attrs, must, cannot)
-            queue = rv.banded_pairs(n, edges, effective, state.pairs, must, cannot)
-            keys = sorted_keys.to_numpy(zero_copy_only=False)
-            queue["review_id"] = [rv.review_id_for(keys[a], keys[b]) for a, b in zip(queue["i"], queue["j"])]
-            fields = rv.field_agreements(scorer, model, queue)
+            if with_queue:
+                queue = rv.banded_pairs(n, edges, effective, state.pairs, must, cannot)
+                keys = sorted_keys.to_numpy(zero_copy_only=False)
+                queue["review_id"] = [rv.review_id_for(keys[a], keys[b]) for a, b in zip(queue["i"], queue["j"])]
+                fields = rv.field_agreements(scorer, model, queue)
     else:
         state = frozen.without_pairs() if frozen else LinkageState()
         edges = _combined([token_edges(recs), _context_edges_without_model(recs) if n >= 2 else _edges([], [], 0, [])])
