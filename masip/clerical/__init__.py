@@ -223,6 +223,7 @@ def read_decisions(path: Path, warehouse: Path) -> tuple[pd.DataFrame, int]:
 
 def import_decisions(path: Path, warehouse: Path, vault: Vault) -> ImportResult:
     """Validate ``path`` (:func:`read_decisions`) and record its decisions in ``vault``, all or nothing."""
+    vault.require_records()  # a wrong --vault must not start a new, empty vault
     decided, undecided = read_decisions(path, warehouse)
     recorded = record_decisions(vault, decided) if len(decided) else 0
     same = int(decided["same_person"].sum()) if len(decided) else 0

@@ -48,7 +48,7 @@ def import_command(file: Path, warehouse: Path, vault_dir: Path | None) -> None:
     try:
         with warehouse_lock(warehouse, "review-import"):  # no linkage run reads the decisions meanwhile
             result = import_decisions(file, warehouse, Vault.for_warehouse(warehouse, vault_dir))
-    except ReviewFileError as error:
+    except (ReviewFileError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Recorded {result.recorded} decisions ({result.same} same person, {result.not_same} not the same); "
                f"{result.undecided} rows left undecided. The next run (`masip run` or the build DAG) applies them.")

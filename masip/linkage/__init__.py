@@ -291,7 +291,7 @@ def link_for_review(
     must, cannot = rv.constraint_rows(decisions or Decisions.none(), sorted_keys)
     frozen = previous if previous is not None and previous.model is not None else None
     queue = pd.DataFrame({"i": [], "j": [], "review_id": []})
-    fields = rv.field_agreements(None, None, queue)
+    fields = rv.no_fields()
     if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
         with fuzzy.Scorer(recs, frozen.term_frequencies if frozen else None) as scorer:
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(fuzzy.training_sample(sorted_keys))

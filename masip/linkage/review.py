@@ -155,6 +155,12 @@ def _levels(settings: dict[str, Any]) -> dict[str, dict[int, str]]:
     return levels
 
 
+def no_fields() -> pd.DataFrame:
+    """An empty table of field evidence (:data:`FIELD_COLUMNS`), typed."""
+    return pd.DataFrame({c: pd.Series([], dtype=object if c in ("review_id", "field", "agreement_level") else float)
+                         for c in FIELD_COLUMNS})
+
+
 def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFrame:
     """Agreement level and match weight of each compared field of each of ``pairs`` (``i``, ``j``, ``review_id``).
 
@@ -167,8 +173,7 @@ def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFra
     leaves the scorer's database.
     """
     if pairs.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object if c in ("review_id", "field", "agreement_level") else float)
-                             for c in FIELD_COLUMNS})
+        return no_fields()
     levels = _levels(model.settings)
     order = {name: position for position, name in enumerate(levels)}
     # gamma (the level) needs the matching columns kept; only levels and weights are selected out of Splink's table
