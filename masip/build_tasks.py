@@ -332,7 +332,9 @@ def run_build_report(
         "run_id": run_id,
         "triggered_by": triggers,
         "dbt_groups": [{"group": g["group"], "statuses": g["statuses"], "seconds": g["seconds"]} for g in groups],
-        "linkage": {k: linkage.get(k) for k in ("build_id", "roles", "persons", "retrained", "seconds", "review_queue")},
+        "linkage": {
+            k: linkage.get(k) for k in ("build_id", "roles", "persons", "retrained", "seconds", "review_queue")
+        },
         "quality_success": quality["success"],
         "marts": report.data["warehouse"]["marts"],
     }

@@ -150,7 +150,8 @@ def explain_person(person_id: str, warehouse: Path, vault: Vault) -> Explanation
 def format_explanation(explanation: Explanation) -> str:
     """The explanation as text for a terminal (agency references, methods, levels and weights only)."""
     roles = explanation.roles
-    lines = [f"Person {explanation.person_id}: {len(roles)} record role(s)", "", "Record roles and the link that joined each:"]
+    lines = [f"Person {explanation.person_id}: {len(roles)} record role(s)", "",
+             "Record roles and the link that joined each:"]
     for _, row in roles.iterrows():
         probability = "" if pd.isna(row["match_probability"]) else f", probability {row['match_probability']:.3f}"
         lines.append(f"  {_label(row)} ({row['agency']}): {row['link_method']}{probability}")

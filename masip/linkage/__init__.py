@@ -314,7 +314,8 @@ def link_for_review(
     # the reviewers' "same person" links that joined two roles (for link_method CLERICAL)
     joined = must[labels[must[:, 0]] == labels[must[:, 1]]] if len(must) else must
     clerical = _edges(joined[:, 0], joined[:, 1], CLERICAL_RANK, np.ones(len(joined)))
-    links = _output(recs, sorted_keys, labels, _combined([edges, clerical]), np.concatenate([effective, np.ones(len(joined), dtype=bool)]))
+    with_clerical = _combined([edges, clerical])
+    links = _output(recs, sorted_keys, labels, with_clerical, np.concatenate([effective, np.ones(len(joined), dtype=bool)]))
     return LinkageRun(links, state, _queue_output(links, queue), fields)
 
 

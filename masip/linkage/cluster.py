@@ -11,7 +11,9 @@ greedily, strongest first, into clusters, with guards against chaining:
   mis-keyed (see :func:`dobs_compatible`).
 
 An edge refused by a guard is simply not used; later, weaker edges are
-still tried.
+still tried. Edges are ordered by (method rank, descending probability,
+smaller endpoint, larger endpoint), and endpoints are row numbers in
+member-key order, so the result depends only on the content.
 
 Clerical review decisions (:mod:`masip.linkage.review`) come in as two
 explicit constraints, each an array of row pairs:
@@ -23,9 +25,7 @@ explicit constraints, each an array of row pairs:
   every edge, identifier edges included: a reviewer's "not the same person"
   on two records sharing a PNC or NHS number token says that identifier was
   mis-recorded, so the shared identifier joins each record to its own side
-  only (strongest edges first, as always) and the two persons stay apart. Edges are ordered by (method rank, descending probability,
-smaller endpoint, larger endpoint), and endpoints are row numbers in
-member-key order, so the result depends only on the content.
+  only (strongest edges first, as always) and the two persons stay apart.
 
 Scale: most components contain no conflict at all. Connected components
 are found first with :mod:`scipy.sparse.csgraph`; only components that hold

@@ -84,7 +84,7 @@ def _weight(probability: np.ndarray) -> np.ndarray:
 def banded_pairs(
     n: int, edges: pd.DataFrame, effective: np.ndarray, scored: pd.DataFrame, must: np.ndarray, cannot: np.ndarray
 ) -> pd.DataFrame:
-    """The queue's pairs of rows (``i < j``, ``link_method``, ``match_probability``, ``match_weight``); see module docstring.
+    """The queue's pairs of rows: ``i < j``, ``link_method``, ``match_probability``, ``match_weight`` (module docstring).
 
     ``edges``/``effective``: the run's links and whether clustering kept them;
     ``scored``: its scored candidate pairs (``uid_l, uid_r, match_probability``).
@@ -100,10 +100,11 @@ def banded_pairs(
     in_band = np.isin(rank, banded_ranks) & (probability >= REVIEW_BAND_LOW) & (probability < REVIEW_BAND_HIGH)
     sp = scored["match_probability"].to_numpy(dtype=float)
     scored_band = (sp >= REVIEW_BAND_LOW) & (sp < REVIEW_BAND_HIGH)
+    edge_i, edge_j = edges["i"].to_numpy(dtype=np.int64), edges["j"].to_numpy(dtype=np.int64)
     pairs = pd.DataFrame(
         {
-            "i": np.concatenate([edges["i"].to_numpy(dtype=np.int64)[in_band], scored["uid_l"].to_numpy(dtype=np.int64)[scored_band]]),
-            "j": np.concatenate([edges["j"].to_numpy(dtype=np.int64)[in_band], scored["uid_r"].to_numpy(dtype=np.int64)[scored_band]]),
+            "i": np.concatenate([edge_i[in_band], scored["uid_l"].to_numpy(dtype=np.int64)[scored_band]]),
+            "j": np.concatenate([edge_j[in_band], scored["uid_r"].to_numpy(dtype=np.int64)[scored_band]]),
             "link_method": np.concatenate([np.array(METHODS, dtype=object)[rank[in_band]],
                                            np.full(int(scored_band.sum()), "PROBABILISTIC", dtype=object)]),
             "match_probability": np.concatenate([probability[in_band], sp[scored_band]]),
@@ -117,7 +118,8 @@ def banded_pairs(
         apart = pd.DataFrame({"group_a": np.minimum(group[cannot[:, 0]], group[cannot[:, 1]]),
                               "group_b": np.maximum(group[cannot[:, 0]], group[cannot[:, 1]])}).drop_duplicates()
         pairs = pairs.merge(apart, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
-    pairs = pairs.sort_values(["group_a", "group_b", "match_probability", "i", "j"], ascending=[True, True, False, True, True])
+    strongest_first = [True, True, False, True, True]
+    pairs = pairs.sort_values(["group_a", "group_b", "match_probability", "i", "j"], ascending=strongest_first)
     pairs = pairs.drop_duplicates(["group_a", "group_b"]).sort_values(["i", "j"]).reset_index(drop=True)
     pairs["match_weight"] = np.round(_weight(pairs["match_probability"].to_numpy(dtype=float)), 2)
     pairs["match_probability"] = np.round(pairs["match_probability"], 3)
@@ -193,7 +195,8 @@ def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFra
         table = scorer._subset(rows, {"review_slot": slot})
         try:
             rules = ["l.review_slot = r.review_slot"]
-            linker = scorer._linker(table, {**settings, "blocking_rules_to_generate_predictions": rules}, validate=False)
+            pass_settings = {**settings, "blocking_rules_to_generate_predictions": rules}
+            linker = scorer._linker(table, pass_settings, validate=False)
             scored = scorer.con.execute(
                 f"select uid_l, uid_r, {wanted} from {linker.inference.predict(warning_mode='never').physical_name}"
             ).df()
