@@ -84,8 +84,12 @@ def _encoded(con: duckdb.DuckDBPyConnection, vault: Vault, roles: pd.DataFrame) 
         con.unregister("person_roles")
 
 
-def _pair_evidence(records: pd.DataFrame, vault: Vault) -> tuple[list[dict], bool, str | None]:
-    """Shared identifiers and field-by-field evidence of each pair of ``records`` (the person's roles)."""
+def _pair_evidence(records: pd.DataFrame, vault: Vault, population: int) -> tuple[list[dict], bool, str | None]:
+    """Shared identifiers and field-by-field evidence of each pair of ``records`` (the person's roles).
+
+    Posterior probabilities are under the prior the linkage decided with for
+    ``population`` live record roles (:meth:`masip.linkage.fuzzy.Model.prior_for`).
+    """
     from masip.linkage import _canonical, fuzzy
     from masip.linkage import review as rv
 
@@ -112,7 +116,8 @@ def _pair_evidence(records: pd.DataFrame, vault: Vault) -> tuple[list[dict], boo
         note = "no linkage model (tokens only): field evidence unavailable"
     else:
         model = fuzzy.Model.from_json(state.model)
-        prior_weight = model.prior_weight
+        prior = model.prior_for(population)
+        prior_weight = math.log2(prior / (1 - prior))
         with fuzzy.Scorer(recs, state.term_frequencies) as scorer:
             fields = rv.field_agreements(scorer, model, pairs)
     out = []
@@ -143,7 +148,8 @@ def explain_person(person_id: str, warehouse: Path, vault: Vault) -> Explanation
                                "re-run links differently: look the record up by its agency reference)")
         reviews = _reviews(con, person_id)
         records = _encoded(con, vault, roles)
-    pairs, truncated, note = _pair_evidence(records, vault)
+        population = con.execute("select count(*) from marts.person_xref").fetchone()[0]
+    pairs, truncated, note = _pair_evidence(records, vault, population)
     return Explanation(person_id, roles, pairs, truncated, reviews, note)
 
 

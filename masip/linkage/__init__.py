@@ -305,7 +305,11 @@ def link_for_review(
                 edges = _combined([edges, more])
                 labels, effective = cluster(n, edges, attrs, must, cannot)
             if with_queue:
-                queue = rv.banded_pairs(n, edges, effective, state.pairs, must, cannot)
+                # scored pairs at the probability their link was decided at (the prior for this run's size)
+                decided_at = fuzzy.rescore(state.pairs["match_weight"].to_numpy(dtype=float), model.prior_weight,
+                                           model.prior_for(n))
+                scored = state.pairs.assign(match_probability=decided_at)
+                queue = rv.banded_pairs(n, edges, effective, scored, must, cannot)
                 keys = sorted_keys.to_numpy(zero_copy_only=False)
                 queue["review_id"] = [rv.review_id_for(keys[a], keys[b]) for a, b in zip(queue["i"], queue["j"])]
                 fields = rv.field_agreements(scorer, model, queue)

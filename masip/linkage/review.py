@@ -87,7 +87,8 @@ def banded_pairs(
     """The queue's pairs of rows: ``i < j``, ``link_method``, ``match_probability``, ``match_weight`` (module docstring).
 
     ``edges``/``effective``: the run's links and whether clustering kept them;
-    ``scored``: its scored candidate pairs (``uid_l, uid_r, match_probability``).
+    ``scored``: its scored candidate pairs (``uid_l, uid_r, match_probability``,
+    the probability their link was decided at).
     """
     rank = edges["rank"].to_numpy(dtype=np.int64)
     probability = edges["probability"].to_numpy(dtype=float)
