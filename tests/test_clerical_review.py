@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,7 @@ def test_decisions_apply_on_the_next_run_merge_and_unmerge(built: Built, decided
     result = _invoke("review", "import", str(path), "--warehouse", str(built.warehouse))
     assert "Recorded 2 decisions (1 same person, 1 not the same); 1 rows left undecided" in result.output
     assert _xref(built.warehouse) == before  # applied by the next run, not by the import
+    assert stat.S_IMODE(built.vault.decisions_path.stat().st_mode) == 0o600  # in the vault, owner-only
 
     run_pipeline(built.drops, built.warehouse, OLD, built.out, show_progress=False)  # a re-run: frozen model
 
