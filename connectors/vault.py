@@ -12,6 +12,10 @@ or ``--vault`` elsewhere), mode 0700 with owner-only files:
   pairs; :mod:`masip.linkage.state_store`). The linkage stage writes a new one
   as ``linkage.candidate.duckdb``; it is published together with the
   warehouse candidate (:func:`masip.pipeline.publish_stage`).
+* ``review.duckdb``: clerical review decisions (same person or not), keyed by
+  record roles (:mod:`masip.linkage.review_store`). Written by ``masip review
+  import`` only, read by every linkage run; not part of a build, so a
+  discarded build, a retrain or a key rotation keeps it.
 
 Nobody who reads the marts opens this folder: dbt, the case pack and the
 evaluation never do. Only ingest (which holds the key) writes it and only the
@@ -85,6 +89,11 @@ class Vault:
     @property
     def state_path(self) -> Path:
         return self.directory / "linkage.duckdb"
+
+    @property
+    def decisions_path(self) -> Path:
+        """Clerical review decisions (:mod:`masip.linkage.review_store`)."""
+        return self.directory / "review.duckdb"
 
     @property
     def state_candidate_path(self) -> Path:

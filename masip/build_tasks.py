@@ -221,8 +221,9 @@ def run_link(params: Mapping[str, Any] | None) -> dict[str, Any]:
     # a missing or foreign vault fails at once (LinkageInputError); a crash is retried
     with fail_without_retry(), stage("build", config.warehouse):
         summary = run_linkage_process(candidate, Vault.for_warehouse(config.warehouse))
-    log.info("Linkage done in %.1f s: %d record roles, %d persons (model %s)", summary.seconds, summary.roles,
-             summary.persons, "retrained" if summary.retrained else "reused")
+    log.info("Linkage done in %.1f s: %d record roles, %d persons (model %s), %d pairs await clerical review",
+             summary.seconds, summary.roles, summary.persons, "retrained" if summary.retrained else "reused",
+             summary.review_queue)
     return summary.to_dict()
 
 
@@ -331,7 +332,9 @@ def run_build_report(
         "run_id": run_id,
         "triggered_by": triggers,
         "dbt_groups": [{"group": g["group"], "statuses": g["statuses"], "seconds": g["seconds"]} for g in groups],
-        "linkage": {k: linkage[k] for k in ("build_id", "roles", "persons", "retrained", "seconds")},
+        "linkage": {
+            k: linkage.get(k) for k in ("build_id", "roles", "persons", "retrained", "seconds", "review_queue")
+        },
         "quality_success": quality["success"],
         "marts": report.data["warehouse"]["marts"],
     }
@@ -339,4 +342,5 @@ def run_build_report(
     log.info("Run report written: %s (marts: %d tables)", report.markdown_path, len(summary["marts"]))
     log_warnings(report.warnings)
     return {"report_json": str(report.json_path), "report_markdown": str(report.markdown_path),
-            "marts": report.data["warehouse"]["marts"], "triggered_by": triggers}
+            "marts": report.data["warehouse"]["marts"], "review_queue": report.data["warehouse"]["review_queue"],
+            "triggered_by": triggers}

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from masip.casepack.cli import casepack
+from masip.clerical.cli import explain_person_command, review
 from masip.evaluation.cli import evaluate
 from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import (
@@ -267,6 +268,8 @@ def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> 
 
 main.add_command(casepack)
 main.add_command(evaluate)
+main.add_command(review)
+main.add_command(explain_person_command)
 
 if __name__ == "__main__":
     main()

@@ -47,6 +47,14 @@ def _table_counts(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]
     return {name: con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0] for (name,) in tables}
 
 
+def _review_queue_size(con: duckdb.DuckDBPyConnection) -> int | None:
+    """Pairs of record roles awaiting clerical review (``ops.review_queue``); None before the first build."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'review_queue'"
+    ).fetchone()[0]
+    return con.execute("select count(*) from ops.review_queue").fetchone()[0] if exists else None
+
+
 def _warnings(loaded: list[tuple[str, str, date]], archive_dir: Path) -> list[str]:
     """What the operator must act on although the run succeeded."""
     warnings = []
@@ -84,6 +92,7 @@ def _warehouse_facts(warehouse: Path, archive_dir: Path) -> dict[str, Any]:
         return {
             "warnings": _warnings(drops, archive_dir),
             "marts": _table_counts(con, "marts"),
+            "review_queue": _review_queue_size(con),
             "ops_quarantine_by_rule": quarantine,
             "rejected_drops_all_time": rejected,
             "rejected_drops_outstanding": unresolved,
@@ -106,9 +115,9 @@ def _markdown(data: dict[str, Any]) -> str:
         "",
         "## Reconciliation",
         "",
-        f"Rows read {rec['rows_read']} = loaded {rec['rows_loaded']} + quarantined {rec['rows_quarantined']} "
+        (f"Rows read {rec['rows_read']} = loaded {rec['rows_loaded']} + quarantined {rec['rows_quarantined']} "
         f"+ duplicates {rec['rows_duplicate']}: **{'OK' if rec['all_files_reconcile'] else 'MISMATCH'}** "
-        f"({rec['warnings']} optional values set to null as warnings).",
+        f"({rec['warnings']} optional values set to null as warnings)."),
     ]
     rejected = [d for d in data["drops"] if d["status"] == "rejected"]
     if rejected:
@@ -122,6 +131,9 @@ def _markdown(data: dict[str, Any]) -> str:
         lines += [f"- {rule}: {n}" for rule, n in data["warehouse"]["ops_quarantine_by_rule"].items()]
     lines += ["", "## Marts", "", "| table | rows |", "|---|---|"]
     lines += [f"| marts.{t} | {n} |" for t, n in data["warehouse"]["marts"].items()]
+    if data["warehouse"].get("review_queue") is not None:
+        lines += ["", (f"Clerical review: {data['warehouse']['review_queue']} pairs of record roles await a decision "
+                  "(`ops.review_queue`; `masip review export`).")]
     if data.get("build"):
         build = data["build"]
         lines += ["", f"dbt build: {build['passed']} nodes passed in {build['elapsed_seconds']:.1f} s."]

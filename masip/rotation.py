@@ -12,6 +12,11 @@ Weekly builds keep the linkage model they were first trained with, while
 the rebuild trains on everything, so the current warehouse is first relinked
 in full (a ``--full-refresh`` build under the old key) to compare like with
 like.
+
+Clerical review decisions are keyed by agency references, which no key
+changes: the vault's ``review.duckdb`` is copied into the side vault before
+the rebuild, so the rebuilt linkage applies them as the current one does
+(and the comparison of the two holds).
 """
 
 from __future__ import annotations
@@ -61,6 +66,14 @@ def _swap(current: Path, side: Path) -> None:
     shutil.rmtree(retired)
 
 
+def _carry_decisions(current: Vault, side: Vault) -> None:
+    """Copy the clerical review decisions (keyed by agency references, not by key) into the side vault."""
+    if current.decisions_path.is_file():
+        side.create()
+        shutil.copyfile(current.decisions_path, side.decisions_path)
+        side.protect()
+
+
 def rotate_key(
     warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path | None = None,
     vault_dir: Path | None = None,
@@ -84,6 +97,7 @@ def _rotate(
     side_warehouse.unlink(missing_ok=True)
     shutil.rmtree(side_archive, ignore_errors=True)
     shutil.rmtree(side_vault, ignore_errors=True)
+    _carry_decisions(Vault(vault), Vault(side_vault))
     with tempfile.TemporaryDirectory(prefix="masip-rotate-") as plain:
         os.chmod(plain, 0o700)
         drops = archive.restore_all(Path(plain))

@@ -639,6 +639,8 @@ def test_build_dag_builds_every_dbt_node_once_in_groups_and_publishes(chain: Cha
     assert len(ran) == len(set(ran)) and set(ran) == project
     # the linkage ran as its own task between staging (which built its input) and intermediate (which reads it)
     assert xcoms["link"]["roles"] > 0 and 0 < xcoms["link"]["persons"] < xcoms["link"]["roles"]
+    # the clerical review queue's size: counted by the linkage, shown by the report from ops.review_queue
+    assert xcoms["report"]["review_queue"] == xcoms["link"]["review_queue"] >= 0
     assert any(n["name"] == "int_person_records" for n in xcoms["dbt_staging"]["nodes"])
     assert any(n["name"] == "stg_linkage__person_links" for n in xcoms["dbt_intermediate"]["nodes"])
     assert all(n["resource_type"] != "model" or n["name"] == "int_person_records" or n["name"].startswith("stg_")

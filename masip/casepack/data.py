@@ -119,6 +119,7 @@ class Case:
     events: list[Event] = field(default_factory=list)
     orders: list[OrderInForce] = field(default_factory=list)
     risk_history: list[RiskAssessment] = field(default_factory=list)
+    pending_review: bool = False  # the linkage of the victim or the perpetrator awaits clerical review
 
     @property
     def anchor(self) -> str:
@@ -213,6 +214,19 @@ def check_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
         )
 
 
+def _persons_under_review(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """person_ids with a pair of record roles in ``ops.review_queue`` (none before the first build with one)."""
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'review_queue'"
+    ).fetchone()[0]
+    if not found:
+        return set()
+    rows = con.execute(
+        "select person_id_a from ops.review_queue union select person_id_b from ops.review_queue"
+    ).fetchall()
+    return {person for (person,) in rows}
+
+
 def load_pack(warehouse: Path) -> PackData:
     """Read the case pack of the warehouse's as_of (the date its marts were built at), read-only."""
     import duckdb
@@ -260,6 +274,9 @@ def load_pack(warehouse: Path) -> PackData:
             for pos, dyad, victim, perp, section, reason, risk, refs in pack_rows
         ]
         by_dyad = {c.dyad_id: c for c in cases}
+        under_review = _persons_under_review(con)
+        for case in cases:
+            case.pending_review = case.victim_id in under_review or case.perpetrator_id in under_review
 
         for dyad, code, raised_at, refs, detail in con.execute(
             """

@@ -28,6 +28,10 @@ How records become persons:
    merged strongest first, never joining two different PNCs or NHS numbers,
    and — for links that are not identifiers — never joining different known
    sexes or incompatible dates of birth.
+5. **Clerical review** (:mod:`masip.linkage.review`): reviewers' decisions
+   are must-link / cannot-link constraints of the clustering (a role joined
+   only by one has ``link_method`` ``CLERICAL``), and pairs in the uncertain
+   band go to a review queue (:func:`link_for_review`).
 
 ``person_id`` is a hash of the smallest member key of the person's records,
 so it depends on content only, never on row order.
@@ -36,6 +40,7 @@ so it depends on content only, never on row order.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,6 +59,7 @@ from masip.linkage.deterministic import (
     token_codes,
     token_edges,
 )
+from masip.linkage.review_store import Decisions
 from masip.linkage.state import LinkageState, merged_pairs, reusable_pairs
 
 __all__ = [
@@ -62,8 +68,10 @@ __all__ = [
     "LINK_PROBABILITY",
     "OUTPUT_COLUMNS",
     "TOKEN_RULES",
+    "LinkageRun",
     "LinkageState",
     "link_deterministic",
+    "link_for_review",
     "link_person_records",
     "link_with_state",
     "person_id_for",
@@ -78,6 +86,7 @@ LINK_PROBABILITY = 0.5
 PROBABILITY_DECIMALS = 3
 PROBABILISTIC_RANK = METHODS.index("PROBABILISTIC")
 CONTEXT_RANK = METHODS.index("CONTEXT")
+CLERICAL_RANK = METHODS.index("CLERICAL")
 
 
 def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, pa.Array]:
@@ -244,29 +253,92 @@ def link_with_state(
     Retrain from time to time (a run without ``previous``): the frozen model
     does not learn from new data.
     """
+    run = link_for_review(records, context, previous, with_queue=False)
+    return run.links, run.state
+
+
+@dataclass(frozen=True)
+class LinkageRun:
+    """What :func:`link_for_review` returns: the links, the state, and the clerical review queue.
+
+    ``review_queue``: one row per uncertain pair (:mod:`masip.linkage.review`):
+    both roles' key columns (suffixes ``_a``, ``_b``) and person_ids, then
+    :data:`masip.linkage.review.QUEUE_COLUMNS`; ``review_fields``: the
+    agreement level and match weight of each compared field of each item.
+    """
+
+    links: pd.DataFrame
+    state: LinkageState
+    review_queue: pd.DataFrame
+    review_fields: pd.DataFrame
+
+
+def link_for_review(
+    records: pd.DataFrame, context: pd.DataFrame | None = None, previous: LinkageState | None = None,
+    decisions: Decisions | None = None, with_queue: bool = True,
+) -> LinkageRun:
+    """:func:`link_with_state` under clerical review ``decisions`` (must-link / cannot-link), with the review queue.
+
+    ``with_queue=False`` leaves the queue empty (and skips scoring its fields): what
+    :func:`link_with_state` and the benchmarks, which have no reviewers, do.
+    """
     from masip.linkage import fuzzy
+    from masip.linkage import review as rv
 
     recs, sorted_keys = _canonical(records)
     n = len(recs)
     recs["ctx_key"] = ctx.context_keys(recs, context)
     weak = ctx.name_only(recs)
     attrs = Attributes.from_records(recs)
+    must, cannot = rv.constraint_rows(decisions or Decisions.none(), sorted_keys)
     frozen = previous if previous is not None and previous.model is not None else None
+    queue = pd.DataFrame({"i": [], "j": [], "review_id": []})
+    fields = rv.no_fields()
     if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
         with fuzzy.Scorer(recs, frozen.term_frequencies if frozen else None) as scorer:
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(fuzzy.training_sample(sorted_keys))
             state = _scored_state(scorer, model, sorted_keys, frozen)
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
-            labels, effective = cluster(n, edges, attrs)
+            labels, effective = cluster(n, edges, attrs, must, cannot)
             more = _dyad_edges(recs, labels, scorer, model)
-        if len(more):
-            edges = _combined([edges, more])
-            labels, effective = cluster(n, edges, attrs)
+            if len(more):
+                edges = _combined([edges, more])
+                labels, effective = cluster(n, edges, attrs, must, cannot)
+            if with_queue:
+                # scored pairs at the probability their link was decided at (the prior for this run's size)
+                decided_at = fuzzy.rescore(state.pairs["match_weight"].to_numpy(dtype=float), model.prior_weight,
+                                           model.prior_for(n))
+                scored = state.pairs.assign(match_probability=decided_at)
+                queue = rv.banded_pairs(n, edges, effective, scored, must, cannot)
+                keys = sorted_keys.to_numpy(zero_copy_only=False)
+                queue["review_id"] = [rv.review_id_for(keys[a], keys[b]) for a, b in zip(queue["i"], queue["j"])]
+                fields = rv.field_agreements(scorer, model, queue)
     else:
         state = frozen.without_pairs() if frozen else LinkageState()
         edges = _combined([token_edges(recs), _context_edges_without_model(recs) if n >= 2 else _edges([], [], 0, [])])
-        labels, effective = cluster(n, edges, attrs)
-    return _output(recs, sorted_keys, labels, edges, effective), state
+        labels, effective = cluster(n, edges, attrs, must, cannot)
+    # the reviewers' "same person" links that joined two roles (for link_method CLERICAL)
+    joined = must[labels[must[:, 0]] == labels[must[:, 1]]] if len(must) else must
+    clerical = _edges(joined[:, 0], joined[:, 1], CLERICAL_RANK, np.ones(len(joined)))
+    with_clerical = _combined([edges, clerical])
+    links = _output(recs, sorted_keys, labels, with_clerical, np.concatenate([effective, np.ones(len(joined), dtype=bool)]))
+    return LinkageRun(links, state, _queue_output(links, queue), fields)
+
+
+def _queue_output(links: pd.DataFrame, queue: pd.DataFrame) -> pd.DataFrame:
+    """The queue's pairs of rows as both roles' keys and current person_ids, and the pair's evidence."""
+    from masip.linkage import review as rv
+
+    a = links.iloc[queue["i"].to_numpy(dtype=np.int64)].reset_index(drop=True)
+    b = links.iloc[queue["j"].to_numpy(dtype=np.int64)].reset_index(drop=True)
+    out = pd.concat(
+        [a[[*KEY_COLUMNS, "person_id"]].add_suffix("_a"), b[[*KEY_COLUMNS, "person_id"]].add_suffix("_b")], axis=1
+    )
+    for column in rv.QUEUE_COLUMNS:
+        if column != "linked":
+            out[column] = queue[column].to_numpy() if len(queue) else pd.Series([], dtype=object)
+    out["linked"] = (out["person_id_a"] == out["person_id_b"]).astype(bool)
+    return out
 
 
 def _scored_state(scorer, model, keys: pa.Array, previous: LinkageState | None) -> LinkageState:

@@ -15,6 +15,18 @@ still tried. Edges are ordered by (method rank, descending probability,
 smaller endpoint, larger endpoint), and endpoints are row numbers in
 member-key order, so the result depends only on the content.
 
+Clerical review decisions (:mod:`masip.linkage.review`) come in as two
+explicit constraints, each an array of row pairs:
+
+* ``must_link``: united before any edge, skipping the sex and date-of-birth
+  guards (the reviewer looked both records up), but never joining two
+  different PNCs or NHS numbers, nor breaking a cannot-link;
+* ``cannot_link``: the two rows never end up in one cluster. This beats
+  every edge, identifier edges included: a reviewer's "not the same person"
+  on two records sharing a PNC or NHS number token says that identifier was
+  mis-recorded, so the shared identifier joins each record to its own side
+  only (strongest edges first, as always) and the two persons stay apart.
+
 Scale: most components contain no conflict at all. Connected components
 are found first with :mod:`scipy.sparse.csgraph`; only components that hold
 a conflicting pair of values are re-clustered edge by edge in Python, so a
@@ -32,7 +44,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 #: Link methods, strongest first (the order of ``link_method`` precedence).
-METHODS: tuple[str, ...] = ("PNC", "NHS", "CRN", "NAME_DOB", "PROBABILISTIC", "CONTEXT")
+#: ``CLERICAL`` (a reviewer's "same person", :mod:`masip.linkage.review`) comes last: it never enters
+#: the edge order (must-links are their own parameter of :func:`cluster`) and names a role's link only
+#: when no algorithmic link joined it.
+METHODS: tuple[str, ...] = ("PNC", "NHS", "CRN", "NAME_DOB", "PROBABILISTIC", "CONTEXT", "CLERICAL")
 SINGLETON = "SINGLETON"
 #: Methods whose edges skip the sex and date-of-birth guards (identifiers).
 IDENTIFIER_METHODS = frozenset({"PNC", "NHS", "CRN"})
@@ -99,7 +114,7 @@ class _Clusters:
     than building dicts for the conflicting components).
     """
 
-    def __init__(self, attrs: Attributes) -> None:
+    def __init__(self, attrs: Attributes, cannot_link: np.ndarray | None = None) -> None:
         n = len(attrs.pnc)
         self.parent = list(range(n))
         self.pnc = attrs.pnc.tolist()
@@ -107,6 +122,17 @@ class _Clusters:
         self.sex = attrs.sex.tolist()
         self.dob = attrs.dob
         self.dobs: dict[int, set[tuple]] = {}
+        # --- clerical review: rows each cluster root must never be joined with (cannot-link) ---
+        self.apart: dict[int, set[int]] = {}
+        for a, b in (cannot_link if cannot_link is not None else np.empty((0, 2), dtype=np.int64)).tolist():
+            self.apart.setdefault(a, set()).add(b)
+            self.apart.setdefault(b, set()).add(a)
+
+    def _kept_apart(self, ra: int, rb: int) -> bool:
+        """Whether a cannot-link forbids joining the clusters of roots ``ra`` and ``rb``."""
+        return any(self.find(x) == rb for x in self.apart.get(ra, ())) or any(
+            self.find(x) == ra for x in self.apart.get(rb, ())
+        )
 
     def _dobs(self, root: int) -> set[tuple] | None:
         """The dates of birth of ``root``'s cluster, or None when it has none."""
@@ -131,6 +157,8 @@ class _Clusters:
             return False
         if nhs[ra] >= 0 and nhs[rb] >= 0 and nhs[ra] != nhs[rb]:
             return False
+        if self.apart and self._kept_apart(ra, rb):
+            return False
         if not identifier:
             if sex[ra] and sex[rb] and sex[ra] != sex[rb]:
                 return False
@@ -147,6 +175,8 @@ class _Clusters:
         if db:
             self.dobs[ra] = (da or set()) | db
             self.dobs.pop(rb, None)
+        if rb in self.apart:
+            self.apart[ra] = self.apart.get(ra, set()) | self.apart.pop(rb)
         return True
 
 
@@ -196,21 +226,35 @@ def _conflicting_components(labels: np.ndarray, attrs: Attributes) -> np.ndarray
     return np.array(sorted(bad), dtype=np.int64)
 
 
-def cluster(n: int, edges: pd.DataFrame, attrs: Attributes) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(pairs: np.ndarray | None) -> np.ndarray:
+    """Row pairs as an (k, 2) int64 array (none: an empty one)."""
+    return np.empty((0, 2), dtype=np.int64) if pairs is None else np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def cluster(
+    n: int, edges: pd.DataFrame, attrs: Attributes, must_link: np.ndarray | None = None,
+    cannot_link: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Cluster ``n`` records joined by ``edges``; returns (labels, edge_is_effective).
 
     ``edges``: columns ``i``, ``j`` (row numbers), ``rank`` (index into
-    :data:`METHODS`) and ``probability``. ``labels[k]`` is the smallest row
-    number of ``k``'s cluster. An edge is effective when its two ends end up
-    in the same cluster.
+    :data:`METHODS`) and ``probability``. ``must_link`` and ``cannot_link``:
+    clerical review decisions as (k, 2) arrays of row numbers (see the module
+    docstring). ``labels[k]`` is the smallest row number of ``k``'s cluster.
+    An edge is effective when its two ends end up in the same cluster.
     """
     if n == 0:
         return np.empty(0, dtype=np.int64), np.zeros(len(edges), dtype=bool)
+    must, cannot = _pairs(must_link), _pairs(cannot_link)
     i = edges["i"].to_numpy(dtype=np.int64)
     j = edges["j"].to_numpy(dtype=np.int64)
-    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n)).tocsr()
+    all_i, all_j = np.concatenate([i, must[:, 0]]), np.concatenate([j, must[:, 1]])
+    graph = coo_matrix((np.ones(len(all_i), dtype=np.int8), (all_i, all_j)), shape=(n, n)).tocsr()
     _, components = connected_components(graph, directed=False)
     bad = _conflicting_components(components, attrs)
+    # --- clerical review: a component holding both rows of a cannot-link, or a must-link, is clustered edge by edge
+    split = components[cannot[:, 0]][components[cannot[:, 0]] == components[cannot[:, 1]]]
+    bad = np.union1d(bad, np.union1d(split, components[must[:, 0]]))
     labels = components.astype(np.int64)
     if len(bad):
         # edges of the conflicting components, strongest first (Python lists: a
@@ -220,7 +264,9 @@ def cluster(n: int, edges: pd.DataFrame, attrs: Attributes) -> tuple[np.ndarray,
         ranks = edges["rank"].to_numpy(dtype=np.int64)[in_bad]
         order = np.lexsort((np.maximum(a, b), np.minimum(a, b), -edges["probability"].to_numpy(dtype=float)[in_bad], ranks))
         identifier = np.isin(ranks, [METHODS.index(m) for m in IDENTIFIER_METHODS])
-        uf = _Clusters(attrs)
+        uf = _Clusters(attrs, cannot)
+        for left, right in must.tolist():  # reviewers' "same person" first, past the sex and date guards
+            uf.union(left, right, True)
         for left, right, skip_guards in zip(a[order].tolist(), b[order].tolist(), identifier[order].tolist()):
             uf.union(left, right, skip_guards)
         # re-label the conflicting components by their union-find roots, kept

@@ -58,9 +58,11 @@ TOKEN_RULES: Final[tuple[tuple[str, str], ...]] = (
 
 SINGLETON: Final[str] = "SINGLETON"
 #: Every ``link_method`` of ``marts.person_xref``, strongest first: the exact
-#: token rules, then Fellegi–Sunter and context links (masip.linkage), then
-#: records linked to nothing.
-LINK_METHODS: Final[tuple[str, ...]] = tuple(m for _, m in TOKEN_RULES) + ("PROBABILISTIC", "CONTEXT", SINGLETON)
+#: token rules, then Fellegi–Sunter and context links (masip.linkage), a
+#: reviewer's decision alone (masip.linkage.review), then records linked to nothing.
+LINK_METHODS: Final[tuple[str, ...]] = (
+    tuple(m for _, m in TOKEN_RULES) + ("PROBABILISTIC", "CONTEXT", "CLERICAL", SINGLETON)
+)
 OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
     *KEY_COLUMNS,
     "person_id",

@@ -15,7 +15,14 @@ roles with generalised attributes) on the candidate warehouse, this stage
 4. writes the new state to the vault's state candidate, and into the
    candidate warehouse only ``linkage.person_links`` (record role →
    ``person_id``, ``link_method``, ``match_probability``) and
-   ``linkage.link_run`` (the build id shared with the state).
+   ``linkage.link_run`` (the build id shared with the state);
+5. clerical review (:mod:`masip.linkage.review`): applies the reviewers'
+   decisions from the vault's ``review.duckdb`` as must-link / cannot-link
+   constraints, and writes the queue of uncertain pairs as
+   ``linkage.review_queue`` (the two roles' agency references and
+   person_ids, method, probability, weight) and ``linkage.review_fields``
+   (each compared field's agreement level and match weight): no value,
+   token or filter.
 
 dbt then reads ``linkage.person_links`` as a source (``stg_linkage__person_links``).
 The stage needs no key: it compares tokens. :func:`run_linkage_process` runs
@@ -41,7 +48,8 @@ import pandas as pd
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS, PERSON_ROLE_COLUMNS
 from connectors.vault import RECORDS_TABLE, Vault
-from masip.linkage import OUTPUT_COLUMNS, LinkageState, link_with_state
+from masip.linkage import OUTPUT_COLUMNS, LinkageState, link_for_review
+from masip.linkage.review_store import load_decisions
 from masip.linkage.state_store import load_state, store_state, stored_build_id
 from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV
 
@@ -51,6 +59,9 @@ LINKS_SCHEMA = "linkage"
 #: What dbt reads (source ``linkage.person_links``): one row per live record role.
 LINKS_TABLE = f"{LINKS_SCHEMA}.person_links"
 RUN_TABLE = f"{LINKS_SCHEMA}.link_run"
+#: The clerical review queue and each item's field-by-field evidence (sources of dbt's ``ops.review_queue``).
+REVIEW_QUEUE_TABLE = f"{LINKS_SCHEMA}.review_queue"
+REVIEW_FIELDS_TABLE = f"{LINKS_SCHEMA}.review_fields"
 #: The live record roles with generalised attributes (a dbt model built before this stage).
 ROLES_RELATION = "intermediate.int_person_records"
 
@@ -101,6 +112,8 @@ class LinkageSummary:
     persons: int
     retrained: bool
     seconds: float
+    review_queue: int = 0  # uncertain pairs awaiting clerical review
+    review_decisions: int = 0  # reviewers' decisions in force (applied when both roles are live)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,7 +183,9 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     versions = sorted(set(records["key_version"].dropna().astype(str)))
     if len(versions) > 1:
         raise VaultMismatch(f"the live record roles carry tokens of {len(versions)} keys; rebuild from the landing copies")
-    links, state = link_with_state(records, context=context, previous=previous)
+    decisions = load_decisions(vault)
+    run = link_for_review(records, context=context, previous=previous, decisions=decisions)
+    links, state = run.links, run.state
     build_id = _new_build_id()
     candidate = vault.state_candidate_path
     for stale in (candidate, candidate.with_name(candidate.name + ".wal")):
@@ -190,6 +205,7 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
             f"create or replace table {RUN_TABLE} as select ? as build_id, ? as retrained, ? as record_roles",
             [build_id, previous is None, len(typed)],
         )
+        _write_review(con, run.review_queue, run.review_fields)
     return LinkageSummary(
         build_id=build_id,
         key_version=versions[0] if versions else None,
@@ -197,7 +213,31 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
         persons=int(typed["person_id"].nunique()),
         retrained=previous is None,
         seconds=round(time.perf_counter() - started, 3),
+        review_queue=len(run.review_queue),
+        review_decisions=len(decisions),
     )
+
+
+def _write_review(con: duckdb.DuckDBPyConnection, queue: pd.DataFrame, fields: pd.DataFrame) -> None:
+    """The review queue and its field evidence into the candidate warehouse (typed even when empty)."""
+    numbers = {"match_probability", "match_weight"}
+    typed_queue = pd.DataFrame(
+        {c: queue[c].astype("Float64") if c in numbers else queue[c].astype("boolean") if c == "linked"
+         else queue[c].astype("string") for c in queue.columns}
+    )
+    typed_fields = pd.DataFrame({
+        "review_id": fields["review_id"].astype("string"),
+        "field": fields["field"].astype("string"),
+        "field_position": fields["field_position"].astype("Int64"),
+        "agreement_level": fields["agreement_level"].astype("string"),
+        "match_weight": fields["match_weight"].astype("Float64"),
+    })
+    for table, frame in ((REVIEW_QUEUE_TABLE, typed_queue), (REVIEW_FIELDS_TABLE, typed_fields)):
+        con.register("review_frame", frame)
+        try:
+            con.execute(f"create or replace table {table} as select * from review_frame")
+        finally:
+            con.unregister("review_frame")
 
 
 def keyless_environment(environ: dict[str, str] | None = None) -> dict[str, str]:

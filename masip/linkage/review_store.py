@@ -1,0 +1,117 @@
+"""Clerical review decisions in the vault's ``review.duckdb``, keyed by record roles.
+
+A decision says whether two record roles are the same person. It is keyed by
+the two roles' agency references (``source_id, source_table, record_ref,
+role``: what the agencies themselves hold), never by ``person_id``, which a
+later run may change. The two roles are stored in member-key order (``_a`` <
+``_b``), so a pair has one key whichever way round it was decided; the
+latest decision on a pair wins, and earlier ones stay as its history.
+
+The file is not part of a build (:mod:`connectors.vault`): ``masip review
+import`` appends to it, every linkage run reads it (keyless), and a
+discarded build, a retrain (``--full-refresh``) or an incremental week
+leaves it as it is; key rotation copies it into the rebuilt vault
+(:mod:`masip.rotation`), since agency references do not depend on the key.
+Reasons are free text typed by reviewers: they stay in the vault, and no
+output of the pipeline shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from connectors.vault import Vault
+from masip.linkage.deterministic import KEY_COLUMNS
+
+TABLE = "review_decisions"
+SIDES = ("a", "b")
+ROLE_COLUMNS: tuple[str, ...] = tuple(f"{c}_{side}" for side in SIDES for c in KEY_COLUMNS)
+DECISION_COLUMNS: tuple[tuple[str, str], ...] = (
+    *((c, "varchar") for c in ROLE_COLUMNS),
+    ("same_person", "boolean"),
+    ("reviewer", "varchar"),
+    ("decided_at", "timestamptz"),
+    ("reason", "varchar"),
+    ("imported_at", "timestamptz"),
+)
+
+
+def member_key(source_id: str, source_table: str, record_ref: str, role: str) -> str:
+    """The identity of a record role, as the linkage spells it (``source_id|source_table|record_ref|role``)."""
+    return f"{source_id}|{source_table}|{record_ref}|{role}"
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The decisions in force: one per pair of member keys (``key_a < key_b``), latest first won."""
+
+    frame: pd.DataFrame  # key_a, key_b, same_person
+
+    @classmethod
+    def none(cls) -> Decisions:
+        return cls(pd.DataFrame({"key_a": pd.Series([], dtype=object), "key_b": pd.Series([], dtype=object),
+                                 "same_person": pd.Series([], dtype=bool)}))
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def ordered(decisions: pd.DataFrame) -> pd.DataFrame:
+    """``decisions`` with each pair's two roles in member-key order (``_a`` before ``_b``)."""
+    key_a = decisions[[f"{c}_a" for c in KEY_COLUMNS]].astype(str).agg("|".join, axis=1)
+    key_b = decisions[[f"{c}_b" for c in KEY_COLUMNS]].astype(str).agg("|".join, axis=1)
+    swap = (key_a > key_b).to_numpy()
+    out = decisions.copy()
+    for c in KEY_COLUMNS:
+        out.loc[swap, f"{c}_a"] = decisions.loc[swap, f"{c}_b"].to_numpy()
+        out.loc[swap, f"{c}_b"] = decisions.loc[swap, f"{c}_a"].to_numpy()
+    return out
+
+
+def record_decisions(vault: Vault, decisions: pd.DataFrame) -> int:
+    """Append ``decisions`` (the columns of :data:`DECISION_COLUMNS` but ``imported_at``) in one transaction."""
+    frame = ordered(decisions)[[c for c, _ in DECISION_COLUMNS if c != "imported_at"]]
+    vault.create()
+    with duckdb.connect(str(vault.decisions_path)) as con:
+        body = ", ".join(f"{name} {sql_type}" for name, sql_type in DECISION_COLUMNS)
+        con.execute(f"create table if not exists {TABLE} ({body})")
+        con.register("decisions_frame", frame)
+        try:
+            con.execute("begin transaction")
+            con.execute(f"insert into {TABLE} by name select *, now() as imported_at from decisions_frame")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        finally:
+            con.unregister("decisions_frame")
+    vault.protect()
+    return len(frame)
+
+
+def _latest_sql() -> str:
+    key_a = " || '|' || ".join(f"{c}_a" for c in KEY_COLUMNS)
+    key_b = " || '|' || ".join(f"{c}_b" for c in KEY_COLUMNS)
+    return (
+        f"select {key_a} as key_a, {key_b} as key_b, same_person from {TABLE} "
+        f"qualify row_number() over (partition by {key_a}, {key_b} order by decided_at desc, imported_at desc) = 1 "
+        "order by key_a, key_b"
+    )
+
+
+def load_decisions(vault: Vault) -> Decisions:
+    """The decisions in force (the latest per pair of roles); none when nothing was ever imported."""
+    if not vault.decisions_path.is_file():
+        return Decisions.none()
+    with duckdb.connect(str(vault.decisions_path), read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [TABLE]
+        ).fetchone()[0]
+        if not exists:
+            return Decisions.none()
+        frame = con.execute(_latest_sql()).df()
+    frame["same_person"] = frame["same_person"].astype(bool)
+    return Decisions(frame)
