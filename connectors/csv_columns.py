@@ -17,26 +17,20 @@ and with a line break inside a quoted cell, row ``k`` is no longer line
 Any other file (hostile or oddly exported: stray quotes, quoted line breaks,
 blank lines, rows of the wrong width) is read by the ``csv`` module instead,
 row by row but into the same columns, so the rules that follow are the same.
-Lone CR, CRLF and LF line endings are all read in bulk.
+Lone CR, CRLF and LF line endings are all read in bulk. The first three
+conditions are :func:`connectors.manifest.plain_csv`.
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from connectors.manifest import DropRejected, csv_rows, describe_csv_error
-
-#: A well-formed quoted cell: opens at the start of a cell, doubled quotes inside, no line break, closes at its end.
-_QUOTED_CELL = re.compile(r'(?:(?<=^)|(?<=,)|(?<=\n)|(?<=\r))"(?:[^"\r\n]|"")*"(?=,|\r|\n|$)')
-#: A line ending followed by another: a blank line (which the csv module reads as a row of no fields).
-_BLANK_LINE = re.compile(r"(?:\r\n|\r(?!\n)|\n)(?:\r|\n)")
-
+from connectors.manifest import DropRejected, csv_rows, describe_csv_error, plain_csv
 
 @dataclass
 class CsvColumns:
@@ -72,19 +66,13 @@ def _unreadable(file_name: str, line: int, error: csv.Error) -> DropRejected:
     )
 
 
-def _bulk_readable(text: str) -> bool:
-    if "\x00" in text or _BLANK_LINE.search(text):
-        return False
-    return '"' not in text or '"' not in _QUOTED_CELL.sub("", text)
-
-
 def _read_bulk(text: str, width: int, rows: int) -> list[pa.Array] | None:
     """The data rows as ``width`` string columns, or ``None`` when Arrow does not find exactly ``rows`` of them."""
     names = [f"c{i}" for i in range(width)]
     try:
         table = pacsv.read_csv(
             pa.py_buffer(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False, block_size=1 << 26),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
@@ -130,7 +118,7 @@ def read_columns(text: str, file_name: str, rows: int) -> CsvColumns:
     if header is None:
         return CsvColumns(None)
     width = len(header)
-    if width and rows and first_line == 2 and _bulk_readable(text):
+    if width and rows and first_line == 2 and plain_csv(text):
         columns = _read_bulk(text, width, rows)
         if columns is not None:
             positions = np.arange(rows, dtype=np.int64)

@@ -12,6 +12,7 @@ everything else is "(value withheld)", with the column and line.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -132,7 +133,8 @@ class TableReader:
         self.manifest = manifest
         self.profile = profile
         self.code_lists = code_lists
-        self.parse_date = date_parser(manifest.date_format)
+        # dates repeat across the columns and rows of a file: each distinct text is parsed once
+        self.parse_date = functools.lru_cache(maxsize=200_000)(date_parser(manifest.date_format))
         self.latest_date = manifest.extract_date + FUTURE_MARGIN
         self.latest_planned_date = manifest.extract_date + PLANNED_HORIZON
         # the person roles: plain identifiers in, generalised values, tokens and keyed encodings out
