@@ -296,7 +296,7 @@ class TableReader:
                     QuarantinedRow(line, None, "wrong_column_count", f"{fields} fields, header has {len(mapped)}")
                 )
         in_part = (table.positions >= first) & (table.positions < end)
-        repeated = _repeats(table.columns)
+        repeated = _repeats(table.columns, mapped.index(self.contract.ref_column))
         result.rows_read += int(in_part.sum())
         result.rows_duplicate = int((in_part & repeated).sum())
         rows = np.nonzero(in_part & ~repeated)[0]
@@ -389,12 +389,23 @@ class TableReader:
             result.persons = self.persons.encode(roles, loaded, record_refs, version_ids, source)
 
 
-def _repeats(columns: list[pa.Array]) -> np.ndarray:
-    """Which rows repeat an earlier row cell for cell: the first loads, the others count as duplicates."""
+def _repeats(columns: list[pa.Array], key: int) -> np.ndarray:
+    """Which rows repeat an earlier row cell for cell: the first loads, the others count as duplicates.
+
+    Only the rows whose cell in column ``key`` (the record reference) occurs
+    more than once can repeat a row, so only those are compared whole.
+    """
     rows = len(columns[0]) if columns else 0
-    first = np.zeros(rows, dtype=bool)
-    if rows:
+    repeated = np.zeros(rows, dtype=bool)
+    if not rows:
+        return repeated
+    keys = pc.dictionary_encode(columns[key]).indices.to_numpy()
+    candidates = np.nonzero(np.bincount(keys)[keys] > 1)[0]
+    if len(candidates):
+        chosen = pa.array(candidates, type=pa.int64())
         names = [f"c{i}" for i in range(len(columns))]
-        table = pa.table([*columns, pa.array(np.arange(rows, dtype=np.int64))], names=[*names, "row"])
-        first[table.group_by(names, use_threads=False).aggregate([("row", "min")])["row_min"].to_numpy()] = True
-    return ~first
+        table = pa.table([*(column.take(chosen) for column in columns), chosen], names=[*names, "row"])
+        firsts = table.group_by(names, use_threads=False).aggregate([("row", "min")])["row_min"].to_numpy()
+        repeated[candidates] = True
+        repeated[firsts] = False
+    return repeated
