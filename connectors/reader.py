@@ -1,13 +1,16 @@
-"""Turns one verified CSV file into typed rows, person tokens and quarantine records.
+"""Turns one verified CSV file into typed rows, person tokens and quarantine records, a whole column at a time.
 
-This is the only place where plain identifiers are handled: they are read
-from the cell, normalised, tokenised and dropped in the same function call.
-Nothing returned from here holds a name, full date of birth, full postcode,
-PNC ID, NHS number or CRN. Operator text (quarantine details, rejection
-reasons, notes) quotes a raw value only when it has the strict format of
-its column's own kind of code (:func:`describe_value`), and a header cell
-only when it looks like a column name (:func:`describe_header_cell`);
-everything else is "(value withheld)", with the column and line.
+The file is read in bulk (:mod:`connectors.csv_columns`), its contract rules
+run over whole columns (:mod:`connectors.column_rules`), and its person
+roles are normalised, tokenised and encoded per file
+(:mod:`connectors.person_columns`). The plain identifiers live only inside
+one :meth:`TableReader.read` call: nothing returned from here holds a name,
+full date of birth, full postcode, PNC ID, NHS number or CRN. Operator text
+(quarantine details, rejection reasons, notes) quotes a raw value only when
+it has the strict format of its column's own kind of code
+(:func:`describe_value`), and a header cell only when it looks like a column
+name (:func:`describe_header_cell`); everything else is "(value withheld)",
+with the column and line.
 """
 
 from __future__ import annotations
