@@ -13,13 +13,10 @@ from hypothesis import strategies as st
 from connectors.column_rules import clean_column, parse_datetimes, reference_ok
 from connectors.contracts import TABLES
 from connectors.csv_columns import read_columns
-from connectors.ingest import load_code_lists
+from connectors.ingest import Ingestor
 from connectors.manifest import ManifestFile, count_data_rows, plain_csv, read_manifest
 from connectors.normalise import clean_cell, date_parser, datetime_parser, is_reference
-from connectors.profiles import load_profiles
 from connectors.reader import TableReader
-from pseudonymisation.encodings import PersonEncoder
-from pseudonymisation.tokens import tokenisers
 from tests.hostile import CRN, KEYRING, NHS, PNC, SENTINELS, CsvFile, base_row, manifest_for, write_raw_drop
 
 #: Cells that sit on the edge of a plain shape: the vectorised path must hand each to the per-cell function or agree.
@@ -86,14 +83,13 @@ def test_plain_text_is_read_in_bulk_exactly_as_the_csv_module_reads_it() -> None
 
 
 def _reader(drop, table: str) -> TableReader:
+    """A reader of one table of ``drop`` with everything ingest gives it (code lists, tokenisers, encoder)."""
+    ingestor = Ingestor(drop.parent / "warehouse" / "masip.duckdb", KEYRING)
     manifest = read_manifest(drop)
-    profile = load_profiles()[manifest.source_id]
-    from connectors.normalise import normalise_force
-
-    code_lists = load_code_lists()
-    forces = {normalise_force(p.force) for p in load_profiles().values() if p.force}
-    code_lists = {**code_lists, "police_force": code_lists["police_force"] | forces}
-    return TableReader(TABLES[table], manifest, profile, code_lists, tokenisers(KEYRING), PersonEncoder(KEYRING))
+    return TableReader(
+        TABLES[table], manifest, ingestor.profiles[manifest.source_id], ingestor.code_lists, ingestor.tokenisers,
+        ingestor.encoder,
+    )
 
 
 def _outcome(result) -> tuple:
