@@ -28,9 +28,13 @@ import pyarrow.compute as pc
 
 from connectors.normalise import (
     MISSING_MARKERS,
+    PNC_CHECK_LETTERS,
     clean_cell,
     datetime_parser,
     is_reference,
+    normalise_crn,
+    normalise_nhs_number,
+    normalise_pnc,
 )
 
 STRING_NULL = pa.scalar(None, pa.string())
@@ -139,3 +143,43 @@ class CheckedColumn:
     values: pa.Array
     faults: list[Fault] = field(default_factory=list)
     warnings: int = 0  # warnings whatever the column's requiredness (unknown codes in a code set)
+
+
+_PLAIN_PNC = r"^(?P<year>[0-9]{2}|[0-9]{4})/(?P<serial>[0-9]{1,7})(?P<check>[A-Z])$"
+_PLAIN_NHS = r"^[0-9]{10}$"
+
+
+def _numbers(values: pa.Array) -> np.ndarray:
+    """Digit strings as int64 (0 where null)."""
+    return pc.fill_null(pc.cast(values, pa.int64()), 0).to_numpy(zero_copy_only=False)
+
+
+def pnc_column(values: pa.Array) -> pa.Array:
+    """:func:`connectors.normalise.normalise_pnc` over a column: a canonical PNC ID with its check letter
+    computed as numbers; any cell not already canonical in shape goes through the function."""
+    parts = pc.extract_regex(values, _PLAIN_PNC)
+    year, serial, check = (pc.struct_field(parts, name) for name in ("year", "serial", "check"))
+    remainder = (_numbers(pc.utf8_slice_codeunits(year, -2)) * 10_000_000 + _numbers(serial)) % 23
+    expected = pa.array(np.array(list(PNC_CHECK_LETTERS))[remainder], type=pa.string())
+    canonical = pc.binary_join_element_wise(year, "/", pc.utf8_lpad(serial, 7, "0"), check, "")
+    fast = pc.if_else(pc.equal(check, expected), canonical, STRING_NULL)
+    return blend(values, pc.is_valid(parts), fast, normalise_pnc, pa.string())
+
+
+def nhs_column(values: pa.Array) -> pa.Array:
+    """:func:`connectors.normalise.normalise_nhs_number` over a column: ten plain digits checked modulo 11 as
+    numbers; any other cell goes through the function."""
+    plain = pc.match_substring_regex(values, _PLAIN_NHS)
+    number = _numbers(pc.if_else(plain, values, STRING_NULL))
+    digits = [(number // 10 ** (9 - position)) % 10 for position in range(10)]
+    check = 11 - sum(digit * weight for digit, weight in zip(digits[:9], range(10, 1, -1))) % 11
+    check = np.where(check == 11, 0, check)
+    valid = pa.array((check != 10) & (check == digits[9]))
+    return blend(values, plain, pc.if_else(valid, values, STRING_NULL), normalise_nhs_number, pa.string())
+
+
+def crn_column(values: pa.Array) -> pa.Array:
+    """:func:`connectors.normalise.normalise_crn` over a column: plain letters and digits upper-cased; any other
+    cell goes through the function."""
+    plain = pc.match_substring_regex(values, r"^[A-Za-z0-9]{1,20}$")
+    return blend(values, plain, pc.ascii_upper(values), normalise_crn, pa.string())

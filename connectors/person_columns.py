@@ -19,22 +19,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.column_rules import WITHHELD, Fault, map_distinct, outside, present
+from connectors.column_rules import WITHHELD, Fault, crn_column, map_distinct, nhs_column, outside, pnc_column, present
 from connectors.contracts import EARLIEST_DATE, Column, PersonRole, TableContract
 from connectors.normalise import (
     normalise_code,
-    normalise_crn,
     normalise_name,
-    normalise_nhs_number,
-    normalise_pnc,
     normalise_postcode,
     postcode_district,
 )
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.tokens import TOKEN_PURPOSES, Tokeniser
 
-_IDENTIFIERS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
-    ("pnc_column", normalise_pnc), ("nhs_column", normalise_nhs_number), ("crn_column", normalise_crn),
+#: Each identifier column of a role, and its validity check over a column (:mod:`connectors.column_rules`).
+_IDENTIFIERS: tuple[tuple[str, Callable[[pa.Array], pa.Array]], ...] = (
+    ("pnc_column", pnc_column), ("nhs_column", nhs_column), ("crn_column", crn_column),
 )
 
 
@@ -112,7 +110,7 @@ class PersonColumns:
                 values[purpose] = pa.nulls(rows, pa.string())
                 continue
             raw = cells[column]
-            values[purpose] = map_distinct(raw, normalise, pa.string())
+            values[purpose] = normalise(raw)
             bad = named & present(raw) & ~present(values[purpose])
             report(self.contract.column(column), Fault(bad, "invalid_identifier", f"{column}: {WITHHELD} is not valid"))
         values["partner_dob"] = self._partner_dob(person, cells, rows)

@@ -10,12 +10,20 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.column_rules import clean_column, parse_datetimes, reference_ok
+from connectors.column_rules import clean_column, crn_column, nhs_column, parse_datetimes, pnc_column, reference_ok
 from connectors.contracts import TABLES
 from connectors.csv_columns import read_columns
 from connectors.ingest import Ingestor
 from connectors.manifest import ManifestFile, count_data_rows, plain_csv, read_manifest
-from connectors.normalise import clean_cell, date_parser, datetime_parser, is_reference
+from connectors.normalise import (
+    clean_cell,
+    date_parser,
+    datetime_parser,
+    is_reference,
+    normalise_crn,
+    normalise_nhs_number,
+    normalise_pnc,
+)
 from connectors.reader import TableReader
 from tests.hostile import CRN, KEYRING, NHS, PNC, SENTINELS, CsvFile, base_row, manifest_for, write_raw_drop
 
@@ -26,9 +34,13 @@ EDGE_CELLS = [
     "2016/6605185S", "4010232137", "401-023-2137", "4010232138", "SK89DQ", "sk8 9dq", "2024-01-01", "2024/1/1",
     "20240101", "21101979", "19791021", "99999999", "1.2.3", "2024-01-01T10:00", "2024-01-01 10:00:59",
     "2024-01-01 24:00", "2024-01-01 1:5", "2024-01-01  10:00", "2024-01-01T10:00:00Z", "2024-02-30 10:00",
-    "2024-W01-1 10:00", "2024-01-01 10:00:60", "2024-01-01T", "0001-01-01 00:00", "9999-12-31 23:59", *SENTINELS,
+    "2024-W01-1 10:00", "2024-01-01 10:00:60", "2024-01-01T", "0001-01-01 00:00", "9999-12-31 23:59", "16/0000001A",
+    "2016/66051850R", "0000000000", "4010232130", "x9k4q2z7", "X9K4Q2Z7X9K4Q2Z7X9K4Q", "X9 K4", *SENTINELS,
 ]
-cells = st.one_of(st.sampled_from(EDGE_CELLS), st.text(max_size=14), st.text("0123456789-/.: T", max_size=19))
+cells = st.one_of(
+    st.sampled_from(EDGE_CELLS), st.text(max_size=14), st.text("0123456789-/.: T", max_size=19),
+    st.text("0123456789/ABRZ", max_size=14),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -40,6 +52,10 @@ def test_column_rules_give_what_the_per_cell_functions_give(values: list[str]) -
     assert reference_ok(pa.array(cleaned, type=pa.string())).to_pylist() == [
         None if v is None else is_reference(v) for v in cleaned
     ]
+    for column_rule, normalise in ((pnc_column, normalise_pnc), (nhs_column, normalise_nhs_number), (crn_column, normalise_crn)):
+        assert column_rule(pa.array(cleaned, type=pa.string())).to_pylist() == [
+            None if v is None else normalise(v) for v in cleaned
+        ]
     for date_format in ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d"):
         expected = [None if v is None else datetime_parser(date_format)(v) for v in cleaned]
         parsed = parse_datetimes(pa.array(cleaned, type=pa.string()), date_parser(date_format), date_format)
