@@ -159,11 +159,11 @@ def _new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def _arrow(columns: tuple[tuple[str, str], ...], data: dict[str, list[Any]]) -> pa.Table | None:
-    """Column lists → an Arrow table (``None`` when empty): cheap to hand from a worker to the writer."""
-    if not data or not next(iter(data.values())):
+def _arrow(columns: tuple[tuple[str, str], ...], data: dict[str, Any]) -> pa.Table | None:
+    """Columns (lists or Arrow arrays) → an Arrow table (``None`` when empty): cheap to hand from a worker to the writer."""
+    rows = len(next(iter(data.values()))) if data else 0
+    if not rows:
         return None
-    rows = len(next(iter(data.values())))
     return pa.table({name: data.get(name, [None] * rows) for name, _ in columns})
 
 

@@ -1,25 +1,44 @@
-"""Turns one verified CSV file into typed rows, person tokens and quarantine records.
+"""Turns one verified CSV file into typed rows, person tokens and quarantine records, a whole column at a time.
 
-This is the only place where plain identifiers are handled: they are read
-from the cell, normalised, tokenised and dropped in the same function call.
-Nothing returned from here holds a name, full date of birth, full postcode,
-PNC ID, NHS number or CRN. Operator text (quarantine details, rejection
-reasons, notes) quotes a raw value only when it has the strict format of
-its column's own kind of code (:func:`describe_value`), and a header cell
-only when it looks like a column name (:func:`describe_header_cell`);
-everything else is "(value withheld)", with the column and line.
+The file is read in bulk (:mod:`connectors.csv_columns`), its contract rules
+run over whole columns (:mod:`connectors.column_rules`), and its person
+roles are normalised, tokenised and encoded per file
+(:mod:`connectors.person_columns`). The plain identifiers live only inside
+one :meth:`TableReader.read` call: nothing returned from here holds a name,
+full date of birth, full postcode, PNC ID, NHS number or CRN. Operator text
+(quarantine details, rejection reasons, notes) quotes a raw value only when
+it has the strict format of its column's own kind of code
+(:func:`describe_value`), and a header cell only when it looks like a column
+name (:func:`describe_header_cell`); everything else is "(value withheld)",
+with the column and line.
 """
 
 from __future__ import annotations
 
-import csv
+import functools
 import hashlib
 import re
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors.column_rules import (
+    STRING_NULL,
+    WITHHELD,
+    CheckedColumn,
+    Fault,
+    clean_column,
+    map_distinct,
+    mask,
+    outside,
+    parse_datetimes,
+    present,
+    reference_ok,
+)
 from connectors.contracts import (
     EARLIEST_DATE,
     FUTURE_MARGIN,
@@ -27,32 +46,22 @@ from connectors.contracts import (
     PLANNED_HORIZON,
     Column,
     ColumnType,
-    PersonRole,
     TableContract,
 )
-from connectors.manifest import DropRejected, Manifest, csv_rows, describe_csv_error
+from connectors.csv_columns import CsvColumns, read_columns
+from connectors.manifest import DropRejected, Manifest
 from connectors.normalise import (
-    clean_cell,
     date_parser,
-    datetime_parser,
-    is_reference,
     normalise_code,
-    normalise_crn,
     normalise_force,
-    normalise_name,
-    normalise_nhs_number,
-    normalise_pnc,
     normalise_postcode,
     parse_flag,
     parse_int,
-    postcode_district,
 )
+from connectors.person_columns import PersonColumns
 from connectors.profiles import SourceProfile
 from pseudonymisation.encodings import PersonEncoder
-from pseudonymisation.tokens import TOKEN_PURPOSES, Tokeniser
-
-_UNSEEN = object()
-WITHHELD = "(value withheld)"
+from pseudonymisation.tokens import Tokeniser
 
 #: The strict formats of the code lists whose unknown values may be quoted: an offence
 #: classification (``8L``, ``8/66``, ``195/12``, ``STK1``; a local ``L-BSPO``) or an outcome type
@@ -87,21 +96,6 @@ def describe_header_cells(cells: list[str], known: frozenset[str]) -> str:
     return f"{shown}" + (f" and {hidden} more withheld (not column-name-like)" if hidden else "")
 
 
-def _memoised(parse: Callable[[str], Any], limit: int = 200_000) -> Callable[[str], Any]:
-    """``parse`` remembering its results: dates and times repeat thousands of times in a file."""
-    cache: dict[str, Any] = {}
-
-    def parse_once(value: str) -> Any:
-        hit = cache.get(value, _UNSEEN)
-        if hit is _UNSEEN:
-            if len(cache) >= limit:
-                cache.clear()
-            hit = cache[value] = parse(value)
-        return hit
-
-    return parse_once
-
-
 @dataclass
 class QuarantinedRow:
     line_number: int
@@ -116,25 +110,14 @@ class FileResult:
 
     table: str
     file_name: str
-    entity: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
-    persons: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    entity: dict[str, Any] = field(default_factory=dict)  # column name -> list or Arrow array
+    persons: dict[str, Any] = field(default_factory=dict)
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_duplicate: int = 0
     warnings: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-class _RowProblems:
-    """Collects the contract breaks (quarantine) and warnings of one row."""
-
-    def __init__(self) -> None:
-        self.breaks: list[tuple[str, str]] = []
-        self.warnings = 0
-
-    def broken(self, rule: str, detail: str) -> None:
-        self.breaks.append((rule, detail))
 
 
 class TableReader:
@@ -153,23 +136,22 @@ class TableReader:
         self.manifest = manifest
         self.profile = profile
         self.code_lists = code_lists
-        self.tokenisers = tokenisers
-        self.key_version = next(iter(tokenisers.values())).key_version
-        # salted keyed fuzzy-linkage encodings, under HKDF keys of the same keyring
-        self.encoder = encoder
-        self._names: dict[str, str | None] = {}  # plain names, only for this file's read
-        self.parse_date = _memoised(date_parser(manifest.date_format))
-        self.parse_datetime = _memoised(datetime_parser(manifest.date_format))
+        # dates repeat across the columns and rows of a file: each distinct text is parsed once
+        self.parse_date = functools.lru_cache(maxsize=200_000)(date_parser(manifest.date_format))
         self.latest_date = manifest.extract_date + FUTURE_MARGIN
         self.latest_planned_date = manifest.extract_date + PLANNED_HORIZON
-        self._parsers: dict[ColumnType, Callable[[Column, str, _RowProblems], Any]] = {
-            ColumnType.TEXT: lambda column, value, problems: value,
+        # the person roles: plain identifiers in, generalised values, tokens and keyed encodings out
+        self.persons = PersonColumns(
+            contract, self.parse_date, manifest.extract_date, code_lists["sex"], tokenisers, encoder
+        )
+        self._checks: dict[ColumnType, Callable[[Column, pa.Array], CheckedColumn]] = {
+            ColumnType.TEXT: lambda column, values: CheckedColumn(values),
             ColumnType.REFERENCE: self._reference,
             ColumnType.FORCE: self._force,
             ColumnType.CODE: self._code,
             ColumnType.CODE_SET: self._code_set,
-            ColumnType.DATE: self._dated(self.parse_date, "a date"),
-            ColumnType.DATETIME: self._dated(self.parse_datetime, "a date-time"),
+            ColumnType.DATE: self._dated,
+            ColumnType.DATETIME: self._dated,
             ColumnType.INTEGER: self._integer,
             ColumnType.FLAG: self._flag,
         }
@@ -209,170 +191,86 @@ class TableReader:
             result.notes.append(f"{file_name}: optional column(s) {absent} absent, read as blank")
         return mapped
 
-    # -- value parsers ------------------------------------------------------------
-    def _code(self, column: Column, value: str, problems: _RowProblems) -> str | None:
-        code = normalise_code(value)
-        allowed = self.code_lists[column.code_list] if column.code_list else None
-        if allowed is not None and code not in allowed:
-            self._bad(column, problems, "unknown_code", f"{column.name}: {describe_value(column, value)} is not in code list {column.code_list}")
-            return None
-        return code
 
-    def _force(self, column: Column, value: str, problems: _RowProblems) -> str | None:
-        force = normalise_force(value)
-        if force not in self.code_lists["police_force"]:
-            self._bad(
-                column, problems, "unknown_code",
-                f"{column.name}: {WITHHELD} is not a police force of England and Wales (code list police_force) "
-                "nor the force of a source profile",
-            )
-            return None
-        return force
-
-    def _reference(self, column: Column, value: str, problems: _RowProblems) -> str | None:
-        if not is_reference(value):
-            self._bad(
-                column, problems, "invalid_reference",
-                f"{column.name}: {WITHHELD} is not a record reference (one word of letters, digits and / _ - . : #, "
-                "with a digit, not shaped like a PNC ID, NHS number, postcode or date)",
-            )
-            return None
-        return value
-
-    def _code_set(self, column: Column, value: str, problems: _RowProblems) -> str | None:
-        allowed = self.code_lists[column.code_list]  # type: ignore[index]
-        codes = {normalise_code(part) for part in value.split(";") if part.strip()}
-        unknown = codes - allowed
-        if unknown:
-            problems.warnings += 1
-        known = sorted(codes & allowed)
-        return ";".join(known) or None
-
-    def _dated(self, parse: Callable[[str], Any], what: str) -> Callable[[Column, str, _RowProblems], Any]:
-        def parse_column(column: Column, value: str, problems: _RowProblems) -> Any:
-            parsed = parse(value)
-            if parsed is None:
-                self._bad(
-                    column, problems, "unparseable_date",
-                    f"{column.name}: {WITHHELD} is not {what} in format {self.manifest.date_format}",
-                )
-                return None
-            latest = self.latest_planned_date if column.future_ok else self.latest_date
-            day = parsed.date() if isinstance(parsed, datetime) else parsed
-            if not EARLIEST_DATE <= day <= latest:
-                self._bad(
-                    column, problems, "implausible_date",
-                    f"{column.name}: {WITHHELD} is outside the plausible window {EARLIEST_DATE} to {latest} "
-                    f"(extract date {self.manifest.extract_date})",
-                )
-                return None
-            return parsed
-
-        return parse_column
-
-    def _integer(self, column: Column, value: str, problems: _RowProblems) -> int | None:
-        parsed = parse_int(value)
-        if parsed is None:
-            self._bad(column, problems, "not_an_integer", f"{column.name}: {WITHHELD} is not a whole number")
-            return None
-        if column.bounds and not column.bounds[0] <= parsed <= column.bounds[1]:
-            low, high = column.bounds
-            self._bad(column, problems, "out_of_range", f"{column.name}: {WITHHELD} is not between {low} and {high}")
-            return None
-        return parsed
-
-    def _flag(self, column: Column, value: str, problems: _RowProblems) -> bool | None:
-        parsed = parse_flag(value)
-        if parsed is None:
-            self._bad(column, problems, "not_a_flag", f"{column.name}: {WITHHELD} is not Y or N")
-        return parsed
-
+    # -- column checks ------------------------------------------------------------
     @staticmethod
-    def _bad(column: Column, problems: _RowProblems, rule: str, detail: str) -> None:
-        """A bad required value quarantines the row; a bad optional one is a warning (SPEC §5)."""
-        if column.required:
-            problems.broken(rule, detail)
+    def _failed(values: pa.Array, typed: pa.Array) -> np.ndarray:
+        """The cells with a value whose typed value is null: they broke the column's rule."""
+        return present(values) & ~present(typed)
+
+    def _reference(self, column: Column, values: pa.Array) -> CheckedColumn:
+        ok = reference_ok(values)
+        typed = pc.if_else(pc.fill_null(ok, False), values, STRING_NULL)
+        return CheckedColumn(typed, [Fault(
+            self._failed(values, typed), "invalid_reference",
+            f"{column.name}: {WITHHELD} is not a record reference (one word of letters, digits and / _ - . : #, "
+            "with a digit, not shaped like a PNC ID, NHS number, postcode or date)",
+        )])
+
+    def _force(self, column: Column, values: pa.Array) -> CheckedColumn:
+        forces = self.code_lists["police_force"]
+        typed = map_distinct(values, lambda value: force if (force := normalise_force(value)) in forces else None, pa.string())
+        return CheckedColumn(typed, [Fault(
+            self._failed(values, typed), "unknown_code",
+            f"{column.name}: {WITHHELD} is not a police force of England and Wales (code list police_force) "
+            "nor the force of a source profile",
+        )])
+
+    def _code(self, column: Column, values: pa.Array) -> CheckedColumn:
+        allowed = self.code_lists[column.code_list] if column.code_list else None
+
+        def known(value: str) -> str | None:
+            code = normalise_code(value)
+            return code if allowed is None or code in allowed else None
+
+        typed = map_distinct(values, known, pa.string())
+        failed = self._failed(values, typed)
+        details = map_distinct(
+            pc.if_else(pa.array(failed), values, STRING_NULL),
+            lambda value: f"{column.name}: {describe_value(column, value)} is not in code list {column.code_list}",
+            pa.string(),
+        )
+        return CheckedColumn(typed, [Fault(failed, "unknown_code", details.to_numpy(zero_copy_only=False))])
+
+    def _code_set(self, column: Column, values: pa.Array) -> CheckedColumn:
+        allowed = self.code_lists[column.code_list]  # type: ignore[index]
+
+        def codes(value: str) -> set[str]:
+            return {normalise_code(part) for part in value.split(";") if part.strip()}
+
+        typed = map_distinct(values, lambda value: ";".join(sorted(codes(value) & allowed)) or None, pa.string())
+        unknown = map_distinct(values, lambda value: bool(codes(value) - allowed), pa.bool_())
+        return CheckedColumn(typed, warnings=int(mask(unknown).sum()))
+
+    def _dated(self, column: Column, values: pa.Array) -> CheckedColumn:
+        if column.type is ColumnType.DATE:
+            parsed, what = map_distinct(values, self.parse_date, pa.date32()), "a date"
         else:
-            problems.warnings += 1
+            parsed, what = parse_datetimes(values, self.parse_date, self.manifest.date_format), "a date-time"
+        latest = self.latest_planned_date if column.future_ok else self.latest_date
+        implausible = outside(pc.cast(parsed, pa.date32(), safe=False), EARLIEST_DATE, latest)
+        typed = pc.if_else(pa.array(implausible), pa.scalar(None, parsed.type), parsed)
+        return CheckedColumn(typed, [
+            Fault(self._failed(values, parsed), "unparseable_date",
+                  f"{column.name}: {WITHHELD} is not {what} in format {self.manifest.date_format}"),
+            Fault(implausible, "implausible_date",
+                  f"{column.name}: {WITHHELD} is outside the plausible window {EARLIEST_DATE} to {latest} "
+                  f"(extract date {self.manifest.extract_date})"),
+        ])
 
-    # -- persons ------------------------------------------------------------------
-    def _name(self, value: str | None) -> str | None:
-        if not value:
-            return None
-        hit = self._names.get(value, _UNSEEN)
-        if hit is _UNSEEN:
-            hit = self._names[value] = normalise_name(value)
-        return hit  # type: ignore[return-value]
+    def _integer(self, column: Column, values: pa.Array) -> CheckedColumn:
+        parsed = map_distinct(values, parse_int, pa.int64())
+        faults = [Fault(self._failed(values, parsed), "not_an_integer", f"{column.name}: {WITHHELD} is not a whole number")]
+        if column.bounds:
+            low, high = column.bounds
+            beyond = mask(pc.or_(pc.less(parsed, low), pc.greater(parsed, high)))
+            parsed = pc.if_else(pa.array(beyond), pa.scalar(None, pa.int64()), parsed)
+            faults.append(Fault(beyond, "out_of_range", f"{column.name}: {WITHHELD} is not between {low} and {high}"))
+        return CheckedColumn(parsed, faults)
 
-    def _person(
-        self, person: PersonRole, cells: dict[str, str | None], problems: _RowProblems
-    ) -> tuple[dict[str, Any], tuple[str | None, ...], tuple[Any, ...]] | None:
-        """One person role of a row: its generalised values, its normalised identifiers, and what it is encoded from.
-
-        The identifiers (in ``TOKEN_PURPOSES`` order) are tokenised per column,
-        and the names, dates of birth and postcode encoded per column
-        (:meth:`PersonEncoder.encode_columns`), at the end of the file; then dropped.
-        """
-        if not any(cells.get(c) for c in person.naming_columns):
-            return None
-        role = person.role
-        if person.role_column:
-            role = normalise_code(cells[person.role_column] or "")
-        prefix = person.prefix
-        forename = self._name(cells.get(prefix + "forename"))
-        surname = self._name(cells.get(prefix + "surname"))
-        raw_dob = cells.get(prefix + "dob")
-        dob: date | None = self.parse_date(raw_dob) if raw_dob else None
-        if dob is not None and not EARLIEST_DATE <= dob <= self.manifest.extract_date:
-            dob = None  # a date of birth in the future or before 1900 is a typo: never linked on
-        if raw_dob and dob is None:
-            problems.warnings += 1
-        postcode = None
-        raw_postcode = cells.get(prefix + "postcode")
-        if raw_postcode and "postcode" in person.fields:
-            postcode = normalise_postcode(raw_postcode)
-            problems.warnings += postcode is None
-        sex = None
-        raw_sex = cells.get(prefix + "sex")
-        if raw_sex and "sex" in person.fields:
-            sex = normalise_code(raw_sex)
-            if sex not in self.code_lists["sex"]:
-                sex = None
-                problems.warnings += 1
-        pnc = self._identifier(person.pnc_column, cells, normalise_pnc, problems)
-        nhs = self._identifier(person.nhs_column, cells, normalise_nhs_number, problems)
-        crn = self._identifier(person.crn_column, cells, normalise_crn, problems)
-        dob_text = dob.isoformat() if dob else None
-        name_dob = f"{forename}|{surname}|{dob_text}" if forename and surname and dob_text else None
-        district = postcode_district(postcode)
-        generalised = {
-            "role": role,
-            "key_version": self.key_version,
-            "birth_year": dob.year if dob else None,
-            "sex": sex,
-            "postcode_district": district,
-        }
-        encoding_inputs = (forename, surname, dob, postcode, self._partner_dob(person, cells))
-        return generalised, (pnc, nhs, crn, name_dob, dob_text, postcode), encoding_inputs
-
-    def _partner_dob(self, person: PersonRole, cells: dict[str, str | None]) -> date | None:
-        """The date of birth of the row's other person (victim <-> perpetrator): it salts the partner view."""
-        for other in self.contract.persons:
-            if other is not person and "dob" in other.fields:
-                raw = cells.get(other.prefix + "dob")
-                return self.parse_date(raw) if raw else None
-        return None
-
-    def _identifier(
-        self, column: str | None, cells: dict[str, str | None], normalise: Callable[[str], str | None], problems: _RowProblems
-    ) -> str | None:
-        """A normalised identifier; an invalid one is a warning (never linked on), or quarantines the row if required."""
-        if not column or not cells.get(column):
-            return None
-        value = normalise(cells[column])  # type: ignore[arg-type]
-        if value is None:
-            self._bad(self.contract.column(column), problems, "invalid_identifier", f"{column}: {WITHHELD} is not valid")
-        return value
+    def _flag(self, column: Column, values: pa.Array) -> CheckedColumn:
+        parsed = map_distinct(values, parse_flag, pa.bool_())
+        return CheckedColumn(parsed, [Fault(self._failed(values, parsed), "not_a_flag", f"{column.name}: {WITHHELD} is not Y or N")])
 
     # -- file ---------------------------------------------------------------------
     def read(self, file_name: str, text: str, part: tuple[int, int] = (0, 1)) -> FileResult:
@@ -380,121 +278,137 @@ class TableReader:
 
         The parts of a file split its data rows (as counted in the manifest)
         into ``n`` consecutive blocks, so worker processes can share one big
-        file; together they give exactly the whole file's result. A part
-        still looks at the rows before its block, so that a row repeating an
-        earlier one counts as a duplicate in whichever part it falls.
+        file; together they give exactly the whole file's result. A row that
+        repeats an earlier one counts as a duplicate in whichever part it falls.
         """
         index, parts = part
         total = next((f.rows for f in self.manifest.files if f.name == file_name), 0)
         first = total * index // parts
-        stop = total * (index + 1) // parts if index + 1 < parts else None
+        end = total * (index + 1) // parts if index + 1 < parts else np.iinfo(np.int64).max
         result = FileResult(table=self.contract.name, file_name=file_name)
-        reader = csv_rows(text)
-        try:
-            return self._read_rows(reader, file_name, result, first, stop, index)
-        except csv.Error as error:
-            raise DropRejected(
-                f"{file_name}: line {reader.line_num} cannot be read as CSV ({describe_csv_error(error)}); "
-                "ask the sender to re-export the file"
-            ) from None
-
-    def _read_rows(
-        self, reader: Any, file_name: str, result: FileResult, first: int, stop: int | None, index: int
-    ) -> FileResult:
-        try:
-            header = next(reader)
-        except StopIteration:
+        table = read_columns(text, file_name, total)
+        if table.header is None:
             return result
-        mapped = self._map_header(header, file_name, result)
+        mapped = self._map_header(table.header, file_name, result)
         if index:
             result.notes.clear()  # header notes are reported once, by the first part
-        width = len(mapped)
-        checked = [
-            (column.name, column.required, self._parsers[column.type], column)
-            for column in (*self.contract.kept_columns, self.contract.column("updated_at"), self.contract.column("record_status"))
-        ]
-        ref_column = self.contract.ref_column
-        contract = self.contract
-        required_identifiers = [c.name for c in contract.columns if c.required and c.name in contract.person_columns]
-        read_columns = {name for name, *_ in checked} | contract.person_columns
-        length_checked = [position for position, name in enumerate(mapped) if name in read_columns]
-        seen: set[tuple[str, ...]] = set()
-        identifiers: list[tuple[str | None, ...]] = []  # normalised, tokenised per column below
-        encoding_inputs: list[tuple[Any, ...]] = []  # encoded per column below
-        manifest = self.manifest
-        line_number = reader.line_num + 1
-        for position, row in enumerate(reader):
-            if stop is not None and position >= stop:
-                break
-            line, line_number = line_number, reader.line_num + 1
-            if position < first:
-                if len(row) == width:
-                    seen.add(tuple(row))
-                continue
-            result.rows_read += 1
-            if len(row) != width:
+        for position, line, fields in table.misfits:
+            if first <= position < end:
+                result.rows_read += 1
                 result.quarantined.append(
-                    QuarantinedRow(line, None, "wrong_column_count", f"{len(row)} fields, header has {width}")
+                    QuarantinedRow(line, None, "wrong_column_count", f"{fields} fields, header has {len(mapped)}")
                 )
-                continue
-            key = tuple(row)
-            if key in seen:
-                result.rows_duplicate += 1
-                continue
-            seen.add(key)
-            cells = dict(zip(mapped, map(clean_cell, row)))
-            problems = _RowProblems()
-            too_long = {mapped[position] for position in length_checked if len(row[position]) > MAX_CELL_CHARS}
-            for name in too_long:
-                cells[name] = None
-                self._bad(contract.column(name), problems, "value_too_long",
-                          f"{name}: {WITHHELD} is longer than {MAX_CELL_CHARS} characters")
-            typed: dict[str, Any] = {}
-            for name, required, parse, column in checked:
-                value = cells.get(name)
-                if value is None:
-                    if required and name not in too_long:
-                        problems.broken("required_missing", f"{name} is blank")
-                    typed[name] = None
-                    continue
-                typed[name] = parse(column, value, problems)
-            for name in required_identifiers:
-                if cells.get(name) is None and name not in too_long:
-                    problems.broken("required_missing", f"{name} is blank")
-            persons = [p for p in (self._person(role, cells, problems) for role in contract.persons) if p]
-            record_ref = typed.get(ref_column)
-            result.warnings += problems.warnings
-            if problems.breaks:
-                rules = [rule for rule, _ in problems.breaks]
-                detail = "; ".join(d for _, d in problems.breaks)
-                result.quarantined.append(QuarantinedRow(line, record_ref, rules[0], detail))
-                continue
-            version_id = hashlib.sha256(f"{manifest.sha256}|{file_name}|{line}".encode()).hexdigest()[:20]
-            entity = result.entity
-            entity["source_id"].append(manifest.source_id)
-            entity["agency"].append(manifest.agency)
-            entity["drop_name"].append(manifest.drop_name)
-            entity["drop_sha256"].append(manifest.sha256)
-            entity["extract_date"].append(manifest.extract_date)
-            entity["file_name"].append(file_name)
-            entity["line_number"].append(line)
-            entity["version_id"].append(version_id)
-            for name, value in typed.items():
-                entity[name].append(value)
-            for person, plain, inputs in persons:
-                out = result.persons
-                out["source_id"].append(manifest.source_id)
-                out["agency"].append(manifest.agency)
-                out["source_table"].append(self.contract.name)
-                out["record_ref"].append(record_ref)
-                out["version_id"].append(version_id)
-                for name, value in person.items():
-                    out[name].append(value)
-                identifiers.append(plain)
-                encoding_inputs.append(inputs)
-            result.rows_loaded += 1
-        for purpose, values in zip(TOKEN_PURPOSES, zip(*identifiers)):
-            result.persons[f"{purpose}_token"] = self.tokenisers[purpose].token_column(values)
-        if encoding_inputs:
-            result.persons.update(self.encoder.encode_columns(*(list(c) for c in zip(*encoding_inputs))))
+        in_part = (table.positions >= first) & (table.positions < end)
+        repeated = _repeats(table.columns, mapped.index(self.contract.ref_column))
+        result.rows_read += int(in_part.sum())
+        result.rows_duplicate = int((in_part & repeated).sum())
+        rows = np.nonzero(in_part & ~repeated)[0]
+        if len(rows):
+            self._read_rows(table, mapped, rows, file_name, result)
+        result.quarantined.sort(key=lambda row: row.line_number)
         return result
+
+    def _read_rows(self, table: CsvColumns, mapped: list[str], rows: np.ndarray, file_name: str, result: FileResult) -> None:
+        """Check, type and load the given rows of the file (neither duplicates nor misfits)."""
+        contract, manifest = self.contract, self.manifest
+        count = len(rows)
+        chosen = pa.array(rows, type=pa.int64())
+        lines = table.lines[rows]
+        checked = (*contract.kept_columns, contract.column("updated_at"), contract.column("record_status"))
+        read_names = {column.name for column in checked} | contract.person_columns
+        breaks: list[Fault] = []
+        warnings = 0
+
+        def report(column: Column, fault: Fault) -> None:
+            """A bad required value quarantines the row; a bad optional one is a warning (SPEC §5)."""
+            nonlocal warnings
+            if column.required:
+                breaks.append(fault)
+            else:
+                warnings += int(fault.cells.sum())
+
+        cells: dict[str, pa.Array] = {name: pa.nulls(count, pa.string()) for name in read_names}
+        too_long: dict[str, np.ndarray] = {}
+        for position, name in enumerate(mapped):
+            if name not in read_names:
+                continue
+            raw = table.columns[position].take(chosen)
+            cells[name] = clean_column(raw)
+            long = mask(pc.greater(pc.utf8_length(raw), MAX_CELL_CHARS))
+            if long.any():
+                too_long[name] = long
+                cells[name] = pc.if_else(pa.array(long), STRING_NULL, cells[name])
+                report(contract.column(name), Fault(
+                    long, "value_too_long", f"{name}: {WITHHELD} is longer than {MAX_CELL_CHARS} characters"
+                ))
+        nowhere = np.zeros(count, dtype=bool)
+        typed: dict[str, pa.Array] = {}
+        for column in checked:
+            values = cells[column.name]
+            if column.required:
+                blank = ~present(values) & ~too_long.get(column.name, nowhere)
+                breaks.append(Fault(blank, "required_missing", f"{column.name} is blank"))
+            check = self._checks[column.type](column, values)
+            for fault in check.faults:
+                report(column, fault)
+            warnings += check.warnings
+            typed[column.name] = check.values
+        for column in contract.columns:
+            if column.required and column.name in contract.person_columns:
+                blank = ~present(cells[column.name]) & ~too_long.get(column.name, nowhere)
+                breaks.append(Fault(blank, "required_missing", f"{column.name} is blank"))
+        roles = self.persons.check(cells, count, report)
+        warnings += sum(role.warnings for role in roles)
+        result.warnings += warnings
+
+        record_refs = typed[contract.ref_column]
+        broken = np.zeros(count, dtype=bool)
+        for fault in breaks:
+            broken |= fault.cells
+        for row in np.nonzero(broken)[0]:
+            hits = [fault for fault in breaks if fault.cells[row]]
+            result.quarantined.append(QuarantinedRow(
+                int(lines[row]), record_refs[int(row)].as_py(), hits[0].rule, "; ".join(f.detail_at(row) for f in hits)
+            ))
+        loaded = ~broken
+        kept = pa.array(loaded)
+        prefix = f"{manifest.sha256}|{file_name}|"
+        version_ids = pa.array(
+            [hashlib.sha256(f"{prefix}{line}".encode()).hexdigest()[:20] for line in lines.tolist()], type=pa.string()
+        )
+        result.rows_loaded = loaded_count = int(loaded.sum())
+        constants = {
+            "source_id": manifest.source_id, "agency": manifest.agency, "drop_name": manifest.drop_name,
+            "drop_sha256": manifest.sha256, "extract_date": manifest.extract_date, "file_name": file_name,
+        }
+        result.entity = {
+            **{name: [value] * loaded_count for name, value in constants.items()},
+            "line_number": pa.array(lines[loaded], type=pa.int32()),
+            "version_id": version_ids.filter(kept),
+            **{name: values.filter(kept) for name, values in typed.items()},
+        }
+        if roles:
+            source = {"source_id": manifest.source_id, "agency": manifest.agency}
+            result.persons = self.persons.encode(roles, loaded, record_refs, version_ids, source)
+
+
+def _repeats(columns: list[pa.Array], key: int) -> np.ndarray:
+    """Which rows repeat an earlier row cell for cell: the first loads, the others count as duplicates.
+
+    Only the rows whose cell in column ``key`` (the record reference) occurs
+    more than once can repeat a row, so only those are compared whole.
+    """
+    rows = len(columns[0]) if columns else 0
+    repeated = np.zeros(rows, dtype=bool)
+    if not rows:
+        return repeated
+    keys = pc.dictionary_encode(columns[key]).indices.to_numpy()
+    candidates = np.nonzero(np.bincount(keys)[keys] > 1)[0]
+    if len(candidates):
+        chosen = pa.array(candidates, type=pa.int64())
+        names = [f"c{i}" for i in range(len(columns))]
+        table = pa.table([*(column.take(chosen) for column in columns), chosen], names=[*names, "row"])
+        firsts = table.group_by(names, use_threads=False).aggregate([("row", "min")])["row_min"].to_numpy()
+        repeated[candidates] = True
+        repeated[firsts] = False
+    return repeated

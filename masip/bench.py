@@ -30,6 +30,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from masip.bench_ingest import floor_line, read_floor
+
 SIZES: dict[str, int] = {"20k": 1_800, "200k": 18_000, "2M": 180_000}  # dyads; ~11 rows per dyad
 SECRET = b"benchmark-throwaway-partnership-secret-0123456789"
 
@@ -120,6 +122,7 @@ def run_one(dyads: int, workdir: Path) -> dict[str, Any]:
             (year / drop.name).symlink_to(drop, target_is_directory=True)
     full_seconds, full_rows = _timed_run(year, warehouse, out)
     weekly_seconds, weekly_rows = _timed_run(drops, warehouse, out)
+    floor = read_floor(year)  # the full run's files, scanned raw: ingest's reading floor
     return {
         "dyads": dyads,
         "generate_seconds": generate_seconds,
@@ -128,6 +131,7 @@ def run_one(dyads: int, workdir: Path) -> dict[str, Any]:
             "weekly delta": {"rows": weekly_rows, "stage_seconds": weekly_seconds},
         },
         "warehouse_mb": warehouse.stat().st_size / 2**20,
+        "ingest_floor": floor,
     }
 
 
@@ -168,6 +172,9 @@ def _table(results: dict[str, dict[str, Any]], hmac_rate: float | None, tokens_p
     lines.append("")
     lines.append("(peak RSS is per size, over both runs; generation of the synthetic drops is not included: " + ", ".join(
         f"{size} {r['generate_seconds']:.0f} s" for size, r in results.items()) + ")")
+    for size, r in results.items():
+        full = r["runs"]["full"]
+        lines.append(f"{size}: " + floor_line(full["rows"], full["stage_seconds"]["ingest+pseudonymise"], r["ingest_floor"]))
     token_ops = tokens_per_second * 8
     if hmac_rate:
         lines.append(

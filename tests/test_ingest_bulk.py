@@ -1,0 +1,150 @@
+"""The bulk reader (issue #15): whole-column rules give what the per-cell functions give, and a file read in bulk
+by Arrow gives what the csv module gives, cell for cell, line for line, quarantine row for quarantine row."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.column_rules import clean_column, crn_column, nhs_column, parse_datetimes, pnc_column, reference_ok
+from connectors.contracts import TABLES
+from connectors.csv_columns import read_columns
+from connectors.ingest import Ingestor
+from connectors.manifest import ManifestFile, count_data_rows, plain_csv, read_manifest
+from connectors.normalise import (
+    clean_cell,
+    date_parser,
+    datetime_parser,
+    is_reference,
+    normalise_crn,
+    normalise_nhs_number,
+    normalise_pnc,
+)
+from connectors.reader import TableReader
+from tests.hostile import CRN, KEYRING, NHS, PNC, SENTINELS, CsvFile, base_row, manifest_for, write_raw_drop
+
+#: Cells that sit on the edge of a plain shape: the vectorised path must hand each to the per-cell function or agree.
+EDGE_CELLS = [
+    "", " ", "NULL", " n/a ", "-", "\t7\t", "\u00a07\u00a0", "\x1c7", "7\u2003", "ß", "ſ", "١٢", "２０２４-01-01",
+    "CHS-24-1543408", "EV0089791", "ab", "A1", "a" * 64 + "1", "1" + "a" * 64, "#1", "1#", "2016/6605185R", "16/6605185r",
+    "2016/6605185S", "4010232137", "401-023-2137", "4010232138", "SK89DQ", "sk8 9dq", "2024-01-01", "2024/1/1",
+    "20240101", "21101979", "19791021", "99999999", "1.2.3", "2024-01-01T10:00", "2024-01-01 10:00:59",
+    "2024-01-01 24:00", "2024-01-01 1:5", "2024-01-01  10:00", "2024-01-01T10:00:00Z", "2024-02-30 10:00",
+    "2024-W01-1 10:00", "2024-01-01 10:00:60", "2024-01-01T", "0001-01-01 00:00", "9999-12-31 23:59", "16/0000001A",
+    "2016/66051850R", "0000000000", "4010232130", "x9k4q2z7", "X9K4Q2Z7X9K4Q2Z7X9K4Q", "X9 K4", *SENTINELS,
+]
+cells = st.one_of(
+    st.sampled_from(EDGE_CELLS), st.text(max_size=14), st.text("0123456789-/.: T", max_size=19),
+    st.text("0123456789/ABRZ", max_size=14),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(cells, min_size=1, max_size=12))
+def test_column_rules_give_what_the_per_cell_functions_give(values: list[str]) -> None:
+    column = pa.array(values, type=pa.string())
+    assert clean_column(column).to_pylist() == [clean_cell(v) for v in values]
+    cleaned = [clean_cell(v) for v in values]
+    assert reference_ok(pa.array(cleaned, type=pa.string())).to_pylist() == [
+        None if v is None else is_reference(v) for v in cleaned
+    ]
+    for column_rule, normalise in ((pnc_column, normalise_pnc), (nhs_column, normalise_nhs_number), (crn_column, normalise_crn)):
+        assert column_rule(pa.array(cleaned, type=pa.string())).to_pylist() == [
+            None if v is None else normalise(v) for v in cleaned
+        ]
+    for date_format in ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d"):
+        expected = [None if v is None else datetime_parser(date_format)(v) for v in cleaned]
+        parsed = parse_datetimes(pa.array(cleaned, type=pa.string()), date_parser(date_format), date_format)
+        assert parsed.to_pylist() == expected
+
+
+TRICKY_TEXTS = [
+    "a,b\n1,2\n", "a,b\r1,2\r3,4", "a,b\r\n1,2\r\n", 'a,b\n"1,5","x""y"\n', 'a,b\n1, "2"\n', 'a,b\n"1"x,2\n',
+    'a,b\n"1\n2",3\n', "a,b\n1,2\n\n3,4\n", "a,b\n\r\n1,2\n", "a,b\n1,2,3\n", "a,b\n1\x002,3\n", 'a,b\n"",""\n',
+    'a,b\n1,2"\n', "a,b\n1,2\n\r", "a,b", "", "\n", 'a,"b\nc"\n1,2\n',
+]
+
+
+def test_plain_text_is_read_in_bulk_exactly_as_the_csv_module_reads_it() -> None:
+    alphabet = st.sampled_from(["a", ",", '"', "\n", "\r", "\r\n", " ", '""', "é", "\t"])
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(alphabet, max_size=16))
+    def agree(pieces: list[str]) -> None:
+        check("h1,h2\n" + "".join(pieces))
+
+    def check(text: str) -> None:
+        try:
+            expected_rows = [row for row in csv.reader(io.StringIO(text, newline=""))][1:]
+        except csv.Error:
+            return
+        if plain_csv(text):
+            assert count_data_rows(text, "x.csv") == len(expected_rows)
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
+        columns = read_columns(text, "x.csv", len(expected_rows))
+        if header is None:
+            assert columns.header is None
+            return
+        fitting = [row for row in expected_rows if len(row) == len(header)]
+        assert [list(row) for row in zip(*(c.to_pylist() for c in columns.columns))] == fitting
+        assert len(columns.misfits) == len(expected_rows) - len(fitting)
+
+    for text in TRICKY_TEXTS:
+        check(text)
+    agree()
+
+
+def _reader(drop, table: str) -> TableReader:
+    """A reader of one table of ``drop`` with everything ingest gives it (code lists, tokenisers, encoder)."""
+    ingestor = Ingestor(drop.parent / "warehouse" / "masip.duckdb", KEYRING)
+    manifest = read_manifest(drop)
+    return TableReader(
+        TABLES[table], manifest, ingestor.profiles[manifest.source_id], ingestor.code_lists, ingestor.tokenisers,
+        ingestor.encoder,
+    )
+
+
+def _outcome(result) -> tuple:
+    persons = {k: (v.to_pylist() if hasattr(v, "to_pylist") else list(v)) for k, v in result.persons.items()}
+    entity = {k: (v.to_pylist() if hasattr(v, "to_pylist") else list(v)) for k, v in result.entity.items()}
+    quarantine = [(q.line_number, q.record_ref, q.rule, q.detail) for q in result.quarantined]
+    return result.rows_read, result.rows_loaded, result.rows_duplicate, result.warnings, quarantine, entity, persons
+
+
+def test_a_file_read_in_bulk_loads_exactly_what_the_csv_module_path_loads(tmp_path) -> None:
+    """The same rows, once plain (read by Arrow) and once with a blank line at the end, which sends the file down
+    the csv-module path: every count, quarantine row, typed value, token and encoding is the same, and the blank
+    line is one more row read and quarantined."""
+    rows = [base_row("crimes", str(i)) for i in range(6)]
+    rows[1]["reported_at"] = "2026-02-30 10:00"  # quarantined: unparseable
+    rows[2]["victim_dob"] = "31/02/1979"  # a warning
+    rows[3]["suspect_pnc"] = PNC[:-1] + ("A" if PNC[-1] != "A" else "B")  # an invalid identifier: a warning
+    rows[4]["victim_postcode"] = "x" * 300  # too long: a warning
+    rows[5]["offence_desc"] = 'said "no", twice'  # a quoted cell, still plain
+    rows.append(dict(rows[0]))  # a duplicate
+    file = CsvFile.of("crimes", rows)
+    payload = file.encode("utf-8")
+    drop = write_raw_drop(tmp_path, "police-met_2026-11-16", manifest_for(
+        "police", {"crimes.csv": payload}, {"crimes.csv": file.data_rows()}
+    ), {"crimes.csv": payload})
+    outcomes = []
+    for text in (payload.decode("utf-8"), payload.decode("utf-8") + "\n"):
+        reader = _reader(drop, "crimes")
+        rows_declared = count_data_rows(text, "crimes.csv")
+        reader.manifest = dataclasses.replace(reader.manifest, files=(ManifestFile("crimes.csv", rows_declared, "0" * 64),))
+        outcomes.append(_outcome(reader.read("crimes.csv", text)))
+    bulk, exact = outcomes
+    assert plain_csv(payload.decode("utf-8")) and not plain_csv(payload.decode("utf-8") + "\n")
+    read, loaded, duplicates, warnings, quarantine, entity, persons = bulk
+    assert (read, loaded, duplicates) == (7, 5, 1) and warnings >= 3
+    assert [q[2] for q in quarantine] == ["unparseable_date"]
+    assert exact[:4] == (read + 1, loaded, duplicates, warnings)
+    assert exact[4] == [*quarantine, (9, None, "wrong_column_count", "0 fields, header has 27")]
+    assert exact[5:] == (entity, persons)
+    # two roles a row; the victim with a bad date of birth has no name+dob token
+    assert len(persons["version_id"]) == 10 and sum(t is not None for t in persons["name_dob_token"]) == 9
+    assert not any(value in str(quarantine) for value in (PNC, NHS, CRN, *SENTINELS))
