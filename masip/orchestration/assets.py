@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from airflow.sdk import Asset, AssetAny
+from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable
 
 #: Asset URIs, defined once. The marts are the pipeline's public interface
 #: (SPEC §5); downstream DAGs (publication, case packs) schedule on this asset.
@@ -33,9 +33,21 @@ def source_asset(source_id: str) -> Asset:
     return Asset(name=f"masip_raw_{source_id}", uri=source_asset_uri(source_id), group="masip")
 
 
+#: The build's time trigger, beside its assets: picks up drops loaded outside Airflow (``masip ingest``).
+#: With nothing new since the published build, such a run is a no-op.
+BUILD_DAILY_CRON = "0 6 * * *"
+
+
 def any_source_updated(sources: Iterable[str]) -> AssetAny:
-    """The build's schedule: a run whenever any source's asset is updated."""
+    """A run whenever any source's asset is updated."""
     return AssetAny(*(source_asset(s) for s in sources))
+
+
+def build_schedule(sources: Iterable[str]) -> AssetOrTimeSchedule:
+    """The build's schedule: any source's asset updated, or daily at 06:00 UTC (see :mod:`masip.orchestration.coalesce`)."""
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(BUILD_DAILY_CRON, timezone="UTC"), assets=any_source_updated(sources)
+    )
 
 
 def ingest_dag_id(source_id: str) -> str:

@@ -87,9 +87,26 @@ def ingest_params() -> dict[str, Param]:
 
 
 def build_params() -> dict[str, Param]:
-    """Parameters of ``masip_build`` (no landing folder: it reads the warehouse only)."""
+    """Parameters of ``masip_build`` (no landing folder: it reads the warehouse only; see
+    :mod:`masip.orchestration.coalesce` for ``settle_minutes`` and ``rebuild``)."""
     params = run_params()
-    return {name: params[name] for name in ("warehouse", "out_dir", "as_of")}
+    return {
+        **{name: params[name] for name in ("warehouse", "out_dir", "as_of")},
+        "settle_minutes": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            title="Settle window (minutes)",
+            description="Wait until no source has delivered for this long before building; 0 builds at once. "
+            "Default: $MASIP_BUILD_SETTLE_MINUTES, else 15.",
+        ),
+        "rebuild": Param(
+            None,
+            type=["null", "boolean"],
+            title="Rebuild",
+            description="Build even if no drop was loaded since the published build (otherwise such a run is a no-op).",
+        ),
+    }
 
 
 @dataclass(frozen=True)
