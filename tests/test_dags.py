@@ -691,12 +691,16 @@ def test_one_build_per_batch_of_deliveries_and_queued_runs_with_nothing_new_are_
 def test_the_settle_window_waits_for_quiet_and_never_longer_than_the_cap():
     from datetime import datetime
 
-    from masip.orchestration.coalesce import MAX_SETTLE_WAIT, settle_decision, settle_window
+    from masip.orchestration.coalesce import (
+        MAX_SETTLE_WAIT,
+        settle_decision,
+        settle_window,
+    )
     from masip.orchestration.errors import RunConfigError
 
     start = datetime(2026, 11, 30, 9, 0)
     quiet = timedelta(minutes=15)
-    minutes = [start + timedelta(minutes=m) for m in range(0, 120)]
+    minutes = [start + timedelta(minutes=m) for m in range(120)]
     assert settle_decision(None, start, start, quiet).done  # nothing delivered: nothing to wait for
     assert not settle_decision(minutes[0], start, minutes[14], quiet).done  # a lone delivery: 15 quiet minutes ...
     assert settle_decision(minutes[0], start, minutes[15], quiet).done  # ... then it is built
