@@ -11,7 +11,8 @@ A weekly run validates what the week changed, and still fails on any bad row in 
 
 * staging: the records with a version in a drop loaded since the last
   publication (``ops.loaded_drops.load_seq`` above the mark in
-  ``ops.published_builds``, :mod:`masip.publication`), every row of each;
+  ``ops.published_builds``, :mod:`masip.publication`), and those whose staged
+  row differs from the published one (a model change), every row of each;
 * dyad marts (journey, flags, panel): every row of the *changed dyads*, those
   with any row added, removed or altered in any of the three since the
   published build (a relinked person, a date-driven flag and a tampered row
@@ -19,8 +20,8 @@ A weekly run validates what the week changed, and still fails on any bad row in 
 * the other row-level marts: every row whose key has a changed row;
 * table-level expectations (row counts) and the small aggregate marts: whole.
 
-A first publication, a full refresh, or a published warehouse whose marts differ
-in columns from the candidate's are validated whole.
+A first publication, a full refresh, or a published warehouse whose staging
+tables or marts differ in columns from the candidate's are validated whole.
 
 Full validation results can quote data values (record refs, tokens), so they
 are written under the run's output folder, never into git; the summary that
@@ -273,30 +274,34 @@ def _changed_keys_sql(table: str, keys: tuple[str, ...]) -> str:
 
 
 def _staging_changed_sql(model: str, ref_column: str, mark: int) -> str:
-    """Every row of the records with a version in a drop loaded after the publication mark ``mark``."""
+    """Every row of the records with a version in a drop loaded after the publication mark ``mark``, and of those
+    whose staged row differs from the published one in any way (a model change, a deletion)."""
     return (
         f"select staged.* from staging.{model} as staged semi join ("
         f"select changed.source_id, changed.{ref_column} from staging.{model} as changed "
         "inner join ops.loaded_drops as drops "
         "on changed.drop_name = drops.drop_name and changed.drop_sha256 = drops.drop_sha256 "
-        f"where coalesce(drops.load_seq, 0) > {int(mark)}"
+        f"where coalesce(drops.load_seq, 0) > {int(mark)} "
+        f"union {_changed_keys_sql(f'staging.{model}', ('source_id', ref_column))}"
         f") as keys using (source_id, {ref_column})"
     )
 
 
-def _has_same_marts(con: duckdb.DuckDBPyConnection) -> bool:
-    """True when the published warehouse has every mart the changed validation diffs, with the same columns."""
-    def columns(catalog: str, table: str) -> list[tuple[str, str]]:
+def _has_same_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the published warehouse has every table the changed validation diffs, with the same columns."""
+    def columns(catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
         return con.execute(
             "select column_name, data_type from information_schema.columns "
-            "where table_catalog = ? and table_schema = 'marts' and table_name = ? order by ordinal_position",
-            [catalog, table],
+            "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
+            [catalog, schema, table],
         ).fetchall()
 
     catalog = con.execute("select current_database()").fetchone()[0]
+    tables = [("staging", model) for model in STAGING_MODELS.values()]
+    tables += [("marts", table) for table in (*DYAD_MARTS, *MART_KEYS)]
     return all(
-        (mine := columns(catalog, table)) and mine == columns("published", table)
-        for table in (*DYAD_MARTS, *MART_KEYS)
+        (mine := columns(catalog, schema, table)) and mine == columns("published", schema, table)
+        for schema, table in tables
     )
 
 
@@ -362,7 +367,7 @@ def validate_warehouse(warehouse: Path, results_dir: Path, published: Path | Non
         if published is not None and published.is_file() and mark is not None:
             quoted = str(published).replace("'", "''")
             con.execute(f"attach '{quoted}' as published (read_only)")
-            if _has_same_marts(con):
+            if _has_same_tables(con):
                 scope = CHANGED
                 rows.update(_changed_rows(con, suites, mark))
         frames = {}

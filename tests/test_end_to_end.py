@@ -148,19 +148,21 @@ def test_quality_gate_catches_a_disclosive_count_and_an_unknown_flag(first_run, 
 
 def _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(published: Path, work: Path) -> None:
     """On copies of a weekly build's published warehouse and candidate: a bad row in the new week's staging
-    rows, or in any mart row, blocks the publication; a bad row in an old, unchanged record is out of the
-    week's scope (the full validation, as after a --full-refresh, catches it)."""
+    rows, or any altered mart row, blocks the publication; a bad row that is the same in the published
+    build (validated when it was published) is out of the week's scope, and a full validation (as after
+    a --full-refresh) still finds it."""
     candidate = published.with_name(f"{published.stem}.candidate{published.suffix}")
 
-    def copies(name: str, *tamper: str) -> tuple[Path, Path]:
+    def copies(name: str, *tamper: str, in_published_too: bool = False) -> tuple[Path, Path]:
         folder = work / name
         folder.mkdir(parents=True)
         shutil.copyfile(published, folder / published.name)
         shutil.copyfile(candidate, folder / candidate.name)
-        with duckdb.connect(str(folder / candidate.name)) as con:
-            con.execute(f"attach '{published}' as published (read_only)")
-            for sql in tamper:
-                assert con.execute(sql).fetchone()[0] >= 1, sql
+        for copy in (folder / candidate.name, folder / published.name)[:2 if in_published_too else 1]:
+            with duckdb.connect(str(copy)) as con:
+                con.execute(f"attach '{published}' as published (read_only)")
+                for sql in tamper:
+                    assert con.execute(sql).fetchone()[0] >= 1, sql
         return folder / published.name, folder / candidate.name
 
     def crime_in(drops: str) -> str:  # one live crime whose version came from the new (or old) drops
@@ -168,7 +170,7 @@ def _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(published: Path,
             "update staging.stg_police__crimes set risk_level = 'NOT_A_LEVEL' where version_id = ("
             "select min(crimes.version_id) from staging.stg_police__crimes as crimes inner join ops.loaded_drops "
             "using (drop_name, drop_sha256) where coalesce(load_seq, 0) "
-            f"{drops} (select max(through_load_seq) from ops.published_builds))"
+            f"{drops} (select max(through_load_seq) from published.ops.published_builds))"
         )
 
     new_week_bad, new_candidate = copies("new-week-bad", crime_in(">"))
@@ -185,7 +187,12 @@ def _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(published: Path,
     with pytest.raises(DataQualityError, match="marts.victim_journey: expect_column_values_to_be_in_set on event_type"):
         publish_stage(old_dyad_bad, work / "out-dyad")
 
-    old_week_bad, old_candidate = copies("old-week-bad", crime_in("<="))
+    # a model change that alters an old record: a changed staging row, so validated
+    model_bug, _ = copies("model-bug", crime_in("<="))
+    with pytest.raises(DataQualityError, match="stg_police__crimes: expect_column_values_to_be_in_set on risk_level"):
+        publish_stage(model_bug, work / "out-model")
+
+    old_week_bad, old_candidate = copies("old-week-bad", crime_in("<="), in_published_too=True)
     scoped = validate_warehouse(old_candidate, work / "dq-scoped", published=old_week_bad)
     assert scoped.scope == "changed" and scoped.success  # that record is not this week's
     staged = {s.suite: s.rows for s in scoped.suites}
