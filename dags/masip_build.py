@@ -1,8 +1,10 @@
 """The MASIP build DAG: dbt per model group and the linkage stage on a candidate copy, then the Great Expectations gate and the swap.
 
-Scheduled on the per-source assets (``masip://warehouse/raw/<source_id>``): a
-run starts when any source has new data. What each task does lives in
-``masip.orchestration``; parsing reads the source profiles and nothing else.
+Scheduled on the per-source assets (``masip://warehouse/raw/<source_id>``) or
+daily: a run starts when any source has new data, waits for the batch of
+deliveries to settle, and builds them all once. What each task does lives in
+``masip.orchestration`` and ``masip.build_tasks``; parsing reads the source
+profiles and nothing else.
 """
 
 from __future__ import annotations
@@ -14,17 +16,26 @@ import pendulum
 from airflow.sdk import dag, task
 
 from masip import build_tasks, orchestration
+from masip.orchestration import coalesce
 
 DOC_MD = """
 # MASIP build (`masip_build`)
 
 Runs when **any** source's asset `masip://warehouse/raw/<source_id>` is updated
-(an ingest DAG loaded new drops), or when triggered by hand.
+(an ingest DAG loaded new drops), daily at 06:00 UTC (drops loaded outside
+Airflow, e.g. `masip ingest`), or when triggered by hand. **One build per batch
+of deliveries**:
 
+0. **settle**: waits (reschedule mode) until no source asset has been updated
+   for the settle window (`settle_minutes`, default 15; never more than an hour
+   in all), so that a Monday's deliveries are built together. `settle_minutes=0`
+   builds at once.
 1. **prepare_candidate**: checkpoint the warehouse and copy it to the candidate
    `<name>.candidate.duckdb`. Fails at once if there is no warehouse yet or it is
    damaged (truncated, corrupt, not a MASIP warehouse: restore the last good
-   copy); skipped, with the whole build, if no drop has been loaded yet.
+   copy); skipped, with the whole build, if no drop has been loaded yet, **or if
+   no drop was loaded since the published build**: the runs that deliveries
+   queued behind a build finish at once as no-ops (`rebuild=true` builds anyway).
 2. **dbt_staging → link → dbt_intermediate → dbt_marts**: `dbt build`
    (models, seeds and their tests) of one model group each, on the candidate:
    seeds, staging and the live record roles; then **link**, the linkage stage in
@@ -57,13 +68,15 @@ Failures write an alert to `<out_dir>/ops_alerts.sqlite` (and e-mail/Slack if co
 | `warehouse` | `$MASIP_WAREHOUSE`, else `warehouse/masip.duckdb` (the linkage vault: `$MASIP_VAULT_DIR`, else `vault/` beside it) |
 | `out_dir` | `$MASIP_OUTPUT_DIR`, else `output` |
 | `as_of` | latest extract date in the warehouse (`YYYY-MM-DD`) |
+| `settle_minutes` | `$MASIP_BUILD_SETTLE_MINUTES`, else 15 |
+| `rebuild` | false: a run with nothing new is a no-op |
 """
 
 
 @dag(
     dag_id="masip_build",
-    description="dbt per model group and the linkage stage on a candidate copy, GX gate, publish (on any source update)",
-    schedule=orchestration.any_source_updated(orchestration.source_ids()),
+    description="dbt per model group and the linkage stage on a candidate copy, GX gate, publish (once per batch of deliveries)",
+    schedule=orchestration.build_schedule(orchestration.source_ids()),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -74,6 +87,14 @@ Failures write an alert to `<out_dir>/ops_alerts.sqlite` (and e-mail/Slack if co
 )
 def masip_build() -> None:
     pool = orchestration.WAREHOUSE_POOL
+    sources = [orchestration.source_asset(s) for s in orchestration.source_ids()]
+
+    @task.sensor(
+        task_id="settle", inlets=sources, mode="reschedule", poke_interval=coalesce.SETTLE_POKE_INTERVAL,
+        timeout=coalesce.MAX_SETTLE_WAIT * 2, doc_md="Waits until no source has delivered for the settle window.",
+    )
+    def settle(params: dict[str, Any] | None = None, inlet_events: Any = None, dag_run: Any = None) -> Any:
+        return coalesce.poke_settled(params, inlet_events, sources, getattr(dag_run, "start_date", None))
 
     @task(task_id="prepare_candidate", pool=pool)
     def prepare_candidate(params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -108,11 +129,12 @@ def masip_build() -> None:
             build_tasks.describe_triggers(triggering_asset_events),
         )
 
+    settled = settle()
     prepared = prepare_candidate()
     staging, *after_linkage = [dbt_group(g) for g in build_tasks.DBT_MODEL_GROUPS]
     linked = link()
     published = publish()
-    chain = [prepared, staging, linked, *after_linkage, published]
+    chain = [settled, prepared, staging, linked, *after_linkage, published]
     for before, after in pairwise(chain):
         before >> after
     report([staging, *after_linkage], linked, published)

@@ -56,7 +56,7 @@ warehouse, so it runs in the pool `masip_warehouse`, never beside a writer.
     max_active_runs=1,
     tags=["masip", "evaluation", "weekly"],
     default_args=orchestration.default_args(),
-    params={k: v for k, v in orchestration.build_params().items() if k != "as_of"},
+    params={k: v for k, v in orchestration.build_params().items() if k in ("warehouse", "out_dir")},
     doc_md=DOC_MD,
 )
 def masip_weekly_evaluation() -> None:

@@ -46,13 +46,17 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``prepare_candidate`` task: checkpoint the warehouse and copy it to the candidate that dbt builds.
 
     Fails at once (no retry) if there is no warehouse yet, it is damaged or it is not a MASIP warehouse;
-    retries if another run holds it. Skipped (with the whole build) when no drop has been loaded yet:
-    every drop so far was rejected, and the ingest runs' reports list them.
+    retries if another run holds it. Skipped (with the whole build) when no drop has been loaded yet
+    (every drop so far was rejected, and the ingest runs' reports list them), and when no drop was loaded
+    since the published build (a queued run behind the one that built them: a no-op, see
+    :mod:`masip.orchestration.coalesce`).
     """
     import duckdb
     from airflow.sdk.exceptions import AirflowSkipException
 
+    from masip.orchestration.coalesce import skip_if_nothing_new
     from masip.pipeline import candidate_path, nothing_loaded_yet, stage
+    from masip.publication import new_drops
     from masip.warehouse import check_warehouse
 
     with fail_without_retry():
@@ -82,11 +86,15 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 "no drop has been loaded into the warehouse yet (every drop so far was rejected): nothing to build; "
                 "the ingest runs' reports list the rejected drops"
             )
+        new = new_drops(warehouse)
+        skip_if_nothing_new(params, new)
         candidate = candidate_path(warehouse)
         Path(f"{candidate}.wal").unlink(missing_ok=True)  # a crashed build's WAL must not be replayed onto the copy
         shutil.copyfile(warehouse, candidate)
-    log.info("Candidate %s prepared from %s (%d drops loaded)", candidate.name, warehouse, drops)
-    return {"warehouse": str(warehouse), "candidate": str(candidate), "drops_loaded": drops}
+    log.info("Candidate %s prepared from %s (%d drops loaded, %d since the published build)", candidate.name,
+             warehouse, drops, len(new["drops"]))
+    return {"warehouse": str(warehouse), "candidate": str(candidate), "drops_loaded": drops,
+            "new_drops": new["drops"]}
 
 
 def _buildable_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

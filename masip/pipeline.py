@@ -35,6 +35,7 @@ from connectors.ingest import IngestSummary, ingest_drops
 from connectors.vault import Vault
 from masip.dbt_runner import DbtBuildResult, build_warehouse
 from masip.linkage.stage import run_linkage_process
+from masip.publication import record_publication
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
 from masip.warehouse import check_warehouse, child_lock_env, loaded_drop_count, warehouse_lock
@@ -171,8 +172,14 @@ def build_stage(
         )
 
 
-def publish_stage(warehouse: Path, out_dir: Path, vault_dir: Path | None = None) -> QualityReport:
+def publish_stage(
+    warehouse: Path, out_dir: Path, vault_dir: Path | None = None, full_validation: bool = False
+) -> QualityReport:
     """Validate the candidate with Great Expectations; publish it and its linkage state only if every suite passes.
+
+    The gate validates what changed since the published build (``warehouse``), or every row with
+    ``full_validation`` or when there is no published build yet (:func:`masip.quality.validate_warehouse`).
+    The candidate records which drops it was built from (:mod:`masip.publication`) before it is swapped in.
 
     The state is renamed into place first, then the warehouse. A crash between
     the two leaves a state whose build id is not the warehouse's: the next
@@ -180,7 +187,9 @@ def publish_stage(warehouse: Path, out_dir: Path, vault_dir: Path | None = None)
     """
     with stage("quality", warehouse):
         candidate = candidate_path(warehouse)
-        quality = validate_warehouse(candidate, out_dir / "data_quality")
+        quality = validate_warehouse(
+            candidate, out_dir / "data_quality", published=None if full_validation else warehouse
+        )
         if not quality.success:
             raise DataQualityError(
                 "data-quality checks failed, so the marts were NOT published "
@@ -188,6 +197,7 @@ def publish_stage(warehouse: Path, out_dir: Path, vault_dir: Path | None = None)
                 f"Full results: {quality.results_path}. The rejected build is kept at {candidate} for inspection; "
                 "fix the source data or the model, then re-run."
             )
+        record_publication(candidate, quality.scope)
         vault = Vault.for_warehouse(warehouse, vault_dir)
         if vault.state_candidate_path.is_file():
             os.replace(vault.state_candidate_path, vault.state_path)
@@ -261,7 +271,7 @@ def build_and_publish(
             build = build_stage(warehouse, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir)
             seconds["build"] = time.perf_counter() - started
             started = time.perf_counter()
-            quality = publish_stage(warehouse, out_dir, vault_dir=vault_dir)
+            quality = publish_stage(warehouse, out_dir, vault_dir=vault_dir, full_validation=full_refresh)
             seconds["quality"] = time.perf_counter() - started
         report = report_stage(warehouse, out_dir, ingest, build, quality, seconds, archive_dir=archive_dir)
     return PipelineResult(ingest=ingest, build=build, quality=quality, report=report, stage_seconds=seconds)

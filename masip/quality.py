@@ -6,6 +6,23 @@ referential integrity such as breach events → live orders). The pipeline
 runs them after dbt on a candidate copy of the warehouse and publishes the
 copy only if every suite passes (see ``masip.pipeline.build_stage``).
 
+A weekly run validates what the week changed, and still fails on any bad row in it
+(:func:`validate_warehouse` with ``published``):
+
+* staging: the records with a version in a drop loaded since the last
+  publication (``ops.loaded_drops.load_seq`` above the mark in
+  ``ops.published_builds``, :mod:`masip.publication`), and those whose staged
+  row differs from the published one (a model change), every row of each;
+* dyad marts (journey, flags, panel): every row of the *changed dyads*, those
+  with any row added, removed or altered in any of the three since the
+  published build (a relinked person, a date-driven flag and a tampered row
+  all count);
+* the other row-level marts: every row whose key has a changed row;
+* table-level expectations (row counts) and the small aggregate marts: whole.
+
+A first publication, a full refresh, or a published warehouse whose staging
+tables or marts differ in columns from the candidate's are validated whole.
+
 Full validation results can quote data values (record refs, tokens), so they
 are written under the run's output folder, never into git; the summary that
 goes into the run report carries counts only.
@@ -25,6 +42,9 @@ import duckdb
 
 from connectors.contracts import EARLIEST_DATE, TABLES, Column, ColumnType, TableContract
 from connectors.ingest import load_code_lists
+from masip.publication import published_through
+
+log = logging.getLogger(__name__)
 
 #: The ingest's plausibility window starts here too, so no date that ingest let through fails the gate.
 EARLIEST_EVENT = datetime(EARLIEST_DATE.year, EARLIEST_DATE.month, EARLIEST_DATE.day)
@@ -54,6 +74,17 @@ JOURNEY_EVENT_TYPES = (
 )
 
 
+#: Validate every row (a first publication, a full refresh), or only what changed since the published build.
+FULL, CHANGED = "full", "changed"
+#: How each mart's rows are narrowed in a CHANGED validation: to the changed dyads, to the rows whose key
+#: columns have a changed row, or not at all (small aggregates).
+DYAD_MARTS = ("victim_journey", "dyad_flags", "panel")
+MART_KEYS: dict[str, tuple[str, ...]] = {
+    "person_xref": ("source_id", "source_table", "record_ref", "role"),
+    "reoffending": ("perpetrator_id",),
+}
+
+
 class DataQualityError(RuntimeError):
     """A suite failed; the candidate warehouse was not published."""
 
@@ -74,6 +105,7 @@ class SuiteResult:
 class QualityReport:
     suites: tuple[SuiteResult, ...]
     results_path: Path
+    scope: str = FULL  # FULL or CHANGED (only what changed since the published build)
 
     @property
     def success(self) -> bool:
@@ -82,6 +114,7 @@ class QualityReport:
     def summary(self) -> dict[str, Any]:
         return {
             "success": self.success,
+            "scope": self.scope,
             "suites": len(self.suites),
             "expectations": sum(s.evaluated for s in self.suites),
             "failed": [{"suite": s.suite, **f} for s in self.suites for f in s.failures],
@@ -123,6 +156,8 @@ def _contract_suite(contract: TableContract, code_lists: dict[str, frozenset[str
 
 
 def _mart_suites(latest: datetime) -> dict[str, tuple[str, list[Any]]]:
+    """Each mart suite: the SQL of the rows it checks (every row of the mart, with derived check columns), and its
+    expectations. The SQL keeps the mart's key columns, so :func:`_changed_rows` can narrow it."""
     import great_expectations.expectations as gxe
 
     breach_events = "('BREACH_REPORTED', 'BREACH_RESPONDED', 'ARREST')"
@@ -210,6 +245,10 @@ def _mart_suites(latest: datetime) -> dict[str, tuple[str, list[Any]]]:
     }
 
 
+def _is_table_level(expectation: Any) -> bool:
+    return not (getattr(expectation, "column", None) or getattr(expectation, "column_list", None))
+
+
 def _checked_columns(sql: str, expectations: list[Any]) -> str:
     """``sql`` narrowed to the columns the expectations look at, so a national-size mart fits in memory."""
     columns: dict[str, None] = {}
@@ -219,6 +258,72 @@ def _checked_columns(sql: str, expectations: list[Any]) -> str:
                 columns[name] = None
     selected = ", ".join(f'"{name}"' for name in columns) or "1 as row_present"
     return f"select {selected} from ({sql}) as checked"
+
+
+def _key_list(columns: tuple[str, ...]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _changed_keys_sql(table: str, keys: tuple[str, ...]) -> str:
+    """The ``keys`` of every row of ``table`` added, removed or altered since the published build (attached as
+    ``published``): the symmetric difference of the two tables, duplicates counted."""
+    return (
+        f"select {_key_list(keys)} from (select * from {table} except all select * from published.{table}) "
+        f"union select {_key_list(keys)} from (select * from published.{table} except all select * from {table})"
+    )
+
+
+def _staging_changed_sql(model: str, ref_column: str, mark: int) -> str:
+    """Every row of the records with a version in a drop loaded after the publication mark ``mark``, and of those
+    whose staged row differs from the published one in any way (a model change, a deletion)."""
+    return (
+        f"select staged.* from staging.{model} as staged semi join ("
+        f"select changed.source_id, changed.{ref_column} from staging.{model} as changed "
+        "inner join ops.loaded_drops as drops "
+        "on changed.drop_name = drops.drop_name and changed.drop_sha256 = drops.drop_sha256 "
+        f"where coalesce(drops.load_seq, 0) > {int(mark)} "
+        f"union {_changed_keys_sql(f'staging.{model}', ('source_id', ref_column))}"
+        f") as keys using (source_id, {ref_column})"
+    )
+
+
+def _has_same_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the published warehouse has every table the changed validation diffs, with the same columns."""
+    def columns(catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
+        return con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
+            [catalog, schema, table],
+        ).fetchall()
+
+    catalog = con.execute("select current_database()").fetchone()[0]
+    tables = [("staging", model) for model in STAGING_MODELS.values()]
+    tables += [("marts", table) for table in (*DYAD_MARTS, *MART_KEYS)]
+    return all(
+        (mine := columns(catalog, schema, table)) and mine == columns("published", schema, table)
+        for schema, table in tables
+    )
+
+
+def _changed_rows(con: duckdb.DuckDBPyConnection, suites: dict[str, tuple[str, list[Any]]], mark: int) -> dict[str, str]:
+    """The SQL of each suite's rows to validate in a CHANGED validation (suites not listed: every row)."""
+    narrowed: dict[str, str] = {}
+    for table, model in STAGING_MODELS.items():
+        narrowed[f"staging.{model}"] = _staging_changed_sql(model, TABLES[table].ref_column, mark)
+    dyads = con.execute(" union ".join(_changed_keys_sql(f"marts.{t}", ("dyad_id",)) for t in DYAD_MARTS)).df()
+    con.register("changed_dyads", dyads)
+    for table in DYAD_MARTS:
+        sql, _ = suites[f"marts.{table}"]
+        narrowed[f"marts.{table}"] = f"select * from ({sql}) as rows semi join changed_dyads using (dyad_id)"
+    for table, keys in MART_KEYS.items():
+        sql, _ = suites[f"marts.{table}"]
+        narrowed[f"marts.{table}"] = (
+            f"select * from ({sql}) as rows semi join ({_changed_keys_sql(f'marts.{table}', keys)}) as keys "
+            f"using ({_key_list(keys)})"
+        )
+    log.info("Data quality: validating what changed since the published build (drops after load number %d, "
+             "%d changed dyads)", mark, len(dyads))
+    return narrowed
 
 
 def _quiet_context() -> Any:
@@ -232,8 +337,13 @@ def _quiet_context() -> Any:
     return context
 
 
-def validate_warehouse(warehouse: Path, results_dir: Path) -> QualityReport:
-    """Run every suite against ``warehouse``; write full results to ``results_dir``."""
+def validate_warehouse(warehouse: Path, results_dir: Path, published: Path | None = None) -> QualityReport:
+    """Run every suite against ``warehouse``; write full results to ``results_dir``.
+
+    With ``published`` (the published warehouse the candidate ``warehouse`` would replace), validate only what
+    changed since that build (see the module's docstring); without it, or when the published warehouse was never
+    published or has other marts, every row.
+    """
     import great_expectations as gx
 
     context = _quiet_context()
@@ -252,19 +362,34 @@ def validate_warehouse(warehouse: Path, results_dir: Path) -> QualityReport:
             for table, model in STAGING_MODELS.items()
         }
         suites.update(_mart_suites(latest))
-        frames = {name: con.execute(_checked_columns(sql, expectations)).df() for name, (sql, expectations) in suites.items()}
+        scope, rows = FULL, {name: sql for name, (sql, _) in suites.items()}
+        mark = published_through(con)
+        if published is not None and published.is_file() and mark is not None:
+            quoted = str(published).replace("'", "''")
+            con.execute(f"attach '{quoted}' as published (read_only)")
+            if _has_same_tables(con):
+                scope = CHANGED
+                rows.update(_changed_rows(con, suites, mark))
+        frames = {}
+        for name, (sql, expectations) in suites.items():
+            column_level = [e for e in expectations if not _is_table_level(e)]
+            table_level = [e for e in expectations if _is_table_level(e)]
+            frames[name] = [(con.execute(_checked_columns(rows[name], column_level)).df(), column_level)]
+            if table_level:  # row counts: of the whole table, whatever the scope
+                frames[name].append((con.execute(_checked_columns(sql, table_level)).df(), table_level))
     results: list[SuiteResult] = []
     full: dict[str, Any] = {}
-    for name, (_, expectations) in suites.items():
-        frame = frames[name]
-        batch = (
-            source.add_dataframe_asset(name=name)
-            .add_batch_definition_whole_dataframe(name="whole")
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-        suite = gx.ExpectationSuite(name=name, expectations=expectations)
-        validation = batch.validate(suite)
-        full[name] = validation.to_json_dict()
+    for name, parts in frames.items():
+        outcomes = []
+        for part, (frame, expectations) in enumerate(parts):
+            batch = (
+                source.add_dataframe_asset(name=f"{name}#{part}")
+                .add_batch_definition_whole_dataframe(name="whole")
+                .get_batch(batch_parameters={"dataframe": frame})
+            )
+            validation = batch.validate(gx.ExpectationSuite(name=f"{name}#{part}", expectations=expectations))
+            full[f"{name}#{part}"] = validation.to_json_dict()
+            outcomes.extend(validation.results)
         failures = tuple(
             {
                 "expectation": r.expectation_config.type,
@@ -272,11 +397,11 @@ def validate_warehouse(warehouse: Path, results_dir: Path) -> QualityReport:
                 or ",".join(r.expectation_config.kwargs.get("column_list") or []),
                 "unexpected_count": (r.result or {}).get("unexpected_count"),
             }
-            for r in validation.results
+            for r in outcomes
             if not r.success
         )
-        results.append(SuiteResult(name, len(frame), len(validation.results), failures))
+        results.append(SuiteResult(name, len(parts[0][0]), len(outcomes), failures))
     results_dir.mkdir(parents=True, exist_ok=True)
     results_path = results_dir / "validation_results.json"
-    results_path.write_text(json.dumps(full, indent=1, default=str), encoding="utf-8")
-    return QualityReport(tuple(results), results_path)
+    results_path.write_text(json.dumps({"scope": scope, **full}, indent=1, default=str), encoding="utf-8")
+    return QualityReport(tuple(results), results_path, scope)

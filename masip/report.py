@@ -145,7 +145,9 @@ def _markdown(data: dict[str, Any]) -> str:
     if data.get("quality"):
         quality = data["quality"]
         verdict = "all passed" if quality["success"] else f"{len(quality['failed'])} FAILED"
-        lines.append(f"Great Expectations: {quality['suites']} suites, {quality['expectations']} expectations, {verdict}.")
+        scope = "every row" if quality.get("scope", "full") == "full" else "what changed since the last publication"
+        lines.append(f"Great Expectations: {quality['suites']} suites, {quality['expectations']} expectations, {verdict} "
+                     f"({scope}).")
     return "\n".join(lines) + "\n"
 
 

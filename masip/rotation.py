@@ -108,7 +108,7 @@ def _rotate(
             vault_dir=side_vault,
         )
     build_stage(warehouse, full_refresh=True, vault_dir=vault)
-    publish_stage(warehouse, out_dir, vault_dir=vault)
+    publish_stage(warehouse, out_dir, vault_dir=vault, full_validation=True)
     before, after = _linkage(warehouse), _linkage(side_warehouse)
     if before != after:
         changed = len(set(before) ^ set(after))

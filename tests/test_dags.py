@@ -38,7 +38,10 @@ BUILD_DAG_ID = "masip_build"
 EVALUATION_DAG_ID = "masip_weekly_evaluation"
 DBT_GROUPS = ("staging", "intermediate", "marts")
 #: The build DAG's chain: the linkage task (its own keyless process) between the staging and intermediate groups.
-BUILD_CHAIN = ("prepare_candidate", "dbt_staging", "link", "dbt_intermediate", "dbt_marts", "publish")
+#: ``settle`` first: one build per batch of deliveries (masip.orchestration.coalesce).
+BUILD_CHAIN = ("settle", "prepare_candidate", "dbt_staging", "link", "dbt_intermediate", "dbt_marts", "publish")
+#: Build runs in these tests do not wait for deliveries to settle.
+AT_ONCE = {"settle_minutes": 0}
 TEST_SECRET = "5e" * 8 + "c7a1f09b3d24e86a" * 3  # 64 hex characters, used only here
 MASIP_ENV = ("MASIP_SECRET", "MASIP_SECRET_FILE", "MASIP_LANDING_DIR", "MASIP_WAREHOUSE", "MASIP_OUTPUT_DIR")
 CONN_ENV = "AIRFLOW_CONN_MASIP_PARTNERSHIP"
@@ -75,7 +78,7 @@ def test_dags_folder_imports_without_errors_and_follows_the_house_rules():
     assert bag.import_errors == {}
     expected = {DAG_ID, BUILD_DAG_ID, EVALUATION_DAG_ID, *(ingest_dag_id(s) for s in _profile_source_ids())}
     assert expected <= set(bag.dags)
-    writers = {"ingest", "build", "publish", "report", "prepare_candidate", "evaluation", *BUILD_CHAIN}
+    writers = {"ingest", "build", "publish", "report", "prepare_candidate", "evaluation", *BUILD_CHAIN} - {"settle"}
     for dag_id, dag in bag.dags.items():
         assert dag.tags, f"{dag_id}: no tags"
         assert dag.doc_md and len(dag.doc_md.strip()) > 100, f"{dag_id}: no operator documentation (doc_md)"
@@ -161,7 +164,13 @@ def test_build_dag_runs_dbt_per_model_group_and_the_linkage_then_the_quality_gat
     assert dag.get_task("report").upstream_task_ids == {*(f"dbt_{g}" for g in DBT_GROUPS), "link", "publish"}
     assert [o.uri for o in dag.get_task("publish").outlets] == [MARTS_ASSET_URI]
     assert all(dag.get_task(t).outlets == [] for t in chain[:-1])
-    assert set(dag.params) == {"warehouse", "out_dir", "as_of"} and all(dag.params[n] is None for n in dag.params)
+    assert set(dag.params) == {"warehouse", "out_dir", "as_of", "settle_minutes", "rebuild"}
+    assert all(dag.params[n] is None for n in dag.params)
+    # One build per batch of deliveries: a settle sensor that holds no worker slot, reading the source assets.
+    settle = dag.get_task("settle")
+    assert settle.mode == "reschedule" and {a.uri for a in settle.inlets} == {
+        a.uri for a in dag.timetable.asset_condition.objects}
+    assert type(dag.timetable).__name__ == "AssetOrTimeSchedule" and dag.max_active_runs == 1
 
 
 def test_weekly_evaluation_dag_reads_the_published_warehouse_after_the_weekly_build(tmp_path: Path):
@@ -219,11 +228,12 @@ def test_parsing_the_dags_does_no_io(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MASIP_LANDING_DIR", str(real / "landing"))
     monkeypatch.setenv("MASIP_WAREHOUSE", str(real / "w.duckdb"))
     monkeypatch.setenv("MASIP_SECRET_FILE", str(real / "partnership.key"))
-    # Re-import masip.orchestration and masip.alerts too, so that their import-time code is audited.
+    # Re-import masip.orchestration (every module of it) and masip.alerts too, so that their import-time code is audited.
     import masip
 
+    for name in [m for m in sys.modules if m.startswith(("masip.orchestration", "masip.alerts"))]:
+        monkeypatch.delitem(sys.modules, name)
     for module in ("orchestration", "alerts"):
-        monkeypatch.delitem(sys.modules, f"masip.{module}", raising=False)
         monkeypatch.delattr(masip, module, raising=False)
     sys.addaudithook(_audit_hook)  # hooks cannot be removed; this one is inert while _audit_log is None
     _audit_log = []
@@ -551,7 +561,7 @@ def chain(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             env.delenv(name, raising=False)
         env.setenv("MASIP_SECRET", TEST_SECRET)
         bag = _dagbag()
-        build_conf = {k: v for k, v in result.conf.items() if k != "input_dir"}
+        build_conf = {**{k: v for k, v in result.conf.items() if k != "input_dir"}, **AT_ONCE}
         # A build before any ingest: no warehouse yet, so it fails at once (this also registers the DAGs).
         dag_run = bag.dags[BUILD_DAG_ID].test(run_conf=build_conf)
         result.states["build_before_ingest"] = _states(dag_run)
@@ -574,6 +584,9 @@ def chain(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 run(ingest_dag_id(source_id), result.conf)
         run(BUILD_DAG_ID, build_conf)
         result.marts = _marts(result.warehouse)
+        # The runs those deliveries queued behind the build: nothing new since the published build, so no-ops.
+        queued = bag.dags[BUILD_DAG_ID].test(run_conf=build_conf)
+        result.states["queued_build"], result.xcoms["queued_build"] = _states(queued), _xcoms(queued)
         yield result
 
 
@@ -623,7 +636,8 @@ def test_build_dag_builds_every_dbt_node_once_in_groups_and_publishes(chain: Cha
 
     # Triggered before any ingest: no warehouse, a readable failure at once, recorded as an alert.
     before = chain.states["build_before_ingest"]
-    assert before["prepare_candidate"] == "failed" and set(before.values()) == {"failed", "upstream_failed"}
+    assert before["prepare_candidate"] == "failed" and before.pop("settle") == "success"
+    assert set(before.values()) == {"failed", "upstream_failed"}
     [alert] = read_alerts(chain.out_dir / ALERTS_FILE_NAME)
     assert (alert["task_id"], alert["try_number"], alert["error_type"]) == ("prepare_candidate", 1, "WarehouseStateError")
     assert "there is no warehouse at" in alert["message"] and "run the ingest DAGs" in alert["message"]
@@ -654,6 +668,51 @@ def test_build_dag_builds_every_dbt_node_once_in_groups_and_publishes(chain: Cha
     report = json.loads((folder / "run_report.json").read_text())
     assert report["build"]["passed"] == len(project) and report["quality"]["success"] is True
     assert json.loads((folder / "airflow_run.json").read_text())["marts"] == report["warehouse"]["marts"]
+
+
+@pytest.mark.slow
+def test_one_build_per_batch_of_deliveries_and_queued_runs_with_nothing_new_are_no_ops(chain: Chain):
+    """Every source delivered (one ingest run and asset event each); one build built them all; the
+    build run queued behind it found nothing new and finished at once, every task after settle skipped."""
+    from masip.orchestration import source_asset_uri
+
+    sources = _profile_source_ids()
+    events = [e for s in sources for e in _asset_events(source_asset_uri(s))]
+    assert len(events) == len(sources) >= 6
+    built = chain.xcoms[BUILD_DAG_ID]
+    delivered = {d for e in events for d in e["extra"]["drops_loaded"]}
+    assert set(built["prepare_candidate"]["new_drops"]) == delivered  # one build of every delivery
+    # settle read the deliveries through Airflow (the sources' asset events), not the warehouse
+    assert built["settle"]["last_delivery"] is not None and built["settle"]["quiet_minutes"] == 0
+    queued = chain.states["queued_build"]
+    assert queued.pop("settle") == "success" and set(queued.values()) == {"skipped"}
+    assert "prepare_candidate" not in chain.xcoms["queued_build"]
+    assert _marts(chain.warehouse) == chain.marts
+
+
+def test_the_settle_window_waits_for_quiet_and_never_longer_than_the_cap():
+    from datetime import datetime
+
+    from masip.orchestration.coalesce import (
+        MAX_SETTLE_WAIT,
+        settle_decision,
+        settle_window,
+    )
+    from masip.orchestration.errors import RunConfigError
+
+    start = datetime(2026, 11, 30, 9, 0)
+    quiet = timedelta(minutes=15)
+    minutes = [start + timedelta(minutes=m) for m in range(120)]
+    assert settle_decision(None, start, start, quiet).done  # nothing delivered: nothing to wait for
+    assert not settle_decision(minutes[0], start, minutes[14], quiet).done  # a lone delivery: 15 quiet minutes ...
+    assert settle_decision(minutes[0], start, minutes[15], quiet).done  # ... then it is built
+    assert not settle_decision(minutes[50], start, minutes[55], quiet).done  # deliveries still arriving
+    assert settle_decision(minutes[59], start, start + MAX_SETTLE_WAIT, quiet).done  # never more than the cap
+    assert settle_window({"settle_minutes": 0}) == timedelta(0)
+    assert settle_window({}, {"MASIP_BUILD_SETTLE_MINUTES": "5"}) == timedelta(minutes=5)
+    assert settle_window({}, {}) == quiet
+    with pytest.raises(RunConfigError, match="not a number"):
+        settle_window({}, {"MASIP_BUILD_SETTLE_MINUTES": "soon"})
 
 
 @pytest.mark.slow
@@ -723,7 +782,7 @@ def test_a_quality_failure_fails_publish_at_once_with_an_alert_and_keeps_the_las
     shutil.copyfile(warehouse, candidate_path(warehouse))
     with duckdb.connect(str(candidate_path(warehouse))) as con:
         con.execute("update marts.person_xref set person_id = null where role = 'VICTIM'")
-    conf = {"warehouse": str(warehouse), "out_dir": str(out_dir)}
+    conf = {"warehouse": str(warehouse), "out_dir": str(out_dir), **AT_ONCE}
 
     dag_run = _dagbag().dags[BUILD_DAG_ID].test(
         run_conf=conf, mark_success_pattern=r"^(prepare_candidate|dbt_.*|link)$")
@@ -752,10 +811,11 @@ def test_a_corrupt_warehouse_fails_prepare_candidate_at_once(airflow_db: Path, t
     warehouse = tmp_path / "masip.duckdb"
     warehouse.write_bytes(b"this is not a DuckDB database" * 200)
     dag_run = _dagbag().dags[BUILD_DAG_ID].test(
-        run_conf={"warehouse": str(warehouse), "out_dir": str(tmp_path / "out")})
+        run_conf={"warehouse": str(warehouse), "out_dir": str(tmp_path / "out"), **AT_ONCE})
     states = _states(dag_run)
     assert states["prepare_candidate"] == "failed"
-    assert {states[t] for t in states if t != "prepare_candidate"} == {"upstream_failed"}
+    assert states["settle"] == "success"
+    assert {states[t] for t in states if t not in ("settle", "prepare_candidate")} == {"upstream_failed"}
     assert "WarehouseDamaged: the warehouse file" in "".join(capfd.readouterr())
     [alert] = read_alerts(tmp_path / "out" / ALERTS_FILE_NAME)
     assert (alert["task_id"], alert["try_number"], alert["error_type"]) == ("prepare_candidate", 1, "WarehouseDamaged")
@@ -791,9 +851,10 @@ def test_a_first_run_whose_drops_are_all_rejected_reports_them_and_succeeds(
     assert any("no marts were built" in w for w in report["warnings"])
     assert any("no marts were built" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
 
-    build_run = bag.dags[BUILD_DAG_ID].test(run_conf={k: v for k, v in conf.items() if k != "input_dir"})
+    build_run = bag.dags[BUILD_DAG_ID].test(run_conf={**{k: v for k, v in conf.items() if k != "input_dir"}, **AT_ONCE})
     assert build_run.state == DagRunState.SUCCESS
-    assert set(_states(build_run).values()) == {"skipped"}
+    states = _states(build_run)
+    assert states.pop("settle") == "success" and set(states.values()) == {"skipped"}
     ingest_run = bag.dags[ingest_dag_id("police-met")].test(run_conf=conf)
     assert ingest_run.state == DagRunState.SUCCESS
 

@@ -15,7 +15,7 @@ import pytest
 from connectors.ingest import ingest_drops
 from connectors.vault import Vault
 from masip.pipeline import build_stage, publish_stage, run_pipeline
-from masip.quality import validate_warehouse
+from masip.quality import DataQualityError, validate_warehouse
 from masip.synth import DEFAULT_FAULTS, generate_partnership
 from pseudonymisation.keys import Keyring
 from tests.leakcheck import collect_identifiers, scan_files, scan_warehouse
@@ -146,6 +146,63 @@ def test_quality_gate_catches_a_disclosive_count_and_an_unknown_flag(first_run, 
     assert ("marts.dyad_flags", "flag_code") in failed
 
 
+def _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(published: Path, work: Path) -> None:
+    """On copies of a weekly build's published warehouse and candidate: a bad row in the new week's staging
+    rows, or any altered mart row, blocks the publication; a bad row that is the same in the published
+    build (validated when it was published) is out of the week's scope, and a full validation (as after
+    a --full-refresh) still finds it."""
+    candidate = published.with_name(f"{published.stem}.candidate{published.suffix}")
+
+    def copies(name: str, *tamper: str, in_published_too: bool = False) -> tuple[Path, Path]:
+        folder = work / name
+        folder.mkdir(parents=True)
+        shutil.copyfile(published, folder / published.name)
+        shutil.copyfile(candidate, folder / candidate.name)
+        for copy in (folder / candidate.name, folder / published.name)[:2 if in_published_too else 1]:
+            with duckdb.connect(str(copy)) as con:
+                con.execute(f"attach '{published}' as published (read_only)")
+                for sql in tamper:
+                    assert con.execute(sql).fetchone()[0] >= 1, sql
+        return folder / published.name, folder / candidate.name
+
+    def crime_in(drops: str) -> str:  # one live crime whose version came from the new (or old) drops
+        return (
+            "update staging.stg_police__crimes set risk_level = 'NOT_A_LEVEL' where version_id = ("
+            "select min(crimes.version_id) from staging.stg_police__crimes as crimes inner join ops.loaded_drops "
+            "using (drop_name, drop_sha256) where coalesce(load_seq, 0) "
+            f"{drops} (select max(through_load_seq) from published.ops.published_builds))"
+        )
+
+    new_week_bad, new_candidate = copies("new-week-bad", crime_in(">"))
+    before = _marts_fingerprint(new_week_bad)
+    with pytest.raises(DataQualityError, match="stg_police__crimes: expect_column_values_to_be_in_set on risk_level"):
+        publish_stage(new_week_bad, work / "out-new")
+    assert _marts_fingerprint(new_week_bad) == before and new_candidate.exists()  # not published
+
+    # an unchanged dyad's journey row altered: it is a changed dyad now, so it is validated and fails
+    old_dyad_bad, _ = copies("old-dyad-bad", "update marts.victim_journey set event_type = 'MADE_UP' where event_id = ("
+                             "select min(event_id) from marts.victim_journey where dyad_id not in (select dyad_id from ("
+                             "select * from marts.victim_journey except all select * from published.marts.victim_journey"
+                             ")))")
+    with pytest.raises(DataQualityError, match="marts.victim_journey: expect_column_values_to_be_in_set on event_type"):
+        publish_stage(old_dyad_bad, work / "out-dyad")
+
+    # a model change that alters an old record: a changed staging row, so validated
+    model_bug, _ = copies("model-bug", crime_in("<="))
+    with pytest.raises(DataQualityError, match="stg_police__crimes: expect_column_values_to_be_in_set on risk_level"):
+        publish_stage(model_bug, work / "out-model")
+
+    old_week_bad, old_candidate = copies("old-week-bad", crime_in("<="), in_published_too=True)
+    scoped = validate_warehouse(old_candidate, work / "dq-scoped", published=old_week_bad)
+    assert scoped.scope == "changed" and scoped.success  # that record is not this week's
+    staged = {s.suite: s.rows for s in scoped.suites}
+    with duckdb.connect(str(old_candidate), read_only=True) as con:
+        all_crimes = con.execute("select count(*) from staging.stg_police__crimes").fetchone()[0]
+    assert 0 < staged["staging.stg_police__crimes"] < all_crimes
+    whole = validate_warehouse(old_candidate, work / "dq-full")
+    assert whole.scope == "full" and not whole.success
+
+
 def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, tmp_path):
     """One build per weekly delivery: incremental staging and linkage, checked against full recomputation.
 
@@ -165,7 +222,10 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
         delivered = [p for p in drops if p.name.split("_")[1] == week]
         ingest_drops(_landing(tmp_path / f"landing-{week}", delivered), weekly, keyring, show_progress=False)
         build_stage(weekly)
-        publish_stage(weekly, tmp_path / "out-weekly")
+        if week == weeks[-1]:
+            _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(weekly, tmp_path / "gate")
+        quality = publish_stage(weekly, tmp_path / "out-weekly")
+        assert quality.scope == ("full" if week == weeks[0] else "changed")
     tables = {"crimes": "stg_police__crimes", "referrals": "stg_police__referrals", "contacts": "stg_health__contacts"}
     with duckdb.connect(str(weekly), read_only=True) as con:
         deletions = sum(con.execute(f"select count(*) from raw.{t} where record_status = 'DELETED'").fetchone()[0]

@@ -1,0 +1,157 @@
+"""Run parameters of the MASIP DAGs, resolved at run time from the DAG run's ``params`` and the worker's environment.
+
+Also the settings every DAG shares: :func:`default_args` and the warehouse pool.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import Param
+
+from masip import alerts
+from masip.cli import DEFAULT_OUT, DEFAULT_WAREHOUSE
+from masip.orchestration.errors import RunConfigError
+
+LANDING_ENV = "MASIP_LANDING_DIR"
+WAREHOUSE_ENV = "MASIP_WAREHOUSE"
+OUTPUT_ENV = "MASIP_OUTPUT_DIR"
+
+
+#: Every task that writes (or copies) the warehouse or its candidate runs in this pool. Create it with
+#: ONE slot (``airflow pools set masip_warehouse 1 ...``; scripts/airflow_local.sh and the Docker
+#: init do): DuckDB allows one writer per file, and the per-source DAGs would otherwise ingest at
+#: the same time. Tasks in a pool that does not exist are never scheduled.
+WAREHOUSE_POOL = "masip_warehouse"
+
+
+def default_args() -> dict[str, Any]:
+    """``default_args`` of every MASIP DAG: retries with exponential back-off, and the alert callbacks."""
+    return {
+        "owner": "masip",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": 2.0,  # Airflow 3.3: a multiplier, not a bool
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(hours=2),
+        "on_failure_callback": [alerts.on_task_failure],
+        "on_retry_callback": [alerts.on_task_retry],
+    }
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def run_params() -> dict[str, Param]:
+    """The DAG's run parameters. All default to ``None``: the environment fills them in at run time."""
+    optional_string = ["null", "string"]
+    return {
+        "input_dir": Param(
+            None,
+            type=optional_string,
+            title="Landing folder",
+            description=f"Folder holding the drops, one sub-folder per drop. Default: ${LANDING_ENV}.",
+        ),
+        "warehouse": Param(
+            None,
+            type=optional_string,
+            title="Warehouse file",
+            description=f"DuckDB warehouse file. Default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE}.",
+        ),
+        "out_dir": Param(
+            None,
+            type=optional_string,
+            title="Report folder",
+            description=f"Folder for run_report.json/.md. Default: ${OUTPUT_ENV}, else {DEFAULT_OUT}.",
+        ),
+        "as_of": Param(
+            None,
+            type=optional_string,
+            format="date",
+            title="Reference date",
+            description="YYYY-MM-DD; default: the latest extract date in the warehouse.",
+        ),
+    }
+
+
+def ingest_params() -> dict[str, Param]:
+    """Parameters of the per-source ingest DAGs (no ``as_of``: ingest does not depend on it)."""
+    params = run_params()
+    return {name: params[name] for name in ("input_dir", "warehouse", "out_dir")}
+
+
+def build_params() -> dict[str, Param]:
+    """Parameters of ``masip_build`` (no landing folder: it reads the warehouse only; see
+    :mod:`masip.orchestration.coalesce` for ``settle_minutes`` and ``rebuild``)."""
+    params = run_params()
+    return {
+        **{name: params[name] for name in ("warehouse", "out_dir", "as_of")},
+        "settle_minutes": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            title="Settle window (minutes)",
+            description="Wait until no source has delivered for this long before building; 0 builds at once. "
+            "Default: $MASIP_BUILD_SETTLE_MINUTES, else 15.",
+        ),
+        "rebuild": Param(
+            None,
+            type=["null", "boolean"],
+            title="Rebuild",
+            description="Build even if no drop was loaded since the published build (otherwise such a run is a no-op).",
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    input_dir: Path | None  # None only for DAGs that do not read the landing folder
+    warehouse: Path
+    out_dir: Path
+    as_of: date | None
+
+    def describe(self) -> str:
+        as_of = self.as_of.isoformat() if self.as_of else "latest extract date"
+        return f"input {self.input_dir}, warehouse {self.warehouse}, report folder {self.out_dir}, as of {as_of}"
+
+
+def _given(value: Any) -> str | None:
+    """A parameter value, treating ``None`` and blank strings (empty UI form fields) as not given."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def resolve_run_config(
+    params: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None, require_input: bool = True
+) -> RunConfig:
+    """Run parameters, falling back to the environment *of the worker at run time*."""
+    params = params or {}
+    env = os.environ if environ is None else environ
+    input_dir = _given(params.get("input_dir")) or _given(env.get(LANDING_ENV))
+    if input_dir is None and require_input:
+        raise RunConfigError(
+            f"No landing folder: trigger the run with the parameter input_dir, or set {LANDING_ENV} on the workers."
+        )
+    warehouse = _given(params.get("warehouse")) or _given(env.get(WAREHOUSE_ENV)) or str(DEFAULT_WAREHOUSE)
+    out_dir = _given(params.get("out_dir")) or _given(env.get(OUTPUT_ENV)) or str(DEFAULT_OUT)
+    as_of_text = _given(params.get("as_of"))
+    as_of: date | None = None
+    if as_of_text is not None:
+        try:
+            as_of = date.fromisoformat(as_of_text)
+        except ValueError:
+            raise RunConfigError(f"as_of={as_of_text!r} is not a date; use YYYY-MM-DD") from None
+    return RunConfig(Path(input_dir) if input_dir else None, Path(warehouse), Path(out_dir), as_of)
+
+
+def run_report_dir(out_dir: Path, dag_id: str, run_id: str) -> Path:
+    """``<out_dir>/runs/<dag_id>/<run_id>/``: one report folder per DAG run (run id made file-name safe)."""
+    return out_dir / "runs" / dag_id / re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
