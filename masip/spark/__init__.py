@@ -107,7 +107,7 @@ def run_spark_build(
     ]
     if as_of is not None:
         command += ["--as-of", as_of.isoformat()]
-    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         errors = [line for line in done.stderr.splitlines() if line.startswith(("masip spark:", "  "))]
         tail = "\n".join(errors[-40:]) or "\n".join(done.stderr.splitlines()[-20:])

@@ -32,7 +32,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from masip.dbt_runner import _NO_TELEMETRY, DBT_PROJECT_DIR, _environment, _node_results, _short_message
+from masip.dbt_runner import (
+    _NO_TELEMETRY,
+    DBT_PROJECT_DIR,
+    _environment,
+    _node_results,
+    _short_message,
+)
 
 #: Spark settings for a small local build: two worker threads, two shuffle partitions, no web UI.
 SPARK_CONF: dict[str, str] = {
@@ -160,9 +166,10 @@ def build(inputs_dir: Path, work_dir: Path, out_dir: Path, as_of: str | None, co
     started = time.perf_counter()
     outputs = export_tables(session, out_dir)
     seconds["export_marts"] = time.perf_counter() - started
+    version = session.version
     session.stop()
     return {
-        "spark_version": session.version,
+        "spark_version": version,
         "nodes_built": nodes,
         "disclosure_cells": cells,
         "inputs": inputs,

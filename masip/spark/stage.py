@@ -63,8 +63,8 @@ def _report(result: SparkStageResult, rows: int) -> str:
     return "\n".join([
         "# The marts on Spark, checked against DuckDB",
         "",
-        f"Spark {build['spark_version']} in local mode; {build['nodes_built']} dbt nodes built with dbt-spark "
-        f"(method session) from {rows} input rows, in {result.build.seconds:.0f} s ({steps}).",
+        (f"Spark {build['spark_version']} in local mode; {build['nodes_built']} dbt nodes built with dbt-spark "
+         f"(method session) from {rows} input rows, in {result.build.seconds:.0f} s ({steps})."),
         "",
         "Checked marts (identical = the same rows, cell by cell; person_xref also as a partition of record roles):",
         "",
