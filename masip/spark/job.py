@@ -49,7 +49,9 @@ SPARK_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.catalogImplementation": "in-memory",
     "spark.driver.memory": os.environ.get("MASIP_SPARK_DRIVER_MEMORY", "2g"),
-    "spark.sql.adaptive.enabled": "true",
+    # Small tables, many short queries: compiling generated code and a tiered JIT cost more than they save.
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
 }
 PYTHON_JOB_OUTPUTS = "source:python_jobs+"
 EXPORTED_SCHEMAS = ("marts",)
