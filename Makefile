@@ -29,9 +29,11 @@ demo: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-# Spark (pyspark, dbt-spark: requirements.lock) runs in a JVM: Debian's Java 17 runtime.
+# Spark (pyspark, dbt-spark: requirements.lock) runs in a JVM: Debian's Java 17 runtime. Where it cannot be
+# installed, this says so and the Spark tests skip with that reason (the DuckDB pipeline needs no Java).
 java:
-	@command -v java >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } \
+		|| echo "make java: could not install openjdk-17-jre-headless; Spark (make test-spark, --engine spark) cannot run here"
 
 # The Spark equivalence test is marked `spark` and left out of the plain pytest run (pyproject addopts);
 # `make test` runs it after the rest, as `make test-spark`.

@@ -13,7 +13,7 @@ the slow part):
 4. the Python model's code (:func:`masip.evaluation.disclosure.protect_attrition`)
    runs here as a Spark job writing ``python_jobs.attrition_disclosure_cells``,
    then dbt builds the published marts that read it;
-5. every table of ``marts`` is written to ``--out/<table>.parquet``.
+5. every table of ``marts`` and ``python_jobs`` is written to ``--out/<table>.parquet``.
 
 The data tests run on the DuckDB build; here the marts are checked against
 that build instead (:mod:`masip.spark.compare`). The process prints one JSON
@@ -54,7 +54,8 @@ SPARK_CONF: dict[str, str] = {
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
 }
 PYTHON_JOB_OUTPUTS = "source:python_jobs+"
-EXPORTED_SCHEMAS = ("marts",)
+#: Schemas whose tables come back as Parquet: the marts, and the Python job's table (a mart on DuckDB).
+EXPORTED_SCHEMAS = ("marts", "python_jobs")
 
 
 class SparkBuildError(RuntimeError):
