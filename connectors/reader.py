@@ -306,11 +306,12 @@ class TableReader:
 
     def _person(
         self, person: PersonRole, cells: dict[str, str | None], problems: _RowProblems
-    ) -> tuple[dict[str, Any], tuple[str | None, ...]] | None:
-        """One person role of a row: its generalised values and encodings, and its normalised identifiers.
+    ) -> tuple[dict[str, Any], tuple[str | None, ...], tuple[Any, ...]] | None:
+        """One person role of a row: its generalised values, its normalised identifiers, and what it is encoded from.
 
-        The identifiers (in ``TOKEN_PURPOSES`` order) are tokenised per column
-        at the end of the file (:meth:`Tokeniser.token_column`) and then dropped.
+        The identifiers (in ``TOKEN_PURPOSES`` order) are tokenised per column,
+        and the names, dates of birth and postcode encoded per column
+        (:meth:`PersonEncoder.encode_columns`), at the end of the file; then dropped.
         """
         if not any(cells.get(c) for c in person.naming_columns):
             return None
@@ -350,9 +351,9 @@ class TableReader:
             "birth_year": dob.year if dob else None,
             "sex": sex,
             "postcode_district": district,
-            **self.encoder.encode(forename, surname, dob, postcode, self._partner_dob(person, cells)),
         }
-        return generalised, (pnc, nhs, crn, name_dob, dob_text, postcode)
+        encoding_inputs = (forename, surname, dob, postcode, self._partner_dob(person, cells))
+        return generalised, (pnc, nhs, crn, name_dob, dob_text, postcode), encoding_inputs
 
     def _partner_dob(self, person: PersonRole, cells: dict[str, str | None]) -> date | None:
         """The date of birth of the row's other person (victim <-> perpetrator): it salts the partner view."""
@@ -419,6 +420,7 @@ class TableReader:
         length_checked = [position for position, name in enumerate(mapped) if name in read_columns]
         seen: set[tuple[str, ...]] = set()
         identifiers: list[tuple[str | None, ...]] = []  # normalised, tokenised per column below
+        encoding_inputs: list[tuple[Any, ...]] = []  # encoded per column below
         manifest = self.manifest
         line_number = reader.line_num + 1
         for position, row in enumerate(reader):
@@ -479,7 +481,7 @@ class TableReader:
             entity["version_id"].append(version_id)
             for name, value in typed.items():
                 entity[name].append(value)
-            for person, plain in persons:
+            for person, plain, inputs in persons:
                 out = result.persons
                 out["source_id"].append(manifest.source_id)
                 out["agency"].append(manifest.agency)
@@ -489,7 +491,10 @@ class TableReader:
                 for name, value in person.items():
                     out[name].append(value)
                 identifiers.append(plain)
+                encoding_inputs.append(inputs)
             result.rows_loaded += 1
         for purpose, values in zip(TOKEN_PURPOSES, zip(*identifiers)):
             result.persons[f"{purpose}_token"] = self.tokenisers[purpose].token_column(values)
+        if encoding_inputs:
+            result.persons.update(self.encoder.encode_columns(*(list(c) for c in zip(*encoding_inputs))))
         return result

@@ -37,9 +37,11 @@ import duckdb
 import pyarrow as pa
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS
+from pseudonymisation.encodings import ENCODING_VERSION
 
 VAULT_ENV = "MASIP_VAULT_DIR"
 RECORDS_TABLE = "person_encodings"
+META_TABLE = "vault_meta"  # name -> value: the encoding version of every row
 
 #: ``person_encodings``: record-role keys, the drop they came in (for idempotent reloads), key version, encodings.
 VAULT_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -124,7 +126,18 @@ class Vault:
 
     @staticmethod
     def check_key_version(con: duckdb.DuckDBPyConnection, key_version: str) -> None:
-        """Refuse to add tokens of ``key_version`` to a vault that holds another key's tokens."""
+        """Refuse to add tokens of ``key_version`` to a vault that holds another key's tokens, or another
+        encoding version's (:data:`pseudonymisation.encodings.ENCODING_VERSION`): either would silently break linkage."""
+        con.execute(f"create table if not exists {META_TABLE} (name varchar primary key, value varchar)")
+        stored = con.execute(f"select value from {META_TABLE} where name = 'encoding_version'").fetchone()
+        has_rows = con.execute(f"select count(*) > 0 from {RECORDS_TABLE}").fetchone()[0]
+        if has_rows and (stored is None or stored[0] != ENCODING_VERSION):
+            raise KeyVersionMismatch(
+                f"the linkage vault holds encodings of version {stored[0] if stored else 'v2 or older'}, but this "
+                f"release writes {ENCODING_VERSION}; they cannot be compared. Rebuild warehouse and vault from the "
+                "landing copies (see README, key rotation), or move both aside and deliver the drops again."
+            )
+        con.execute(f"insert or replace into {META_TABLE} values ('encoding_version', ?)", [ENCODING_VERSION])
         versions = [v for (v,) in con.execute(f"select distinct key_version from {RECORDS_TABLE}").fetchall()]
         foreign = [v for v in versions if v != key_version]
         if foreign:

@@ -5,16 +5,16 @@ same person appears with nicknames, typos, swapped forename/surname,
 day/month-swapped dates of birth and new addresses, so ingest also writes
 keyed encodings that support similarity without holding the value. Version 1
 of these encodings was decoded without the key (issue 13): 96% of names from
-the Bloom filters, full dates of birth for 20%. Version 2 follows the
-published counter-measures:
+the Bloom filters, full dates of birth for 20%. Versions 2 and 3 follow
+the published counter-measures:
 
 * **Independent keyed hash functions per field** (Christen, Schnell,
   Vidanage et al. 2019, "Precise and fast cryptanalysis for Bloom filter
   based PPRL", who break the double-hashing scheme; Kroll & Steinmetzer
   2015, who enumerate its position sets; anonlink/clkhash, which key each
   field separately). Every element of a filter gets ``hashes`` positions,
-  each read from its own 16-bit slice of ``HMAC-SHA-256(K_field, salt ‖
-  element)``; no modular double hashing, so a q-gram's position set is one
+  each read from its own 16-bit slice of the keyed pseudo-random function
+  ``F_K_field(salt, element)`` (:mod:`pseudonymisation.prf`); no modular double hashing, so a q-gram's position set is one
   of C(512, 8) ≈ 2^55, not one of 16,384. Each field (forename, surname,
   postcode, the date-of-birth parts, the name-pair blocking key, the
   nickname groups) has its own HKDF key from the partnership secret
@@ -81,36 +81,40 @@ the bigram similarity of the values. Filters are ``bits // 8`` bytes, most
 significant bit first, the layout of a DuckDB ``BIT`` (compared with
 ``bit_count(a & b)``, see ``masip.linkage.comparisons``).
 
-Speed. The HMAC is keyed once per purpose and ``copy()``-ed per message
-(about three times faster than re-keying, LINKAGE-BASELINES.md); the mask
-of each distinct (salt, element) and each distinct encoded value are cached
-in the ingest process only, bounded. Salting costs speed: a new (salt,
-bigram) needs its own HMAC, about 90 per record with every date distinct
-(a few thousand records a second on one core); a person's repeated records
-hit the caches.
+Speed (version 3). Every token and every filter position is the keyed
+pseudo-random function of :mod:`pseudonymisation.prf` of (salt, value):
+HMAC once per distinct salt and per distinct value, AES over the pairs a
+whole column at a time (:meth:`PersonEncoder.encode_columns`). Version 2
+spent one Python-level HMAC per (salt, bigram), about 90 per record, and
+encoded a few thousand records a second; the privacy properties are the
+same (independent positions per field, key and salt), and so is the
+linkage, which only compares the encodings.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, hmac
+import numpy as np
 
 from pseudonymisation.keys import Keyring
+from pseudonymisation.name_keys import nickname_table, phonetic_code
+from pseudonymisation.prf import KeyedDigests, SaltedPRF, codes
 
-ENCODING_VERSION = "v2"
+
+ENCODING_VERSION = "v3"
 NAME_BLOOM_BITS = 512
 POSTCODE_BLOOM_BITS = 512
 BLOOM_HASHES = 8
 QGRAM = 2
 TOKEN_BYTES = 16
-_SLICE_BYTES = 2  # each position from its own 16-bit slice of the digest (16 slices in SHA-256)
-_CACHE_LIMIT = 500_000  # distinct values per encoder before the cache is dropped
+_SLICE = ">u2"  # each position from its own 16-bit slice of the 128-bit PRF output
+_MAX_HASHES = 8
+_CHUNK_OWNERS = 100_000  # filters built at once (a bit matrix of one byte per bit: 51 MB at 512 bits)
 #: The salted views of each name: the date parts that salt them (see :func:`view_salts`).
 NAME_VIEWS = ("ym", "yd", "u", "pc")
 #: Fields with their own encoding key (:func:`encoding_key`).
@@ -137,105 +141,226 @@ def view_salts(dob: date | None, postcode: str | None) -> dict[str, str]:
     day/month swap, the postcode."""
     salts = {"pc": f"pc:{postcode}"} if postcode else {}
     if dob:
-        salts["ym"] = f"ym:{dob.year}-{dob.month}"
-        salts["yd"] = f"yd:{dob.year}-{dob.day}"
-        salts["u"] = f"u:{unordered_date(dob)}"
+        salts |= {view: _DATE_SALTS[view](dob) for view in ("ym", "yd", "u")}
     return salts
 
 
+_DATE_SALTS: dict[str, Callable[[date], str]] = {
+    "ym": lambda d: f"ym:{d.year}-{d.month}",
+    "yd": lambda d: f"yd:{d.year}-{d.day}",
+    "u": lambda d: f"u:{unordered_date(d)}",
+}
+
+
+@lru_cache(maxsize=1 << 18)
+def qgrams(value: str, q: int = QGRAM) -> list[str]:
+    """Padded q-grams: ``ANN`` -> ``_A``, ``AN``, ``NN``, ``N_`` (q=2). Cached: treat as read-only."""
+    padded = f"_{value}_"
+    return [padded[i : i + q] for i in range(len(padded) - q + 1)]
+
+
+def name_elements(name: str | None) -> list[str]:
+    """Filter elements of a name: its padded bigrams.
+
+    The Soundex code is not an element: a typo that changes it (``THOMPSON``
+    T512, ``THOMSON`` T525) would cost Dice more than it gains; phonetic
+    agreement is carried by the salted name-pair token instead.
+    """
+    return qgrams(name) if name else []
+
+
+# -- column helpers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A column as integer codes (-1: missing) into its values; work is done once per value, not per row.
+
+    ``values`` may repeat (a mapped column: two dates of birth with one birth
+    year); that only costs a little repeated work, never a wrong result.
+    """
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, column: Coded | Sequence[Any] | str, n: int) -> Coded:
+        """A column of ``n`` rows; a single string is that value on every row."""
+        if isinstance(column, Coded):
+            return column
+        if isinstance(column, str):
+            return cls(np.zeros(n, dtype=np.int64), np.array([column], dtype=object))
+        found, uniques = codes(column if isinstance(column, np.ndarray) else np.asarray(list(column) or [], dtype=object))
+        return cls(found, uniques)
+
+    def map(self, function: Callable[[Any], Any]) -> Coded:
+        return Coded(self.codes, _objects([function(v) for v in self.values]))
+
+    def with_(self, other: Coded, function: Callable[[Any, Any], Any]) -> Coded:
+        """``function(self, other)`` where both are present; missing elsewhere."""
+        both = (self.codes >= 0) & (other.codes >= 0)
+        width = max(len(other.values), 1)
+        pairs, inverse = np.unique(self.codes[both] * width + other.codes[both], return_inverse=True)
+        found = np.full(len(self.codes), -1, dtype=np.int64)
+        found[both] = inverse
+        return Coded(found, _objects([function(x, y) for x, y in zip(self.values[pairs // width], other.values[pairs % width])]))
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _distinct_pairs(values: Coded, salts: Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows where both are present, each row's distinct pair, and the pairs' value and salt codes."""
+    present = (values.codes >= 0) & (salts.codes >= 0)
+    width = max(len(values.values), 1)
+    pairs, inverse = np.unique(salts.codes[present] * width + values.codes[present], return_inverse=True)
+    return present, inverse, pairs % width, pairs // width
+
+
+def _ragged(lists: Sequence[Sequence[str]], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expand ``lists[rows]`` into (row number of each element, element codes, distinct elements)."""
+    lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    element_codes, element_uniques = codes(_objects([e for x in lists for e in x]))
+    per_row = lengths[rows]
+    owner = np.repeat(np.arange(len(rows)), per_row)
+    within = np.arange(per_row.sum()) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    return owner, element_codes[offsets[rows][owner] + within], element_uniques
+
+
+def _column(present: np.ndarray, inverse: np.ndarray, per_pair: list[Any]) -> list[Any]:
+    out = np.full(len(present), None, dtype=object)
+    out[present] = _objects(per_pair)[inverse]
+    return out.tolist()
+
+
+# -- tokens and filters ----------------------------------------------------------------
+
+
 class KeyedHasher:
-    """HMAC-SHA-256 of ``salt ‖ 0x1f ‖ value`` under one field's key, keyed once and copied, cached."""
+    """Salted keyed tokens of one field: ``F_K(salt, value)`` as 32 hex characters."""
 
-    __slots__ = ("_cache", "_keyed")
+    __slots__ = ("_prf",)
 
-    def __init__(self, key: bytes) -> None:
-        self._keyed = hmac.HMAC(key, hashes.SHA256())
-        self._cache: dict[tuple[str, str], str] = {}
+    def __init__(self, key: bytes, digests: tuple[KeyedDigests, KeyedDigests] | None = None) -> None:
+        self._prf = SaltedPRF(key, digests)
 
-    def digest(self, value: str, salt: str = "") -> bytes:
-        mac = self._keyed.copy()
-        mac.update(f"{salt}\x1f{value}".encode())
-        return mac.finalize()
+    def token_column(self, values: Coded | Sequence[str | None], salts: Coded | Sequence[str | None] | str) -> list[str | None]:
+        """The token of each (value, salt); ``None`` where either is missing."""
+        values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
+        salts = Coded.of(salts, len(values.codes))
+        present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
+        digests = self._prf.of_codes(salt_codes, salts.values, value_codes, values.values)
+        text = digests.tobytes().hex()
+        step = 2 * TOKEN_BYTES
+        return _column(present, inverse, [text[i : i + step] for i in range(0, len(text), step)])
+
+    def token_sets(
+        self, values: Coded | Sequence[str | None], salts: Coded | Sequence[str | None] | str,
+        expand: Callable[[str], Sequence[str]],
+    ) -> list[list[str] | None]:
+        """Sorted tokens of the distinct values ``expand(value)`` under each row's salt (a set-valued encoding)."""
+        values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
+        salts = Coded.of(salts, len(values.codes))
+        present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
+        owner, element_codes, elements = _ragged([expand(v) for v in values.values], value_codes)
+        digests = self._prf.of_codes(salt_codes[owner], salts.values, element_codes, elements)
+        # sorted within each row as hex strings sort: by the digest's two big-endian halves
+        halves = digests.view(">u8")
+        order = np.lexsort((halves[:, 1], halves[:, 0], owner))
+        text, step = digests[order].tobytes().hex(), 2 * TOKEN_BYTES
+        tokens = [text[i : i + step] for i in range(0, len(text), step)]
+        bounds = np.searchsorted(owner[order], np.arange(len(value_codes) + 1)).tolist()
+        return _column(present, inverse, [tokens[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])])
 
     def token(self, value: str | None, salt: str = "") -> str | None:
-        if value is None:
-            return None
-        cache = self._cache
-        hit = cache.get((salt, value))
-        if hit is None:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            hit = cache[(salt, value)] = self.digest(value, salt)[:TOKEN_BYTES].hex()
-        return hit
+        return self.token_column([value], salt)[0]
 
     def tokens(self, values: Iterable[str], salt: str = "") -> list[str]:
         """Sorted distinct tokens of ``values`` (a set-valued encoding)."""
-        return sorted({self.token(v, salt) for v in values})  # type: ignore[misc]
+        return sorted({t for t in self.token_column(list(values), salt) if t is not None})
 
     def __repr__(self) -> str:  # never shows the key
         return "KeyedHasher(<keyed>)"
 
 
-def qgrams(value: str, q: int = QGRAM) -> list[str]:
-    """Padded q-grams: ``ANN`` -> ``_A``, ``AN``, ``NN``, ``N_`` (q=2)."""
-    padded = f"_{value}_"
-    return [padded[i : i + q] for i in range(len(padded) - q + 1)]
-
-
 class BloomEncoder:
     """Salted keyed Bloom filter of a set of elements, independent positions per element.
 
-    Element ``e`` of a record salted ``s`` sets positions ``int(d[2i:2i+2]) mod
-    bits`` for ``i < hashes``, ``d = HMAC-SHA-256(K, s ‖ e)``: each position
-    from its own slice of the digest (``bits`` divides 2^16, so no bias).
-    ``encode`` returns ``bits // 8`` bytes, most significant bit first.
+    Element ``e`` of a record salted ``s`` sets positions ``slice_i(F_K(s, e))
+    mod bits`` for ``i < hashes``: each position from its own 16-bit slice of
+    the PRF output (``bits`` divides 2^16, so no bias). Filters are ``bits //
+    8`` bytes, most significant bit first (bit ``i`` of the filter as an
+    integer is position ``i``).
     """
 
-    def __init__(self, key: bytes, bits: int = NAME_BLOOM_BITS, hashes: int = BLOOM_HASHES):
+    def __init__(
+        self, key: bytes, bits: int = NAME_BLOOM_BITS, hashes: int = BLOOM_HASHES,
+        digests: tuple[KeyedDigests, KeyedDigests] | None = None,
+    ):
         if bits <= 0 or 65536 % bits or bits % 64:
             raise ValueError("bits must be a power of two, a multiple of 64, at most 65536")
-        if not 0 < hashes <= 32 // _SLICE_BYTES:
-            raise ValueError(f"hashes must be 1..{32 // _SLICE_BYTES}")
+        if not 0 < hashes <= _MAX_HASHES:
+            raise ValueError(f"hashes must be 1..{_MAX_HASHES}")
         self.bits, self.hashes = bits, hashes
-        self._hasher = KeyedHasher(key)
-        self._masks: dict[tuple[str, str], int] = {}
-        self._values: dict[tuple[str, tuple[str, ...]], bytes] = {}
-        self._nbytes = bits // 8
+        self._prf = SaltedPRF(key, digests)
+
+    def _positions(self, digests: np.ndarray) -> np.ndarray:
+        return digests.view(_SLICE)[:, : self.hashes].astype(np.int64) & (self.bits - 1)
 
     def positions(self, element: str, salt: str = "") -> list[int]:
-        digest = self._hasher.digest(element, salt)
-        width = _SLICE_BYTES
-        return [int.from_bytes(digest[i * width : (i + 1) * width], "big") % self.bits for i in range(self.hashes)]
-
-    def _mask(self, element: str, salt: str) -> int:
-        mask = self._masks.get((salt, element))
-        if mask is None:
-            if len(self._masks) >= _CACHE_LIMIT:
-                self._masks.clear()
-            digest, bits = self._hasher.digest(element, salt), self.bits
-            mask = 0
-            for i in range(0, _SLICE_BYTES * self.hashes, _SLICE_BYTES):  # = positions(), unrolled
-                mask |= 1 << (((digest[i] << 8) | digest[i + 1]) % bits)
-            self._masks[(salt, element)] = mask
-        return mask
+        return self._positions(self._prf.of_pairs([salt], [element]))[0].tolist()
 
     def mask(self, elements: Iterable[str], salt: str = "") -> int:
         """The filter as a Python integer (bit ``i`` = position ``i``)."""
-        out = 0
-        for element in elements:
-            out |= self._mask(element, salt)
-        return out
+        found = self.encode(list(elements), salt)
+        return int.from_bytes(found, "big") if found else 0
 
     def encode(self, elements: Sequence[str], salt: str = "") -> bytes | None:
         if not elements:
             return None
-        key = (salt, tuple(elements))
-        hit = self._values.get(key)
-        if hit is None:
-            if len(self._values) >= _CACHE_LIMIT:
-                self._values.clear()
-            hit = self._values[key] = self.mask(elements, salt).to_bytes(self._nbytes, "big")
-        return hit
+        digests = self._prf.of_pairs([salt] * len(elements), list(elements))
+        return self._filters(np.zeros(len(elements), dtype=np.int64), self._positions(digests), 1)[0]
+
+    def encode_column(
+        self, values: Coded | Sequence[str | None], salts: Coded | Sequence[str | None] | str,
+        elements: Callable[[str], Sequence[str]],
+    ) -> list[bytes | None]:
+        """The filter of ``elements(value)`` under each row's salt; ``None`` where either is missing or empty."""
+        values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
+        salts = Coded.of(salts, len(values.codes))
+        present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
+        owner, element_codes, distinct_elements = _ragged([elements(v) for v in values.values], value_codes)
+        digests = self._prf.of_codes(salt_codes[owner], salts.values, element_codes, distinct_elements)
+        filters = self._filters(owner, self._positions(digests), len(value_codes))
+        return _column(present, inverse, filters)
+
+    def _filters(self, owner: np.ndarray, positions: np.ndarray, count: int) -> list[bytes | None]:
+        """One filter per owner number (``owner`` sorted; owners without elements get ``None``).
+
+        Each element sets its positions in its owner's row of a bit matrix,
+        packed most significant bit first: the layout of the filter as a
+        big-endian integer (position ``p`` is column ``bits - 1 - p``).
+        """
+        out: list[bytes | None] = [None] * count
+        nbytes = self.bits // 8
+        for first in range(0, count, _CHUNK_OWNERS):
+            lo, hi = np.searchsorted(owner, [first, first + _CHUNK_OWNERS])
+            if lo == hi:
+                continue
+            rows = min(_CHUNK_OWNERS, count - first)
+            bits = np.zeros(rows * self.bits, dtype=bool)
+            bits[((owner[lo:hi] - first) * self.bits)[:, None] + (self.bits - 1 - positions[lo:hi])] = True
+            blob = np.packbits(bits).tobytes()
+            filled = np.zeros(rows, dtype=bool)
+            filled[owner[lo:hi] - first] = True
+            out[first : first + rows] = [
+                blob[i : i + nbytes] if has else None for i, has in zip(range(0, len(blob), nbytes), filled.tolist())
+            ]
+        return out
 
     def __repr__(self) -> str:
         return f"BloomEncoder(bits={self.bits}, hashes={self.hashes})"
@@ -248,107 +373,6 @@ def dice(a: bytes | None, b: bytes | None) -> float | None:
     x, y = int.from_bytes(a, "big"), int.from_bytes(b, "big")
     total = x.bit_count() + y.bit_count()
     return 2 * (x & y).bit_count() / total if total else 0.0
-
-
-# -- nickname groups ---------------------------------------------------------------
-
-
-class NicknameTable:
-    """Forename -> nickname group names, from the public list in ``data/nicknames.csv``.
-
-    A name's groups are the name itself plus every formal name that lists it
-    as a nickname; two forenames are nickname-compatible when their groups
-    intersect (``BOB``: {BOB, ROBERT, BERT, BOBBY}; ``ROBERT``: {ROBERT,
-    BOB, BILL, BILLY}). Entries are folded with ``normalise`` (the ingest
-    name normaliser) so they compare with normalised forenames.
-    """
-
-    def __init__(self, rows: Iterable[Sequence[str]], normalise) -> None:
-        heads: dict[str, set[str]] = {}
-        for row in rows:
-            names = [n for n in (normalise(cell) for cell in row if cell and cell.strip()) if n]
-            if not names:
-                continue
-            formal, nicks = names[0], names[1:]
-            for nick in nicks:
-                if nick != formal:
-                    heads.setdefault(nick, set()).add(formal)
-        self._heads = {name: frozenset(group) for name, group in heads.items()}
-        #: The most groups any name has: every name's group tokens are padded to this many.
-        self.widest = 1 + max((len(group) for group in self._heads.values()), default=0)
-
-    def groups(self, name: str) -> frozenset[str]:
-        return self._heads.get(name, frozenset()) | {name}
-
-
-    def __len__(self) -> int:
-        return len(self._heads)
-
-
-@lru_cache(maxsize=1)
-def nickname_table() -> NicknameTable:
-    from connectors.normalise import normalise_name
-
-    text = resources.files("pseudonymisation").joinpath("data/nicknames.csv").read_text(encoding="utf-8")
-    return NicknameTable(csv.reader(text.splitlines()), normalise_name)
-
-
-# -- phonetic code -----------------------------------------------------------------
-
-_SOUNDEX_CODES = {
-    **dict.fromkeys("BFPV", "1"), **dict.fromkeys("CGJKQSXZ", "2"), **dict.fromkeys("DT", "3"),
-    "L": "4", **dict.fromkeys("MN", "5"), "R": "6",
-}
-
-
-def soundex(name: str) -> str:
-    """American Soundex of an upper-case ASCII name (``ROBERT`` -> ``R163``).
-
-    The standard algorithm (US National Archives): keep the first letter;
-    code the rest; letters with the same code separated only by H or W
-    count once; vowels (and Y) separate equal codes; pad or cut to four.
-    ``jellyfish.soundex`` (a maintained library, installed with
-    recordlinkage) implements the same algorithm and is used when available;
-    the tests check both give the same codes, so encodings never depend on
-    which one ran.
-    """
-    if not name:
-        return ""
-    first = name[0]
-    out = [first]
-    last = _SOUNDEX_CODES.get(first, "")
-    for ch in name[1:]:
-        code = _SOUNDEX_CODES.get(ch)
-        if code is None:
-            if ch not in "HW":
-                last = ""  # a vowel separates equal codes; H and W do not
-            continue
-        if code != last:
-            out.append(code)
-            if len(out) == 4:
-                break
-        last = code
-    return "".join(out).ljust(4, "0")
-
-
-try:  # pragma: no cover - depends on the environment
-    import jellyfish as _jellyfish
-
-    def phonetic_code(name: str) -> str:
-        return _jellyfish.soundex(name)
-
-except ImportError:  # pragma: no cover
-    phonetic_code = soundex
-
-
-def name_elements(name: str | None) -> list[str]:
-    """Filter elements of a name: its padded bigrams.
-
-    The Soundex code is not an element: a typo that changes it (``THOMPSON``
-    T512, ``THOMSON`` T525) would cost Dice more than it gains; phonetic
-    agreement is carried by the salted name-pair token instead.
-    """
-    return qgrams(name) if name else []
 
 
 # -- the person encoding written by ingest --------------------------------------------
@@ -370,8 +394,16 @@ PERSON_ENCODING_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _postcode_elements(postcode: str) -> list[str]:
+    return qgrams(postcode.replace(" ", ""))
+
+
+def _name_pair(forename: str, surname: str) -> str:
+    return "|".join(sorted((phonetic_code(forename), phonetic_code(surname))))
+
+
 class PersonEncoder:
-    """All salted fuzzy-linkage encodings of one person record role, from normalised values.
+    """All salted fuzzy-linkage encodings of person record roles, from normalised values.
 
     Every column has its own HKDF key (:func:`encoding_key`); every value is
     salted with the date of birth or a part of it (:func:`view_salts`), or
@@ -379,69 +411,44 @@ class PersonEncoder:
     """
 
     def __init__(self, keyring: Keyring) -> None:
+        shared = (
+            KeyedDigests(keyring.purpose_key(f"encoding/{ENCODING_VERSION}/salt-digest")),
+            KeyedDigests(keyring.purpose_key(f"encoding/{ENCODING_VERSION}/value-digest")),
+        )
+
         def key(field: str) -> bytes:
             return encoding_key(keyring, field)
 
         self.views = {
-            (name, view): BloomEncoder(key(f"{name}_{view}"), NAME_BLOOM_BITS)
+            (name, view): BloomEncoder(key(f"{name}_{view}"), NAME_BLOOM_BITS, digests=shared)
             for name in ("forename", "surname") for view in NAME_VIEWS
         }
-        self.postcode_bloom = BloomEncoder(key("postcode"), POSTCODE_BLOOM_BITS)
-        self.forename_token = KeyedHasher(key("forename_token"))
-        self.surname_token = KeyedHasher(key("surname_token"))
-        self.nickname = KeyedHasher(key("nickname"))
-        self.name_pair = KeyedHasher(key("name_pair"))
-        self.dob_unordered = KeyedHasher(key("dob_unordered"))
-        self.dob_year_month = KeyedHasher(key("dob_year_month"))
-        self.dob_year_day = KeyedHasher(key("dob_year_day"))
-        self.forename_partner_bloom = BloomEncoder(key("forename_partner"), NAME_BLOOM_BITS)
-        self.surname_partner_bloom = BloomEncoder(key("surname_partner"), NAME_BLOOM_BITS)
-        self.partner_salt = KeyedHasher(key("partner_salt"))
+        self.postcode_bloom = BloomEncoder(key("postcode"), POSTCODE_BLOOM_BITS, digests=shared)
+        self.forename_token = KeyedHasher(key("forename_token"), shared)
+        self.surname_token = KeyedHasher(key("surname_token"), shared)
+        self.nickname = KeyedHasher(key("nickname"), shared)
+        self.name_pair = KeyedHasher(key("name_pair"), shared)
+        self.dob_unordered = KeyedHasher(key("dob_unordered"), shared)
+        self.dob_year_month = KeyedHasher(key("dob_year_month"), shared)
+        self.dob_year_day = KeyedHasher(key("dob_year_day"), shared)
+        self.forename_partner_bloom = BloomEncoder(key("forename_partner"), NAME_BLOOM_BITS, digests=shared)
+        self.surname_partner_bloom = BloomEncoder(key("surname_partner"), NAME_BLOOM_BITS, digests=shared)
+        self.partner_salt = KeyedHasher(key("partner_salt"), shared)
         self._nicknames = nickname_table()
 
     def encode(
         self, forename: str | None, surname: str | None, dob: date | None, postcode: str | None,
         partner_dob: date | None = None,
     ) -> dict[str, Any]:
-        """Encodings of normalised values (``None`` where the value is missing).
+        """Encodings of one record role's normalised values (``None`` where the value is missing).
 
         ``forename``/``surname`` as from ``normalise_name``, ``postcode`` as
         from ``normalise_postcode``; ``partner_dob``: the date of birth of the
         other person of the same record (victim <-> perpetrator), which salts
         the partner view of the names.
         """
-        whole = unordered_date(dob) if dob else None
-        # date parts are only keyed with the year and the surname's Soundex code: 100 known records
-        # reveal the year+month and year+day of too many strangers otherwise (1.2% of full dates)
-        part_salt = f"{dob.year}|{phonetic_code(surname)}" if dob and surname else None
-        partner = "p" + unordered_date(partner_dob) if partner_dob else None
-        pair = None
-        if forename and surname:
-            pair = "|".join(sorted((phonetic_code(forename), phonetic_code(surname))))
-        names = {"forename": name_elements(forename), "surname": name_elements(surname)}
-        salts = view_salts(dob, postcode)
-        views = {
-            f"{name}_bloom_{view}": encoder.encode(names[name], salts[view]) if view in salts else None
-            for (name, view), encoder in self.views.items()
-        }
-        return {
-            "forename_token": self.forename_token.token(forename, whole) if whole else None,
-            "surname_token": self.surname_token.token(surname, whole) if whole else None,
-            **views,
-            "postcode_bloom": (
-                self.postcode_bloom.encode(qgrams(postcode.replace(" ", "")), whole) if postcode and whole else None
-            ),
-            "forename_variant_tokens": self._variants(forename, whole) if forename and whole else None,
-            "name_pair_token": self.name_pair.token(pair, str(dob.year)) if dob else None,
-            "partner_salt_token": self.partner_salt.token(partner),
-            "forename_partner_bloom": (
-                self.forename_partner_bloom.encode(name_elements(forename), partner) if partner else None
-            ),
-            "surname_partner_bloom": self.surname_partner_bloom.encode(name_elements(surname), partner) if partner else None,
-            "dob_unordered_token": self.dob_unordered.token(whole) if dob else None,
-            "dob_year_month_token": self.dob_year_month.token(str(dob.month), part_salt) if part_salt else None,
-            "dob_year_day_token": self.dob_year_day.token(str(dob.day), part_salt) if part_salt else None,
-        }
+        columns = self.encode_columns([forename], [surname], [dob], [postcode], [partner_dob])
+        return {name: values[0] for name, values in columns.items()}
 
     def encode_columns(
         self,
@@ -451,12 +458,40 @@ class PersonEncoder:
         postcodes: Sequence[str | None],
         partner_dobs: Sequence[date | None],
     ) -> dict[str, list[Any]]:
-        """:meth:`encode` over whole columns (equal lengths): one list per encoding column."""
-        rows = [self.encode(*values) for values in zip(forenames, surnames, dobs, postcodes, partner_dobs, strict=True)]
-        return {name: [row[name] for row in rows] for name, _ in PERSON_ENCODING_COLUMNS}
+        """:meth:`encode` over whole columns of equal length: one list per encoding column."""
+        n = len(forenames)
+        if not len(surnames) == len(dobs) == len(postcodes) == len(partner_dobs) == n:
+            raise ValueError("encode_columns needs columns of equal length")
+        fore, sur, dob, postcode = (Coded.of(c, n) for c in (forenames, surnames, dobs, postcodes))
+        whole = dob.map(unordered_date)
+        salts = {view: dob.map(function) for view, function in _DATE_SALTS.items()}
+        salts["pc"] = postcode.map(lambda p: f"pc:{p}")
+        # date parts are only keyed with the year and the surname's Soundex code: 100 known records
+        # reveal the year+month and year+day of too many strangers otherwise (1.2% of full dates)
+        part_salt = dob.with_(sur, lambda d, s: f"{d.year}|{phonetic_code(s)}")
+        partner = Coded.of(partner_dobs, n).map(lambda d: "p" + unordered_date(d))
+        names = {"forename": fore, "surname": sur}
+        views = {
+            f"{name}_bloom_{view}": encoder.encode_column(names[name], salts[view], name_elements)
+            for (name, view), encoder in self.views.items()
+        }
+        return {
+            "forename_token": self.forename_token.token_column(fore, whole),
+            "surname_token": self.surname_token.token_column(sur, whole),
+            **views,
+            "postcode_bloom": self.postcode_bloom.encode_column(postcode, whole, _postcode_elements),
+            "forename_variant_tokens": self.nickname.token_sets(fore, whole, self._variants),
+            "name_pair_token": self.name_pair.token_column(fore.with_(sur, _name_pair), dob.map(lambda d: str(d.year))),
+            "partner_salt_token": self.partner_salt.token_column(partner, ""),
+            "forename_partner_bloom": self.forename_partner_bloom.encode_column(fore, partner, name_elements),
+            "surname_partner_bloom": self.surname_partner_bloom.encode_column(sur, partner, name_elements),
+            "dob_unordered_token": self.dob_unordered.token_column(whole, ""),
+            "dob_year_month_token": self.dob_year_month.token_column(dob.map(lambda d: str(d.month)), part_salt),
+            "dob_year_day_token": self.dob_year_day.token_column(dob.map(lambda d: str(d.day)), part_salt),
+        }
 
-    def _variants(self, forename: str, salt: str) -> list[str]:
-        """Salted tokens of the forename's nickname groups, padded with tokens of nothing public.
+    def _variants(self, forename: str) -> list[str]:
+        """The forename's nickname groups, padded with values of nothing public.
 
         Padded to :attr:`NicknameTable.widest` so the length of the list (how
         many formal names a nickname belongs to) gives no graph structure away;
@@ -464,9 +499,7 @@ class PersonEncoder:
         under the same salt.
         """
         groups = self._nicknames.groups(forename)
-        pads = (f"\x00{forename}\x00{i}" for i in range(self._nicknames.widest - len(groups)))
-        return self.nickname.tokens([*groups, *pads], salt)
+        return [*groups, *(f"\x00{forename}\x00{i}" for i in range(self._nicknames.widest - len(groups)))]
 
     def __repr__(self) -> str:
         return "PersonEncoder(<keyed>)"
-

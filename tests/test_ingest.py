@@ -155,6 +155,17 @@ def test_vault_refuses_a_second_key(drops, tmp_path):
         ingest_drops(drops, warehouse, Keyring(b"another-partnership-secret-0123456789"), show_progress=False)
 
 
+def test_vault_refuses_encodings_of_another_version(drops, tmp_path):
+    """Encodings of an older release (another PRF) never mix with this release's: the operator is told to rebuild."""
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    vault = Vault.for_warehouse(warehouse)
+    with vault.open_records() as con:
+        con.execute("update vault_meta set value = 'v2' where name = 'encoding_version'")
+    with pytest.raises(KeyVersionMismatch, match="encodings of version v2.*Rebuild"):
+        ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+
+
 def test_no_plain_identifier_reaches_the_warehouse(drops, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     ingest_drops(drops, warehouse, KEYRING, show_progress=False)

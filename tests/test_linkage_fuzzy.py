@@ -21,6 +21,9 @@ import jellyfish
 import pandas as pd
 import pyarrow as pa
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from connectors.normalise import normalise_name, normalise_pnc, normalise_postcode, postcode_district
 from masip.linkage import OUTPUT_COLUMNS, link_person_records
@@ -35,10 +38,9 @@ from pseudonymisation.encodings import (
     dice,
     encoding_key,
     name_elements,
-    nickname_table,
-    soundex,
 )
 from pseudonymisation.keys import Keyring
+from pseudonymisation.name_keys import nickname_table, soundex
 from pseudonymisation.tokens import tokenisers
 
 KEYRING = Keyring(b"fuzzy-linkage-test-secret-0123456789abcdef")
@@ -306,7 +308,7 @@ def test_salt_separates_strangers_but_keeps_one_view_for_a_mistyped_date():
 def test_each_field_has_its_own_hkdf_key():
     keys = {field: encoding_key(KEYRING, field) for field in ENCODING_FIELDS}
     assert len(set(keys.values())) == len(keys)
-    assert keys["forename_ym"] == KEYRING.purpose_key("encoding/v2/forename_ym")
+    assert keys["forename_ym"] == KEYRING.purpose_key("encoding/v3/forename_ym")
     token_keys = {KEYRING.purpose_key(f"token/{purpose}") for purpose in TOKENISERS}
     assert not token_keys & set(keys.values())
     # the same name in the forename and the surname field gives unrelated filters and tokens
@@ -317,14 +319,20 @@ def test_each_field_has_its_own_hkdf_key():
     assert row["forename_token"] != row["surname_token"]
 
 
-def test_positions_are_independent_slices_of_one_hmac_per_element():
-    """No double hashing: each position is its own 16-bit slice of HMAC-SHA-256(K, salt ‖ 0x1f ‖ element)."""
+def test_positions_are_independent_slices_of_the_keyed_prf_of_salt_and_element():
+    """No double hashing: each position is its own 16-bit slice of AES_K3(HMAC_K1(salt)[:8] ‖ HMAC_K2(element)[:8])."""
     key = b"k" * 32
     bloom = BloomEncoder(key, bits=512, hashes=8)
-    digest = hmac.new(key, b"1985\x1f_R", hashlib.sha256).digest()
+
+    def sub(label: str) -> bytes:  # the HKDF expansions of pseudonymisation.prf, recomputed independently
+        return HKDFExpand(algorithm=hashes.SHA256(), length=32, info=f"masip/prf/{label}".encode()).derive(key)
+
+    block = hmac.new(sub("salt"), b"1985", hashlib.sha256).digest()[:8] + hmac.new(sub("value"), b"_R", hashlib.sha256).digest()[:8]
+    encryptor = Cipher(algorithms.AES(sub("aes")), modes.ECB()).encryptor()
+    digest = encryptor.update(block) + encryptor.finalize()
     expected = [int.from_bytes(digest[2 * i : 2 * i + 2], "big") % 512 for i in range(8)]
     assert bloom.positions("_R", "1985") == expected
-    assert bloom.mask(["_R"], "1985") == sum(1 << p for p in set(expected))  # the unrolled mask agrees
+    assert bloom.mask(["_R"], "1985") == sum(1 << p for p in set(expected))  # the column path agrees
     # not an arithmetic progression mod the filter size (what double hashing gives), over many elements
     progressions = 0
     for gram in (a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_"):

@@ -100,6 +100,22 @@ def test_first_run_trains_a_model(runs, weeks):
     assert len(state.records) == len(weeks[0]) and len(state.pairs)
 
 
+def test_a_frozen_model_decides_under_the_prior_of_the_grown_partnership(runs, weeks):
+    """The share of record pairs that match falls as 1/n: a weekly run on more records needs more evidence."""
+    state, (full_links, _), _ = runs
+    model = fuzzy.Model.from_json(state.model)
+    assert model.records == len(weeks[0])  # trained on last week's records
+    assert model.prior_for(model.records) == model.prior
+    assert model.prior_for(10 * model.records) == pytest.approx(model.prior / 10)
+    assert fuzzy.Model.from_json(model.to_json()) == model
+    # the same pairs, decided for a partnership ten times the size: no link gets more probable, some get less
+    grown = fuzzy.Model(model.settings, model.trained, records=model.records // 10)
+    weights = state.pairs["match_weight"].to_numpy()
+    now = fuzzy.rescore(weights, model.prior_weight, model.prior_for(len(weeks[1])))
+    later = fuzzy.rescore(weights, grown.prior_weight, grown.prior_for(len(weeks[1])))
+    assert (later <= now).all() and (later < now - 0.05).any()
+
+
 def test_incremental_run_equals_a_full_run_under_the_same_model(runs):
     _, (full_links, full_state), (links, state) = runs
     pd.testing.assert_frame_equal(links, full_links)

@@ -23,7 +23,7 @@ from benchmarks.privacy.attacks import (
 from connectors.ingest import WORKERS_ENV
 from connectors.normalise import normalise_name
 from masip.synth.names import FEMALE_FORENAMES, MALE_FORENAMES, SURNAMES
-from pseudonymisation.encodings import nickname_table
+from pseudonymisation.name_keys import nickname_table
 
 TARGET = 0.01
 

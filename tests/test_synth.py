@@ -271,6 +271,53 @@ def test_name_pools_are_safe():
     assert all(canonical in {n for n, _ in FEMALE_FORENAMES + MALE_FORENAMES} for canonical in NICKNAMES)
 
 
+def _build_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "build_name_frequencies.py"
+    spec = importlib.util.spec_from_file_location("build_name_frequencies", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_no_pool_name_is_a_word_the_product_writes():
+    # the leak checks match input names as whole words (two letters or more) in every output: a name that is
+    # also a word of the product's code, SQL, seeds or templates would be a false leak (rebuild the data file
+    # with scripts/build_name_frequencies.py after adding such a word to the product)
+    vocabulary = _build_script().product_vocabulary()
+    assert {"VICTIM", "WILSON", "STREET"} <= vocabulary  # the scan reads the product (the evaluation report: Wilson)
+    clashes = sorted({n for n, _ in FEMALE_FORENAMES + MALE_FORENAMES + SURNAMES
+                      for w in re.findall(r"[^\W\d_]+", f"{n} {strip_accents(n)}") if len(w) >= 2 and w.upper() in vocabulary})
+    assert clashes == []
+
+
+def test_names_follow_england_and_wales_frequencies_with_a_long_tail():
+    import random
+
+    from masip.synth.names import draw_forename, draw_surname
+
+    assert len(SURNAMES) > 10_000 and len(FEMALE_FORENAMES) > 5_000 and len(MALE_FORENAMES) > 5_000
+    for pool in (FEMALE_FORENAMES, MALE_FORENAMES, SURNAMES):
+        shares = [w for _, w in pool]
+        assert abs(sum(shares) - 1) < 1e-3 and shares == sorted(shares, reverse=True)
+    rng = random.Random(1)
+    surnames = Counter(draw_surname(rng) for _ in range(20_000))
+    men = Counter(draw_forename(rng, "M") for _ in range(20_000))
+    women = Counter(draw_forename(rng, "F") for _ in range(20_000))
+    # the heads have the published shares (most common surname 1.33 %, forename 4.9 % of men, 3.4 % of women)
+    assert 0.010 < surnames.most_common(1)[0][1] / 20_000 < 0.017
+    assert 0.040 < men.most_common(1)[0][1] / 20_000 < 0.058
+    assert 0.027 < women.most_common(1)[0][1] / 20_000 < 0.041
+    # a long tail: thousands of distinct surnames in 20,000 people, a sizeable share of them seen once
+    assert len(surnames) > 4_000 and sum(1 for c in surnames.values() if c == 1) > 2_000
+    assert not set(men) & {"Sarah", "Emma"} and not set(women) & {"David", "Paul"}
+    assert {"Robert", "Mohammed", "Samuel"} <= {n for n, _ in MALE_FORENAMES}
+    # nickname forms are noise in records, never a canonical forename
+    forms = {n for ns in NICKNAMES.values() for n in ns} - set(NICKNAMES)
+    assert not forms & {n for n, _ in FEMALE_FORENAMES + MALE_FORENAMES}
+
+
 def test_typo_is_one_edit_and_never_a_forbidden_word():
     import random
 

@@ -46,11 +46,8 @@ from benchmarks.privacy.attacks import (
 )
 from benchmarks.privacy.weak import WeakEncoder
 from connectors.vault import RECORDS_TABLE, Vault
-from pseudonymisation.encodings import (
-    NAME_VIEWS,
-    PERSON_ENCODING_COLUMNS,
-    nickname_table,
-)
+from pseudonymisation.encodings import NAME_VIEWS, PERSON_ENCODING_COLUMNS
+from pseudonymisation.name_keys import nickname_table
 
 #: What the public code says the stored columns encode (field, column, clear salt column). The
 #: date-of-birth salts of v2 are never stored, so the attacker pools each of those columns whole.

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pseudonymisation.encodings import NicknameTable, qgrams
+from pseudonymisation.encodings import qgrams
+from pseudonymisation.name_keys import NicknameTable
 
 #: Fields an attack can guess; the scored ones are the first four.
 FIELDS = ("forename", "surname", "dob", "postcode", "day", "month", "year", "district")

@@ -15,7 +15,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
 
-from pseudonymisation.encodings import nickname_table, phonetic_code, qgrams
+from pseudonymisation.encodings import qgrams
+from pseudonymisation.name_keys import nickname_table, phonetic_code
 
 
 def _mac(key: bytes, value: str) -> bytes:

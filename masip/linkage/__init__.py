@@ -15,8 +15,9 @@ How records become persons:
    candidate pairs from blocking on keyed tokens are scored on forename,
    surname, a forename/surname swap, date of birth, sex and postcode, using
    Dice similarity of Bloom filters, nickname-group and date-part tokens.
-   Pairs with posterior probability >= :data:`LINK_PROBABILITY` are linked
-   if they compare more than names (a date of birth or a postcode on both
+   Pairs with posterior probability >= :data:`LINK_PROBABILITY` (under the
+   prior for this run's number of records, :meth:`fuzzy.Model.prior_for`)
+   are linked if they compare more than names (a date of birth or a postcode on both
    sides): nobody is linked on a name alone.
 3. **Context** (:mod:`masip.linkage.context`): roles of a case or order and
    of the crime it references are linked when the reference (a prior of
@@ -130,7 +131,8 @@ def _scored_edges(records: pd.DataFrame, weak: np.ndarray, pairs: pd.DataFrame, 
 
     a = pairs["uid_l"].to_numpy(dtype=np.int64)
     b = pairs["uid_r"].to_numpy(dtype=np.int64)
-    probability = pairs["match_probability"].to_numpy(dtype=float)
+    weight = pairs["match_weight"].to_numpy(dtype=float)
+    probability = fuzzy.rescore(weight, model.prior_weight, model.prior_for(len(records)))
     # never on the name alone: the pair must also compare a date of birth or a postcode
     dob = ctx.present(records, "dob_token")
     postcode = ctx.present(records, "postcode_token")
@@ -138,7 +140,7 @@ def _scored_edges(records: pd.DataFrame, weak: np.ndarray, pairs: pd.DataFrame, 
     probabilistic = (probability >= LINK_PROBABILITY) & beyond_name & ~weak[a] & ~weak[b]
     keys = pd.factorize(records["ctx_key"].to_numpy(dtype=object), use_na_sentinel=True)[0]
     same_ctx = (keys[a] >= 0) & (keys[a] == keys[b])
-    in_context = fuzzy.rescore(pairs["match_weight"].to_numpy(dtype=float), model.prior_weight, ctx.CRIME_REF_PRIOR)
+    in_context = fuzzy.rescore(weight, model.prior_weight, ctx.CRIME_REF_PRIOR)
     context_links = same_ctx & (in_context >= ctx.ACCEPT)
     return pd.concat(
         [

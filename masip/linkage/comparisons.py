@@ -131,22 +131,50 @@ def text_comparison(
 
 @dataclass(frozen=True)
 class SaltedView:
-    """One salted Bloom filter of a field, and the column (if any) that says which salt made it.
+    """One salted Bloom filter of a field, and when two records' salts are known to be equal.
 
     Filters of one view made with different salts have unrelated bits (Dice
-    about 0.1), so views whose salts are never stored (``salt`` None: the
-    date-of-birth views of ``pseudonymisation.encodings``) are simply
-    compared; a view with a ``salt`` column compares only between equal salts.
+    about 0.1). The salts themselves are never stored, but what the linkage
+    can see often implies them: ``equal_salts`` is SQL over a candidate pair
+    that holds when both records certainly share this view's salt (e.g. the
+    same birth year for a view salted with year and month, which then only
+    differs when the month does), ``None`` when nothing can tell.
+    A view is *comparable* when both filters are present and
+    ``equal_salts`` does not rule it out; a pair none of whose views is
+    comparable carries no evidence about the name (the null level), rather
+    than the strong evidence against that unrelated bits would give.
     """
 
     bloom: str
-    salt: str | None = None
+    equal_salts: str | None = None
 
     def usable(self) -> str:
-        """Both filters present (and, with a salt column, equal salts)."""
+        """Both filters present (and ``equal_salts`` holds)."""
         n = POPCOUNT_SUFFIX
         sql = f'"{self.bloom}{n}_l" is not null and "{self.bloom}{n}_r" is not null'
-        return f'{sql} and "{self.salt}_l" = "{self.salt}_r"' if self.salt else sql
+        return f"{sql} and coalesce({self.equal_salts}, false)" if self.equal_salts else sql
+
+
+def equal(column: str) -> str:
+    """SQL: ``column`` present and equal on both sides of a pair."""
+    return f'"{column}_l" = "{column}_r"'
+
+
+def name_views(field: str, year: str, unordered: str, postcode: str, partner: str | None = None) -> list[SaltedView]:
+    """The salted views of a name field (``pseudonymisation.encodings.NAME_VIEWS`` and the partner view).
+
+    Year+month and year+day views need the same birth year ``year``, the
+    whole-date view the same unordered date token ``unordered``, the postcode
+    view the same postcode token ``postcode``, the partner view the same
+    partner-salt token ``partner``.
+    """
+    views = [
+        SaltedView(f"{field}_bloom_ym", equal(year)),
+        SaltedView(f"{field}_bloom_yd", equal(year)),
+        SaltedView(f"{field}_bloom_u", equal(unordered)),
+        SaltedView(f"{field}_bloom_pc", equal(postcode)),
+    ]
+    return [*views, SaltedView(f"{field}_partner_bloom", equal(partner))] if partner else views
 
 
 def any_view(views: Sequence[SaltedView], sql_of: Any) -> str:
@@ -161,13 +189,15 @@ def any_view_dice(views: Sequence[SaltedView], threshold: float) -> str:
 def name_comparison(
     name: str, token: str, views: Sequence[SaltedView], variants: str | None = None,
     thresholds: Sequence[float] = (0.8, 0.6), tf: bool = True, containment: float | None = None,
+    differs_when: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """A name field with nickname and typo levels, over salted filters.
 
     null (no view comparable) / exact (term-frequency adjusted salted
     token; Splink needs a plain equality here) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
-    the other thresholds / else; a Dice level holds when it holds in any
-    usable view (views with different salts score like strangers). Swapped forename and surname are a
+    the other thresholds / [different, where ``differs_when`` = (SQL, label)
+    holds] / else; a Dice level holds when it holds in any usable view
+    (views with different salts score like strangers). Swapped forename and surname are a
     separate comparison (:func:`swap_comparison`): as a level here it would
     be rare enough that estimating its u probability needs every sampled
     pair, and each of those would pay for two more Dice computations.
@@ -191,6 +221,8 @@ def name_comparison(
 
         levels.append(_level(any_view(views, contained), f"containment({name}) >= {containment}"))
     levels += [dice_at(t) for t in thresholds[1:]]
+    if differs_when is not None:  # a disagreement that is common among matches in one group only
+        levels.append(_level(*differs_when))
     levels.append(else_level())
     return comparison(name, levels)
 

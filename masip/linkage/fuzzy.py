@@ -8,7 +8,7 @@ comparisons:
 ==============  ===========================================================================
 forename        exact (term-frequency adjusted) / nickname group / Dice ≥ 0.8 / Dice ≥ 0.6 / else
 surname         exact (tf) / Dice ≥ 0.8 / one name inside the other (double-barrelled,
-                hyphenated) / Dice ≥ 0.6 / else — a married name lands in "else"
+                hyphenated) / Dice ≥ 0.6 / different, both women (a married name) / else
 name_swap       forename and surname swapped (the unordered pair of Soundex codes agrees,
                 neither field resembles the other record's same field) / else
 dob             exact / day and month swapped / year and one of day, month / year / else
@@ -21,9 +21,11 @@ postcode        exact / Dice ≥ 0.7 (typo) / same district / else — moving ho
 The name encodings are salted with parts of the date of birth and with the
 postcode, in four views (:data:`pseudonymisation.encodings.NAME_VIEWS`), and
 with the partner's date of birth: a Dice level holds when it holds in any
-view. Names of two records whose dates of birth share no two parts, at
-different postcodes and with different partners, look unrelated, as a
-stranger's would.
+view. A view compares only where the pair's tokens show its salts are
+equal (:func:`masip.linkage.comparisons.name_views`); names of two records
+whose dates of birth share no view, at different postcodes and with
+different partners, are not compared at all (the null level), rather than
+scored as unrelated.
 
 Training. With enough records (:data:`MIN_TRAINING_RECORDS`) the u
 probabilities are estimated by random sampling (seeded), the m
@@ -114,13 +116,19 @@ TOKEN_LIST_COLUMNS: tuple[str, ...] = ("forename_variant_tokens",)
 # forename, ~1 in 200 a surname, ~1 in 20,000 a date of birth).
 DEFAULT_M_U: dict[str, list[tuple[float, float]]] = {
     "forename": [(0.86, 0.01), (0.05, 0.002), (0.04, 0.002), (0.02, 0.01), (0.03, 0.976)],
-    "surname": [(0.84, 0.005), (0.04, 0.001), (0.02, 0.001), (0.02, 0.01), (0.08, 0.983)],
+    "surname": [(0.84, 0.005), (0.04, 0.001), (0.02, 0.001), (0.02, 0.01), (0.07, 0.3), (0.01, 0.683)],
     "name_swap": [(0.02, 0.00002), (0.98, 0.99998)],
     "dob": [(0.88, 0.00005), (0.05, 0.00002), (0.05, 0.0045), (0.01, 0.015), (0.01, 0.98045)],
     "sex": [(0.99, 0.5), (0.01, 0.5)],
     "role": [(0.98, 0.5), (0.02, 0.5)],
     "postcode": [(0.70, 0.0005), (0.02, 0.0005), (0.12, 0.02), (0.16, 0.979)],
 }
+
+
+#: A different surname weighs little against two women's records (a married or maiden name) and much
+#: against anyone else's: one weak "else" for everyone let strangers with the same forename and date
+#: of birth link (issue 14).
+MARRIED_NAME = ("\"sex_l\" = 'F' and \"sex_r\" = 'F'", "different, both women")
 
 
 def comparisons(tf: bool) -> list[dict[str, Any]]:
@@ -131,13 +139,13 @@ def comparisons(tf: bool) -> list[dict[str, Any]]:
     sex_null["sql_condition"] = "\"sex_l\" is null or \"sex_r\" is null or \"sex_l\" = 'U' or \"sex_r\" = 'U'"
 
     def views(field: str) -> list[C.SaltedView]:
-        """The date-of-birth views, then the partner view (see pseudonymisation.encodings)."""
-        own = [C.SaltedView(f"{field}_bloom_{view}") for view in NAME_VIEWS]
-        return [*own, C.SaltedView(f"{field}_partner_bloom", "partner_salt_token")]
+        return C.name_views(field, "birth_year", "dob_unordered_token", "postcode_token", "partner_salt_token")
 
     return [
         C.name_comparison("forename", "forename_token", views("forename"), variants="forename_variant_tokens", tf=tf),
-        C.name_comparison("surname", "surname_token", views("surname"), tf=tf, containment=0.8),
+        C.name_comparison(
+            "surname", "surname_token", views("surname"), tf=tf, containment=0.8, differs_when=MARRIED_NAME,
+        ),
         C.swap_comparison("name_swap", "name_pair_token", views("forename"), views("surname")),
         C.dob_comparison(
             "dob", "dob_token", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", "birth_year"
@@ -227,6 +235,8 @@ class Model:
 
     settings: dict[str, Any]
     trained: bool
+    #: How many records the prior was estimated for (None: the defaults, which assume nothing).
+    records: int | None = None
 
     @property
     def prior(self) -> float:
@@ -236,18 +246,32 @@ class Model:
     def prior_weight(self) -> float:
         return math.log2(self.prior / (1 - self.prior))
 
+    def prior_for(self, records: int) -> float:
+        """The prior for a run over ``records`` records (a frozen model meets a grown partnership).
+
+        Each person has a few records whatever the partnership's size, so
+        the share of record pairs that match falls as 1/n: 1,000 times more
+        records need about 10 more bits of evidence for the same posterior.
+        Pairs are scored (and stored) under :attr:`prior`; links are decided
+        under this one (:func:`rescore`), so a weekly run's reused and fresh
+        pairs stay comparable and a run right after training is unchanged.
+        """
+        if not self.records or records <= 0:
+            return self.prior
+        return min(self.prior * self.records / records, 0.5)
+
     @property
     def tf_columns(self) -> list[str]:
         """Columns whose exact-agreement levels are adjusted by term frequency."""
         return _tf_columns(self.settings)
 
     def to_json(self) -> str:
-        return json.dumps({"settings": self.settings, "trained": self.trained}, sort_keys=True)
+        return json.dumps({"settings": self.settings, "trained": self.trained, "records": self.records}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Model:
         data = json.loads(text)
-        return cls(data["settings"], bool(data["trained"]))
+        return cls(data["settings"], bool(data["trained"]), data.get("records"))
 
 
 def _tf_columns(settings: dict[str, Any]) -> list[str]:
@@ -526,7 +550,8 @@ class Scorer:
             self._drop(table)
         if not _trained_model_is_sane(trained):
             return self.default_model()
-        return Model(self._linker("records", trained, validate=False).misc.save_model_to_json(), trained=True)
+        settings = self._linker("records", trained, validate=False).misc.save_model_to_json()
+        return Model(settings, trained=True, records=self.size)
 
     def predict(
         self, model: Model, rules: Sequence[str] | None = None, rows: np.ndarray | None = None,

@@ -48,7 +48,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from masip.synth.journeys import SynthRandom, World, build_cluster
+from masip.synth.journeys import build_cluster
+from masip.synth.model import SynthRandom, World
 from masip.synth.writer import PROFILES, DropSet
 
 __all__ = ["ALL_FAULTS", "DEFAULT_FAULTS", "GenerationSummary", "generate_partnership"]

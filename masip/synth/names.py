@@ -1,97 +1,52 @@
 """Name pools and the identifier noise of SPEC §2.5 that acts on names.
 
-Every forename and surname here is at least three letters long and is not an
+Forenames (by sex) and surnames are drawn from England-and-Wales frequency
+distributions with a long tail (about 8,000 forenames per sex and 17,000
+surnames, most common first: Jones 1.33 %, David 4.9 % of men), read from
+``data/gb_names.csv.gz``. ``scripts/build_name_frequencies.py`` builds that
+file from the dev-only ``names-dataset`` package and documents the weights.
+
+Every forename and surname is at least three letters long and is not an
 ordinary English word or a word the product writes itself (flag codes, event
 types, column names, case-pack text), so a leak check that searches outputs
 for input names as whole words never trips on the product's own vocabulary.
-``FORBIDDEN_WORDS`` is that vocabulary; typos are re-drawn when they would
-produce one of its words.
+``FORBIDDEN_WORDS`` is that vocabulary (the build script also scans the
+product's code for it); typos are re-drawn when they would produce one of its
+words.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import random
 import unicodedata
+from itertools import accumulate
+from pathlib import Path
 
 # --- pools -----------------------------------------------------------------
-# (name, weight). Accented / apostrophe names carry the canonical spelling of
-# the person; records may fold the accent or straighten the apostrophe.
+# (name, share) by England-and-Wales frequency, most common first, from
+# data/gb_names.csv.gz (built by scripts/build_name_frequencies.py from the
+# names-dataset GB ranks, weighted by a Zipf–Mandelbrot law fitted to published
+# ONS-era shares; see that script). Accented / apostrophe names carry the
+# canonical spelling of the person; records may fold the accent or straighten
+# the apostrophe.
 
-FEMALE_FORENAMES: tuple[tuple[str, int], ...] = (
-    ("Rebecca", 5), ("Leanne", 4), ("Emily", 5), ("Nicola", 5), ("Stephanie", 5),
-    ("Katarzyna", 2), ("Kirsty", 3), ("Bethany", 3), ("Elizabeth", 6), ("Margaret", 3),
-    ("Christine", 3), ("Jennifer", 5), ("Aisha", 3), ("Fatima", 3), ("Sophie", 5),
-    ("Anaïs", 1), ("Agnieszka", 2), ("Siobhán", 2), ("Gráinne", 1), ("Niamh", 2),
-    ("Aoife", 2), ("Samantha", 4), ("Charlotte", 5), ("Victoria", 4), ("Jessica", 4),
-    ("Hannah", 4), ("Lauren", 4), ("Natalie", 4), ("Gemma", 3), ("Kerry", 3),
-    ("Joanne", 3), ("Deborah", 3), ("Amanda", 3), ("Susan", 3), ("Patricia", 3),
-    ("Katherine", 4), ("Catherine", 3), ("Alexandra", 3), ("Zoë", 2), ("Chloë", 2),
-    ("Renée", 1), ("Małgorzata", 1), ("Dorota", 1), ("Priya", 2), ("Anjali", 1),
-    ("Ngozi", 1), ("Zeynep", 1), ("Aylin", 1), ("Megan", 4), ("Rachel", 4),
-    ("Laura", 4), ("Sarah", 5), ("Helen", 3), ("Claire", 4), ("Louise", 3),
-    ("Michelle", 3), ("Kimberley", 2), ("Danielle", 3), ("Abigail", 3), ("Eleanor", 3),
-    ("Olivia", 3), ("Amelia", 3), ("Jacqueline", 2), ("Yasmin", 2), ("Mariam", 2),
-    ("Chantelle", 2), ("Keeley", 2), ("Tamsin", 1), ("Eilidh", 1), ("Cerys", 2),
-    ("Sinéad", 1), ("Róisín", 1), ("Magdalena", 1), ("Joanna", 2), ("Justyna", 1),
-    ("Ayesha", 2), ("Leila", 2), ("Theresa", 2),
-)
+NAME_DATA = Path(__file__).parent / "data" / "gb_names.csv.gz"
 
-MALE_FORENAMES: tuple[tuple[str, int], ...] = (
-    ("Robert", 6), ("Anthony", 5), ("Matthew", 5), ("Samuel", 4), ("Shaun", 3),
-    ("Jorge", 1), ("Frederick", 2), ("Stefan", 2), ("Timothy", 3), ("Wayne", 3),
-    ("Dafydd", 1), ("Kieran", 3), ("Mohammed", 4), ("Jason", 4), ("Krzysztof", 1),
-    ("Pádraig", 1), ("William", 5), ("James", 6), ("Michael", 6), ("David", 6),
-    ("Stephen", 4), ("Christopher", 5), ("Thomas", 5), ("Daniel", 5), ("Benjamin", 4),
-    ("Alexander", 3), ("Andrew", 4), ("Peter", 3), ("Richard", 4), ("Joshua", 3),
-    ("Kenneth", 2), ("Edward", 3), ("Nicholas", 3), ("Jonathan", 3), ("Joseph", 4),
-    ("Gary", 3), ("Craig", 3), ("Darren", 3), ("Carl", 2), ("Neil", 2),
-    ("Adam", 4), ("Imran", 2), ("Kwame", 1), ("Chidi", 1), ("Adebayo", 1),
-    ("José", 1), ("Ciarán", 1), ("Seán", 1), ("Łukasz", 1), ("Bartosz", 1),
-    ("Mehmet", 1), ("Emre", 1), ("Tomasz", 1), ("Piotr", 1), ("Marek", 1),
-    ("Tariq", 2), ("Hamza", 2), ("Bilal", 1), ("Connor", 3), ("Declan", 2),
-    ("Callum", 3), ("Ryan", 4), ("Aaron", 3), ("Nathan", 3), ("Jordan", 3),
-    ("Scott", 3), ("Kyle", 3), ("Shane", 2), ("Dwayne", 1), ("Kevin", 3),
-    ("Stuart", 2), ("Graham", 2), ("Colin", 2), ("Keith", 2), ("Trevor", 1),
-    ("Nigel", 1), ("Barry", 2), ("Derek", 1), ("Raymond", 1), ("Gordon", 1),
-    ("Malcolm", 1), ("Rhys", 2), ("Owain", 1), ("Gethin", 1), ("Philip", 2),
-    ("Lawrence", 1), ("Oluwaseun", 1),
-)
 
-SURNAMES: tuple[tuple[str, int], ...] = (
-    ("Thompson", 5), ("Roberts", 5), ("Moore", 4), ("Allen", 4), ("Mitchell", 4),
-    ("Chen", 2), ("Williams", 7), ("Patel", 5), ("Kelly", 4), ("Thomas", 4),
-    ("Clarke", 3), ("Lewis", 4), ("Edwards", 4), ("Taylor", 6), ("Jackson", 4),
-    ("Gallagher", 2), ("Owusu", 2), ("Clark", 3), ("Hughes", 4), ("Öztürk", 1),
-    ("Harris", 4), ("Harrison", 3), ("Walsh", 3), ("Okafor", 2), ("Shah", 2),
-    ("Davies", 5), ("Evans", 5), ("Morris", 3), ("Richardson", 3), ("Robinson", 4),
-    ("Iqbal", 2), ("Ahmed", 3), ("Morgan", 4), ("Jones", 7), ("Russo", 1),
-    ("Gomez", 1), ("D’Souza", 2), ("O’Brien", 3), ("O’Connor", 2), ("Fernández", 1),
-    ("García", 1), ("Nowak", 2), ("Kowalczyk", 1), ("Wiśniewski", 1), ("Kamiński", 1),
-    ("Lewandowski", 1), ("Yılmaz", 1), ("Çelik", 1), ("Müller", 1), ("Nguyen", 2),
-    ("Mensah", 2), ("Adeyemi", 2), ("Okonkwo", 1), ("Osei", 1), ("Boateng", 1),
-    ("Begum", 2), ("Hussain", 3), ("Khan", 4), ("Akhtar", 2), ("Rahman", 2),
-    ("Choudhury", 1), ("Sharma", 2), ("Singh", 3), ("Kaur", 2), ("Gupta", 1),
-    ("Mistry", 1), ("Fitzgerald", 2), ("McCarthy", 2), ("Murphy", 3), ("O’Sullivan", 2),
-    ("Doherty", 2), ("Quinn", 2), ("McLaughlin", 1), ("Byrne", 2), ("Kavanagh", 1),
-    ("Jenkins", 3), ("Pritchard", 2), ("Llewellyn", 1), ("Vaughan", 2), ("Griffiths", 3),
-    ("Rowlands", 1), ("Bevan", 1), ("Parry", 2), ("Sutherland", 1), ("Mackenzie", 2),
-    ("Fraser", 2), ("Macdonald", 2), ("Henderson", 2), ("Ferguson", 2), ("Buchanan", 1),
-    ("Crawford", 2), ("Wilkinson", 3), ("Atkinson", 2), ("Hutchinson", 2), ("Dawson", 2),
-    ("Simpson", 3), ("Hodgson", 2), ("Bradshaw", 2), ("Whitfield", 1), ("Ashworth", 1),
-    ("Heywood", 1), ("Pemberton", 1), ("Sheridan", 1), ("Thornton", 2), ("Holloway", 1),
-    ("Ramsden", 1), ("Fairclough", 1), ("Sanderson", 1), ("Featherstone", 1), ("Ogunleye", 1),
-    ("Petrov", 1), ("Horvat", 1), ("Popescu", 1), ("Ionescu", 1), ("Dimitrov", 1),
-    ("Demir", 1), ("Aydın", 1), ("Papadopoulos", 1), ("Rossi", 1), ("Esposito", 1),
-    ("Bianchi", 1), ("Silva", 2), ("Santos", 2), ("Pereira", 1), ("Oliveira", 1),
-    ("Ferreira", 1), ("Hassan", 2), ("Malik", 2), ("Mahmood", 2), ("Qureshi", 1),
-    ("Parker", 3), ("Wilson", 5), ("Johnson", 5), ("Harvey", 2), ("Gardner", 2),
-    ("Lawson", 2), ("Nicholson", 2), ("Pearson", 2), ("Stevenson", 2), ("Watson", 3),
-    ("Dixon", 2), ("Webb", 2), ("Bennett", 3), ("Murray", 3), ("Hamilton", 2),
-    ("Reid", 2), ("Ellis", 2), ("Lloyd", 2), ("Kennedy", 2), ("Gibson", 2),
-    ("Holmes", 2), ("Russell", 2), ("Stewart", 2), ("Spencer", 2), ("Wallace", 2),
-    ("Sullivan", 2), ("Powell", 2), ("Rogers", 2), ("Collins", 3), ("Howard", 2),
-    ("Pearce", 2), ("Dunn", 1), ("Jenner", 1), ("Cartwright", 1), ("Ogden", 1),
-)
+def _load_pools() -> dict[str, tuple[tuple[str, float], ...]]:
+    pools: dict[str, list[tuple[str, float]]] = {"F": [], "M": [], "S": []}
+    with gzip.open(NAME_DATA, "rt", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            pools[row["kind"]].append((row["name"], float(row["share"])))
+    return {kind: tuple(pool) for kind, pool in pools.items()}
+
+
+_POOLS = _load_pools()
+FEMALE_FORENAMES: tuple[tuple[str, float], ...] = _POOLS["F"]
+MALE_FORENAMES: tuple[tuple[str, float], ...] = _POOLS["M"]
+SURNAMES: tuple[tuple[str, float], ...] = _POOLS["S"]
 
 # Nicknames and spelling variants a record may use instead of the canonical
 # forename (SPEC §2.5: Bob/Robert).
@@ -125,13 +80,8 @@ FORBIDDEN_WORDS: frozenset[str] = frozenset(
 APOSTROPHES = ("’", "'")
 
 
-def weighted_pool(pool: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int]]:
-    names = [n for n, _ in pool]
-    cum, total = [], 0
-    for _, w in pool:
-        total += w
-        cum.append(total)
-    return names, cum
+def weighted_pool(pool: tuple[tuple[str, float], ...]) -> tuple[list[str], list[float]]:
+    return [n for n, _ in pool], list(accumulate(w for _, w in pool))
 
 
 _FEMALE = weighted_pool(FEMALE_FORENAMES)

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from connectors.contracts import AGENCY_TABLES, TABLES, ColumnType, PersonRole
-from masip.synth.journeys import Person, Raw, Rec, World
+from masip.synth.model import Person, Raw, Rec, World
 from masip.synth.names import (
     NICKNAMES,
     apostrophe_variant,
