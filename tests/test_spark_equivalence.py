@@ -2,7 +2,9 @@
 
 A small generated partnership goes through ingest, the dbt build and the
 linkage stage on DuckDB; then every model is built again with dbt-spark from
-the same inputs (Parquet), and the checked marts must be identical.
+the same inputs (Parquet) by ``masip run --engine spark``'s stage, the checked
+marts must be identical, and so must every other mart; the quality gate must
+pass on the warehouse holding Spark's marts.
 ``make test-spark`` runs this module (marked ``spark``, so the plain pytest
 run leaves it out); ``make test`` runs it after the rest. The compare itself
 is tested without Spark below, on frames that do differ.
@@ -18,8 +20,9 @@ import pytest
 
 from connectors.ingest import ingest_drops
 from masip.pipeline import build_linked
-from masip.spark import java_missing_reason, run_spark_build
+from masip.spark import java_missing_reason
 from masip.spark.compare import CHECKED_MARTS, compare_frames, compare_marts, describe
+from masip.spark.stage import spark_stage
 from masip.synth import DEFAULT_FAULTS, generate_partnership
 from pseudonymisation.keys import Keyring
 
@@ -37,8 +40,9 @@ def both_engines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
     warehouse = work / "warehouse" / "masip.duckdb"
     ingest_drops(drops, warehouse, Keyring(SECRET), show_progress=False)
     build_linked(warehouse)
-    spark = run_spark_build(warehouse, work / "spark")
-    return warehouse, spark.marts_dir, spark.summary
+    spark = spark_stage(warehouse, work / "out")
+    assert spark.quality_success, f"the quality gate failed on Spark's marts: {spark.report_path}"
+    return warehouse, spark.build.marts_dir, spark.build.summary
 
 
 @pytest.mark.spark
