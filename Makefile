@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test bench bench-linkage bench-privacy compile-trino airflow lock clean browser
+.PHONY: setup demo test test-spark spark-demo bench bench-linkage bench-privacy compile-trino airflow lock clean browser java
 
 setup: $(VENV)/.installed
 
@@ -29,8 +29,24 @@ demo: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+# Spark (pyspark, dbt-spark: requirements.lock) runs in a JVM: Debian's Java 17 runtime. Where it cannot be
+# installed, this says so and the Spark tests skip with that reason (the DuckDB pipeline needs no Java).
+java:
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } \
+		|| echo "make java: could not install openjdk-17-jre-headless; Spark (make test-spark, --engine spark) cannot run here"
+
+# The Spark equivalence test is marked `spark` and left out of the plain pytest run (pyproject addopts);
+# `make test` runs it after the rest, as `make test-spark`.
+test: setup browser java
 	$(BIN)/python -m pytest
+	$(MAKE) test-spark
+
+test-spark: setup java
+	$(BIN)/python -m pytest -m spark tests/test_spark_equivalence.py
+
+# The demo partnership through the pipeline, then every model again on Spark (local mode), compared with DuckDB.
+spark-demo: setup java
+	$(BIN)/masip demo --engine spark
 
 bench: setup
 	$(BIN)/python -m masip.bench
@@ -53,7 +69,7 @@ airflow: setup
 	bash scripts/airflow_local.sh
 
 lock:
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 --no-header -o requirements.lock
 
 clean:
 	rm -rf $(VENV) warehouse output dbt_project/target dbt_project/logs

@@ -34,6 +34,11 @@ DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
 DEFAULT_OUT = Path("output")
 DEMO_KEY = Path("warehouse/demo-throwaway.key")
 
+ENGINES = ("duckdb", "spark")
+_ENGINE_HELP = (
+    "spark: after the DuckDB run, build every dbt model again on Apache Spark in local mode (needs Java: "
+    "`make java`), check the marts against DuckDB's and validate them (docs/national-deployment.md)."
+)
 _VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
 
 
@@ -120,8 +125,10 @@ def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: b
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild the incremental staging models from every raw row and retrain the linkage model.")
 @click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help=_ENGINE_HELP)
 def run(
-    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool, vault_dir: Path | None
+    input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool, vault_dir: Path | None,
+    engine: str,
 ) -> None:
     """Ingest every drop, pseudonymise, link and build the marts; needs the partnership key.
 
@@ -131,13 +138,14 @@ def run(
     loads the key; this process builds, links (in a keyless child), publishes
     and reports without it.
     """
-    _run(input_dir, warehouse, out_dir, as_of, full_refresh=full_refresh, vault_dir=vault_dir)
+    _run(input_dir, warehouse, out_dir, as_of, full_refresh=full_refresh, vault_dir=vault_dir, engine=engine)
 
 
 def _run(
     input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool = False,
-    vault_dir: Path | None = None,
-) -> None:
+    vault_dir: Path | None = None, engine: str = "duckdb",
+) -> Path:
+    """The run; returns the warehouse whose marts the readers (case pack, evaluation) should read."""
     from masip.pipeline import IngestProcessError, build_and_publish, run_ingest_process
 
     with warehouse_lock(warehouse, "run"):  # the ingest child works under this lock
@@ -154,6 +162,24 @@ def _run(
         click.secho(f"masip: WARNING: {warning}", fg="yellow", err=True)
     if not result.report.reconciled:
         raise click.ClickException("row counts do not reconcile; see the run report")
+    if engine == "spark" and result.build is not None:
+        return _run_on_spark(warehouse, out_dir, as_of)
+    return warehouse
+
+
+def _run_on_spark(warehouse: Path, out_dir: Path, as_of: date | None) -> Path:
+    """Every model again on Spark (masip.spark.stage); returns the Spark result warehouse."""
+    from masip.spark.stage import spark_stage
+
+    click.echo("Building every model again on Spark (local mode) from the same inputs...")
+    spark = spark_stage(warehouse, out_dir, as_of=as_of)
+    click.echo(spark.report_path.read_text(encoding="utf-8"))
+    click.echo(f"Spark report: {spark.report_path}\nSpark result warehouse: {spark.result_warehouse}")
+    if not spark.identical:
+        raise click.ClickException(f"the marts Spark built differ from DuckDB's; see {spark.report_path}")
+    if not spark.quality_success:
+        raise click.ClickException(f"the Spark result failed the quality gate; see {spark.report_path}")
+    return spark.result_warehouse
 
 
 @main.command()
@@ -233,7 +259,8 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault
 @click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT / "demo", show_default=True)
 @click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
-def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help=_ENGINE_HELP)
+def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None, engine: str) -> None:
     """Generate a synthetic partnership, run the whole pipeline, the case pack and the evaluation, from scratch."""
     from connectors.vault import Vault
     from masip.casepack import build_casepack
@@ -257,12 +284,13 @@ def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> 
         shutil.rmtree(Vault.for_warehouse(warehouse, vault_dir).directory, ignore_errors=True)
         summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
         click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
-        _run(drops_dir, warehouse, out_dir, None, vault_dir=vault_dir)  # only its ingest child loads the key
-    pack = build_casepack(warehouse, out_dir / "casepack")
+        # only its ingest child loads the key; with --engine spark the readers below read Spark's marts
+        result_warehouse = _run(drops_dir, warehouse, out_dir, None, vault_dir=vault_dir, engine=engine)
+    pack = build_casepack(result_warehouse, out_dir / "casepack")
     click.echo(f"Case pack: {pack.html_path}" + (f" and {pack.pdf_path}" if pack.pdf_path else "") + f" ({pack.cases} cases)")
     if pack.pdf_skipped:
         click.secho(pack.pdf_skipped, fg="yellow", bold=True)
-    evaluation = build_evaluation_report(warehouse, out_dir / "evaluation")
+    evaluation = build_evaluation_report(result_warehouse, out_dir / "evaluation")
     click.echo(f"Evaluation report: {evaluation.html_path}")
 
 

@@ -46,6 +46,7 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
     from masip.dbt_runner import WarehouseBuildError
     from masip.quality import DataQualityError
     from masip.rotation import RotationMismatch
+    from masip.spark import SparkRunError
     from masip.warehouse import WarehouseDamaged, WarehouseError
     from pseudonymisation.keys import MissingKeyError
     from pseudonymisation.landing import LandingArchiveError
@@ -56,7 +57,7 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
         return OperatorMessage(str(error), DATA)
     if isinstance(error, WarehouseError):  # busy, read-only
         return OperatorMessage(str(error), USAGE)
-    if isinstance(error, (DataQualityError, RotationMismatch)):
+    if isinstance(error, (DataQualityError, RotationMismatch, SparkRunError)):
         return OperatorMessage(str(error), DATA)
     if isinstance(error, WarehouseBuildError):
         return OperatorMessage(_dbt_failure(error), DATA)

@@ -361,3 +361,98 @@
 {% macro default__python_model_relation(model_name) -%}
     {{ return(source('python_jobs', model_name)) }}
 {%- endmacro %}
+
+
+{#- ------------------------------------------------------------------------
+    text_type: the variable-length string type, for cast(... as text_type()).
+    DuckDB and Trino say varchar; Spark SQL wants a length after varchar
+    and says string.
+------------------------------------------------------------------------- -#}
+{% macro text_type() -%}
+    {{ adapter.dispatch('text_type', 'masip')() }}
+{%- endmacro %}
+
+{% macro default__text_type() -%}
+    varchar
+{%- endmacro %}
+
+{% macro spark__text_type() -%}
+    string
+{%- endmacro %}
+
+
+{#- ------------------------------------------------------------------------
+    Spark SQL (dbt-spark, method session; issue #16). Only what differs from
+    default__ above; the equivalence test (tests/test_spark_equivalence.py)
+    checks the marts against the DuckDB build.
+------------------------------------------------------------------------- -#}
+
+{#- Java DateTimeFormatter letters; the literal characters between the codes
+    must not be letters (they would need quoting). -#}
+{% macro spark__format_timestamp(expr, strftime_format) -%}
+    {%- set codes = {'Y': 'yyyy', 'm': 'MM', 'd': 'dd', 'H': 'HH', 'M': 'mm', 'S': 'ss'} -%}
+    {%- set pieces = strftime_format.split('%') -%}
+    {%- set java = namespace(format=pieces[0]) -%}
+    {%- for piece in pieces[1:] -%}
+        {%- set java.format = java.format ~ codes[piece[:1]] ~ piece[1:] -%}
+    {%- endfor -%}
+    {%- if modules.re.search('[A-Za-z]', strftime_format | replace('%Y', '') | replace('%m', '')
+        | replace('%d', '') | replace('%H', '') | replace('%M', '') | replace('%S', '')) -%}
+        {{ exceptions.raise_compiler_error(
+            "spark__format_timestamp: letters between the codes need quoting, got " ~ strftime_format
+        ) }}
+    {%- endif -%}
+    date_format({{ expr }}, '{{ java.format }}')
+{%- endmacro %}
+
+{#- timestampdiff counts whole units (like Trino): truncate both ends first. -#}
+{% macro spark__date_diff(unit, start, end) -%}
+    timestampdiff(
+        {{ unit }}, date_trunc('{{ unit }}', {{ start }}), date_trunc('{{ unit }}', {{ end }})
+    )
+{%- endmacro %}
+
+{#- A timestamp, as on DuckDB; months clamp to the month end. -#}
+{% macro spark__add_interval(expr, amount, unit, sign) -%}
+    timestampadd({{ unit }}, {{ sign }}({{ amount }}), {{ expr }})
+{%- endmacro %}
+
+{% macro spark__add_days(date_expr, days) -%}
+    date_add({{ date_expr }}, {{ days }})
+{%- endmacro %}
+
+{#- The arguments may name columns of the left side of the join: a lateral subquery. -#}
+{% macro spark__integer_range(start, stop) -%}
+    lateral (select explode(sequence({{ start }}, {{ stop }})))
+{%- endmacro %}
+
+{#- Spark's listagg (4.x) fails on a qualified column in WITHIN GROUP with
+    DISTINCT (ClassCastException in the analyser), so collect into an array,
+    sort it and join. Without distinct, each value travels in a struct behind
+    its sort keys (order_by: ascending columns or expressions, no desc). -#}
+{% macro spark__string_agg_ordered(expr, separator, order_by, distinct) -%}
+    {%- if distinct -%}
+        {%- set values = 'array_sort(collect_set(' ~ expr ~ '))' -%}
+    {%- else -%}
+        {%- set keys = order_by.split(',') | map('trim') | list -%}
+        {%- for key in keys if key.lower().endswith((' desc', ' asc')) -%}
+            {{ exceptions.raise_compiler_error(
+                "spark__string_agg_ordered: order_by takes ascending keys only, got " ~ order_by
+            ) }}
+        {%- endfor -%}
+        {%- set fields = [] -%}
+        {%- for key in keys -%}
+            {%- do fields.append("'k" ~ loop.index ~ "', " ~ key) -%}
+        {%- endfor -%}
+        {%- set values -%}
+            transform(
+                array_sort(collect_list(
+                    case when {{ expr }} is not null
+                        then named_struct({{ fields | join(', ') }}, 'value', {{ expr }}) end
+                )),
+                entry -> entry.value
+            )
+        {%- endset -%}
+    {%- endif -%}
+    case when count({{ expr }}) > 0 then array_join({{ values }}, {{ separator }}) end
+{%- endmacro %}

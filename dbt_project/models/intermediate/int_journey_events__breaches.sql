@@ -40,7 +40,7 @@ events as (
         'breaches' as source_table,
         breach_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         breach_detail as detail
     from breaches_of_orders
     union all
@@ -54,10 +54,10 @@ events as (
         'breaches' as source_table,
         breach_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         breach_detail || '; responded after '
         || cast(
-            round({{ date_diff('minute', 'reported_at', 'responded_at') }} / 60.0, 1) as varchar
+            round({{ date_diff('minute', 'reported_at', 'responded_at') }} / 60.0, 1) as {{ text_type() }}
         )
         || ' h' as detail
     from breaches_of_orders
@@ -72,7 +72,7 @@ events as (
         'breaches' as source_table,
         breach_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         breach_detail as detail
     from breaches_of_orders
 ),

@@ -39,7 +39,7 @@ case_dyads as (
     select
         cases.*,
         {{ dyad_id('cases.victim_id', 'null') }} as journey_dyad_id,
-        cast(null as varchar) as journey_perpetrator_id
+        cast(null as {{ text_type() }}) as journey_perpetrator_id
     from cases
     where
         cases.perpetrator_id is null
@@ -60,7 +60,7 @@ events as (
         'cases' as source_table,
         case_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         concat_ws(
             '; ',
             'referred by ' || referral_source,
@@ -79,7 +79,7 @@ events as (
         'cases' as source_table,
         case_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         coalesce(closure_reason, 'closure reason not given') as detail
     from case_dyads
     union all
@@ -93,7 +93,7 @@ events as (
         'cases' as source_table,
         case_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         'SPO requested via advocacy' as detail
     from case_dyads
 ),

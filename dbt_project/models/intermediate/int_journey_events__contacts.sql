@@ -49,7 +49,7 @@ contact_dyads as (
         contact_persons.*,
         {{ dyad_id('contact_persons.person_id', 'null') }} as dyad_id,
         contact_persons.person_id as victim_id,
-        cast(null as varchar) as perpetrator_id
+        cast(null as {{ text_type() }}) as perpetrator_id
     from contact_persons
     where
         contact_persons.person_role = 'VICTIM'
@@ -79,8 +79,8 @@ final as (
         source_id,
         'contacts' as source_table,
         contact_ref as record_ref,
-        cast(null as varchar) as force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as force,
+        cast(null as {{ text_type() }}) as offence_category,
         concat_ws('; ', service, contact_type, lower(person_role) || ' seen') as detail
     from contact_dyads
     where person_id is not null

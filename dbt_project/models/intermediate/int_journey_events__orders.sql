@@ -18,7 +18,7 @@ described_orders as (
             '; ',
             order_type,
             status,
-            'expires ' || cast(expires_date as varchar)
+            'expires ' || cast(expires_date as {{ text_type() }})
         ) as order_detail
     from orders
 ),
@@ -34,7 +34,7 @@ events as (
         'orders' as source_table,
         order_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         order_detail as detail
     from described_orders
     union all
@@ -48,7 +48,7 @@ events as (
         'orders' as source_table,
         order_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         order_detail as detail
     from described_orders
     union all
@@ -64,7 +64,7 @@ events as (
         'orders' as source_table,
         order_ref as record_ref,
         force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         order_detail as detail
     from described_orders
     where status = 'REFUSED'

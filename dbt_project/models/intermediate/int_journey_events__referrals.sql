@@ -24,7 +24,7 @@ final as (
         'referrals' as source_table,
         referrals.referral_ref as record_ref,
         referrals.force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as offence_category,
         'referred to ' || referrals.referred_to as detail
     from referrals
     inner join crimes

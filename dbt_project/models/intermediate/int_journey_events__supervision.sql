@@ -93,8 +93,8 @@ final as (
         source_id,
         source_table,
         record_ref,
-        cast(null as varchar) as force,
-        cast(null as varchar) as offence_category,
+        cast(null as {{ text_type() }}) as force,
+        cast(null as {{ text_type() }}) as offence_category,
         detail
     from events
     where event_at is not null

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         unique_key=['source_id', 'contact_ref'],
-        incremental_strategy='delete+insert',
+        incremental_strategy=record_replace_strategy(),
         post_hook="{{ delete_deleted_records(source('raw', 'contacts')) }}",
     )
 }}

@@ -47,7 +47,7 @@ late_breaches as (
                     'responded after '
                     || cast(round(
                         {{ date_diff('minute', 'reported_at', 'responded_at') }} / 60.0, 1
-                    ) as varchar)
+                    ) as {{ text_type() }})
                     || ' h'
             else 'no response recorded'
         end as response_text

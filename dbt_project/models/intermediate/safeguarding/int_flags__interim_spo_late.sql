@@ -69,7 +69,7 @@ evidence_lists as (
 {%- set grant_text -%}
     'interim SPO ' || late_grants.order_ref || ' granted '
             || {{ format_timestamp('late_grants.granted_date', '%Y-%m-%d') }} || ', '
-            || cast(late_grants.days_to_grant as varchar) || ' days after the crime was reported ('
+            || cast(late_grants.days_to_grant as {{ text_type() }}) || ' days after the crime was reported ('
             || {{ format_timestamp('late_grants.crime_reported_date', '%Y-%m-%d') }} || ')'
 {%- endset %}
 

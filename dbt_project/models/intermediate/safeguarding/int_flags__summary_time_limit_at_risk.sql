@@ -53,7 +53,7 @@ at_risk as (
 
 {%- set crime_text -%}
     's2A stalking crime ' || crime_ref || ' not charged and no outcome; '
-            || cast(summary_time_limit_months as varchar) || '-month time limit '
+            || cast(summary_time_limit_months as {{ text_type() }}) || '-month time limit '
             || {{ format_timestamp('time_limit_date', '%Y-%m-%d') }}
 {%- endset %}
 

@@ -77,8 +77,8 @@ final as (
         min(closing_reported_at) as raised_at,
         {{ string_agg_ordered('evidence_ref', "', '", 'evidence_ref', distinct=true) }}
             as evidence_refs,
-        cast(count(distinct evidence_ref) as varchar) || ' crimes reported within '
-        || cast(any_value(course_of_conduct_window_days) as varchar)
+        cast(count(distinct evidence_ref) as {{ text_type() }}) || ' crimes reported within '
+        || cast(any_value(course_of_conduct_window_days) as {{ text_type() }})
         || ' days of each other between '
         || {{ format_timestamp('min(reported_date)', '%Y-%m-%d') }} || ' and '
         || {{ format_timestamp('max(reported_date)', '%Y-%m-%d') }}

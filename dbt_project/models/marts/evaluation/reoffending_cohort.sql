@@ -181,11 +181,11 @@ final as (
         median_duration_days,
         case
             when prior_offences >= 3 then '3_PLUS'
-            else cast(prior_offences as varchar)
+            else cast(prior_offences as {{ text_type() }})
         end as prior_offences_band,
         case
             when pre_offences >= 3 then '3_PLUS'
-            else cast(pre_offences as varchar)
+            else cast(pre_offences as {{ text_type() }})
         end as pre_offences_band,
         case when index_end is not null then post_offences end as post_offences,
         coalesce(

@@ -59,7 +59,7 @@ pack_dyads as (
         flag_summary.perpetrator_id,
         'HIGH_RISK_FLAGGED' as pack_section,
         2 as section_order,
-        cast(null as varchar) as panel_reason
+        cast(null as {{ text_type() }}) as panel_reason
     from flag_summary
     inner join latest_risk
         on flag_summary.dyad_id = latest_risk.dyad_id
