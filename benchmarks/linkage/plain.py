@@ -98,9 +98,11 @@ def load_plain(drops: Path, con: duckdb.DuckDBPyConnection) -> int:
     batch: list[dict[str, Any]] = []
 
     def flush() -> None:
-        arrow = pa.Table.from_pylist(batch)  # noqa: F841 - read by the query below
+        arrow = pa.Table.from_pylist(batch)
+        # a column with no value in this batch (no CRN in a police-only batch) is text, not NULL-typed
+        arrow = arrow.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in arrow.schema]))  # noqa: F841
         if con.execute("select count(*) from information_schema.tables where table_name = 'plain_versions'").fetchone()[0]:
-            con.execute("insert into plain_versions select * from arrow")
+            con.execute("insert into plain_versions by name select * from arrow")
         else:
             con.execute("create table plain_versions as select * from arrow")
         batch.clear()
