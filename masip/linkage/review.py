@@ -6,10 +6,12 @@ link — has a match probability in ``[REVIEW_BAND_LOW, REVIEW_BAND_HIGH)``:
 from 0.2 (one chance in five of being the same person: too likely to drop
 without a look) to 0.98 (below which one link in fifty would be wrong:
 too unlikely to merge without one). Links of ``PNC``, ``NHS``, ``CRN`` and
-``NAME_DOB`` and links from 0.98 up are *sure*. Whichever side of
-:data:`masip.linkage.LINK_PROBABILITY` a banded pair falls, the run does
-what the model says (links it or not, under the cluster guards) and the
-pair goes to the review queue, so it is neither merged nor dropped silently.
+``NAME_DOB`` and links from 0.98 up are *sure*. A scored pair is linked from
+:data:`masip.linkage.LINK_PROBABILITY` = ``REVIEW_BAND_HIGH`` up, so a banded
+Fellegi–Sunter pair is not merged but queued: neither merged nor dropped
+silently. A ``CONTEXT`` link (a shared crime reference, a partner's other
+dyads) is made from its own acceptance threshold and is queued too when it
+falls in the band.
 
 One item per question. The sure links (and the reviewers' "same person"
 decisions) group the roles into *sure groups*. Only a banded pair between two
