@@ -1,6 +1,6 @@
 """Clerical review (issue 14, items 4 and 5) on the real pipeline: queue, export/import, constraints, explain.
 
-One synthetic partnership (40 dyads) is built once. Reviewers' decisions
+One synthetic partnership (60 dyads) is built once. Reviewers' decisions
 (one "same person" joining two persons, one "not the same person" splitting
 a person) are imported through the CLI and applied by the next run; they
 then survive a key rotation, which rebuilds the vault and the warehouse
@@ -88,7 +88,7 @@ def _invoke(*args: str) -> object:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     work = tmp_path_factory.mktemp("clerical")
     drops = work / "drops"
-    generate_partnership(drops, dyads=40)
+    generate_partnership(drops, dyads=60)
     warehouse = work / "w" / "masip.duckdb"
     run_pipeline(drops, warehouse, OLD, work / "out", show_progress=False)
     return Built(drops, warehouse, Vault.for_warehouse(warehouse), work / "out")
