@@ -52,7 +52,7 @@ from pseudonymisation.name_keys import nickname_table
 #: What the public code says the stored columns encode (field, column, clear salt column). The
 #: date-of-birth salts of v2 are never stored, so the attacker pools each of those columns whole.
 AFTER = Scheme(
-    "after: hardened encodings (v2)",
+    "after: hardened encodings (v3)",
     filters=(
         *((name, f"{name}_bloom_{view}", None) for name in ("forename", "surname") for view in NAME_VIEWS),
         ("forename", "forename_partner_bloom", "partner_salt_token"),
