@@ -49,7 +49,7 @@ spark-demo: setup java
 	$(BIN)/masip demo --engine spark
 
 bench: setup
-	$(BIN)/python -m masip.bench
+	$(BIN)/python -m benchmarks.pipeline $(ARGS)
 
 # Linkage quality at 2k, 20k and 200k dyads against Splink on the plain values, and FEBRL (benchmarks/linkage);
 # e.g. `make bench-linkage ARGS="--sizes 2000 --skip-febrl"`.

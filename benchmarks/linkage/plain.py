@@ -100,7 +100,7 @@ def load_plain(drops: Path, con: duckdb.DuckDBPyConnection) -> int:
     def flush() -> None:
         arrow = pa.Table.from_pylist(batch)
         # a column with no value in this batch (no CRN in a police-only batch) is text, not NULL-typed
-        arrow = arrow.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in arrow.schema]))  # noqa: F841
+        arrow = arrow.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in arrow.schema]))
         if con.execute("select count(*) from information_schema.tables where table_name = 'plain_versions'").fetchone()[0]:
             con.execute("insert into plain_versions by name select * from arrow")
         else:

@@ -5,14 +5,15 @@ generate a synthetic partnership, then time the same stage functions the CLI
 and the DAGs call, twice: the year up to its last week into a new warehouse
 ("full"), then the last week on top of it ("weekly delta": only the new
 drops are ingested and the incremental staging models recompute only the
-records they touch). Linkage runs inside the dbt build (a Python model), so
-its time is read from dbt's per-node results and reported beside the rest.
-Peak RSS is that of the largest process (the size's own, or one of its
-ingest workers).
+records they touch). Linkage runs as its own stage and process (keyless, over
+the vault); its time is reported beside the rest. Peak RSS is that of the
+largest process (the size's own, or one of its children: ingest workers, the
+linkage process).
 
 Pseudonymisation throughput is measured against this machine's raw
 HMAC-SHA-256 rate from ``openssl speed`` taken in the same run, because shared
-machines vary by a factor of two from hour to hour.
+machines vary by a factor of two from hour to hour; the load average before
+and after says whether the machine was idle.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from masip.bench_ingest import floor_line, read_floor
+from benchmarks.pipeline.ingest_floor import floor_line, read_floor
+from pseudonymisation.tokens import TOKEN_PURPOSES
 
 SIZES: dict[str, int] = {"20k": 1_800, "200k": 18_000, "2M": 180_000}  # dyads; ~11 rows per dyad
 SECRET = b"benchmark-throwaway-partnership-secret-0123456789"
@@ -40,7 +42,7 @@ def openssl_hmac_rate(block: int = 64) -> float | None:
     """Raw HMAC-SHA-256 operations per second on one core, for ``block``-byte messages."""
     try:
         out = subprocess.run(
-            ["openssl", "speed", "-seconds", "2", "-hmac", "sha256"], capture_output=True, text=True, timeout=60
+            ["openssl", "speed", "-seconds", "2", "-hmac", "sha256"], check=False, capture_output=True, text=True, timeout=60
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -54,9 +56,9 @@ def openssl_hmac_rate(block: int = 64) -> float | None:
 
 
 def token_rate(records: int = 200_000) -> float:
-    """Person records per second through the token part of pseudonymisation (all 8 tokens).
+    """Person records per second through the token part of pseudonymisation (every token purpose).
 
-    Every value is distinct, so each record costs 8 HMACs: the figure is the
+    Every value is distinct, so each record costs one HMAC per token purpose: the figure is the
     HMAC throughput of the code path ingest uses (``Tokeniser.token_column``),
     without the help repeated values give it in real files.
     """
@@ -69,6 +71,35 @@ def token_rate(records: int = 200_000) -> float:
     for tokeniser in toks:
         tokeniser.token_column(values)
     return records / (time.perf_counter() - started)
+
+
+def encoding_rate(records: int = 100_000) -> float:
+    """Person records per second through the salted fuzzy encodings (``PersonEncoder.encode_columns``).
+
+    Realistic repetition: names and dates drawn from small pools, as in a
+    partnership, where the keyed digests of repeated values are reused.
+    """
+    from datetime import date, timedelta
+
+    from pseudonymisation.encodings import PersonEncoder
+    from pseudonymisation.keys import Keyring
+
+    encoder = PersonEncoder(Keyring(SECRET))
+    forenames = [f"FORENAME{i % 3_000}" for i in range(records)]
+    surnames = [f"SURNAME{(i * 7) % 20_000}" for i in range(records)]
+    dobs = [date(1950, 1, 1) + timedelta(days=(i * 13) % 20_000) for i in range(records)]
+    postcodes = [f"AB{i % 90 + 1} {i % 9}CD" for i in range(records)]
+    partners: list[date | None] = [None] * records
+    started = time.perf_counter()
+    encoder.encode_columns(forenames, surnames, dobs, postcodes, partners)
+    return records / (time.perf_counter() - started)
+
+
+def machine_load() -> str:
+    """The 1-minute load average against the core count, and a verdict on idleness."""
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    return f"load average {load:.2f} on {cores} cores ({'idle' if load < 0.5 else 'NOT idle'})"
 
 
 def _week(drop_dir: Path) -> str:
@@ -138,7 +169,7 @@ def run_one(dyads: int, workdir: Path) -> dict[str, Any]:
 def _child(size: str, dyads: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"masip-bench-{size}-") as workdir:
         process = subprocess.Popen(
-            [sys.executable, "-m", "masip.bench", "--child", str(dyads), "--workdir", workdir],
+            [sys.executable, "-m", "benchmarks.pipeline", "--child", str(dyads), "--workdir", workdir],
             stdout=subprocess.PIPE, text=True,
         )
         stdout = process.stdout.read() if process.stdout else ""
@@ -150,12 +181,19 @@ def _child(size: str, dyads: int) -> dict[str, Any]:
         return figures
 
 
-def _table(results: dict[str, dict[str, Any]], hmac_rate: float | None, tokens_per_second: float) -> str:
+def _table(
+    results: dict[str, dict[str, Any]], hmac_rate: float | None, tokens_per_second: float,
+    encodings_per_second: float, loads: tuple[str, str],
+) -> str:
     first = next(iter(results.values()))["runs"]["full"]
     stages = list(first["stage_seconds"])
     lines = [
-        f"MASIP benchmark — {date.today().isoformat()} — {platform.node()}: {os.cpu_count()} cores, "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Python {platform.python_version()}",
+        (
+            f"MASIP benchmark — {date.today().isoformat()} — {platform.node()}: {os.cpu_count()} cores, "
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+            f"Python {platform.python_version()}"
+        ),
+        f"Machine before the run: {loads[0]}; after: {loads[1]}.",
         "",
         "| size | run | rows read | " + " | ".join(f"{s} (s)" for s in stages)
         + " | total (s) | rows/s | peak RSS (GiB) | warehouse (MiB) |",
@@ -175,13 +213,14 @@ def _table(results: dict[str, dict[str, Any]], hmac_rate: float | None, tokens_p
     for size, r in results.items():
         full = r["runs"]["full"]
         lines.append(f"{size}: " + floor_line(full["rows"], full["stage_seconds"]["ingest+pseudonymise"], r["ingest_floor"]))
-    token_ops = tokens_per_second * 8
+    token_ops = tokens_per_second * len(TOKEN_PURPOSES)
     if hmac_rate:
         lines.append(
-            f"Pseudonymisation, token part: {tokens_per_second:,.0f} records/s × 8 tokens = {token_ops / 1e6:.2f} M HMAC/s "
+            f"Pseudonymisation, token part: {tokens_per_second:,.0f} records/s × {len(TOKEN_PURPOSES)} tokens = {token_ops / 1e6:.2f} M HMAC/s "
             f"on one core = {100 * token_ops / hmac_rate:.0f}% of `openssl speed -hmac sha256` (64-byte) "
             f"{hmac_rate / 1e6:.2f} M/s measured in this run."
         )
+    lines.append(f"Salted fuzzy encodings (all views of a person): {encodings_per_second:,.0f} records/s on one core.")
     return "\n".join(lines)
 
 
@@ -196,13 +235,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(run_one(args.child, args.workdir)))
         return
+    before = machine_load()
     hmac_rate = openssl_hmac_rate()
     tokens_per_second = token_rate()
+    encodings_per_second = encoding_rate()
     results = {}
     for size in args.sizes.split(","):
         print(f"[bench] size {size}: {SIZES[size]:,} dyads …", file=sys.stderr, flush=True)
         results[size] = _child(size, SIZES[size])
-    print(_table(results, hmac_rate, tokens_per_second))
+    print(_table(results, hmac_rate, tokens_per_second, encodings_per_second, (before, machine_load())))
 
 
 if __name__ == "__main__":

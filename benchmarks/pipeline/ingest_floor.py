@@ -1,7 +1,7 @@
 """Ingest's rows per second next to its reading floor: a raw DuckDB ``read_csv`` scan of the same files.
 
 ``make bench`` prints both for each size (:func:`read_floor` over the drops
-of the full run). On its own, ``python -m masip.bench_ingest --dyads 300``
+of the full run). On its own, ``python -m benchmarks.pipeline.ingest_floor --dyads 300``
 generates a small synthetic partnership (or takes ``--drops DIR``), ingests
 it into a throwaway warehouse and scans the same files, so ingest can be
 compared with the floor without the rest of the pipeline.
