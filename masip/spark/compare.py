@@ -8,7 +8,9 @@ the same value are equal; integers are numbers too), a timestamp is read in
 UTC. A date and a timestamp are NOT equal, nor are ``'1'`` and ``1``.
 
 ``person_xref`` is also compared as a partition of record roles: which
-record roles resolve to the same person, whatever the person ids are called.
+record roles resolve to the same person, whatever the person ids are called;
+so is ``linkage.person_links``, the linkage stage's output on either engine
+(:func:`compare_person_links`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ import pandas as pd
 #: The marts the equivalence test asserts identical (issue #16).
 CHECKED_MARTS = ("person_xref", "victim_journey", "dyad_flags", "panel", "attrition_funnel", "reoffending")
 ROLE_KEY = ("source_id", "source_table", "record_ref", "role")
+#: The linkage stage's output (record role -> person), as the DuckDB run wrote it into the warehouse.
+PERSON_LINKS = "linkage.person_links"
+#: Tables also compared as a partition of record roles into persons.
+PARTITIONED = ("person_xref", PERSON_LINKS)
 
 
 @dataclass
@@ -138,8 +144,8 @@ def compare_frames(table: str, on_duckdb: pd.DataFrame, on_spark: pd.DataFrame, 
             f"{len(only_duck)} row(s) only on DuckDB, {len(only_spark)} only on Spark; columns {columns}; "
             f"e.g. DuckDB {only_duck[:examples]} vs Spark {only_spark[:examples]}"
         )
-    if table == "person_xref" and person_partition(on_duckdb) != person_partition(on_spark):
-        result.differences.append("person_xref groups the record roles into different persons")
+    if table in PARTITIONED and person_partition(on_duckdb) != person_partition(on_spark):
+        result.differences.append(f"{table} groups the record roles into different persons")
     return result
 
 
@@ -149,6 +155,15 @@ def compare_marts(warehouse: Path, marts_dir: Path, tables: tuple[str, ...] = CH
         compare_frames(table, read_duckdb_mart(warehouse, table), read_spark_mart(marts_dir, table))
         for table in tables
     ]
+
+
+def compare_person_links(warehouse: Path, inputs_dir: Path) -> MartComparison:
+    """The DuckDB linkage's ``person_links`` (in ``warehouse``) against the linkage on Spark's (``inputs_dir``)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        on_duckdb = _read(con, f"select * from {PERSON_LINKS}")
+    with duckdb.connect() as con:
+        on_spark = _read(con, f"select * from read_parquet('{inputs_dir / 'linkage' / 'person_links.parquet'}')")
+    return compare_frames(PERSON_LINKS, on_duckdb, on_spark)
 
 
 def describe(comparisons: list[MartComparison]) -> str:
