@@ -33,7 +33,7 @@ from masip.linkage import review as rv
 from masip.linkage.stage import read_inputs, warehouse_build_id
 from masip.pipeline import build_linked
 from masip.spark import java_missing_reason
-from masip.spark.compare import CHECKED_MARTS, compare_frames, compare_marts, compare_person_links, describe
+from masip.spark.compare import CHECKED_MARTS, compare_frames, compare_linkage, compare_marts, describe
 from masip.spark.linkage import SparkBackend, start_linkage_session, state_of_links
 from masip.spark.stage import spark_stage
 from masip.synth import DEFAULT_FAULTS, generate_partnership
@@ -77,8 +77,9 @@ def test_checked_marts_are_identical_on_spark_and_duckdb(both_engines):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         state = state_of_links(Vault.for_warehouse(warehouse), warehouse_build_id(con))
     assert summary["linkage"]["scored_pairs"] == len(state.pairs) > 1000
-    links = compare_person_links(warehouse, marts_dir.parent / "inputs")
-    assert links.identical and links.duckdb_rows > 400, describe([links])
+    links = compare_linkage(warehouse, marts_dir.parent / "inputs")
+    assert [c.table for c in links] == ["linkage.person_links", "linkage.review_queue", "linkage.review_fields"]
+    assert all(c.identical for c in links) and links[0].duckdb_rows > 400, describe(links)
     comparisons = compare_marts(warehouse, marts_dir, CHECKED_MARTS)
     assert all(c.identical for c in comparisons), "Spark and DuckDB differ:\n" + describe(comparisons)
     assert all(c.duckdb_rows > 0 for c in comparisons), describe(comparisons)

@@ -1,4 +1,4 @@
-"""Fellegi–Sunter (Splink 5 on DuckDB) scoring of person record pairs on keyed encodings.
+"""Fellegi–Sunter (Splink 5, on DuckDB or Spark) scoring of person record pairs on keyed encodings.
 
 Every column the model reads is a keyed token (compared for equality) or a
 keyed Bloom filter (compared by Dice similarity); see
@@ -43,8 +43,10 @@ the same model and the same scores.
 
 Scale. Every blocking rule pins a person down (:func:`blocking_rules`), so
 the candidate pairs grow with the number of records, not its square; the
-encodings are prepared once, vectorised, into one DuckDB database that
-every scoring pass reads (:class:`Scorer`).
+encodings are prepared once, vectorised, into one database that every
+scoring pass reads (:class:`Scorer`): an in-process DuckDB one, or Spark
+(:mod:`masip.linkage.backends`), with the same comparisons rendered in
+either engine's SQL dialect.
 """
 
 from __future__ import annotations
@@ -196,7 +198,13 @@ def in_dialect(settings: dict[str, Any], dialect: C.Dialect) -> dict[str, Any]:
                 )
             levels.append({**level, "sql_condition": theirs[position]["sql_condition"]})
         moved.append({**comp, "comparison_levels": levels})
-    return {**settings, "comparisons": moved, "sql_dialect": dialect.name}
+    out = {**settings, "comparisons": moved, "sql_dialect": dialect.name}
+    if "blocking_rules_to_generate_predictions" in settings:  # their SQL means the same on both engines
+        out["blocking_rules_to_generate_predictions"] = [
+            {**rule, "sql_dialect": dialect.name} if isinstance(rule, dict) and "sql_dialect" in rule else rule
+            for rule in settings["blocking_rules_to_generate_predictions"]
+        ]
+    return out
 
 
 def with_defaults(comps: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,8 +9,9 @@ UTC. A date and a timestamp are NOT equal, nor are ``'1'`` and ``1``.
 
 ``person_xref`` is also compared as a partition of record roles: which
 record roles resolve to the same person, whatever the person ids are called;
-so is ``linkage.person_links``, the linkage stage's output on either engine
-(:func:`compare_person_links`).
+so is ``linkage.person_links``, the linkage stage's output on either engine,
+which is compared with the review tables the stage writes
+(:func:`compare_linkage`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ CHECKED_MARTS = ("person_xref", "victim_journey", "dyad_flags", "panel", "attrit
 ROLE_KEY = ("source_id", "source_table", "record_ref", "role")
 #: The linkage stage's output (record role -> person), as the DuckDB run wrote it into the warehouse.
 PERSON_LINKS = "linkage.person_links"
+#: The tables the linkage on Spark writes (masip.spark.linkage), under the warehouse's schema ``linkage``.
+LINKAGE_TABLES = ("person_links", "review_queue", "review_fields")
 #: Tables also compared as a partition of record roles into persons.
 PARTITIONED = ("person_xref", PERSON_LINKS)
 
@@ -157,13 +160,16 @@ def compare_marts(warehouse: Path, marts_dir: Path, tables: tuple[str, ...] = CH
     ]
 
 
-def compare_person_links(warehouse: Path, inputs_dir: Path) -> MartComparison:
-    """The DuckDB linkage's ``person_links`` (in ``warehouse``) against the linkage on Spark's (``inputs_dir``)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        on_duckdb = _read(con, f"select * from {PERSON_LINKS}")
-    with duckdb.connect() as con:
-        on_spark = _read(con, f"select * from read_parquet('{inputs_dir / 'linkage' / 'person_links.parquet'}')")
-    return compare_frames(PERSON_LINKS, on_duckdb, on_spark)
+def compare_linkage(warehouse: Path, inputs_dir: Path) -> list[MartComparison]:
+    """The DuckDB linkage's tables (in ``warehouse``) against the linkage on Spark's (``inputs_dir/linkage``)."""
+    comparisons = []
+    for table in LINKAGE_TABLES:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            on_duckdb = _read(con, f"select * from linkage.{table}")
+        with duckdb.connect() as con:
+            on_spark = _read(con, f"select * from read_parquet('{inputs_dir / 'linkage' / f'{table}.parquet'}')")
+        comparisons.append(compare_frames(f"linkage.{table}", on_duckdb, on_spark))
+    return comparisons
 
 
 def describe(comparisons: list[MartComparison]) -> str:

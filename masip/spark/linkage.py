@@ -49,9 +49,6 @@ from masip.linkage import comparisons as C
 from masip.linkage.backends import record_hashes
 from masip.spark import SparkRunError
 
-#: The linkage tables the Spark run writes (the DuckDB run's ``link_run`` stays: its build id names the state used).
-LINKAGE_TABLES = ("person_links", "review_queue", "review_fields")
-
 
 class SparkLinkageError(SparkRunError):
     """The linkage on Spark could not run; the message says what to do."""

@@ -7,8 +7,8 @@ published (ingest, linkage stage, dbt on DuckDB, quality gate) and
    (:mod:`masip.spark.linkage`) and builds every dbt model again on Spark in
    local mode from the warehouse's inputs and those links
    (:func:`masip.spark.run_spark_build`);
-2. compares Spark's ``person_links`` and every mart it built with DuckDB's
-   (:mod:`masip.spark.compare`);
+2. compares Spark's ``person_links`` (and review tables) and every mart it
+   built with DuckDB's (:mod:`masip.spark.compare`);
 3. writes the Spark result warehouse: a copy of the warehouse whose
    ``marts`` tables are the ones Spark built, so that the quality gate
    (Great Expectations), the case pack and the evaluation read Spark's
@@ -29,7 +29,7 @@ import duckdb
 
 from connectors.vault import Vault
 from masip.spark import SparkBuildResult, run_spark_build
-from masip.spark.compare import MartComparison, compare_marts, compare_person_links, describe
+from masip.spark.compare import MartComparison, compare_linkage, compare_marts, describe
 
 
 @dataclass
@@ -76,8 +76,8 @@ def _report(result: SparkStageResult, rows: int) -> str:
         (f"Spark {build['spark_version']} in local mode; {build['nodes_built']} dbt nodes built with dbt-spark "
          f"(method session) from {rows} input rows, in {result.build.seconds:.0f} s in all ({steps})."),
         "",
-        "person_links and every mart (identical = the same rows, cell by cell; person_links and person_xref also "
-        "as a partition of record roles):",
+        ("The linkage's tables and every mart (identical = the same rows, cell by cell; person_links and "
+         "person_xref also as a partition of record roles):"),
         "",
         describe(result.comparisons),
         "",
@@ -100,7 +100,7 @@ def spark_stage(
     work = out_dir / "spark"
     build = run_spark_build(warehouse, work, as_of=as_of, vault=Vault.for_warehouse(warehouse, vault_dir))
     built = tuple(sorted(folder.stem for folder in build.marts_dir.glob("*.parquet")))
-    comparisons = [compare_person_links(warehouse, work / "inputs"), *compare_marts(warehouse, build.marts_dir, built)]
+    comparisons = [*compare_linkage(warehouse, work / "inputs"), *compare_marts(warehouse, build.marts_dir, built)]
     result_warehouse = spark_result_warehouse(warehouse, build.marts_dir, work / "masip-spark.duckdb")
     quality = validate_warehouse(result_warehouse, work / "data_quality")
     result = SparkStageResult(
