@@ -11,7 +11,7 @@ How records become persons:
 
 1. **Exact identifiers** (:mod:`masip.linkage.deterministic`): records
    sharing a keyed PNC, NHS number, CRN or name+date-of-birth token.
-2. **Fellegi–Sunter** (:mod:`masip.linkage.fuzzy`, Splink 5 on DuckDB):
+2. **Fellegi–Sunter** (:mod:`masip.linkage.fuzzy`, Splink 5 on DuckDB, or Spark):
    candidate pairs from blocking on keyed tokens are scored on forename,
    surname, a forename/surname swap, date of birth, sex and postcode, using
    Dice similarity of Bloom filters, nickname-group and date-part tokens.

@@ -20,7 +20,9 @@ are compared as 64-bit integers for the same reason (:func:`token_ints`).
 The same building blocks serve the person linkage of the pipeline
 (:mod:`masip.linkage.fuzzy`) and the FEBRL benchmark
 (:mod:`masip.bench_linkage`), so the benchmark measures the method the
-pipeline runs.
+pipeline runs. Each takes a :class:`Dialect` (DuckDB's by default): on
+Spark the same levels are spelled with backquoted identifiers,
+``cast(bit_count(a & b) as int)`` and ``size(array_intersect(..))``.
 """
 
 from __future__ import annotations
