@@ -9,10 +9,11 @@ the vault, and the analyst side never sees an encoding:
    and joined to their encodings in the vault, read-only
    (:func:`masip.linkage.stage.read_inputs`);
 2. the model and term frequencies are those the DuckDB run's links were
-   decided under (the vault's linkage state of the same build, :func:`state_of_links`): Splink's training samples
-   random pairs with each engine's own random functions, so a model
-   estimated on Spark would differ in its last digits and the two engines
-   could not be compared. Every candidate pair is scored again, on Spark;
+   decided under (the vault's linkage state of the same build,
+   :func:`state_of_links`): Splink's training samples random pairs with
+   each engine's own random functions, so a model estimated on Spark would
+   differ in its last digits and the two engines could not be compared.
+   Every candidate pair is scored again, on Spark;
 3. :func:`masip.linkage.link_for_review` links them as the DuckDB stage
    does (same comparisons, spelled in Spark's SQL:
    :class:`masip.linkage.comparisons.Dialect`; same clustering; the
@@ -24,7 +25,8 @@ the vault, and the analyst side never sees an encoding:
 
 The encodings exist on Spark only as in-memory DataFrames; Spark's scratch
 folder (where it could spill them, as DuckDB spills to its own) is private
-and removed at the end. No state is written: the vault's is only read. The process prints its summary as one JSON line.
+and removed at the end. No state is written: the vault's is only read.
+The process prints its summary as one JSON line.
 """
 
 from __future__ import annotations
