@@ -36,8 +36,9 @@ DEMO_KEY = Path("warehouse/demo-throwaway.key")
 
 ENGINES = ("duckdb", "spark")
 _ENGINE_HELP = (
-    "spark: after the DuckDB run, build every dbt model again on Apache Spark in local mode (needs Java: "
-    "`make java`), check the marts against DuckDB's and validate them (docs/national-deployment.md)."
+    "spark: after the DuckDB run, link (Splink's Spark backend) and build every dbt model again on Apache Spark "
+    "in local mode (needs Java: `make java`), check the links and marts against DuckDB's and validate them "
+    "(docs/national-deployment.md)."
 )
 _VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
 
@@ -163,20 +164,20 @@ def _run(
     if not result.report.reconciled:
         raise click.ClickException("row counts do not reconcile; see the run report")
     if engine == "spark" and result.build is not None:
-        return _run_on_spark(warehouse, out_dir, as_of)
+        return _run_on_spark(warehouse, out_dir, as_of, vault_dir)
     return warehouse
 
 
-def _run_on_spark(warehouse: Path, out_dir: Path, as_of: date | None) -> Path:
-    """Every model again on Spark (masip.spark.stage); returns the Spark result warehouse."""
+def _run_on_spark(warehouse: Path, out_dir: Path, as_of: date | None, vault_dir: Path | None) -> Path:
+    """The linkage and every model again on Spark (masip.spark.stage); returns the Spark result warehouse."""
     from masip.spark.stage import spark_stage
 
-    click.echo("Building every model again on Spark (local mode) from the same inputs...")
-    spark = spark_stage(warehouse, out_dir, as_of=as_of)
+    click.echo("Linking and building every model again on Spark (local mode) from the same inputs...")
+    spark = spark_stage(warehouse, out_dir, as_of=as_of, vault_dir=vault_dir)
     click.echo(spark.report_path.read_text(encoding="utf-8"))
     click.echo(f"Spark report: {spark.report_path}\nSpark result warehouse: {spark.result_warehouse}")
     if not spark.identical:
-        raise click.ClickException(f"the marts Spark built differ from DuckDB's; see {spark.report_path}")
+        raise click.ClickException(f"the links or marts Spark built differ from DuckDB's; see {spark.report_path}")
     if not spark.quality_success:
         raise click.ClickException(f"the Spark result failed the quality gate; see {spark.report_path}")
     return spark.result_warehouse

@@ -11,7 +11,7 @@ How records become persons:
 
 1. **Exact identifiers** (:mod:`masip.linkage.deterministic`): records
    sharing a keyed PNC, NHS number, CRN or name+date-of-birth token.
-2. **Fellegi–Sunter** (:mod:`masip.linkage.fuzzy`, Splink 5 on DuckDB):
+2. **Fellegi–Sunter** (:mod:`masip.linkage.fuzzy`, Splink 5 on DuckDB, or Spark):
    candidate pairs from blocking on keyed tokens are scored on forename,
    surname, a forename/surname swap, date of birth, sex and postcode, using
    Dice similarity of Bloom filters, nickname-group and date-part tokens.
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,9 @@ from masip.linkage.deterministic import (
 from masip.linkage.review_store import Decisions
 from masip.linkage.review import REVIEW_BAND_HIGH
 from masip.linkage.state import LinkageState, merged_pairs, reusable_pairs
+
+if TYPE_CHECKING:
+    from masip.linkage.backends import ScoringBackend
 
 __all__ = [
     "KEY_COLUMNS",
@@ -278,12 +282,14 @@ class LinkageRun:
 
 def link_for_review(
     records: pd.DataFrame, context: pd.DataFrame | None = None, previous: LinkageState | None = None,
-    decisions: Decisions | None = None, with_queue: bool = True,
+    decisions: Decisions | None = None, with_queue: bool = True, backend: ScoringBackend | None = None,
 ) -> LinkageRun:
     """:func:`link_with_state` under clerical review ``decisions`` (must-link / cannot-link), with the review queue.
 
     ``with_queue=False`` leaves the queue empty (and skips scoring its fields): what
     :func:`link_with_state` and the benchmarks, which have no reviewers, do.
+    ``backend``: where Splink scores (default: an in-process DuckDB database;
+    :class:`masip.spark.linkage.SparkBackend` on Spark), which the scorer closes.
     """
     from masip.linkage import fuzzy
     from masip.linkage import review as rv
@@ -298,7 +304,7 @@ def link_for_review(
     queue = pd.DataFrame({"i": [], "j": [], "review_id": []})
     fields = rv.no_fields()
     if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
-        with fuzzy.Scorer(recs, frozen.term_frequencies if frozen else None) as scorer:
+        with fuzzy.Scorer(recs, frozen.term_frequencies if frozen else None, backend) as scorer:
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(fuzzy.training_sample(sorted_keys))
             state = _scored_state(scorer, model, sorted_keys, frozen)
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])

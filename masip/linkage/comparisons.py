@@ -20,7 +20,9 @@ are compared as 64-bit integers for the same reason (:func:`token_ints`).
 The same building blocks serve the person linkage of the pipeline
 (:mod:`masip.linkage.fuzzy`) and the FEBRL benchmark
 (:mod:`masip.bench_linkage`), so the benchmark measures the method the
-pipeline runs.
+pipeline runs. Each takes a :class:`Dialect` (DuckDB's by default): on
+Spark the same levels are spelled with backquoted identifiers,
+``cast(bit_count(a & b) as int)`` and ``size(array_intersect(..))``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,40 @@ WORD_BITS = 64
 _WORDS: dict[str, int] = {}
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """How the comparison SQL is spelled on one engine (Splink parses a level's SQL in its backend's dialect).
+
+    The levels mean the same on every engine; only three spellings differ:
+    identifier quotes, the integer cast of a popcount, and the overlap of
+    two integer lists.
+    """
+
+    name: str
+    quote: str
+    integer_cast: str  # "{expr}" cast to a 32-bit integer
+    lists_overlap: str  # "{left}" and "{right}" share an element
+
+    def column(self, name: str) -> str:
+        """``name`` as a quoted identifier."""
+        return f"{self.quote}{name}{self.quote}"
+
+    def sides(self, column: str) -> tuple[str, str]:
+        """The left and right record's ``column`` in a candidate pair (Splink's ``_l`` / ``_r`` suffixes)."""
+        return self.column(f"{column}_l"), self.column(f"{column}_r")
+
+    def integer(self, expr: str) -> str:
+        return self.integer_cast.format(expr=expr)
+
+    def overlap(self, left: str, right: str) -> str:
+        return self.lists_overlap.format(left=left, right=right)
+
+
+DUCKDB = Dialect("duckdb", '"', "{expr}::integer", "len(list_intersect({left}, {right})) > 0")
+SPARK = Dialect("spark", "`", "cast({expr} as int)", "size(array_intersect({left}, {right})) > 0")
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (DUCKDB, SPARK)}
+
+
 def declare_bloom(column: str, bits: int) -> None:
     """Say that Bloom column ``column`` has ``bits`` bits (its SQL reads ``bits/64`` words)."""
     if bits % WORD_BITS:
@@ -60,8 +96,8 @@ def _present(column: str) -> str:
     return f"{column}{POPCOUNT_SUFFIX}" if column in _WORDS else column
 
 
-def null_level(*columns: str) -> dict[str, Any]:
-    sql = " or ".join(f'"{_present(c)}_l" is null or "{_present(c)}_r" is null' for c in columns)
+def null_level(*columns: str, dialect: Dialect = DUCKDB) -> dict[str, Any]:
+    sql = " or ".join("{} is null or {} is null".format(*dialect.sides(_present(c))) for c in columns)
     return _level(sql, "null", is_null_level=True)
 
 
@@ -69,29 +105,33 @@ def else_level() -> dict[str, Any]:
     return _level("ELSE", "else")
 
 
-def exact_level(column: str, tf: bool = False, label: str | None = None) -> dict[str, Any]:
+def exact_level(
+    column: str, tf: bool = False, label: str | None = None, dialect: Dialect = DUCKDB
+) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if tf:
         config["tf_adjustment_column"] = column
         config["tf_adjustment_weight"] = 1.0
-    return _level(f'"{column}_l" = "{column}_r"', label or f"{column} equal", **config)
+    return _level(equal(column, dialect), label or f"{column} equal", **config)
 
 
-def intersection_sql(left: str, right: str) -> str:
+def intersection_sql(left: str, right: str, dialect: Dialect = DUCKDB) -> str:
     """|left ∧ right|: bits set in filter ``left`` of the left record and ``right`` of the right one.
 
-    ``bit_count`` of a BIGINT is a TINYINT; the first term is widened to
-    INTEGER and the sum follows it (one cast instead of one per word).
+    ``bit_count`` of a BIGINT is a TINYINT in DuckDB; the first term is
+    widened to INTEGER and the sum follows it (one cast instead of one per
+    word). Spark's ``bit_count`` is an INT already; the cast costs nothing.
     """
     words = _WORDS.get(left)
     if words is None or _WORDS.get(right) != words:
         raise ValueError(f"Bloom columns {left!r}/{right!r} were not prepared with bloom_word_columns")
-    terms = [f'bit_count("{left}_w{k}_l" & "{right}_w{k}_r")' for k in range(words)]
-    terms[0] = f"{terms[0]}::integer"
+    column = dialect.column
+    terms = [f"bit_count({column(f'{left}_w{k}_l')} & {column(f'{right}_w{k}_r')})" for k in range(words)]
+    terms[0] = dialect.integer(terms[0])
     return "(" + " + ".join(terms) + ")"
 
 
-def dice_sql(left: str, right: str, threshold: float) -> str:
+def dice_sql(left: str, right: str, threshold: float, dialect: Dialect = DUCKDB) -> str:
     """Dice(filter ``left`` of the left record, ``right`` of the right one) >= ``threshold``.
 
     Written without division, 2|a∧b| >= t(|a|+|b|), in integers (t in
@@ -99,17 +139,17 @@ def dice_sql(left: str, right: str, threshold: float) -> str:
     """
     n = POPCOUNT_SUFFIX
     hundredths = round(threshold * 100)
-    return f'200 * {intersection_sql(left, right)} >= {hundredths} * ("{left}{n}_l" + "{right}{n}_r")'
+    both = f"{dialect.column(f'{left}{n}_l')} + {dialect.column(f'{right}{n}_r')}"
+    return f"200 * {intersection_sql(left, right, dialect)} >= {hundredths} * ({both})"
 
 
-def dice_level(column: str, threshold: float) -> dict[str, Any]:
+def dice_level(column: str, threshold: float, dialect: Dialect = DUCKDB) -> dict[str, Any]:
     """Dice(``column``) >= threshold (missing filters: false)."""
-    return _level(dice_sql(column, column, threshold), f"dice({column}) >= {threshold}")
+    return _level(dice_sql(column, column, threshold, dialect), f"dice({column}) >= {threshold}")
 
 
-def list_overlap_level(column: str, label: str) -> dict[str, Any]:
-    sql = f'len(list_intersect("{column}_l", "{column}_r")) > 0'
-    return _level(sql, label)
+def list_overlap_level(column: str, label: str, dialect: Dialect = DUCKDB) -> dict[str, Any]:
+    return _level(dialect.overlap(*dialect.sides(column)), label)
 
 
 def comparison(name: str, levels: Sequence[dict[str, Any]], description: str | None = None) -> dict[str, Any]:
@@ -121,10 +161,11 @@ def comparison(name: str, levels: Sequence[dict[str, Any]], description: str | N
 
 def text_comparison(
     name: str, token: str, bloom: str, thresholds: Sequence[float] = (0.8, 0.6), tf: bool = False,
+    dialect: Dialect = DUCKDB,
 ) -> dict[str, Any]:
     """A free-text field: null / exact token / Dice >= each threshold / else."""
-    levels = [null_level(bloom), exact_level(token, tf=tf)]
-    levels += [dice_level(bloom, t) for t in thresholds]
+    levels = [null_level(bloom, dialect=dialect), exact_level(token, tf=tf, dialect=dialect)]
+    levels += [dice_level(bloom, t, dialect) for t in thresholds]
     levels.append(else_level())
     return comparison(name, levels)
 
@@ -147,20 +188,22 @@ class SaltedView:
 
     bloom: str
     equal_salts: str | None = None
+    dialect: Dialect = DUCKDB
 
     def usable(self) -> str:
         """Both filters present (and ``equal_salts`` holds)."""
-        n = POPCOUNT_SUFFIX
-        sql = f'"{self.bloom}{n}_l" is not null and "{self.bloom}{n}_r" is not null'
+        sql = "{} is not null and {} is not null".format(*self.dialect.sides(f"{self.bloom}{POPCOUNT_SUFFIX}"))
         return f"{sql} and coalesce({self.equal_salts}, false)" if self.equal_salts else sql
 
 
-def equal(column: str) -> str:
+def equal(column: str, dialect: Dialect = DUCKDB) -> str:
     """SQL: ``column`` present and equal on both sides of a pair."""
-    return f'"{column}_l" = "{column}_r"'
+    return "{} = {}".format(*dialect.sides(column))
 
 
-def name_views(field: str, year: str, unordered: str, postcode: str, partner: str | None = None) -> list[SaltedView]:
+def name_views(
+    field: str, year: str, unordered: str, postcode: str, partner: str | None = None, dialect: Dialect = DUCKDB
+) -> list[SaltedView]:
     """The salted views of a name field (``pseudonymisation.encodings.NAME_VIEWS`` and the partner view).
 
     Year+month and year+day views need the same birth year ``year``, the
@@ -168,13 +211,17 @@ def name_views(field: str, year: str, unordered: str, postcode: str, partner: st
     view the same postcode token ``postcode``, the partner view the same
     partner-salt token ``partner``.
     """
-    views = [
-        SaltedView(f"{field}_bloom_ym", equal(year)),
-        SaltedView(f"{field}_bloom_yd", equal(year)),
-        SaltedView(f"{field}_bloom_u", equal(unordered)),
-        SaltedView(f"{field}_bloom_pc", equal(postcode)),
-    ]
-    return [*views, SaltedView(f"{field}_partner_bloom", equal(partner))] if partner else views
+    salted = {"ym": year, "yd": year, "u": unordered, "pc": postcode}
+    views = [SaltedView(f"{field}_bloom_{view}", equal(salt, dialect), dialect) for view, salt in salted.items()]
+    return [*views, SaltedView(f"{field}_partner_bloom", equal(partner, dialect), dialect)] if partner else views
+
+
+def _dialect_of(views: Sequence[SaltedView]) -> Dialect:
+    """The one dialect ``views`` are written in."""
+    dialects = {v.dialect for v in views}
+    if len(dialects) != 1:
+        raise ValueError(f"salted views of {len(dialects)} SQL dialects in one comparison")
+    return dialects.pop()
 
 
 def any_view(views: Sequence[SaltedView], sql_of: Any) -> str:
@@ -183,7 +230,7 @@ def any_view(views: Sequence[SaltedView], sql_of: Any) -> str:
 
 
 def any_view_dice(views: Sequence[SaltedView], threshold: float) -> str:
-    return any_view(views, lambda v: dice_sql(v.bloom, v.bloom, threshold))
+    return any_view(views, lambda v: dice_sql(v.bloom, v.bloom, threshold, v.dialect))
 
 
 def name_comparison(
@@ -191,7 +238,7 @@ def name_comparison(
     thresholds: Sequence[float] = (0.8, 0.6), tf: bool = True, containment: float | None = None,
     differs_when: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A name field with nickname and typo levels, over salted filters.
+    """A name field with nickname and typo levels, over salted filters (in the ``views``' dialect).
 
     null (no view comparable) / exact (term-frequency adjusted salted
     token; Splink needs a plain equality here) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
@@ -202,11 +249,12 @@ def name_comparison(
     be rare enough that estimating its u probability needs every sampled
     pair, and each of those would pay for two more Dice computations.
     """
+    dialect = _dialect_of(views)
     usable = " or ".join(f"({v.usable()})" for v in views)
     levels: list[dict[str, Any]] = [_level(f"not ({usable})", "null", is_null_level=True)]
-    levels.append(exact_level(token, tf=tf))
+    levels.append(exact_level(token, tf=tf, dialect=dialect))
     if variants:
-        levels.append(list_overlap_level(variants, "nickname"))
+        levels.append(list_overlap_level(variants, "nickname", dialect))
 
     def dice_at(t: float) -> dict[str, Any]:
         return _level(any_view_dice(views, t), f"dice({name}) >= {t}")
@@ -216,8 +264,8 @@ def name_comparison(
         n, hundredths = POPCOUNT_SUFFIX, round(containment * 100)
 
         def contained(v: SaltedView) -> str:
-            inter = intersection_sql(v.bloom, v.bloom)
-            return f'100 * {inter} >= {hundredths} * least("{v.bloom}{n}_l", "{v.bloom}{n}_r")'
+            inter = intersection_sql(v.bloom, v.bloom, dialect)
+            return "100 * {} >= {} * least({}, {})".format(inter, hundredths, *dialect.sides(f"{v.bloom}{n}"))
 
         levels.append(_level(any_view(views, contained), f"containment({name}) >= {containment}"))
     levels += [dice_at(t) for t in thresholds[1:]]
@@ -238,31 +286,36 @@ def swap_comparison(
     else. The Dice part is only evaluated for pairs with equal ``pair``
     tokens, so it costs next to nothing on random pairs.
     """
+    dialect = _dialect_of([*first, *second])
     swapped = (
-        f'"{pair}_l" = "{pair}_r" and not coalesce({any_view_dice(first, threshold)}, false) '
+        f"{equal(pair, dialect)} and not coalesce({any_view_dice(first, threshold)}, false) "
         f"and not coalesce({any_view_dice(second, threshold)}, false)"
     )
-    return comparison(name, [null_level(pair), _level(swapped, "forename/surname swapped"), else_level()])
+    levels = [null_level(pair, dialect=dialect), _level(swapped, "forename/surname swapped"), else_level()]
+    return comparison(name, levels)
 
 
-def dob_comparison(name: str, dob: str, unordered: str, year_month: str, year_day: str, year: str) -> dict[str, Any]:
+def dob_comparison(
+    name: str, dob: str, unordered: str, year_month: str, year_day: str, year: str, dialect: Dialect = DUCKDB
+) -> dict[str, Any]:
     """Date of birth: exact / day-month swapped / year and one of day, month / year / else.
 
     ``unordered``: token of the year with the unordered day/month pair;
     ``year_month``, ``year_day``: tokens of those pairs; ``year``: the
     (clear, generalised) birth year.
     """
-    levels = [null_level(dob), exact_level(dob, label="dob equal")]
-    levels.append(_level(f'"{unordered}_l" = "{unordered}_r"', "day/month swapped"))
-    two_of_three = f'"{year_month}_l" = "{year_month}_r" or "{year_day}_l" = "{year_day}_r"'
+    levels = [null_level(dob, dialect=dialect), exact_level(dob, label="dob equal", dialect=dialect)]
+    levels.append(_level(equal(unordered, dialect), "day/month swapped"))
+    two_of_three = f"{equal(year_month, dialect)} or {equal(year_day, dialect)}"
     levels.append(_level(two_of_three, "year and day or month equal"))
-    levels.append(_level(f'"{year}_l" = "{year}_r"', "year equal"))
+    levels.append(_level(equal(year, dialect), "year equal"))
     levels.append(else_level())
     return comparison(name, levels)
 
 
-def exact_comparison(name: str, token: str, tf: bool = False) -> dict[str, Any]:
-    return comparison(name, [null_level(token), exact_level(token, tf=tf), else_level()])
+def exact_comparison(name: str, token: str, tf: bool = False, dialect: Dialect = DUCKDB) -> dict[str, Any]:
+    levels = [null_level(token, dialect=dialect), exact_level(token, tf=tf, dialect=dialect), else_level()]
+    return comparison(name, levels)
 
 
 # -- input preparation -------------------------------------------------------------------

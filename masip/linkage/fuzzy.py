@@ -1,4 +1,4 @@
-"""Fellegi–Sunter (Splink 5 on DuckDB) scoring of person record pairs on keyed encodings.
+"""Fellegi–Sunter (Splink 5, on DuckDB or Spark) scoring of person record pairs on keyed encodings.
 
 Every column the model reads is a keyed token (compared for equality) or a
 keyed Bloom filter (compared by Dice similarity); see
@@ -43,8 +43,10 @@ the same model and the same scores.
 
 Scale. Every blocking rule pins a person down (:func:`blocking_rules`), so
 the candidate pairs grow with the number of records, not its square; the
-encodings are prepared once, vectorised, into one DuckDB database that
-every scoring pass reads (:class:`Scorer`).
+encodings are prepared once, vectorised, into one database that every
+scoring pass reads (:class:`Scorer`): an in-process DuckDB one, or Spark
+(:mod:`masip.linkage.backends`), with the same comparisons rendered in
+either engine's SQL dialect.
 """
 
 from __future__ import annotations
@@ -52,25 +54,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from masip.linkage import comparisons as C
+from masip.linkage.backends import DuckDBBackend, ScoringBackend
 from pseudonymisation.encodings import NAME_BLOOM_BITS, NAME_VIEWS, POSTCODE_BLOOM_BITS
-
-#: DuckDB's memory cap for the linkage's own database; dbt's connection uses the same variable (profiles.yml)
-MEMORY_ENV = "MASIP_DUCKDB_MEMORY"
-DEFAULT_MEMORY = "2GB"
 
 log = logging.getLogger(__name__)
 
@@ -125,44 +120,91 @@ DEFAULT_M_U: dict[str, list[tuple[float, float]]] = {
 }
 
 
-#: A different surname weighs little against two women's records (a married or maiden name) and much
-#: against anyone else's: one weak "else" for everyone let strangers with the same forename and date
-#: of birth link (issue 14).
-MARRIED_NAME = ("\"sex_l\" = 'F' and \"sex_r\" = 'F'", "different, both women")
+def married_name(dialect: C.Dialect) -> tuple[str, str]:
+    """A different surname weighs little against two women's records (a married or maiden name) and much
+    against anyone else's: one weak "else" for everyone let strangers with the same forename and date
+    of birth link (issue 14)."""
+    return "{} = 'F' and {} = 'F'".format(*dialect.sides("sex")), "different, both women"
 
 
-def comparisons(tf: bool) -> list[dict[str, Any]]:
-    """The Splink comparisons of the person model (``tf``: term-frequency adjustments)."""
+def comparisons(tf: bool, dialect: C.Dialect = C.DUCKDB) -> list[dict[str, Any]]:
+    """The Splink comparisons of the person model (``tf``: term-frequency adjustments), in ``dialect``."""
     for column, bits in BLOOM_BITS.items():
         C.declare_bloom(column, bits)
-    sex_null = C.null_level("sex")
-    sex_null["sql_condition"] = "\"sex_l\" is null or \"sex_r\" is null or \"sex_l\" = 'U' or \"sex_r\" = 'U'"
+    sex_null = C.null_level("sex", dialect=dialect)
+    sex_null["sql_condition"] = "{0} is null or {1} is null or {0} = 'U' or {1} = 'U'".format(*dialect.sides("sex"))
 
     def views(field: str) -> list[C.SaltedView]:
-        return C.name_views(field, "birth_year", "dob_unordered_token", "postcode_token", "partner_salt_token")
+        return C.name_views(
+            field, "birth_year", "dob_unordered_token", "postcode_token", "partner_salt_token", dialect=dialect
+        )
+
+    def exact(*levels: str) -> list[dict[str, Any]]:
+        return [C.exact_level(column, dialect=dialect) for column in levels]
 
     return [
         C.name_comparison("forename", "forename_token", views("forename"), variants="forename_variant_tokens", tf=tf),
         C.name_comparison(
-            "surname", "surname_token", views("surname"), tf=tf, containment=0.8, differs_when=MARRIED_NAME,
+            "surname", "surname_token", views("surname"), tf=tf, containment=0.8, differs_when=married_name(dialect),
         ),
         C.swap_comparison("name_swap", "name_pair_token", views("forename"), views("surname")),
         C.dob_comparison(
-            "dob", "dob_token", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", "birth_year"
+            "dob", "dob_token", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", "birth_year",
+            dialect=dialect,
         ),
-        C.comparison("sex", [sex_null, C.exact_level("sex"), C.else_level()]),
-        C.comparison("role", [C.null_level("role"), C.exact_level("role"), C.else_level()]),
+        C.comparison("sex", [sex_null, *exact("sex"), C.else_level()]),
+        C.comparison("role", [C.null_level("role", dialect=dialect), *exact("role"), C.else_level()]),
         C.comparison(
             "postcode",
             [
-                C.null_level("postcode_token"),
-                C.exact_level("postcode_token"),
-                C.dice_level("postcode_bloom", 0.7),
-                C.exact_level("postcode_district", label="same district"),
+                C.null_level("postcode_token", dialect=dialect),
+                *exact("postcode_token"),
+                C.dice_level("postcode_bloom", 0.7, dialect),
+                C.exact_level("postcode_district", label="same district", dialect=dialect),
                 C.else_level(),
             ],
         ),
     ]
+
+
+def in_dialect(settings: dict[str, Any], dialect: C.Dialect) -> dict[str, Any]:
+    """Model ``settings`` with every comparison level's SQL in ``dialect`` (parameters untouched).
+
+    Models are made, stored and passed around in DuckDB's dialect (settings
+    without ``sql_dialect`` are in it); Splink on another engine parses the
+    levels in that engine's dialect. Each level's SQL is found among the
+    renderings of :func:`comparisons` at the same comparison and level and
+    replaced by the rendering for ``dialect``: the same comparisons, spelled
+    for the other engine. Settings already in ``dialect`` come back as they are.
+    """
+    source = C.DIALECTS[settings.get("sql_dialect", C.DUCKDB.name)]
+    if source == dialect:
+        return settings
+    renderings = {
+        d: {c["output_column_name"]: c["comparison_levels"] for c in comparisons(tf=False, dialect=d)}
+        for d in (source, dialect)
+    }
+    moved = []
+    for comp in settings["comparisons"]:
+        name = comp["output_column_name"]
+        ours, theirs = renderings[source].get(name, []), renderings[dialect].get(name, [])
+        levels = []
+        for position, level in enumerate(comp["comparison_levels"]):
+            if position >= len(ours) or level["sql_condition"] != ours[position]["sql_condition"]:
+                raise ValueError(
+                    f"the linkage model's comparison {name!r} (level {position}) is not one this version of MASIP "
+                    f"renders, so it cannot run on {dialect.name}: the model was made by another version. "
+                    "What to do: retrain it (`masip run --full-refresh` on DuckDB), then run again."
+                )
+            levels.append({**level, "sql_condition": theirs[position]["sql_condition"]})
+        moved.append({**comp, "comparison_levels": levels})
+    out = {**settings, "comparisons": moved, "sql_dialect": dialect.name}
+    if "blocking_rules_to_generate_predictions" in settings:  # their SQL means the same on both engines
+        out["blocking_rules_to_generate_predictions"] = [
+            {**rule, "sql_dialect": dialect.name} if isinstance(rule, dict) and "sql_dialect" in rule else rule
+            for rule in settings["blocking_rules_to_generate_predictions"]
+        ]
+    return out
 
 
 def with_defaults(comps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -321,6 +363,11 @@ def _settings(comps: list[dict[str, Any]], prior: float, rules: list[str]) -> di
     }
 
 
+def default_settings(tf: bool = False) -> dict[str, Any]:
+    """Splink settings of the documented default model (``tf``: with term-frequency adjustments)."""
+    return _settings(with_defaults(comparisons(tf=tf)), DEFAULT_PRIOR, blocking_rules())
+
+
 def _quiet() -> None:
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -403,31 +450,29 @@ def _touching_changed(rules: Sequence[str]) -> list[str]:
 
 
 class Scorer:
-    """The prepared records in one DuckDB database, for training and for every scoring pass.
+    """The prepared records in one database, for training and for every scoring pass.
 
     Why one: the encodings are prepared and loaded once per linkage run,
     however many passes score pairs; and term frequencies are computed once
     over all records (or given, frozen, by an earlier run), so a pass over a
     subset of the records (the dyad pass, an incremental run) scores every
-    pair exactly as a pass over all of them would. Use it as a context
-    manager (it closes the database).
+    pair exactly as a pass over all of them would. The database is an
+    in-memory DuckDB one unless ``backend`` says otherwise (Spark:
+    :class:`masip.spark.linkage.SparkBackend`); the model is stored in
+    DuckDB's dialect whatever the engine (:func:`in_dialect`). Use it as a
+    context manager (it closes the backend).
     """
 
-    def __init__(self, records: pd.DataFrame, term_frequencies: dict[str, pd.DataFrame] | None = None) -> None:
-        from splink import DuckDBAPI
-
+    def __init__(
+        self, records: pd.DataFrame, term_frequencies: dict[str, pd.DataFrame] | None = None,
+        backend: ScoringBackend | None = None,
+    ) -> None:
         _quiet()
         self.size = len(records)
-        # An in-memory database capped like the warehouse's (MASIP_DUCKDB_MEMORY): past the cap
-        # DuckDB spills to a private temporary folder instead of growing the process.
-        self._spill = tempfile.mkdtemp(prefix="masip-linkage-")
-        self.con = duckdb.connect(
-            config={"memory_limit": os.environ.get(MEMORY_ENV, DEFAULT_MEMORY), "temp_directory": self._spill}
-        )
-        # Splink runs many queries; DuckDB's progress bar would print each into the logs
-        self.con.execute("set enable_progress_bar = false")
+        self.backend: ScoringBackend = backend if backend is not None else DuckDBBackend()
+        self.dialect = self.backend.dialect
         self._create("records", prepare(records))
-        self.db = DuckDBAPI(self.con)
+        self.db = self.backend.splink_api()
         self._registered: dict[str, Any] = {}
         self._scratch = 0
         self._tf_given = term_frequencies is not None
@@ -440,13 +485,16 @@ class Scorer:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.con.close()
-        shutil.rmtree(self._spill, ignore_errors=True)
+        self.backend.close()
 
     def _create(self, name: str, table: pa.Table) -> None:
-        self.con.register("arrow_input", table)
-        self.con.execute(f"create table {name} as select * from arrow_input order by 1")
-        self.con.unregister("arrow_input")
+        self.backend.register("arrow_input", table)
+        self.backend.create(name, "select * from arrow_input order by 1")
+        self.backend.unregister("arrow_input")
+
+    def frame(self, select: str) -> pd.DataFrame:
+        """The rows of ``select`` over the scorer's tables, as pandas."""
+        return self.backend.frame(select)
 
     def _sdf(self, name: str) -> Any:
         """The Splink handle of table ``name`` (Splink accepts each name once per database)."""
@@ -461,17 +509,17 @@ class Scorer:
             return name
         if self._tf_given:
             raise ValueError(f"the frozen term frequencies lack column {column!r}, which the model adjusts on")
-        self.con.execute(
-            f"create table {name} as select {column}, "
-            f"cast(count(*) as float8) / (select count({column}) from records) as tf_{column} "
-            f"from records where {column} is not null group by {column} order by {column}"
+        self.backend.create(
+            name,
+            f"select {column}, cast(count(*) as double) / (select count({column}) from records) as tf_{column} "
+            f"from records where {column} is not null group by {column} order by {column}",
         )
         self._tf_tables.add(name)
         return name
 
     def term_frequencies(self, model: Model) -> dict[str, pd.DataFrame]:
         """The term-frequency lookups ``model`` scores with (token integer -> relative frequency)."""
-        return {c: self.con.execute(f"select * from {self._tf_table(c)} order by 1").df() for c in model.tf_columns}
+        return {c: self.frame(f"select * from {self._tf_table(c)} order by 1") for c in model.tf_columns}
 
     def fingerprints(self) -> np.ndarray:
         """A 64-bit hash of each record's scoring columns (everything a pair's score or blocking reads).
@@ -482,16 +530,20 @@ class Scorer:
         DuckDB's hash may change with its version: every record then counts
         as changed once, which costs time, never correctness.
         """
-        hashes = self.con.execute("select hash(*columns(* exclude (uid))) from records order by uid").fetchnumpy()
-        return next(iter(hashes.values())).astype(np.uint64).view(np.int64)
+        return self.backend.fingerprints("records")
 
     def _linker(self, table: str, settings: dict[str, Any], validate: bool = True) -> Any:
         from splink import Linker
 
+        settings = in_dialect(settings, self.dialect)
         linker = Linker(self._sdf(table), settings, log_level=logging.ERROR, validate_settings=validate)
         for column in _tf_columns(settings):
             linker.table_management.register_term_frequency_lookup(self._sdf(self._tf_table(column)), column)
         return linker
+
+    def _saved(self, linker: Any) -> dict[str, Any]:
+        """The linker's model JSON, in DuckDB's dialect (how every model is stored)."""
+        return in_dialect(linker.misc.save_model_to_json(), C.DUCKDB)
 
     def _subset(self, rows: np.ndarray | None, columns: dict[str, np.ndarray]) -> str:
         """A scratch table of the records ``rows`` (all if None) with further integer ``columns``."""
@@ -499,12 +551,13 @@ class Scorer:
         name = f"records_{self._scratch}"
         uid = np.arange(self.size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
         extra = {c: pa.array(np.asarray(v, dtype=np.int64)[uid]) for c, v in columns.items()}
-        self.con.register("subset_input", pa.table({"uid": pa.array(uid), **extra}))
-        self.con.execute(
-            f"create table {name} as select r.*, s.* exclude (uid) "
-            f"from records r join subset_input s using (uid) order by uid"
+        self.backend.register("subset_input", pa.table({"uid": pa.array(uid), **extra}))
+        selected = "".join(f", s.{c}" for c in extra)
+        self.backend.create(
+            name,
+            f"select r.*{selected} from records as r join subset_input as s on r.uid = s.uid order by r.uid",
         )
-        self.con.unregister("subset_input")
+        self.backend.unregister("subset_input")
         return name
 
     def _drop(self, table: str) -> None:
@@ -512,12 +565,11 @@ class Scorer:
         self.db.delete_tables_created_by_splink_from_db()
         if table != "records":
             self._registered.pop(table, None)
-            self.con.execute(f"drop table {table}")
+            self.backend.drop(table)
 
     def default_model(self) -> Model:
         """The documented default parameters (:data:`DEFAULT_M_U`, :data:`DEFAULT_PRIOR`)."""
-        settings = _settings(with_defaults(comparisons(tf=False)), DEFAULT_PRIOR, blocking_rules())
-        return Model(self._linker("records", settings).misc.save_model_to_json(), trained=False)
+        return Model(self._saved(self._linker("records", default_settings())), trained=False)
 
     def train(self, rows: np.ndarray | None = None) -> Model:
         """Estimate the model on all records, or on ``rows`` only (:func:`training_sample`).
@@ -542,7 +594,7 @@ class Scorer:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on("forename_token", "surname_token")
             )
-            trained = regularise(linker.misc.save_model_to_json())
+            trained = regularise(self._saved(linker))
         except Exception as error:  # noqa: BLE001 - any training failure falls back to defaults
             log.warning("person linkage: model training failed (%s); using default parameters", type(error).__name__)
             return self.default_model()
@@ -550,7 +602,7 @@ class Scorer:
             self._drop(table)
         if not _trained_model_is_sane(trained):
             return self.default_model()
-        settings = self._linker("records", trained, validate=False).misc.save_model_to_json()
+        settings = self._saved(self._linker("records", trained, validate=False))
         return Model(settings, trained=True, records=self.size)
 
     def predict(
@@ -580,10 +632,10 @@ class Scorer:
             predictions = self._linker(table, settings, validate=False).inference.predict(
                 threshold_match_weight=min_weight, warning_mode="never"
             )
-            return self.con.execute(
+            return self.frame(
                 f"select least(uid_l, uid_r) as uid_l, greatest(uid_l, uid_r) as uid_r, "
                 f"match_weight, match_probability from {predictions.physical_name} order by 1, 2"
-            ).df()
+            )
         finally:
             self._drop(table)
 

@@ -200,9 +200,9 @@ def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFra
             rules = ["l.review_slot = r.review_slot"]
             pass_settings = {**settings, "blocking_rules_to_generate_predictions": rules}
             linker = scorer._linker(table, pass_settings, validate=False)
-            scored = scorer.con.execute(
+            scored = scorer.frame(
                 f"select uid_l, uid_r, {wanted} from {linker.inference.predict(warning_mode='never').physical_name}"
-            ).df()
+            )
         finally:
             scorer._drop(table)
         scored["i"] = np.minimum(scored["uid_l"], scored["uid_r"])

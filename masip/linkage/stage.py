@@ -123,7 +123,8 @@ def _new_build_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def _warehouse_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
+def warehouse_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The build id of the warehouse's links (the linkage state they came from has the same), if any."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = 'link_run'",
         [LINKS_SCHEMA],
@@ -167,7 +168,8 @@ def _previous_state(vault: Vault, warehouse_build: str | None, retrain: bool) ->
         return load_state(con)
 
 
-def _typed_links(links: pd.DataFrame) -> pd.DataFrame:
+def typed_links(links: pd.DataFrame) -> pd.DataFrame:
+    """``person_links`` as written to the warehouse."""
     # explicit dtypes: an empty frame of object columns would reach DuckDB as columns of type NULL
     typed = {c: links[c].astype("string") for c in OUTPUT_COLUMNS if c != "match_probability"}
     typed["match_probability"] = links["match_probability"].astype("Float64")
@@ -179,7 +181,7 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     started = time.perf_counter()
     with duckdb.connect(str(warehouse)) as con:
         records, context = read_inputs(con, vault)
-        previous = _previous_state(vault, _warehouse_build_id(con), retrain)
+        previous = _previous_state(vault, warehouse_build_id(con), retrain)
     versions = sorted(set(records["key_version"].dropna().astype(str)))
     if len(versions) > 1:
         raise VaultMismatch(f"the live record roles carry tokens of {len(versions)} keys; rebuild from the landing copies")
@@ -193,7 +195,7 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     with duckdb.connect(str(candidate)) as state_con:
         store_state(state_con, state, build_id)
     vault.protect()
-    typed = _typed_links(links)
+    typed = typed_links(links)
     with duckdb.connect(str(warehouse)) as con:
         con.execute(f"create schema if not exists {LINKS_SCHEMA}")
         con.register("person_links_frame", typed)
@@ -205,7 +207,13 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
             f"create or replace table {RUN_TABLE} as select ? as build_id, ? as retrained, ? as record_roles",
             [build_id, previous is None, len(typed)],
         )
-        _write_review(con, run.review_queue, run.review_fields)
+        queue, fields = typed_review(run.review_queue, run.review_fields)
+        for table, frame in ((REVIEW_QUEUE_TABLE, queue), (REVIEW_FIELDS_TABLE, fields)):
+            con.register("review_frame", frame)
+            try:
+                con.execute(f"create or replace table {table} as select * from review_frame")
+            finally:
+                con.unregister("review_frame")
     return LinkageSummary(
         build_id=build_id,
         key_version=versions[0] if versions else None,
@@ -218,8 +226,8 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     )
 
 
-def _write_review(con: duckdb.DuckDBPyConnection, queue: pd.DataFrame, fields: pd.DataFrame) -> None:
-    """The review queue and its field evidence into the candidate warehouse (typed even when empty)."""
+def typed_review(queue: pd.DataFrame, fields: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The review queue and its field evidence as written to the warehouse (typed even when empty)."""
     numbers = {"match_probability", "match_weight"}
     typed_queue = pd.DataFrame(
         {c: queue[c].astype("Float64") if c in numbers else queue[c].astype("boolean") if c == "linked"
@@ -232,12 +240,7 @@ def _write_review(con: duckdb.DuckDBPyConnection, queue: pd.DataFrame, fields: p
         "agreement_level": fields["agreement_level"].astype("string"),
         "match_weight": fields["match_weight"].astype("Float64"),
     })
-    for table, frame in ((REVIEW_QUEUE_TABLE, typed_queue), (REVIEW_FIELDS_TABLE, typed_fields)):
-        con.register("review_frame", frame)
-        try:
-            con.execute(f"create or replace table {table} as select * from review_frame")
-        finally:
-            con.unregister("review_frame")
+    return typed_queue, typed_fields
 
 
 def keyless_environment(environ: dict[str, str] | None = None) -> dict[str, str]:

@@ -1,15 +1,19 @@
 """The dbt project on Apache Spark in local mode, checked against the DuckDB build (issue #16).
 
-What runs where:
+What runs where (after the DuckDB run has built and published the warehouse):
 
-- ingest and the linkage stage run as on DuckDB (the linkage is the project's
-  own keyless stage over the vault; it writes ``linkage.person_links`` into the
-  warehouse). :func:`export_inputs` writes the warehouse's input schemas
-  (``raw``, ``ops``, ``linkage``) as Parquet: the tables Spark reads;
-- :func:`run_spark_build` runs :mod:`masip.spark.job` in a child process: one
-  local SparkSession, dbt-spark (method ``session``) builds every model, and
-  the marts come back as Parquet;
-- :mod:`masip.spark.compare` checks those marts against the DuckDB build.
+- :func:`export_inputs` writes the warehouse's input schemas (``raw``,
+  ``ops``, ``linkage``) as Parquet: the tables Spark reads;
+- the linkage again, on Spark (:mod:`masip.spark.linkage`, a keyless child
+  process with its own local SparkSession): Splink's Spark backend scores
+  every candidate pair of the live record roles, read from the vault, under
+  the model the DuckDB run's links were decided with, and its
+  ``person_links`` and review tables replace the exported ones;
+- :func:`run_spark_build` then runs :mod:`masip.spark.job` in a child
+  process: one local SparkSession, dbt-spark (method ``session``) builds every
+  model, and the marts come back as Parquet;
+- :mod:`masip.spark.compare` checks Spark's ``person_links`` and marts
+  against the DuckDB build.
 
 Java is needed (Spark runs in a JVM): ``make java`` installs Debian's
 ``openjdk-17-jre-headless``; :func:`java_missing_reason` says when it is absent.
@@ -29,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from connectors.vault import Vault
 
 #: The warehouse schemas the dbt project reads (its sources), exported for Spark.
 INPUT_SCHEMAS = ("raw", "ops", "linkage")
@@ -86,14 +92,19 @@ def export_inputs(warehouse: Path, inputs_dir: Path) -> dict[str, int]:
 
 
 def run_spark_build(
-    warehouse: Path, work_dir: Path, as_of: date | None = None, cores: int = 2
+    warehouse: Path, work_dir: Path, as_of: date | None = None, cores: int = 2, vault: Vault | None = None,
 ) -> SparkBuildResult:
-    """Export the inputs of ``warehouse`` and build every model on Spark in a child process.
+    """Export the inputs of ``warehouse``, link on Spark, and build every model on Spark, each in a child process.
 
-    ``work_dir`` receives ``inputs/`` (Parquet inputs), ``spark/`` (Spark's
-    warehouse, dbt's target and log) and ``marts/`` (the marts Spark built, as
-    Parquet). Raises :class:`SparkRunError` when Java is missing or the build fails.
+    ``vault`` (default :meth:`Vault.for_warehouse`) holds the encodings and the
+    linkage state of the warehouse's links. ``work_dir`` receives ``inputs/``
+    (Parquet inputs; ``inputs/linkage`` from the linkage on Spark), ``spark/``
+    (Spark's warehouse, dbt's target and log) and ``marts/`` (the marts Spark
+    built, as Parquet). Raises :class:`SparkRunError` when Java is missing or
+    a step fails.
     """
+    from masip.spark.linkage import run_spark_linkage
+
     reason = java_missing_reason()
     if reason:
         raise SparkRunError(f"cannot run on Spark: {reason}")
@@ -101,6 +112,8 @@ def run_spark_build(
     for sub in ("inputs", "spark", "marts"):
         shutil.rmtree(work_dir / sub, ignore_errors=True)
     input_rows = export_inputs(warehouse, work_dir / "inputs")
+    vault = vault or Vault.for_warehouse(warehouse)
+    linkage = run_spark_linkage(warehouse, vault, work_dir / "inputs" / "linkage", cores)
     command = [
         sys.executable, "-m", "masip.spark.job", "--inputs", str(work_dir / "inputs"),
         "--work", str(work_dir / "spark"), "--out", str(work_dir / "marts"), "--cores", str(cores),
@@ -116,5 +129,5 @@ def run_spark_build(
             f"What to do: read dbt's log under {work_dir / 'spark' / 'dbt' / 'logs'}; a SQL error there is a "
             "dialect difference to cover in dbt_project/macros/dialect.sql."
         )
-    summary = {**json.loads(done.stdout.strip().splitlines()[-1]), "input_rows": input_rows}
+    summary = {**json.loads(done.stdout.strip().splitlines()[-1]), "input_rows": input_rows, "linkage": linkage}
     return SparkBuildResult(marts_dir=work_dir / "marts", summary=summary, seconds=time.perf_counter() - started)

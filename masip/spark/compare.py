@@ -8,7 +8,10 @@ the same value are equal; integers are numbers too), a timestamp is read in
 UTC. A date and a timestamp are NOT equal, nor are ``'1'`` and ``1``.
 
 ``person_xref`` is also compared as a partition of record roles: which
-record roles resolve to the same person, whatever the person ids are called.
+record roles resolve to the same person, whatever the person ids are called;
+so is ``linkage.person_links``, the linkage stage's output on either engine,
+which is compared with the review tables the stage writes
+(:func:`compare_linkage`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ import pandas as pd
 #: The marts the equivalence test asserts identical (issue #16).
 CHECKED_MARTS = ("person_xref", "victim_journey", "dyad_flags", "panel", "attrition_funnel", "reoffending")
 ROLE_KEY = ("source_id", "source_table", "record_ref", "role")
+#: The linkage stage's output (record role -> person), as the DuckDB run wrote it into the warehouse.
+PERSON_LINKS = "linkage.person_links"
+#: The tables the linkage on Spark writes (masip.spark.linkage), under the warehouse's schema ``linkage``.
+LINKAGE_TABLES = ("person_links", "review_queue", "review_fields")
+#: Tables also compared as a partition of record roles into persons.
+PARTITIONED = ("person_xref", PERSON_LINKS)
 
 
 @dataclass
@@ -138,8 +147,8 @@ def compare_frames(table: str, on_duckdb: pd.DataFrame, on_spark: pd.DataFrame, 
             f"{len(only_duck)} row(s) only on DuckDB, {len(only_spark)} only on Spark; columns {columns}; "
             f"e.g. DuckDB {only_duck[:examples]} vs Spark {only_spark[:examples]}"
         )
-    if table == "person_xref" and person_partition(on_duckdb) != person_partition(on_spark):
-        result.differences.append("person_xref groups the record roles into different persons")
+    if table in PARTITIONED and person_partition(on_duckdb) != person_partition(on_spark):
+        result.differences.append(f"{table} groups the record roles into different persons")
     return result
 
 
@@ -149,6 +158,18 @@ def compare_marts(warehouse: Path, marts_dir: Path, tables: tuple[str, ...] = CH
         compare_frames(table, read_duckdb_mart(warehouse, table), read_spark_mart(marts_dir, table))
         for table in tables
     ]
+
+
+def compare_linkage(warehouse: Path, inputs_dir: Path) -> list[MartComparison]:
+    """The DuckDB linkage's tables (in ``warehouse``) against the linkage on Spark's (``inputs_dir/linkage``)."""
+    comparisons = []
+    for table in LINKAGE_TABLES:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            on_duckdb = _read(con, f"select * from linkage.{table}")
+        with duckdb.connect() as con:
+            on_spark = _read(con, f"select * from read_parquet('{inputs_dir / 'linkage' / f'{table}.parquet'}')")
+        comparisons.append(compare_frames(f"linkage.{table}", on_duckdb, on_spark))
+    return comparisons
 
 
 def describe(comparisons: list[MartComparison]) -> str:

@@ -62,12 +62,13 @@ class SparkBuildError(RuntimeError):
     """A step of the Spark build failed; the message names the step and dbt's node errors."""
 
 
-def start_session(work_dir: Path, cores: int) -> Any:
-    """The local SparkSession of this build (dbt-spark's ``getOrCreate`` returns it)."""
+def start_session(work_dir: Path, cores: int, app: str = "masip-dbt", conf: dict[str, str] | None = None) -> Any:
+    """The local SparkSession of this build (dbt-spark's ``getOrCreate`` returns it); ``conf`` adds settings."""
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master(f"local[{cores}]").appName("masip-dbt")
-    for key, value in {**SPARK_CONF, "spark.sql.warehouse.dir": str(work_dir / "spark-warehouse")}.items():
+    builder = SparkSession.builder.master(f"local[{cores}]").appName(app)
+    settings = {**SPARK_CONF, "spark.sql.warehouse.dir": str(work_dir / "spark-warehouse"), **(conf or {})}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

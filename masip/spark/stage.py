@@ -1,11 +1,14 @@
-"""``masip run --engine spark``: after the DuckDB run, every model again on Spark, checked, validated and published.
+"""``masip run --engine spark``: after the DuckDB run, the linkage and every model again on Spark, checked.
 
 :func:`spark_stage` takes a warehouse that the pipeline has just built and
 published (ingest, linkage stage, dbt on DuckDB, quality gate) and
 
-1. builds every dbt model again on Spark in local mode from the
-   warehouse's inputs (:func:`masip.spark.run_spark_build`);
-2. compares every mart it built with DuckDB's (:mod:`masip.spark.compare`);
+1. links the record roles again with Splink's Spark backend
+   (:mod:`masip.spark.linkage`) and builds every dbt model again on Spark in
+   local mode from the warehouse's inputs and those links
+   (:func:`masip.spark.run_spark_build`);
+2. compares Spark's ``person_links`` (and review tables) and every mart it
+   built with DuckDB's (:mod:`masip.spark.compare`);
 3. writes the Spark result warehouse: a copy of the warehouse whose
    ``marts`` tables are the ones Spark built, so that the quality gate
    (Great Expectations), the case pack and the evaluation read Spark's
@@ -24,8 +27,9 @@ from pathlib import Path
 
 import duckdb
 
+from connectors.vault import Vault
 from masip.spark import SparkBuildResult, run_spark_build
-from masip.spark.compare import MartComparison, compare_marts, describe
+from masip.spark.compare import MartComparison, compare_linkage, compare_marts, describe
 
 
 @dataclass
@@ -59,14 +63,21 @@ def spark_result_warehouse(warehouse: Path, marts_dir: Path, target: Path) -> Pa
 
 def _report(result: SparkStageResult, rows: int) -> str:
     build = result.build.summary
+    linkage = build["linkage"]
     steps = ", ".join(f"{k} {v:.0f} s" for k, v in build["seconds"].items())
     return "\n".join([
-        "# The marts on Spark, checked against DuckDB",
+        "# The linkage and the marts on Spark, checked against DuckDB",
+        "",
+        (f"Linkage with Splink's Spark backend (Spark {linkage['spark_version']}, local mode) under the model of "
+         f"linkage build {linkage['build_id']}: {linkage['scored_pairs']} candidate pairs scored, "
+         f"{linkage['roles']} record roles into {linkage['persons']} persons, in {linkage['seconds']:.0f} s "
+         f"(scoring and clustering {linkage['linkage_seconds']:.0f} s)."),
         "",
         (f"Spark {build['spark_version']} in local mode; {build['nodes_built']} dbt nodes built with dbt-spark "
-         f"(method session) from {rows} input rows, in {result.build.seconds:.0f} s ({steps})."),
+         f"(method session) from {rows} input rows, in {result.build.seconds:.0f} s in all ({steps})."),
         "",
-        "Every mart (identical = the same rows, cell by cell; person_xref also as a partition of record roles):",
+        ("The linkage's tables and every mart (identical = the same rows, cell by cell; person_links and "
+         "person_xref also as a partition of record roles):"),
         "",
         describe(result.comparisons),
         "",
@@ -76,15 +87,20 @@ def _report(result: SparkStageResult, rows: int) -> str:
     ])
 
 
-def spark_stage(warehouse: Path, out_dir: Path, as_of: date | None = None) -> SparkStageResult:
-    """Steps 1-5 of the module docstring; work files under ``<out_dir>/spark``."""
+def spark_stage(
+    warehouse: Path, out_dir: Path, as_of: date | None = None, vault_dir: Path | None = None
+) -> SparkStageResult:
+    """Steps 1-5 of the module docstring; work files under ``<out_dir>/spark``.
+
+    ``vault_dir``: the warehouse's linkage vault (default: as :meth:`Vault.for_warehouse` finds it).
+    """
     from masip.quality import validate_warehouse
 
     started = time.perf_counter()
     work = out_dir / "spark"
-    build = run_spark_build(warehouse, work, as_of=as_of)
+    build = run_spark_build(warehouse, work, as_of=as_of, vault=Vault.for_warehouse(warehouse, vault_dir))
     built = tuple(sorted(folder.stem for folder in build.marts_dir.glob("*.parquet")))
-    comparisons = compare_marts(warehouse, build.marts_dir, built)
+    comparisons = [*compare_linkage(warehouse, work / "inputs"), *compare_marts(warehouse, build.marts_dir, built)]
     result_warehouse = spark_result_warehouse(warehouse, build.marts_dir, work / "masip-spark.duckdb")
     quality = validate_warehouse(result_warehouse, work / "data_quality")
     result = SparkStageResult(

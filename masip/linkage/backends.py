@@ -1,0 +1,111 @@
+"""Where the person model's Splink runs: an in-process DuckDB database (the default) or Spark.
+
+:class:`masip.linkage.fuzzy.Scorer` keeps the prepared records in a backend
+and asks it for very little: tables from Arrow and from a ``select``, rows
+back as pandas, each record's fingerprint, and Splink's database API. The
+SQL the scorer sends means the same on both engines; the comparison levels
+are rendered in the backend's :attr:`dialect`
+(:class:`masip.linkage.comparisons.Dialect`). The Spark backend is
+:class:`masip.spark.linkage.SparkBackend`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any, Protocol
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from masip.linkage import comparisons as C
+
+#: DuckDB's memory cap for the linkage's own database; dbt's connection uses the same variable (profiles.yml)
+MEMORY_ENV = "MASIP_DUCKDB_MEMORY"
+DEFAULT_MEMORY = "2GB"
+
+
+class ScoringBackend(Protocol):
+    """The database a :class:`masip.linkage.fuzzy.Scorer` scores in."""
+
+    dialect: C.Dialect
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """``table`` readable as ``name`` until :meth:`unregister` (a view where the engine allows one)."""
+
+    def unregister(self, name: str) -> None: ...
+
+    def create(self, name: str, select: str) -> None:
+        """Table ``name`` holding the rows of ``select``."""
+
+    def drop(self, name: str) -> None: ...
+
+    def frame(self, select: str) -> pd.DataFrame:
+        """The rows of ``select`` as pandas (numpy dtypes, as DuckDB's ``.df()``)."""
+
+    def fingerprints(self, table: str) -> np.ndarray:
+        """:func:`record_hashes` of ``table``'s rows, in ``uid`` order."""
+
+    def splink_api(self) -> Any:
+        """Splink's database API over this database."""
+
+    def close(self) -> None: ...
+
+
+def record_hashes(con: duckdb.DuckDBPyConnection, table: str) -> np.ndarray:
+    """A 64-bit DuckDB hash of each row of ``table`` but its ``uid``, in ``uid`` order (int64).
+
+    Computed by DuckDB on either backend (the Spark backend hands its table
+    over as Arrow), so a record's fingerprint does not depend on the engine
+    that scored it.
+    """
+    hashes = con.execute(f"select hash(*columns(* exclude (uid))) from {table} order by uid").fetchnumpy()
+    return next(iter(hashes.values())).astype(np.uint64).view(np.int64)
+
+
+class DuckDBBackend:
+    """An in-memory DuckDB database capped like the warehouse's (:data:`MEMORY_ENV`).
+
+    Past the cap DuckDB spills to a private temporary folder, removed on
+    :meth:`close`, instead of growing the process.
+    """
+
+    dialect = C.DUCKDB
+
+    def __init__(self) -> None:
+        self._spill = tempfile.mkdtemp(prefix="masip-linkage-")
+        self.con = duckdb.connect(
+            config={"memory_limit": os.environ.get(MEMORY_ENV, DEFAULT_MEMORY), "temp_directory": self._spill}
+        )
+        # Splink runs many queries; DuckDB's progress bar would print each into the logs
+        self.con.execute("set enable_progress_bar = false")
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def create(self, name: str, select: str) -> None:
+        self.con.execute(f"create table {name} as {select}")
+
+    def drop(self, name: str) -> None:
+        self.con.execute(f"drop table {name}")
+
+    def frame(self, select: str) -> pd.DataFrame:
+        return self.con.execute(select).df()
+
+    def fingerprints(self, table: str) -> np.ndarray:
+        return record_hashes(self.con, table)
+
+    def splink_api(self) -> Any:
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
