@@ -35,10 +35,11 @@ java:
 	@command -v java >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } \
 		|| echo "make java: could not install openjdk-17-jre-headless; Spark (make test-spark, --engine spark) cannot run here"
 
-# The Spark equivalence test is marked `spark` and left out of the plain pytest run (pyproject addopts);
+# The suite runs on two workers (pytest-xdist; each test module stays on one worker, so its fixtures are built
+# once). The Spark equivalence test is marked `spark` and left out of the plain pytest run (pyproject addopts);
 # `make test` runs it after the rest, as `make test-spark`.
 test: setup browser java
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 	$(MAKE) test-spark
 
 test-spark: setup java

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,8 +43,23 @@ def _airflow_env(home: Path) -> dict[str, str]:
     }
 
 
+def _give_xdist_workers_a_main_file(config: pytest.Config) -> None:
+    """Let pyspark be imported inside a pytest-xdist worker.
+
+    Great Expectations imports ``pyspark.sql.connect`` when pyspark is
+    installed, and pyspark's dependency check takes a ``__main__`` with
+    neither ``__spec__`` nor ``__file__`` (an xdist worker's) for a doctest
+    run and calls ``sys.exit(0)``. A worker's ``__main__`` is given a
+    ``__file__`` so the import goes on as it does in any other process.
+    """
+    main = sys.modules["__main__"]
+    if hasattr(config, "workerinput") and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
+        main.__file__ = "<pytest-xdist worker>"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _airflow_home
+    _give_xdist_workers_a_main_file(config)
     _airflow_home = Path(tempfile.mkdtemp(prefix="masip-airflow-home-"))
     for name, value in _airflow_env(_airflow_home).items():
         _saved_env[name] = os.environ.get(name)
