@@ -420,3 +420,21 @@ def test_ingest_writes_the_encodings_to_the_vault(tmp_path):
         ).fetchone()
     assert filled[0] > 0 and filled[1] == filled[5] and filled[4] == NAME_BLOOM_BITS
     assert filled[3] > 0
+
+
+def test_encodings_are_converted_slice_by_slice_as_they_would_be_whole(monkeypatch: pytest.MonkeyPatch):
+    """A national partnership's token lists overflow one Arrow string array: conversion goes slice by slice."""
+    from masip.linkage import comparisons as C
+
+    digest = [hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(1_000)]
+    tokens = pa.chunked_array([pa.array([None if i % 7 == 0 else digest[i] for i in range(600)]),
+                               pa.array([digest[i] if i % 5 else "" for i in range(600, 1_000)])])
+    lists = pa.chunked_array([pa.array([None if i % 9 == 0 else digest[i : i + i % 4] for i in range(1_000)])])
+    filters = pd.Series([None if i % 11 == 0 else hashlib.sha512(digest[i].encode()).digest()[:16] for i in range(1_000)])
+    whole = (C.token_ints(tokens), C.token_int_lists(lists), C.filter_matrix(filters, 16))
+    monkeypatch.setattr(C, "CHUNK_ROWS", 37)
+    assert len(C.arrow_chunks(tokens)) == 17 + 11  # 600 and 400 rows in slices of 37
+    sliced = (C.token_ints(tokens), C.token_int_lists(lists), C.filter_matrix(filters, 16))
+    assert sliced[0].equals(whole[0]) and sliced[1].equals(whole[1])
+    assert (sliced[2][0] == whole[2][0]).all() and (sliced[2][1] == whole[2][1]).all()
+    assert whole[0].null_count == 86 + 80 and whole[2][1].sum() == 1_000 - 91

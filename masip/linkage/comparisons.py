@@ -27,7 +27,7 @@ Spark the same levels are spelled with backquoted identifiers,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,21 +326,44 @@ def exact_comparison(name: str, token: str, tf: bool = False, dialect: Dialect =
 # Arrow-backed ones (``pd.ArrowDtype``, several times smaller in memory).
 
 _HEX_DIGITS = 16  # a token's first 64 bits
+#: Rows converted at a time (slices of the input's chunks, zero-copy): any text these rows hold fits the
+#: 32-bit offsets of an Arrow string array, whatever the size of the partnership.
+CHUNK_ROWS = 1 << 18
+
+
+def arrow_chunks(values: pd.Series | pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """``values`` as Arrow arrays, chunk by chunk as they come (NaN and None are null).
+
+    Kept in chunks because a national partnership's text columns (token lists
+    above all) hold more than the 2 GiB one Arrow string array can address:
+    every conversion below works on one chunk at a time and only its
+    fixed-width result is joined up.
+    """
+    chunked = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, from_pandas=True)
+    chunks = [chunked] if isinstance(chunked, pa.Array) else list(chunked.chunks)
+    pieces = [chunk.slice(start, CHUNK_ROWS) for chunk in chunks for start in range(0, len(chunk), CHUNK_ROWS)]
+    return pieces or [pa.array([], chunked.type)]
 
 
 def arrow_array(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
-    """``values`` as one Arrow array (NaN and None are null)."""
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks()
-    if isinstance(values, pa.Array):
-        return values
-    array = pa.array(values, from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    """``values`` as one Arrow array (NaN and None are null); for columns that fit one array."""
+    chunks = arrow_chunks(values)
+    return chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks)
 
 
-def column_array(frame: pd.DataFrame, column: str) -> pa.Array:
-    """``frame[column]`` as Arrow, or all null when the frame has no such column."""
-    return arrow_array(frame[column]) if column in frame else pa.nulls(len(frame))
+def by_chunk(values: pd.Series | pa.Array | pa.ChunkedArray, convert: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """``convert`` applied to each chunk of ``values``, the (fixed-width) results joined into one array."""
+    chunks = [convert(chunk) for chunk in arrow_chunks(values)]
+    return chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks)
+
+
+def column_array(frame: pd.DataFrame, column: str) -> pa.ChunkedArray:
+    """``frame[column]`` as Arrow (in its chunks), or all null when the frame has no such column."""
+    if column not in frame:
+        return pa.chunked_array([pa.nulls(len(frame))])
+    values = frame[column]
+    chunked = pa.array(values, from_pandas=True)
+    return chunked if isinstance(chunked, pa.ChunkedArray) else pa.chunked_array([chunked])
 
 
 def _lengths(array: pa.Array) -> np.ndarray:
@@ -379,7 +402,14 @@ def filter_matrix(values: pd.Series | pa.Array, nbytes: int) -> tuple[np.ndarray
     Python values arrives as a ``'0101…'`` string. Anything else (another
     size, an empty value) is a missing filter.
     """
-    array = arrow_array(values)
+    parts = [_filter_matrix_of(chunk, nbytes) for chunk in arrow_chunks(values)]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([m for m, _ in parts]), np.concatenate([p for _, p in parts])
+
+
+def _filter_matrix_of(array: pa.Array, nbytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`filter_matrix` of one Arrow array."""
     matrix = np.zeros((len(array), nbytes), dtype=np.uint8)
     present = np.zeros(len(array), dtype=bool)
     if pa.types.is_null(array.type):
@@ -426,7 +456,11 @@ def token_ints(values: pd.Series | pa.Array) -> pa.Array:
     collide with probability 2^-64 per pair, negligible for any partnership
     (about 10^-9 for 200,000 distinct values).
     """
-    array = arrow_array(values)
+    return by_chunk(values, _token_ints_of)
+
+
+def _token_ints_of(array: pa.Array) -> pa.Array:
+    """:func:`token_ints` of one Arrow array."""
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), pa.int64())
     if pa.types.is_integer(array.type):  # already converted
@@ -445,7 +479,11 @@ def token_int_lists(values: pd.Series | pa.Array) -> pa.Array:
     Sorted so that equal sets of tokens are equal lists, whatever order they
     were written in.
     """
-    array = arrow_array(values)
+    return by_chunk(values, _token_int_lists_of)
+
+
+def _token_int_lists_of(array: pa.Array) -> pa.Array:
+    """:func:`token_int_lists` of one Arrow array."""
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), pa.list_(pa.int64()))
     if pa.types.is_integer(array.type.value_type):  # already converted
