@@ -227,6 +227,10 @@ def _same(*columns: str) -> str:
     return " and ".join(f"l.{c} = r.{c}" for c in columns)
 
 
+def _one_missing(column: str) -> str:
+    return f"(l.{column} is null or r.{column} is null)"
+
+
 def blocking_rules() -> list[str]:
     """Candidate pairs: who could plausibly be the same person (keyed tokens and clear generalised values).
 
@@ -245,7 +249,8 @@ def blocking_rules() -> list[str]:
     person's other records through the postcode (with the sex or the role, either
     of which may be missing), or opposite the same
     partner (the partner-salt token: the other person of the record has the
-    same date of birth); crime-reference pairs have their own rule.
+    same date of birth) when one of the two has no date of birth or two of
+    its parts agree; crime-reference pairs have their own rule.
     """
     fn, sn, pair = "forename_token", "surname_token", "name_pair_token"
     dob, district = "dob_unordered_token", "postcode_district"
@@ -260,7 +265,10 @@ def blocking_rules() -> list[str]:
         _same("dob_year_day_token", district),
         _same("postcode_token", "sex"),
         _same("postcode_token", "role"),
-        _same("partner_salt_token", "role"),
+        # the partner's date of birth alone is a broad key (90 million pairs at a national year's 2.6 million
+        # records): only where a date of birth is missing, or two of its parts agree
+        f"{_same('partner_salt_token', 'role')} and ({_one_missing(dob)} or {_same('dob_year_month_token')} "
+        f"or {_same('dob_year_day_token')})",
         _same("ctx_key"),
     ]
 
