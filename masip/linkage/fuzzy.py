@@ -78,6 +78,10 @@ U_SAMPLE_PAIRS = 1_000_000
 SEED = 20261122
 #: Pairs scoring below this match weight are not returned at all.
 MIN_MATCH_WEIGHT = -12.0
+#: Records per side of one prediction chunk. Splink carries every comparison column of both records through
+#: the join before the weight threshold drops a pair, so a national year's tens of millions of candidate
+#: pairs would spill tens of GB at once; in chunks each pass holds about 1/chunks² of them.
+PREDICTION_CHUNK_RECORDS = 400_000
 #: Default prior probability that two random record roles are the same person.
 DEFAULT_PRIOR = 0.002
 
@@ -637,8 +641,10 @@ class Scorer:
         table = "records" if rows is None and not columns else self._subset(rows, columns)
         try:
             settings = {**model.settings, "blocking_rules_to_generate_predictions": rules}
+            chunks = prediction_chunks(self.size if rows is None else len(rows))
             predictions = self._linker(table, settings, validate=False).inference.predict(
-                threshold_match_weight=min_weight, warning_mode="never"
+                threshold_match_weight=min_weight, warning_mode="never", num_chunks_left=chunks,
+                num_chunks_right=chunks,
             )
             return self.frame(
                 f"select least(uid_l, uid_r) as uid_l, greatest(uid_l, uid_r) as uid_r, "
@@ -646,6 +652,11 @@ class Scorer:
             )
         finally:
             self._drop(table)
+
+
+def prediction_chunks(records: int) -> int:
+    """Chunks per side for scoring ``records`` records (1 up to :data:`PREDICTION_CHUNK_RECORDS`)."""
+    return max(1, math.ceil(records / PREDICTION_CHUNK_RECORDS))
 
 
 def rescore(match_weight: np.ndarray, prior_weight: float, new_prior: float) -> np.ndarray:
