@@ -448,3 +448,32 @@ def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest
     assert fuzzy.prediction_chunks(len(RECORDS)) >= 3
     assert linked["person_id"].duplicated().any()  # there are links to lose
     pd.testing.assert_frame_equal(link_person_records(pd.DataFrame(RECORDS), CONTEXT), linked)
+
+
+def test_date_part_level_weighs_the_date_alone_not_the_surname_its_keys_carry():
+    """The year+month / year+day tokens are keyed with the surname's Soundex code: sampled u is the chance of a
+    like-sounding surname too, which the surname comparison counts again (issue 14). Training sets it to the
+    chance of the date parts alone, taken from the u of "else", and a partnership of one birth year only
+    (share 1) agrees on a month or a day about one time in nine."""
+    from masip.linkage import fuzzy
+
+    model = fuzzy.default_settings()
+    dob = next(c for c in model["comparisons"] if c["output_column_name"] == "dob")
+    sampled = {lv["label_for_charts"]: lv["u_probability"] for lv in dob["comparison_levels"] if "u_probability" in lv}
+    sampled["year and day or month equal"] = 4e-6
+    for level in dob["comparison_levels"]:
+        if level["label_for_charts"] in sampled:
+            level["u_probability"] = sampled[level["label_for_charts"]]
+    before = sum(sampled.values())
+
+    fixed = fuzzy.unconditional_date_parts(model, same_year_share=0.025)
+    levels = {lv["label_for_charts"]: lv for lv in next(
+        c for c in fixed["comparisons"] if c["output_column_name"] == "dob")["comparison_levels"]}
+    assert levels["year and day or month equal"]["u_probability"] == pytest.approx(0.025 * fuzzy.MONTH_OR_DAY_SHARE)
+    assert sum(lv["u_probability"] for lv in levels.values() if "u_probability" in lv) == pytest.approx(before)
+    assert levels["dob equal"]["u_probability"] == sampled["dob equal"]  # the other levels are untouched
+    assert fuzzy.MONTH_OR_DAY_SHARE == pytest.approx(0.114, abs=0.001)
+    # the input model is not modified, and without a share nothing changes
+    assert next(lv for lv in dob["comparison_levels"] if lv["label_for_charts"] == "year and day or month equal")[
+        "u_probability"] == 4e-6
+    assert fuzzy.unconditional_date_parts(model, 0.0) == model

@@ -95,7 +95,11 @@ def test_first_run_trains_a_model(runs, weeks):
     state, _, _ = runs
     assert len(weeks[0]) >= fuzzy.MIN_TRAINING_RECORDS
     model = fuzzy.Model.from_json(state.model)
-    assert model.trained and model.tf_columns
+    # no term-frequency adjustment: the name tokens are keyed with the date of birth (issue 14)
+    assert model.trained and model.tf_columns == []
+    dob = next(c for c in model.settings["comparisons"] if c["output_column_name"] == "dob")
+    parts = next(lv for lv in dob["comparison_levels"] if lv["label_for_charts"] == "year and day or month equal")
+    assert parts["u_probability"] > 1e-3  # the date parts alone, not with a like-sounding surname (~4e-6)
     assert set(state.term_frequencies) == set(model.tf_columns)
     assert len(state.records) == len(weeks[0]) and len(state.pairs)
 
