@@ -173,10 +173,8 @@ def febrl_pseudo_settings(link_type: str):
         link_type=link_type,
         unique_id_column_name="rec_id",
         comparisons=[
-            # as the pipeline's model (masip.linkage.fuzzy): no term-frequency adjustment of name tokens keyed
-            # with the date of birth
-            C.name_comparison("given_name", "forename_token", views["forename"], tf=False),
-            C.name_comparison("surname", "surname_token", views["surname"], tf=False),
+            C.name_comparison("given_name", "forename_token", views["forename"]),
+            C.name_comparison("surname", "surname_token", views["surname"]),
             C.swap_comparison("name_swap", "name_pair_token", views["forename"], views["surname"]),
             C.dob_comparison(
                 "dob", "dob_t", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token", "birth_year"

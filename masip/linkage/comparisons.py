@@ -235,13 +235,15 @@ def any_view_dice(views: Sequence[SaltedView], threshold: float) -> str:
 
 def name_comparison(
     name: str, token: str, views: Sequence[SaltedView], variants: str | None = None,
-    thresholds: Sequence[float] = (0.8, 0.6), tf: bool = True, containment: float | None = None,
+    thresholds: Sequence[float] = (0.8, 0.6), tf: bool = False, containment: float | None = None,
     differs_when: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """A name field with nickname and typo levels, over salted filters (in the ``views``' dialect).
 
-    null (no view comparable) / exact (term-frequency adjusted salted
-    token; Splink needs a plain equality here) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
+    null (no view comparable) / exact (salted token, term-frequency adjusted
+    if ``tf``, which a token salted with the date of birth must not be: its
+    frequency is that of the name and the date; Splink needs a plain equality
+    here) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
     the other thresholds / [different, where ``differs_when`` = (SQL, label)
     holds] / else; a Dice level holds when it holds in any usable view
     (views with different salts score like strangers). Swapped forename and surname are a

@@ -6,8 +6,8 @@ keyed Bloom filter (compared by Dice similarity); see
 comparisons:
 
 ==============  ===========================================================================
-forename        exact (term-frequency adjusted) / nickname group / Dice ≥ 0.8 / Dice ≥ 0.6 / else
-surname         exact (tf) / Dice ≥ 0.8 / one name inside the other (double-barrelled,
+forename        exact / nickname group / Dice ≥ 0.8 / Dice ≥ 0.6 / else
+surname         exact / Dice ≥ 0.8 / one name inside the other (double-barrelled,
                 hyphenated) / Dice ≥ 0.6 / different, both women (a married name) / else
 name_swap       forename and surname swapped (the unordered pair of Soundex codes agrees,
                 neither field resembles the other record's same field) / else
