@@ -22,12 +22,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	touch $@
 
-demo: setup
+# The demo renders the case pack's PDF with Chromium too (without it the HTML is still written).
+demo: setup browser
 	$(BIN)/masip demo
 
 # Debian's Chromium renders and checks the case pack in the tests.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "make browser: could not install chromium; the case pack PDF is skipped (its HTML is written) and the browser tests fail"
 
 # Spark (pyspark, dbt-spark: requirements.lock) runs in a JVM: Debian's Java 17 runtime. Where it cannot be
 # installed, this says so and the Spark tests skip with that reason (the DuckDB pipeline needs no Java).
