@@ -453,8 +453,8 @@ def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest
 def test_date_part_level_weighs_the_date_alone_not_the_surname_its_keys_carry():
     """The year+month / year+day tokens are keyed with the surname's Soundex code: sampled u is the chance of a
     like-sounding surname too, which the surname comparison counts again (issue 14). Training sets it to the
-    chance of the date parts alone, taken from the u of "else", and a partnership of one birth year only
-    (share 1) agrees on a month or a day about one time in nine."""
+    chance of the date parts alone (the same-year share times about one in nine), taken from the u of
+    "else"."""
     from masip.linkage import fuzzy
 
     model = fuzzy.default_settings()

@@ -232,13 +232,10 @@ def _run_splink(
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(dob))
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(col("given_name"), col("surname")))
         if date_parts:
-            from masip.linkage.fuzzy import unconditional_date_parts
+            from masip.linkage.fuzzy import same_year_share_sql, unconditional_date_parts
 
             years = " union all ".join(f"select birth_year from input_{k}" for k in range(len(frames)))
-            share = con.execute(
-                f"select sum(n * n) / (sum(n) * sum(n)) from (select count(*) as n from ({years}) "
-                "where birth_year is not null group by birth_year)"
-            ).fetchall()[0][0]
+            share = con.execute(same_year_share_sql(f"({years})")).fetchall()[0][0]
             model = unconditional_date_parts(linker.misc.save_model_to_json(), float(share or 0.0))
             linker = Linker(tables if len(tables) > 1 else tables[0], model, log_level=logging.ERROR)
         predictions = linker.inference.predict(threshold_match_probability=0.01, warning_mode="never")

@@ -297,6 +297,10 @@ def swap_comparison(
     return comparison(name, levels)
 
 
+#: The label of the date-of-birth level "the year and one of day and month agree" (read by the training).
+DATE_PARTS_LABEL = "year and day or month equal"
+
+
 def dob_comparison(
     name: str, dob: str, unordered: str, year_month: str, year_day: str, year: str, dialect: Dialect = DUCKDB
 ) -> dict[str, Any]:
@@ -309,7 +313,7 @@ def dob_comparison(
     levels = [null_level(dob, dialect=dialect), exact_level(dob, label="dob equal", dialect=dialect)]
     levels.append(_level(equal(unordered, dialect), "day/month swapped"))
     two_of_three = f"{equal(year_month, dialect)} or {equal(year_day, dialect)}"
-    levels.append(_level(two_of_three, "year and day or month equal"))
+    levels.append(_level(two_of_three, DATE_PARTS_LABEL))
     levels.append(_level(equal(year, dialect), "year equal"))
     levels.append(else_level())
     return comparison(name, levels)

@@ -36,8 +36,8 @@ birth agreement. Two corrections keep one agreement from counting twice
 whole date of birth, so its frequency is that of the name and the date
 together), and the u probability of the date-part level is the chance of
 the date parts alone (:func:`unconditional_date_parts`), not of the date
-parts and a like-sounding surname that their keys also carry. Above :data:`MAX_TRAINING_RECORDS` records (a national
-year) the model is trained on a sample of that many, chosen by a hash of
+parts and a like-sounding surname that their keys also carry. Above
+:data:`MAX_TRAINING_RECORDS` records (a national year) the model is trained on a sample of that many, chosen by a hash of
 the records' member keys (:func:`training_sample`): the training blocks grow
 with the square of their input, and a few hundred thousand records estimate
 the parameters as well. Smaller inputs — a unit test, the first week of a
@@ -444,6 +444,14 @@ def regularise(model: dict[str, Any]) -> dict[str, Any]:
 MONTH_OR_DAY_SHARE = 1 / 12 + 1 / 30.4 - 1 / 365
 
 
+def same_year_share_sql(table: str) -> str:
+    """SQL: the share of pairs of ``table``'s records (with a birth year) born in the same year (column ``share``)."""
+    return (
+        "select sum(n * n) / (sum(n) * sum(n)) as share from "
+        f"(select count(*) as n from {table} where birth_year is not null group by birth_year)"
+    )
+
+
 def unconditional_date_parts(model: dict[str, Any], same_year_share: float) -> dict[str, Any]:
     """``model`` with the u probability of "year and day or month equal" as for a date alone.
 
@@ -464,7 +472,7 @@ def unconditional_date_parts(model: dict[str, Any], same_year_share: float) -> d
     comps = []
     for comp in model["comparisons"]:
         levels = [dict(level) for level in comp["comparison_levels"]]
-        parts = [lv for lv in levels if lv.get("label_for_charts") == "year and day or month equal"]
+        parts = [lv for lv in levels if lv.get("label_for_charts") == C.DATE_PARTS_LABEL]
         other = [lv for lv in levels if lv.get("label_for_charts") == "else"]
         if comp["output_column_name"] == "dob" and parts and other:
             wanted = same_year_share * MONTH_OR_DAY_SHARE
@@ -651,10 +659,7 @@ class Scorer:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on("forename_token", "surname_token")
             )
-            same_year = self.frame(
-                f"select sum(n * n) / (sum(n) * sum(n)) as share from "
-                f"(select count(*) as n from {table} where birth_year is not null group by birth_year)"
-            )["share"].iloc[0]
+            same_year = self.frame(same_year_share_sql(table))["share"].iloc[0]
             trained = unconditional_date_parts(regularise(self._saved(linker)), float(same_year or 0.0))
         except Exception as error:  # noqa: BLE001 - any training failure falls back to defaults
             log.warning("person linkage: model training failed (%s); using default parameters", type(error).__name__)
