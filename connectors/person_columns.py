@@ -172,5 +172,5 @@ class PersonColumns:
             ),
         }
         for purpose in TOKEN_PURPOSES:
-            persons[f"{purpose}_token"] = self.tokenisers[purpose].token_column(plain[purpose].to_pylist())
+            persons[f"{purpose}_token"] = self.tokenisers[purpose].token_column(plain[purpose])
         return persons
