@@ -89,6 +89,14 @@ spent one Python-level HMAC per (salt, bigram), about 90 per record, and
 encoded a few thousand records a second; the privacy properties are the
 same (independent positions per field, key and salt), and so is the
 linkage, which only compares the encodings.
+
+Version 4 is version 3 with the nickname pads it meant to have: in
+version 3 the distinct values of a column were found by pandas, which reads
+strings as C strings, so every forename's pads (``0x00``, the name, its
+number) were one value and got one token per date of birth — a stand-alone
+token of the date, and a "nickname" agreement between any two people born
+on one day (issue 14). Vaults of version 3 are refused; rebuild them from
+the landing copies.
 """
 
 from __future__ import annotations
@@ -106,7 +114,7 @@ from pseudonymisation.name_keys import nickname_table, phonetic_code
 from pseudonymisation.prf import KeyedDigests, SaltedPRF, codes
 
 
-ENCODING_VERSION = "v3"
+ENCODING_VERSION = "v4"
 NAME_BLOOM_BITS = 512
 POSTCODE_BLOOM_BITS = 512
 BLOOM_HASHES = 8

@@ -25,9 +25,12 @@ input, never a message to keep confidential.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
@@ -42,10 +45,28 @@ def _expand(key: bytes, label: str) -> bytes:
     return HKDFExpand(algorithm=hashes.SHA256(), length=32, info=f"masip/prf/{label}".encode()).derive(key)
 
 
-def codes(values: Sequence[str | None] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer code of each value (-1 for ``None``) and the distinct values, in order of first appearance."""
-    found, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    return found.astype(np.int64), np.asarray(uniques, dtype=object)
+def codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer code of each value (-1 for ``None``) and the distinct values, in order of first appearance.
+
+    Strings are told apart by Arrow: pandas' hash table reads Python strings
+    as C strings, so two strings that differ only after a NUL character were
+    one value to it. Encodings v3 lost the nickname pads that way (every
+    forename's pads under one date of birth got one token, a stand-alone
+    token of the date); other values (dates) go through pandas.
+    """
+    array = np.asarray(values, dtype=object)
+    try:
+        arrow = pa.array(array, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arrow = None
+    if arrow is not None and pa.types.is_string(arrow.type):
+        encoded = arrow.dictionary_encode()
+        found = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        uniques = np.empty(len(encoded.dictionary), dtype=object)
+        uniques[:] = encoded.dictionary.to_pylist()
+        return found, uniques
+    found, distinct = pd.factorize(array, use_na_sentinel=True)
+    return found.astype(np.int64), np.asarray(distinct, dtype=object)
 
 
 class KeyedDigests:
