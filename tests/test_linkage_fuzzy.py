@@ -308,7 +308,7 @@ def test_salt_separates_strangers_but_keeps_one_view_for_a_mistyped_date():
 def test_each_field_has_its_own_hkdf_key():
     keys = {field: encoding_key(KEYRING, field) for field in ENCODING_FIELDS}
     assert len(set(keys.values())) == len(keys)
-    assert keys["forename_ym"] == KEYRING.purpose_key("encoding/v3/forename_ym")
+    assert keys["forename_ym"] == KEYRING.purpose_key("encoding/v4/forename_ym")
     token_keys = {KEYRING.purpose_key(f"token/{purpose}") for purpose in TOKENISERS}
     assert not token_keys & set(keys.values())
     # the same name in the forename and the surname field gives unrelated filters and tokens
@@ -455,7 +455,7 @@ def test_date_part_level_weighs_the_date_alone_not_the_surname_its_keys_carry():
     like-sounding surname too, which the surname comparison counts again (issue 14). Training sets it to the
     chance of the date parts alone (the same-year share times about one in nine), taken from the u of
     "else"."""
-    from masip.linkage import fuzzy
+    from masip.linkage import calibration, fuzzy
 
     model = fuzzy.default_settings()
     dob = next(c for c in model["comparisons"] if c["output_column_name"] == "dob")
@@ -466,14 +466,112 @@ def test_date_part_level_weighs_the_date_alone_not_the_surname_its_keys_carry():
             level["u_probability"] = sampled[level["label_for_charts"]]
     before = sum(sampled.values())
 
-    fixed = fuzzy.unconditional_date_parts(model, same_year_share=0.025)
+    fixed = calibration.unconditional_date_parts(model, same_year_share=0.025)
     levels = {lv["label_for_charts"]: lv for lv in next(
         c for c in fixed["comparisons"] if c["output_column_name"] == "dob")["comparison_levels"]}
-    assert levels["year and day or month equal"]["u_probability"] == pytest.approx(0.025 * fuzzy.MONTH_OR_DAY_SHARE)
+    assert levels["year and day or month equal"]["u_probability"] == pytest.approx(0.025 * calibration.MONTH_OR_DAY_SHARE)
     assert sum(lv["u_probability"] for lv in levels.values() if "u_probability" in lv) == pytest.approx(before)
     assert levels["dob equal"]["u_probability"] == sampled["dob equal"]  # the other levels are untouched
-    assert fuzzy.MONTH_OR_DAY_SHARE == pytest.approx(0.114, abs=0.001)
+    assert calibration.MONTH_OR_DAY_SHARE == pytest.approx(0.114, abs=0.001)
     # the input model is not modified, and without a share nothing changes
     assert next(lv for lv in dob["comparison_levels"] if lv["label_for_charts"] == "year and day or month equal")[
         "u_probability"] == 4e-6
-    assert fuzzy.unconditional_date_parts(model, 0.0) == model
+    assert calibration.unconditional_date_parts(model, 0.0) == model
+
+
+def _namesakes_partnership() -> tuple[list[dict], list[tuple[int, int]]]:
+    """Women with three consistent records each, and pairs of strangers who share a forename and a date of
+    birth but not a surname or a postcode district (the coincidence that grows with the square of a
+    partnership). Returns the records and the row pairs that join two strangers."""
+    from datetime import timedelta
+
+    forenames = ["Amelia", "Olivia", "Isla", "Emily", "Poppy", "Ava", "Jessica", "Lily", "Sophie", "Grace",
+                 "Chloe", "Evie", "Ella", "Freya", "Millie", "Daisy", "Phoebe", "Ruby", "Erin", "Holly"]
+    surnames = [a + b for a in ("Ash", "Brad", "Carl", "Dun", "Elm", "Fair", "Glen", "Hart", "Ing", "Kirk",
+                                "Lang", "Mar", "Nor", "Oak", "Pen", "Rad", "Stan", "Thorn", "Up", "Wal")
+                for b in ("worth", "ley", "ton", "field", "by", "ford", "ham", "wood", "shaw", "well")]
+    agencies = [{}, HEALTH, ADVOCACY]
+    rows: list[dict] = []
+    for i in range(200):
+        born = (date(1960, 1, 1) + timedelta(days=37 * i)).isoformat()
+        for k, agency in enumerate(agencies):
+            rows.append(person(f"W{i}x{k}", "VICTIM", forenames[i % 20], surnames[i], born, "F",
+                               f"CW{1 + i % 12} {i % 10}AB", **agency))
+    strangers = []
+    for i in range(150):
+        born = (date(1961, 2, 3) + timedelta(days=41 * i)).isoformat()
+        first = len(rows)
+        for side, (surname, postcode) in enumerate(((surnames[i], "SO15 2JX"), (surnames[i + 50], "N1 9GU"))):
+            for k, agency in enumerate(agencies[:2]):
+                rows.append(person(f"S{i}x{side}x{k}", "VICTIM", forenames[i % 20], surname, born, "F", postcode,
+                                   **agency))
+        strangers += [(first + a, first + 2 + b) for a in (0, 1) for b in (0, 1)]
+    return rows, strangers
+
+
+def test_strangers_sharing_a_forename_and_a_date_of_birth_do_not_teach_the_model_that_surnames_differ():
+    """EM learns how often a match's surname differs from pairs that share a date of birth *and* a postcode
+    district, where strangers seldom meet: on the date of birth alone, the partnership's namesakes (same
+    forename and date, different surname) counted as matches, so a different surname weighed ever less as
+    the partnership grew, and such strangers were merged (issue 14)."""
+    from masip.linkage import LINK_PROBABILITY, fuzzy
+
+    rows, strangers = _namesakes_partnership()
+    with fuzzy.Scorer(pd.DataFrame(rows)) as scorer:
+        model = scorer.train()
+        pairs = scorer.predict(model)
+    surname = next(c for c in model.settings["comparisons"] if c["output_column_name"] == "surname")
+    m = {lv["label_for_charts"]: lv["m_probability"] for lv in surname["comparison_levels"] if "m_probability" in lv}
+    assert model.trained
+    assert m["different, both women"] < 0.1, m  # 0.31 when trained on the date of birth alone
+    scored = {(i, j): p for i, j, p in pairs[["uid_l", "uid_r", "match_probability"]].itertuples(index=False)}
+    assert all(scored.get(pair, 0.0) < LINK_PROBABILITY for pair in strangers)
+    same_woman = [scored.get((3 * i, 3 * i + 1), 0.0) for i in range(200)]
+    assert min(same_woman) >= LINK_PROBABILITY
+
+
+def test_nickname_pads_of_different_forenames_never_agree_in_bulk():
+    """Each forename's pads (a NUL, the name, a number) are its own: encoded a column at a time, two people born
+    on one day share a nickname token only through a real nickname group. Encodings v3 factorised the values
+    with pandas, which stops a string at the NUL, so every pad was one value (a token of the date alone)."""
+    from pseudonymisation.prf import codes
+
+    born = date(1980, 1, 2)
+    names = ["AMELIA", "OLIVIA", "JOHN", "IAN", "ROBERT", "BOB"]
+    columns = ENCODER.encode_columns(names, ["SMITH"] * 6, [born] * 6, [None] * 6, [None] * 6)
+    tokens = {name: set(t) for name, t in zip(names, columns["forename_variant_tokens"])}
+    assert not tokens["AMELIA"] & tokens["OLIVIA"]
+    assert tokens["ROBERT"] & tokens["BOB"]  # a real nickname group still agrees
+    one_by_one = {name: set(ENCODER.encode(name, "SMITH", born, None, None)["forename_variant_tokens"]) for name in names}
+    assert tokens == one_by_one
+    found, distinct = codes(["\x00A\x000", "\x00B\x000", None, "\x00A\x000"])
+    assert found.tolist() == [0, 1, -1, 0] and distinct.tolist() == ["\x00A\x000", "\x00B\x000"]
+
+
+def test_exact_names_weigh_the_name_alone_not_the_date_their_tokens_carry():
+    """The exact-name and nickname tokens are keyed with the whole date of birth: their sampled u is the chance
+    of the name *and* the date, which the date comparison counts again (issue 14). Training sets it to the chance
+    of the name among people born on one day (pairs of a victim and a perpetrator of one sex), never lower than
+    sampled, taken from "else"; with too few agreeing pairs it stays as sampled."""
+    from masip.linkage import calibration, fuzzy
+
+    model = fuzzy.default_settings()
+
+    def u(settings: dict, name: str) -> dict[str, float]:
+        comparison = next(c for c in settings["comparisons"] if c["output_column_name"] == name)
+        return {lv["label_for_charts"]: lv["u_probability"] for lv in comparison["comparison_levels"]
+                if "u_probability" in lv}
+
+    counts = {"forename_pairs": 30_000, "forename_equal": 600, "forename_nickname": 150,
+              "surname_pairs": 30_000, "surname_equal": 30}
+    fixed = calibration.unconditional_exact_names(model, counts)
+    before, after = u(model, "forename"), u(fixed, "forename")
+    assert after["forename_token equal"] == pytest.approx(600 / 30_000)
+    assert after["nickname"] == pytest.approx(150 / 30_000)
+    assert sum(after.values()) == pytest.approx(sum(before.values()))
+    assert after["else"] < before["else"]
+    # surname: 1 in 1,000 is below the default u (1 in 200): agreement never weighs more than sampled
+    assert u(fixed, "surname") == u(model, "surname")
+    # too few agreeing pairs to measure: as sampled
+    few = {**counts, "forename_equal": calibration.MIN_EQUAL_NAME_PAIRS - 1, "forename_nickname": 0}
+    assert u(calibration.unconditional_exact_names(model, few), "forename") == before

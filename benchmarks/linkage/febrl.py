@@ -212,7 +212,7 @@ def _run_splink(
     """Train (prior, u, m) and predict; returns rec_id_l, rec_id_r, match_probability.
 
     ``date_parts``: correct the date-part level's u as the pipeline's training does
-    (:func:`masip.linkage.fuzzy.unconditional_date_parts`).
+    (:func:`masip.linkage.calibration.unconditional_date_parts`).
     """
     from splink import DuckDBAPI, Linker, block_on
 
@@ -232,7 +232,7 @@ def _run_splink(
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(dob))
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(col("given_name"), col("surname")))
         if date_parts:
-            from masip.linkage.fuzzy import same_year_share_sql, unconditional_date_parts
+            from masip.linkage.calibration import same_year_share_sql, unconditional_date_parts
 
             years = " union all ".join(f"select birth_year from input_{k}" for k in range(len(frames)))
             share = con.execute(same_year_share_sql(f"({years})")).fetchall()[0][0]

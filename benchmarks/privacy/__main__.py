@@ -46,13 +46,13 @@ from benchmarks.privacy.attacks import (
 )
 from benchmarks.privacy.weak import WeakEncoder
 from connectors.vault import RECORDS_TABLE, Vault
-from pseudonymisation.encodings import NAME_VIEWS, PERSON_ENCODING_COLUMNS
+from pseudonymisation.encodings import ENCODING_VERSION, NAME_VIEWS, PERSON_ENCODING_COLUMNS
 from pseudonymisation.name_keys import nickname_table
 
 #: What the public code says the stored columns encode (field, column, clear salt column). The
 #: date-of-birth salts of v2 are never stored, so the attacker pools each of those columns whole.
 AFTER = Scheme(
-    "after: hardened encodings (v3)",
+    f"after: hardened encodings ({ENCODING_VERSION})",
     filters=(
         *((name, f"{name}_bloom_{view}", None) for name in ("forename", "surname") for view in NAME_VIEWS),
         ("forename", "forename_partner_bloom", "partner_salt_token"),

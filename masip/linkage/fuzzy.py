@@ -31,12 +31,16 @@ Training. With enough records (:data:`MIN_TRAINING_RECORDS`) the u
 probabilities are estimated by random sampling (seeded), the m
 probabilities by expectation maximisation on two blockings (date of birth;
 forename + surname) and the prior from exact forename + surname + date of
-birth agreement. Two corrections keep one agreement from counting twice
-(issue 14): no term-frequency adjustment (a name token is keyed with the
-whole date of birth, so its frequency is that of the name and the date
-together), and the u probability of the date-part level is the chance of
-the date parts alone (:func:`unconditional_date_parts`), not of the date
-parts and a like-sounding surname that their keys also carry. Above
+birth agreement. The m probabilities of the names are estimated on pairs
+with the same date of birth *and* postcode district: on the date alone,
+strangers who share a forename and a birthday taught EM that a match's
+surname often differs, the more so the larger the partnership. Corrections
+keep one agreement from counting twice (issue 14): no term-frequency
+adjustment (a name token is keyed with the whole date of birth, so its
+frequency is that of the name and the date together), and the u
+probabilities of the exact names and of the date-part level are the
+chances of those agreements alone (:mod:`masip.linkage.calibration`), not
+with the date or the like-sounding surname their keys also carry. Above
 :data:`MAX_TRAINING_RECORDS` records (a national year) the model is trained on a sample of that many, chosen by a hash of
 the records' member keys (:func:`training_sample`): the training blocks grow
 with the square of their input, and a few hundred thousand records estimate
@@ -70,6 +74,12 @@ import pyarrow.compute as pc
 
 from masip.linkage import comparisons as C
 from masip.linkage.backends import DuckDBBackend, ScoringBackend
+from masip.linkage.calibration import (
+    namesake_shares_sql,
+    same_year_share_sql,
+    unconditional_date_parts,
+    unconditional_exact_names,
+)
 from pseudonymisation.encodings import NAME_BLOOM_BITS, NAME_VIEWS, POSTCODE_BLOOM_BITS
 
 log = logging.getLogger(__name__)
@@ -439,52 +449,6 @@ def regularise(model: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-#: Share of random pairs born in the same year whose birth month or day also agrees (not both): a month in
-#: 12, a day in about 30.4, less both.
-MONTH_OR_DAY_SHARE = 1 / 12 + 1 / 30.4 - 1 / 365
-
-
-def same_year_share_sql(table: str) -> str:
-    """SQL: the share of pairs of ``table``'s records (with a birth year) born in the same year (column ``share``)."""
-    return (
-        "select sum(n * n) / (sum(n) * sum(n)) as share from "
-        f"(select count(*) as n from {table} where birth_year is not null group by birth_year)"
-    )
-
-
-def unconditional_date_parts(model: dict[str, Any], same_year_share: float) -> dict[str, Any]:
-    """``model`` with the u probability of "year and day or month equal" as for a date alone.
-
-    The year+month and year+day tokens are keyed with the surname's Soundex
-    code (:mod:`pseudonymisation.encodings`), so two random records agree on
-    one only when their surnames also sound alike: sampled u is the chance
-    of both (about 4 in a million), and the surname comparison then counts
-    the same agreement again. Two strangers called Fay and Faye Davies, born
-    in the same year and month, scored 13 bits on the date and 5 on the
-    surname: more than an exact date of birth (issue 14). The level's u is
-    set to the chance for the date alone, ``same_year_share`` (from the clear
-    birth years) times :data:`MONTH_OR_DAY_SHARE`, and "else" gives up the
-    difference so the u probabilities still sum to one.
-    """
-    if not same_year_share > 0:
-        return model
-    out = dict(model)
-    comps = []
-    for comp in model["comparisons"]:
-        levels = [dict(level) for level in comp["comparison_levels"]]
-        parts = [lv for lv in levels if lv.get("label_for_charts") == C.DATE_PARTS_LABEL]
-        other = [lv for lv in levels if lv.get("label_for_charts") == "else"]
-        if comp["output_column_name"] == "dob" and parts and other:
-            wanted = same_year_share * MONTH_OR_DAY_SHARE
-            raised = max(wanted - parts[0]["u_probability"], 0.0)
-            if raised < other[0]["u_probability"]:
-                parts[0]["u_probability"] += raised
-                other[0]["u_probability"] -= raised
-        comps.append({**comp, "comparison_levels": levels})
-    out["comparisons"] = comps
-    return out
-
-
 def training_sample(keys: pa.Array, size: int = MAX_TRAINING_RECORDS) -> np.ndarray | None:
     """Rows to train the model on: None (all) up to ``size`` records, else ``size`` of them.
 
@@ -655,12 +619,20 @@ class Scorer:
                 [block_on("forename_token", "surname_token", "dob_token")], recall=0.6
             )
             linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
-            linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob_token"))
+            # names' m on pairs with the same date of birth *and* postcode district: strangers who share a date
+            # of birth share a forename by chance, and EM on date of birth alone counted more of them as matches
+            # (a weaker "different surname") the larger the partnership (issue 14)
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on("dob_token", "postcode_district")
+            )
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on("forename_token", "surname_token")
             )
             same_year = self.frame(same_year_share_sql(table))["share"].iloc[0]
-            trained = unconditional_date_parts(regularise(self._saved(linker)), float(same_year or 0.0))
+            namesakes = self.frame(namesake_shares_sql(table, self.dialect)).iloc[0].to_dict()
+            trained = unconditional_exact_names(
+                unconditional_date_parts(regularise(self._saved(linker)), float(same_year or 0.0)), namesakes
+            )
         except Exception as error:  # noqa: BLE001 - any training failure falls back to defaults
             log.warning("person linkage: model training failed (%s); using default parameters", type(error).__name__)
             return self.default_model()
