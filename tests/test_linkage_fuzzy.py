@@ -575,3 +575,29 @@ def test_exact_names_weigh_the_name_alone_not_the_date_their_tokens_carry():
     # too few agreeing pairs to measure: as sampled
     few = {**counts, "forename_equal": calibration.MIN_EQUAL_NAME_PAIRS - 1, "forename_nickname": 0}
     assert u(calibration.unconditional_exact_names(model, few), "forename") == before
+
+
+def test_a_name_only_record_with_the_same_name_agrees_exactly_not_as_a_typo():
+    """A record without a date of birth has no name token (tokens are keyed with the date): its identical name,
+    compared in the partner view, is the exact level, not "Dice >= 0.8" (the level of typos, whose small m made
+    an identical name count against a match, and let context links flip when a key rotation moved a Bloom
+    collision)."""
+    from masip.linkage import fuzzy
+    from masip.linkage.review import field_agreements
+
+    rows = with_partners([
+        P("C900", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT"),
+        P("C900", "PERPETRATOR", "Darren", "Fairclough", "1987-06-11", "M", "CH2 7RB"),
+        P("K900", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT", **ADVOCACY),
+        P("K900", "PERPETRATOR", "Darren", "Fairclough", **ADVOCACY),
+        P("K901", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT", **ADVOCACY),
+        P("K901", "PERPETRATOR", "Daren", "Fairclough", **ADVOCACY),
+    ])
+    with fuzzy.Scorer(pd.DataFrame(rows)) as scorer:
+        model = scorer.default_model()
+        pairs = pd.DataFrame({"i": [1, 1], "j": [3, 5], "review_id": ["same", "typo"]})
+        fields = field_agreements(scorer, model, pairs).set_index(["review_id", "field"])
+    assert fields.loc[("same", "forename"), "agreement_level"] == "forename equal"
+    assert fields.loc[("same", "surname"), "agreement_level"] == "surname equal"
+    assert fields.loc[("same", "forename"), "match_weight"] > 0
+    assert fields.loc[("typo", "forename"), "agreement_level"].startswith("dice(forename)")

@@ -243,7 +243,10 @@ def name_comparison(
     null (no view comparable) / exact (salted token, term-frequency adjusted
     if ``tf``, which a token salted with the date of birth must not be: its
     frequency is that of the name and the date; Splink needs a plain equality
-    here) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
+    here; without ``tf``, also identical filters in a usable view where a
+    side has no token — a record without a date of birth, whose identical
+    name otherwise fell to "Dice >= 0.8", the level of typos, which weighed
+    against a match) / nickname groups intersect / Dice >= first threshold / [part of a double name] / Dice >=
     the other thresholds / [different, where ``differs_when`` = (SQL, label)
     holds] / else; a Dice level holds when it holds in any usable view
     (views with different salts score like strangers). Swapped forename and surname are a
@@ -254,7 +257,11 @@ def name_comparison(
     dialect = _dialect_of(views)
     usable = " or ".join(f"({v.usable()})" for v in views)
     levels: list[dict[str, Any]] = [_level(f"not ({usable})", "null", is_null_level=True)]
-    levels.append(exact_level(token, tf=tf, dialect=dialect))
+    exact = exact_level(token, tf=tf, dialect=dialect)
+    if not tf:  # a name-only record has no token (it is keyed with the date of birth): identical filters are exact
+        missing = "({} is null or {} is null)".format(*dialect.sides(token))
+        exact["sql_condition"] = f"{exact['sql_condition']} or ({missing} and {any_view_dice(views, 1.0)})"
+    levels.append(exact)
     if variants:
         levels.append(list_overlap_level(variants, "nickname", dialect))
 
