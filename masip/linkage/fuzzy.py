@@ -199,14 +199,16 @@ def in_dialect(settings: dict[str, Any], dialect: C.Dialect) -> dict[str, Any]:
     source = C.DIALECTS[settings.get("sql_dialect", C.DUCKDB.name)]
     if source == dialect:
         return settings
+    # with and without term-frequency adjustment: the exact name levels are spelled differently (comparisons)
     renderings = {
-        d: {c["output_column_name"]: c["comparison_levels"] for c in comparisons(tf=False, dialect=d)}
-        for d in (source, dialect)
+        (d, tf): {c["output_column_name"]: c["comparison_levels"] for c in comparisons(tf=tf, dialect=d)}
+        for d in (source, dialect) for tf in (False, True)
     }
     moved = []
     for comp in settings["comparisons"]:
         name = comp["output_column_name"]
-        ours, theirs = renderings[source].get(name, []), renderings[dialect].get(name, [])
+        tf = any(level.get("tf_adjustment_column") for level in comp["comparison_levels"])
+        ours, theirs = renderings[(source, tf)].get(name, []), renderings[(dialect, tf)].get(name, [])
         levels = []
         for position, level in enumerate(comp["comparison_levels"]):
             if position >= len(ours) or level["sql_condition"] != ours[position]["sql_condition"]:
