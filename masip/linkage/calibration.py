@@ -126,15 +126,13 @@ def unconditional_exact_names(model: dict[str, Any], counts: dict[str, int]) -> 
     is taken within one sex. A level is left as sampled with fewer than
     :data:`MIN_EQUAL_NAME_PAIRS` agreeing pairs (a small partnership).
     """
-    levels = {("forename", "equal"): "forename", ("forename", "nickname"): "forename",
-              ("surname", "equal"): "surname"}
-    for (name, kind), comparison in levels.items():
+    for name, kind in (("forename", "equal"), ("forename", "nickname"), ("surname", "equal")):
         pairs, agreeing = int(counts.get(f"{name}_pairs") or 0), int(counts.get(f"{name}_{kind}") or 0)
         if agreeing < MIN_EQUAL_NAME_PAIRS:
             continue
-        if kind == "equal":
-            model = _raise_u(model, comparison, lambda position, _: position == 0, agreeing / pairs)
-        else:
-            model = _raise_u(model, comparison, lambda _, level, label=kind: level.get("label_for_charts") == label,
-                             agreeing / pairs)
+
+        def is_level(position: int, level: dict[str, Any], kind: str = kind) -> bool:
+            return position == 0 if kind == "equal" else level.get("label_for_charts") == kind
+
+        model = _raise_u(model, name, is_level, agreeing / pairs)
     return model
