@@ -17,6 +17,12 @@ or ``--vault`` elsewhere), mode 0700 with owner-only files:
   import`` only, read by every linkage run; not part of a build, so a
   discarded build, a retrain or a key rotation keeps it.
 
+Data minimisation: each publication prunes ``person_encodings`` to what a
+later build can read (:meth:`Vault.prune`): the encodings of record versions
+the published warehouse has superseded, and of records deleted at source, are
+deleted, and the file is rewritten once freed space reaches a quarter of it,
+so their bytes do not linger on disk either.
+
 Nobody who reads the marts opens this folder: dbt, the case pack and the
 evaluation never do. Only ingest (which holds the key) writes it and only the
 linkage stage (which needs no key: it compares tokens) reads it.
@@ -32,6 +38,7 @@ them. So a re-run always converges on one copy of each drop in both stores.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -43,9 +50,16 @@ import pyarrow as pa
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS
 from pseudonymisation.encodings import ENCODING_VERSION
 
+log = logging.getLogger(__name__)
+
 VAULT_ENV = "MASIP_VAULT_DIR"
 RECORDS_TABLE = "person_encodings"
 META_TABLE = "vault_meta"  # name -> value: the encoding version of every row
+META_COLUMNS = "name varchar primary key, value varchar"
+#: The live record roles of a built warehouse: the only versions whose encodings the linkage reads.
+LIVE_ROLES_RELATION = "intermediate.int_person_records"
+#: ``records.duckdb`` is rewritten when at least this share of its blocks is free (bytes of deleted rows).
+COMPACT_FREE_SHARE = 0.25
 
 #: ``person_encodings``: record-role keys, the drop they came in (for idempotent reloads), key version, encodings.
 VAULT_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -137,7 +151,7 @@ class Vault:
     def check_key_version(con: duckdb.DuckDBPyConnection, key_version: str) -> None:
         """Refuse to add tokens of ``key_version`` to a vault that holds another key's tokens, or another
         encoding version's (:data:`pseudonymisation.encodings.ENCODING_VERSION`): either would silently break linkage."""
-        con.execute(f"create table if not exists {META_TABLE} (name varchar primary key, value varchar)")
+        con.execute(f"create table if not exists {META_TABLE} ({META_COLUMNS})")
         stored = con.execute(f"select value from {META_TABLE} where name = 'encoding_version'").fetchone()
         has_rows = con.execute(f"select count(*) > 0 from {RECORDS_TABLE}").fetchone()[0]
         if has_rows and (stored is None or stored[0] != ENCODING_VERSION):
@@ -177,3 +191,60 @@ class Vault:
             con.execute("rollback")
             raise
         self.protect()
+
+    def prune(self, warehouse: Path) -> int:
+        """Delete the encodings no later build reads; returns how many rows went.
+
+        A row goes when its drop is loaded in ``warehouse`` (a published build)
+        and its record version is not a live role there
+        (:data:`LIVE_ROLES_RELATION`): a later version superseded it, or the
+        record was deleted at source. Raw versions are append-only and the
+        version rule is a fixed order, so a superseded version never becomes
+        live again, and a ``--full-refresh`` reads exactly the live ones. Rows
+        of drops the warehouse has not loaded (an ingest that stopped between
+        the two stores) are left for that drop's reload. Once a quarter of the
+        file is free space, the file is rewritten (:meth:`_compact`), so the
+        deleted rows' bytes do not stay on disk. Run under the warehouse lock:
+        ingest must not write the vault meanwhile.
+        """
+        if not self.records_path.is_file():
+            return 0
+        with duckdb.connect(str(self.records_path)) as con:
+            con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+            con.execute("begin transaction")
+            pruned = con.execute(f"""
+                delete from {RECORDS_TABLE} as encodings
+                where exists (
+                    select 1 from warehouse.ops.loaded_drops as loaded
+                    where loaded.drop_name = encodings.drop_name and loaded.drop_sha256 = encodings.drop_sha256
+                )
+                and not exists (
+                    select 1 from warehouse.{LIVE_ROLES_RELATION} as live
+                    where live.source_table = encodings.source_table
+                        and live.version_id = encodings.version_id
+                        and live.role = encodings.role
+                )
+            """).fetchone()[0]
+            con.execute("commit")
+            con.execute("detach warehouse")
+            con.execute("checkpoint")
+            total, free = con.execute("select total_blocks, free_blocks from pragma_database_size()").fetchone()
+        if total and free / total >= COMPACT_FREE_SHARE:
+            self._compact()
+        self.protect()
+        if pruned:
+            log.info("vault: removed the encodings of %d superseded or deleted record versions", pruned)
+        return int(pruned)
+
+    def _compact(self) -> None:
+        """Rewrite ``records.duckdb`` with its live rows only, then swap it in (a crash leaves the old file)."""
+        compacted = self.records_path.with_name("records.compacting.duckdb")
+        compacted.unlink(missing_ok=True)
+        with duckdb.connect(str(compacted)) as con:
+            con.execute(f"attach '{self.records_path}' as old (read_only)")
+            con.execute(f"create table {RECORDS_TABLE} as select * from old.{RECORDS_TABLE}")
+            con.execute(f"create table {META_TABLE} ({META_COLUMNS})")
+            con.execute(f"insert into {META_TABLE} select * from old.{META_TABLE}")
+            con.execute("detach old")
+        compacted.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        os.replace(compacted, self.records_path)

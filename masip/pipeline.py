@@ -183,7 +183,9 @@ def publish_stage(
 
     The state is renamed into place first, then the warehouse. A crash between
     the two leaves a state whose build id is not the warehouse's: the next
-    build notices and retrains the linkage model, so it converges.
+    build notices and retrains the linkage model, so it converges. Then the
+    vault drops the encodings the published build superseded or deleted
+    (:meth:`connectors.vault.Vault.prune`).
     """
     with stage("quality", warehouse):
         candidate = candidate_path(warehouse)
@@ -202,6 +204,7 @@ def publish_stage(
         if vault.state_candidate_path.is_file():
             os.replace(vault.state_candidate_path, vault.state_path)
         os.replace(candidate, warehouse)
+        vault.prune(warehouse)
         return quality
 
 

@@ -203,6 +203,18 @@ def _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(published: Path,
     assert whole.scope == "full" and not whole.success
 
 
+def _the_vault_holds_the_live_versions_only(warehouse: Path) -> None:
+    """Publication pruned the encodings of superseded and deleted versions (data minimisation), and no more."""
+    key = "source_table, version_id, role"
+    with duckdb.connect(str(Vault.for_warehouse(warehouse).records_path), read_only=True) as con:
+        con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+        kept = set(con.execute(f"select {key} from person_encodings").fetchall())
+        live = set(con.execute(f"select {key} from warehouse.intermediate.int_person_records").fetchall())
+        versions = con.execute("select count(*) from warehouse.raw.person_roles").fetchone()[0]
+    assert kept == live
+    assert versions > len(live)  # there were superseded or deleted versions to prune
+
+
 def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, tmp_path):
     """One build per weekly delivery: incremental staging and linkage, checked against full recomputation.
 
@@ -237,6 +249,7 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
     with duckdb.connect(str(Vault.for_warehouse(weekly).state_path), read_only=True) as con:
         reused_pairs = con.execute("select count(*) from linkage_state.pairs").fetchone()[0]
     assert deletions > 0 and deleted_live == 0  # later weeks delete records the first weeks loaded
+    _the_vault_holds_the_live_versions_only(weekly)
     assert reused_pairs > 0
     # the version rule's staging tables equal the full build's (what the linkage stage wrote differs: the
     # person links and the review queue come from a frozen model)

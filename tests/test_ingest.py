@@ -166,6 +166,35 @@ def test_vault_refuses_encodings_of_another_version(drops, tmp_path):
         ingest_drops(drops, warehouse, KEYRING, show_progress=False)
 
 
+def test_vault_pruning_keeps_the_live_versions_and_unpublished_drops(drops, tmp_path, monkeypatch):
+    """Publication prunes the vault to what a later build reads: live versions of loaded drops, plus every row of
+    a drop the warehouse has not loaded (its reload replaces them); the rewritten file still works."""
+    import connectors.vault as vault_module
+
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    key = "source_table, version_id, role"
+    with duckdb.connect(str(warehouse)) as con:
+        unloaded = con.execute("select drop_name from ops.loaded_drops order by drop_name limit 1").fetchone()[0]
+        con.execute("delete from ops.loaded_drops where drop_name = ?", [unloaded])
+        con.execute("create schema intermediate")  # the live roles, as dbt's model would give them: every other row
+        con.execute(f"create table intermediate.int_person_records as select {key} from raw.person_roles "
+                    "where hash(version_id, role) % 2 = 0")
+        live = set(con.execute(f"select {key} from intermediate.int_person_records").fetchall())
+    vault = Vault.for_warehouse(warehouse)
+    with vault.open_records(read_only=True) as con:
+        before = set(con.execute(f"select {key} from person_encodings").fetchall())
+        unpublished = set(con.execute(f"select {key} from person_encodings where drop_name = ?", [unloaded]).fetchall())
+    assert unpublished and live and before - live - unpublished  # something to keep of each kind, and to prune
+    monkeypatch.setattr(vault_module, "COMPACT_FREE_SHARE", 0.0)  # rewrite the file whatever is freed
+    assert vault.prune(warehouse) == len(before - live - unpublished)
+    with vault.open_records() as con:
+        assert set(con.execute(f"select {key} from person_encodings").fetchall()) == (live | unpublished) & before
+        Vault.check_key_version(con, KEYRING.key_version)  # the rewritten metadata still takes updates
+    assert vault.records_path.stat().st_mode & 0o777 == 0o600
+    assert vault.prune(warehouse) == 0  # idempotent
+
+
 def test_no_plain_identifier_reaches_the_warehouse(drops, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     ingest_drops(drops, warehouse, KEYRING, show_progress=False)
