@@ -442,10 +442,10 @@ def test_encodings_are_converted_slice_by_slice_as_they_would_be_whole(monkeypat
 
 def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest.MonkeyPatch):
     """A national year is scored in chunks (bounded spill); every chunk pair is scored, none twice."""
-    from masip.linkage import fuzzy
+    from masip.linkage import scorer
 
-    monkeypatch.setattr(fuzzy, "PREDICTION_CHUNK_RECORDS", 4)
-    assert fuzzy.prediction_chunks(len(RECORDS)) >= 3
+    monkeypatch.setattr(scorer, "PREDICTION_CHUNK_RECORDS", 4)
+    assert scorer.prediction_chunks(len(RECORDS)) >= 3
     assert linked["person_id"].duplicated().any()  # there are links to lose
     pd.testing.assert_frame_equal(link_person_records(pd.DataFrame(RECORDS), CONTEXT), linked)
 
@@ -514,10 +514,11 @@ def test_strangers_sharing_a_forename_and_a_date_of_birth_do_not_teach_the_model
     district, where strangers seldom meet: on the date of birth alone, the partnership's namesakes (same
     forename and date, different surname) counted as matches, so a different surname weighed ever less as
     the partnership grew, and such strangers were merged (issue 14)."""
-    from masip.linkage import LINK_PROBABILITY, fuzzy
+    from masip.linkage import LINK_PROBABILITY
+    from masip.linkage.scorer import Scorer
 
     rows, strangers = _namesakes_partnership()
-    with fuzzy.Scorer(pd.DataFrame(rows)) as scorer:
+    with Scorer(pd.DataFrame(rows)) as scorer:
         model = scorer.train()
         pairs = scorer.predict(model)
     surname = next(c for c in model.settings["comparisons"] if c["output_column_name"] == "surname")
@@ -582,8 +583,8 @@ def test_a_name_only_record_with_the_same_name_agrees_exactly_not_as_a_typo():
     compared in the partner view, is the exact level, not "Dice >= 0.8" (the level of typos, whose small m made
     an identical name count against a match, and let context links flip when a key rotation moved a Bloom
     collision)."""
-    from masip.linkage import fuzzy
     from masip.linkage.review import field_agreements
+    from masip.linkage.scorer import Scorer
 
     rows = with_partners([
         P("C900", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT"),
@@ -593,7 +594,7 @@ def test_a_name_only_record_with_the_same_name_agrees_exactly_not_as_a_typo():
         P("K901", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT", **ADVOCACY),
         P("K901", "PERPETRATOR", "Daren", "Fairclough", **ADVOCACY),
     ])
-    with fuzzy.Scorer(pd.DataFrame(rows)) as scorer:
+    with Scorer(pd.DataFrame(rows)) as scorer:
         model = scorer.default_model()
         pairs = pd.DataFrame({"i": [1, 1], "j": [3, 5], "review_id": ["same", "typo"]})
         fields = field_agreements(scorer, model, pairs).set_index(["review_id", "field"])

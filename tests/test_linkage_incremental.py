@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from masip.linkage import LinkageState, fuzzy, link_person_records, link_with_state
+from masip.linkage import (
+    LinkageState,
+    fuzzy,
+    link_person_records,
+    link_with_state,
+    scorer,
+)
 from tests.test_linkage_fuzzy import HEALTH, ORDERS, person
 
 FORENAMES = ["Amelia", "Olivia", "Isla", "Emily", "Jack", "Harry", "Oliver", "Charlie", "Thomas", "Sophie",
@@ -93,7 +99,7 @@ def runs(weeks):
 
 def test_first_run_trains_a_model(runs, weeks):
     state, _, _ = runs
-    assert len(weeks[0]) >= fuzzy.MIN_TRAINING_RECORDS
+    assert len(weeks[0]) >= scorer.MIN_TRAINING_RECORDS
     model = fuzzy.Model.from_json(state.model)
     # no term-frequency adjustment: the name tokens are keyed with the date of birth (issue 14)
     assert model.trained and model.tf_columns == []
@@ -132,7 +138,7 @@ def test_incremental_run_scores_only_pairs_of_new_and_changed_records(weeks, mon
     last_week, this_week = weeks
     _, state = link_with_state(last_week)
     scored: list[int] = []
-    predict = fuzzy.Scorer.predict
+    predict = scorer.Scorer.predict
 
     def counting(self, model, rules=None, **kwargs):
         pairs = predict(self, model, rules, **kwargs)
@@ -140,7 +146,7 @@ def test_incremental_run_scores_only_pairs_of_new_and_changed_records(weeks, mon
             scored.append(len(pairs))
         return pairs
 
-    monkeypatch.setattr(fuzzy.Scorer, "predict", counting)
+    monkeypatch.setattr(scorer.Scorer, "predict", counting)
     _, new_state = link_with_state(this_week, previous=state)
     assert 0 < scored[0] < len(new_state.pairs) / 4
 
@@ -158,7 +164,7 @@ def test_state_survives_save_and_load(runs, weeks, tmp_path):
 
 def test_frozen_model_without_pairs_skips_training(runs, weeks, monkeypatch):
     state = runs[0]
-    monkeypatch.setattr(fuzzy.Scorer, "train", lambda *a, **k: pytest.fail("trained under a frozen model"))
+    monkeypatch.setattr(scorer.Scorer, "train", lambda *a, **k: pytest.fail("trained under a frozen model"))
     links, new_state = link_with_state(weeks[1], previous=state.without_pairs())
     assert new_state.model == state.model and len(links) == len(weeks[1])
 

@@ -30,6 +30,7 @@ from connectors.vault import Vault
 from masip.linkage import comparisons as C
 from masip.linkage import fuzzy
 from masip.linkage import review as rv
+from masip.linkage.scorer import Scorer
 from masip.linkage.stage import read_inputs, warehouse_build_id
 from masip.pipeline import build_linked
 from masip.spark import java_missing_reason
@@ -114,12 +115,12 @@ def test_the_spark_backend_scores_every_pair_as_the_duckdb_one(linked_warehouse,
     with duckdb.connect(str(linked_warehouse), read_only=True) as con:
         records, _ = read_inputs(con, Vault.for_warehouse(linked_warehouse))
     model = fuzzy.Model(fuzzy.default_settings(tf=True), trained=False)
-    with fuzzy.Scorer(records) as scorer:
+    with Scorer(records) as scorer:
         duck = _scored(scorer, model)
         duck_default = scorer.default_model().settings
     session = start_linkage_session(tmp_path, cores=2)
     try:
-        with fuzzy.Scorer(records, backend=SparkBackend(session)) as scorer:
+        with Scorer(records, backend=SparkBackend(session)) as scorer:
             spark = _scored(scorer, model)
             spark_default = scorer.default_model().settings  # Splink's JSON from Spark, stored in DuckDB's dialect
     finally:
@@ -138,7 +139,7 @@ def test_the_spark_backend_scores_every_pair_as_the_duckdb_one(linked_warehouse,
     assert duck["fields"]["agreement_level"].nunique() > 5
 
 
-def _scored(scorer: fuzzy.Scorer, model: fuzzy.Model) -> dict:
+def _scored(scorer: Scorer, model: fuzzy.Model) -> dict:
     """Every candidate pair, the term frequencies, the fingerprints, and the field evidence of 40 pairs."""
     pairs = scorer.predict(model)
     sample = pairs.iloc[:: max(len(pairs) // 40, 1)].rename(columns={"uid_l": "i", "uid_r": "j"})

@@ -92,6 +92,7 @@ def _pair_evidence(records: pd.DataFrame, vault: Vault, population: int) -> tupl
     """
     from masip.linkage import _canonical, fuzzy
     from masip.linkage import review as rv
+    from masip.linkage.scorer import Scorer
 
     if not vault.state_path.is_file():
         return [], False, "no published linkage state in the vault: field evidence unavailable"
@@ -118,7 +119,7 @@ def _pair_evidence(records: pd.DataFrame, vault: Vault, population: int) -> tupl
         model = fuzzy.Model.from_json(state.model)
         prior = model.prior_for(population)
         prior_weight = math.log2(prior / (1 - prior))
-        with fuzzy.Scorer(recs, state.term_frequencies) as scorer:
+        with Scorer(recs, state.term_frequencies) as scorer:
             fields = rv.field_agreements(scorer, model, pairs)
     out = []
     for k, row in pairs.iterrows():

@@ -293,6 +293,7 @@ def link_for_review(
     """
     from masip.linkage import fuzzy
     from masip.linkage import review as rv
+    from masip.linkage.scorer import Scorer, training_sample
 
     recs, sorted_keys = _canonical(records)
     n = len(recs)
@@ -304,8 +305,8 @@ def link_for_review(
     queue = pd.DataFrame({"i": [], "j": [], "review_id": []})
     fields = rv.no_fields()
     if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
-        with fuzzy.Scorer(recs, frozen.term_frequencies if frozen else None, backend) as scorer:
-            model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(fuzzy.training_sample(sorted_keys))
+        with Scorer(recs, frozen.term_frequencies if frozen else None, backend) as scorer:
+            model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
             state = _scored_state(scorer, model, sorted_keys, frozen)
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
             labels, effective = cluster(n, edges, attrs, must, cannot)

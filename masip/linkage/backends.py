@@ -1,6 +1,6 @@
 """Where the person model's Splink runs: an in-process DuckDB database (the default) or Spark.
 
-:class:`masip.linkage.fuzzy.Scorer` keeps the prepared records in a backend
+:class:`masip.linkage.scorer.Scorer` keeps the prepared records in a backend
 and asks it for very little: tables from Arrow and from a ``select``, rows
 back as pandas, each record's fingerprint, and Splink's database API. The
 SQL the scorer sends means the same on both engines; the comparison levels
@@ -29,7 +29,7 @@ DEFAULT_MEMORY = "2GB"
 
 
 class ScoringBackend(Protocol):
-    """The database a :class:`masip.linkage.fuzzy.Scorer` scores in."""
+    """The database a :class:`masip.linkage.scorer.Scorer` scores in."""
 
     dialect: C.Dialect
 

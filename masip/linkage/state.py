@@ -14,9 +14,9 @@ that the next one can reuse:
   week's records, every stored score would be slightly stale;
 * ``records``: every record of the run, ``member_key`` (sorted) and
   ``fingerprint`` (a hash of everything a pair's score and blocking read,
-  :meth:`masip.linkage.fuzzy.Scorer.fingerprints`);
+  :meth:`masip.linkage.scorer.Scorer.fingerprints`);
 * ``pairs``: every candidate pair the run scored at or above
-  :data:`masip.linkage.fuzzy.MIN_MATCH_WEIGHT`: ``uid_l < uid_r`` (row
+  :data:`masip.linkage.scorer.MIN_MATCH_WEIGHT`: ``uid_l < uid_r`` (row
   numbers into ``records``), ``match_weight``, ``match_probability``.
 
 A pair of two records whose fingerprints are unchanged scores the same under

@@ -59,7 +59,7 @@ class SparkLinkageError(SparkRunError):
 class SparkBackend:
     """Splink's Spark backend over ``session``: every table a temporary view of a cached DataFrame.
 
-    Nothing is written to a catalog or a file: :class:`masip.linkage.fuzzy.Scorer`'s
+    Nothing is written to a catalog or a file: :class:`masip.linkage.scorer.Scorer`'s
     tables and Splink's intermediate ones are persisted in the session's
     memory (Splink's ``break_lineage_method="persist"``; its default writes
     Parquet files). The session is the caller's; :meth:`close` drops this

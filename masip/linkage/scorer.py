@@ -1,0 +1,318 @@
+"""Training and scoring of the person model (:mod:`masip.linkage.fuzzy`) on prepared records.
+
+Training. With enough records (:data:`MIN_TRAINING_RECORDS`) the u
+probabilities are estimated by random sampling (seeded), the m
+probabilities by expectation maximisation on two blockings (date of birth;
+forename + surname) and the prior from exact forename + surname + date of
+birth agreement. The m probabilities of the names are estimated on pairs
+with the same date of birth *and* postcode district: on the date alone,
+strangers who share a forename and a birthday taught EM that a match's
+surname often differs, the more so the larger the partnership. Corrections
+keep one agreement from counting twice (issue 14): no term-frequency
+adjustment (a name token is keyed with the whole date of birth, so its
+frequency is that of the name and the date together), and the u
+probabilities of the exact names and of the date-part level are the
+chances of those agreements alone (:mod:`masip.linkage.calibration`), not
+with the date or the like-sounding surname their keys also carry. Above
+:data:`MAX_TRAINING_RECORDS` records (a national year) the model is trained on a sample of that many, chosen by a hash of
+the records' member keys (:func:`training_sample`): the training blocks grow
+with the square of their input, and a few hundred thousand records estimate
+the parameters as well. Smaller inputs — a unit test, the first week of a
+new partnership — use the documented default parameters of :mod:`masip.linkage.fuzzy`,
+and so does a training run that fails or produces a degenerate model. The
+input is sorted by member key first, so the same records in any order give
+the same model and the same scores.
+
+Scale. Every blocking rule pins a person down (:func:`blocking_rules`), so
+the candidate pairs grow with the number of records, not its square; the
+encodings are prepared once, vectorised, into one database that every
+scoring pass reads (:class:`Scorer`): an in-process DuckDB one, or Spark
+(:mod:`masip.linkage.backends`), with the same comparisons rendered in
+either engine's SQL dialect.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from masip.linkage import comparisons as C
+from masip.linkage.backends import DuckDBBackend, ScoringBackend
+from masip.linkage.calibration import (
+    namesake_shares_sql,
+    same_year_share_sql,
+    unconditional_date_parts,
+    unconditional_exact_names,
+)
+from masip.linkage.fuzzy import (
+    DEFAULT_PRIOR,
+    Model,
+    blocking_rules,
+    comparisons,
+    default_settings,
+    in_dialect,
+    is_sane_model,
+    model_settings,
+    prepare,
+    quiet_splink,
+    regularise,
+    tf_columns_of,
+)
+
+log = logging.getLogger(__name__)
+
+#: Fewer records than this and the model is not trained on the data.
+MIN_TRAINING_RECORDS = 600
+#: Above this many records the model is trained on a sample of this many (:func:`training_sample`).
+MAX_TRAINING_RECORDS = 300_000
+#: Random pairs sampled to estimate u probabilities.
+U_SAMPLE_PAIRS = 1_000_000
+SEED = 20261122
+#: Pairs scoring below this match weight are not returned at all.
+MIN_MATCH_WEIGHT = -12.0
+#: Records per side of one prediction chunk. Splink carries every comparison column of both records through
+#: the join before the weight threshold drops a pair, so a national year's tens of millions of candidate
+#: pairs would spill tens of GB at once; in chunks each pass holds about 1/chunks² of them.
+PREDICTION_CHUNK_RECORDS = 400_000
+
+
+def training_sample(keys: pa.Array, size: int = MAX_TRAINING_RECORDS) -> np.ndarray | None:
+    """Rows to train the model on: None (all) up to ``size`` records, else ``size`` of them.
+
+    The sample is the records whose member keys hash lowest (a fixed-key
+    SipHash), so it depends on the records' content only, never on their
+    order or on a random state. Sampling records uniformly keeps the share of
+    true matches among blocked pairs (each pair survives with the same
+    probability), which is what EM and the prior estimate read, while the
+    number of training pairs stays bounded however large the input.
+    """
+    if len(keys) <= size:
+        return None
+    hashes = pd.util.hash_array(keys.to_numpy(zero_copy_only=False))
+    return np.sort(np.argpartition(hashes, size)[:size])
+
+
+def _touching_changed(rules: Sequence[str]) -> list[str]:
+    """``rules`` restricted to pairs with at least one changed record (``is_changed = 1``).
+
+    Each rule is split in two disjoint halves, left record changed / only the
+    right one changed: plain conditions on one side that DuckDB applies before
+    the join, which an OR of the two sides would not allow.
+    """
+    halves = ("l.is_changed = 1", "l.is_changed = 0 and r.is_changed = 1")
+    return [f"({rule}) and {half}" for rule in rules for half in halves]
+
+
+class Scorer:
+    """The prepared records in one database, for training and for every scoring pass.
+
+    Why one: the encodings are prepared and loaded once per linkage run,
+    however many passes score pairs; and term frequencies are computed once
+    over all records (or given, frozen, by an earlier run), so a pass over a
+    subset of the records (the dyad pass, an incremental run) scores every
+    pair exactly as a pass over all of them would. The database is an
+    in-memory DuckDB one unless ``backend`` says otherwise (Spark:
+    :class:`masip.spark.linkage.SparkBackend`); the model is stored in
+    DuckDB's dialect whatever the engine (:func:`in_dialect`). Use it as a
+    context manager (it closes the backend).
+    """
+
+    def __init__(
+        self, records: pd.DataFrame, term_frequencies: dict[str, pd.DataFrame] | None = None,
+        backend: ScoringBackend | None = None,
+    ) -> None:
+        quiet_splink()
+        self.size = len(records)
+        self.backend: ScoringBackend = backend if backend is not None else DuckDBBackend()
+        self.dialect = self.backend.dialect
+        self._create("records", prepare(records))
+        self.db = self.backend.splink_api()
+        self._registered: dict[str, Any] = {}
+        self._scratch = 0
+        self._tf_given = term_frequencies is not None
+        self._tf_tables: set[str] = set()
+        for column, lookup in (term_frequencies or {}).items():
+            self._create(f"tf_{column}", pa.Table.from_pandas(lookup, preserve_index=False))
+            self._tf_tables.add(f"tf_{column}")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.backend.close()
+
+    def _create(self, name: str, table: pa.Table) -> None:
+        self.backend.register("arrow_input", table)
+        self.backend.create(name, "select * from arrow_input order by 1")
+        self.backend.unregister("arrow_input")
+
+    def frame(self, select: str) -> pd.DataFrame:
+        """The rows of ``select`` over the scorer's tables, as pandas."""
+        return self.backend.frame(select)
+
+    def _sdf(self, name: str) -> Any:
+        """The Splink handle of table ``name`` (Splink accepts each name once per database)."""
+        if name not in self._registered:
+            self._registered[name] = self.db.register(name)
+        return self._registered[name]
+
+    def _tf_table(self, column: str) -> str:
+        """The term-frequency lookup of ``column``, over all records as Splink computes it."""
+        name = f"tf_{column}"
+        if name in self._tf_tables:
+            return name
+        if self._tf_given:
+            raise ValueError(f"the frozen term frequencies lack column {column!r}, which the model adjusts on")
+        self.backend.create(
+            name,
+            f"select {column}, cast(count(*) as double) / (select count({column}) from records) as tf_{column} "
+            f"from records where {column} is not null group by {column} order by {column}",
+        )
+        self._tf_tables.add(name)
+        return name
+
+    def term_frequencies(self, model: Model) -> dict[str, pd.DataFrame]:
+        """The term-frequency lookups ``model`` scores with (token integer -> relative frequency)."""
+        return {c: self.frame(f"select * from {self._tf_table(c)} order by 1") for c in model.tf_columns}
+
+    def fingerprints(self) -> np.ndarray:
+        """A 64-bit hash of each record's scoring columns (everything a pair's score or blocking reads).
+
+        Two runs that give a record the same fingerprint score its pairs with
+        any other unchanged record identically (under the same model and term
+        frequencies), which is what lets an incremental run reuse them.
+        DuckDB's hash may change with its version: every record then counts
+        as changed once, which costs time, never correctness.
+        """
+        return self.backend.fingerprints("records")
+
+    def _linker(self, table: str, settings: dict[str, Any], validate: bool = True) -> Any:
+        from splink import Linker
+
+        settings = in_dialect(settings, self.dialect)
+        linker = Linker(self._sdf(table), settings, log_level=logging.ERROR, validate_settings=validate)
+        for column in tf_columns_of(settings):
+            linker.table_management.register_term_frequency_lookup(self._sdf(self._tf_table(column)), column)
+        return linker
+
+    def _saved(self, linker: Any) -> dict[str, Any]:
+        """The linker's model JSON, in DuckDB's dialect (how every model is stored)."""
+        return in_dialect(linker.misc.save_model_to_json(), C.DUCKDB)
+
+    def _subset(self, rows: np.ndarray | None, columns: dict[str, np.ndarray]) -> str:
+        """A scratch table of the records ``rows`` (all if None) with further integer ``columns``."""
+        self._scratch += 1
+        name = f"records_{self._scratch}"
+        uid = np.arange(self.size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        extra = {c: pa.array(np.asarray(v, dtype=np.int64)[uid]) for c, v in columns.items()}
+        self.backend.register("subset_input", pa.table({"uid": pa.array(uid), **extra}))
+        selected = "".join(f", s.{c}" for c in extra)
+        self.backend.create(
+            name,
+            f"select r.*{selected} from records as r join subset_input as s on r.uid = s.uid order by r.uid",
+        )
+        self.backend.unregister("subset_input")
+        return name
+
+    def _drop(self, table: str) -> None:
+        """Free what a pass created: Splink's intermediate tables and the scratch ``table``."""
+        self.db.delete_tables_created_by_splink_from_db()
+        if table != "records":
+            self._registered.pop(table, None)
+            self.backend.drop(table)
+
+    def default_model(self) -> Model:
+        """The documented default parameters (:data:`masip.linkage.fuzzy.DEFAULT_M_U`, ``DEFAULT_PRIOR``)."""
+        return Model(self._saved(self._linker("records", default_settings())), trained=False)
+
+    def train(self, rows: np.ndarray | None = None) -> Model:
+        """Estimate the model on all records, or on ``rows`` only (:func:`training_sample`).
+
+        u by random sampling (seeded), m by EM on two blockings (date of birth;
+        forename + surname), the prior from exact forename + surname + date of
+        birth agreement. Too few records, a failed or a degenerate training:
+        the default model.
+        """
+        from splink import block_on
+
+        if (self.size if rows is None else len(rows)) < MIN_TRAINING_RECORDS:
+            return self.default_model()
+        table = "records" if rows is None else self._subset(rows, {})
+        try:
+            # no term-frequency adjustment: a name token is keyed with the whole date of birth, so its frequency
+            # is that of the name *and* the date, and would count the date's agreement twice (issue 14)
+            linker = self._linker(table, model_settings(comparisons(tf=False), DEFAULT_PRIOR, blocking_rules()))
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on("forename_token", "surname_token", "dob_token")], recall=0.6
+            )
+            linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
+            # names' m on pairs with the same date of birth *and* postcode district: strangers who share a date
+            # of birth share a forename by chance, and EM on date of birth alone counted more of them as matches
+            # (a weaker "different surname") the larger the partnership (issue 14)
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on("dob_token", "postcode_district")
+            )
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on("forename_token", "surname_token")
+            )
+            same_year = self.frame(same_year_share_sql(table))["share"].iloc[0]
+            namesakes = self.frame(namesake_shares_sql(table, self.dialect)).iloc[0].to_dict()
+            trained = unconditional_exact_names(
+                unconditional_date_parts(regularise(self._saved(linker)), float(same_year or 0.0)), namesakes
+            )
+        except Exception as error:  # noqa: BLE001 - any training failure falls back to defaults
+            log.warning("person linkage: model training failed (%s); using default parameters", type(error).__name__)
+            return self.default_model()
+        finally:
+            self._drop(table)
+        if not is_sane_model(trained):
+            return self.default_model()
+        settings = self._saved(self._linker("records", trained, validate=False))
+        return Model(settings, trained=True, records=self.size)
+
+    def predict(
+        self, model: Model, rules: Sequence[str] | None = None, rows: np.ndarray | None = None,
+        extra: dict[str, np.ndarray] | None = None, changed: np.ndarray | None = None,
+        min_weight: float = MIN_MATCH_WEIGHT,
+    ) -> pd.DataFrame:
+        """Scored candidate pairs ``uid_l < uid_r, match_weight, match_probability``, sorted.
+
+        ``rules``: blocking rules (default :func:`blocking_rules`); ``rows``:
+        only pairs among these rows; ``extra``: integer columns (one value
+        per record) the rules may use; ``changed``: one boolean per record,
+        only pairs with at least one changed record (an incremental run);
+        pairs below ``min_weight`` are not returned. u probabilities come
+        from random pairs, which in a partnership (many records per person)
+        include a few true matches: agreement then weighs a little less than
+        it should, never more.
+        """
+        rules = list(rules or blocking_rules())
+        columns = dict(extra or {})
+        if changed is not None:
+            columns["is_changed"] = np.asarray(changed, dtype=np.int64)
+            rules = _touching_changed(rules)
+        table = "records" if rows is None and not columns else self._subset(rows, columns)
+        try:
+            settings = {**model.settings, "blocking_rules_to_generate_predictions": rules}
+            chunks = prediction_chunks(self.size if rows is None else len(rows))
+            predictions = self._linker(table, settings, validate=False).inference.predict(
+                threshold_match_weight=min_weight, warning_mode="never", num_chunks_left=chunks,
+                num_chunks_right=chunks,
+            )
+            return self.frame(
+                f"select least(uid_l, uid_r) as uid_l, greatest(uid_l, uid_r) as uid_r, "
+                f"match_weight, match_probability from {predictions.physical_name} order by 1, 2"
+            )
+        finally:
+            self._drop(table)
+
+
+def prediction_chunks(records: int) -> int:
+    """Chunks per side for scoring ``records`` records (1 up to :data:`PREDICTION_CHUNK_RECORDS`)."""
+    return max(1, math.ceil(records / PREDICTION_CHUNK_RECORDS))
