@@ -96,6 +96,21 @@ CONTEXT_RANK = METHODS.index("CONTEXT")
 CLERICAL_RANK = METHODS.index("CLERICAL")
 
 
+@dataclass(frozen=True)
+class CanonicalRecords:
+    """Record roles as the linkage reads them (:func:`canonical_records`): ``frame``, sorted by member key and
+    compacted, and the sorted member ``keys``."""
+
+    frame: pd.DataFrame
+    keys: pa.Array
+
+
+def canonical_records(records: pd.DataFrame) -> CanonicalRecords:
+    """:func:`_canonical` as :class:`CanonicalRecords`: a caller that then lets go of ``records`` (at a national
+    year, gigabytes of hex tokens the linkage no longer reads) passes this to :func:`link_for_review`."""
+    return CanonicalRecords(*_canonical(records))
+
+
 def _canonical(records: pd.DataFrame) -> tuple[pd.DataFrame, pa.Array]:
     """The columns the linkage reads, sorted by member key and compacted, and the sorted keys.
 
@@ -281,7 +296,7 @@ class LinkageRun:
 
 
 def link_for_review(
-    records: pd.DataFrame, context: pd.DataFrame | None = None, previous: LinkageState | None = None,
+    records: pd.DataFrame | CanonicalRecords, context: pd.DataFrame | None = None, previous: LinkageState | None = None,
     decisions: Decisions | None = None, with_queue: bool = True, backend: ScoringBackend | None = None,
 ) -> LinkageRun:
     """:func:`link_with_state` under clerical review ``decisions`` (must-link / cannot-link), with the review queue.
@@ -290,12 +305,15 @@ def link_for_review(
     :func:`link_with_state` and the benchmarks, which have no reviewers, do.
     ``backend``: where Splink scores (default: an in-process DuckDB database;
     :class:`masip.spark.linkage.SparkBackend` on Spark), which the scorer closes.
+    ``records`` may come canonical already (:func:`canonical_records`).
     """
     from masip.linkage import fuzzy
     from masip.linkage import review as rv
     from masip.linkage.scorer import Scorer, training_sample
 
-    recs, sorted_keys = _canonical(records)
+    canonical = records if isinstance(records, CanonicalRecords) else canonical_records(records)
+    recs, sorted_keys = canonical.frame, canonical.keys
+    del records, canonical
     n = len(recs)
     recs["ctx_key"] = ctx.context_keys(recs, context)
     weak = ctx.name_only(recs)
@@ -306,6 +324,8 @@ def link_for_review(
     fields = rv.no_fields()
     if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
         with Scorer(recs, frozen.term_frequencies if frozen else None, backend) as scorer:
+            # the scorer holds its own copy of the filters: a third of a national year's memory otherwise
+            recs.drop(columns=[c for c in fuzzy.BLOOM_BITS if c in recs], inplace=True)
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
             state = _scored_state(scorer, model, sorted_keys, frozen)
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])

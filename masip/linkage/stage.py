@@ -48,7 +48,7 @@ import pandas as pd
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS, PERSON_ROLE_COLUMNS
 from connectors.vault import RECORDS_TABLE, Vault
-from masip.linkage import OUTPUT_COLUMNS, LinkageState, link_for_review
+from masip.linkage import OUTPUT_COLUMNS, LinkageState, canonical_records, link_for_review
 from masip.linkage.review_store import load_decisions
 from masip.linkage.state_store import load_state, store_state, stored_build_id
 from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV
@@ -186,7 +186,10 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     if len(versions) > 1:
         raise VaultMismatch(f"the live record roles carry tokens of {len(versions)} keys; rebuild from the landing copies")
     decisions = load_decisions(vault)
-    run = link_for_review(records, context=context, previous=previous, decisions=decisions)
+    canonical = canonical_records(records)
+    del records  # the hex tokens the linkage no longer reads: gigabytes at a national year
+    run = link_for_review(canonical, context=context, previous=previous, decisions=decisions)
+    del canonical
     links, state = run.links, run.state
     build_id = _new_build_id()
     candidate = vault.state_candidate_path
