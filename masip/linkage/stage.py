@@ -47,7 +47,7 @@ import duckdb
 import pandas as pd
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS, PERSON_ROLE_COLUMNS
-from connectors.vault import RECORDS_TABLE, Vault
+from connectors.vault import LIVE_ROLES_RELATION, RECORDS_TABLE, Vault
 from masip.linkage import OUTPUT_COLUMNS, LinkageState, canonical_records, link_for_review
 from masip.linkage.review_store import load_decisions
 from masip.linkage.state_store import load_state, store_state, stored_build_id
@@ -62,14 +62,12 @@ RUN_TABLE = f"{LINKS_SCHEMA}.link_run"
 #: The clerical review queue and each item's field-by-field evidence (sources of dbt's ``ops.review_queue``).
 REVIEW_QUEUE_TABLE = f"{LINKS_SCHEMA}.review_queue"
 REVIEW_FIELDS_TABLE = f"{LINKS_SCHEMA}.review_fields"
-#: The live record roles with generalised attributes (a dbt model built before this stage).
-ROLES_RELATION = "intermediate.int_person_records"
 
 _ROLES = ", ".join(f"roles.{name}" for name, _ in PERSON_ROLE_COLUMNS)
 _ENCODINGS = ", ".join(f"encodings.{name}" for name in ("key_version", *(n for n, _ in PERSON_ENCODED_COLUMNS)))
 RECORDS_SQL = f"""
     select {_ROLES}, {_ENCODINGS}, encodings.version_id is null as without_encodings
-    from {ROLES_RELATION} as roles
+    from {LIVE_ROLES_RELATION} as roles
     left join vault.{RECORDS_TABLE} as encodings
         on roles.source_table = encodings.source_table
         and roles.version_id = encodings.version_id
