@@ -450,6 +450,19 @@ def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest
     pd.testing.assert_frame_equal(link_person_records(pd.DataFrame(RECORDS), CONTEXT), linked)
 
 
+@pytest.mark.parametrize(
+    ("records", "changed", "chunks"),
+    [(2_800_000, None, 7), (2_800_000, 26_000, 1), (2_800_000, 0, 1), (2_800_000, 400_000, 4),
+     (2_800_000, 2_800_000, 7), (1_000, 1_000, 1)],
+)
+def test_an_incremental_pass_is_chunked_by_its_share_of_the_pairs(records, changed, chunks):
+    """A weekly delta of a national year is one chunk (each chunk pair repeats the blocking join over all
+    records); a pass holds no more pairs per chunk pair than a full pass, and never takes more chunks."""
+    from masip.linkage import scorer
+
+    assert scorer.prediction_chunks(records, changed) == chunks
+
+
 def test_date_part_level_weighs_the_date_alone_not_the_surname_its_keys_carry():
     """The year+month / year+day tokens are keyed with the surname's Soundex code: sampled u is the chance of a
     like-sounding surname too, which the surname comparison counts again (issue 14). Training sets it to the
