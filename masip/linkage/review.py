@@ -129,22 +129,6 @@ def banded_pairs(
     return pairs[["i", "j", "link_method", "match_probability", "match_weight"]]
 
 
-def _passes(pairs: pd.DataFrame) -> list[np.ndarray]:
-    """The pairs split into passes in which no row appears twice (so one equality rule selects exactly them)."""
-    passes: list[list[int]] = []
-    used: list[set[int]] = []
-    for k, (i, j) in enumerate(zip(pairs["i"].tolist(), pairs["j"].tolist())):
-        for members, rows in zip(passes, used):
-            if i not in rows and j not in rows:
-                members.append(k)
-                rows.update((i, j))
-                break
-        else:
-            passes.append([k])
-            used.append({i, j})
-    return [np.array(p, dtype=np.int64) for p in passes]
-
-
 def _levels(settings: dict[str, Any]) -> dict[str, dict[int, str]]:
     """Each comparison's agreement-level labels by comparison vector value (-1: null)."""
     levels: dict[str, dict[int, str]] = {}
@@ -170,8 +154,8 @@ def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFra
     """Agreement level and match weight of each compared field of each of ``pairs`` (``i``, ``j``, ``review_id``).
 
     Scored with the run's model (Splink, keeping its intermediate columns) on
-    the run's prepared records, in passes where each row appears once, so an
-    equality rule on a pass number selects exactly the queued pairs. Levels
+    copies of the pairs' prepared records, numbered by pair, so an equality
+    rule on the pair number selects exactly the queued pairs. Levels
     are the comparisons' labels (e.g. ``forename equal``, ``nickname``,
     ``else``; ``missing`` when a side lacks the field), weights log2 of the
     level's Bayes factor, term-frequency adjusted: no value, token or filter
@@ -188,37 +172,32 @@ def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFra
     wanted = ", ".join(
         f"gamma_{name}, mw_{name}" + (f", mw_tf_adj_{name}" if name in tf_adjusted else "") for name in levels
     )
+    # one scratch table with a copy of each pair's two records, numbered pair k -> k and len(pairs) + k, so
+    # an equality rule on the pair number selects exactly the queued pairs in one pass over the records
+    count = len(pairs)
+    entries = np.concatenate([pairs["i"].to_numpy(dtype=np.int64), pairs["j"].to_numpy(dtype=np.int64)])
+    table = scorer._copies(entries, {"review_slot": np.tile(np.arange(count, dtype=np.int64), 2)})
+    try:
+        rules = ["l.review_slot = r.review_slot"]
+        linker = scorer._linker(table, {**settings, "blocking_rules_to_generate_predictions": rules}, validate=False)
+        scored = scorer.frame(
+            f"select least(uid_l, uid_r) as pair, {wanted} from {linker.inference.predict(warning_mode='never').physical_name}"
+        )
+    finally:
+        scorer._drop(table)
+    review_ids = pairs["review_id"].to_numpy()[scored["pair"].to_numpy(dtype=np.int64)]
     frames = []
-    for members in _passes(pairs):
-        chosen = pairs.iloc[members]
-        slot = np.full(scorer.size, -1, dtype=np.int64)
-        slot[chosen["i"].to_numpy()] = np.arange(len(chosen))
-        slot[chosen["j"].to_numpy()] = np.arange(len(chosen))
-        rows = np.union1d(chosen["i"].to_numpy(), chosen["j"].to_numpy())
-        table = scorer._subset(rows, {"review_slot": slot})
-        try:
-            rules = ["l.review_slot = r.review_slot"]
-            pass_settings = {**settings, "blocking_rules_to_generate_predictions": rules}
-            linker = scorer._linker(table, pass_settings, validate=False)
-            scored = scorer.frame(
-                f"select uid_l, uid_r, {wanted} from {linker.inference.predict(warning_mode='never').physical_name}"
-            )
-        finally:
-            scorer._drop(table)
-        scored["i"] = np.minimum(scored["uid_l"], scored["uid_r"])
-        scored["j"] = np.maximum(scored["uid_l"], scored["uid_r"])
-        scored = scored.merge(chosen[["i", "j", "review_id"]], on=["i", "j"])
-        for name, labels in levels.items():
-            weight = scored[f"mw_{name}"].to_numpy(dtype=float)
-            if name in tf_adjusted:
-                weight = weight + scored[f"mw_tf_adj_{name}"].fillna(0.0).to_numpy(dtype=float)
-            gamma = scored[f"gamma_{name}"].to_numpy(dtype=np.int64)
-            frames.append(pd.DataFrame({
-                "review_id": scored["review_id"].to_numpy(),
-                "field": name,
-                "field_position": order[name],
-                "agreement_level": [labels.get(int(g), f"level {int(g)}") for g in gamma],
-                "match_weight": np.round(weight, 2),
-            }))
+    for name, labels in levels.items():
+        weight = scored[f"mw_{name}"].to_numpy(dtype=float)
+        if name in tf_adjusted:
+            weight = weight + scored[f"mw_tf_adj_{name}"].fillna(0.0).to_numpy(dtype=float)
+        gamma = scored[f"gamma_{name}"].to_numpy(dtype=np.int64)
+        frames.append(pd.DataFrame({
+            "review_id": review_ids,
+            "field": name,
+            "field_position": order[name],
+            "agreement_level": [labels.get(int(g), f"level {int(g)}") for g in gamma],
+            "match_weight": np.round(weight, 2),
+        }))
     fields = pd.concat(frames, ignore_index=True)
     return fields.sort_values(["review_id", "field_position"]).reset_index(drop=True)[list(FIELD_COLUMNS)]

@@ -220,6 +220,24 @@ class Scorer:
         self.backend.unregister("subset_input")
         return name
 
+    def _copies(self, rows: np.ndarray, columns: dict[str, np.ndarray]) -> str:
+        """A scratch table of a copy of record ``rows[k]`` as ``uid`` k (a record may repeat), with further
+        integer ``columns`` (one value per copy): one scan of the records, however many copies of one."""
+        self._scratch += 1
+        name = f"records_{self._scratch}"
+        extra = {c: pa.array(np.asarray(v, dtype=np.int64)) for c, v in columns.items()}
+        self.backend.register("copies_input", pa.table({
+            "copy": pa.array(np.arange(len(rows), dtype=np.int64)), "record": pa.array(np.asarray(rows, dtype=np.int64)),
+            **extra,
+        }))
+        kept = [c for c in self.frame("select * from records limit 0").columns if c != "uid"]
+        selected = "".join(f", r.{c}" for c in kept) + "".join(f", s.{c}" for c in extra)
+        self.backend.create(
+            name, f"select s.copy as uid{selected} from records as r join copies_input as s on r.uid = s.record order by 1"
+        )
+        self.backend.unregister("copies_input")
+        return name
+
     def _drop(self, table: str) -> None:
         """Free what a pass created: Splink's intermediate tables and the scratch ``table``."""
         self.db.delete_tables_created_by_splink_from_db()
