@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from masip.linkage import OUTPUT_COLUMNS, link_person_records, person_id_for
+from masip.linkage.cluster import METHODS, Attributes, cluster
 
 TOKENS = ("pnc_token", "nhs_token", "crn_token", "name_dob_token")
 
@@ -282,6 +283,43 @@ def test_conflicting_identifiers_are_never_merged():
     # and the same with two NHS numbers bridged by a PNC
     out = by_ref(link(rec("D", nhs="n1", pnc="p9"), rec("E", nhs="n2", pnc="p9")))
     assert out["D"].person_id != out["E"].person_id
+
+
+def _guard_case(forenames: list[str | None], dates: list[str], groups: list[list[str]], edges: list[tuple]):
+    """Cluster labels of records with these forename tokens, date tokens and nickname-group tokens."""
+    n = len(forenames)
+    records = pd.DataFrame({
+        "forename_token": forenames,
+        "forename_variant_tokens": [g or None for g in groups],
+        **{c: dates for c in ("dob_token", "dob_unordered_token", "dob_year_day_token")},
+        "dob_year_month_token": "0a",  # dates differ in the day only: one person's, mis-keyed
+    })
+    frame = pd.DataFrame(edges, columns=["i", "j", "method", "probability"])
+    frame["rank"] = [METHODS.index(m) for m in frame.pop("method")]
+    return cluster(n, frame, Attributes.from_records(records))[0].tolist()
+
+
+def test_a_record_without_a_forename_does_not_bridge_two_forenames_of_one_date():
+    """John (0) and David (1), born on one day, and a record of that day with no forename (2) linked to both:
+    it joins the stronger one only. Their own records (3, 4) come along; records that carry both forenames
+    decide for themselves, and forenames of one nickname group, or of different dates, are not kept apart."""
+    john, david, robert, bob = "a1", "b2", "c3", "d4"
+    day, other_day = "e5", "f6"
+    bridge = [(0, 3, "NAME_DOB", 1.0), (1, 4, "NAME_DOB", 1.0), (2, 1, "PROBABILISTIC", 0.999),
+              (2, 0, "PROBABILISTIC", 0.998)]
+    kept_apart = _guard_case([john, david, None, john, david], [day] * 5, [[]] * 5, bridge)
+    assert kept_apart == [0, 1, 1, 0, 1]
+    # a link between two records that both carry a forename is the model's to make
+    assert _guard_case([john, david, None], [day] * 3, [[]] * 3,
+                       [(0, 1, "PROBABILISTIC", 0.999), (2, 1, "PROBABILISTIC", 0.999)]) == [0, 0, 0]
+    # Robert and Bob share a nickname group; John and David recorded on different dates cannot be compared
+    assert _guard_case([robert, bob, None, robert, bob], [day] * 5, [["99"], ["99"], [], ["99"], ["99"]],
+                       bridge) == [0] * 5
+    assert _guard_case([john, david, None, john, david], [day, other_day, day, day, other_day], [[]] * 5,
+                       bridge) == [0] * 5
+    # identifiers are not guarded
+    assert _guard_case([john, david, None, john, david], [day] * 5, [[]] * 5,
+                       [(0, 2, "PNC", 1.0), (1, 2, "PNC", 1.0)])[:3] == [0, 0, 0]
 
 
 def test_guarded_components_do_not_depend_on_row_order():

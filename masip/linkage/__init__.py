@@ -27,7 +27,8 @@ How records become persons:
 4. **Clustering with guards** (:mod:`masip.linkage.cluster`): links are
    merged strongest first, never joining two different PNCs or NHS numbers,
    and — for links that are not identifiers — never joining different known
-   sexes or incompatible dates of birth.
+   sexes or incompatible dates of birth, nor, through a record without a
+   forename, two persons whose forenames of one date of birth all differ.
 5. **Clerical review** (:mod:`masip.linkage.review`): reviewers' decisions
    are must-link / cannot-link constraints of the clustering (a role joined
    only by one has ``link_method`` ``CLERICAL``), and pairs in the uncertain

@@ -8,7 +8,17 @@ greedily, strongest first, into clusters, with guards against chaining:
 * for edges that are not a national or probation identifier (``NAME_DOB``,
   ``PROBABILISTIC``, ``CONTEXT``): never merge clusters holding different
   known sexes (F and M), or dates of birth that cannot be the same one
-  mis-keyed (see :func:`dobs_compatible`).
+  mis-keyed (see :func:`dobs_compatible`);
+* for such an edge with a record that has no forename at one end: never
+  merge two clusters whose forenames, compared where they were recorded
+  with the same date of birth, share neither a forename token nor a
+  nickname group (:meth:`Attributes.from_records`). A record of "Jones,
+  born 3 May 1970" without a forename agrees with John Jones and David
+  Jones of that date alike; it joins the one it links to most strongly
+  and must not make the two men one person (issue 14: at a national year
+  such bridges were a third of all false merges). Edges whose two records
+  both carry a forename are left to the model, which weighs their own
+  forename evidence.
 
 An edge refused by a guard is simply not used; later, weaker edges are
 still tried. Edges are ordered by (method rank, descending probability,
@@ -39,9 +49,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import ArrayLike
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from masip.linkage import comparisons as C
 
 #: Link methods, strongest first (the order of ``link_method`` precedence).
 #: ``CLERICAL`` (a reviewer's "same person", :mod:`masip.linkage.review`) comes last: it never enters
@@ -72,6 +86,11 @@ class Attributes:
     nhs: np.ndarray
     sex: np.ndarray  # 0 unknown, 1 F, 2 M
     dob: np.ndarray  # (n, 4) codes of (dob, unordered, year+month, year+day); dob[:, 0] == -1: no date of birth
+    forename: np.ndarray  # int codes of the forename token, -1 unknown
+    #: each row's forename evidence as a CSR list of codes: its forename token and its nickname-group
+    #: tokens (both keyed with the whole date of birth, so equal codes mean equal names or groups of one date)
+    name_codes: np.ndarray
+    name_offsets: np.ndarray
 
     @classmethod
     def from_records(cls, records: pd.DataFrame) -> Attributes:
@@ -85,7 +104,23 @@ class Attributes:
         if "dob_token" in records:
             columns = ("dob_token", "dob_unordered_token", "dob_year_month_token", "dob_year_day_token")
             dob = np.stack([_codes(records, c) for c in columns], axis=1)
-        return cls(_codes(records, "pnc_token"), _codes(records, "nhs_token"), sex, dob)
+        forename = _codes(records, "forename_token")
+        return cls(_codes(records, "pnc_token"), _codes(records, "nhs_token"), sex, dob, forename,
+                   *_name_codes(records, forename))
+
+
+def _name_codes(records: pd.DataFrame, forename: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, offsets): each row's forename code and nickname-group codes (offset past the forename codes)."""
+    variants = C.token_int_lists(C.column_array(records, "forename_variant_tokens"))
+    variants = variants.combine_chunks() if isinstance(variants, pa.ChunkedArray) else variants
+    lengths = pc.fill_null(pc.list_value_length(variants), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    groups = pd.factorize(pc.list_flatten(variants).to_numpy(zero_copy_only=False))[0].astype(np.int64)
+    own = np.flatnonzero(forename >= 0)
+    rows = np.concatenate([own, np.repeat(np.arange(len(forename)), lengths)])
+    values = np.concatenate([forename[own], groups + int(forename.max(initial=-1)) + 1])
+    offsets = np.zeros(len(forename) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=len(forename)), out=offsets[1:])
+    return values[np.argsort(rows, kind="stable")], offsets
 
 
 def dobs_compatible(a: ArrayLike, b: ArrayLike) -> np.ndarray:
@@ -122,6 +157,9 @@ class _Clusters:
         self.sex = attrs.sex.tolist()
         self.dob = attrs.dob
         self.dobs: dict[int, set[tuple]] = {}
+        self.has_forename = (attrs.forename >= 0).tolist()
+        self.name_codes, self.name_offsets = attrs.name_codes, attrs.name_offsets
+        self.names: dict[int, tuple[set[int], set[int]]] = {}
         # --- clerical review: rows each cluster root must never be joined with (cannot-link) ---
         self.apart: dict[int, set[int]] = {}
         for a, b in (cannot_link if cannot_link is not None else np.empty((0, 2), dtype=np.int64)).tolist():
@@ -140,6 +178,19 @@ class _Clusters:
         if found is None and self.dob[root, 0] >= 0:
             found = self.dobs[root] = {tuple(self.dob[root].tolist())}
         return found
+
+    def _names(self, root: int) -> tuple[set[int], set[int]] | None:
+        """(dates of birth, forename and nickname-group codes) of ``root``'s cluster's records that have both."""
+        found = self.names.get(root)
+        if found is None and self.has_forename[root] and self.dob[root, 1] >= 0:
+            start, end = self.name_offsets[root], self.name_offsets[root + 1]
+            found = self.names[root] = ({int(self.dob[root, 1])}, set(self.name_codes[start:end].tolist()))
+        return found
+
+    def _forenames_differ(self, ra: int, rb: int) -> bool:
+        """Whether the clusters hold forenames recorded with one date of birth, none the same name or group."""
+        na, nb = self._names(ra), self._names(rb)
+        return bool(na and nb and na[0] & nb[0] and not na[1] & nb[1])
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -165,6 +216,8 @@ class _Clusters:
             da, db = self._dobs(ra), self._dobs(rb)
             if da and db and not dobs_compatible(np.array([*da])[:, None], np.array([*db])[None, :]).all():
                 return False
+            if not (self.has_forename[a] and self.has_forename[b]) and self._forenames_differ(ra, rb):
+                return False
         if ra > rb:
             ra, rb = rb, ra
         self.parent[rb] = ra
@@ -175,6 +228,10 @@ class _Clusters:
         if db:
             self.dobs[ra] = (da or set()) | db
             self.dobs.pop(rb, None)
+        na, nb = self._names(ra), self._names(rb)
+        if nb:
+            self.names[ra] = (na[0] | nb[0], na[1] | nb[1]) if na else nb
+            self.names.pop(rb, None)
         if rb in self.apart:
             self.apart[ra] = self.apart.get(ra, set()) | self.apart.pop(rb)
         return True
@@ -209,8 +266,22 @@ def _incompatible_dobs(labels: np.ndarray, dob: np.ndarray) -> set[int]:
     return bad | set(pairs["c"].to_numpy()[~compatible].tolist())
 
 
+def _different_forenames(labels: np.ndarray, attrs: Attributes) -> set[int]:
+    """Components with a record without a forename and two forename tokens of one date of birth.
+
+    Only there can the forename guard refuse a union (a superset: forenames of
+    one nickname group have different tokens but are not kept apart).
+    """
+    known = (attrs.forename >= 0) & (attrs.dob[:, 1] >= 0)
+    frame = pd.DataFrame({"c": labels[known], "d": attrs.dob[known, 1], "f": attrs.forename[known]}).drop_duplicates()
+    counts = frame.groupby(["c", "d"]).size()
+    several = set(counts.index.get_level_values("c")[counts.to_numpy() > 1].tolist())
+    return several & set(labels[attrs.forename < 0].tolist())
+
+
 def _conflicting_components(labels: np.ndarray, attrs: Attributes) -> np.ndarray:
-    """Component labels that hold two different PNCs, NHS numbers or known sexes, or incompatible dates of birth.
+    """Component labels that hold two different PNCs, NHS numbers or known sexes, incompatible dates of birth,
+    or forenames the forename guard may keep apart.
 
     Only these need the guarded edge-by-edge clustering: in any other
     component no guard can refuse a union, so it is one person.
@@ -223,6 +294,7 @@ def _conflicting_components(labels: np.ndarray, attrs: Attributes) -> np.ndarray
         counts = frame.drop_duplicates().groupby("c").size()
         bad |= set(counts.index[counts > 1].tolist())
     bad |= _incompatible_dobs(labels, attrs.dob)
+    bad |= _different_forenames(labels, attrs)
     return np.array(sorted(bad), dtype=np.int64)
 
 
