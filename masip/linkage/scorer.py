@@ -43,7 +43,7 @@ import pandas as pd
 import pyarrow as pa
 
 from masip.linkage import comparisons as C
-from masip.linkage.backends import DuckDBBackend, ScoringBackend
+from masip.linkage.backends import CHANGED_COLUMN, DuckDBBackend, ScoringBackend
 from masip.linkage.calibration import (
     namesake_shares_sql,
     same_year_share_sql,
@@ -78,8 +78,11 @@ SEED = 20261122
 MIN_MATCH_WEIGHT = -12.0
 #: Records per side of one prediction chunk. Splink carries every comparison column of both records through
 #: the join before the weight threshold drops a pair, so a national year's tens of millions of candidate
-#: pairs would spill tens of GB at once; in chunks each pass holds about 1/chunks² of them.
-PREDICTION_CHUNK_RECORDS = 400_000
+#: pairs would spill tens of GB at once; in chunks each pass holds about 1/chunks² of them. But each chunk
+#: pair also copies its records out of the whole table (Splink's source pruning) and repeats the blocking
+#: join: at 400,000 (49 chunk pairs for 2.8 million records) those copies were two thirds of a national
+#: linkage. A million (9 chunk pairs, about 2 million candidate pairs each) keeps both small.
+PREDICTION_CHUNK_RECORDS = 1_000_000
 
 
 def training_sample(keys: pa.Array, size: int = MAX_TRAINING_RECORDS) -> np.ndarray | None:
@@ -99,13 +102,14 @@ def training_sample(keys: pa.Array, size: int = MAX_TRAINING_RECORDS) -> np.ndar
 
 
 def _touching_changed(rules: Sequence[str]) -> list[str]:
-    """``rules`` restricted to pairs with at least one changed record (``is_changed = 1``).
+    """``rules`` restricted to pairs with at least one changed record (:data:`CHANGED_COLUMN` = 1).
 
     Each rule is split in two disjoint halves, left record changed / only the
     right one changed: plain conditions on one side that DuckDB applies before
     the join, which an OR of the two sides would not allow.
     """
-    halves = ("l.is_changed = 1", "l.is_changed = 0 and r.is_changed = 1")
+    changed = CHANGED_COLUMN
+    halves = (f"l.{changed} = 1", f"l.{changed} = 0 and r.{changed} = 1")
     return [f"({rule}) and {half}" for rule in rules for half in halves]
 
 
@@ -131,7 +135,8 @@ class Scorer:
         self.size = len(records)
         self.backend: ScoringBackend = backend if backend is not None else DuckDBBackend()
         self.dialect = self.backend.dialect
-        self._create("records", prepare(records))
+        prepared = prepare(records)
+        self._create("records", prepared.append_column(CHANGED_COLUMN, pa.array(np.zeros(len(prepared), np.int64))))
         self.db = self.backend.splink_api()
         self._registered: dict[str, Any] = {}
         self._scratch = 0
@@ -313,7 +318,7 @@ class Scorer:
         rules = list(rules or blocking_rules())
         columns = dict(extra or {})
         if changed is not None:
-            columns["is_changed"] = np.asarray(changed, dtype=np.int64)
+            self.backend.flag("records", CHANGED_COLUMN, np.flatnonzero(changed))
             rules = _touching_changed(rules)
         table = "records" if rows is None and not columns else self._subset(rows, columns)
         records = self.size if rows is None else len(rows)
