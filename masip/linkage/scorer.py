@@ -211,29 +211,20 @@ class Scorer:
         return in_dialect(linker.misc.save_model_to_json(), C.DUCKDB)
 
     def _subset(self, rows: np.ndarray | None, columns: dict[str, np.ndarray]) -> str:
-        """A scratch table of the records ``rows`` (all if None) with further integer ``columns``."""
-        self._scratch += 1
-        name = f"records_{self._scratch}"
+        """A scratch table of the records ``rows`` (all if None), keeping their ``uid``, with further integer
+        ``columns`` (one value per record of the scorer)."""
         uid = np.arange(self.size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-        extra = {c: pa.array(np.asarray(v, dtype=np.int64)[uid]) for c, v in columns.items()}
-        self.backend.register("subset_input", pa.table({"uid": pa.array(uid), **extra}))
-        selected = "".join(f", s.{c}" for c in extra)
-        self.backend.create(
-            name,
-            f"select r.*{selected} from records as r join subset_input as s on r.uid = s.uid order by r.uid",
-        )
-        self.backend.unregister("subset_input")
-        return name
+        return self._copies(uid, {c: np.asarray(v, dtype=np.int64)[uid] for c, v in columns.items()}, numbered=uid)
 
-    def _copies(self, rows: np.ndarray, columns: dict[str, np.ndarray]) -> str:
-        """A scratch table of a copy of record ``rows[k]`` as ``uid`` k (a record may repeat), with further
-        integer ``columns`` (one value per copy): one scan of the records, however many copies of one."""
+    def _copies(self, rows: np.ndarray, columns: dict[str, np.ndarray], numbered: np.ndarray | None = None) -> str:
+        """A scratch table of a copy of record ``rows[k]`` as ``uid`` ``numbered[k]`` (default k; a record may
+        repeat), with further integer ``columns`` (one value per copy): one scan of the records."""
         self._scratch += 1
         name = f"records_{self._scratch}"
+        uid = np.arange(len(rows), dtype=np.int64) if numbered is None else numbered
         extra = {c: pa.array(np.asarray(v, dtype=np.int64)) for c, v in columns.items()}
         self.backend.register("copies_input", pa.table({
-            "copy": pa.array(np.arange(len(rows), dtype=np.int64)), "record": pa.array(np.asarray(rows, dtype=np.int64)),
-            **extra,
+            "copy": pa.array(uid), "record": pa.array(np.asarray(rows, dtype=np.int64)), **extra,
         }))
         kept = [c for c in self.frame("select * from records limit 0").columns if c != "uid"]
         selected = "".join(f", r.{c}" for c in kept) + "".join(f", s.{c}" for c in extra)
