@@ -260,6 +260,20 @@ def test_arrow_backed_input_gives_the_same_output(linked):
     pd.testing.assert_frame_equal(link_person_records(frame, CONTEXT), linked)
 
 
+def test_records_compacted_batch_by_batch_and_prepared_slice_by_slice_link_as_whole(linked, monkeypatch):
+    """A national year is read from the vault a batch at a time, each batch's tokens compacted to integers as
+    it arrives, and goes into the scorer's database a slice at a time: the persons are those of one pass."""
+    from masip.linkage import compact_tokens, scorer
+
+    monkeypatch.setattr(scorer, "PREPARE_ROWS", 4)
+    table = pa.Table.from_pandas(pd.DataFrame(RECORDS), preserve_index=False)
+    batches = [compact_tokens(batch) for batch in table.to_batches(max_chunksize=5)]
+    assert len(batches) > 3 and batches[0].schema.field("forename_token").type == pa.int64()
+    assert batches[0].schema.field("forename_variant_tokens").type == pa.list_(pa.int64())
+    frame = pa.Table.from_batches(batches).to_pandas(types_mapper=pd.ArrowDtype)
+    pd.testing.assert_frame_equal(link_person_records(frame, CONTEXT), linked)
+
+
 # -- encodings -----------------------------------------------------------------------
 
 

@@ -31,13 +31,19 @@ DEFAULT_MEMORY = "2GB"
 CHANGED_COLUMN = "is_changed"
 
 
+def memory_capped() -> dict[str, str]:
+    """DuckDB connection settings with the linkage's memory cap (:data:`MEMORY_ENV`)."""
+    return {"memory_limit": os.environ.get(MEMORY_ENV, DEFAULT_MEMORY)}
+
+
 class ScoringBackend(Protocol):
     """The database a :class:`masip.linkage.scorer.Scorer` scores in."""
 
     dialect: C.Dialect
 
-    def register(self, name: str, table: pa.Table) -> None:
-        """``table`` readable as ``name`` until :meth:`unregister` (a view where the engine allows one)."""
+    def register(self, name: str, table: pa.Table | pa.RecordBatchReader) -> None:
+        """``table`` readable as ``name`` until :meth:`unregister` (a view where the engine allows one; a reader
+        is read once, by the next statement that reads ``name``)."""
 
     def unregister(self, name: str) -> None: ...
 
@@ -86,12 +92,12 @@ class DuckDBBackend:
     def __init__(self) -> None:
         self._spill = tempfile.mkdtemp(prefix="masip-linkage-")
         self.con = duckdb.connect(
-            config={"memory_limit": os.environ.get(MEMORY_ENV, DEFAULT_MEMORY), "temp_directory": self._spill}
+            config={**memory_capped(), "temp_directory": self._spill}
         )
         # Splink runs many queries; DuckDB's progress bar would print each into the logs
         self.con.execute("set enable_progress_bar = false")
 
-    def register(self, name: str, table: pa.Table) -> None:
+    def register(self, name: str, table: pa.Table | pa.RecordBatchReader) -> None:
         self.con.register(name, table)
 
     def unregister(self, name: str) -> None:

@@ -311,10 +311,10 @@ def _labels(records: pd.DataFrame, column: str) -> pa.Array:
     return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
 
 
-def prepare(records: pd.DataFrame) -> pa.Table:
-    """The table Splink scores: ``uid`` (row number), sex, role, clear generalised values,
+def prepare(records: pd.DataFrame, first_uid: int = 0) -> pa.Table:
+    """The table Splink scores: ``uid`` (row number, from ``first_uid``), sex, role, clear generalised values,
     tokens as integers, filters as 64-bit words."""
-    columns = {"uid": pa.array(np.arange(len(records), dtype=np.int64))}
+    columns = {"uid": pa.array(np.arange(first_uid, first_uid + len(records), dtype=np.int64))}
     columns |= {c: _labels(records, c) for c in ("sex", "role", "postcode_district")}
     columns["birth_year"] = C.column_array(records, "birth_year").cast(pa.int64())
     columns |= C.encoding_columns(records, BLOOM_BITS, TOKEN_COLUMNS, TOKEN_LIST_COLUMNS)

@@ -113,6 +113,28 @@ def _touching_changed(rules: Sequence[str]) -> list[str]:
     return [f"({rule}) and {half}" for rule in rules for half in halves]
 
 
+#: Records prepared per batch on their way into the scorer's database: a national year's 64-bit filter words
+#: are never all in memory twice (once in Python, once in the database).
+PREPARE_ROWS = 250_000
+
+
+def _prepared_batches(records: pd.DataFrame) -> pa.RecordBatchReader:
+    """:func:`prepare` of ``records`` with :data:`CHANGED_COLUMN` (all 0), made a slice at a time as it is read."""
+
+    def prepared(start: int) -> pa.Table:
+        table = prepare(records.iloc[start : start + PREPARE_ROWS], first_uid=start)
+        return table.append_column(CHANGED_COLUMN, pa.array(np.zeros(len(table), np.int64)))
+
+    first = prepared(0)
+
+    def batches():
+        yield from first.to_batches()
+        for start in range(PREPARE_ROWS, len(records), PREPARE_ROWS):
+            yield from prepared(start).cast(first.schema).to_batches()
+
+    return pa.RecordBatchReader.from_batches(first.schema, batches())
+
+
 class Scorer:
     """The prepared records in one database, for training and for every scoring pass.
 
@@ -135,8 +157,7 @@ class Scorer:
         self.size = len(records)
         self.backend: ScoringBackend = backend if backend is not None else DuckDBBackend()
         self.dialect = self.backend.dialect
-        prepared = prepare(records)
-        self._create("records", prepared.append_column(CHANGED_COLUMN, pa.array(np.zeros(len(prepared), np.int64))))
+        self._create("records", _prepared_batches(records))
         self.db = self.backend.splink_api()
         self._registered: dict[str, Any] = {}
         self._scratch = 0
@@ -152,7 +173,7 @@ class Scorer:
     def __exit__(self, *_: object) -> None:
         self.backend.close()
 
-    def _create(self, name: str, table: pa.Table) -> None:
+    def _create(self, name: str, table: pa.Table | pa.RecordBatchReader) -> None:
         self.backend.register("arrow_input", table)
         self.backend.create(name, "select * from arrow_input order by 1")
         self.backend.unregister("arrow_input")

@@ -8,7 +8,10 @@ roles with generalised attributes) on the candidate warehouse, this stage
 1. reads the live record roles and their crime/order/case context from the
    candidate warehouse;
 2. attaches the vault's ``records.duckdb`` read-only and joins each role to
-   its encodings (tokens, Bloom filters, …), by source table, version and role;
+   its encodings (tokens, Bloom filters, …), by source table, version and role,
+   read in Arrow batches whose tokens become integers as they arrive (a
+   national year's hex tokens are never all in memory; every DuckDB
+   connection of the stage is capped like the scorer's, ``MASIP_DUCKDB_MEMORY``);
 3. links them with :func:`masip.linkage.link_with_state`, from the published
    linkage state (unless retraining, or the state does not belong to this
    warehouse: then the model is retrained);
@@ -45,10 +48,12 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS, PERSON_ROLE_COLUMNS
 from connectors.vault import LIVE_ROLES_RELATION, RECORDS_TABLE, Vault
-from masip.linkage import OUTPUT_COLUMNS, LinkageState, canonical_records, link_for_review
+from masip.linkage import OUTPUT_COLUMNS, LinkageState, canonical_records, compact_tokens, link_for_review
+from masip.linkage.backends import memory_capped
 from masip.linkage.review_store import load_decisions
 from masip.linkage.state_store import load_state, store_state, stored_build_id
 from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV
@@ -63,6 +68,8 @@ RUN_TABLE = f"{LINKS_SCHEMA}.link_run"
 REVIEW_QUEUE_TABLE = f"{LINKS_SCHEMA}.review_queue"
 REVIEW_FIELDS_TABLE = f"{LINKS_SCHEMA}.review_fields"
 
+#: Records per batch read from the warehouse and vault (see read_inputs).
+RECORD_BATCH_ROWS = 100_000
 _ROLES = ", ".join(f"roles.{name}" for name, _ in PERSON_ROLE_COLUMNS)
 _ENCODINGS = ", ".join(f"encodings.{name}" for name in ("key_version", *(n for n, _ in PERSON_ENCODED_COLUMNS)))
 RECORDS_SQL = f"""
@@ -138,8 +145,14 @@ def read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFr
     """
     con.execute(f"attach '{vault.require_records()}' as vault (read_only)")
     try:
-        # Arrow-backed columns: a national year of records takes a third of the memory of Python objects
-        records = con.sql(RECORDS_SQL).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+        # streamed in batches, each compacted as it arrives (tokens as integers), into Arrow-backed columns:
+        # a national year's query result, hex tokens and Python objects are never all in memory at once
+        reader = con.sql(RECORDS_SQL).to_arrow_reader(RECORD_BATCH_ROWS)
+        batches = [compact_tokens(batch) for batch in reader]
+        table = pa.Table.from_batches(batches) if batches else reader.schema.empty_table()
+        del batches
+        records = table.to_pandas(types_mapper=pd.ArrowDtype, self_destruct=True)
+        del table
     finally:
         con.execute("detach vault")
     missing = int(records.pop("without_encodings").sum())
@@ -156,7 +169,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFr
 def _previous_state(vault: Vault, warehouse_build: str | None, retrain: bool) -> LinkageState | None:
     if retrain or not vault.state_path.is_file():
         return None
-    with duckdb.connect(str(vault.state_path), read_only=True) as con:
+    with duckdb.connect(str(vault.state_path), read_only=True, config=memory_capped()) as con:
         if stored_build_id(con) != warehouse_build:
             log.warning(
                 "the vault's linkage state (build %s) is not the one of the warehouse's links (build %s), e.g. after "
@@ -177,15 +190,17 @@ def typed_links(links: pd.DataFrame) -> pd.DataFrame:
 def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageSummary:
     """Link the live record roles of ``warehouse`` (a candidate) with their vault encodings; see module docstring."""
     started = time.perf_counter()
-    with duckdb.connect(str(warehouse)) as con:
+    # every connection capped: uncapped, DuckDB would keep up to 80% of the machine's memory as cache
+    with duckdb.connect(str(warehouse), config=memory_capped()) as con:
         records, context = read_inputs(con, vault)
         previous = _previous_state(vault, warehouse_build_id(con), retrain)
+    pa.default_memory_pool().release_unused()  # the read batches' memory, back to the system for what follows
     versions = sorted(set(records["key_version"].dropna().astype(str)))
     if len(versions) > 1:
         raise VaultMismatch(f"the live record roles carry tokens of {len(versions)} keys; rebuild from the landing copies")
     decisions = load_decisions(vault)
-    canonical = canonical_records(records)
-    del records  # the hex tokens the linkage no longer reads: gigabytes at a national year
+    canonical = canonical_records(records, consume=True)
+    del records  # emptied by canonical_records but for the columns the linkage does not read
     run = link_for_review(canonical, context=context, previous=previous, decisions=decisions)
     del canonical
     links, state = run.links, run.state
@@ -193,11 +208,11 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     candidate = vault.state_candidate_path
     for stale in (candidate, candidate.with_name(candidate.name + ".wal")):
         stale.unlink(missing_ok=True)
-    with duckdb.connect(str(candidate)) as state_con:
+    with duckdb.connect(str(candidate), config=memory_capped()) as state_con:
         store_state(state_con, state, build_id)
     vault.protect()
     typed = typed_links(links)
-    with duckdb.connect(str(warehouse)) as con:
+    with duckdb.connect(str(warehouse), config=memory_capped()) as con:
         con.execute(f"create schema if not exists {LINKS_SCHEMA}")
         con.register("person_links_frame", typed)
         try:

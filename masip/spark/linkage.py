@@ -76,7 +76,9 @@ class SparkBackend:
         frame.createOrReplaceTempView(name)
         self._frames[name] = frame
 
-    def register(self, name: str, table: pa.Table) -> None:
+    def register(self, name: str, table: pa.Table | pa.RecordBatchReader) -> None:
+        if isinstance(table, pa.RecordBatchReader):
+            table = table.read_all()  # Spark takes its input from the driver whole
         self._view(name, self.session.createDataFrame(table))
 
     def unregister(self, name: str) -> None:
