@@ -122,18 +122,26 @@ def compact_tokens(batch: pa.RecordBatch) -> pa.RecordBatch:
     The linkage stage applies it to each batch of records as it reads them, so a national year's hex
     tokens are never all in memory at once; :func:`_canonical` leaves integers as they are.
     """
+
+    def compacted(name: str) -> pa.Array:
+        scored = _scored_tokens(name, batch.column(name))
+        # otherwise a copy: a column imported from DuckDB keeps its whole batch (hex tokens included) alive
+        return scored if scored is not None else pa.concat_arrays([batch.column(name)])
+
+    return pa.RecordBatch.from_arrays([compacted(name) for name in batch.schema.names], names=batch.schema.names)
+
+
+def _scored_tokens(name: str, values: pd.Series | pa.Array) -> pa.Array | None:
+    """Fuzzy token column ``name`` as the 64-bit integers the scorer compares (lists of them for token lists);
+    ``None`` for any other column. Integers pass through unchanged."""
     from masip.linkage import comparisons as C
     from masip.linkage import fuzzy
 
-    def compacted(name: str) -> pa.Array:
-        if name in fuzzy.TOKEN_COLUMNS:
-            return C.token_ints(batch.column(name))
-        if name in fuzzy.TOKEN_LIST_COLUMNS:
-            return C.token_int_lists(batch.column(name))
-        # a copy: a column imported from DuckDB keeps its whole batch (hex tokens included) alive
-        return pa.concat_arrays([batch.column(name)])
-
-    return pa.RecordBatch.from_arrays([compacted(name) for name in batch.schema.names], names=batch.schema.names)
+    if name in fuzzy.TOKEN_COLUMNS:
+        return C.token_ints(values)
+    if name in fuzzy.TOKEN_LIST_COLUMNS:
+        return C.token_int_lists(values)
+    return None
 
 
 def _canonical(records: pd.DataFrame, consume: bool = False) -> tuple[pd.DataFrame, pa.Array]:
@@ -155,11 +163,8 @@ def _canonical(records: pd.DataFrame, consume: bool = False) -> tuple[pd.DataFra
     def compacted(values: pd.Series) -> pa.Array:
         if values.name in identifiers:
             return token_codes(values)
-        if values.name in fuzzy.TOKEN_COLUMNS:
-            return C.token_ints(values)
-        if values.name in fuzzy.TOKEN_LIST_COLUMNS:
-            return C.token_int_lists(values)
-        return C.column_array(values.to_frame(), values.name)
+        scored = _scored_tokens(values.name, values)
+        return scored if scored is not None else C.column_array(values.to_frame(), values.name)
 
     read = {
         *KEY_COLUMNS, "sex", *fuzzy.CLEAR_COLUMNS, *identifiers, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS,
