@@ -166,10 +166,7 @@ class PersonColumns:
             "birth_year": pc.year(dob),
             "sex": table["sex"],
             "postcode_district": map_distinct(postcode, postcode_district, pa.string()),
-            **self.encoder.encode_columns(
-                table["forename"].to_pylist(), table["surname"].to_pylist(), dob.to_pylist(),
-                postcode.to_pylist(), table["partner_dob"].to_pylist(),
-            ),
+            **self.encoder.encode_columns(table["forename"], table["surname"], dob, postcode, table["partner_dob"]),
         }
         for purpose in TOKEN_PURPOSES:
             persons[f"{purpose}_token"] = self.tokenisers[purpose].token_column(plain[purpose])

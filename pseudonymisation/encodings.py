@@ -108,10 +108,14 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from pseudonymisation.keys import Keyring
 from pseudonymisation.name_keys import nickname_table, phonetic_code
-from pseudonymisation.prf import KeyedDigests, SaltedPRF, codes
+from pseudonymisation.prf import KeyedDigests, SaltedPRF, codes, hex_strings
+
+#: A column as the encoders take it: an Arrow array (ingest's) or a sequence of values, ``None`` for missing.
+Column = Sequence[Any] | np.ndarray | pa.Array | pa.ChunkedArray
 
 
 ENCODING_VERSION = "v4"
@@ -192,14 +196,15 @@ class Coded:
     values: np.ndarray
 
     @classmethod
-    def of(cls, column: Coded | Sequence[Any] | str, n: int) -> Coded:
+    def of(cls, column: Coded | Column | str, n: int) -> Coded:
         """A column of ``n`` rows; a single string is that value on every row."""
         if isinstance(column, Coded):
             return column
         if isinstance(column, str):
             return cls(np.zeros(n, dtype=np.int64), np.array([column], dtype=object))
-        found, uniques = codes(column if isinstance(column, np.ndarray) else np.asarray(list(column) or [], dtype=object))
-        return cls(found, uniques)
+        if not isinstance(column, (np.ndarray, pa.Array, pa.ChunkedArray)):
+            column = np.asarray(list(column) or [], dtype=object)
+        return cls(*codes(column))
 
     def map(self, function: Callable[[Any], Any]) -> Coded:
         return Coded(self.codes, _objects([function(v) for v in self.values]))
@@ -239,10 +244,11 @@ def _ragged(lists: Sequence[Sequence[str]], rows: np.ndarray) -> tuple[np.ndarra
     return owner, element_codes[offsets[rows][owner] + within], element_uniques
 
 
-def _column(present: np.ndarray, inverse: np.ndarray, per_pair: list[Any]) -> list[Any]:
-    out = np.full(len(present), None, dtype=object)
-    out[present] = _objects(per_pair)[inverse]
-    return out.tolist()
+def _column(present: np.ndarray, inverse: np.ndarray, per_pair: pa.Array) -> pa.Array:
+    """Each row's value of its distinct pair; null where the row has no pair."""
+    indices = np.zeros(len(present), dtype=np.int64)
+    indices[present] = inverse
+    return per_pair.take(pa.array(indices, mask=~present))
 
 
 # -- tokens and filters ----------------------------------------------------------------
@@ -256,21 +262,18 @@ class KeyedHasher:
     def __init__(self, key: bytes, digests: tuple[KeyedDigests, KeyedDigests] | None = None) -> None:
         self._prf = SaltedPRF(key, digests)
 
-    def token_column(self, values: Coded | Sequence[str | None], salts: Coded | Sequence[str | None] | str) -> list[str | None]:
-        """The token of each (value, salt); ``None`` where either is missing."""
+    def token_column(self, values: Coded | Column, salts: Coded | Column | str) -> pa.Array:
+        """The token of each (value, salt), as an Arrow string array; null where either is missing."""
         values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
         salts = Coded.of(salts, len(values.codes))
         present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
         digests = self._prf.of_codes(salt_codes, salts.values, value_codes, values.values)
-        text = digests.tobytes().hex()
-        step = 2 * TOKEN_BYTES
-        return _column(present, inverse, [text[i : i + step] for i in range(0, len(text), step)])
+        return _column(present, inverse, hex_strings(digests[:, :TOKEN_BYTES]))
 
     def token_sets(
-        self, values: Coded | Sequence[str | None], salts: Coded | Sequence[str | None] | str,
-        expand: Callable[[str], Sequence[str]],
-    ) -> list[list[str] | None]:
-        """Sorted tokens of the distinct values ``expand(value)`` under each row's salt (a set-valued encoding)."""
+        self, values: Coded | Column, salts: Coded | Column | str, expand: Callable[[str], Sequence[str]],
+    ) -> pa.Array:
+        """Sorted tokens of the distinct values ``expand(value)`` under each row's salt, as a list array."""
         values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
         salts = Coded.of(salts, len(values.codes))
         present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
@@ -279,17 +282,16 @@ class KeyedHasher:
         # sorted within each row as hex strings sort: by the digest's two big-endian halves
         halves = digests.view(">u8")
         order = np.lexsort((halves[:, 1], halves[:, 0], owner))
-        text, step = digests[order].tobytes().hex(), 2 * TOKEN_BYTES
-        tokens = [text[i : i + step] for i in range(0, len(text), step)]
-        bounds = np.searchsorted(owner[order], np.arange(len(value_codes) + 1)).tolist()
-        return _column(present, inverse, [tokens[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])])
+        bounds = np.searchsorted(owner[order], np.arange(len(value_codes) + 1)).astype(np.int32)
+        sets = pa.ListArray.from_arrays(pa.array(bounds), hex_strings(digests[order][:, :TOKEN_BYTES]))
+        return _column(present, inverse, sets)
 
     def token(self, value: str | None, salt: str = "") -> str | None:
-        return self.token_column([value], salt)[0]
+        return self.token_column([value], salt)[0].as_py()
 
     def tokens(self, values: Iterable[str], salt: str = "") -> list[str]:
         """Sorted distinct tokens of ``values`` (a set-valued encoding)."""
-        return sorted({t for t in self.token_column(list(values), salt) if t is not None})
+        return sorted({t for t in self.token_column(list(values), salt).to_pylist() if t is not None})
 
     def __repr__(self) -> str:  # never shows the key
         return "KeyedHasher(<keyed>)"
@@ -331,13 +333,13 @@ class BloomEncoder:
         if not elements:
             return None
         digests = self._prf.of_pairs([salt] * len(elements), list(elements))
-        return self._filters(np.zeros(len(elements), dtype=np.int64), self._positions(digests), 1)[0]
+        return self._filters(np.zeros(len(elements), dtype=np.int64), self._positions(digests), 1)[0].as_py()
 
     def encode_column(
-        self, values: Coded | Sequence[str | None], salts: Coded | Sequence[str | None] | str,
-        elements: Callable[[str], Sequence[str]],
-    ) -> list[bytes | None]:
-        """The filter of ``elements(value)`` under each row's salt; ``None`` where either is missing or empty."""
+        self, values: Coded | Column, salts: Coded | Column | str, elements: Callable[[str], Sequence[str]],
+    ) -> pa.Array:
+        """The filter of ``elements(value)`` under each row's salt, as a binary array; null where either is
+        missing or empty."""
         values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
         salts = Coded.of(salts, len(values.codes))
         present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
@@ -346,29 +348,25 @@ class BloomEncoder:
         filters = self._filters(owner, self._positions(digests), len(value_codes))
         return _column(present, inverse, filters)
 
-    def _filters(self, owner: np.ndarray, positions: np.ndarray, count: int) -> list[bytes | None]:
-        """One filter per owner number (``owner`` sorted; owners without elements get ``None``).
+    def _filters(self, owner: np.ndarray, positions: np.ndarray, count: int) -> pa.Array:
+        """One filter per owner number, as a binary array (``owner`` sorted; owners without elements get null).
 
         Each element sets its positions in its owner's row of a bit matrix,
         packed most significant bit first: the layout of the filter as a
         big-endian integer (position ``p`` is column ``bits - 1 - p``).
         """
-        out: list[bytes | None] = [None] * count
         nbytes = self.bits // 8
+        chunks = []
         for first in range(0, count, _CHUNK_OWNERS):
             lo, hi = np.searchsorted(owner, [first, first + _CHUNK_OWNERS])
-            if lo == hi:
-                continue
             rows = min(_CHUNK_OWNERS, count - first)
             bits = np.zeros(rows * self.bits, dtype=bool)
             bits[((owner[lo:hi] - first) * self.bits)[:, None] + (self.bits - 1 - positions[lo:hi])] = True
-            blob = np.packbits(bits).tobytes()
             filled = np.zeros(rows, dtype=bool)
             filled[owner[lo:hi] - first] = True
-            out[first : first + rows] = [
-                blob[i : i + nbytes] if has else None for i, has in zip(range(0, len(blob), nbytes), filled.tolist())
-            ]
-        return out
+            validity = pa.array(filled).buffers()[1]
+            chunks.append(pa.Array.from_buffers(pa.binary(nbytes), rows, [validity, pa.py_buffer(np.packbits(bits))]))
+        return pa.concat_arrays(chunks).cast(pa.binary()) if chunks else pa.array([], pa.binary())
 
     def __repr__(self) -> str:
         return f"BloomEncoder(bits={self.bits}, hashes={self.hashes})"
@@ -456,17 +454,13 @@ class PersonEncoder:
         the partner view of the names.
         """
         columns = self.encode_columns([forename], [surname], [dob], [postcode], [partner_dob])
-        return {name: values[0] for name, values in columns.items()}
+        return {name: values[0].as_py() for name, values in columns.items()}
 
     def encode_columns(
-        self,
-        forenames: Sequence[str | None],
-        surnames: Sequence[str | None],
-        dobs: Sequence[date | None],
-        postcodes: Sequence[str | None],
-        partner_dobs: Sequence[date | None],
-    ) -> dict[str, list[Any]]:
-        """:meth:`encode` over whole columns of equal length: one list per encoding column."""
+        self, forenames: Column, surnames: Column, dobs: Column, postcodes: Column, partner_dobs: Column,
+    ) -> dict[str, pa.Array]:
+        """:meth:`encode` over whole columns of equal length (Arrow arrays or lists; dates as ``date32`` or
+        :class:`datetime.date`): one Arrow array per encoding column."""
         n = len(forenames)
         if not len(surnames) == len(dobs) == len(postcodes) == len(partner_dobs) == n:
             raise ValueError("encode_columns needs columns of equal length")

@@ -45,28 +45,41 @@ def _expand(key: bytes, label: str) -> bytes:
     return HKDFExpand(algorithm=hashes.SHA256(), length=32, info=f"masip/prf/{label}".encode()).derive(key)
 
 
-def codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def codes(values: Sequence[Any] | np.ndarray | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Integer code of each value (-1 for ``None``) and the distinct values, in order of first appearance.
 
     Strings are told apart by Arrow: pandas' hash table reads Python strings
     as C strings, so two strings that differ only after a NUL character were
     one value to it. Encodings v3 lost the nickname pads that way (every
     forename's pads under one date of birth got one token, a stand-alone
-    token of the date); other values (dates) go through pandas.
+    token of the date). An Arrow column (ingest's) is encoded as it is, with
+    no Python object per row; other values (dates in a list) go through pandas.
     """
-    array = np.asarray(values, dtype=object)
-    try:
-        arrow = pa.array(array, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arrow = None
-    if arrow is not None and pa.types.is_string(arrow.type):
-        encoded = arrow.dictionary_encode()
-        found = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        uniques = np.empty(len(encoded.dictionary), dtype=object)
-        uniques[:] = encoded.dictionary.to_pylist()
-        return found, uniques
-    found, distinct = pd.factorize(array, use_na_sentinel=True)
-    return found.astype(np.int64), np.asarray(distinct, dtype=object)
+    arrow = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else None
+    if arrow is None:
+        array = np.asarray(values, dtype=object)
+        try:
+            arrow = pa.array(array, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrow = None
+        if arrow is None or not pa.types.is_string(arrow.type):
+            found, distinct = pd.factorize(array, use_na_sentinel=True)
+            return found.astype(np.int64), np.asarray(distinct, dtype=object)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    encoded = arrow.dictionary_encode()
+    found = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    uniques = np.empty(len(encoded.dictionary), dtype=object)
+    uniques[:] = encoded.dictionary.to_pylist()
+    return found, uniques
+
+
+def hex_strings(rows: np.ndarray) -> pa.Array:
+    """Each row of a ``(n, width)`` uint8 matrix as lower-case hex, built as one Arrow string array."""
+    count, width = rows.shape
+    text = np.ascontiguousarray(rows).tobytes().hex().encode("ascii")
+    offsets = np.arange(0, 2 * width * (count + 1), 2 * width, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
 
 
 class KeyedDigests:

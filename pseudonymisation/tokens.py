@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from cryptography.hazmat.primitives import hashes, hmac
 
 from pseudonymisation.keys import Keyring
+from pseudonymisation.prf import hex_strings
 
 TOKEN_BYTES = 16  # 128 bits: no collisions at national scale, half the storage of full digests
 
@@ -61,9 +62,7 @@ def hex_tokens(digests: list[bytes]) -> pa.Array:
     """The first :data:`TOKEN_BYTES` of each 32-byte digest in lower-case hex, for all of them at once."""
     if not digests:
         return pa.array([], pa.string())
-    raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), -1)[:, :TOKEN_BYTES]
-    text = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=f"S{2 * TOKEN_BYTES}")
-    return pa.array(text, pa.binary()).cast(pa.string())
+    return hex_strings(np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), -1)[:, :TOKEN_BYTES])
 
 
 # Names alone get no unsalted token (SPEC §3.8): their salted tokens are encodings (pseudonymisation.encodings).

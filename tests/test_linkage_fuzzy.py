@@ -567,7 +567,7 @@ def test_nickname_pads_of_different_forenames_never_agree_in_bulk():
     born = date(1980, 1, 2)
     names = ["AMELIA", "OLIVIA", "JOHN", "IAN", "ROBERT", "BOB"]
     columns = ENCODER.encode_columns(names, ["SMITH"] * 6, [born] * 6, [None] * 6, [None] * 6)
-    tokens = {name: set(t) for name, t in zip(names, columns["forename_variant_tokens"])}
+    tokens = {name: set(t) for name, t in zip(names, columns["forename_variant_tokens"].to_pylist())}
     assert not tokens["AMELIA"] & tokens["OLIVIA"]
     assert tokens["ROBERT"] & tokens["BOB"]  # a real nickname group still agrees
     one_by_one = {name: set(ENCODER.encode(name, "SMITH", born, None, None)["forename_variant_tokens"]) for name in names}

@@ -137,7 +137,7 @@ def febrl_encode(frame: pd.DataFrame, keyring) -> pd.DataFrame:
     for column in ("forename_token", "surname_token", *FEBRL_BLOOMS, "name_pair_token",
                    "dob_unordered_token", "dob_year_month_token", "dob_year_day_token"):
         if not column.endswith("_b"):
-            out[column] = encoded[column]
+            out[column] = encoded[column].to_pylist()
     out["birth_year"] = [d.year if d else None for d in dobs]
     for f in ("address_1", "address_2", "suburb"):
         bloom = BloomEncoder(keyring.purpose_key(f"bench/{f}/bloom"), FEBRL_BLOOMS[f + "_b"])
