@@ -61,7 +61,7 @@ from tests.rawkit import Drop
 from masip.evaluation import EvaluationResult, build_evaluation_report
 from masip.evaluation.effects import difference_in_differences, paired_change, rate, rate_difference
 from masip.evaluation.matching import propensity_match
-from masip.evaluation.report import MIN_COHORT, analyse_reoffending, cohort_refusal
+from masip.evaluation.reoffending import MIN_COHORT, analyse_reoffending, cohort_refusal
 from masip.evaluation.survival import km_curve
 
 AS_OF = date(2026, 11, 16)

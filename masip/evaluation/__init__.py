@@ -5,7 +5,10 @@
 * :mod:`masip.evaluation.matching` - propensity-score matching of the comparison group;
 * :mod:`masip.evaluation.effects` - rates, pre/post change, difference-in-differences;
 * :mod:`masip.evaluation.survival` - Kaplan-Meier time to reoffence;
-* :mod:`masip.evaluation.report` - :func:`build_evaluation_report`, the HTML report;
+* :mod:`masip.evaluation.reoffending` - the reoffending analyses and how their figures are published;
+* :mod:`masip.evaluation.charts` - the report's charts;
+* :mod:`masip.evaluation.html` - the report's HTML page;
+* :mod:`masip.evaluation.report` - :func:`build_evaluation_report`: reads the warehouse, writes the report;
 * :mod:`masip.evaluation.cli` - the ``masip evaluate`` command.
 """
 

@@ -1,0 +1,133 @@
+"""The evaluation report's charts (PNG, matplotlib without a display): attrition funnel, outcomes, Kaplan-Meier.
+
+Every chart draws published figures only; a suppressed count shows as the
+disclosure marker.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from masip.evaluation.disclosure import ALL_FORCES, MARKER
+from masip.evaluation.survival import MONTHS
+
+#: The attrition stages, in the order a crime passes them.
+STAGES = ("RECORDED", "CPS_REFERRED", "CHARGED", "COURT", "CONVICTED", "CONVICTED_STALKING")
+
+
+def _figure_to_file(fig: Any, path: Path) -> None:
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def _empty_chart(path: Path, message: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    _figure_to_file(fig, path)
+
+
+def funnel_chart(funnel: pd.DataFrame, path: Path, years: int = 4) -> None:
+    """One panel per force (and all forces): published count per stage, a bar per financial year."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if funnel.empty:
+        _empty_chart(path, "No stalking-category crimes to show")
+        return
+    forces = [f for f in sorted(funnel["force"].unique()) if f != ALL_FORCES] + [ALL_FORCES]
+    shown_years = sorted(funnel["financial_year"].unique())[-years:]
+    fig, axes = plt.subplots(1, len(forces), figsize=(4.2 * len(forces), 3.8), sharey=False, squeeze=False)
+    width = 0.8 / max(len(shown_years), 1)
+    for ax, force in zip(axes[0], forces):
+        sub = funnel[funnel["force"] == force]
+        for k, year in enumerate(shown_years):
+            rows = sub[sub["financial_year"] == year].set_index("stage").reindex(list(STAGES))
+            xs = np.arange(len(STAGES)) + (k - (len(shown_years) - 1) / 2) * width
+            values = rows["crimes"].astype("Float64")
+            ax.bar(xs, values.fillna(0).astype(float), width, label=year)
+            for x, v in zip(xs, values):
+                if pd.isna(v):
+                    ax.text(x, 0, MARKER, ha="center", va="bottom", fontsize=9)
+        ax.set_title(force.replace("_", " ").title())
+        ax.set_xticks(np.arange(len(STAGES)))
+        ax.set_xticklabels([s.replace("_", "\n").lower() for s in STAGES], fontsize=7)
+        ax.set_ylabel("crimes (rounded to 5)")
+    axes[0][-1].legend(title="financial year", fontsize=7)
+    fig.suptitle("Stalking crimes by attrition stage (published figures; * suppressed)", y=1.03)
+    _figure_to_file(fig, path)
+
+
+def outcomes_chart(outcomes: pd.DataFrame, path: Path, years: int = 4) -> None:
+    """All-forces outcome groups, a bar per financial year (published figures)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    total = outcomes[outcomes["force"] == ALL_FORCES]
+    if total.empty:
+        _empty_chart(path, "No stalking-category crimes to show")
+        return
+    groups = sorted(total["outcome_group"].unique())
+    shown_years = sorted(total["financial_year"].unique())[-years:]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / max(len(shown_years), 1)
+    for k, year in enumerate(shown_years):
+        rows = total[total["financial_year"] == year].set_index("outcome_group").reindex(groups)
+        xs = np.arange(len(groups)) + (k - (len(shown_years) - 1) / 2) * width
+        values = rows["crimes"].astype("Float64")
+        ax.bar(xs, values.fillna(0).astype(float), width, label=year)
+        for x, v in zip(xs, values):
+            if pd.isna(v):
+                ax.text(x, 0, MARKER, ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(np.arange(len(groups)))
+    ax.set_xticklabels([g.replace("_", "\n").lower() for g in groups], fontsize=7)
+    ax.set_ylabel("crimes (rounded to 5)")
+    ax.legend(title="financial year", fontsize=7)
+    ax.set_title("Outcomes of recorded stalking crimes, all forces (published figures; * suppressed)")
+    _figure_to_file(fig, path)
+
+
+def km_chart(curves: dict[str, Any], path: Path) -> None:
+    """Kaplan-Meier curves (share reoffended), read at month ends, with 95% bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for key, colour in (("intervention", "tab:blue"), ("comparison", "tab:orange")):
+        c = curves[key]
+        months = np.array(c["months"])
+        reoffended = 1 - np.array(c["survival"])
+        ax.step(months, reoffended, where="post", color=colour, label=f"{c['label']} (n ≈ {c['n']})")
+        ax.fill_between(months, 1 - np.array(c["high"]), 1 - np.array(c["low"]), step="post",
+                        color=colour, alpha=0.15)
+    ax.set_xlabel("months after the (pseudo) intervention end")
+    ax.set_ylabel("share reoffended (1 − KM survival)")
+    ax.set_xlim(0, max(MONTHS))
+    ax.set_ylim(0, 1)
+    ax.set_xticks(range(0, max(MONTHS) + 1, 3))
+    ax.legend(loc="upper left")
+    ax.set_title("Time to first stalking-related reoffence (Kaplan-Meier, censored)")
+    _figure_to_file(fig, path)
+
+
+def data_uri(path: Path) -> str:
+    """A PNG file as a ``data:`` URI, so the HTML report is one self-contained file."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
