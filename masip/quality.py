@@ -16,7 +16,10 @@ A weekly run validates what the week changed, and still fails on any bad row in 
 * dyad marts (journey, flags, panel): every row of the *changed dyads*, those
   with any row added, removed or altered in any of the three since the
   published build (a relinked person, a date-driven flag and a tampered row
-  all count);
+  all count). The run's reference date, which some marts repeat on every
+  row (:data:`RUN_DATE_COLUMNS`), is left out of that comparison: it moves
+  every week, so with it 158,946 of a national year's 181,655 dyads counted
+  as changed in one week (24,563 without it), and no expectation reads it;
 * the other row-level marts: every row whose key has a changed row;
 * table-level expectations (row counts) and the small aggregate marts: whole.
 
@@ -79,6 +82,8 @@ FULL, CHANGED = "full", "changed"
 #: How each mart's rows are narrowed in a CHANGED validation: to the changed dyads, to the rows whose key
 #: columns have a changed row, or not at all (small aggregates).
 DYAD_MARTS = ("victim_journey", "dyad_flags", "panel")
+#: Columns holding the run's reference date on every row: not compared when finding what changed.
+RUN_DATE_COLUMNS = ("as_of_date",)
 MART_KEYS: dict[str, tuple[str, ...]] = {
     "person_xref": ("source_id", "source_table", "record_ref", "role"),
     "reoffending": ("perpetrator_id",),
@@ -264,13 +269,29 @@ def _key_list(columns: tuple[str, ...]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
-def _changed_keys_sql(table: str, keys: tuple[str, ...]) -> str:
+def _changed_keys_sql(table: str, keys: tuple[str, ...], ignored: tuple[str, ...] = ()) -> str:
     """The ``keys`` of every row of ``table`` added, removed or altered since the published build (attached as
-    ``published``): the symmetric difference of the two tables, duplicates counted."""
+    ``published``): the symmetric difference of the two tables, duplicates counted, ``ignored`` columns left out.
+
+    Rows are compared by their keys and a 64-bit hash of the row, three to four times faster than whole rows
+    at national size (victim_journey's 3.3 million rows: 1.4 s, not 6.0); an altered row is missed only if
+    its hash equals the old row's, one chance in 2^64.
+    """
+    columns = f"* exclude ({_key_list(ignored)})" if ignored else "*"
+    rows = f"{_key_list(keys)}, hash(*columns({columns})) as row_hash"
     return (
-        f"select {_key_list(keys)} from (select * from {table} except all select * from published.{table}) "
-        f"union select {_key_list(keys)} from (select * from published.{table} except all select * from {table})"
+        f"select {_key_list(keys)} from (select {rows} from {table} except all select {rows} from published.{table}) "
+        f"union select {_key_list(keys)} from (select {rows} from published.{table} except all select {rows} from {table})"
     )
+
+
+def _run_date_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tuple[str, ...]:
+    """The :data:`RUN_DATE_COLUMNS` that ``schema.table`` has."""
+    found = {name for (name,) in con.execute(
+        "select column_name from information_schema.columns where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?", [schema, table],
+    ).fetchall()}
+    return tuple(c for c in RUN_DATE_COLUMNS if c in found)
 
 
 def _staging_changed_sql(model: str, ref_column: str, mark: int) -> str:
@@ -310,7 +331,9 @@ def _changed_rows(con: duckdb.DuckDBPyConnection, suites: dict[str, tuple[str, l
     narrowed: dict[str, str] = {}
     for table, model in STAGING_MODELS.items():
         narrowed[f"staging.{model}"] = _staging_changed_sql(model, TABLES[table].ref_column, mark)
-    dyads = con.execute(" union ".join(_changed_keys_sql(f"marts.{t}", ("dyad_id",)) for t in DYAD_MARTS)).df()
+    dyads = con.execute(" union ".join(
+        _changed_keys_sql(f"marts.{t}", ("dyad_id",), _run_date_columns(con, "marts", t)) for t in DYAD_MARTS
+    )).df()
     con.register("changed_dyads", dyads)
     for table in DYAD_MARTS:
         sql, _ = suites[f"marts.{table}"]
@@ -318,7 +341,8 @@ def _changed_rows(con: duckdb.DuckDBPyConnection, suites: dict[str, tuple[str, l
     for table, keys in MART_KEYS.items():
         sql, _ = suites[f"marts.{table}"]
         narrowed[f"marts.{table}"] = (
-            f"select * from ({sql}) as rows semi join ({_changed_keys_sql(f'marts.{table}', keys)}) as keys "
+            f"select * from ({sql}) as rows semi join "
+            f"({_changed_keys_sql(f'marts.{table}', keys, _run_date_columns(con, 'marts', table))}) as keys "
             f"using ({_key_list(keys)})"
         )
     log.info("Data quality: validating what changed since the published build (drops after load number %d, "

@@ -199,6 +199,15 @@ def _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(published: Path,
     with duckdb.connect(str(old_candidate), read_only=True) as con:
         all_crimes = con.execute("select count(*) from staging.stg_police__crimes").fetchone()[0]
     assert 0 < staged["staging.stg_police__crimes"] < all_crimes
+    # the run's reference date moved a week on every flag row, yet only the flags of the dyads the week changed
+    # are validated (with the date compared, every flagged dyad counted as changed)
+    with duckdb.connect(str(old_candidate), read_only=True) as con:
+        con.execute(f"attach '{old_week_bad}' as published (read_only)")
+        moved, flags = con.execute(
+            "select (select min(as_of_date) from marts.dyad_flags) > (select max(as_of_date) from published.marts.dyad_flags), "
+            "(select count(*) from marts.dyad_flags)"
+        ).fetchone()
+    assert moved and staged["marts.dyad_flags"] < flags
     whole = validate_warehouse(old_candidate, work / "dq-full")
     assert whole.scope == "full" and not whole.success
 
