@@ -285,12 +285,19 @@ def _changed_keys_sql(table: str, keys: tuple[str, ...], ignored: tuple[str, ...
     )
 
 
+def _table_columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, type) of each column of ``catalog.schema.table``, in order (empty when there is no such table)."""
+    return con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
+        [catalog, schema, table],
+    ).fetchall()
+
+
 def _run_date_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tuple[str, ...]:
-    """The :data:`RUN_DATE_COLUMNS` that ``schema.table`` has."""
-    found = {name for (name,) in con.execute(
-        "select column_name from information_schema.columns where table_catalog = current_database() "
-        "and table_schema = ? and table_name = ?", [schema, table],
-    ).fetchall()}
+    """The :data:`RUN_DATE_COLUMNS` that ``schema.table`` of the candidate has."""
+    catalog = con.execute("select current_database()").fetchone()[0]
+    found = {name for name, _ in _table_columns(con, catalog, schema, table)}
     return tuple(c for c in RUN_DATE_COLUMNS if c in found)
 
 
@@ -310,18 +317,11 @@ def _staging_changed_sql(model: str, ref_column: str, mark: int) -> str:
 
 def _has_same_tables(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the published warehouse has every table the changed validation diffs, with the same columns."""
-    def columns(catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
-        return con.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
-            [catalog, schema, table],
-        ).fetchall()
-
     catalog = con.execute("select current_database()").fetchone()[0]
     tables = [("staging", model) for model in STAGING_MODELS.values()]
     tables += [("marts", table) for table in (*DYAD_MARTS, *MART_KEYS)]
     return all(
-        (mine := columns(catalog, schema, table)) and mine == columns("published", schema, table)
+        (mine := _table_columns(con, catalog, schema, table)) and mine == _table_columns(con, "published", schema, table)
         for schema, table in tables
     )
 

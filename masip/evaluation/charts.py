@@ -39,6 +39,20 @@ def _empty_chart(path: Path, message: str) -> None:
     _figure_to_file(fig, path)
 
 
+def _bars_by_year(ax: Any, frame: pd.DataFrame, category: str, categories: list[str], years: list[str]) -> None:
+    """Published crime counts per category, a bar per financial year side by side; a suppressed count shows
+    as the disclosure marker."""
+    width = 0.8 / max(len(years), 1)
+    for k, year in enumerate(years):
+        rows = frame[frame["financial_year"] == year].set_index(category).reindex(categories)
+        xs = np.arange(len(categories)) + (k - (len(years) - 1) / 2) * width
+        values = rows["crimes"].astype("Float64")
+        ax.bar(xs, values.fillna(0).astype(float), width, label=year)
+        for x, v in zip(xs, values):
+            if pd.isna(v):
+                ax.text(x, 0, MARKER, ha="center", va="bottom", fontsize=9)
+
+
 def funnel_chart(funnel: pd.DataFrame, path: Path, years: int = 4) -> None:
     """One panel per force (and all forces): published count per stage, a bar per financial year."""
     import matplotlib
@@ -52,17 +66,8 @@ def funnel_chart(funnel: pd.DataFrame, path: Path, years: int = 4) -> None:
     forces = [f for f in sorted(funnel["force"].unique()) if f != ALL_FORCES] + [ALL_FORCES]
     shown_years = sorted(funnel["financial_year"].unique())[-years:]
     fig, axes = plt.subplots(1, len(forces), figsize=(4.2 * len(forces), 3.8), sharey=False, squeeze=False)
-    width = 0.8 / max(len(shown_years), 1)
     for ax, force in zip(axes[0], forces):
-        sub = funnel[funnel["force"] == force]
-        for k, year in enumerate(shown_years):
-            rows = sub[sub["financial_year"] == year].set_index("stage").reindex(list(STAGES))
-            xs = np.arange(len(STAGES)) + (k - (len(shown_years) - 1) / 2) * width
-            values = rows["crimes"].astype("Float64")
-            ax.bar(xs, values.fillna(0).astype(float), width, label=year)
-            for x, v in zip(xs, values):
-                if pd.isna(v):
-                    ax.text(x, 0, MARKER, ha="center", va="bottom", fontsize=9)
+        _bars_by_year(ax, funnel[funnel["force"] == force], "stage", list(STAGES), shown_years)
         ax.set_title(force.replace("_", " ").title())
         ax.set_xticks(np.arange(len(STAGES)))
         ax.set_xticklabels([s.replace("_", "\n").lower() for s in STAGES], fontsize=7)
@@ -86,15 +91,7 @@ def outcomes_chart(outcomes: pd.DataFrame, path: Path, years: int = 4) -> None:
     groups = sorted(total["outcome_group"].unique())
     shown_years = sorted(total["financial_year"].unique())[-years:]
     fig, ax = plt.subplots(figsize=(10, 4))
-    width = 0.8 / max(len(shown_years), 1)
-    for k, year in enumerate(shown_years):
-        rows = total[total["financial_year"] == year].set_index("outcome_group").reindex(groups)
-        xs = np.arange(len(groups)) + (k - (len(shown_years) - 1) / 2) * width
-        values = rows["crimes"].astype("Float64")
-        ax.bar(xs, values.fillna(0).astype(float), width, label=year)
-        for x, v in zip(xs, values):
-            if pd.isna(v):
-                ax.text(x, 0, MARKER, ha="center", va="bottom", fontsize=9)
+    _bars_by_year(ax, total, "outcome_group", groups, shown_years)
     ax.set_xticks(np.arange(len(groups)))
     ax.set_xticklabels([g.replace("_", "\n").lower() for g in groups], fontsize=7)
     ax.set_ylabel("crimes (rounded to 5)")

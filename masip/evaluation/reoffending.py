@@ -151,12 +151,10 @@ def analyse_prepost(cohort: pd.DataFrame) -> Analysis:
     return analysis
 
 
-def _match_or_refuse(
-    analysis: Analysis, cohort: pd.DataFrame, complete_column: str, population: str
-) -> MatchResult | None:
-    """Propensity-matched groups over people with complete follow-up, or ``None`` (with
-    ``analysis.refused`` saying why) when either group, before or after matching, is under 60."""
-    treated, comparison = _groups(cohort, cohort[complete_column].astype(bool))
+def _match_or_refuse(analysis: Analysis, cohort: pd.DataFrame, eligible: pd.Series, population: str) -> MatchResult | None:
+    """Propensity-matched groups over the ``eligible`` people, or ``None`` (with ``analysis.refused`` saying
+    why) when either group, before or after matching, is under 60."""
+    treated, comparison = _groups(cohort, eligible)
     analysis.refused = cohort_refusal(
         {"intervention group": len(treated), "comparison pool": len(comparison)}, population
     )
@@ -174,7 +172,8 @@ def _match_or_refuse(
 def analyse_matched(cohort: pd.DataFrame) -> Analysis:
     """Matched comparison and difference-in-differences over complete 18-month follow-up."""
     analysis = Analysis("matched", "Matched comparison: difference-in-differences")
-    match = _match_or_refuse(analysis, cohort, "follow_up_complete", "the groups with complete 18-month follow-up")
+    match = _match_or_refuse(analysis, cohort, cohort["follow_up_complete"].astype(bool),
+                             "the groups with complete 18-month follow-up")
     if match is None:
         return analysis
     t, c = match.treated, match.controls
@@ -194,7 +193,8 @@ def analyse_matched(cohort: pd.DataFrame) -> Analysis:
 def analyse_one_year(cohort: pd.DataFrame) -> Analysis:
     """Justice Data Lab style one-year proven reoffending rate, matched groups."""
     analysis = Analysis("one_year", "One-year proven reoffending rate (Justice Data Lab style)")
-    match = _match_or_refuse(analysis, cohort, "follow_up_12m_complete", "the groups with at least 12 months of follow-up")
+    match = _match_or_refuse(analysis, cohort, cohort["follow_up_12m_complete"].astype(bool),
+                             "the groups with at least 12 months of follow-up")
     if match is None:
         return analysis
     rt = rate(int(match.treated["reoffended_12m"].astype(bool).sum()), match.n_pairs)
@@ -211,20 +211,8 @@ def analyse_survival(cohort: pd.DataFrame) -> Analysis:
     """Kaplan-Meier time to first reoffence after the (pseudo) end, matched groups, censored."""
     analysis = Analysis("survival", "Time to first reoffence after the intervention (Kaplan-Meier)")
     observed = cohort["index_end"].notna() & (cohort["days_observed"].fillna(0) > 0)
-    treated, comparison = _groups(cohort, observed)
-    analysis.refused = cohort_refusal(
-        {"intervention group": len(treated), "comparison pool": len(comparison)},
-        "the groups observed after the (pseudo) end",
-    )
-    if analysis.refused:
-        return analysis
-    match = propensity_match(pd.concat([treated, comparison]))
-    analysis.figures["matching"] = _match_summary(match)
-    analysis.refused = cohort_refusal(
-        {"matched intervention group": match.n_pairs, "matched comparison group": match.n_pairs},
-        "the matched groups",
-    )
-    if analysis.refused:
+    match = _match_or_refuse(analysis, cohort, observed, "the groups observed after the (pseudo) end")
+    if match is None:
         return analysis
     curves = {}
     for key, frame, label in (("intervention", match.treated, "MASIP"),
