@@ -629,3 +629,15 @@ def test_a_name_only_record_with_the_same_name_agrees_exactly_not_as_a_typo():
     assert fields.loc[("same", "surname"), "agreement_level"] == "surname equal"
     assert fields.loc[("same", "forename"), "match_weight"] > 0
     assert fields.loc[("typo", "forename"), "agreement_level"].startswith("dice(forename)")
+
+
+def test_token_lists_become_sorted_integer_lists_whatever_their_lengths():
+    """Equal sets of tokens must be equal lists: each list is sorted, lists of every length, empty and null."""
+    from masip.linkage import comparisons as C
+
+    digest = [hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(400)]
+    lists = [None if i % 13 == 0 else [digest[(i * 7 + k * 31) % 400] for k in range(i % 6)] for i in range(300)]
+    as_int = lambda token: int.from_bytes(bytes.fromhex(token[:16]), "big", signed=True)  # noqa: E731
+    expected = [None if tokens is None else sorted(as_int(t) for t in tokens) for tokens in lists]
+    assert C.token_int_lists(pa.array(lists)).to_pylist() == expected
+    assert any(tokens and tokens != sorted(tokens) for tokens in lists)  # the input was not sorted already
