@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from masip.linkage import OUTPUT_COLUMNS, link_person_records, person_id_for
-from masip.linkage.cluster import METHODS, Attributes, cluster
+from masip.linkage.cluster import METHODS, Attributes, cluster, recluster
 
 TOKENS = ("pnc_token", "nhs_token", "crn_token", "name_dob_token")
 
@@ -333,6 +333,57 @@ def test_guarded_components_do_not_depend_on_row_order():
     merged = baseline.merge(records, on=["source_id", "source_table", "record_ref", "role"])
     for column in ("pnc_token", "nhs_token"):
         assert (merged.dropna(subset=[column]).groupby("person_id")[column].nunique() <= 1).all()
+
+
+def _random_guard_problem(n: int, seed: int) -> tuple[Attributes, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Records with colliding identifiers, sexes, dates and forenames, random edges of every method, and
+    clerical decisions: a problem in which the guards refuse many unions."""
+    rng = np.random.default_rng(seed)
+
+    def codes(domain: int, known: float) -> np.ndarray:
+        return np.where(rng.random(n) < known, rng.integers(0, domain, n), -1).astype(np.int64)
+
+    dob = np.stack([codes(6, 0.8), codes(4, 1.0), codes(4, 1.0), codes(4, 1.0)], axis=1)
+    dob[dob[:, 0] < 0] = -1
+    forename = codes(5, 0.7)
+    lengths = rng.integers(0, 3, n)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    attrs = Attributes(codes(8, 0.2), codes(8, 0.1), rng.integers(0, 3, n).astype(np.int8), dob, forename,
+                       rng.integers(0, 6, int(offsets[-1])).astype(np.int64), offsets)
+    m = n * 6 // 10  # many small components, as in a partnership
+    edges = pd.DataFrame({"i": rng.integers(0, n, m), "j": rng.integers(0, n, m),
+                          "rank": rng.integers(0, 6, m), "probability": rng.random(m).round(2)})
+    edges = edges[edges["i"] != edges["j"]].reset_index(drop=True)
+    return attrs, edges, rng.integers(0, n, (3, 2)), rng.integers(0, n, (3, 2))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reclustering_after_added_edges_equals_clustering_everything_again(seed: int):
+    """The second clustering (after the dyad pass) clusters again only the components the added edges touch;
+    the result must be exactly that of clustering every edge again."""
+    n = 3_000
+    attrs, edges, must, cannot = _random_guard_problem(n, seed)
+    before = edges.iloc[: len(edges) * 9 // 10]
+    added = edges.iloc[len(edges) * 9 // 10:]
+    labels, _ = cluster(n, before, attrs, must, cannot)
+    expected_labels, expected_effective = cluster(n, edges, attrs, must, cannot)
+    got_labels, got_effective = recluster(n, edges, added, labels, attrs, must, cannot)
+    np.testing.assert_array_equal(got_labels, expected_labels)
+    np.testing.assert_array_equal(got_effective, expected_effective)
+    # not a trivial case: the added edges change the clusters, and the guards refused unions
+    assert (labels != expected_labels).any()
+    assert not expected_effective.all()
+
+
+def test_attributes_of_a_subset_of_rows_are_those_rows():
+    attrs, _, _, _ = _random_guard_problem(50, seed=1)
+    rows = np.array([3, 7, 8, 20, 49])
+    part = attrs.take(rows)
+    np.testing.assert_array_equal(part.dob, attrs.dob[rows])
+    np.testing.assert_array_equal(part.pnc, attrs.pnc[rows])
+    for k, row in enumerate(rows):
+        names = part.name_codes[part.name_offsets[k]: part.name_offsets[k + 1]]
+        np.testing.assert_array_equal(names, attrs.name_codes[attrs.name_offsets[row]: attrs.name_offsets[row + 1]])
 
 
 def test_links_a_large_frame_completely():

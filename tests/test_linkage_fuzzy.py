@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import jellyfish
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -25,9 +27,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
-from connectors.normalise import normalise_name, normalise_pnc, normalise_postcode, postcode_district
+from connectors.normalise import (
+    normalise_name,
+    normalise_pnc,
+    normalise_postcode,
+    postcode_district,
+)
 from masip.linkage import OUTPUT_COLUMNS, link_person_records
-from masip.linkage.cluster import dobs_compatible
+from masip.linkage.cluster import _dob_pair_compatible, dobs_compatible
 from pseudonymisation.encodings import (
     ENCODING_FIELDS,
     NAME_BLOOM_BITS,
@@ -414,6 +421,15 @@ def test_dob_compatibility_rule():
     assert not dobs_compatible((1, 3, 2, 80), (5, 22, 10, 81))  # only the year
 
 
+def test_the_union_finds_date_rule_is_the_vectorised_one():
+    """Every pair of (dob, unordered, year+month, year+day) codes over a small domain, unknowns included."""
+    values = np.array(list(itertools.product([-1, 0, 1], repeat=4)))
+    a, b = np.repeat(values, len(values), axis=0), np.tile(values, (len(values), 1))
+    expected = dobs_compatible(a, b)
+    assert expected.any() and not expected.all()
+    assert [_dob_pair_compatible(tuple(x), tuple(y)) for x, y in zip(a.tolist(), b.tolist())] == expected.tolist()
+
+
 def test_ingest_writes_the_encodings_to_the_vault(tmp_path):
     from connectors.ingest import ingest_drops
     from connectors.vault import Vault
@@ -637,7 +653,7 @@ def test_token_lists_become_sorted_integer_lists_whatever_their_lengths():
 
     digest = [hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(400)]
     lists = [None if i % 13 == 0 else [digest[(i * 7 + k * 31) % 400] for k in range(i % 6)] for i in range(300)]
-    as_int = lambda token: int.from_bytes(bytes.fromhex(token[:16]), "big", signed=True)  # noqa: E731
+    as_int = lambda token: int.from_bytes(bytes.fromhex(token[:16]), "big", signed=True)
     expected = [None if tokens is None else sorted(as_int(t) for t in tokens) for tokens in lists]
     assert C.token_int_lists(pa.array(lists)).to_pylist() == expected
     assert any(tokens and tokens != sorted(tokens) for tokens in lists)  # the input was not sorted already

@@ -49,7 +49,7 @@ import pandas as pd
 import pyarrow as pa
 
 from masip.linkage import context as ctx
-from masip.linkage.cluster import METHODS, SINGLETON, Attributes, cluster
+from masip.linkage.cluster import METHODS, SINGLETON, Attributes, cluster, recluster
 from masip.linkage.deterministic import (
     KEY_COLUMNS,
     LINK_METHODS,
@@ -367,7 +367,7 @@ def link_for_review(
             more = _dyad_edges(recs, labels, scorer, model)
             if len(more):
                 edges = _combined([edges, more])
-                labels, effective = cluster(n, edges, attrs, must, cannot)
+                labels, effective = recluster(n, edges, more, labels, attrs, must, cannot)
             if with_queue:
                 # scored pairs at the probability their link was decided at (the prior for this run's size)
                 decided_at = fuzzy.rescore(state.pairs["match_weight"].to_numpy(dtype=float), model.prior_weight,

@@ -40,7 +40,9 @@ explicit constraints, each an array of row pairs:
 Scale: most components contain no conflict at all. Connected components
 are found first with :mod:`scipy.sparse.csgraph`; only components that hold
 a conflicting pair of values are re-clustered edge by edge in Python, so a
-million records of exact tokens still cluster in seconds.
+million records of exact tokens still cluster in seconds. When more edges
+arrive after a clustering (the dyad pass), :func:`recluster` clusters again
+only the components they touch.
 """
 
 from __future__ import annotations
@@ -108,6 +110,16 @@ class Attributes:
         return cls(_codes(records, "pnc_token"), _codes(records, "nhs_token"), sex, dob, forename,
                    *_name_codes(records, forename))
 
+    def take(self, rows: np.ndarray) -> Attributes:
+        """The attributes of ``rows`` (row numbers), in that order."""
+        starts = self.name_offsets[rows]
+        lengths = self.name_offsets[rows + 1] - starts
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        codes = self.name_codes[np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])]
+        return Attributes(self.pnc[rows], self.nhs[rows], self.sex[rows], self.dob[rows], self.forename[rows], codes,
+                          offsets)
+
 
 def _name_codes(records: pd.DataFrame, forename: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(codes, offsets): each row's forename code and nickname-group codes (offset past the forename codes)."""
@@ -142,6 +154,14 @@ def dobs_compatible(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     )
 
 
+def _dob_pair_compatible(a: tuple, b: tuple) -> bool:
+    """:func:`dobs_compatible` of two single (dob, unordered, year+month, year+day) tuples, in plain Python
+    (the union-find asks it once per guarded union: building arrays for it cost more than the rule)."""
+    return (
+        a[0] == b[0] or min(a[1], a[2], a[3], b[1], b[2], b[3]) < 0 or a[1] == b[1] or a[2] == b[2] or a[3] == b[3]
+    )
+
+
 class _Clusters:
     """Union-find whose roots carry the guarded attributes of their cluster.
 
@@ -155,10 +175,10 @@ class _Clusters:
         self.pnc = attrs.pnc.tolist()
         self.nhs = attrs.nhs.tolist()
         self.sex = attrs.sex.tolist()
-        self.dob = attrs.dob
+        self.dob = attrs.dob.tolist()
         self.dobs: dict[int, set[tuple]] = {}
         self.has_forename = (attrs.forename >= 0).tolist()
-        self.name_codes, self.name_offsets = attrs.name_codes, attrs.name_offsets
+        self.name_codes, self.name_offsets = attrs.name_codes.tolist(), attrs.name_offsets.tolist()
         self.names: dict[int, tuple[set[int], set[int]]] = {}
         # --- clerical review: rows each cluster root must never be joined with (cannot-link) ---
         self.apart: dict[int, set[int]] = {}
@@ -175,16 +195,16 @@ class _Clusters:
     def _dobs(self, root: int) -> set[tuple] | None:
         """The dates of birth of ``root``'s cluster, or None when it has none."""
         found = self.dobs.get(root)
-        if found is None and self.dob[root, 0] >= 0:
-            found = self.dobs[root] = {tuple(self.dob[root].tolist())}
+        if found is None and self.dob[root][0] >= 0:
+            found = self.dobs[root] = {tuple(self.dob[root])}
         return found
 
     def _names(self, root: int) -> tuple[set[int], set[int]] | None:
         """(dates of birth, forename and nickname-group codes) of ``root``'s cluster's records that have both."""
         found = self.names.get(root)
-        if found is None and self.has_forename[root] and self.dob[root, 1] >= 0:
+        if found is None and self.has_forename[root] and self.dob[root][1] >= 0:
             start, end = self.name_offsets[root], self.name_offsets[root + 1]
-            found = self.names[root] = ({int(self.dob[root, 1])}, set(self.name_codes[start:end].tolist()))
+            found = self.names[root] = ({self.dob[root][1]}, set(self.name_codes[start:end]))
         return found
 
     def _forenames_differ(self, ra: int, rb: int) -> bool:
@@ -214,7 +234,7 @@ class _Clusters:
             if sex[ra] and sex[rb] and sex[ra] != sex[rb]:
                 return False
             da, db = self._dobs(ra), self._dobs(rb)
-            if da and db and not dobs_compatible(np.array([*da])[:, None], np.array([*db])[None, :]).all():
+            if da and db and not all(_dob_pair_compatible(x, y) for x in da for y in db):
                 return False
             if not (self.has_forename[a] and self.has_forename[b]) and self._forenames_differ(ra, rb):
                 return False
@@ -320,32 +340,91 @@ def cluster(
     must, cannot = _pairs(must_link), _pairs(cannot_link)
     i = edges["i"].to_numpy(dtype=np.int64)
     j = edges["j"].to_numpy(dtype=np.int64)
-    all_i, all_j = np.concatenate([i, must[:, 0]]), np.concatenate([j, must[:, 1]])
-    graph = coo_matrix((np.ones(len(all_i), dtype=np.int8), (all_i, all_j)), shape=(n, n)).tocsr()
-    _, components = connected_components(graph, directed=False)
+    components = _components(n, np.concatenate([i, must[:, 0]]), np.concatenate([j, must[:, 1]]))
     bad = _conflicting_components(components, attrs)
     # --- clerical review: a component holding both rows of a cannot-link, or a must-link, is clustered edge by edge
     split = components[cannot[:, 0]][components[cannot[:, 0]] == components[cannot[:, 1]]]
     bad = np.union1d(bad, np.union1d(split, components[must[:, 0]]))
     labels = components.astype(np.int64)
     if len(bad):
-        # edges of the conflicting components, strongest first (Python lists: a
-        # loop over numpy scalars costs several times more per edge)
-        in_bad = np.flatnonzero(np.isin(components[i], bad))
-        a, b = i[in_bad], j[in_bad]
-        ranks = edges["rank"].to_numpy(dtype=np.int64)[in_bad]
-        order = np.lexsort((np.maximum(a, b), np.minimum(a, b), -edges["probability"].to_numpy(dtype=float)[in_bad], ranks))
-        identifier = np.isin(ranks, [METHODS.index(m) for m in IDENTIFIER_METHODS])
-        uf = _Clusters(attrs, cannot)
-        for left, right in must.tolist():  # reviewers' "same person" first, past the sex and date guards
-            uf.union(left, right, True)
-        for left, right, skip_guards in zip(a[order].tolist(), b[order].tolist(), identifier[order].tolist()):
-            uf.union(left, right, skip_guards)
-        # re-label the conflicting components by their union-find roots, kept
-        # apart from the untouched component numbers
         nodes = np.flatnonzero(np.isin(components, bad))
-        labels[nodes] = int(components.max()) + 1 + np.array([uf.find(node) for node in nodes.tolist()], dtype=np.int64)
-    # canonical label: the smallest row number in the cluster
-    smallest = pd.Series(np.arange(n)).groupby(labels).transform("min").to_numpy()
+        # re-label the conflicting components by their union-find roots, kept apart from the untouched numbers
+        labels[nodes] = int(components.max()) + 1 + _guarded_roots(nodes, edges, attrs, must, cannot)
+    return _canonical(labels, i, j)
+
+
+def recluster(
+    n: int, edges: pd.DataFrame, added: pd.DataFrame, labels: np.ndarray, attrs: Attributes,
+    must_link: np.ndarray | None = None, cannot_link: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cluster` of ``edges`` and ``added`` together, given ``labels`` = :func:`cluster` of ``edges`` alone.
+
+    Only the connected components that an added edge touches are clustered
+    again: any other component holds the same edges and records as before,
+    so its clusters are the same (the result equals clustering everything
+    again; a national year's second clustering touches a small part of it).
+    ``edges`` must already include ``added``.
+    """
+    must, cannot = _pairs(must_link), _pairs(cannot_link)
+    i = edges["i"].to_numpy(dtype=np.int64)
+    j = edges["j"].to_numpy(dtype=np.int64)
+    if n == 0 or not len(added):
+        return _canonical(labels, i, j)
+    components = _components(n, np.concatenate([i, must[:, 0]]), np.concatenate([j, must[:, 1]]))
+    nodes = np.flatnonzero(np.isin(components, components[added["i"].to_numpy(dtype=np.int64)]))
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    inside = local[i] >= 0
+    part = pd.DataFrame({
+        "i": local[i[inside]], "j": local[j[inside]],
+        "rank": edges["rank"].to_numpy()[inside], "probability": edges["probability"].to_numpy()[inside],
+    })
+    part_labels, _ = cluster(len(nodes), part, attrs.take(nodes), _within(must, local), _within(cannot, local))
+    merged = labels.astype(np.int64)
+    merged[nodes] = nodes[part_labels]
+    return _canonical(merged, i, j)
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected component number of each of ``n`` rows joined by the row pairs (``i``, ``j``)."""
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n)).tocsr()
+    return connected_components(graph, directed=False)[1]
+
+
+def _within(pairs: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """The row pairs whose both rows have a local number (``local >= 0``), in local numbers."""
+    mapped = local[pairs]
+    return mapped[(mapped >= 0).all(axis=1)]
+
+
+def _guarded_roots(
+    nodes: np.ndarray, edges: pd.DataFrame, attrs: Attributes, must: np.ndarray, cannot: np.ndarray
+) -> np.ndarray:
+    """Union-find root (a local row number) of each of ``nodes``, merging their edges strongest first, guarded.
+
+    ``nodes`` (ascending) are whole components; they are renumbered 0.. in
+    order, which keeps the edge order (ties break on row numbers).
+    """
+    local = np.full(len(attrs.pnc), -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    i, j = local[edges["i"].to_numpy(dtype=np.int64)], local[edges["j"].to_numpy(dtype=np.int64)]
+    inside = np.flatnonzero(i >= 0)
+    a, b = i[inside], j[inside]
+    ranks = edges["rank"].to_numpy(dtype=np.int64)[inside]
+    probability = edges["probability"].to_numpy(dtype=float)[inside]
+    order = np.lexsort((np.maximum(a, b), np.minimum(a, b), -probability, ranks))
+    identifier = np.isin(ranks, [METHODS.index(m) for m in IDENTIFIER_METHODS])
+    # Python lists: a loop over numpy scalars costs several times more per edge
+    uf = _Clusters(attrs.take(nodes), _within(cannot, local))
+    for left, right in _within(must, local).tolist():  # reviewers' "same person" first, past the sex and date guards
+        uf.union(left, right, True)
+    for left, right, skip_guards in zip(a[order].tolist(), b[order].tolist(), identifier[order].tolist()):
+        uf.union(left, right, skip_guards)
+    return np.array([uf.find(k) for k in range(len(nodes))], dtype=np.int64)
+
+
+def _canonical(labels: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels as the smallest row number of each cluster, whether each edge (``i``, ``j``) is within a cluster)."""
+    smallest = pd.Series(np.arange(len(labels))).groupby(labels).transform("min").to_numpy()
     effective = smallest[i] == smallest[j] if len(i) else np.zeros(0, dtype=bool)
     return smallest.astype(np.int64), effective
