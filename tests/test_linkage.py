@@ -386,6 +386,21 @@ def test_attributes_of_a_subset_of_rows_are_those_rows():
         np.testing.assert_array_equal(names, attrs.name_codes[attrs.name_offsets[row]: attrs.name_offsets[row + 1]])
 
 
+def test_each_rows_forename_evidence_is_its_forename_and_nickname_groups():
+    from masip.linkage.comparisons import token_ints
+
+    records = pd.DataFrame({
+        "forename_token": ["a1", None, "b2", "", "c3"],
+        "forename_variant_tokens": [["f0", "e0"], ["d0"], None, [], ["e0"]],
+    })
+    attrs = Attributes.from_records(records)
+    as_int = dict(zip(["a1", "b2", "c3", "d0", "e0", "f0"],
+                      token_ints(pd.Series(["a1", "b2", "c3", "d0", "e0", "f0"])).to_pylist()))
+    expected = [{"a1", "e0", "f0"}, {"d0"}, {"b2"}, set(), {"c3", "e0"}]
+    got = [set(attrs.name_codes[attrs.name_offsets[k]: attrs.name_offsets[k + 1]].tolist()) for k in range(5)]
+    assert got == [{as_int[t] for t in row} for row in expected]
+
+
 def test_links_a_large_frame_completely():
     """Vectorised path on 200k rows: every record gets a person. Speed is measured by `make bench`, not here."""
     n = 200_000

@@ -122,17 +122,28 @@ class Attributes:
 
 
 def _name_codes(records: pd.DataFrame, forename: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, offsets): each row's forename code and nickname-group codes (offset past the forename codes)."""
+    """(codes, offsets): each row's forename token and nickname-group tokens, as the 64-bit integers the
+    scorer compares (:func:`comparisons.token_ints`), laid out row after row (no sort of a national year's
+    36 million codes: the group lists already come in row order).
+
+    Forename and group tokens are keyed for different purposes, so they are equal only by a 64-bit
+    collision, the risk every token comparison of the linkage takes.
+    """
     variants = C.token_int_lists(C.column_array(records, "forename_variant_tokens"))
     variants = variants.combine_chunks() if isinstance(variants, pa.ChunkedArray) else variants
-    lengths = pc.fill_null(pc.list_value_length(variants), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    groups = pd.factorize(pc.list_flatten(variants).to_numpy(zero_copy_only=False))[0].astype(np.int64)
-    own = np.flatnonzero(forename >= 0)
-    rows = np.concatenate([own, np.repeat(np.arange(len(forename)), lengths)])
-    values = np.concatenate([forename[own], groups + int(forename.max(initial=-1)) + 1])
+    groups = pc.fill_null(pc.list_value_length(variants), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    has_forename = (forename >= 0).astype(np.int64)
     offsets = np.zeros(len(forename) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=len(forename)), out=offsets[1:])
-    return values[np.argsort(rows, kind="stable")], offsets
+    np.cumsum(has_forename + groups, out=offsets[1:])
+    codes = np.empty(int(offsets[-1]), dtype=np.int64)
+    own = pc.fill_null(C.token_ints(C.column_array(records, "forename_token")), 0).to_numpy(zero_copy_only=False)
+    codes[offsets[:-1][has_forename == 1]] = own[has_forename == 1]
+    group_starts = np.cumsum(groups) - groups
+    within = np.arange(int(groups.sum())) - np.repeat(group_starts, groups)
+    codes[np.repeat(offsets[:-1] + has_forename, groups) + within] = pc.list_flatten(variants).to_numpy(
+        zero_copy_only=False
+    )
+    return codes, offsets
 
 
 def dobs_compatible(a: ArrayLike, b: ArrayLike) -> np.ndarray:
