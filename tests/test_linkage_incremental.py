@@ -19,6 +19,7 @@ from masip.linkage import (
     link_with_state,
     scorer,
 )
+from masip.linkage.state import merged_pairs
 from tests.test_linkage_fuzzy import HEALTH, ORDERS, person
 
 FORENAMES = ["Amelia", "Olivia", "Isla", "Emily", "Jack", "Harry", "Oliver", "Charlie", "Thomas", "Sophie",
@@ -191,3 +192,16 @@ def test_state_kept_in_the_vault_round_trips(frequencies):
     pd.testing.assert_frame_equal(loaded.pairs, pairs, check_dtype=False)
     assert {c: f.to_dict("list") for c, f in loaded.term_frequencies.items()} == {
         c: f.to_dict("list") for c, f in frequencies.items()}
+
+
+def test_reused_and_fresh_pairs_merge_into_a_full_runs_order():
+    rng = np.random.default_rng(4)
+    left = rng.integers(0, 500, 4_000)
+    right = left + rng.integers(1, 500, 4_000)
+    pairs = pd.DataFrame({"uid_l": left, "uid_r": right, "match_weight": rng.normal(size=4_000)})
+    pairs = pairs.drop_duplicates(["uid_l", "uid_r"]).sort_values(["uid_l", "uid_r"]).reset_index(drop=True)
+    pairs["match_probability"] = rng.random(len(pairs))
+    fresh = rng.random(len(pairs)) < 0.1
+    merged = merged_pairs(pairs[~fresh].reset_index(drop=True), pairs[fresh].reset_index(drop=True))
+    pd.testing.assert_frame_equal(merged, pairs)
+    assert merged_pairs(pairs.iloc[:0], pairs).equals(pairs) and merged_pairs(pairs, pairs.iloc[:0]).equals(pairs)
