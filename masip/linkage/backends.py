@@ -26,9 +26,6 @@ from masip.linkage import comparisons as C
 #: DuckDB's memory cap for the linkage's own database; dbt's connection uses the same variable (profiles.yml)
 MEMORY_ENV = "MASIP_DUCKDB_MEMORY"
 DEFAULT_MEMORY = "2GB"
-#: The scorer's flag of the records an incremental pass scores (:meth:`ScoringBackend.flag`): not part of a
-#: record's content, so not of its fingerprint.
-CHANGED_COLUMN = "is_changed"
 
 
 def memory_capped() -> dict[str, str]:
@@ -52,9 +49,6 @@ class ScoringBackend(Protocol):
 
     def drop(self, name: str) -> None: ...
 
-    def flag(self, table: str, column: str, rows: np.ndarray) -> None:
-        """Set integer ``column`` of ``table`` to 1 where ``uid`` is in ``rows``, to 0 elsewhere, in place."""
-
     def frame(self, select: str) -> pd.DataFrame:
         """The rows of ``select`` as pandas (numpy dtypes, as DuckDB's ``.df()``)."""
 
@@ -68,14 +62,14 @@ class ScoringBackend(Protocol):
 
 
 def record_hashes(con: duckdb.DuckDBPyConnection, table: str) -> np.ndarray:
-    """A 64-bit DuckDB hash of each row of ``table`` but its ``uid`` and :data:`CHANGED_COLUMN`, in ``uid`` order.
+    """A 64-bit DuckDB hash of each row of ``table`` but its ``uid``, in ``uid`` order.
 
     Computed by DuckDB on either backend (the Spark backend hands its table
     over as Arrow), so a record's fingerprint does not depend on the engine
     that scored it.
     """
     hashes = con.execute(
-        f"select hash(*columns(* exclude (uid, {CHANGED_COLUMN}))) from {table} order by uid"
+        f"select hash(*columns(* exclude (uid))) from {table} order by uid"
     ).fetchnumpy()
     return next(iter(hashes.values())).astype(np.uint64).view(np.int64)
 
@@ -108,14 +102,6 @@ class DuckDBBackend:
 
     def drop(self, name: str) -> None:
         self.con.execute(f"drop table {name}")
-
-    def flag(self, table: str, column: str, rows: np.ndarray) -> None:
-        # an update rewrites one integer column; a copy of the table with the flag would rewrite every filter word
-        self.con.register("flagged_rows", pa.table({"uid": pa.array(np.asarray(rows, dtype=np.int64))}))
-        try:
-            self.con.execute(f"update {table} set {column} = cast(uid in (select uid from flagged_rows) as bigint)")
-        finally:
-            self.con.unregister("flagged_rows")
 
     def frame(self, select: str) -> pd.DataFrame:
         return self.con.execute(select).df()

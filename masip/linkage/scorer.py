@@ -43,7 +43,7 @@ import pandas as pd
 import pyarrow as pa
 
 from masip.linkage import comparisons as C
-from masip.linkage.backends import CHANGED_COLUMN, DuckDBBackend, ScoringBackend
+from masip.linkage.backends import DuckDBBackend, ScoringBackend
 from masip.linkage.calibration import (
     namesake_shares_sql,
     same_year_share_sql,
@@ -101,6 +101,10 @@ def training_sample(keys: pa.Array, size: int = MAX_TRAINING_RECORDS) -> np.ndar
     return np.sort(np.argpartition(hashes, size)[:size])
 
 
+#: The column of an incremental pass's copy of the records that marks the changed ones (1; others 0).
+CHANGED_COLUMN = "is_changed"
+
+
 def _touching_changed(rules: Sequence[str]) -> list[str]:
     """``rules`` restricted to pairs with at least one changed record (:data:`CHANGED_COLUMN` = 1).
 
@@ -119,11 +123,10 @@ PREPARE_ROWS = 250_000
 
 
 def _prepared_batches(records: pd.DataFrame) -> pa.RecordBatchReader:
-    """:func:`prepare` of ``records`` with :data:`CHANGED_COLUMN` (all 0), made a slice at a time as it is read."""
+    """:func:`prepare` of ``records``, made a slice at a time as it is read."""
 
     def prepared(start: int) -> pa.Table:
-        table = prepare(records.iloc[start : start + PREPARE_ROWS], first_uid=start)
-        return table.append_column(CHANGED_COLUMN, pa.array(np.zeros(len(table), np.int64)))
+        return prepare(records.iloc[start : start + PREPARE_ROWS], first_uid=start)
 
     first = prepared(0)
 
@@ -314,6 +317,26 @@ class Scorer:
         settings = self._saved(self._linker("records", trained, validate=False))
         return Model(settings, trained=True, records=self.size)
 
+    def _rows_blocked_with(self, rules: Sequence[str], changed: np.ndarray) -> np.ndarray:
+        """The rows of the records that ``rules`` pair with one of the ``changed`` rows (those included): the
+        only records an incremental pass's pairs can hold.
+
+        Splink scores a pass over every record of its table (joining each to its
+        term frequencies) whatever the rules select; a week's changed records and
+        the records they block with are a few percent of a national year, so
+        the pass runs on their copy instead (same pairs, same scores).
+        """
+        self.backend.register("changed_rows", pa.table({"uid": pa.array(changed, pa.int64())}))
+        try:
+            pairs = " union all ".join(
+                f"select l.uid as a, r.uid as b from records as l join records as r on ({rule}) "
+                f"where {side}.uid in (select uid from changed_rows)"
+                for rule in rules for side in ("l", "r")
+            )
+            return self.frame(f"select distinct unnest([a, b]) as uid from ({pairs}) order by 1")["uid"].to_numpy()
+        finally:
+            self.backend.unregister("changed_rows")
+
     def predict(
         self, model: Model, rules: Sequence[str] | None = None, rows: np.ndarray | None = None,
         extra: dict[str, np.ndarray] | None = None, changed: np.ndarray | None = None,
@@ -333,8 +356,12 @@ class Scorer:
         rules = list(rules or blocking_rules())
         columns = dict(extra or {})
         if changed is not None:
-            self.backend.flag("records", CHANGED_COLUMN, np.flatnonzero(changed))
+            blocked = self._rows_blocked_with(rules, np.flatnonzero(changed))
+            rows = blocked if rows is None else np.intersect1d(rows, blocked)
+            columns[CHANGED_COLUMN] = np.asarray(changed, dtype=np.int64)
             rules = _touching_changed(rules)
+        if rows is not None and len(rows) < 2:
+            return pd.DataFrame({c: np.empty(0, dtype=t) for c, t in PREDICTED_COLUMNS.items()})
         table = "records" if rows is None and not columns else self._subset(rows, columns)
         records = self.size if rows is None else len(rows)
         try:
@@ -350,6 +377,10 @@ class Scorer:
             )
         finally:
             self._drop(table)
+
+
+#: What :meth:`Scorer.predict` returns, with its types.
+PREDICTED_COLUMNS = {"uid_l": np.int64, "uid_r": np.int64, "match_weight": np.float64, "match_probability": np.float64}
 
 
 def prediction_chunks(records: int, changed: int | None = None) -> int:

@@ -92,9 +92,6 @@ class SparkBackend:
         self.session.catalog.dropTempView(name)
         self._frames.pop(name).unpersist()
 
-    def flag(self, table: str, column: str, rows: np.ndarray) -> None:
-        raise NotImplementedError("the Spark linkage scores every pair (no incremental state), so it flags no record")
-
     def frame(self, select: str) -> pd.DataFrame:
         return self.session.sql(select).toArrow().to_pandas()
 
