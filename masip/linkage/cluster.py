@@ -383,8 +383,7 @@ def recluster(
         return _canonical(labels, i, j)
     components = _components(n, np.concatenate([i, must[:, 0]]), np.concatenate([j, must[:, 1]]))
     nodes = np.flatnonzero(np.isin(components, components[added["i"].to_numpy(dtype=np.int64)]))
-    local = np.full(n, -1, dtype=np.int64)
-    local[nodes] = np.arange(len(nodes))
+    local = _numbered(n, nodes)
     inside = local[i] >= 0
     part = pd.DataFrame({
         "i": local[i[inside]], "j": local[j[inside]],
@@ -402,6 +401,13 @@ def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
+def _numbered(n: int, rows: np.ndarray) -> np.ndarray:
+    """Each of ``n`` rows' position in ``rows`` (ascending: numbering keeps the row order), -1 for the others."""
+    local = np.full(n, -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    return local
+
+
 def _within(pairs: np.ndarray, local: np.ndarray) -> np.ndarray:
     """The row pairs whose both rows have a local number (``local >= 0``), in local numbers."""
     mapped = local[pairs]
@@ -416,8 +422,7 @@ def _guarded_roots(
     ``nodes`` (ascending) are whole components; they are renumbered 0.. in
     order, which keeps the edge order (ties break on row numbers).
     """
-    local = np.full(len(attrs.pnc), -1, dtype=np.int64)
-    local[nodes] = np.arange(len(nodes))
+    local = _numbered(len(attrs.pnc), nodes)
     i, j = local[edges["i"].to_numpy(dtype=np.int64)], local[edges["j"].to_numpy(dtype=np.int64)]
     inside = np.flatnonzero(i >= 0)
     a, b = i[inside], j[inside]
