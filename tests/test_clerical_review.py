@@ -156,33 +156,53 @@ def test_bad_import_file_is_refused_whole_and_quotes_no_raw_value(built: Built, 
     bad_decision = _decision_row(*decided["split"], "MAYBE SMITH")
     bad_time = {**_decision_row(*decided["split"], "NOT_SAME"), "decided_at": "yesterday"}
     path = _write(tmp_path / "bad.csv", [good, unknown, bad_decision, bad_time])
+    recorded = len(load_decisions(built.vault))
     result = CliRunner().invoke(main, ["review", "import", str(path), "--warehouse", str(built.warehouse)])
     assert result.exit_code != 0
     assert "3 problem(s); nothing was imported" in result.output
     assert "row 3: role b" in result.output and "row 4: decision must be SAME or NOT_SAME" in result.output
     assert "row 5: decided_at" in result.output
     assert "Smith" not in result.output and "1980" not in result.output and "yesterday" not in result.output
-    assert len(load_decisions(built.vault)) == 0
+    assert len(load_decisions(built.vault)) == recorded
     missing = tmp_path / "missing_columns.csv"
     missing.write_text("review_id,decision\nR1,SAME\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["review", "import", str(missing), "--warehouse", str(built.warehouse)])
     assert result.exit_code != 0 and "lacks the column(s)" in result.output
 
 
-def test_decisions_apply_on_the_next_run_merge_and_unmerge(built: Built, decided, tmp_path: Path):
+@dataclass
+class Applied:
+    """What importing the decisions and re-running did: person_xref before the import and right after it
+    (the import alone changes nothing), and the import's output."""
+
+    before: dict[tuple, tuple]
+    after_import: dict[tuple, tuple]
+    output: str
+
+
+@pytest.fixture(scope="module")
+def applied(built: Built, decided, tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    """The decisions imported through the CLI and applied by a re-run (frozen model), once per module: every
+    test that needs them asks for this fixture, so each also passes on its own."""
     (merge_a, merge_b), (split_a, split_b) = decided["merge"], decided["split"]
     before = _xref(built.warehouse)
-    assert before[merge_a][0] != before[merge_b][0] and before[split_a][0] == before[split_b][0]
-    path = _write(tmp_path / "decisions.csv", [
+    path = _write(tmp_path_factory.mktemp("decisions") / "decisions.csv", [
         _decision_row(merge_a, merge_b, "SAME"), _decision_row(split_b, split_a, "NOT_SAME"),
         {**_decision_row(merge_a, split_a, ""), "reviewer": "", "reason": ""},  # undecided: left for later
     ])
     result = _invoke("review", "import", str(path), "--warehouse", str(built.warehouse))
-    assert "Recorded 2 decisions (1 same person, 1 not the same); 1 rows left undecided" in result.output
-    assert _xref(built.warehouse) == before  # applied by the next run, not by the import
-    assert stat.S_IMODE(built.vault.decisions_path.stat().st_mode) == 0o600  # in the vault, owner-only
+    after_import = _xref(built.warehouse)
+    run_pipeline(built.drops, built.warehouse, OLD, built.out, show_progress=False)
+    return Applied(before, after_import, result.output)
 
-    run_pipeline(built.drops, built.warehouse, OLD, built.out, show_progress=False)  # a re-run: frozen model
+
+def test_decisions_apply_on_the_next_run_merge_and_unmerge(built: Built, decided, applied: Applied):
+    (merge_a, merge_b), (split_a, split_b) = decided["merge"], decided["split"]
+    before = applied.before
+    assert before[merge_a][0] != before[merge_b][0] and before[split_a][0] == before[split_b][0]
+    assert "Recorded 2 decisions (1 same person, 1 not the same); 1 rows left undecided" in applied.output
+    assert applied.after_import == before  # applied by the next run, not by the import
+    assert stat.S_IMODE(built.vault.decisions_path.stat().st_mode) == 0o600  # in the vault, owner-only
 
     after = _xref(built.warehouse)
     assert after[merge_a][0] == after[merge_b][0]
@@ -197,7 +217,7 @@ def test_decisions_apply_on_the_next_run_merge_and_unmerge(built: Built, decided
         assert after[merge_b][0] in victims
 
 
-def test_explain_person_lists_roles_and_evidence_without_plain_values(built: Built, decided):
+def test_explain_person_lists_roles_and_evidence_without_plain_values(built: Built, decided, applied: Applied):
     split_a, _ = decided["split"]
     xref = _xref(built.warehouse)
     people = sorted({p for p, m in xref.values() if m in ("PROBABILISTIC", "NAME_DOB")})
@@ -214,7 +234,9 @@ def test_explain_person_lists_roles_and_evidence_without_plain_values(built: Bui
     assert unknown.exit_code != 0 and "no person Pffffffffffffffff" in unknown.output
 
 
-def test_rotation_keeps_the_decisions_links_identically_and_retires_the_old_key(built: Built, decided, tmp_path):
+def test_rotation_keeps_the_decisions_links_identically_and_retires_the_old_key(
+    built: Built, decided, applied: Applied, tmp_path: Path
+):
     """Rotation relinks the current warehouse with --full-refresh (a retrained model) and rebuilds warehouse
     and vault under the new key from the landing copies (trained again): both apply the decisions alike."""
     (merge_a, merge_b), (split_a, split_b) = decided["merge"], decided["split"]
