@@ -384,8 +384,7 @@ def link_for_review(
     # the reviewers' "same person" links that joined two roles (for link_method CLERICAL)
     joined = must[labels[must[:, 0]] == labels[must[:, 1]]] if len(must) else must
     clerical = _edges(joined[:, 0], joined[:, 1], CLERICAL_RANK, np.ones(len(joined)))
-    with_clerical = _combined([edges, clerical])
-    links = _output(recs, sorted_keys, labels, with_clerical, np.concatenate([effective, np.ones(len(joined), dtype=bool)]))
+    links = _output(recs, sorted_keys, labels, [(edges, effective), (clerical, np.ones(len(clerical), dtype=bool))])
     return LinkageRun(links, state, _queue_output(links, queue), fields)
 
 
@@ -424,24 +423,35 @@ def _combined(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return edges.astype({"i": np.int64, "j": np.int64, "rank": np.int64, "probability": float})
 
 
-def _output(recs, sorted_keys, labels, edges, effective) -> pd.DataFrame:
+def _strongest_links(n: int, parts: list[tuple[pd.DataFrame, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``n`` records' strongest effective link: (rank, its best probability); ``len(METHODS)`` and NaN
+    for a record no effective edge touches.
+
+    ``parts``: edge lists, each with whether each edge is effective. Each end of each part is folded in on
+    its own, never one concatenated copy of a national year's tens of millions of edge ends.
+    """
+    kept = [{c: edges[c].to_numpy()[effective] for c in ("i", "j", "rank", "probability")} for edges, effective in parts]
+    rank = np.full(n, len(METHODS), dtype=np.int64)
+    for part in kept:
+        for end in ("i", "j"):
+            np.minimum.at(rank, part[end], part["rank"])
+    probability = np.full(n, -np.inf)
+    for part in kept:
+        for end in ("i", "j"):
+            strongest = part["rank"] == rank[part[end]]
+            np.maximum.at(probability, part[end][strongest], part["probability"][strongest])
+    probability[rank == len(METHODS)] = np.nan
+    return rank, probability
+
+
+def _output(recs, sorted_keys, labels, parts: list[tuple[pd.DataFrame, np.ndarray]]) -> pd.DataFrame:
     n = len(recs)
     # one hash per person: labels are the smallest row of each cluster
     roots, inverse = np.unique(labels, return_inverse=True)
     person_ids = np.array([person_id_for(k) for k in sorted_keys.take(roots).to_pylist()], dtype=object)[inverse] if n else (
         np.empty(0, dtype=object)
     )
-    # strongest effective link per record, then its best probability
-    eff = edges[effective]
-    row = np.concatenate([eff["i"].to_numpy(), eff["j"].to_numpy()])
-    link_rank = np.tile(eff["rank"].to_numpy(), 2)
-    link_probability = np.tile(eff["probability"].to_numpy(), 2)
-    rank = np.full(n, len(METHODS), dtype=np.int64)
-    np.minimum.at(rank, row, link_rank)
-    strongest = link_rank == rank[row]
-    probability = np.full(n, -np.inf)
-    np.maximum.at(probability, row[strongest], link_probability[strongest])
-    probability[rank == len(METHODS)] = np.nan
+    rank, probability = _strongest_links(n, parts)
     methods = np.array([*METHODS, SINGLETON], dtype=object)
     out = pd.DataFrame({c: recs[c].astype(object).to_numpy() for c in KEY_COLUMNS})
     out["person_id"] = person_ids
