@@ -61,8 +61,8 @@ from masip.linkage.deterministic import (
     token_codes,
     token_edges,
 )
-from masip.linkage.review_store import Decisions
 from masip.linkage.review import REVIEW_BAND_HIGH
+from masip.linkage.review_store import Decisions
 from masip.linkage.state import LinkageState, merged_pairs, reusable_pairs
 
 if TYPE_CHECKING:
