@@ -354,6 +354,8 @@ def link_for_review(
     attrs = Attributes.from_records(recs)
     must, cannot = rv.constraint_rows(decisions or Decisions.none(), sorted_keys)
     frozen = previous if previous is not None and previous.model is not None else None
+    # a caller that hands these over without keeping them (the linkage stage) gets their memory back here
+    del context, previous
     queue = pd.DataFrame({"i": [], "j": [], "review_id": []})
     fields = rv.no_fields()
     if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
@@ -362,6 +364,7 @@ def link_for_review(
             recs.drop(columns=[c for c in fuzzy.BLOOM_BITS if c in recs], inplace=True)
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
             state = _scored_state(scorer, model, sorted_keys, frozen)
+            frozen = None  # the previous run's pairs, not needed past scoring: most of a gigabyte at a national year
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
             labels, effective = cluster(n, edges, attrs, must, cannot)
             more = _dyad_edges(recs, labels, scorer, model)

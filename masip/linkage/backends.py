@@ -28,9 +28,16 @@ MEMORY_ENV = "MASIP_DUCKDB_MEMORY"
 DEFAULT_MEMORY = "2GB"
 
 
-def memory_capped() -> dict[str, str]:
-    """DuckDB connection settings with the linkage's memory cap (:data:`MEMORY_ENV`)."""
-    return {"memory_limit": os.environ.get(MEMORY_ENV, DEFAULT_MEMORY)}
+#: The scorer's own cap: its table of a national year's prepared records takes 2.7 GB, and under a smaller
+#: cap part of it lives in DuckDB's spill files, read back from disk by every pass over the records
+SCORER_MEMORY_ENV = "MASIP_SCORER_MEMORY"
+DEFAULT_SCORER_MEMORY = "3GB"
+
+
+def memory_capped(variable: str = MEMORY_ENV, default: str = DEFAULT_MEMORY) -> dict[str, str]:
+    """DuckDB connection settings with the memory cap that environment ``variable`` sets (by default the
+    warehouse's and the linkage's reading connections', :data:`MEMORY_ENV`)."""
+    return {"memory_limit": os.environ.get(variable, default)}
 
 
 class ScoringBackend(Protocol):
@@ -75,7 +82,7 @@ def record_hashes(con: duckdb.DuckDBPyConnection, table: str) -> np.ndarray:
 
 
 class DuckDBBackend:
-    """An in-memory DuckDB database capped like the warehouse's (:data:`MEMORY_ENV`).
+    """An in-memory DuckDB database with the scorer's memory cap (:data:`SCORER_MEMORY_ENV`).
 
     Past the cap DuckDB spills to a private temporary folder, removed on
     :meth:`close`, instead of growing the process.
@@ -86,7 +93,7 @@ class DuckDBBackend:
     def __init__(self) -> None:
         self._spill = tempfile.mkdtemp(prefix="masip-linkage-")
         self.con = duckdb.connect(
-            config={**memory_capped(), "temp_directory": self._spill}
+            config={**memory_capped(SCORER_MEMORY_ENV, DEFAULT_SCORER_MEMORY), "temp_directory": self._spill}
         )
         # Splink runs many queries; DuckDB's progress bar would print each into the logs
         self.con.execute("set enable_progress_bar = false")

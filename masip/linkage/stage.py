@@ -193,7 +193,11 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     # every connection capped: uncapped, DuckDB would keep up to 80% of the machine's memory as cache
     with duckdb.connect(str(warehouse), config=memory_capped()) as con:
         records, context = read_inputs(con, vault)
-        previous = _previous_state(vault, warehouse_build_id(con), retrain)
+        # held in a dict only to be handed over: link_for_review frees the previous run's pairs and the context
+        # once used, which it cannot while this frame still names them
+        handed = {"context": context, "previous": _previous_state(vault, warehouse_build_id(con), retrain)}
+        del context
+    retrained = handed["previous"] is None
     pa.default_memory_pool().release_unused()  # the read batches' memory, back to the system for what follows
     versions = sorted(set(records["key_version"].dropna().astype(str)))
     if len(versions) > 1:
@@ -201,7 +205,7 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     decisions = load_decisions(vault)
     canonical = canonical_records(records, consume=True)
     del records  # emptied by canonical_records but for the columns the linkage does not read
-    run = link_for_review(canonical, context=context, previous=previous, decisions=decisions)
+    run = link_for_review(canonical, context=handed.pop("context"), previous=handed.pop("previous"), decisions=decisions)
     del canonical
     links, state = run.links, run.state
     build_id = _new_build_id()
@@ -221,7 +225,7 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
             con.unregister("person_links_frame")
         con.execute(
             f"create or replace table {RUN_TABLE} as select ? as build_id, ? as retrained, ? as record_roles",
-            [build_id, previous is None, len(typed)],
+            [build_id, retrained, len(typed)],
         )
         queue, fields = typed_review(run.review_queue, run.review_fields)
         for table, frame in ((REVIEW_QUEUE_TABLE, queue), (REVIEW_FIELDS_TABLE, fields)):
@@ -235,7 +239,7 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
         key_version=versions[0] if versions else None,
         roles=len(typed),
         persons=int(typed["person_id"].nunique()),
-        retrained=previous is None,
+        retrained=retrained,
         seconds=round(time.perf_counter() - started, 3),
         review_queue=len(run.review_queue),
         review_decisions=len(decisions),
