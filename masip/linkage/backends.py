@@ -30,8 +30,8 @@ DEFAULT_MEMORY = "2GB"
 
 #: The scorer's own cap: its table of a national year's prepared records takes 2.7 GB, and under a smaller
 #: cap part of it lives in DuckDB's spill files, read back from disk by every pass over the records
-SCORER_MEMORY_ENV = "MASIP_SCORER_MEMORY"
-DEFAULT_SCORER_MEMORY = "3GB"
+LINKAGE_MEMORY_ENV = "MASIP_LINKAGE_MEMORY"
+DEFAULT_LINKAGE_MEMORY = "3GB"
 
 
 def memory_capped(variable: str = MEMORY_ENV, default: str = DEFAULT_MEMORY) -> dict[str, str]:
@@ -82,7 +82,7 @@ def record_hashes(con: duckdb.DuckDBPyConnection, table: str) -> np.ndarray:
 
 
 class DuckDBBackend:
-    """An in-memory DuckDB database with the scorer's memory cap (:data:`SCORER_MEMORY_ENV`).
+    """An in-memory DuckDB database with the scorer's memory cap (:data:`LINKAGE_MEMORY_ENV`).
 
     Past the cap DuckDB spills to a private temporary folder, removed on
     :meth:`close`, instead of growing the process.
@@ -93,7 +93,7 @@ class DuckDBBackend:
     def __init__(self) -> None:
         self._spill = tempfile.mkdtemp(prefix="masip-linkage-")
         self.con = duckdb.connect(
-            config={**memory_capped(SCORER_MEMORY_ENV, DEFAULT_SCORER_MEMORY), "temp_directory": self._spill}
+            config={**memory_capped(LINKAGE_MEMORY_ENV, DEFAULT_LINKAGE_MEMORY), "temp_directory": self._spill}
         )
         # Splink runs many queries; DuckDB's progress bar would print each into the logs
         self.con.execute("set enable_progress_bar = false")

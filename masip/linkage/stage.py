@@ -12,7 +12,7 @@ roles with generalised attributes) on the candidate warehouse, this stage
    read in Arrow batches whose tokens become integers as they arrive (a
    national year's hex tokens are never all in memory; every DuckDB
    connection of the stage is capped, ``MASIP_DUCKDB_MEMORY``, the scorer's
-   database by ``MASIP_SCORER_MEMORY``);
+   database by ``MASIP_LINKAGE_MEMORY``);
 3. links them with :func:`masip.linkage.link_with_state`, from the published
    linkage state (unless retraining, or the state does not belong to this
    warehouse: then the model is retrained);
