@@ -276,6 +276,9 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
     build_stage(rescored)
     publish_stage(rescored, tmp_path / "out-rescored")
     assert _marts_fingerprint(rescored) == _marts_fingerprint(weekly)
+    # the links and the review queue with its field evidence too, of which the weekly run reused the unchanged pairs'
+    assert {k: v for k, v in _staging_fingerprint(rescored).items() if k in linkage} == {
+        k: v for k, v in _staging_fingerprint(weekly).items() if k in linkage}
 
     build_stage(weekly, full_refresh=True)
     publish_stage(weekly, tmp_path / "out-refreshed")

@@ -8,6 +8,8 @@ for the first run to train its model on the data.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +17,10 @@ import pytest
 from masip.linkage import (
     LinkageState,
     fuzzy,
+    link_for_review,
     link_person_records,
     link_with_state,
+    review,
     scorer,
 )
 from masip.linkage.state import merged_pairs
@@ -152,12 +156,33 @@ def test_incremental_run_scores_only_pairs_of_new_and_changed_records(weeks, mon
     assert 0 < scored[0] < len(new_state.pairs) / 4
 
 
+def test_an_incremental_run_reuses_the_review_fields_of_unchanged_pairs_only(weeks):
+    """The queue's field-by-field evidence of two unchanged records is last week's; the rest is scored, and the
+    whole equals what scoring every queued pair again gives."""
+    last_week, this_week = weeks
+    state = link_for_review(last_week).state
+    full = link_for_review(this_week, previous=state.without_pairs())
+    incremental = link_for_review(this_week, previous=state)
+    assert len(state.review_fields) and len(full.review_queue)
+    pd.testing.assert_frame_equal(incremental.review_queue, full.review_queue)
+    pd.testing.assert_frame_equal(incremental.review_fields, full.review_fields)
+    pd.testing.assert_frame_equal(incremental.state.review_fields, full.review_fields)
+    # every queued pair "known" last week with a weight no scoring gives: only pairs of two unchanged records keep it
+    marked = full.review_fields.assign(match_weight=1000.0)
+    fields = link_for_review(this_week, previous=replace(state, review_fields=marked)).review_fields
+    kept = fields["match_weight"] == 1000.0
+    assert kept.any() and not kept.all()
+    scored = full.review_fields[full.review_fields["review_id"].isin(fields.loc[~kept, "review_id"])]
+    pd.testing.assert_frame_equal(fields[~kept].reset_index(drop=True), scored.reset_index(drop=True))
+
+
 def test_state_survives_save_and_load(runs, weeks, tmp_path):
     state = runs[0]
     state.save(tmp_path / "state")
     loaded = LinkageState.load(tmp_path / "state")
     pd.testing.assert_frame_equal(loaded.records, state.records)
     pd.testing.assert_frame_equal(loaded.pairs, state.pairs)
+    pd.testing.assert_frame_equal(loaded.review_fields, state.review_fields)
     assert loaded.model == state.model and loaded.term_frequencies.keys() == state.term_frequencies.keys()
     this_week = weeks[1]
     pd.testing.assert_frame_equal(link_person_records(this_week, previous=loaded), runs[2][0])
@@ -183,13 +208,16 @@ def test_state_kept_in_the_vault_round_trips(frequencies):
     records = pd.DataFrame({"member_key": pd.arrays.ArrowExtensionArray(pa.array(["c", "a", "b"])),
                             "fingerprint": np.array([3, 1, 2], dtype=np.int64)})
     pairs = pd.DataFrame({"uid_l": [0, 1], "uid_r": [2, 2], "match_weight": [4.5, -1.0], "match_probability": [0.9, 0.3]})
-    store_state(con, LinkageState('{"model": 1}', frequencies, records, pairs), "build-1")
+    fields = pd.DataFrame({"review_id": ["R1", "R1"], "field": ["forename", "dob"], "field_position": [0, 3],
+                           "agreement_level": ["nickname", "else"], "match_weight": [2.5, -4.0]})
+    store_state(con, LinkageState('{"model": 1}', frequencies, records, pairs, fields), "build-1")
     loaded = load_state(con)
     assert stored_build_id(con) == "build-1"
     assert loaded.model == '{"model": 1}'
     assert list(loaded.records["member_key"]) == ["c", "a", "b"]
     assert loaded.records["fingerprint"].tolist() == [3, 1, 2]
     pd.testing.assert_frame_equal(loaded.pairs, pairs, check_dtype=False)
+    pd.testing.assert_frame_equal(loaded.review_fields, fields, check_dtype=False)
     assert {c: f.to_dict("list") for c, f in loaded.term_frequencies.items()} == {
         c: f.to_dict("list") for c, f in frequencies.items()}
 

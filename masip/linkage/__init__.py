@@ -41,7 +41,7 @@ so it depends on content only, never on row order.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -363,7 +363,8 @@ def link_for_review(
             # the scorer holds its own copy of the filters: a third of a national year's memory otherwise
             recs.drop(columns=[c for c in fuzzy.BLOOM_BITS if c in recs], inplace=True)
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
-            state = _scored_state(scorer, model, sorted_keys, frozen)
+            state, changed = _scored_state(scorer, model, sorted_keys, frozen)
+            known_fields = frozen.review_fields if frozen else None
             frozen = None  # the previous run's pairs, not needed past scoring: most of a gigabyte at a national year
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
             labels, effective = cluster(n, edges, attrs, must, cannot)
@@ -379,7 +380,8 @@ def link_for_review(
                 queue = rv.banded_pairs(n, edges, effective, scored, must, cannot)
                 keys = sorted_keys.to_numpy(zero_copy_only=False)
                 queue["review_id"] = [rv.review_id_for(keys[a], keys[b]) for a, b in zip(queue["i"], queue["j"])]
-                fields = rv.field_agreements(scorer, model, queue)
+                fields = rv.queue_fields(scorer, model, queue, known_fields, changed)
+                state = replace(state, review_fields=fields)
     else:
         state = frozen.without_pairs() if frozen else LinkageState()
         edges = _combined([token_edges(recs), _context_edges_without_model(recs) if n >= 2 else _edges([], [], 0, [])])
@@ -407,16 +409,20 @@ def _queue_output(links: pd.DataFrame, queue: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _scored_state(scorer, model, keys: pa.Array, previous: LinkageState | None) -> LinkageState:
-    """Score the candidate pairs (reusing ``previous``'s where records are unchanged) into a new state."""
+def _scored_state(
+    scorer, model, keys: pa.Array, previous: LinkageState | None
+) -> tuple[LinkageState, np.ndarray | None]:
+    """Score the candidate pairs (reusing ``previous``'s where records are unchanged) into a new state; and which
+    records are new or changed since ``previous`` (None when every pair was scored)."""
     fingerprints = scorer.fingerprints()
+    changed = None
     if previous is None or previous.records.empty:
         pairs = scorer.predict(model)
     else:
         reused, changed = reusable_pairs(previous, keys, fingerprints)
         pairs = merged_pairs(reused, scorer.predict(model, changed=changed))
         log.info("person linkage: %d pairs reused, %d records new or changed", len(reused), int(changed.sum()))
-    return LinkageState.of_run(model.to_json(), scorer.term_frequencies(model), keys, fingerprints, pairs)
+    return LinkageState.of_run(model.to_json(), scorer.term_frequencies(model), keys, fingerprints, pairs), changed
 
 
 def _combined(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -237,8 +237,10 @@ def blocking_rules() -> list[str]:
         _same("postcode_token", "role"),
         # the partner's date of birth alone is a broad key (90 million pairs at a national year's 2.6 million
         # records): only where a date of birth is missing, or two of its parts agree
-        f"{_same('partner_salt_token', 'role')} and ({_one_missing(dob)} or {_same('dob_year_month_token')} "
-        f"or {_same('dob_year_day_token')})",
+        (
+            f"{_same('partner_salt_token', 'role')} and ({_one_missing(dob)} or {_same('dob_year_month_token')} "
+            f"or {_same('dob_year_day_token')})"
+        ),
         _same("ctx_key"),
     ]
 

@@ -150,6 +150,43 @@ def no_fields() -> pd.DataFrame:
                          for c in FIELD_COLUMNS})
 
 
+def typed_fields(fields: pd.DataFrame) -> pd.DataFrame:
+    """Field evidence (:data:`FIELD_COLUMNS`) with the types it is stored with, even when empty (an empty column of
+    Python objects would reach DuckDB as type NULL)."""
+    return pd.DataFrame({
+        "review_id": fields["review_id"].astype("string"),
+        "field": fields["field"].astype("string"),
+        "field_position": fields["field_position"].astype("Int64"),
+        "agreement_level": fields["agreement_level"].astype("string"),
+        "match_weight": fields["match_weight"].astype("Float64"),
+    })
+
+
+def queue_fields(
+    scorer: Any, model: Any, queue: pd.DataFrame, known: pd.DataFrame | None, changed: np.ndarray | None
+) -> pd.DataFrame:
+    """:func:`field_agreements` of the ``queue``, reusing ``known`` ones for the pairs of two unchanged records.
+
+    ``known``: the fields an earlier run computed under this run's frozen model
+    and term frequencies; ``changed``: which records are new or changed since
+    that run (:func:`masip.linkage.state.reusable_pairs`). A pair of two
+    unchanged records (the same fingerprints) compares field by field exactly
+    as it did then, so only the others are scored: a national week's queue is
+    almost all last week's, and copying its records into the scorer cost most
+    of ten seconds.
+    """
+    if known is None or changed is None or known.empty or queue.empty:
+        return field_agreements(scorer, model, queue)
+    ids = queue["review_id"].astype(object)
+    unchanged = ~changed[queue["i"].to_numpy(dtype=np.int64)] & ~changed[queue["j"].to_numpy(dtype=np.int64)]
+    reusable = unchanged & ids.isin(known["review_id"]).to_numpy()
+    parts = [known[known["review_id"].isin(ids[reusable])]]
+    if not reusable.all():
+        parts.append(field_agreements(scorer, model, queue[~reusable]))
+    fields = pd.concat(parts, ignore_index=True)
+    return fields.sort_values(["review_id", "field_position"]).reset_index(drop=True)[list(FIELD_COLUMNS)]
+
+
 def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFrame:
     """Agreement level and match weight of each compared field of each of ``pairs`` (``i``, ``j``, ``review_id``).
 

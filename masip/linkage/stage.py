@@ -43,7 +43,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,15 @@ import pyarrow as pa
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS, PERSON_ROLE_COLUMNS
 from connectors.vault import LIVE_ROLES_RELATION, RECORDS_TABLE, Vault
-from masip.linkage import OUTPUT_COLUMNS, LinkageState, canonical_records, compact_tokens, link_for_review
+from masip.linkage import (
+    OUTPUT_COLUMNS,
+    LinkageState,
+    canonical_records,
+    compact_tokens,
+    link_for_review,
+)
 from masip.linkage.backends import memory_capped
+from masip.linkage.review import typed_fields
 from masip.linkage.review_store import load_decisions
 from masip.linkage.state_store import load_state, store_state, stored_build_id
 from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV
@@ -126,7 +133,7 @@ class LinkageSummary:
 
 
 def _new_build_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def warehouse_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -254,14 +261,7 @@ def typed_review(queue: pd.DataFrame, fields: pd.DataFrame) -> tuple[pd.DataFram
         {c: queue[c].astype("Float64") if c in numbers else queue[c].astype("boolean") if c == "linked"
          else queue[c].astype("string") for c in queue.columns}
     )
-    typed_fields = pd.DataFrame({
-        "review_id": fields["review_id"].astype("string"),
-        "field": fields["field"].astype("string"),
-        "field_position": fields["field_position"].astype("Int64"),
-        "agreement_level": fields["agreement_level"].astype("string"),
-        "match_weight": fields["match_weight"].astype("Float64"),
-    })
-    return typed_queue, typed_fields
+    return typed_queue, typed_fields(fields)
 
 
 def keyless_environment(environ: dict[str, str] | None = None) -> dict[str, str]:

@@ -17,7 +17,11 @@ that the next one can reuse:
   :meth:`masip.linkage.scorer.Scorer.fingerprints`);
 * ``pairs``: every candidate pair the run scored at or above
   :data:`masip.linkage.scorer.MIN_MATCH_WEIGHT`: ``uid_l < uid_r`` (row
-  numbers into ``records``), ``match_weight``, ``match_probability``.
+  numbers into ``records``), ``match_weight``, ``match_probability``;
+* ``review_fields``: the field-by-field evidence of the run's clerical review
+  queue (:func:`masip.linkage.review.field_agreements`; ``review_id``, field,
+  level and weight), which the next run reuses for the queued pairs of two
+  unchanged records (:func:`masip.linkage.review.queue_fields`).
 
 A pair of two records whose fingerprints are unchanged scores the same under
 the same model and term frequencies, so the next run keeps it, drops the
@@ -39,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masip.linkage.comparisons import arrow_array
+from masip.linkage.review import no_fields
 
 PAIR_COLUMNS = ("uid_l", "uid_r", "match_weight", "match_probability")
 
@@ -65,6 +70,7 @@ class LinkageState:
     term_frequencies: dict[str, pd.DataFrame] = field(default_factory=dict)
     records: pd.DataFrame = field(default_factory=_no_records)
     pairs: pd.DataFrame = field(default_factory=_no_pairs)
+    review_fields: pd.DataFrame = field(default_factory=no_fields)
 
     @classmethod
     def of_run(
@@ -87,6 +93,7 @@ class LinkageState:
         (directory / "state.json").write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
         self.records.to_parquet(directory / "records.parquet", index=False)
         self.pairs.to_parquet(directory / "pairs.parquet", index=False)
+        self.review_fields.to_parquet(directory / "review_fields.parquet", index=False)
         for column, lookup in self.term_frequencies.items():
             lookup.to_parquet(directory / f"tf_{column}.parquet", index=False)
 
@@ -97,7 +104,7 @@ class LinkageState:
         records = pd.read_parquet(directory / "records.parquet", dtype_backend="pyarrow")
         records["fingerprint"] = records["fingerprint"].astype(np.int64)
         pairs = pd.read_parquet(directory / "pairs.parquet")
-        return cls(meta["model"], frequencies, records, pairs)
+        return cls(meta["model"], frequencies, records, pairs, pd.read_parquet(directory / "review_fields.parquet"))
 
 
 def reusable_pairs(previous: LinkageState, keys: pa.Array, fingerprints: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:

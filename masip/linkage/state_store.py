@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from masip.linkage.review import typed_fields
 from masip.linkage.state import LinkageState
 
 SCHEMA = "linkage_state"
@@ -51,13 +52,15 @@ def load_state(con: duckdb.DuckDBPyConnection) -> LinkageState | None:
     # pairs number records by their row in the state, so rows come back in the order they were stored
     records = con.sql(f"select member_key, fingerprint from {SCHEMA}.records order by position").to_arrow_table()
     pairs = con.execute(f"select * from {SCHEMA}.pairs").df()
+    # a state stored before the queue's fields were kept: they are all scored again, once
+    fields = con.execute(f"select * from {SCHEMA}.review_fields").df() if "review_fields" in tables else None
     stored = pd.DataFrame(
         {
             "member_key": pd.arrays.ArrowExtensionArray(records["member_key"]),
             "fingerprint": records["fingerprint"].to_numpy().astype(np.int64),
         }
     )
-    return LinkageState(model, frequencies, stored, pairs)
+    return LinkageState(model, frequencies, stored, pairs, *([] if fields is None else [fields]))
 
 
 def store_state(con: duckdb.DuckDBPyConnection, state: LinkageState, build_id: str) -> None:
@@ -70,7 +73,8 @@ def store_state(con: duckdb.DuckDBPyConnection, state: LinkageState, build_id: s
     columns = sorted(state.term_frequencies)
     con.execute(f"create table {SCHEMA}.model as select ? as model_json, ?::varchar[] as term_frequency_columns",
                 [state.model, columns])
-    frames = {"records": state.records.assign(position=np.arange(len(state.records))), "pairs": state.pairs}
+    frames = {"records": state.records.assign(position=np.arange(len(state.records))), "pairs": state.pairs,
+              "review_fields": typed_fields(state.review_fields)}
     frames.update({f"tf_{column}": state.term_frequencies[column] for column in columns})
     for name, frame in frames.items():
         con.register("state_frame", frame)
