@@ -23,6 +23,7 @@ import itertools
 import multiprocessing
 import os
 import secrets
+import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -35,6 +36,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from connectors.contracts import TABLES
+from connectors.handoff import send_tables_through
 from connectors.manifest import DropRejected, Manifest, read_manifest, verify_drop
 from connectors.normalise import normalise_force
 from connectors.profiles import SourceProfile, load_profiles
@@ -300,7 +302,8 @@ class Ingestor:
         by several workers at once, then put back together here, so one
         force's year-long backfill does not leave the other cores idle.
         Workers are forked, so the keyring reaches them as process memory,
-        never through a pipe; they return only tokens, counts and Arrow tables.
+        never through a pipe; they return only tokens, counts and Arrow tables,
+        the tables as files in the vault's folder (:mod:`connectors.handoff`).
         """
         workers = ingest_workers()
         tasks = [
@@ -314,13 +317,18 @@ class Ingestor:
             return
         global _WORKER_INGESTOR
         _WORKER_INGESTOR = self
-        pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork"))
+        handoff = tempfile.TemporaryDirectory(dir=self.vault.directory, prefix=".handoff-")
+        pool = ProcessPoolExecutor(
+            min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork"),
+            initializer=send_tables_through, initargs=(Path(handoff.name),),
+        )
         try:
             reads = zip(tasks, pool.map(_read_in_worker, tasks))
             for _, group in itertools.groupby(reads, key=lambda task_read: task_read[0][0]):
                 yield _combine([read for _, read in group])
         finally:
             pool.shutdown(cancel_futures=True)
+            handoff.cleanup()
             _WORKER_INGESTOR = None
 
     def _read(self, drop_dir: Path, part: tuple[int, int] = (0, 1)) -> _DropRead:

@@ -38,6 +38,7 @@ them. So a re-run always converges on one copy of each drop in both stores.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -122,10 +123,11 @@ class Vault:
     def protect(self) -> None:
         """Every file in the vault readable and writable by its owner only (DuckDB creates them 0644)."""
         for path in self.directory.rglob("*"):
-            if path.is_file():
-                path.chmod(stat.S_IRUSR | stat.S_IWUSR)
-            elif path.is_dir():
-                path.chmod(0o700)
+            with contextlib.suppress(FileNotFoundError):  # ingest's hand-over files come and go meanwhile
+                if path.is_file():
+                    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+                elif path.is_dir():
+                    path.chmod(0o700)
 
     def require_records(self) -> Path:
         """``records.duckdb``, which must exist (raises :class:`FileNotFoundError` saying what to do)."""

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.ingest import Ingestor, ingest_drops
 from connectors.profiles import SourceProfile, load_profiles
-from connectors.vault import KeyVersionMismatch, Vault
+from connectors.vault import RECORDS_TABLE, KeyVersionMismatch, Vault
 from pseudonymisation.keys import Keyring
 from tests.leakcheck import collect_identifiers, scan_warehouse
 
@@ -241,3 +241,13 @@ def test_parallel_ingest_in_parts_loads_exactly_what_one_process_loads(tmp_path,
     summary = ingest_drops(drops, tmp_path / "two" / "w.duckdb", KEYRING, show_progress=False)
     assert summary.total("rows_duplicate") > 0 and summary.total("rows_quarantined") > 0
     assert _table_rows(tmp_path / "two" / "w.duckdb") == _table_rows(tmp_path / "one" / "w.duckdb")
+    assert _vault_rows(tmp_path / "two" / "vault") == _vault_rows(tmp_path / "one" / "vault")
+    # the workers' tables came through hand-over files in the vault's folder; none is left behind
+    assert sorted(p.name for p in (tmp_path / "two" / "vault").iterdir()) == ["records.duckdb"]
+
+
+def _vault_rows(vault: Path) -> list[tuple]:
+    with duckdb.connect(str(vault / "records.duckdb"), read_only=True) as con:
+        rows = con.execute(f"select * from {RECORDS_TABLE}").fetchall()
+    assert rows
+    return sorted(rows, key=repr)

@@ -1,0 +1,41 @@
+"""Arrow tables from ingest's worker processes to the parent through files, not through a pipe.
+
+A worker's result is pickled and sent to the parent. Pickled, a national
+year's encodings (about 1.6 kB a record role, four gigabytes in all) were
+copied four times: into the pickle, through the pipe in pieces, out of it,
+and into new Arrow buffers. Here a worker writes each table of its result as
+an Arrow IPC file into a private hand-over folder and pickles only the file's
+name; the parent memory-maps the file (no copy) and unlinks it at once, so
+the pages go when the table does. The folder is made inside the linkage
+vault's folder (owner-only, where encodings may live) and removed, with
+anything a failed run left in it, when the pool is done.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pyarrow as pa
+from multiprocessing.reduction import ForkingPickler
+
+
+def send_tables_through(folder: Path) -> None:
+    """In a worker process: from now on, every Arrow table it pickles travels as a file in ``folder``."""
+    ForkingPickler.register(pa.Table, lambda table: (mapped_table, (str(_written(table, folder)),)))
+
+
+def _written(table: pa.Table, folder: Path) -> Path:
+    path = folder / f"{os.getpid()}-{secrets.token_hex(8)}.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return path
+
+
+def mapped_table(path: str) -> pa.Table:
+    """In the parent: the table a worker wrote to ``path``, memory-mapped; the file is unlinked at once."""
+    try:
+        return pa.ipc.open_file(pa.memory_map(path)).read_all()
+    finally:
+        os.unlink(path)
