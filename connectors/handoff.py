@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import pyarrow as pa
-from multiprocessing.reduction import ForkingPickler
 
 
 def send_tables_through(folder: Path) -> None:
