@@ -31,7 +31,6 @@ from connectors.normalise import (
     PNC_CHECK_LETTERS,
     clean_cell,
     datetime_parser,
-    is_reference,
     normalise_crn,
     normalise_nhs_number,
     normalise_pnc,
@@ -43,15 +42,6 @@ WITHHELD = "(value withheld)"
 _MARKERS = pa.array(sorted(MISSING_MARKERS), type=pa.string())
 #: Printable ASCII: the only character ``str.strip`` removes there is the space.
 _PRINTABLE = r"^[ -~]*$"
-_REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}$"
-#: Shapes that a reference may not have (PNC ID, NHS number, postcode, date, 8-digit date): checked per cell.
-_SUSPECT_REFERENCE = "|".join((
-    r"^(?:[0-9]{2}|[0-9]{4})/[0-9]{1,7}[A-Za-z]$",
-    r"^-*(?:[0-9]-*){10}$",
-    r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]?[0-9][A-Za-z]{2}$",
-    r"^[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}$",
-    r"^[0-9]{8}$",
-))
 #: A date-time of a plain shape: a date part, then nothing or ``[ T]H:M[:S]`` with one or two digits each.
 _PLAIN_DATETIME = r"^(?P<day>[0-9./-]{1,10})(?:[ T](?P<h>[0-9]{1,2}):(?P<m>[0-9]{1,2})(?::(?P<s>[0-9]{1,2}))?)?$"
 _MICROS_PER_DAY = 86_400_000_000
@@ -87,13 +77,6 @@ def clean_column(raw: pa.Array) -> pa.Array:
     stripped = pc.utf8_trim(raw, characters=" ")
     fast = pc.if_else(pc.is_in(pc.ascii_upper(stripped), value_set=_MARKERS), STRING_NULL, stripped)
     return blend(raw, pc.match_substring_regex(raw, _PRINTABLE), fast, clean_cell, pa.string())
-
-
-def reference_ok(values: pa.Array) -> pa.Array:
-    """:func:`connectors.normalise.is_reference` over a column (null for a null cell)."""
-    fast = pc.and_(pc.match_substring_regex(values, _REFERENCE), pc.match_substring_regex(values, "[0-9]"))
-    plain = pc.invert(pc.match_substring_regex(values, _SUSPECT_REFERENCE))
-    return blend(values, plain, fast, is_reference, pa.bool_())
 
 
 def parse_datetimes(values: pa.Array, parse_date: Callable[[str], date | None], date_format: str) -> pa.Array:

@@ -53,6 +53,15 @@ class Column:
     bounds: tuple[int, int] | None = None  # an integer column's plausible range, inclusive
 
 
+def latest_plausible_date(column: Column, extract_date: date) -> date:
+    """The last day (any time of it) a value of ``column`` may fall on in a drop extracted on ``extract_date``.
+
+    The one rule for ingest (a later value is implausible) and for the quality gate (a later value in a
+    staged column is a model defect), so nothing ingest loads can stop a week's publication.
+    """
+    return extract_date + (PLANNED_HORIZON if column.future_ok else FUTURE_MARGIN)
+
+
 @dataclass(frozen=True)
 class PersonRole:
     """How one person described by a record is laid out in its columns.

@@ -36,6 +36,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from connectors.contracts import TABLES
+from connectors.drop_folders import check_folder_matches, find_drops, parse_drop_name
 from connectors.handoff import send_tables_through
 from connectors.manifest import DropRejected, Manifest, read_manifest, verify_drop
 from connectors.normalise import normalise_force
@@ -97,6 +98,7 @@ class IngestSummary:
     key_version: str
     drops: list[DropOutcome] = field(default_factory=list)
     archives_pruned: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about the input folder (misnamed folders), for the operator
 
     def count(self, status: str) -> int:
         return sum(1 for d in self.drops if d.status == status)
@@ -115,7 +117,7 @@ class IngestSummary:
         ]
         return cls(
             run_id=data["run_id"], key_version=data["key_version"], drops=drops,
-            archives_pruned=list(data.get("archives_pruned", [])),
+            archives_pruned=list(data.get("archives_pruned", [])), warnings=list(data.get("warnings", [])),
         )
 
 
@@ -137,24 +139,6 @@ def load_code_lists(seeds_dir: Path = SEEDS_DIR) -> dict[str, frozenset[str]]:
 def default_archive_dir(warehouse: Path) -> Path:
     """Encrypted landing copies live beside the warehouse unless configured otherwise."""
     return warehouse.parent / "landing_archive"
-
-
-def find_drops(input_dir: Path, source_ids: Iterable[str] | None = None) -> list[Path]:
-    """Every sub-directory of ``input_dir`` is a drop, except ``_…`` and ``.…`` ones.
-
-    With ``source_ids``, only the drops of those sources: the directories named
-    ``<source_id>_…`` (e.g. ``police-met_2026-11-16``), so that one source can be
-    ingested, re-run or backfilled without looking at any other source's drops.
-    """
-    if not input_dir.is_dir():
-        raise FileNotFoundError(f"input folder {input_dir} does not exist; pass the folder that holds the drops")
-    drops = sorted(p for p in input_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-    if source_ids is None:
-        return drops
-    if isinstance(source_ids, str):
-        source_ids = [source_ids]
-    prefixes = tuple(f"{source_id}_" for source_id in source_ids)
-    return [p for p in drops if p.name.startswith(prefixes)]
 
 
 def _new_run_id() -> str:
@@ -280,8 +264,10 @@ class Ingestor:
         self._loaded: set[tuple[str, str]] = set()  # (drop_name, manifest sha256) in ops.loaded_drops
 
     def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:
-        drops = find_drops(input_dir, source_ids)
+        folders = find_drops(input_dir, self.profiles, source_ids)
+        drops = folders.drops
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
+        summary.warnings += filter(None, [folders.misnamed_warning(input_dir)])
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         with self.vault.open_records() as vault_con, duckdb.connect(str(self.warehouse)) as con:
             con.execute("set enable_progress_bar = false")
@@ -336,6 +322,7 @@ class Ingestor:
         manifest: Manifest | None = None
         try:
             manifest = read_manifest(drop_dir)
+            check_folder_matches(manifest, self.profiles)
             if (manifest.drop_name, manifest.sha256) in self._loaded:
                 return _DropRead(manifest)
             return _DropRead(manifest, files=self._read_drop(manifest, part))
@@ -357,7 +344,7 @@ class Ingestor:
         manifest = read.manifest
         if read.rejection is not None:
             self._record_rejection(con, drop_dir, manifest, read.rejection)
-            return DropOutcome(drop_dir.name, manifest.source_id if manifest else None, "rejected", read.rejection)
+            return DropOutcome(drop_dir.name, self._source_of(drop_dir), "rejected", read.rejection)
         assert manifest is not None
         if read.files is None or (manifest.drop_name, manifest.sha256) in self._loaded:
             return DropOutcome(drop_dir.name, manifest.source_id, "already_loaded")
@@ -383,13 +370,14 @@ class Ingestor:
         ]
         return DropOutcome(drop_dir.name, manifest.source_id, "loaded", files=files)
 
+    def _source_of(self, drop_dir: Path) -> str:
+        """The source a drop folder is named after (find_drops returns only folders named as drops)."""
+        name = parse_drop_name(drop_dir.name, self.profiles)
+        assert name is not None
+        return name.source_id
+
     def _read_drop(self, manifest: Manifest, part: tuple[int, int] = (0, 1)) -> list[_FileLoad]:
-        profile = self.profiles.get(manifest.source_id)
-        if profile is None:
-            raise DropRejected(
-                f"no source profile for {manifest.source_id!r}: onboard the source by adding "
-                f"connectors/profiles/{manifest.source_id}.yaml (copy police-cheshire.yaml), then re-run"
-            )
+        profile = self.profiles[manifest.source_id]  # check_folder_matches: the folder's own, known source
         if profile.agency != manifest.agency:
             raise DropRejected(
                 f"manifest says agency {manifest.agency!r} but the profile of {manifest.source_id!r} says {profile.agency!r}"
@@ -440,8 +428,7 @@ class Ingestor:
             con.execute("rollback")
             raise
 
-    @staticmethod
-    def _record_rejection(con: duckdb.DuckDBPyConnection, drop_dir: Path, manifest: Manifest | None, reason: str) -> None:
+    def _record_rejection(self, con: duckdb.DuckDBPyConnection, drop_dir: Path, manifest: Manifest | None, reason: str) -> None:
         sha = manifest.sha256 if manifest else None
         con.execute(
             "delete from ops.rejected_drops where drop_name = ? and drop_sha256 is not distinct from ? and reason = ?",
@@ -449,7 +436,7 @@ class Ingestor:
         )
         con.execute(
             "insert into ops.rejected_drops values (?, ?, ?, ?, ?)",
-            [manifest.source_id if manifest else None, drop_dir.name, sha, manifest.extract_date if manifest else None, reason],
+            [self._source_of(drop_dir), drop_dir.name, sha, manifest.extract_date if manifest else None, reason],
         )
 
 

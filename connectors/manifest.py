@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from connectors.contracts import AGENCY_TABLES
+from connectors.contracts import AGENCY_TABLES, TABLES
 
 ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "cp1252": "cp1252"}
 #: A date format names day, month and four-digit year once each, with separators ``-/.`` or none.
@@ -33,6 +33,7 @@ EARLIEST_EXTRACT = date(2000, 1, 1)
 EXTRACT_LEAD = timedelta(days=366)
 _SOURCE_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_TABLE_FILES = frozenset(f"{table}.csv" for table in TABLES)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 #: Every cell read is bounded by the contract's MAX_CELL_CHARS; the csv module's own limit (128 KiB) would
 #: otherwise stop a whole run on one long cell, so it is raised to what a file can hold in memory anyway.
@@ -173,8 +174,8 @@ def _check_file_names(manifest: Manifest) -> None:
     seen: set[str] = set()
     for position, listed in enumerate(manifest.files):
         if listed.name not in expected:
-            plain = Path(listed.name).name == listed.name and listed.name not in ("", ".", "..")
-            shown = listed.name if plain and re.fullmatch(r"[a-z_]{1,30}\.csv", listed.name, re.ASCII) else "(withheld)"
+            # only a table's file name (of another agency) is shown: any other name could hold anything
+            shown = listed.name if listed.name in _TABLE_FILES else "(withheld)"
             raise DropRejected(
                 f"manifest.json: files[{position}].name {shown} is not a plain file name of a {manifest.agency} table "
                 f"(one of {', '.join(expected)}, directly in the drop folder: no folders, '..' or absolute paths); "

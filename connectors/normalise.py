@@ -60,45 +60,6 @@ def normalise_force(value: str) -> str:
     return _FORCE_ALIASES.get(code, code)
 
 
-_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}", re.ASCII)
-_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", re.ASCII)
-_COMPACT_DATES = ("%Y%m%d", "%d%m%Y")
-
-
-def _is_compact_date(value: str) -> bool:
-    """``19791021`` or ``21101979``: eight digits that read as a date since 1900 (a date of birth, unseparated)."""
-    if len(value) != 8 or not value.isdigit():
-        return False
-    for pattern in _COMPACT_DATES:
-        try:
-            if datetime.strptime(value, pattern).year >= 1900:
-                return True
-        except ValueError:
-            continue
-    return False
-
-
-def is_reference(value: str) -> bool:
-    """Whether a cell can be an agency's own record reference (``CHS-24-1543408``, ``EV0089791``).
-
-    References are kept in the warehouse (SPEC §3.5), so a value that could
-    be a person's identifier instead is refused: it must be one token of
-    ASCII letters, digits and ``/ _ - . : #`` holding at least one digit
-    (a bare word may be a name), and must not have the shape of a PNC ID,
-    an NHS number (ten digits with a valid check digit), a postcode or a
-    date (a date of birth).
-    """
-    return (
-        _REFERENCE.fullmatch(value) is not None
-        and any(ch.isdigit() for ch in value)
-        and normalise_pnc(value) is None
-        and normalise_nhs_number(value) is None
-        and normalise_postcode(value) is None
-        and _DATE_LIKE.fullmatch(value) is None
-        and not _is_compact_date(value)
-    )
-
-
 def normalise_name(value: str) -> str | None:
     """Upper-case ASCII letters only: accents folded, apostrophes, hyphens and spaces dropped.
 

@@ -8,7 +8,7 @@ one :meth:`TableReader.read` call: nothing returned from here holds a name,
 full date of birth, full postcode, PNC ID, NHS number or CRN. Operator text
 (quarantine details, rejection reasons, notes) quotes a raw value only when
 it has the strict format of its column's own kind of code
-(:func:`describe_value`), and a header cell only when it looks like a column
+(:func:`describe_value`), and a header cell only when it is a known column
 name (:func:`describe_header_cell`); everything else is "(value withheld)",
 with the column and line.
 """
@@ -37,24 +37,23 @@ from connectors.column_rules import (
     outside,
     parse_datetimes,
     present,
-    reference_ok,
 )
 from connectors.contracts import (
     EARLIEST_DATE,
-    FUTURE_MARGIN,
     MAX_CELL_CHARS,
-    PLANNED_HORIZON,
+    TABLES,
     Column,
     ColumnType,
     TableContract,
+    latest_plausible_date,
 )
 from connectors.csv_columns import CsvColumns, read_columns
+from connectors.identifier_shapes import could_hold_identifier, references_ok
 from connectors.manifest import DropRejected, Manifest
 from connectors.normalise import (
     date_parser,
     normalise_code,
     normalise_force,
-    normalise_postcode,
     parse_flag,
     parse_int,
 )
@@ -64,36 +63,37 @@ from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.tokens import Tokeniser
 
 #: The strict formats of the code lists whose unknown values may be quoted: an offence
-#: classification (``8L``, ``8/66``, ``195/12``, ``STK1``; a local ``L-BSPO``) or an outcome type
-#: (``1A``, ``14``) is too short and too coded to be a name, a full postcode, a PNC ID, an NHS number
-#: or a date. Every other code list is closed: an unknown value there could be anything.
+#: classification (``8L``, ``105A``, ``8/66``, ``195/12``; a local ``STK1`` or ``L-BSPO``) or an outcome
+#: type (``1A``, ``14``) is too short and too coded to hold a name, a postcode, a PNC ID, an NHS number,
+#: a CRN or a date, and a value of these shapes is quoted only if it has none of the loose identifier
+#: shapes either. Every other code list is closed: an unknown value there could be anything.
 _QUOTABLE_CODES = {
-    "offence_code": re.compile(r"(?=.*\d)[A-Z0-9]{1,6}([/-][A-Z0-9]{1,4})?|L-[A-Z]{2,8}", re.ASCII),
-    "outcome_code": re.compile(r"\d{1,2}[A-Z]?", re.ASCII),
+    "offence_code": re.compile(r"[0-9]{1,3}[A-Z]?|[0-9]{1,3}/[0-9]{1,2}|[A-Z]{2,4}[0-9]{1,2}|L-[A-Z]{2,6}", re.ASCII),
+    "outcome_code": re.compile(r"[0-9]{1,2}[A-Z]?", re.ASCII),
 }
-#: A header cell that is not a known column is echoed only if it is snake_case, as column names are.
-_COLUMN_NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", re.ASCII)
+#: Every column name of every contract: a header cell is echoed only if it is one of these (or a profile's rename).
+_COLUMN_NAMES = frozenset(name for contract in TABLES.values() for name in contract.all_column_names)
 
 
 def describe_value(column: Column, value: str) -> str:
     """A bad cell's value for operator text: quoted only when it has its column's strict code format."""
     pattern = _QUOTABLE_CODES.get(column.code_list or "")
     code = normalise_code(value)
-    quotable = pattern is not None and pattern.fullmatch(code) and normalise_postcode(code) is None
+    quotable = pattern is not None and pattern.fullmatch(code) and not could_hold_identifier(code)
     return f"'{code}'" if quotable else WITHHELD
 
 
 def describe_header_cell(cell: str, known: frozenset[str]) -> str | None:
-    """A header cell for operator text, or ``None`` when it does not look like a column name."""
+    """A header cell for operator text if it is a known column name (of any table, or a rename), else ``None``."""
     name = cell.strip()
-    return name if name in known or (len(name) <= 40 and _COLUMN_NAME.fullmatch(name)) else None
+    return name if name in known or name in _COLUMN_NAMES else None
 
 
 def describe_header_cells(cells: list[str], known: frozenset[str]) -> str:
-    """Header cells as a list for operator text; the ones that do not look like column names are counted, not shown."""
+    """Header cells as a list for operator text; the ones that are not known column names are counted, not shown."""
     shown = [d for d in (describe_header_cell(c, known) for c in cells) if d is not None]
     hidden = len(cells) - len(shown)
-    return f"{shown}" + (f" and {hidden} more withheld (not column-name-like)" if hidden else "")
+    return f"{shown}" + (f" and {hidden} more not shown (not a known column name: see the file's header row)" if hidden else "")
 
 
 @dataclass
@@ -138,8 +138,6 @@ class TableReader:
         self.code_lists = code_lists
         # dates repeat across the columns and rows of a file: each distinct text is parsed once
         self.parse_date = functools.lru_cache(maxsize=200_000)(date_parser(manifest.date_format))
-        self.latest_date = manifest.extract_date + FUTURE_MARGIN
-        self.latest_planned_date = manifest.extract_date + PLANNED_HORIZON
         # the person roles: plain identifiers in, generalised values, tokens and keyed encodings out
         self.persons = PersonColumns(
             contract, self.parse_date, manifest.extract_date, code_lists["sex"], tokenisers, encoder
@@ -199,12 +197,13 @@ class TableReader:
         return present(values) & ~present(typed)
 
     def _reference(self, column: Column, values: pa.Array) -> CheckedColumn:
-        ok = reference_ok(values)
+        ok = references_ok(values)
         typed = pc.if_else(pc.fill_null(ok, False), values, STRING_NULL)
         return CheckedColumn(typed, [Fault(
             self._failed(values, typed), "invalid_reference",
             f"{column.name}: {WITHHELD} is not a record reference (one word of letters, digits and / _ - . : #, "
-            "with a digit, not shaped like a PNC ID, NHS number, postcode or date)",
+            "mostly digits, with no word of five letters and nothing shaped like a date, PNC ID, NHS number, "
+            "postcode, CRN or phone number)",
         )])
 
     def _force(self, column: Column, values: pa.Array) -> CheckedColumn:
@@ -247,7 +246,7 @@ class TableReader:
             parsed, what = map_distinct(values, self.parse_date, pa.date32()), "a date"
         else:
             parsed, what = parse_datetimes(values, self.parse_date, self.manifest.date_format), "a date-time"
-        latest = self.latest_planned_date if column.future_ok else self.latest_date
+        latest = latest_plausible_date(column, self.manifest.extract_date)
         implausible = outside(pc.cast(parsed, pa.date32(), safe=False), EARLIEST_DATE, latest)
         typed = pc.if_else(pa.array(implausible), pa.scalar(None, parsed.type), parsed)
         return CheckedColumn(typed, [

@@ -189,7 +189,7 @@ def write_run_report(
             else None
         ),
         "quality": quality.summary() if quality else None,
-        "warnings": facts.pop("warnings"),
+        "warnings": [*ingest.warnings, *facts.pop("warnings")],
         "warehouse": facts,
     }
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,17 @@ SENTINELS: tuple[str, ...] = (
     FORENAME, SURNAME, DOB_ISO, DOB_UK, "19791021", POSTCODE, POSTCODE.replace(" ", ""), PNC, NHS, "943 476 5919",
     CRN, FREE_TEXT,
 )
+#: The sentinels written loosely: separators, wrong check letters and digits, a time or a prefix added, a month's
+#: name. No reference or quotable code may hold any of them (SPEC §3).
+WRONG_PNC_LETTER = next(letter for letter in "ZABC" if letter != PNC[-1])
+LOOSE_SPELLINGS: tuple[str, ...] = (
+    "SW1A-2PW", "sw1a.2pw", "REF1SW1A2PW", "SW1A_2PW#1",  # postcode
+    "1979-10-21T10:00", "21-Oct-1979", "21OCT1979", "1979/10/21#1", "REF-21101979", "21.10.79", "EV19791021",  # DOB
+    PNC[:-1] + WRONG_PNC_LETTER, PNC[2:].replace("/", "-"), "REF-" + PNC.replace("/", ""),  # PNC ID, any check letter
+    "9434765918", "943.476.5919", "943/476/5919", "REF-9434765919",  # NHS number, any check digit
+    "X123456", "07700900123", "0161-496-0000",  # a CRN of one letter and six digits, phone numbers
+    f"{SURNAME.upper()}1", f"{FORENAME[:6]}-7",  # names with a digit
+)
 #: The sentinels that are not dates: a date of birth put in an event-date column is a valid event date, kept.
 NOT_DATES = tuple(s for s in SENTINELS if s not in (DOB_ISO, DOB_UK, "19791021"))
 

@@ -408,7 +408,8 @@ def _write_drop(landing: Path, name: str, manifest: str = '{"source_id": "x"}') 
 def test_find_drops_and_the_sensor_look_at_one_source_only(tmp_path: Path):
     import duckdb
 
-    from connectors.ingest import find_drops
+    from connectors.drop_folders import find_drops
+    from connectors.profiles import load_profiles
     from masip.orchestration import pending_drops, poke_for_drops
 
     landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
@@ -416,10 +417,12 @@ def test_find_drops_and_the_sensor_look_at_one_source_only(tmp_path: Path):
                  "health-trust_2026-11-16", "_truth", ".partial"):
         _write_drop(landing, name)
     (landing / "police-met_2026-11-23").mkdir()  # being delivered: no manifest yet
-    assert [p.name for p in find_drops(landing, ["police-met"])] == [
+    profiles = load_profiles()
+    assert [p.name for p in find_drops(landing, profiles, ["police-met"]).drops] == [
         "police-met_2026-11-09", "police-met_2026-11-16", "police-met_2026-11-23"]
-    assert [p.name for p in find_drops(landing, "health-trust")] == ["health-trust_2026-11-16"]
-    assert len(find_drops(landing)) == 5
+    assert [p.name for p in find_drops(landing, profiles, "health-trust").drops] == ["health-trust_2026-11-16"]
+    everything = find_drops(landing, profiles)
+    assert (len(everything.drops), everything.misnamed) == (4, 1)  # police-metro has no profile: counted, not named
 
     assert pending_drops(landing, "police-met", warehouse) == ["police-met_2026-11-09", "police-met_2026-11-16"]
     sha = __import__("hashlib").sha256(b'{"source_id": "x"}').hexdigest()

@@ -16,8 +16,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.contracts import TABLES
+from connectors.contracts import TABLES, ColumnType
+from connectors.drop_folders import RENAME_ADVICE
 from tests.hostile import (
+    AGENCY_SOURCE,
+    LOOSE_SPELLINGS,
     DOB_ISO,
     FORENAME,
     NHS,
@@ -39,7 +42,7 @@ def _drop(landing: Path, table: str, rows: list[dict[str, str]] | CsvFile, encod
     csv_file = rows if isinstance(rows, CsvFile) else CsvFile.of(table, rows)
     data = {f"{table}.csv": csv_file.encode("cp1252" if encoding == "cp1252" else "utf-8")}
     return write_raw_drop(
-        landing, f"hostile_{table}", manifest_for(agency, data, {f"{table}.csv": csv_file.data_rows()},
+        landing, f"{AGENCY_SOURCE[agency]}_2026-11-16_2", manifest_for(agency, data, {f"{table}.csv": csv_file.data_rows()},
                                                   encoding=encoding, **manifest), data,
     )
 
@@ -95,20 +98,104 @@ def test_an_identifier_shifted_into_a_coded_column_is_never_quoted(tmp_path, col
         assert drop.files[0].warnings >= 1
 
 
-def test_unknown_offence_codes_are_quoted_because_they_cannot_be_identifiers(tmp_path):
-    row = {**base_row("crimes"), "offence_code": "stk1"}
+REFERENCE_COLUMNS = [(table, column.name, column.required) for table, contract in TABLES.items()
+                     for column in contract.kept_columns if column.type is ColumnType.REFERENCE]
+
+
+@pytest.mark.parametrize("table, column, required", REFERENCE_COLUMNS, ids=[f"{t}.{c}" for t, c, _ in REFERENCE_COLUMNS])
+def test_an_identifier_however_spelt_is_never_kept_as_a_reference(tmp_path, table, column, required):
+    """References are kept and shown everywhere, so every loose spelling of an identifier is refused in every one."""
+    rows = [{**base_row(table, f"-{n}"), column: spelling} for n, spelling in enumerate(LOOSE_SPELLINGS)]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, table, rows))
+    found = [s for s in LOOSE_SPELLINGS if s.lower() in run.operator_text().lower()]
+    found += [f"{where}: {s}" for where, text in run.table_text().items() for s in LOOSE_SPELLINGS if s.lower() in text.lower()]
+    assert found == []
+    quarantined = _quarantine(run)
+    if required:
+        assert len(quarantined) == len(LOOSE_SPELLINGS) and {q[3] for q in quarantined} == {"invalid_reference"}
+    else:
+        assert quarantined == [] and drop.files[0].rows_loaded == len(rows) and drop.files[0].warnings == len(rows)
+
+
+@pytest.mark.parametrize("value", ["SW1A-2PW", "211079", "21/10/79", "10/1979", "15/1234A", "X12345", "X123456",
+                                   "07700900123", SURNAME.upper()[:6], "21OCT79", "OCT79"])
+def test_an_unknown_code_that_could_hold_an_identifier_is_withheld(tmp_path, value):
+    row = {**base_row("crimes"), "offence_code": value}
     run, _ = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row]))
-    [(_, _, ref, rule, detail)] = _quarantine(run)
-    assert (ref, rule) == ("MPS-1", "unknown_code") and "'STK1'" in detail
+    [(_, _, _, rule, detail)] = _quarantine(run)
+    assert rule == "unknown_code" and "(value withheld)" in detail and value.lower() not in run.operator_text().lower()
 
 
-def test_header_cells_are_echoed_only_when_they_look_like_column_names(tmp_path):
+def test_unknown_offence_codes_are_quoted_because_they_cannot_be_identifiers(tmp_path):
+    codes = ["stk1", "8Z", "195/99", "L-ABC", "999"]
+    rows = [{**base_row("crimes", f"-{n}"), "offence_code": code} for n, code in enumerate(codes)]
+    run, _ = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows))
+    details = [detail for _, _, _, rule, detail in _quarantine(run) if rule == "unknown_code"]
+    assert details == [f"offence_code: '{code.upper()}' is not in code list offence_code" for code in codes]
+
+
+def test_header_cells_are_echoed_only_when_they_are_known_column_names(tmp_path):
     hostile = CsvFile.of("crimes", [base_row("crimes")])
-    hostile.header = [FORENAME if c == "offence_desc" else c for c in hostile.header] + ["report_datetime"]
-    hostile.rows = [r + [""] for r in hostile.rows]
+    hostile.header = [FORENAME if c == "offence_desc" else c for c in hostile.header] + ["crn", "quillonette_smith"]
+    hostile.rows = [r + ["", ""] for r in hostile.rows]
     run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
     notes = " ".join(drop.files[0].notes)
-    assert "report_datetime" in notes and "1 more withheld" in notes
+    assert "'crn'" in notes and "2 more not shown" in notes and "quillonette" not in run.operator_text().lower()
+
+
+MISNAMED_FOLDERS = [
+    f"police-met_{FORENAME}-{DOB_ISO}", f"{SURNAME} {POSTCODE}", f"police-met_<img src=x onerror=alert(1)>|{SURNAME}\n## x",
+    f"{FORENAME.lower()}-{SURNAME.lower()}_2026-11-16", f"police-met_{DOB_ISO}", "police-met_2026-11-16_" + SURNAME.lower(),
+]
+
+
+def test_a_drop_folder_not_named_source_and_date_is_counted_never_named(tmp_path):
+    """Folder names reach the warehouse, reports, logs and XComs: only <known source>_<date> ones are read and named."""
+
+    def make(landing: Path) -> None:
+        for folder in MISNAMED_FOLDERS:
+            valid_drop(landing, "police", name=folder)
+
+    run, hostile = _ingest(tmp_path, make)
+    assert hostile == []
+    assert run.summary.warnings == [
+        f"{len(MISNAMED_FOLDERS)} folder(s) in {tmp_path / 'landing'} are not named as a drop of a known source and were "
+        "not read (their names are not shown: they could hold anything). What to do: " + RENAME_ADVICE + "."
+    ]
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw.crimes").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("source_id, says", [
+    ("police-cheshire", "its manifest.json says police-cheshire_2026-11-16"),
+    (f"{FORENAME.lower()}-{SURNAME.lower()}", "names a source_id that has no profile (not shown)"),
+])
+def test_a_manifest_of_another_source_than_its_folder_is_rejected_without_echoing_it(tmp_path, source_id, says):
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [base_row("crimes")], source_id=source_id))
+    assert drop.status == "rejected" and says in drop.reason and drop.source_id == "police-met"
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        assert con.execute("select source_id from ops.rejected_drops").fetchall() == [("police-met",)]
+
+
+def test_a_manifest_of_another_date_than_its_folder_is_rejected(tmp_path):
+    def make(landing: Path) -> None:
+        drop = _drop(landing, "crimes", [base_row("crimes")])
+        drop.rename(landing / "police-met_2026-11-09")
+
+    run, [drop] = _ingest(tmp_path, make)
+    assert drop.status == "rejected" and "rename the folder police-met_2026-11-16" in drop.reason
+
+
+@pytest.mark.parametrize("name", [f"{FORENAME.lower()}_{SURNAME.lower()}.csv", "contacts.csv", f"{FORENAME}.CSV"])
+def test_a_file_name_in_the_manifest_is_shown_only_if_it_is_a_tables(tmp_path, name):
+    def make(landing: Path) -> None:
+        drop = _drop(landing, "crimes", [base_row("crimes")])
+        manifest = json.loads((drop / "manifest.json").read_text())
+        manifest["files"][0]["name"] = name
+        (drop / "manifest.json").write_text(json.dumps(manifest))
+
+    run, [drop] = _ingest(tmp_path, make)
+    assert drop.status == "rejected" and ("contacts.csv is not" if name == "contacts.csv" else "(withheld) is not") in drop.reason
 
 
 # -- 2. file names that escape the drop ------------------------------------------------------------------------
@@ -204,7 +291,7 @@ def test_a_blank_or_invalid_required_crn_is_quarantined(tmp_path, crn):
 
     def make(landing: Path) -> None:
         data = {"supervision.csv": CsvFile.of("supervision", [row]).encode("utf-8")}
-        write_raw_drop(landing, "probation-service_2026-11-17", manifest_for("probation", data, {"supervision.csv": 1}), data)
+        write_raw_drop(landing, "probation-service_2026-11-16_2", manifest_for("probation", data, {"supervision.csv": 1}), data)
 
     run, [drop] = _ingest(tmp_path, make)
     [(_, _, ref, rule, _)] = _quarantine(run)

@@ -145,7 +145,8 @@ def test_unknown_source_is_rejected_with_onboarding_hint(drops, tmp_path):
     (drop / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
     outcome = next(d for d in summary.drops if d.drop_name == drop.name)
-    assert outcome.status == "rejected" and "connectors/profiles/health-new-trust.yaml" in outcome.reason
+    assert outcome.status == "rejected" and "connectors/profiles/<source_id>.yaml" in outcome.reason
+    assert "health-new-trust" not in outcome.reason and outcome.source_id == "health-trust"  # an unknown id is not echoed
 
 
 def test_vault_refuses_a_second_key(drops, tmp_path):

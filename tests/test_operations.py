@@ -53,7 +53,7 @@ def _good_drop(landing: Path) -> Path:
 
 
 def _rejected_drop(landing: Path) -> Path:
-    drop = Path(shutil.copytree(SAMPLES / "police-met_2026-09-21", landing / "police-met_2026-09-28"))
+    drop = Path(shutil.copytree(SAMPLES / "police-met_2026-09-21", landing / "police-met_2026-09-21_2"))
     with (drop / "crimes.csv").open("ab") as handle:
         handle.write(b"cut short in transfer")  # the checksum no longer matches the manifest
     return drop
@@ -78,12 +78,12 @@ def test_a_first_run_whose_only_drop_is_rejected_reports_it_and_exits_0(tmp_path
     assert run.returncode == 0, run.stderr
     _no_traceback(run)
     report = json.loads((out / "run_report.json").read_text())
-    assert [(d["drop_name"], d["status"]) for d in report["drops"]] == [("police-met_2026-09-28", "rejected")]
+    assert [(d["drop_name"], d["status"]) for d in report["drops"]] == [("police-met_2026-09-21_2", "rejected")]
     assert "checksum mismatch" in report["drops"][0]["reason"]
     assert report["build"] is None and report["quality"] is None
     assert any("no marts were built" in w for w in report["warnings"])
     markdown = (out / "run_report.md").read_text()
-    assert "## Rejected drops" in markdown and "police-met_2026-09-28" in run.stdout
+    assert "## Rejected drops" in markdown and "police-met_2026-09-21_2" in run.stdout
     assert "no marts were built" in run.stderr
 
 

@@ -51,10 +51,11 @@ def read_floor(input_dir: Path) -> dict[str, float]:
     """Rows and seconds of a DuckDB ``read_csv`` of every drop's files under ``input_dir``, and its rows/s."""
     import duckdb
 
-    from connectors.ingest import find_drops
+    from connectors.drop_folders import find_drops
+    from connectors.profiles import load_profiles
 
     with tempfile.TemporaryDirectory(prefix="masip-floor-") as scratch:
-        copies = _utf8_copies(find_drops(input_dir), Path(scratch))
+        copies = _utf8_copies(find_drops(input_dir, load_profiles()).drops, Path(scratch))
         con = duckdb.connect()
         con.execute("set enable_progress_bar = false")
         rows = 0

@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from connectors.normalise import is_reference
+from connectors.identifier_shapes import is_reference
 from connectors.vault import Vault
 from masip.linkage.deterministic import KEY_COLUMNS
 from masip.linkage.review import review_id_for

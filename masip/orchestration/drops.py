@@ -58,9 +58,10 @@ def pending_drops(landing: Path, source_id: str, warehouse: Path) -> list[str] |
     ``manifest.json`` are still being delivered and are not pending yet.
     Returns ``None`` if the warehouse is busy.
     """
-    from connectors.ingest import find_drops
+    from connectors.drop_folders import find_drops
+    from connectors.profiles import load_profiles
 
-    drops = [d for d in find_drops(landing, [source_id]) if (d / "manifest.json").is_file()]
+    drops = [d for d in find_drops(landing, load_profiles(), [source_id]).drops if (d / "manifest.json").is_file()]
     if not drops:
         return []
     processed = _processed_drops(warehouse)

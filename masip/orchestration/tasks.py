@@ -50,6 +50,8 @@ def run_ingest(params: Mapping[str, Any] | None, source_ids: Iterable[str] | Non
         summary.total("rows_read"), summary.total("rows_loaded"), summary.total("rows_quarantined"),
         summary.total("rows_duplicate"),
     )
+    for warning in summary.warnings:
+        log.warning("%s", warning)
     for drop in summary.drops:
         if drop.status == "rejected":
             log.warning("Drop %s rejected (nothing loaded; re-deliver to load): %s", drop.drop_name, drop.reason)

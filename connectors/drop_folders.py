@@ -1,0 +1,111 @@
+"""Which folders of an input folder are drops, told by their names alone (SPEC §2).
+
+A drop folder's name is written into the warehouse (``drop_name``), the run
+report, the logs and the sensor's XCom, so it may only be a name that cannot
+hold a person's identifier: ``<source_id>_<YYYY-MM-DD>``, the source one with a
+profile in ``connectors/profiles/`` and the date a plausible extract date,
+optionally followed by a re-delivery mark (``_redelivery``, ``_2``, ``_v2``).
+Any other folder is not read and never named: it is counted
+(:attr:`DropFolders.misnamed`), and the run report tells the operator to
+rename it. When a drop is read, its manifest must say the same source and
+extract date as its folder's name (:func:`check_folder_matches`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from connectors.manifest import EARLIEST_EXTRACT, EXTRACT_LEAD, DropRejected, Manifest
+
+_DROP_NAME = re.compile(
+    r"(?P<source>[a-z0-9]+(?:-[a-z0-9]+)*)_(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})(?:_(?:redelivery[0-9]{0,2}|v?[0-9]{1,2}))?",
+    re.ASCII,
+)
+#: What the operator is told to do with a folder that is not named as a drop.
+RENAME_ADVICE = (
+    "name each drop folder <source_id>_<YYYY-MM-DD> (its manifest's source_id and extract_date, e.g. "
+    "police-cheshire_2026-11-16, with _redelivery or _2 for a re-delivery); a new source is onboarded by adding "
+    "connectors/profiles/<source_id>.yaml (copy police-cheshire.yaml). Then re-run"
+)
+
+
+@dataclass(frozen=True)
+class DropName:
+    source_id: str
+    extract_date: date
+
+
+def parse_drop_name(name: str, known_sources: Iterable[str]) -> DropName | None:
+    """The source and extract date a folder name gives, or ``None`` if it is not a drop's name."""
+    match = _DROP_NAME.fullmatch(name)
+    if match is None or match["source"] not in set(known_sources):
+        return None
+    try:
+        extract = date.fromisoformat(match["date"])
+    except ValueError:
+        return None
+    if not EARLIEST_EXTRACT <= extract <= datetime.now(UTC).date() + EXTRACT_LEAD:
+        return None
+    return DropName(match["source"], extract)
+
+
+@dataclass(frozen=True)
+class DropFolders:
+    """The drop folders found (sorted by name), and how many other folders were not read."""
+
+    drops: list[Path]
+    misnamed: int = 0
+
+    def misnamed_warning(self, input_dir: Path) -> str | None:
+        """What the operator is told about the folders not read (their names are never shown)."""
+        if not self.misnamed:
+            return None
+        return (f"{self.misnamed} folder(s) in {input_dir} are not named as a drop of a known source and were not "
+                f"read (their names are not shown: they could hold anything). What to do: {RENAME_ADVICE}.")
+
+
+def find_drops(input_dir: Path, known_sources: Iterable[str], source_ids: Iterable[str] | None = None) -> DropFolders:
+    """The drop folders of ``input_dir`` (only those of ``source_ids``, if given); ``_…`` and ``.…`` folders are skipped.
+
+    ``known_sources``: the source ids with a profile. A folder whose name is
+    not ``<known source>_<YYYY-MM-DD>`` (see :func:`parse_drop_name`) is counted
+    as misnamed, whatever ``source_ids`` says.
+    """
+    if not input_dir.is_dir():
+        raise FileNotFoundError(f"input folder {input_dir} does not exist; pass the folder that holds the drops")
+    known = frozenset(known_sources)
+    wanted = known if source_ids is None else frozenset([source_ids] if isinstance(source_ids, str) else source_ids)
+    drops, misnamed = [], 0
+    for folder in sorted(p for p in input_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+        name = parse_drop_name(folder.name, known)
+        if name is None:
+            misnamed += 1
+        elif name.source_id in wanted:
+            drops.append(folder)
+    return DropFolders(drops, misnamed)
+
+
+def check_folder_matches(manifest: Manifest, known_sources: Iterable[str]) -> None:
+    """Rejects a drop whose manifest names another source or extract date than its folder's name."""
+    known = frozenset(known_sources)
+    name = parse_drop_name(manifest.drop_name, known)
+    assert name is not None, "find_drops returns only folders named as drops"
+    if (manifest.source_id, manifest.extract_date) == (name.source_id, name.extract_date):
+        return
+    found = f"source {name.source_id} and extract date {name.extract_date}"
+    if manifest.source_id in known:
+        expected = f"{manifest.source_id}_{manifest.extract_date}"
+        raise DropRejected(
+            f"the folder's name gives {found}, but its manifest.json says {expected}. What to do: rename the folder "
+            f"{expected} if the manifest is right, or ask the sender to fix the manifest; then re-run"
+        )
+    raise DropRejected(
+        f"the folder's name gives {found}, but its manifest.json names a source_id that has no profile (not shown). "
+        "What to do: if it is a new source, onboard it by adding connectors/profiles/<source_id>.yaml (copy "
+        "police-cheshire.yaml) and name the folder <source_id>_<extract_date>; otherwise ask the sender to fix the "
+        "manifest; then re-run"
+    )

@@ -1,0 +1,103 @@
+"""Which raw values could be a person's identifier, read loosely (SPEC §3).
+
+A value that the product keeps (an agency's record reference) or shows to an
+operator (an unknown code in a quarantine detail) must not be able to carry a
+name, a date of birth, a postcode, a PNC ID, an NHS number, a CRN or a phone
+number. The normalisers of :mod:`connectors.normalise` accept only the exact,
+valid forms of those identifiers; a sender can write the same identifier in
+many other ways (``ZZ9-9ZZ``, ``943.476.5919``, a PNC ID with a wrong check
+letter, ``11-Nov-1911``, a date inside a longer reference). So the shapes here
+are loose: check digits and letters are ignored, separators are allowed, and
+a shape anywhere inside the value counts.
+
+Each rule is one regular expression that Python's ``re`` and Arrow's RE2 read
+alike (no look-arounds, no back-references), so the rule over one cell
+(:func:`could_hold_identifier`, :func:`is_reference`) and over a whole column
+(:func:`references_ok`) are the same rule.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_SEP = r"[-/._:# ]"
+_NOT_DIGIT_BEFORE = r"(?:^|[^0-9])"
+_NOT_DIGIT_AFTER = r"(?:[^0-9]|$)"
+_DAY = r"(?:0[1-9]|[12][0-9]|3[01])"
+_MONTH = r"(?:0[1-9]|1[0-2])"
+_YEAR = r"(?:19|20)[0-9]{2}"
+#: Month names and abbreviations in English (Python does not set the time locale, so ``calendar`` gives English).
+_MONTH_NAMES = "|".join(sorted({name.upper() for name in (*calendar.month_name[1:], *calendar.month_abbr[1:], "Sept")}))
+
+#: Shapes of an identifier anywhere in the value as sent (letters in any case).
+IDENTIFIER_SHAPES: dict[str, str] = {
+    # three groups of digits with separators, as dates are written (1911-11-11, 11/11/1911, 1911/11/11T10:00)
+    "date": rf"{_NOT_DIGIT_BEFORE}[0-9]{{1,4}}{_SEP}+[0-9]{{1,2}}{_SEP}+[0-9]{{1,4}}{_NOT_DIGIT_AFTER}",
+    # eight digits that read as a date since 1900 (19111111, 11111911)
+    "compact date": rf"{_NOT_DIGIT_BEFORE}(?:{_YEAR}{_MONTH}{_DAY}|{_DAY}{_MONTH}{_YEAR}){_NOT_DIGIT_AFTER}",
+    # a month's name or abbreviation as a word (11-Nov-1911, 11NOV1911)
+    "month name": rf"(?i)(?:^|[^A-Z])(?:{_MONTH_NAMES})(?:[^A-Z]|$)",
+    # a PNC ID whatever its check letter: year, serial, letter (11/123456Z, 2016 6605185X)
+    "PNC ID": rf"(?i){_NOT_DIGIT_BEFORE}(?:[0-9]{{2}}|[0-9]{{4}}){_SEP}?[0-9]{{1,7}}[A-Z](?:[^A-Z]|$)",
+    # an NHS number whatever its check digit: ten digits, or 3-3-4 with separators (943.476.5919)
+    "NHS number": rf"{_NOT_DIGIT_BEFORE}[0-9]{{3}}{_SEP}?[0-9]{{3}}{_SEP}?[0-9]{{4}}{_NOT_DIGIT_AFTER}",
+    # a CRN: one letter and six digits as a word of its own (X123456)
+    "CRN": r"(?i)(?:^|[^A-Z0-9])[A-Z][0-9]{6}(?:[^0-9]|$)",
+    # a UK phone number: 0 and ten digits, or 0 and nine, in the usual groups (07700 900123, 0161-496-0000)
+    "phone number": rf"{_NOT_DIGIT_BEFORE}0[0-9]{{2,4}}{_SEP}?[0-9]{{3,4}}{_SEP}?[0-9]{{3,4}}{_NOT_DIGIT_AFTER}",
+}
+#: A postcode anywhere once separators are removed (ZZ9-9ZZ, ZZ9.9ZZ, REF1SK89DQ).
+POSTCODE_SHAPE = r"(?i)[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}"
+_NOT_ALNUM = r"[^A-Za-z0-9]"
+_ANY_SHAPE = "|".join(f"(?:{pattern.removeprefix('(?i)')})" for pattern in IDENTIFIER_SHAPES.values())
+_ANY_SHAPE = f"(?i){_ANY_SHAPE}"
+
+#: A record reference: one word of ASCII letters, digits and ``/ _ - . : #``.
+_REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}$"
+#: A run of five letters or more: a word, so perhaps a name.
+_WORD = r"(?i)[A-Z]{5}"
+
+
+def could_hold_identifier(value: str) -> bool:
+    """Whether ``value`` has, anywhere, the loose shape of a date, PNC ID, NHS number, postcode, CRN or phone number."""
+    return re.search(_ANY_SHAPE, value) is not None or re.search(POSTCODE_SHAPE, re.sub(_NOT_ALNUM, "", value)) is not None
+
+
+def is_reference(value: str) -> bool:
+    """Whether a cell can be kept as an agency's own record reference (``CHS-24-1543408``, ``EV0089791``).
+
+    References are kept in the warehouse (SPEC §3.5), so a value that could
+    be a person's identifier instead is refused. A reference is one word of
+    ASCII letters, digits and ``/ _ - . : #`` with at least one digit; it
+    holds no run of five letters or more (a word, perhaps a name: agency
+    prefixes such as ``CHS``, ``ORD``, ``ADV`` are shorter); and it has none of
+    the identifier shapes of :func:`could_hold_identifier`.
+    """
+    return (
+        re.fullmatch(_REFERENCE, value) is not None
+        and re.search("[0-9]", value) is not None
+        and re.search(_WORD, value) is None
+        and not could_hold_identifier(value)
+    )
+
+
+def references_ok(values: pa.Array) -> pa.Array:
+    """:func:`is_reference` over a column of strings (null for a null cell)."""
+    shaped = pc.or_(
+        pc.match_substring_regex(values, _ANY_SHAPE),
+        pc.match_substring_regex(pc.replace_substring_regex(values, _NOT_ALNUM, ""), POSTCODE_SHAPE),
+    )
+    checks = (
+        pc.match_substring_regex(values, _REFERENCE),
+        pc.match_substring_regex(values, "[0-9]"),
+        pc.invert(pc.match_substring_regex(values, _WORD)),
+        pc.invert(shaped),
+    )
+    result = checks[0]
+    for check in checks[1:]:
+        result = pc.and_(result, check)
+    return result
