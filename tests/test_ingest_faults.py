@@ -149,17 +149,33 @@ def test_no_plain_identifier_from_the_fault_drops(weeks):
     assert scan_warehouse(weeks["warehouse"], collect_identifiers(weeks["landing"])) == {}
 
 
-def test_a_future_dated_crime_is_quarantined_at_ingest_and_the_week_publishes(weeks):
+NO_SUSPECT = {column: "" for column in ("suspect_forename", "suspect_surname", "suspect_dob", "suspect_sex",
+                                        "suspect_postcode", "suspect_pnc")}
+
+
+def test_what_ingest_accepts_publishes_and_a_future_dated_crime_is_quarantined(weeks):
+    """Whatever ingest loads, the quality gate lets through: a crime reported early on the day after its extract
+    (ingest's one-day margin), a MASIP referral of a crime whose suspect is unknown (a panel dyad without a
+    perpetrator). A crime reported months after its extract is quarantined at ingest."""
     warehouse, landing = weeks["warehouse"], weeks["landing"]
     future = _crime("MPS-3", "8Q", "2027-06-01 10:00", "2026-11-15 10:00")  # reported after its own extract
-    write_drop(landing, "police-met", "police", date(2026, 11, 16), {"crimes": [future, _crime("MPS-4", "8Q", "2026-11-10 10:00", "2026-11-10 10:00")]})
+    next_morning = _crime("MPS-5", "8Q", "2026-11-17 09:00", "2026-11-17 09:30")
+    no_suspect = {**_crime("MPS-6", "8Q", "2026-11-12 10:00", "2026-11-12 10:00"), **NO_SUSPECT}
+    referral = {"referral_ref": "MPS-RF-6", "force": "MET", "crime_ref": "MPS-6", "referred_at": "2026-11-13",
+                "referred_to": "MASIP", "updated_at": "2026-11-13 10:00", "record_status": "ACTIVE"}
+    crimes = [future, _crime("MPS-4", "8Q", "2026-11-10 10:00", "2026-11-10 10:00"), next_morning, no_suspect]
+    write_drop(landing, "police-met", "police", date(2026, 11, 16), {"crimes": crimes, "referrals": [referral]})
     result = run_pipeline(landing, warehouse, KEYRING, weeks["root"] / "out3", show_progress=False)
     assert result.quality.success
     with duckdb.connect(str(warehouse), read_only=True) as con:
         quarantined = con.execute("select record_ref, rule from ops.quarantine where drop_name like '%2026-11-16'").fetchall()
+        panel = con.execute("select reason, perpetrator_id from marts.panel where dyad_id = "
+                            "(select dyad_id from marts.victim_journey where record_ref = 'MPS-6')").fetchall()
     assert quarantined == [("MPS-3", "implausible_date")]
     assert _journey(warehouse, "record_ref = 'MPS-3'") == []
     assert _journey(warehouse, "record_ref = 'MPS-4'")  # the rest of the drop was published
+    assert _journey(warehouse, "record_ref = 'MPS-5'")
+    assert panel == [("MASIP_REFERRAL", None)]
 
 
 def test_failing_quality_suite_stops_publication(weeks):
