@@ -50,6 +50,10 @@ LOOSE_SPELLINGS: tuple[str, ...] = (
     "X123456", "07700900123", "0161-496-0000",  # a CRN of one letter and six digits, phone numbers
     f"{SURNAME.upper()}1", f"{FORENAME[:6]}-7",  # names with a digit
 )
+#: A name written as a column name, or as a slug (a header cell, a manifest's file name or source_id, a folder).
+NAME_AS_COLUMN = f"{FORENAME.lower()}_{SURNAME.lower()}"
+#: Everything the leak search looks for.
+LEAK_MARKERS: tuple[str, ...] = (*SENTINELS, *LOOSE_SPELLINGS, NAME_AS_COLUMN)
 #: The sentinels that are not dates: a date of birth put in an event-date column is a valid event date, kept.
 NOT_DATES = tuple(s for s in SENTINELS if s not in (DOB_ISO, DOB_UK, "19791021"))
 
@@ -194,13 +198,14 @@ class IngestRun:
 
 
 def leaks(run: IngestRun) -> list[str]:
-    """Where a sentinel appears: in operator text (any form), or in a table (dates: outside date columns)."""
+    """Where a sentinel, or a loose spelling of one, appears: in operator text, or in a table (dates: outside date
+    columns, where a date of birth is a valid event date)."""
     places = []
     text = run.operator_text().lower()
-    places += [f"operator text: {s}" for s in SENTINELS if s.lower() in text]
+    places += [f"operator text: {s}" for s in LEAK_MARKERS if s.lower() in text]
     for column, values in run.table_text(skip_date_columns=True).items():
         lowered = values.lower()
-        places += [f"{column}: {s}" for s in SENTINELS if s.lower() in lowered]
+        places += [f"{column}: {s}" for s in LEAK_MARKERS if s.lower() in lowered]
     return places
 
 
