@@ -191,3 +191,19 @@ def test_failing_quality_suite_stops_publication(weeks):
     assert "NOT published" in message and "reported_at" in message and "stg_police__crimes" in message
     assert _journey(warehouse, "true") == before  # readers still see the last good build
     assert candidate_path(warehouse).exists()
+
+
+def test_a_first_week_of_probation_alone_publishes(tmp_path):
+    """A partnership may onboard probation first: no record names a victim yet, so the journey is empty, and that
+    is no reason to refuse the week (only a mart that is empty while its inputs are not is a defect)."""
+    from tests.hostile import KEYRING as HOSTILE_KEYRING, valid_drop
+
+    landing = tmp_path / "landing"
+    valid_drop(landing, "probation")
+    result = run_pipeline(landing, tmp_path / "warehouse" / "masip.duckdb", HOSTILE_KEYRING, tmp_path / "out",
+                          show_progress=False)
+    assert result.quality.success
+    with duckdb.connect(str(tmp_path / "warehouse" / "masip.duckdb"), read_only=True) as con:
+        counts = con.execute("select (select count(*) from marts.person_xref), (select count(*) from marts.victim_journey)"
+                             ).fetchone()
+    assert counts == (1, 0)
