@@ -11,8 +11,8 @@ normalising, tokenising: the CPU work) runs in a pool of worker processes,
 one drop per task, while the parent writes the finished drops to DuckDB in
 drop order, so a run uses every core and loads exactly what a one-process
 run would. A drop already loaded
-(same directory name and manifest checksum) is skipped, so re-running is
-idempotent; a rejected drop leaves no rows and loads normally once
+(the same manifest checksum, under this or another directory name) is
+skipped, so re-running, or a copy of a delivery, loads nothing twice; a rejected drop leaves no rows and loads normally once
 re-delivered.
 """
 
@@ -261,7 +261,8 @@ class Ingestor:
         self.tokenisers = tokenisers(keyring)
         # one encoder per ingest, so its caches of bigram masks and encoded values serve every file
         self.encoder = PersonEncoder(keyring)
-        self._loaded: set[tuple[str, str]] = set()  # (drop_name, manifest sha256) in ops.loaded_drops
+        # manifest sha256 -> the drop loaded with it (ops.loaded_drops): identical manifests are one delivery
+        self._loaded: dict[str, str] = {}
 
     def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:
         folders = find_drops(input_dir, self.profiles, source_ids)
@@ -273,7 +274,8 @@ class Ingestor:
             con.execute("set enable_progress_bar = false")
             create_raw_schema(con)
             self.vault.check_key_version(vault_con, self.keyring.key_version)
-            self._loaded = set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
+            self._loaded = dict(con.execute(
+                "select drop_sha256, min(drop_name) from ops.loaded_drops group by drop_sha256").fetchall())
             reads = self._read_all(drops)
             for drop_dir, read in tqdm(zip(drops, reads), total=len(drops), desc="ingest", unit="drop", disable=not show_progress):
                 summary.drops.append(self._load(con, vault_con, drop_dir, read, summary.run_id))
@@ -323,7 +325,7 @@ class Ingestor:
         try:
             manifest = read_manifest(drop_dir)
             check_folder_matches(manifest, self.profiles)
-            if (manifest.drop_name, manifest.sha256) in self._loaded:
+            if manifest.sha256 in self._loaded:
                 return _DropRead(manifest)
             return _DropRead(manifest, files=self._read_drop(manifest, part))
         except DropRejected as rejection:
@@ -346,8 +348,14 @@ class Ingestor:
             self._record_rejection(con, drop_dir, manifest, read.rejection)
             return DropOutcome(drop_dir.name, self._source_of(drop_dir), "rejected", read.rejection)
         assert manifest is not None
-        if read.files is None or (manifest.drop_name, manifest.sha256) in self._loaded:
-            return DropOutcome(drop_dir.name, manifest.source_id, "already_loaded")
+        loaded_as = self._loaded.get(manifest.sha256)
+        if read.files is None or loaded_as is not None:
+            # the same manifest (so the same files) under another folder name is the same delivery: loading it
+            # again would only repeat its rows
+            again = None if loaded_as in (None, manifest.drop_name) else (
+                f"the same delivery (an identical manifest.json) was already loaded as {loaded_as}; nothing was "
+                "loaded again. Remove this copy from the landing folder")
+            return DropOutcome(drop_dir.name, manifest.source_id, "already_loaded", again)
         archived = self.archive.store(drop_dir, [f.name for f in manifest.files], manifest.sha256, manifest.extract_date)
         try:
             # the vault first: a crash before the warehouse commits leaves rows that nothing reads and a re-run replaces
@@ -363,7 +371,7 @@ class Ingestor:
         except Exception:
             archived.unlink(missing_ok=True)
             raise
-        self._loaded.add((manifest.drop_name, manifest.sha256))
+        self._loaded[manifest.sha256] = manifest.drop_name
         files = [
             FileReport(r.file_name, r.rows_read, r.rows_loaded, len(r.quarantined), r.rows_duplicate, r.warnings, r.notes)
             for r in (f.result for f in read.files)

@@ -123,6 +123,10 @@ def _markdown(data: dict[str, Any]) -> str:
     if rejected:
         lines += ["", "## Rejected drops (nothing loaded; re-deliver to load)", ""]
         lines += [f"- `{d['drop_name']}`: {d['reason']}" for d in rejected]
+    copies = [d for d in data["drops"] if d["status"] == "already_loaded" and d["reason"]]
+    if copies:
+        lines += ["", "## Copies of drops already loaded (skipped)", ""]
+        lines += [f"- `{d['drop_name']}`: {d['reason']}" for d in copies]
     notes = [n for d in data["drops"] for f in d["files"] for n in f["notes"]]
     if notes:
         lines += ["", "## Schema notes", ""] + [f"- {n}" for n in notes]

@@ -433,6 +433,8 @@ def test_find_drops_and_the_sensor_look_at_one_source_only(tmp_path: Path):
         con.execute("insert into ops.loaded_drops values ('police-met_2026-11-09', ?)", [sha])
         con.execute("insert into ops.rejected_drops values ('police-met_2026-11-16', ?)", [sha])
     assert pending_drops(landing, "police-met", warehouse) == []  # loaded, and rejected: neither is new
+    _write_drop(landing, "police-met_2026-11-09_2")  # a copy of the loaded drop (the same manifest): not new either
+    assert pending_drops(landing, "police-met", warehouse) == []
     conf = {"input_dir": str(landing), "warehouse": str(warehouse)}
     assert poke_for_drops("police-met", conf, "scheduled").is_done is False  # a scheduled run waits ...
     assert poke_for_drops("police-met", conf, "manual").is_done is True  # ... a manual re-run goes ahead

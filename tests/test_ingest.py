@@ -88,6 +88,26 @@ def test_rerun_is_idempotent(drops, tmp_path):
     assert _count(records, "select count(*) from person_encodings") == before
 
 
+@pytest.mark.parametrize("when", ["same run", "later run"])
+def test_a_copy_of_a_loaded_drop_under_another_folder_name_loads_nothing_twice(drops, tmp_path, when):
+    """The same manifest (so the same files) under another folder name is the same delivery: its rows would repeat
+    the first copy's, row versions included, and stop the build. It is skipped with a note saying so."""
+    warehouse = tmp_path / "w.duckdb"
+    records = Vault.for_warehouse(warehouse).records_path
+    if when == "later run":
+        ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    shutil.copytree(drops / "police-met_2026-09-21", drops / "police-met_2026-09-21_redelivery")
+    summary = ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    copy = next(d for d in summary.drops if d.drop_name == "police-met_2026-09-21_redelivery")
+    assert copy.status == "already_loaded" and "already loaded as police-met_2026-09-21" in copy.reason
+    once = tmp_path / "once.duckdb"
+    shutil.rmtree(drops / "police-met_2026-09-21_redelivery")
+    ingest_drops(drops, once, KEYRING, show_progress=False)
+    for table in ("raw.crimes", "raw.person_roles", "ops.loaded_drops"):
+        assert _count(warehouse, f"select count(*) from {table}") == _count(once, f"select count(*) from {table}")
+    assert _count(records, "select count(*) from person_encodings") == _count(once, "select count(*) from raw.person_roles")
+
+
 def test_a_crash_between_the_vault_and_the_warehouse_commit_converges(drops, tmp_path):
     """Vault rows of a drop the warehouse never committed are replaced, not duplicated, by the next run."""
     warehouse = tmp_path / "w.duckdb"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,22 @@ DROP_POKE_INTERVAL = timedelta(minutes=10)
 DROP_WAIT_TIMEOUT = timedelta(hours=23)
 
 
-def _processed_drops(warehouse: Path) -> tuple[set[tuple[str, str | None]], set[str]] | None:
-    """(drop name, manifest sha) of every drop loaded or rejected, and the names of drops rejected unread.
+@dataclass(frozen=True)
+class _Processed:
+    """What the warehouse already holds of the landing folder's drops."""
 
-    ``None`` when the warehouse is busy (another process is writing it): the sensor looks again later.
-    """
+    seen: set[tuple[str, str | None]]  # (drop name, manifest sha) of every drop loaded or rejected
+    unread: set[str]  # names of drops rejected unread (manifest unreadable): re-delivered under a new folder name
+    loaded_manifests: set[str]  # an identical manifest under another folder name is the same delivery: not pending
+
+
+def _processed_drops(warehouse: Path) -> _Processed | None:
+    """What the warehouse holds already; ``None`` when it is busy (another process is writing it): the sensor looks
+    again later."""
     import duckdb
 
     if not warehouse.is_file():
-        return set(), set()
+        return _Processed(set(), set(), set())
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.IOException as error:
@@ -37,24 +45,26 @@ def _processed_drops(warehouse: Path) -> tuple[set[tuple[str, str | None]], set[
         raise WarehouseStateError(
             f"cannot read the warehouse {warehouse} ({type(error).__name__}); is it a MASIP warehouse?"
         ) from None
+    found: dict[str, set[tuple[str, str | None]]] = {}
     try:
-        seen: set[tuple[str, str | None]] = set()
         for table in ("ops.loaded_drops", "ops.rejected_drops"):
             try:
-                seen |= set(con.execute(f"select drop_name, drop_sha256 from {table}").fetchall())
+                found[table] = set(con.execute(f"select drop_name, drop_sha256 from {table}").fetchall())
             except duckdb.CatalogException:  # a warehouse from before that table existed
-                continue
+                found[table] = set()
     finally:
         con.close()
-    unread = {name for name, sha in seen if sha is None}  # manifest unreadable: re-deliver under a new folder name
-    return seen, unread
+    seen = found["ops.loaded_drops"] | found["ops.rejected_drops"]
+    return _Processed(seen, {name for name, sha in seen if sha is None},
+                      {sha for _, sha in found["ops.loaded_drops"] if sha is not None})
 
 
 def pending_drops(landing: Path, source_id: str, warehouse: Path) -> list[str] | None:
     """Drop folders ``<landing>/<source_id>_*`` with a ``manifest.json`` not yet loaded nor rejected.
 
     A drop is identified by folder name and manifest checksum (SPEC §2), so a
-    re-delivered or corrected drop is pending again. Folders without a
+    re-delivered or corrected drop is pending again, but a copy of a loaded drop
+    (the same manifest under another folder name) is not. Folders without a
     ``manifest.json`` are still being delivered and are not pending yet.
     Returns ``None`` if the warehouse is busy.
     """
@@ -67,11 +77,11 @@ def pending_drops(landing: Path, source_id: str, warehouse: Path) -> list[str] |
     processed = _processed_drops(warehouse)
     if processed is None:
         return None
-    seen, unread = processed
     pending = []
     for drop in drops:
         sha = hashlib.sha256((drop / "manifest.json").read_bytes()).hexdigest()
-        if (drop.name, sha) not in seen and drop.name not in unread:
+        new = (drop.name, sha) not in processed.seen and sha not in processed.loaded_manifests
+        if new and drop.name not in processed.unread:
             pending.append(drop.name)
     return pending
 
