@@ -37,8 +37,9 @@ _MONTH_NAMES = "|".join(sorted({name.upper() for name in (*calendar.month_name[1
 IDENTIFIER_SHAPES: dict[str, str] = {
     # three groups of digits with separators, as dates are written (1911-11-11, 11/11/1911, 1911/11/11T10:00)
     "date": rf"{_NOT_DIGIT_BEFORE}[0-9]{{1,4}}{_SEP}+[0-9]{{1,2}}{_SEP}+[0-9]{{1,4}}{_NOT_DIGIT_AFTER}",
-    # eight digits that read as a date since 1900 (19111111, 11111911)
-    "compact date": rf"{_NOT_DIGIT_BEFORE}(?:{_YEAR}{_MONTH}{_DAY}|{_DAY}{_MONTH}{_YEAR}){_NOT_DIGIT_AFTER}",
+    # eight digits that read as a date since 1900 (19111111, REF-11111911), as a word of their own: glued to
+    # letters they are the serial number of a reference (HC01021985), which agencies really issue
+    "compact date": rf"(?:^|[^A-Z0-9])(?:{_YEAR}{_MONTH}{_DAY}|{_DAY}{_MONTH}{_YEAR})(?:[^A-Z0-9]|$)",
     # a month's name or abbreviation as a word (11-Nov-1911, 11NOV1911)
     "month name": rf"(?i)(?:^|[^A-Z])(?:{_MONTH_NAMES})(?:[^A-Z]|$)",
     # a PNC ID whatever its check letter: year, serial, letter (11/123456Z, 2016 6605185X)

@@ -44,7 +44,7 @@ SENTINELS: tuple[str, ...] = (
 WRONG_PNC_LETTER = next(letter for letter in "ZABC" if letter != PNC[-1])
 LOOSE_SPELLINGS: tuple[str, ...] = (
     "SW1A-2PW", "sw1a.2pw", "REF1SW1A2PW", "SW1A_2PW#1",  # postcode
-    "1979-10-21T10:00", "21-Oct-1979", "21OCT1979", "1979/10/21#1", "REF-21101979", "21.10.79", "EV19791021",  # DOB
+    "1979-10-21T10:00", "21-Oct-1979", "21OCT1979", "1979/10/21#1", "REF-21101979", "21.10.79", "21101979",  # DOB
     PNC[:-1] + WRONG_PNC_LETTER, PNC[2:].replace("/", "-"), "REF-" + PNC.replace("/", ""),  # PNC ID, any check letter
     "9434765918", "943.476.5919", "943/476/5919", "REF-9434765919",  # NHS number, any check digit
     "X123456", "07700900123", "0161-496-0000",  # a CRN of one letter and six digits, phone numbers

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import random
 
-from connectors.identifier_shapes import is_reference
-
 PNC_CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
 NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 
@@ -172,11 +170,7 @@ class RefFactory:
         return f"EV{self._event.next():07d}"
 
     def contact(self) -> str:
-        """``HC`` and eight digits, never digits that read as a date (the reader would refuse the reference)."""
-        while True:
-            ref = f"HC{self._contact.next():08d}"
-            if is_reference(ref):
-                return ref
+        return f"HC{self._contact.next():08d}"
 
     def case(self, year: int) -> str:
         return f"ADV-{year % 100:02d}-{self._case.next():06d}"
