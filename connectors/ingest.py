@@ -10,10 +10,11 @@ run (see :mod:`connectors.vault`). Reading (parsing,
 normalising, tokenising: the CPU work) runs in a pool of worker processes,
 one drop per task, while the parent writes the finished drops to DuckDB in
 drop order, so a run uses every core and loads exactly what a one-process
-run would. A drop already loaded
-(the same manifest checksum, under this or another directory name) is
-skipped, so re-running, or a copy of a delivery, loads nothing twice; a rejected drop leaves no rows and loads normally once
-re-delivered.
+run would. A drop already loaded (the same manifest checksum, under this
+or another directory name) is skipped, so re-running, or a copy of a
+delivery, loads nothing twice; a rejected drop leaves no rows and loads
+normally once re-delivered. Only folders named as drops are read
+(:mod:`connectors.drop_folders`).
 """
 
 from __future__ import annotations
@@ -268,7 +269,9 @@ class Ingestor:
         folders = find_drops(input_dir, self.profiles, source_ids)
         drops = folders.drops
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
-        summary.warnings += filter(None, [folders.misnamed_warning(input_dir)])
+        misnamed = folders.misnamed_warning(input_dir)
+        if misnamed:
+            summary.warnings.append(misnamed)
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         with self.vault.open_records() as vault_con, duckdb.connect(str(self.warehouse)) as con:
             con.execute("set enable_progress_bar = false")

@@ -118,7 +118,7 @@ def test_an_identifier_however_spelt_is_never_kept_as_a_reference(tmp_path, tabl
 
 
 @pytest.mark.parametrize("value", ["SW1A-2PW", "211079", "21/10/79", "10/1979", "15/1234A", "X12345", "X123456",
-                                   "07700900123", SURNAME.upper()[:6], "21OCT79", "OCT79"])
+                                   "07700900123", SURNAME.upper()[:6], "21OCT79", "OCT79", "L-" + SURNAME[:5]])
 def test_an_unknown_code_that_could_hold_an_identifier_is_withheld(tmp_path, value):
     row = {**base_row("crimes"), "offence_code": value}
     run, _ = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row]))
