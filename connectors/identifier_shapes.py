@@ -54,8 +54,8 @@ IDENTIFIER_SHAPES: dict[str, str] = {
 #: A postcode anywhere once separators are removed (ZZ9-9ZZ, ZZ9.9ZZ, REF1SK89DQ).
 POSTCODE_SHAPE = r"(?i)[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}"
 _NOT_ALNUM = r"[^A-Za-z0-9]"
-_ANY_SHAPE = "|".join(f"(?:{pattern.removeprefix('(?i)')})" for pattern in IDENTIFIER_SHAPES.values())
-_ANY_SHAPE = f"(?i){_ANY_SHAPE}"
+#: All of them in one expression, letters in any case.
+_ANY_SHAPE = "(?i)" + "|".join(f"(?:{pattern.removeprefix('(?i)')})" for pattern in IDENTIFIER_SHAPES.values())
 
 #: A record reference: one word of ASCII letters, digits and ``/ _ - . : #``.
 _REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}$"

@@ -63,7 +63,7 @@ from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.tokens import Tokeniser
 
 #: The strict formats of the code lists whose unknown values may be quoted: an offence
-#: classification (``8L``, ``105A``, ``8/66``, ``195/12``; a local ``STK1`` or ``L-BSPO``) or an
+#: classification (``8L``, ``8/66``, ``195/12``; a local ``STK1`` or ``L-BSPO``) or an
 #: outcome type (``1A``, ``14``) is too short and too coded (no word of five letters) to hold a name,
 #: a postcode, a PNC ID, an NHS number, a CRN or a date, and a value of these shapes is quoted only
 #: if it has none of the loose identifier shapes either. Every other code list is closed: an unknown
