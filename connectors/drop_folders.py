@@ -14,16 +14,20 @@ extract date as its folder's name (:func:`check_folder_matches`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-from connectors.manifest import EARLIEST_EXTRACT, EXTRACT_LEAD, DropRejected, Manifest
+from connectors.manifest import (
+    SOURCE_ID_PATTERN,
+    DropRejected,
+    Manifest,
+    plausible_extract_date,
+)
 
 _DROP_NAME = re.compile(
-    r"(?P<source>[a-z0-9]+(?:-[a-z0-9]+)*)_(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})(?:_(?:redelivery[0-9]{0,2}|v?[0-9]{1,2}))?",
-    re.ASCII,
+    rf"(?P<source>{SOURCE_ID_PATTERN})_(?P<date>[^_]+)(?:_(?:redelivery[0-9]{{0,2}}|v?[0-9]{{1,2}}))?", re.ASCII,
 )
 #: What the operator is told to do with a folder that is not named as a drop.
 RENAME_ADVICE = (
@@ -39,18 +43,13 @@ class DropName:
     extract_date: date
 
 
-def parse_drop_name(name: str, known_sources: Iterable[str]) -> DropName | None:
+def parse_drop_name(name: str, known_sources: Collection[str]) -> DropName | None:
     """The source and extract date a folder name gives, or ``None`` if it is not a drop's name."""
     match = _DROP_NAME.fullmatch(name)
-    if match is None or match["source"] not in set(known_sources):
+    if match is None or match["source"] not in known_sources:
         return None
-    try:
-        extract = date.fromisoformat(match["date"])
-    except ValueError:
-        return None
-    if not EARLIEST_EXTRACT <= extract <= datetime.now(UTC).date() + EXTRACT_LEAD:
-        return None
-    return DropName(match["source"], extract)
+    extract = plausible_extract_date(match["date"])
+    return DropName(match["source"], extract) if extract is not None else None
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class DropFolders:
                 f"read (their names are not shown: they could hold anything). What to do: {RENAME_ADVICE}.")
 
 
-def find_drops(input_dir: Path, known_sources: Iterable[str], source_ids: Iterable[str] | None = None) -> DropFolders:
+def find_drops(input_dir: Path, known_sources: Collection[str], source_ids: Iterable[str] | None = None) -> DropFolders:
     """The drop folders of ``input_dir`` (only those of ``source_ids``, if given); ``_…`` and ``.…`` folders are skipped.
 
     ``known_sources``: the source ids with a profile. A folder whose name is
@@ -89,9 +88,8 @@ def find_drops(input_dir: Path, known_sources: Iterable[str], source_ids: Iterab
     return DropFolders(drops, misnamed)
 
 
-def check_folder_matches(manifest: Manifest, known_sources: Iterable[str]) -> None:
+def check_folder_matches(manifest: Manifest, known: Collection[str]) -> None:
     """Rejects a drop whose manifest names another source or extract date than its folder's name."""
-    known = frozenset(known_sources)
     name = parse_drop_name(manifest.drop_name, known)
     assert name is not None, "find_drops returns only folders named as drops"
     if (manifest.source_id, manifest.extract_date) == (name.source_id, name.extract_date):

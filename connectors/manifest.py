@@ -31,7 +31,9 @@ _DATE_FORMAT = re.compile(r"(?=.*%d)(?=.*%m)(?=.*%Y)(%[dmY][-/.]?){3}", re.ASCII
 #: An extract date outside this window is a broken manifest (it also bounds every date of the drop).
 EARLIEST_EXTRACT = date(2000, 1, 1)
 EXTRACT_LEAD = timedelta(days=366)
-_SOURCE_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*", re.ASCII)
+#: A source id: lower-case letters and digits in hyphen-separated words (``police-cheshire``).
+SOURCE_ID_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN, re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TABLE_FILES = frozenset(f"{table}.csv" for table in TABLES)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -97,15 +99,23 @@ def _whole_number(value: Any, field: str) -> int:
     return value
 
 
-def _extract_date(data: dict[str, Any]) -> date:
-    text = _text_field(data, "extract_date")
+def latest_extract_date() -> date:
+    return datetime.now(timezone.utc).date() + EXTRACT_LEAD
+
+
+def plausible_extract_date(text: str) -> date | None:
+    """``text`` as an extract date (``YYYY-MM-DD``, from 2000 to a year ahead), or ``None``."""
     try:
         extract = date.fromisoformat(text) if _ISO_DATE.fullmatch(text) else None
     except ValueError:
-        extract = None
-    latest = datetime.now(timezone.utc).date() + EXTRACT_LEAD
-    if extract is None or not EARLIEST_EXTRACT <= extract <= latest:
-        raise _malformed("extract_date", f"a date written YYYY-MM-DD between {EARLIEST_EXTRACT} and {latest}")
+        return None
+    return extract if extract is not None and EARLIEST_EXTRACT <= extract <= latest_extract_date() else None
+
+
+def _extract_date(data: dict[str, Any]) -> date:
+    extract = plausible_extract_date(_text_field(data, "extract_date"))
+    if extract is None:
+        raise _malformed("extract_date", f"a date written YYYY-MM-DD between {EARLIEST_EXTRACT} and {latest_extract_date()}")
     return extract
 
 

@@ -143,7 +143,7 @@ def staged_column_name(column: Column) -> str:
     """The staging models' name for a contract column (the dbt naming convention:
     ``_date`` for dates, ``has_`` for booleans); a renamed column fails its suite loudly."""
     if column.type is ColumnType.DATE and not column.name.endswith("_date"):
-        return (column.name.removesuffix("_at")) + "_date"
+        return column.name.removesuffix("_at") + "_date"
     if column.type is ColumnType.FLAG:
         return f"has_{column.name}"
     return column.name

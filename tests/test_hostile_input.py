@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -61,6 +62,18 @@ def _ingest(tmp_path: Path, make_hostile) -> tuple:
     assert all(f.reconciles for d in run.summary.drops for f in d.files)
     assert leaks(run) == []
     return run, hostile
+
+
+def _crimes_drop_listing(**listed) -> Callable[[Path], None]:
+    """A crimes drop whose manifest lists its file with these fields overridden (``name=…``, ``rows=…``)."""
+
+    def make(landing: Path) -> None:
+        drop = _drop(landing, "crimes", [base_row("crimes")])
+        manifest = json.loads((drop / "manifest.json").read_text())
+        manifest["files"][0].update(listed)
+        (drop / "manifest.json").write_text(json.dumps(manifest))
+
+    return make
 
 
 def _quarantine(run) -> list[tuple]:
@@ -188,13 +201,7 @@ def test_a_manifest_of_another_date_than_its_folder_is_rejected(tmp_path):
 
 @pytest.mark.parametrize("name", [f"{FORENAME.lower()}_{SURNAME.lower()}.csv", "contacts.csv", f"{FORENAME}.CSV"])
 def test_a_file_name_in_the_manifest_is_shown_only_if_it_is_a_tables(tmp_path, name):
-    def make(landing: Path) -> None:
-        drop = _drop(landing, "crimes", [base_row("crimes")])
-        manifest = json.loads((drop / "manifest.json").read_text())
-        manifest["files"][0]["name"] = name
-        (drop / "manifest.json").write_text(json.dumps(manifest))
-
-    run, [drop] = _ingest(tmp_path, make)
+    run, [drop] = _ingest(tmp_path, _crimes_drop_listing(name=name))
     assert drop.status == "rejected" and ("contacts.csv is not" if name == "contacts.csv" else "(withheld) is not") in drop.reason
 
 
@@ -325,13 +332,7 @@ def test_manifest_fields_are_typed_strictly_and_never_echoed(tmp_path, field, va
 
 @pytest.mark.parametrize("rows", [1.0, 2.9, "1", True, -1])
 def test_a_row_count_that_is_not_a_whole_number_rejects_the_drop(tmp_path, rows):
-    def make(landing: Path) -> None:
-        drop = _drop(landing, "crimes", [base_row("crimes")])
-        manifest = json.loads((drop / "manifest.json").read_text())
-        manifest["files"][0]["rows"] = rows
-        (drop / "manifest.json").write_text(json.dumps(manifest))
-
-    run, [drop] = _ingest(tmp_path, make)
+    run, [drop] = _ingest(tmp_path, _crimes_drop_listing(rows=rows))
     assert drop.status == "rejected" and "rows must be a whole number" in drop.reason
 
 
