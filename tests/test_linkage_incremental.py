@@ -8,6 +8,7 @@ for the first run to train its model on the data.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
 import numpy as np
@@ -25,6 +26,8 @@ from masip.linkage import (
 )
 from masip.linkage.state import merged_pairs
 from tests.test_linkage_fuzzy import HEALTH, ORDERS, person
+
+cluster_module = importlib.import_module("masip.linkage.cluster")
 
 FORENAMES = ["Amelia", "Olivia", "Isla", "Emily", "Jack", "Harry", "Oliver", "Charlie", "Thomas", "Sophie",
              "Daniel", "Megan", "Liam", "Chloe", "Ryan", "Hannah", "Adam", "Laura", "James", "Zara"]
@@ -154,6 +157,28 @@ def test_incremental_run_scores_only_pairs_of_new_and_changed_records(weeks, mon
     monkeypatch.setattr(scorer.Scorer, "predict", counting)
     _, new_state = link_with_state(this_week, previous=state)
     assert 0 < scored[0] < len(new_state.pairs) / 4
+
+
+def test_an_incremental_run_clusters_again_only_the_components_a_week_changed(monkeypatch):
+    """Components whose records, edges and decisions are last week's keep last week's clusters; the guarded
+    union-find runs on the others only, and the links are exactly a full run's."""
+    this_week = pd.DataFrame(_population(260, seed=11))
+    rng = np.random.default_rng(3)
+    flipped = rng.random(len(this_week)) < 0.1  # a sex recorded wrongly: components the guards must split
+    this_week.loc[flipped, "sex"] = this_week.loc[flipped, "sex"].map({"F": "M", "M": "F"})
+    last_week = this_week.drop(index=rng.choice(len(this_week), 30, replace=False))
+    _, state = link_with_state(last_week)
+    assert (state.records["cluster_signature"] != 0).any()
+    clustered: list[int] = []
+    guarded = cluster_module._guarded_roots
+    monkeypatch.setattr(cluster_module, "_guarded_roots", lambda nodes, *a: clustered.append(len(nodes)) or guarded(nodes, *a))
+    full_links, full_state = link_with_state(this_week, previous=state.without_pairs())
+    full = clustered[0]  # the first clustering (a dyad pass may cluster again after it)
+    clustered.clear()
+    links, new_state = link_with_state(this_week, previous=state)
+    assert 0 < clustered[0] < full
+    pd.testing.assert_frame_equal(links, full_links)
+    pd.testing.assert_frame_equal(new_state.records, full_state.records)
 
 
 def test_an_incremental_run_reuses_the_review_fields_of_unchanged_pairs_only(weeks):

@@ -49,7 +49,15 @@ import pandas as pd
 import pyarrow as pa
 
 from masip.linkage import context as ctx
-from masip.linkage.cluster import METHODS, SINGLETON, Attributes, cluster, recluster
+from masip.linkage.cluster import (
+    METHODS,
+    SINGLETON,
+    Attributes,
+    cluster,
+    cluster_reusing,
+    recluster,
+)
+from masip.linkage.cluster_reuse import row_identities
 from masip.linkage.deterministic import (
     KEY_COLUMNS,
     LINK_METHODS,
@@ -58,12 +66,16 @@ from masip.linkage.deterministic import (
     link_deterministic,
     person_id_for,
     sorted_member_keys,
-    token_codes,
     token_edges,
 )
 from masip.linkage.review import REVIEW_BAND_HIGH
 from masip.linkage.review_store import Decisions
-from masip.linkage.state import LinkageState, merged_pairs, reusable_pairs
+from masip.linkage.state import (
+    LinkageState,
+    merged_pairs,
+    previous_roots,
+    reusable_pairs,
+)
 
 if TYPE_CHECKING:
     from masip.linkage.backends import ScoringBackend
@@ -95,6 +107,8 @@ PROBABILITY_DECIMALS = 3
 PROBABILISTIC_RANK = METHODS.index("PROBABILISTIC")
 CONTEXT_RANK = METHODS.index("CONTEXT")
 CLERICAL_RANK = METHODS.index("CLERICAL")
+#: The exact-identifier token columns (:data:`TOKEN_RULES`).
+IDENTIFIER_TOKENS = frozenset(column for column, _ in TOKEN_RULES)
 
 
 @dataclass(frozen=True)
@@ -116,28 +130,29 @@ def canonical_records(records: pd.DataFrame, consume: bool = False) -> Canonical
 
 
 def compact_tokens(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with its fuzzy tokens and token lists as the 64-bit integers the scorer compares
-    (:func:`comparisons.token_ints`), a quarter of the memory of hex strings; other columns as they are.
+    """``batch`` with its tokens and token lists as 64-bit integers (:func:`comparisons.token_ints`), a quarter
+    of the memory of hex strings; other columns as they are.
 
     The linkage stage applies it to each batch of records as it reads them, so a national year's hex
     tokens are never all in memory at once; :func:`_canonical` leaves integers as they are.
     """
 
     def compacted(name: str) -> pa.Array:
-        scored = _scored_tokens(name, batch.column(name))
+        scored = _token_integers(name, batch.column(name))
         # otherwise a copy: a column imported from DuckDB keeps its whole batch (hex tokens included) alive
         return scored if scored is not None else pa.concat_arrays([batch.column(name)])
 
     return pa.RecordBatch.from_arrays([compacted(name) for name in batch.schema.names], names=batch.schema.names)
 
 
-def _scored_tokens(name: str, values: pd.Series | pa.Array) -> pa.Array | None:
-    """Fuzzy token column ``name`` as the 64-bit integers the scorer compares (lists of them for token lists);
-    ``None`` for any other column. Integers pass through unchanged."""
+def _token_integers(name: str, values: pd.Series | pa.Array) -> pa.Array | None:
+    """Token column ``name`` as 64-bit integers (lists of them for token lists): what the scorer compares, and
+    for the identifier tokens equality codes that are the same in every run (the clustering reuses last
+    week's decisions by them); ``None`` for any other column. Integers pass through unchanged."""
     from masip.linkage import comparisons as C
     from masip.linkage import fuzzy
 
-    if name in fuzzy.TOKEN_COLUMNS:
+    if name in fuzzy.TOKEN_COLUMNS or name in IDENTIFIER_TOKENS:
         return C.token_ints(values)
     if name in fuzzy.TOKEN_LIST_COLUMNS:
         return C.token_int_lists(values)
@@ -149,25 +164,21 @@ def _canonical(records: pd.DataFrame, consume: bool = False) -> tuple[pd.DataFra
 
     Sorted so that everything downstream depends on content, not row order
     (duplicate record roles are refused). Compacted because this is a copy
-    of millions of rows: tokens become integers — equality codes for the
-    identifier tokens, the 64-bit integers the scorer compares for the
-    others — a quarter of the memory of hex strings; Bloom filters stay as
-    they are; other columns are not read.
+    of millions of rows: tokens become 64-bit integers
+    (:func:`_token_integers`), a quarter of the memory of hex strings; Bloom
+    filters stay as they are; other columns are not read.
     """
     from masip.linkage import comparisons as C
     from masip.linkage import fuzzy
 
     order, sorted_keys = sorted_member_keys(records)
-    identifiers = {column for column, _ in TOKEN_RULES}
 
     def compacted(values: pd.Series) -> pa.Array:
-        if values.name in identifiers:
-            return token_codes(values)
-        scored = _scored_tokens(values.name, values)
-        return scored if scored is not None else C.column_array(values.to_frame(), values.name)
+        integers = _token_integers(values.name, values)
+        return integers if integers is not None else C.column_array(values.to_frame(), values.name)
 
     read = {
-        *KEY_COLUMNS, "sex", *fuzzy.CLEAR_COLUMNS, *identifiers, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS,
+        *KEY_COLUMNS, "sex", *fuzzy.CLEAR_COLUMNS, *IDENTIFIER_TOKENS, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS,
         *fuzzy.BLOOM_BITS,
     }
     take = pa.array(order)
@@ -365,9 +376,13 @@ def link_for_review(
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
             state, changed = _scored_state(scorer, model, sorted_keys, frozen)
             known_fields = frozen.review_fields if frozen else None
+            clustered = previous_roots(frozen, sorted_keys) if frozen else None
             frozen = None  # the previous run's pairs, not needed past scoring: most of a gigabyte at a national year
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
-            labels, effective = cluster(n, edges, attrs, must, cannot)
+            labels, effective, roots = cluster_reusing(
+                n, edges, attrs, must, cannot, row_identities(recs, sorted_keys), clustered
+            )
+            state = state.with_roots(roots)
             more = _dyad_edges(recs, labels, scorer, model)
             if len(more):
                 edges = _combined([edges, more])

@@ -47,6 +47,7 @@ only the components they touch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from masip.linkage import comparisons as C
+from masip.linkage.cluster_reuse import (
+    GuardedRoots,
+    component_signatures,
+    positions_in_groups,
+    reusable,
+)
 
 #: Link methods, strongest first (the order of ``link_method`` precedence).
 #: ``CLERICAL`` (a reviewer's "same person", :mod:`masip.linkage.review`) comes last: it never enters
@@ -346,8 +353,25 @@ def cluster(
     docstring). ``labels[k]`` is the smallest row number of ``k``'s cluster.
     An edge is effective when its two ends end up in the same cluster.
     """
+    labels, effective, _ = cluster_reusing(n, edges, attrs, must_link, cannot_link)
+    return labels, effective
+
+
+def cluster_reusing(
+    n: int, edges: pd.DataFrame, attrs: Attributes, must_link: np.ndarray | None = None,
+    cannot_link: np.ndarray | None = None, identify: Callable[[np.ndarray], np.ndarray] | None = None,
+    previous: GuardedRoots | None = None,
+) -> tuple[np.ndarray, np.ndarray, GuardedRoots]:
+    """:func:`cluster`, taking over ``previous``'s roots for the components it clustered identically.
+
+    ``identify``: row numbers -> their identities (:func:`cluster_reuse.row_identities`); without it
+    nothing is signed or reused. ``previous``: the :class:`GuardedRoots` of an earlier run, mapped onto
+    these rows (signature 0 for rows it did not have). Returns the labels, the effective edges, and this
+    run's :class:`GuardedRoots` (for the next run; empty without ``identify``). The labels are those of
+    :func:`cluster` (:mod:`masip.linkage.cluster_reuse`).
+    """
     if n == 0:
-        return np.empty(0, dtype=np.int64), np.zeros(len(edges), dtype=bool)
+        return np.empty(0, dtype=np.int64), np.zeros(len(edges), dtype=bool), GuardedRoots.none(0)
     must, cannot = _pairs(must_link), _pairs(cannot_link)
     i = edges["i"].to_numpy(dtype=np.int64)
     j = edges["j"].to_numpy(dtype=np.int64)
@@ -357,11 +381,52 @@ def cluster(
     split = components[cannot[:, 0]][components[cannot[:, 0]] == components[cannot[:, 1]]]
     bad = np.union1d(bad, np.union1d(split, components[must[:, 0]]))
     labels = components.astype(np.int64)
+    roots = GuardedRoots.none(n)
     if len(bad):
         nodes = np.flatnonzero(np.isin(components, bad))
-        # re-label the conflicting components by their union-find roots, kept apart from the untouched numbers
-        labels[nodes] = int(components.max()) + 1 + _guarded_roots(nodes, edges, attrs, must, cannot)
-    return _canonical(labels, i, j)
+        found = _guarded_rows(nodes, components[nodes], edges, attrs, must, cannot, identify, previous, roots)
+        # conflicting components re-labelled by their roots, kept apart from the untouched numbers
+        labels[nodes] = int(components.max()) + 1 + found
+    return (*_canonical(labels, i, j), roots)
+
+
+def _guarded_rows(
+    nodes: np.ndarray, component: np.ndarray, edges: pd.DataFrame, attrs: Attributes, must: np.ndarray,
+    cannot: np.ndarray, identify: Callable[[np.ndarray], np.ndarray] | None, previous: GuardedRoots | None,
+    roots: GuardedRoots,
+) -> np.ndarray:
+    """The root row of each of ``nodes`` (whole components, ascending; ``component``: theirs): taken over from
+    ``previous`` where its component's signature is unchanged, else by the guarded union-find. Fills ``roots``
+    (this run's, every row) for ``nodes`` when ``identify`` is given."""
+    if identify is None:
+        return nodes[_guarded_roots(nodes, edges, attrs, must, cannot)]
+    local = _numbered(len(roots.root), nodes)
+    i, j = local[edges["i"].to_numpy(dtype=np.int64)], local[edges["j"].to_numpy(dtype=np.int64)]
+    inside = i >= 0
+    signature = component_signatures(
+        component, identify(nodes),
+        (i[inside], j[inside], edges["rank"].to_numpy(dtype=np.int64)[inside],
+         edges["probability"].to_numpy(dtype=float)[inside]),
+        _within(must, local), _within(cannot, local),
+    )
+    # each node's position among its component's rows, and where its component's rows start in `grouped`
+    order = np.argsort(component, kind="stable")
+    grouped = nodes[order]
+    index, position = np.empty(len(nodes), dtype=np.int64), np.empty(len(nodes), dtype=np.int64)
+    index[order] = np.arange(len(nodes))
+    position[order] = positions_in_groups(component[order])
+    first = index - position
+    taken = (
+        reusable(component, signature, GuardedRoots(previous.signature[nodes], previous.root[nodes]))
+        if previous is not None else np.zeros(len(nodes), dtype=bool)
+    )
+    found = np.empty(len(nodes), dtype=np.int64)
+    found[taken] = grouped[first[taken] + previous.root[nodes][taken]] if taken.any() else []
+    redo = nodes[~taken]
+    found[~taken] = redo[_guarded_roots(redo, edges, attrs, must, cannot)] if len(redo) else []
+    roots.signature[nodes] = signature
+    roots.root[nodes] = position[local[found]]
+    return found
 
 
 def recluster(

@@ -109,16 +109,6 @@ def sorted_member_keys(records: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
     return order, sorted_keys
 
 
-def token_codes(values: pd.Series) -> pa.Array:
-    """Equality codes of a token column (valid within one run); NULL and blank tokens -> NULL."""
-    array = arrow_array(values)
-    if pa.types.is_null(array.type):
-        return pa.nulls(len(array), pa.int32())
-    array = array.cast(pa.string())
-    blank = pc.fill_null(pc.equal(array, ""), False)
-    return pc.dictionary_encode(pc.if_else(blank, pa.scalar(None, pa.string()), array)).indices
-
-
 def token_edges(records: pd.DataFrame) -> pd.DataFrame:
     """Edges ``i, j, rank, probability`` between rows sharing an exact token.
 

@@ -12,9 +12,11 @@ that the next one can reuse:
   each keyed token (as the integer the scorer compares). They are frozen with
   the model because they are part of a pair's score: recomputed on next
   week's records, every stored score would be slightly stale;
-* ``records``: every record of the run, ``member_key`` (sorted) and
+* ``records``: every record of the run, ``member_key`` (sorted),
   ``fingerprint`` (a hash of everything a pair's score and blocking read,
-  :meth:`masip.linkage.scorer.Scorer.fingerprints`);
+  :meth:`masip.linkage.scorer.Scorer.fingerprints`), and what the guarded
+  clustering decided for it (``cluster_signature``, ``cluster_root``:
+  :class:`masip.linkage.cluster_reuse.GuardedRoots`);
 * ``pairs``: every candidate pair the run scored at or above
   :data:`masip.linkage.scorer.MIN_MATCH_WEIGHT`: ``uid_l < uid_r`` (row
   numbers into ``records``), ``match_weight``, ``match_probability``;
@@ -26,9 +28,12 @@ that the next one can reuse:
 A pair of two records whose fingerprints are unchanged scores the same under
 the same model and term frequencies, so the next run keeps it, drops the
 pairs of records that are gone or changed, and scores only pairs with at
-least one new or changed record (:func:`reusable_pairs`). Everything after
-scoring (context links, the dyad pass, clustering) is rerun in full, so the
-output is identical to a full run under the same frozen state.
+least one new or changed record (:func:`reusable_pairs`). The guarded
+clustering takes over last week's clusters of every component whose rows,
+edges and decisions are unchanged (:func:`previous_roots`,
+:mod:`masip.linkage.cluster_reuse`); the rest (context links, the dyad pass)
+is rerun in full, so the output is identical to a full run under the same
+frozen state.
 """
 
 from __future__ import annotations
@@ -42,15 +47,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from masip.linkage.cluster_reuse import GuardedRoots
 from masip.linkage.comparisons import arrow_array
 from masip.linkage.review import no_fields
 
 PAIR_COLUMNS = ("uid_l", "uid_r", "match_weight", "match_probability")
 
 
+#: What the state keeps of each record.
+RECORD_COLUMNS = ("member_key", "fingerprint", "cluster_signature", "cluster_root")
+
+
 def _no_records() -> pd.DataFrame:
     return pd.DataFrame(
-        {"member_key": pd.Series([], dtype=pd.ArrowDtype(pa.string())), "fingerprint": pd.Series([], dtype=np.int64)}
+        {"member_key": pd.Series([], dtype=pd.ArrowDtype(pa.string())),
+         **{c: pd.Series([], dtype=np.int64) for c in RECORD_COLUMNS[1:]}}
     )
 
 
@@ -77,10 +88,17 @@ class LinkageState:
         cls, model: str, term_frequencies: dict[str, pd.DataFrame], keys: pa.Array, fingerprints: np.ndarray,
         pairs: pd.DataFrame,
     ) -> LinkageState:
+        roots = GuardedRoots.none(len(keys))
         records = pd.DataFrame(
-            {"member_key": pd.arrays.ArrowExtensionArray(keys), "fingerprint": fingerprints}
+            {"member_key": pd.arrays.ArrowExtensionArray(keys), "fingerprint": fingerprints,
+             "cluster_signature": roots.signature, "cluster_root": roots.root}
         )
         return cls(model, term_frequencies, records, pairs[list(PAIR_COLUMNS)].reset_index(drop=True))
+
+    def with_roots(self, roots: GuardedRoots) -> LinkageState:
+        """The state with what the guarded clustering decided for each of its records."""
+        records = self.records.assign(cluster_signature=roots.signature, cluster_root=roots.root)
+        return LinkageState(self.model, self.term_frequencies, records, self.pairs, self.review_fields)
 
     def without_pairs(self) -> LinkageState:
         """The frozen model alone: a run given it scores every pair, without training."""
@@ -102,7 +120,8 @@ class LinkageState:
         meta = json.loads((directory / "state.json").read_text(encoding="utf-8"))
         frequencies = {c: pd.read_parquet(directory / f"tf_{c}.parquet") for c in meta["term_frequency_columns"]}
         records = pd.read_parquet(directory / "records.parquet", dtype_backend="pyarrow")
-        records["fingerprint"] = records["fingerprint"].astype(np.int64)
+        for column in RECORD_COLUMNS[1:]:
+            records[column] = records[column].astype(np.int64)
         pairs = pd.read_parquet(directory / "pairs.parquet")
         return cls(meta["model"], frequencies, records, pairs, pd.read_parquet(directory / "review_fields.parquet"))
 
@@ -135,6 +154,18 @@ def reusable_pairs(previous: LinkageState, keys: pa.Array, fingerprints: np.ndar
         }
     )
     return reused, changed
+
+
+def previous_roots(previous: LinkageState, keys: pa.Array) -> GuardedRoots:
+    """``previous``'s guarded clustering on this run's rows (``keys``: their member keys, in row order): nothing
+    (signature 0) for a record it did not have."""
+    found = pc.index_in(keys, value_set=arrow_array(previous.records["member_key"]))
+    known = found.is_valid().to_numpy(zero_copy_only=False)
+    rows = pc.fill_null(found, 0).to_numpy(zero_copy_only=False).astype(np.int64)[known]
+    roots = GuardedRoots.none(len(keys))
+    roots.signature[known] = previous.records["cluster_signature"].to_numpy(dtype=np.int64)[rows]
+    roots.root[known] = previous.records["cluster_root"].to_numpy(dtype=np.int64)[rows]
+    return roots
 
 
 def merged_pairs(reused: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:

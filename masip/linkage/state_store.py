@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from masip.linkage.review import typed_fields
-from masip.linkage.state import LinkageState
+from masip.linkage.state import RECORD_COLUMNS, LinkageState
 
 SCHEMA = "linkage_state"
 
@@ -50,14 +50,19 @@ def load_state(con: duckdb.DuckDBPyConnection) -> LinkageState | None:
     if not {"records", "pairs"} <= tables:
         return LinkageState(model, frequencies)  # the frozen model alone: every pair is scored again
     # pairs number records by their row in the state, so rows come back in the order they were stored
-    records = con.sql(f"select member_key, fingerprint from {SCHEMA}.records order by position").to_arrow_table()
+    # a state stored before the clustering was kept (no cluster columns): every component is clustered again, once
+    kept = {name for (name,) in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = 'records'", [SCHEMA]
+    ).fetchall()}
+    columns = ", ".join(c if c in kept else f"{0 if c == 'cluster_signature' else -1}::bigint as {c}" for c in RECORD_COLUMNS)
+    records = con.sql(f"select {columns} from {SCHEMA}.records order by position").to_arrow_table()
     pairs = con.execute(f"select * from {SCHEMA}.pairs").df()
     # a state stored before the queue's fields were kept: they are all scored again, once
     fields = con.execute(f"select * from {SCHEMA}.review_fields").df() if "review_fields" in tables else None
     stored = pd.DataFrame(
         {
             "member_key": pd.arrays.ArrowExtensionArray(records["member_key"]),
-            "fingerprint": records["fingerprint"].to_numpy().astype(np.int64),
+            **{c: records[c].to_numpy().astype(np.int64) for c in RECORD_COLUMNS[1:]},
         }
     )
     return LinkageState(model, frequencies, stored, pairs, *([] if fields is None else [fields]))
