@@ -156,7 +156,10 @@ def read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFr
         # streamed in batches, each compacted as it arrives (tokens as integers), into Arrow-backed columns:
         # a national year's query result, hex tokens and Python objects are never all in memory at once
         reader = con.sql(RECORDS_SQL).to_arrow_reader(RECORD_BATCH_ROWS)
-        batches = [compact_tokens(batch) for batch in reader]
+        try:
+            batches = [compact_tokens(batch) for batch in reader]
+        finally:
+            reader.close()  # an unfinished result would block the detach below (and hide the error)
         table = pa.Table.from_batches(batches) if batches else reader.schema.empty_table()
         del batches
         records = table.to_pandas(types_mapper=pd.ArrowDtype, self_destruct=True)
