@@ -416,9 +416,8 @@ def _guarded_rows(
     index[order] = np.arange(len(nodes))
     position[order] = positions_in_groups(component[order])
     first = index - position
-    taken = (
-        reusable(component, signature, GuardedRoots(previous.signature[nodes], previous.root[nodes]))
-        if previous is not None else np.zeros(len(nodes), dtype=bool)
+    taken = reusable(component, signature, previous.signature[nodes]) if previous is not None else np.zeros(
+        len(nodes), dtype=bool
     )
     found = np.empty(len(nodes), dtype=np.int64)
     found[taken] = grouped[first[taken] + previous.root[nodes][taken]] if taken.any() else []

@@ -139,10 +139,8 @@ def component_signatures(
     return signature[row_group].view(np.int64)
 
 
-def reusable(component: np.ndarray, signature: np.ndarray, previous: GuardedRoots | None) -> np.ndarray:
+def reusable(component: np.ndarray, signature: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Which rows (numbered as in :func:`component_signatures`) belong to a component whose every row had the
-    same signature in the previous run (``previous``, mapped onto these rows): its roots can be taken over."""
-    if previous is None:
-        return np.zeros(len(component), dtype=bool)
-    same = previous.signature == signature
-    return ~np.isin(component, component[~same])
+    same signature in the previous run (``previous``: their signatures then, 0 for a new row): its roots can be
+    taken over."""
+    return ~np.isin(component, component[previous != signature])
