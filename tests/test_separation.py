@@ -18,6 +18,7 @@ pack and evaluation with **no key anywhere in the environment**. Then:
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,22 @@ import duckdb
 import pytest
 from pypdf import PdfReader
 
-from connectors.vault import Vault
+from connectors.vault import RECORDS_TABLE, Vault
 from masip.casepack import build_casepack
 from masip.evaluation import build_evaluation_report
-from masip.linkage.stage import LinkageInputError, keyless_environment, run_linkage_process
+from masip.linkage.stage import (
+    LinkageInputError,
+    keyless_environment,
+    run_linkage_process,
+)
 from masip.linkage.state_store import stored_build_id
-from masip.pipeline import build_stage, candidate_path, ingest_stage, publish_stage, report_stage
+from masip.pipeline import (
+    build_stage,
+    candidate_path,
+    ingest_stage,
+    publish_stage,
+    report_stage,
+)
 from masip.synth import DEFAULT_FAULTS, generate_partnership
 from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV, Keyring
 from tests.leakcheck import (
@@ -101,6 +112,17 @@ def test_the_linkage_refuses_a_missing_vault_at_once(tmp_path: Path):
     duckdb.connect(str(warehouse)).close()
     with pytest.raises(LinkageInputError, match="no vault records at .*point --vault"):
         run_linkage_process(warehouse, Vault(tmp_path / "elsewhere"))
+
+
+def test_the_linkage_refuses_a_vault_whose_tokens_are_not_ingests_without_showing_them(built: Built, tmp_path: Path):
+    shutil.copytree(built.warehouse.parent, tmp_path / "copy")
+    warehouse = tmp_path / "copy" / built.warehouse.name
+    vault = Vault.for_warehouse(warehouse)
+    with duckdb.connect(str(vault.records_path)) as con:
+        con.execute(f"update {RECORDS_TABLE} set pnc_token = 'ZZ-NOT-A-TOKEN' where rowid = 0")
+    with pytest.raises(LinkageInputError, match="not the hex digests ingest writes.*landing copies") as refused:
+        run_linkage_process(warehouse, vault)
+    assert "ZZ-NOT-A-TOKEN" not in str(refused.value)
 
 
 def test_the_warehouse_holds_no_binary_column(built: Built):

@@ -158,6 +158,12 @@ def read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFr
         reader = con.sql(RECORDS_SQL).to_arrow_reader(RECORD_BATCH_ROWS)
         try:
             batches = [compact_tokens(batch) for batch in reader]
+        except ValueError:  # never shows the value: it is a vault's token
+            raise VaultMismatch(
+                f"the vault {vault.directory} holds tokens that are not the hex digests ingest writes: it was not "
+                "written by this pipeline's ingest, or it is damaged. Restore it from a backup, or rebuild the "
+                "warehouse and the vault from the landing copies (README, key rotation)."
+            ) from None
         finally:
             reader.close()  # an unfinished result would block the detach below (and hide the error)
         table = pa.Table.from_batches(batches) if batches else reader.schema.empty_table()
