@@ -241,6 +241,11 @@ def test_state_kept_in_the_vault_round_trips(frequencies):
     assert loaded.model == '{"model": 1}'
     assert list(loaded.records["member_key"]) == ["c", "a", "b"]
     assert loaded.records["fingerprint"].tolist() == [3, 1, 2]
+    # stored without the clustering's columns (a state from before they were kept): nothing to reuse
+    assert loaded.records["cluster_signature"].tolist() == [0, 0, 0] and loaded.records["cluster_root"].tolist() == [-1] * 3
+    clustered = records.assign(cluster_signature=np.array([7, 0, 7], dtype=np.int64), cluster_root=np.array([1, -1, 0]))
+    store_state(con, LinkageState('{"model": 1}', frequencies, clustered, pairs, fields), "build-2")
+    pd.testing.assert_frame_equal(load_state(con).records, clustered, check_dtype=False)
     pd.testing.assert_frame_equal(loaded.pairs, pairs, check_dtype=False)
     pd.testing.assert_frame_equal(loaded.review_fields, fields, check_dtype=False)
     assert {c: f.to_dict("list") for c, f in loaded.term_frequencies.items()} == {
