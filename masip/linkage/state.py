@@ -126,22 +126,26 @@ class LinkageState:
         return cls(meta["model"], frequencies, records, pairs, pd.read_parquet(directory / "review_fields.parquet"))
 
 
-def reusable_pairs(previous: LinkageState, keys: pa.Array, fingerprints: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def previous_rows(previous: LinkageState, keys: pa.Array) -> np.ndarray:
+    """Each of this run's records' row in ``previous`` (``keys``: this run's member keys, in row order), -1 for a
+    record it did not have: found once, for the pairs (:func:`reusable_pairs`) and the clustering
+    (:func:`previous_roots`)."""
+    found = pc.index_in(keys, value_set=arrow_array(previous.records["member_key"]))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def reusable_pairs(previous: LinkageState, rows: np.ndarray, fingerprints: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """The previous run's pairs between records unchanged since, and which records are new or changed.
 
-    ``keys``: this run's member keys, sorted (row ``k`` is record ``k``);
-    ``fingerprints``: theirs. The pairs come back renumbered to this run's
-    rows; both runs sort by member key, so ``uid_l < uid_r`` still holds.
+    ``rows``: :func:`previous_rows` of this run's records (sorted by member
+    key); ``fingerprints``: theirs. The pairs come back renumbered to this
+    run's rows; both runs sort by member key, so ``uid_l < uid_r`` still holds.
     """
-    old_keys = arrow_array(previous.records["member_key"])
-    found = pc.index_in(old_keys, value_set=keys)
-    position = pc.fill_null(found, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    unchanged = found.is_valid().to_numpy(zero_copy_only=False)
-    old_fingerprints = previous.records["fingerprint"].to_numpy()
-    unchanged[unchanged] = fingerprints[position[unchanged]] == old_fingerprints[unchanged]
-    new_row = np.where(unchanged, position, -1)
-    changed = np.ones(len(keys), dtype=bool)
-    changed[new_row[unchanged]] = False
+    known = rows >= 0
+    unchanged = np.zeros(len(rows), dtype=bool)
+    unchanged[known] = fingerprints[known] == previous.records["fingerprint"].to_numpy()[rows[known]]
+    new_row = np.full(len(previous.records), -1, dtype=np.int64)
+    new_row[rows[unchanged]] = np.flatnonzero(unchanged)
     left = new_row[previous.pairs["uid_l"].to_numpy(dtype=np.int64)]
     right = new_row[previous.pairs["uid_r"].to_numpy(dtype=np.int64)]
     kept = (left >= 0) & (right >= 0)
@@ -153,18 +157,16 @@ def reusable_pairs(previous: LinkageState, keys: pa.Array, fingerprints: np.ndar
             "match_probability": previous.pairs["match_probability"].to_numpy(dtype=float)[kept],
         }
     )
-    return reused, changed
+    return reused, ~unchanged
 
 
-def previous_roots(previous: LinkageState, keys: pa.Array) -> GuardedRoots:
-    """``previous``'s guarded clustering on this run's rows (``keys``: their member keys, in row order): nothing
+def previous_roots(previous: LinkageState, rows: np.ndarray) -> GuardedRoots:
+    """``previous``'s guarded clustering on this run's records (``rows``: :func:`previous_rows`): nothing
     (signature 0) for a record it did not have."""
-    found = pc.index_in(keys, value_set=arrow_array(previous.records["member_key"]))
-    known = found.is_valid().to_numpy(zero_copy_only=False)
-    rows = pc.fill_null(found, 0).to_numpy(zero_copy_only=False).astype(np.int64)[known]
-    roots = GuardedRoots.none(len(keys))
-    roots.signature[known] = previous.records["cluster_signature"].to_numpy(dtype=np.int64)[rows]
-    roots.root[known] = previous.records["cluster_root"].to_numpy(dtype=np.int64)[rows]
+    known = rows >= 0
+    roots = GuardedRoots.none(len(rows))
+    roots.signature[known] = previous.records["cluster_signature"].to_numpy(dtype=np.int64)[rows[known]]
+    roots.root[known] = previous.records["cluster_root"].to_numpy(dtype=np.int64)[rows[known]]
     return roots
 
 
