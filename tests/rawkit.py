@@ -60,11 +60,14 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, values: dict) -> None:
 _GENERALISED = {name for name, _ in PERSON_ROLE_COLUMNS}
 
 
+def token(label: object) -> object:
+    """A readable test token (``pnc-bob``) as ingest writes tokens: 32 hex digits (equal labels, equal tokens);
+    blank and missing stay so."""
+    return hashlib.sha256(label.encode()).hexdigest()[:32] if isinstance(label, str) and label else label
+
+
 def _as_token(column: str, value: object) -> object:
-    """A readable test token (``pnc-bob``) as ingest writes tokens: 32 hex digits (equal labels, equal tokens)."""
-    if column.endswith("_token") and isinstance(value, str) and value:
-        return hashlib.sha256(value.encode()).hexdigest()[:32]
-    return value
+    return token(value) if column.endswith("_token") else value
 
 
 def load(warehouse: Path, rows: list[Row], drops: tuple[Drop, ...]) -> None:

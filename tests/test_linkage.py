@@ -5,7 +5,6 @@ Fuzzy (Fellegi–Sunter) and context linkage are tested in test_linkage_fuzzy.py
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 
 import numpy as np
@@ -22,16 +21,12 @@ from masip.linkage.cluster import (
     recluster,
 )
 from masip.linkage.cluster_reuse import GuardedRoots, mix, row_identities
+from tests.rawkit import token
 
 #: the module (``masip.linkage.cluster`` is also the name of its function in the package's namespace)
 clustering = importlib.import_module("masip.linkage.cluster")
 
 TOKENS = ("pnc_token", "nhs_token", "crn_token", "name_dob_token")
-
-
-def token(value: str | None) -> str | None:
-    """A readable test token as the hex digest ingest writes (blank and missing stay so)."""
-    return hashlib.md5(value.encode()).hexdigest() if isinstance(value, str) and value else value
 
 
 def rec(

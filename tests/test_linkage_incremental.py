@@ -181,6 +181,20 @@ def test_an_incremental_run_clusters_again_only_the_components_a_week_changed(mo
     pd.testing.assert_frame_equal(new_state.records, full_state.records)
 
 
+def test_the_guards_read_nothing_a_rows_identity_leaves_out(weeks):
+    """A component's signature may stand for its clusters only if it covers every value the guards read: the
+    guards' attributes of a records frame cut down to GUARDED_COLUMNS are those of the whole frame."""
+    import masip.linkage as linkage
+    from masip.linkage.cluster_reuse import GUARDED_COLUMNS
+
+    records = linkage.canonical_records(weeks[1]).frame
+    assert set(GUARDED_COLUMNS) <= set(records.columns)
+    whole = cluster_module.Attributes.from_records(records)
+    cut = cluster_module.Attributes.from_records(records[list(GUARDED_COLUMNS)])
+    for name, values in vars(whole).items():
+        np.testing.assert_array_equal(getattr(cut, name), values, err_msg=name)
+
+
 def test_an_incremental_run_reuses_the_review_fields_of_unchanged_pairs_only(weeks):
     """The queue's field-by-field evidence of two unchanged records is last week's; the rest is scored, and the
     whole equals what scoring every queued pair again gives."""
