@@ -51,7 +51,11 @@ SPARK_CONF: dict[str, str] = {
     "spark.driver.memory": os.environ.get("MASIP_SPARK_DRIVER_MEMORY", "2g"),
     # Small tables, many short queries: compiling generated code and a tiered JIT cost more than they save.
     "spark.sql.codegen.wholeStage": "false",
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    # One code cache for compiled code and call adapters alike: in the default split, the small part for adapters
+    # filled up now and then in the equivalence test ("Out of space in CodeCache for adapters").
+    "spark.driver.extraJavaOptions": (
+        "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-SegmentedCodeCache -XX:ReservedCodeCacheSize=256m"
+    ),
 }
 PYTHON_JOB_OUTPUTS = "source:python_jobs+"
 #: Schemas whose tables come back as Parquet: the marts, and the Python job's table (a mart on DuckDB).
