@@ -482,8 +482,8 @@ def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest
 
 @pytest.mark.parametrize(
     ("records", "changed", "chunks"),
-    [(2_800_000, None, 3), (2_800_000, 26_000, 1), (2_800_000, 0, 1), (2_800_000, 400_000, 2),
-     (2_800_000, 2_800_000, 3), (1_000, 1_000, 1)],
+    [(2_800_000, None, 2), (2_800_000, 26_000, 1), (2_800_000, 0, 1), (2_800_000, 400_000, 1),
+     (2_800_000, 1_000_000, 2), (2_800_000, 2_800_000, 2), (5_000_000, 400_000, 2), (1_000, 1_000, 1)],
 )
 def test_an_incremental_pass_is_chunked_by_its_share_of_the_pairs(records, changed, chunks):
     """A weekly delta of a national year is one chunk (each chunk pair repeats the blocking join over all
