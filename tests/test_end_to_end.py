@@ -140,10 +140,15 @@ def test_quality_gate_catches_a_disclosive_count_and_an_unknown_flag(first_run, 
     with duckdb.connect(str(broken)) as con:
         con.execute("update marts.attrition_funnel_published set crimes = 3 where stage = 'RECORDED'")
         con.execute("update marts.dyad_flags set flag_code = 'MADE_UP' where flag_code = (select min(flag_code) from marts.dyad_flags)")
+        # past the range of the nanosecond timestamps the gate compares in one step: judged all the same
+        con.execute("update staging.stg_police__crimes set reported_at = timestamp '2500-01-01' "
+                    "where crime_ref = (select min(crime_ref) from staging.stg_police__crimes)")
     report = validate_warehouse(broken, tmp_path / "dq")
     failed = {(f["suite"], f["column"]) for f in report.summary()["failed"]}
     assert ("marts.attrition_funnel_published", "is_disclosable") in failed
     assert ("marts.dyad_flags", "flag_code") in failed
+    assert ("staging.stg_police__crimes", "reported_at") in failed
+    assert len(failed) == 3
     # a failing suite is validated again for its counts (the first pass is pass/fail only)
     unknown_flags = next(f for f in report.summary()["failed"] if (f["suite"], f["column"]) == ("marts.dyad_flags", "flag_code"))
     assert unknown_flags["unexpected_count"] >= 1
