@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.acero  # before ingest forks its workers: see _repeats
 import pyarrow.compute as pc
 
 from connectors.column_rules import (
@@ -408,6 +409,9 @@ def _repeats(columns: list[pa.Array], key: int) -> np.ndarray:
         chosen = pa.array(candidates, type=pa.int64())
         names = [f"c{i}" for i in range(len(columns))]
         table = pa.table([*(column.take(chosen) for column in columns), chosen], names=[*names, "row"])
+        # group_by needs pyarrow.acero, imported at the top of this module, before ingest forks its workers: a
+        # forked worker that imported it on first use here crashed once (a segfault in the garbage collector
+        # during the import, in CI), and a forked child should not import C extensions anyway
         firsts = table.group_by(names, use_threads=False).aggregate([("row", "min")])["row_min"].to_numpy()
         repeated[candidates] = True
         repeated[firsts] = False
