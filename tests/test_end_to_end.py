@@ -140,7 +140,9 @@ def test_quality_gate_catches_a_disclosive_count_and_an_unknown_flag(first_run, 
     with duckdb.connect(str(broken)) as con:
         con.execute("update marts.attrition_funnel_published set crimes = 3 where stage = 'RECORDED'")
         con.execute("update marts.dyad_flags set flag_code = 'MADE_UP' where flag_code = (select min(flag_code) from marts.dyad_flags)")
-        # past the range of the nanosecond timestamps the gate compares in one step: judged all the same
+        # a timestamp the gate compares in one step (as nanoseconds), and one past that range: both judged
+        con.execute("update marts.victim_journey set event_at = timestamp '1800-01-01' "
+                    "where event_id = (select min(event_id) from marts.victim_journey)")
         con.execute("update staging.stg_police__crimes set reported_at = timestamp '2500-01-01' "
                     "where crime_ref = (select min(crime_ref) from staging.stg_police__crimes)")
     report = validate_warehouse(broken, tmp_path / "dq")
@@ -148,7 +150,8 @@ def test_quality_gate_catches_a_disclosive_count_and_an_unknown_flag(first_run, 
     assert ("marts.attrition_funnel_published", "is_disclosable") in failed
     assert ("marts.dyad_flags", "flag_code") in failed
     assert ("staging.stg_police__crimes", "reported_at") in failed
-    assert len(failed) == 3
+    assert ("marts.victim_journey", "event_at") in failed
+    assert len(failed) == 4
     # a failing suite is validated again for its counts (the first pass is pass/fail only)
     unknown_flags = next(f for f in report.summary()["failed"] if (f["suite"], f["column"]) == ("marts.dyad_flags", "flag_code"))
     assert unknown_flags["unexpected_count"] >= 1
