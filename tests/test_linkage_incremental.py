@@ -24,7 +24,7 @@ from masip.linkage import (
     review,
     scorer,
 )
-from masip.linkage.state import merged_pairs
+from masip.linkage.state import PAIR_COLUMNS, merged_pairs
 from tests.test_linkage_fuzzy import HEALTH, ORDERS, person
 
 cluster_module = importlib.import_module("masip.linkage.cluster")
@@ -274,6 +274,10 @@ def test_reused_and_fresh_pairs_merge_into_a_full_runs_order():
     pairs = pairs.drop_duplicates(["uid_l", "uid_r"]).sort_values(["uid_l", "uid_r"]).reset_index(drop=True)
     pairs["match_probability"] = rng.random(len(pairs))
     fresh = rng.random(len(pairs)) < 0.1
-    merged = merged_pairs(pairs[~fresh].reset_index(drop=True), pairs[fresh].reset_index(drop=True))
+    reused = {c: pairs[c].to_numpy()[~fresh] for c in PAIR_COLUMNS}
+    merged = merged_pairs(reused, pairs[fresh].reset_index(drop=True))
     pd.testing.assert_frame_equal(merged, pairs)
-    assert merged_pairs(pairs.iloc[:0], pairs).equals(pairs) and merged_pairs(pairs, pairs.iloc[:0]).equals(pairs)
+    assert reused == {}  # consumed
+    every = {c: pairs[c].to_numpy() for c in PAIR_COLUMNS}
+    assert merged_pairs({c: v[:0] for c, v in every.items()}, pairs).equals(pairs)
+    assert merged_pairs(every, pairs.iloc[:0]).equals(pairs)

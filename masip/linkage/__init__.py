@@ -375,11 +375,14 @@ def link_for_review(
             # the scorer holds its own copy of the filters: a third of a national year's memory otherwise
             recs.drop(columns=[c for c in fuzzy.BLOOM_BITS if c in recs], inplace=True)
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
+            fingerprints = scorer.fingerprints()
             carried = previous_rows(frozen, sorted_keys) if frozen else None
-            state, changed = _scored_state(scorer, model, sorted_keys, frozen, carried)
             known_fields = frozen.review_fields if frozen else None
             clustered = previous_roots(frozen, carried) if frozen else None
-            frozen = None  # the previous run's pairs, not needed past scoring: most of a gigabyte at a national year
+            reuse = reusable_pairs(frozen, carried, fingerprints) if frozen and not frozen.records.empty else None
+            # the previous run's pairs, not needed once renumbered: most of a gigabyte at a national year
+            frozen = carried = None
+            state, changed = _scored_state(scorer, model, sorted_keys, fingerprints, reuse)
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
             labels, effective, roots = cluster_reusing(
                 n, edges, attrs, must, cannot, row_identities(recs, sorted_keys), clustered
@@ -427,19 +430,17 @@ def _queue_output(links: pd.DataFrame, queue: pd.DataFrame) -> pd.DataFrame:
 
 
 def _scored_state(
-    scorer, model, keys: pa.Array, previous: LinkageState | None, rows: np.ndarray | None
+    scorer, model, keys: pa.Array, fingerprints: np.ndarray, reuse: tuple[dict[str, np.ndarray], np.ndarray] | None
 ) -> tuple[LinkageState, np.ndarray | None]:
-    """Score the candidate pairs (reusing ``previous``'s where records are unchanged; ``rows``: the records' rows in
-    it, :func:`state.previous_rows`) into a new state; and which records are new or changed since ``previous``
-    (None when every pair was scored)."""
-    fingerprints = scorer.fingerprints()
-    changed = None
-    if previous is None or previous.records.empty:
-        pairs = scorer.predict(model)
+    """Score the candidate pairs into a new state, only those of new or changed records when given ``reuse``
+    (:func:`state.reusable_pairs`: the previous run's pairs between unchanged records, which this consumes, and
+    which records are new or changed); and those records (None when every pair was scored)."""
+    if reuse is None:
+        pairs, changed = scorer.predict(model), None
     else:
-        reused, changed = reusable_pairs(previous, rows, fingerprints)
+        reused, changed = reuse
+        log.info("person linkage: %d pairs reused, %d records new or changed", len(reused["uid_l"]), int(changed.sum()))
         pairs = merged_pairs(reused, scorer.predict(model, changed=changed))
-        log.info("person linkage: %d pairs reused, %d records new or changed", len(reused), int(changed.sum()))
     return LinkageState.of_run(model.to_json(), scorer.term_frequencies(model), keys, fingerprints, pairs), changed
 
 

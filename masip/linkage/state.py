@@ -93,7 +93,10 @@ class LinkageState:
             {"member_key": pd.arrays.ArrowExtensionArray(keys), "fingerprint": fingerprints,
              "cluster_signature": roots.signature, "cluster_root": roots.root}
         )
-        return cls(model, term_frequencies, records, pairs[list(PAIR_COLUMNS)].reset_index(drop=True))
+        # the scorer's pairs come with exactly these columns: kept as they are, not copied (a national year's
+        # pairs take most of a gigabyte)
+        kept = pairs if list(pairs.columns) == list(PAIR_COLUMNS) else pairs[list(PAIR_COLUMNS)]
+        return cls(model, term_frequencies, records, kept.set_axis(pd.RangeIndex(len(kept)), copy=False))
 
     def with_roots(self, roots: GuardedRoots) -> LinkageState:
         """The state with what the guarded clustering decided for each of its records."""
@@ -134,8 +137,11 @@ def previous_rows(previous: LinkageState, keys: pa.Array) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def reusable_pairs(previous: LinkageState, rows: np.ndarray, fingerprints: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """The previous run's pairs between records unchanged since, and which records are new or changed.
+def reusable_pairs(
+    previous: LinkageState, rows: np.ndarray, fingerprints: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The previous run's pairs between records unchanged since (one array per :data:`PAIR_COLUMNS`), and which
+    records are new or changed.
 
     ``rows``: :func:`previous_rows` of this run's records (sorted by member
     key); ``fingerprints``: theirs. The pairs come back renumbered to this
@@ -149,14 +155,10 @@ def reusable_pairs(previous: LinkageState, rows: np.ndarray, fingerprints: np.nd
     left = new_row[previous.pairs["uid_l"].to_numpy(dtype=np.int64)]
     right = new_row[previous.pairs["uid_r"].to_numpy(dtype=np.int64)]
     kept = (left >= 0) & (right >= 0)
-    reused = pd.DataFrame(
-        {
-            "uid_l": left[kept],
-            "uid_r": right[kept],
-            "match_weight": previous.pairs["match_weight"].to_numpy(dtype=float)[kept],
-            "match_probability": previous.pairs["match_probability"].to_numpy(dtype=float)[kept],
-        }
-    )
+    reused = {"uid_l": left[kept], "uid_r": right[kept]}
+    del left, right
+    for column in PAIR_COLUMNS[2:]:
+        reused[column] = previous.pairs[column].to_numpy(dtype=float)[kept]
     return reused, ~unchanged
 
 
@@ -170,16 +172,30 @@ def previous_roots(previous: LinkageState, rows: np.ndarray) -> GuardedRoots:
     return roots
 
 
-def merged_pairs(reused: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+def merged_pairs(reused: dict[str, np.ndarray], fresh: pd.DataFrame) -> pd.DataFrame:
     """Reused and freshly scored pairs as one table, in the order a full run returns them (``uid_l, uid_r``).
 
+    ``reused``: :func:`reusable_pairs`'s arrays, which it consumes (each is
+    dropped from the dict once copied: a national week reuses tens of millions
+    of pairs, and holding them twice was the weekly linkage's peak of memory).
     Each part comes in that order already (the scorer sorts; reused pairs keep
-    the previous run's order, renumbered monotonically), so a stable sort of
-    one integer key per pair is a merge of two runs: a national week's tens of
-    millions of pairs in a fraction of a second.
+    the previous run's order, renumbered monotonically) and no pair is in both
+    (a fresh pair has a new or changed record, a reused one has none), so the
+    fresh pairs' places follow from a binary search of their keys among the
+    reused ones'.
     """
-    parts = (reused, fresh)
-    width = max([int(p["uid_r"].max()) + 1 for p in parts if len(p)], default=1)
-    key = np.concatenate([p["uid_l"].to_numpy(dtype=np.int64) * width + p["uid_r"].to_numpy(dtype=np.int64) for p in parts])
-    order = np.argsort(key, kind="stable")
-    return pd.DataFrame({c: np.concatenate([p[c].to_numpy() for p in parts])[order] for c in PAIR_COLUMNS})
+    def keys(uid_l: np.ndarray, uid_r: np.ndarray) -> np.ndarray:
+        return uid_l.astype(np.int64) * width + uid_r.astype(np.int64)
+
+    width = max([int(p["uid_r"].max()) + 1 for p in (reused, fresh) if len(p["uid_r"])], default=1)
+    fresh_keys = keys(fresh["uid_l"].to_numpy(), fresh["uid_r"].to_numpy())
+    places = np.searchsorted(keys(reused["uid_l"], reused["uid_r"]), fresh_keys, side="right")
+    is_fresh = np.zeros(len(reused["uid_l"]) + len(fresh), dtype=bool)
+    is_fresh[places + np.arange(len(fresh))] = True
+    merged = {}
+    for column in PAIR_COLUMNS:
+        values = np.empty(len(is_fresh), dtype=np.int64 if column.startswith("uid") else float)
+        values[~is_fresh] = reused.pop(column)
+        values[is_fresh] = fresh[column].to_numpy()
+        merged[column] = values
+    return pd.DataFrame(merged, copy=False)
