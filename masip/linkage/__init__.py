@@ -396,7 +396,11 @@ def link_for_review(
                 # scored pairs at the probability their link was decided at (the prior for this run's size)
                 decided_at = fuzzy.rescore(state.pairs["match_weight"].to_numpy(dtype=float), model.prior_weight,
                                            model.prior_for(n))
-                scored = state.pairs.assign(match_probability=decided_at)
+                # a frame of views, not a copy of a national year's tens of millions of pairs
+                scored = pd.DataFrame(
+                    {"uid_l": state.pairs["uid_l"], "uid_r": state.pairs["uid_r"], "match_probability": decided_at},
+                    copy=False,
+                )
                 queue = rv.banded_pairs(n, edges, effective, scored, must, cannot)
                 keys = sorted_keys.to_numpy(zero_copy_only=False)
                 queue["review_id"] = [rv.review_id_for(keys[a], keys[b]) for a, b in zip(queue["i"], queue["j"])]
@@ -447,8 +451,9 @@ def _scored_state(
 def _combined(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Edge lists as one, with the edge dtypes even when empty."""
     parts = [p for p in parts if len(p)] or [_edges([], [], 0, [])]
-    edges = pd.concat(parts, ignore_index=True)
-    return edges.astype({"i": np.int64, "j": np.int64, "rank": np.int64, "probability": float})
+    edges = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    # columns already of these types are not copied: tens of millions of edges at a national year
+    return edges.astype({"i": np.int64, "j": np.int64, "rank": np.int64, "probability": float}, copy=False)
 
 
 def _strongest_links(n: int, parts: list[tuple[pd.DataFrame, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
