@@ -21,7 +21,6 @@ from masip.linkage import (
     link_for_review,
     link_person_records,
     link_with_state,
-    review,
     scorer,
 )
 from masip.linkage.state import PAIR_COLUMNS, merged_pairs
@@ -120,7 +119,7 @@ def test_first_run_trains_a_model(runs, weeks):
 
 def test_a_frozen_model_decides_under_the_prior_of_the_grown_partnership(runs, weeks):
     """The share of record pairs that match falls as 1/n: a weekly run on more records needs more evidence."""
-    state, (full_links, _), _ = runs
+    state, _, _ = runs
     model = fuzzy.Model.from_json(state.model)
     assert model.records == len(weeks[0])  # trained on last week's records
     assert model.prior_for(model.records) == model.prior
@@ -184,7 +183,7 @@ def test_an_incremental_run_clusters_again_only_the_components_a_week_changed(mo
 def test_the_guards_read_nothing_a_rows_identity_leaves_out(weeks):
     """A component's signature may stand for its clusters only if it covers every value the guards read: the
     guards' attributes of a records frame cut down to GUARDED_COLUMNS are those of the whole frame."""
-    import masip.linkage as linkage
+    from masip import linkage
     from masip.linkage.cluster_reuse import GUARDED_COLUMNS
 
     records = linkage.canonical_records(weeks[1]).frame
