@@ -81,7 +81,7 @@ MIN_MATCH_WEIGHT = -12.0
 #: pairs would spill tens of GB at once; in chunks each pass holds about 1/chunks² of them. But each chunk
 #: pair also copies its records out of the whole table (Splink's source pruning) and repeats the blocking
 #: join: at 400,000 (49 chunk pairs for 2.8 million records) those copies were two thirds of a national
-#: linkage. A national year's retraining linkage (2.8 million records, same links in each case) took 298 s
+#: linkage. A national year's retraining linkage (2.5 million records, same links in each case) took 298 s
 #: unchunked (spilling), 276 s at a million (9 chunk pairs) and 252 s at 1.5 million (4 chunk pairs).
 PREDICTION_CHUNK_RECORDS = 1_500_000
 
