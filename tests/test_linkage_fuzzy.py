@@ -647,13 +647,45 @@ def test_a_name_only_record_with_the_same_name_agrees_exactly_not_as_a_typo():
     assert fields.loc[("typo", "forename"), "agreement_level"].startswith("dice(forename)")
 
 
-def test_token_lists_become_sorted_integer_lists_whatever_their_lengths():
-    """Equal sets of tokens must be equal lists: each list is sorted, lists of every length, empty and null."""
+@pytest.mark.parametrize("length", [lambda i: i % 6, lambda i: 0 if i % 4 == 0 else 5], ids=["mixed", "padded"])
+def test_token_lists_become_sorted_integer_lists_whatever_their_lengths(length):
+    """Equal sets of tokens must be equal lists: each list is sorted, lists of every length, empty and null; and
+    lists all of one length (ingest pads the nickname lists to one), which are sorted as one matrix."""
     from masip.linkage import comparisons as C
 
     digest = [hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(400)]
-    lists = [None if i % 13 == 0 else [digest[(i * 7 + k * 31) % 400] for k in range(i % 6)] for i in range(300)]
+    lists = [None if i % 13 == 0 else [digest[(i * 7 + k * 31) % 400] for k in range(length(i))] for i in range(300)]
     as_int = lambda token: int.from_bytes(bytes.fromhex(token[:16]), "big", signed=True)
     expected = [None if tokens is None else sorted(as_int(t) for t in tokens) for tokens in lists]
     assert C.token_int_lists(pa.array(lists)).to_pylist() == expected
     assert any(tokens and tokens != sorted(tokens) for tokens in lists)  # the input was not sorted already
+
+
+def _with_bytes_under_nulls(values: list[str | None]) -> pa.Array:
+    """A string array whose null slots still hold bytes (Arrow allows it; DuckDB and pyarrow seldom do it)."""
+    filled = pa.array([v if v is not None else "f" * 32 for v in values], pa.string())
+    validity = pa.array([v is not None for v in values]).buffers()[1]
+    return pa.Array.from_buffers(pa.string(), len(values), [validity, *filled.buffers()[1:]])
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        lambda d: pa.array([None if i % 7 == 0 else "" if i % 5 == 0 else d[i] for i in range(200)]),  # one width
+        lambda d: pa.array([d[i][: 4 + i % 40] if i % 3 else None for i in range(200)]),  # short and long values
+        lambda d: _with_bytes_under_nulls([None if i % 7 == 0 else d[i] for i in range(200)]),
+        lambda d: pa.array([d[i] for i in range(200)]).slice(13, 150),  # an offset into the buffers
+    ],
+    ids=["one-width", "widths", "bytes-under-nulls", "sliced"],
+)
+def test_tokens_become_the_integer_of_their_first_16_hex_digits(column):
+    """Every shape of a token column converts as each value would alone: the leading 16 hex digits (fewer:
+    zero-padded on the left) as a signed 64-bit integer; null and blank stay null."""
+    from masip.linkage import comparisons as C
+
+    values = column([hashlib.sha256(str(i).encode()).hexdigest()[:40] for i in range(200)])
+    expected = [
+        None if not v else int.from_bytes(bytes.fromhex(v[:16].rjust(16, "0")), "big", signed=True)
+        for v in values.to_pylist()
+    ]
+    assert C.token_ints(values).to_pylist() == expected

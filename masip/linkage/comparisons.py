@@ -480,10 +480,30 @@ def _token_ints_of(array: pa.Array) -> pa.Array:
         return array.cast(pa.int64())
     array = array.cast(pa.string())
     missing = pc.fill_null(pc.equal(array, ""), True)
-    head = pc.utf8_lpad(pc.utf8_slice_codeunits(array, 0, _HEX_DIGITS), _HEX_DIGITS, "0")
-    digits = _fixed_width_rows(pc.fill_null(head, "0" * _HEX_DIGITS), _HEX_DIGITS)
+    digits = _leading_digits(array)
     ints = np.frombuffer(bytes.fromhex(digits.tobytes().decode("ascii")), dtype=">i8").astype(np.int64)
     return pa.array(ints, mask=missing.to_numpy(zero_copy_only=False))
+
+
+def _leading_digits(array: pa.Array) -> np.ndarray:
+    """The first :data:`_HEX_DIGITS` characters of each value, left-padded with ``0`` (null and blank: all
+    ``0``), as an ``(n, _HEX_DIGITS)`` byte matrix.
+
+    Tokens as ingest writes them are all one width: their bytes are read straight from the Arrow buffer
+    (a national year's nickname lists hold tens of millions); anything else is sliced and padded value by
+    value.
+    """
+    lengths = _lengths(array)
+    present = lengths > 0
+    width = int(lengths.max(initial=0))
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
+    # null slots may hold bytes in Arrow: only a buffer holding exactly the present values is read as is
+    if width >= _HEX_DIGITS and np.all(lengths[present] == width) and offsets[-1] - offsets[0] == lengths.sum():
+        digits = np.full((len(array), _HEX_DIGITS), ord("0"), dtype=np.uint8)
+        digits[present] = _fixed_width_rows(array, width)[:, :_HEX_DIGITS]
+        return digits
+    head = pc.utf8_lpad(pc.utf8_slice_codeunits(array, 0, _HEX_DIGITS), _HEX_DIGITS, "0")
+    return _fixed_width_rows(pc.fill_null(head, "0" * _HEX_DIGITS), _HEX_DIGITS)
 
 
 def token_int_lists(values: pd.Series | pa.Array) -> pa.Array:
@@ -514,6 +534,9 @@ def _sorted_within_lists(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarr
     The lists of one length are one matrix sorted along its rows, so a national year's nickname lists
     (millions of lists of about 17 tokens) take one sort per distinct length, not a sort of every token.
     """
+    sizes = np.unique(lengths[lengths > 0])
+    if len(sizes) == 1:  # lists of one length (the padded nickname lists): the values are that matrix's rows
+        return np.sort(flat.reshape(-1, sizes[0]), axis=1).ravel()
     ordered = flat.copy()
     for length in np.unique(lengths[lengths > 1]):
         positions = starts[lengths == length][:, None] + np.arange(length)
