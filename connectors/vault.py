@@ -5,7 +5,8 @@ or ``--vault`` elsewhere), mode 0700 with owner-only files:
 
 * ``records.duckdb``, table ``person_encodings``: for every record role of every
   input row version, its keyed tokens and fuzzy-linkage encodings
-  (:data:`connectors.raw_schema.PERSON_ENCODED_COLUMNS`), the key version that
+  (:data:`connectors.raw_schema.PERSON_ENCODED_COLUMNS`; tokens stored as the
+  64-bit integers the linkage compares, :func:`stored_encodings`), the key version that
   made them, and the record-role keys that join it to ``raw.person_roles`` in
   the warehouse. Written by ingest only, append-only, one drop at a time.
 * ``linkage.duckdb``: the linkage state (model, term frequencies, scored
@@ -74,6 +75,69 @@ VAULT_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("key_version", "varchar"),
     *PERSON_ENCODED_COLUMNS,
 )
+
+
+#: Vault columns of tokens and of token lists (stored as integers, see :func:`stored_encodings`).
+TOKEN_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint")
+TOKEN_LIST_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint[]")
+
+
+def stored_encodings(encodings: pa.Table) -> pa.Table:
+    """``encodings`` as the vault stores them: each hex token as the signed 64-bit integer of its first 16 hex
+    digits, each token list as the sorted list of those (:func:`masip.linkage.comparisons.token_ints`).
+
+    The linkage compares exactly these integers, so storing them loses nothing it reads, and it costs a
+    quarter of the bytes of hex text to hand over from ingest's workers, write, keep and read back (a
+    national year's nickname lists alone hold tens of millions of tokens).
+    """
+    from masip.linkage.comparisons import token_int_lists, token_ints
+
+    for name in encodings.column_names:
+        convert = token_ints if name in TOKEN_COLUMNS else token_int_lists if name in TOKEN_LIST_COLUMNS else None
+        if convert is not None:
+            encodings = encodings.set_column(encodings.column_names.index(name), name, convert(encodings[name]))
+    return encodings
+
+
+def _token_integer_sql(column: str) -> str:
+    """SQL of :func:`stored_encodings`' conversion of one hex token (for vaults written before it)."""
+    digits = f"lpad(left({column}, 16), 16, '0')"
+    # in two exact 32-bit halves: DuckDB reads a longer hex string through a double
+    unsigned = f"(('0x' || left({digits}, 8))::bigint::hugeint * 4294967296 + ('0x' || right({digits}, 8))::bigint)"
+    return (
+        f"case when {column} is null or {column} = '' then null else "
+        f"({unsigned} - case when {unsigned} >= 9223372036854775808 then 18446744073709551616 else 0 end)::bigint end"
+    )
+
+
+def _store_tokens_as_integers(con: duckdb.DuckDBPyConnection) -> None:
+    """Convert the hex token columns of a vault written before tokens were stored as integers, in place."""
+    types = dict(con.execute(
+        "select column_name, data_type from information_schema.columns where table_name = ?", [RECORDS_TABLE]
+    ).fetchall())
+    old = [c for c in (*TOKEN_COLUMNS, *TOKEN_LIST_COLUMNS) if types.get(c, "").startswith("VARCHAR")]
+    if not old:
+        return
+    log.info("vault: storing the tokens of %d columns as 64-bit integers (once, for a vault of an older release)", len(old))
+    con.execute("begin transaction")
+    try:
+        for column in old:
+            converted = (
+                _token_integer_sql(column) if column in TOKEN_COLUMNS
+                else f"list_sort(list_transform({column}, lambda token: {_token_integer_sql('token')}))"
+            )
+            con.execute(
+                f"alter table {RECORDS_TABLE} alter {column} set data type "
+                f"{'bigint' if column in TOKEN_COLUMNS else 'bigint[]'} using {converted}"
+            )
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")
+        raise KeyVersionMismatch(
+            "the linkage vault holds tokens that are not the hex digests ingest writes: it was not written by this "
+            "pipeline's ingest, or it is damaged. Restore it from a backup, or rebuild the warehouse and the vault "
+            "from the landing copies (README, key rotation)."
+        ) from None
 
 
 class KeyVersionMismatch(RuntimeError):
@@ -146,6 +210,7 @@ class Vault:
         con = duckdb.connect(str(self.records_path))
         body = ", ".join(f"{name} {sql_type}" for name, sql_type in VAULT_RECORD_COLUMNS)
         con.execute(f"create table if not exists {RECORDS_TABLE} ({body})")
+        _store_tokens_as_integers(con)
         self.protect()
         return con
 

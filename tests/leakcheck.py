@@ -131,13 +131,15 @@ def scan_files(root: Path, plain: PlainIdentifiers, suffixes: tuple[str, ...] = 
 
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
 _BIT_RUN = re.compile(r"[01]{64,}")
+_DECIMAL_RUN = re.compile(r"-?[0-9]{12,}")
 
 
 @dataclass
 class VaultEncodings:
     """Every token, filter and encoding the vault holds, in the forms it could be written elsewhere."""
 
-    hex_text: set[str] = field(default_factory=set)  # tokens as hex text (lower case)
+    hex_text: set[str] = field(default_factory=set)  # tokens' 64 bits as hex text (lower case)
+    decimal_text: set[str] = field(default_factory=set)  # tokens as the vault stores them, signed integers
     bit_text: set[str] = field(default_factory=set)  # Bloom filters as '0101…' text
     raw_bytes: set[bytes] = field(default_factory=set)  # tokens and filters as bytes
 
@@ -145,7 +147,9 @@ class VaultEncodings:
         return len(self.hex_text) + len(self.bit_text)
 
     def in_text(self, text: str) -> list[str]:
-        hits = [run for run in _HEX_RUN.findall(text) if run.lower() in self.hex_text]
+        # a token's 64 bits may lead a longer hex run (the 128-bit hex token ingest makes)
+        hits = [run for run in _HEX_RUN.findall(text) if run[:16].lower() in self.hex_text]
+        hits += [run for run in _DECIMAL_RUN.findall(text) if run in self.decimal_text]
         hits += [run[:16] + "…" for run in _BIT_RUN.findall(text) if run in self.bit_text]
         return hits
 
@@ -168,9 +172,11 @@ def collect_encodings(records: Path) -> VaultEncodings:
             for (token,) in con.execute(
                 f"select distinct {values} from person_encodings where {name} is not null"
             ).fetchall():
-                if token:
-                    found.hex_text.add(token.lower())
-                    found.raw_bytes.add(bytes.fromhex(token))
+                if token is not None:
+                    as_bytes = token.to_bytes(8, "big", signed=True)
+                    found.hex_text.add(as_bytes.hex())
+                    found.decimal_text.add(str(token))
+                    found.raw_bytes.add(as_bytes)
     return found
 
 

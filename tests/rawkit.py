@@ -61,13 +61,18 @@ _GENERALISED = {name for name, _ in PERSON_ROLE_COLUMNS}
 
 
 def token(label: object) -> object:
-    """A readable test token (``pnc-bob``) as ingest writes tokens: 32 hex digits (equal labels, equal tokens);
+    """A readable test token (``pnc-bob``) as ingest makes tokens: 32 hex digits (equal labels, equal tokens);
     blank and missing stay so."""
     return hashlib.sha256(label.encode()).hexdigest()[:32] if isinstance(label, str) and label else label
 
 
 def _as_token(column: str, value: object) -> object:
-    return token(value) if column.endswith("_token") else value
+    """The vault's form of a test token (:func:`connectors.vault.stored_encodings`): its first 64 bits as a
+    signed integer."""
+    if not column.endswith("_token"):
+        return value
+    made = token(value)
+    return int.from_bytes(bytes.fromhex(made[:16]), "big", signed=True) if made else None
 
 
 def load(warehouse: Path, rows: list[Row], drops: tuple[Drop, ...]) -> None:

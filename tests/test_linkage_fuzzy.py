@@ -442,7 +442,8 @@ def test_ingest_writes_the_encodings_to_the_vault(tmp_path):
                 "select column_name, data_type from information_schema.columns where table_name = 'person_encodings'"
             ).fetchall()
         )
-        assert types["forename_bloom_ym"] == "BIT" and types["forename_variant_tokens"] == "VARCHAR[]"
+        assert types["forename_bloom_ym"] == "BIT" and types["forename_variant_tokens"] == "BIGINT[]"
+        assert types["forename_token"] == types["pnc_token"] == "BIGINT"
         filled = con.execute(
             "select count(*), count(forename_bloom_ym), count(surname_bloom_u), count(dob_unordered_token), "
             "min(bit_length(forename_bloom_yd)), count(*) filter (where forename_token is not null) "

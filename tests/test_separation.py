@@ -27,7 +27,13 @@ import duckdb
 import pytest
 from pypdf import PdfReader
 
-from connectors.vault import RECORDS_TABLE, Vault
+from connectors.vault import (
+    RECORDS_TABLE,
+    TOKEN_COLUMNS,
+    TOKEN_LIST_COLUMNS,
+    KeyVersionMismatch,
+    Vault,
+)
 from masip.casepack import build_casepack
 from masip.evaluation import build_evaluation_report
 from masip.linkage.stage import (
@@ -114,14 +120,51 @@ def test_the_linkage_refuses_a_missing_vault_at_once(tmp_path: Path):
         run_linkage_process(warehouse, Vault(tmp_path / "elsewhere"))
 
 
+def _as_older_release_wrote_it(records: Path) -> None:
+    """The vault's tokens as hex text, as releases before integer tokens stored them (same first 64 bits)."""
+    with duckdb.connect(str(records)) as con:
+        for column in TOKEN_COLUMNS:
+            con.execute(f"alter table {RECORDS_TABLE} alter {column} set data type varchar using "
+                        f"lower(printf('%016x', {column})) || '00000000deadbeef'")
+        for column in TOKEN_LIST_COLUMNS:
+            con.execute(f"alter table {RECORDS_TABLE} alter {column} set data type varchar[] using "
+                        f"list_transform({column}, lambda t: lower(printf('%016x', t)) || '00000000deadbeef')")
+
+
+def test_a_vault_of_hex_tokens_is_converted_once_and_links_as_before(built: Built, tmp_path: Path):
+    """A vault written before tokens were stored as integers: the linkage reads it as it is, and ingest's next
+    write converts it in place to exactly what ingest writes now."""
+    shutil.copytree(built.warehouse.parent, tmp_path / "copy")
+    warehouse = tmp_path / "copy" / built.warehouse.name
+    vault = Vault.for_warehouse(warehouse)
+    query = f"select * exclude (drop_name, drop_sha256) from {RECORDS_TABLE} order by all"
+    with duckdb.connect(str(vault.records_path), read_only=True) as con:
+        written = con.execute(query).fetchall()
+    _as_older_release_wrote_it(vault.records_path)
+    with duckdb.connect(str(vault.records_path), read_only=True) as con:
+        assert con.execute(f"select typeof(pnc_token) from {RECORDS_TABLE} limit 1").fetchone()[0] == "VARCHAR"
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        links = con.execute("select * from linkage.person_links order by all").fetchall()
+    run_linkage_process(warehouse, vault)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select * from linkage.person_links order by all").fetchall() == links
+    vault.open_records().close()
+    with duckdb.connect(str(vault.records_path), read_only=True) as con:
+        assert con.execute(query).fetchall() == written
+
+
 def test_the_linkage_refuses_a_vault_whose_tokens_are_not_ingests_without_showing_them(built: Built, tmp_path: Path):
     shutil.copytree(built.warehouse.parent, tmp_path / "copy")
     warehouse = tmp_path / "copy" / built.warehouse.name
     vault = Vault.for_warehouse(warehouse)
+    _as_older_release_wrote_it(vault.records_path)
     with duckdb.connect(str(vault.records_path)) as con:
         con.execute(f"update {RECORDS_TABLE} set pnc_token = 'ZZ-NOT-A-TOKEN' where rowid = 0")
     with pytest.raises(LinkageInputError, match="not the hex digests ingest writes.*landing copies") as refused:
         run_linkage_process(warehouse, vault)
+    assert "ZZ-NOT-A-TOKEN" not in str(refused.value)
+    with pytest.raises(KeyVersionMismatch, match="not the hex digests ingest writes.*landing copies") as refused:
+        vault.open_records()
     assert "ZZ-NOT-A-TOKEN" not in str(refused.value)
 
 
@@ -136,6 +179,19 @@ def test_no_vault_encoding_in_any_warehouse_cell_or_output_file(built: Built):
     assert scan_files_for_encodings(built.out, encodings) == {}
     [pdf] = (built.out / "casepack").glob("*.pdf")  # its text is compressed in the file: scan it extracted too
     assert encodings.in_text("\n".join(page.extract_text() for page in PdfReader(pdf).pages)) == []
+
+
+def test_the_encoding_scan_finds_a_vault_token_in_every_form_it_could_be_written_in(built: Built, tmp_path: Path):
+    """The scan above would see a leaked token: as the vault's integer, as hex (alone or leading the 128-bit hex
+    token ingest makes), and as raw bytes in a file."""
+    encodings = collect_encodings(built.vault.records_path)
+    token = min(encodings.decimal_text)
+    as_bytes = int(token).to_bytes(8, "big", signed=True)
+    for text in (f"person {token} seen", f"id={as_bytes.hex()};", f"{as_bytes.hex().upper()}0123456789ABCDEF"):
+        assert encodings.in_text(text), text
+    assert encodings.in_text(f"person {int(token) + 1} seen") == []
+    (tmp_path / "export.bin").write_bytes(b"\x00header" + as_bytes + b"trailer")
+    assert scan_files_for_encodings(tmp_path, encodings) == {str(tmp_path / "export.bin"): [as_bytes.hex()]}
 
 
 def test_no_column_of_hex_digests_derived_from_identifiers(built: Built):

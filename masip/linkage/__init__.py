@@ -131,17 +131,19 @@ def canonical_records(records: pd.DataFrame, consume: bool = False) -> Canonical
 
 
 def compact_tokens(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with its tokens and token lists as 64-bit integers (:func:`comparisons.token_ints`), a quarter
-    of the memory of hex strings; other columns as they are.
+    """``batch`` with its tokens and token lists as 64-bit integers (:func:`comparisons.token_ints`), each
+    column copied out of the batch.
 
-    The linkage stage applies it to each batch of records as it reads them, so a national year's hex
-    tokens are never all in memory at once; :func:`_canonical` leaves integers as they are.
+    The vault stores tokens as these integers (:func:`connectors.vault.stored_encodings`); a vault of an
+    older release holds hex text, converted here batch by batch as it is read, so its hex tokens are never
+    all in memory at once. :func:`_canonical` leaves integers as they are.
     """
 
     def compacted(name: str) -> pa.Array:
         scored = _token_integers(name, batch.column(name))
-        # otherwise a copy: a column imported from DuckDB keeps its whole batch (hex tokens included) alive
-        return scored if scored is not None else pa.concat_arrays([batch.column(name)])
+        # a copy either way: a column imported from DuckDB keeps its whole batch alive (integers pass through
+        # the conversion as they are, in the batch's own buffers)
+        return pa.concat_arrays([batch.column(name) if scored is None else scored])
 
     return pa.RecordBatch.from_arrays([compacted(name) for name in batch.schema.names], names=batch.schema.names)
 
