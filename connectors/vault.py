@@ -78,8 +78,8 @@ VAULT_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 #: Vault columns of tokens and of token lists (stored as integers, see :func:`stored_encodings`).
-TOKEN_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint")
-TOKEN_LIST_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint[]")
+VAULT_TOKEN_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint")
+VAULT_TOKEN_LIST_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint[]")
 
 
 def stored_encodings(encodings: pa.Table) -> pa.Table:
@@ -92,10 +92,10 @@ def stored_encodings(encodings: pa.Table) -> pa.Table:
     """
     from masip.linkage.comparisons import token_int_lists, token_ints
 
+    converters = {**dict.fromkeys(VAULT_TOKEN_COLUMNS, token_ints), **dict.fromkeys(VAULT_TOKEN_LIST_COLUMNS, token_int_lists)}
     for name in encodings.column_names:
-        convert = token_ints if name in TOKEN_COLUMNS else token_int_lists if name in TOKEN_LIST_COLUMNS else None
-        if convert is not None:
-            encodings = encodings.set_column(encodings.column_names.index(name), name, convert(encodings[name]))
+        if name in converters:
+            encodings = encodings.set_column(encodings.column_names.index(name), name, converters[name](encodings[name]))
     return encodings
 
 
@@ -115,7 +115,7 @@ def _store_tokens_as_integers(con: duckdb.DuckDBPyConnection) -> None:
     types = dict(con.execute(
         "select column_name, data_type from information_schema.columns where table_name = ?", [RECORDS_TABLE]
     ).fetchall())
-    old = [c for c in (*TOKEN_COLUMNS, *TOKEN_LIST_COLUMNS) if types.get(c, "").startswith("VARCHAR")]
+    old = [c for c in (*VAULT_TOKEN_COLUMNS, *VAULT_TOKEN_LIST_COLUMNS) if types.get(c, "").startswith("VARCHAR")]
     if not old:
         return
     log.info("vault: storing the tokens of %d columns as 64-bit integers (once, for a vault of an older release)", len(old))
@@ -123,16 +123,18 @@ def _store_tokens_as_integers(con: duckdb.DuckDBPyConnection) -> None:
     try:
         for column in old:
             converted = (
-                _token_integer_sql(column) if column in TOKEN_COLUMNS
+                _token_integer_sql(column) if column in VAULT_TOKEN_COLUMNS
                 else f"list_sort(list_transform({column}, lambda token: {_token_integer_sql('token')}))"
             )
             con.execute(
                 f"alter table {RECORDS_TABLE} alter {column} set data type "
-                f"{'bigint' if column in TOKEN_COLUMNS else 'bigint[]'} using {converted}"
+                f"{'bigint' if column in VAULT_TOKEN_COLUMNS else 'bigint[]'} using {converted}"
             )
         con.execute("commit")
-    except duckdb.Error:
+    except duckdb.Error as error:
         con.execute("rollback")
+        if not isinstance(error, (duckdb.ConversionException, duckdb.InvalidInputException)):
+            raise
         raise KeyVersionMismatch(
             "the linkage vault holds tokens that are not the hex digests ingest writes: it was not written by this "
             "pipeline's ingest, or it is damaged. Restore it from a backup, or rebuild the warehouse and the vault "

@@ -29,8 +29,8 @@ from pypdf import PdfReader
 
 from connectors.vault import (
     RECORDS_TABLE,
-    TOKEN_COLUMNS,
-    TOKEN_LIST_COLUMNS,
+    VAULT_TOKEN_COLUMNS,
+    VAULT_TOKEN_LIST_COLUMNS,
     KeyVersionMismatch,
     Vault,
 )
@@ -123,10 +123,10 @@ def test_the_linkage_refuses_a_missing_vault_at_once(tmp_path: Path):
 def _as_older_release_wrote_it(records: Path) -> None:
     """The vault's tokens as hex text, as releases before integer tokens stored them (same first 64 bits)."""
     with duckdb.connect(str(records)) as con:
-        for column in TOKEN_COLUMNS:
+        for column in VAULT_TOKEN_COLUMNS:
             con.execute(f"alter table {RECORDS_TABLE} alter {column} set data type varchar using "
                         f"lower(printf('%016x', {column})) || '00000000deadbeef'")
-        for column in TOKEN_LIST_COLUMNS:
+        for column in VAULT_TOKEN_LIST_COLUMNS:
             con.execute(f"alter table {RECORDS_TABLE} alter {column} set data type varchar[] using "
                         f"list_transform({column}, lambda t: lower(printf('%016x', t)) || '00000000deadbeef')")
 
