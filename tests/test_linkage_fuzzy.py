@@ -690,3 +690,44 @@ def test_tokens_become_the_integer_of_their_first_16_hex_digits(column):
         for v in values.to_pylist()
     ]
     assert C.token_ints(values).to_pylist() == expected
+
+
+def test_records_without_a_date_of_birth_pair_opposite_one_partner_unless_both_names_are_unlike():
+    """Opposite the same partner, a record without a date of birth compares names only in the partner view: the
+    blocking rule leaves out exactly the pairs whose forename *and* surname are both compared there and both
+    fall below every similarity level of the model (a pair that could only weigh against a match); a typo,
+    a nickname-free variant, a double-barrelled surname or a missing name keeps the pair a candidate."""
+    from masip.linkage import fuzzy
+    from masip.linkage.review import field_agreements
+    from masip.linkage.scorer import Scorer
+
+    names = [
+        ("Darren", "Fairclough"), ("Daren", "Fairclough"), ("Darren", "Fairclough-Whitby"), ("Darren", "Jones"),
+        ("Kevin", "Fairclough"), ("Kevin", "Jones"), ("Kevn", "Jonse"), ("Fairclough", "Darren"), ("Darren", None),
+        ("Siobhan", "Okonkwo"), ("Kevin", "Hall"), ("Darren", "Hall-Montgomery"),
+    ]
+    rows = with_partners([
+        call
+        for k, (forename, surname) in enumerate(names)
+        for call in (
+            P(f"K95{k:02d}", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT", **ADVOCACY),
+            P(f"K95{k:02d}", "PERPETRATOR", forename, surname, **ADVOCACY),
+        )
+    ])
+    may_agree = next(rule for rule in fuzzy.blocking_rules() if "l.dob_unordered_token is null" in rule)
+    may_agree = may_agree.split(" is null and ", 1)[1]
+    with Scorer(pd.DataFrame(rows)) as scorer:
+        pairs = scorer.frame(
+            f"select l.uid as i, r.uid as j, coalesce({may_agree}, false) as kept from records as l join records as r "
+            "on l.partner_salt_token = r.partner_salt_token and l.role = r.role and l.uid < r.uid "
+            "where l.dob_unordered_token is null"
+        )
+        pairs["review_id"] = [f"{i}-{j}" for i, j in zip(pairs["i"], pairs["j"])]
+        levels = field_agreements(scorer, scorer.default_model(), pairs).pivot(
+            index="review_id", columns="field", values="agreement_level"
+        )
+    unlike = levels["forename"].eq("else") & levels["surname"].isin(["else", "different, both women"])
+    kept = pairs.set_index("review_id")["kept"]
+    assert len(kept) == len(names) * (len(names) - 1) // 2
+    assert (kept == ~unlike.reindex(kept.index)).all()
+    assert kept.any() and not kept.all()

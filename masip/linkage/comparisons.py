@@ -143,6 +143,25 @@ def dice_sql(left: str, right: str, threshold: float, dialect: Dialect = DUCKDB)
     return f"200 * {intersection_sql(left, right, dialect)} >= {hundredths} * ({both})"
 
 
+def resemblance_sql(column: str, dice: float, containment: float | None = None) -> str:
+    """For a blocking rule: the filters ``column`` of records ``l`` and ``r`` resemble, Dice >= ``dice`` (or,
+    given ``containment``, that share of the smaller filter's bits is in the other); NULL when one is missing.
+
+    Blocking rules are not rendered per engine (:func:`masip.linkage.fuzzy.in_dialect` renders the
+    comparisons), so this is spelled the same for DuckDB and Spark: unquoted ``l.``/``r.`` columns and a
+    standard cast that widens each word's popcount (a TINYINT in DuckDB) before the sum.
+    """
+    words = _WORDS.get(column)
+    if words is None:
+        raise ValueError(f"Bloom column {column!r} was not prepared with bloom_word_columns")
+    both = [f"{side}.{column}{POPCOUNT_SUFFIX}" for side in ("l", "r")]
+    shared = " + ".join(f"cast(bit_count(l.{column}_w{k} & r.{column}_w{k}) as integer)" for k in range(words))
+    sql = f"200 * ({shared}) >= {round(dice * 100)} * ({both[0]} + {both[1]})"
+    if containment is not None:
+        sql += f" or 100 * ({shared}) >= {round(containment * 100)} * least({both[0]}, {both[1]})"
+    return f"({sql})"
+
+
 def dice_level(column: str, threshold: float, dialect: Dialect = DUCKDB) -> dict[str, Any]:
     """Dice(``column``) >= threshold (missing filters: false)."""
     return _level(dice_sql(column, column, threshold, dialect), f"dice({column}) >= {threshold}")
