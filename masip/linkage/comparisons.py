@@ -115,50 +115,74 @@ def exact_level(
     return _level(equal(column, dialect), label or f"{column} equal", **config)
 
 
-def intersection_sql(left: str, right: str, dialect: Dialect = DUCKDB) -> str:
-    """|left ∧ right|: bits set in filter ``left`` of the left record and ``right`` of the right one.
+def _words(*columns: str) -> int:
+    """The 64-bit words of Bloom ``columns``, which must have been prepared alike."""
+    words = {_WORDS.get(column) for column in columns}
+    if None in words or len(words) != 1:
+        raise ValueError(f"Bloom columns {columns!r} were not prepared with bloom_word_columns")
+    return words.pop()
+
+
+def _shared_bits(words: int, sides: Callable[[int], tuple[str, str]], integer: Callable[[str], str]) -> str:
+    """The popcount of ``left & right`` summed over the word pairs ``sides(k)``.
 
     ``bit_count`` of a BIGINT is a TINYINT in DuckDB; the first term is
-    widened to INTEGER and the sum follows it (one cast instead of one per
-    word). Spark's ``bit_count`` is an INT already; the cast costs nothing.
+    widened to INTEGER by ``integer`` and the sum follows it (one cast instead
+    of one per word). Spark's ``bit_count`` is an INT already; the cast costs nothing.
     """
-    words = _WORDS.get(left)
-    if words is None or _WORDS.get(right) != words:
-        raise ValueError(f"Bloom columns {left!r}/{right!r} were not prepared with bloom_word_columns")
-    column = dialect.column
-    terms = [f"bit_count({column(f'{left}_w{k}_l')} & {column(f'{right}_w{k}_r')})" for k in range(words)]
-    terms[0] = dialect.integer(terms[0])
+    terms = [f"bit_count({left} & {right})" for left, right in map(sides, range(words))]
+    terms[0] = integer(terms[0])
     return "(" + " + ".join(terms) + ")"
 
 
-def dice_sql(left: str, right: str, threshold: float, dialect: Dialect = DUCKDB) -> str:
-    """Dice(filter ``left`` of the left record, ``right`` of the right one) >= ``threshold``.
+def _dice_at_least(shared: str, left_n: str, right_n: str, threshold: float) -> str:
+    """Dice >= ``threshold`` without division, 2|a∧b| >= t(|a|+|b|), in integers (t in hundredths)."""
+    return f"200 * {shared} >= {round(threshold * 100)} * ({left_n} + {right_n})"
 
-    Written without division, 2|a∧b| >= t(|a|+|b|), in integers (t in
-    hundredths); NULL (a missing filter) when either side is missing.
-    """
+
+def _contained_at_least(shared: str, left_n: str, right_n: str, share: float) -> str:
+    """At least ``share`` of the smaller filter's bits are in the other: |a∧b| >= s·min(|a|, |b|)."""
+    return f"100 * {shared} >= {round(share * 100)} * least({left_n}, {right_n})"
+
+
+def intersection_sql(left: str, right: str, dialect: Dialect = DUCKDB) -> str:
+    """|left ∧ right|: bits set in filter ``left`` of the left record and ``right`` of the right one."""
+    column = dialect.column
+    return _shared_bits(
+        _words(left, right), lambda k: (column(f"{left}_w{k}_l"), column(f"{right}_w{k}_r")), dialect.integer
+    )
+
+
+def dice_sql(left: str, right: str, threshold: float, dialect: Dialect = DUCKDB) -> str:
+    """Dice(filter ``left`` of the left record, ``right`` of the right one) >= ``threshold``; NULL (a missing
+    filter) when either side is missing."""
     n = POPCOUNT_SUFFIX
-    hundredths = round(threshold * 100)
-    both = f"{dialect.column(f'{left}{n}_l')} + {dialect.column(f'{right}{n}_r')}"
-    return f"200 * {intersection_sql(left, right, dialect)} >= {hundredths} * ({both})"
+    left_n, right_n = dialect.column(f"{left}{n}_l"), dialect.column(f"{right}{n}_r")
+    return _dice_at_least(intersection_sql(left, right, dialect), left_n, right_n, threshold)
+
+
+def contained_sql(column: str, share: float, dialect: Dialect = DUCKDB) -> str:
+    """One record's filter ``column`` lies in the other's, up to ``1 - share`` of its bits (a double name)."""
+    return _contained_at_least(
+        intersection_sql(column, column, dialect), *dialect.sides(f"{column}{POPCOUNT_SUFFIX}"), share
+    )
 
 
 def resemblance_sql(column: str, dice: float, containment: float | None = None) -> str:
     """For a blocking rule: the filters ``column`` of records ``l`` and ``r`` resemble, Dice >= ``dice`` (or,
-    given ``containment``, that share of the smaller filter's bits is in the other); NULL when one is missing.
+    given ``containment``, :func:`contained_sql`); NULL when one is missing.
 
     Blocking rules are not rendered per engine (:func:`masip.linkage.fuzzy.in_dialect` renders the
     comparisons), so this is spelled the same for DuckDB and Spark: unquoted ``l.``/``r.`` columns and a
-    standard cast that widens each word's popcount (a TINYINT in DuckDB) before the sum.
+    standard cast. The conditions are those of the comparison levels (:func:`dice_sql`, :func:`contained_sql`).
     """
-    words = _WORDS.get(column)
-    if words is None:
-        raise ValueError(f"Bloom column {column!r} was not prepared with bloom_word_columns")
-    both = [f"{side}.{column}{POPCOUNT_SUFFIX}" for side in ("l", "r")]
-    shared = " + ".join(f"cast(bit_count(l.{column}_w{k} & r.{column}_w{k}) as integer)" for k in range(words))
-    sql = f"200 * ({shared}) >= {round(dice * 100)} * ({both[0]} + {both[1]})"
+    shared = _shared_bits(
+        _words(column), lambda k: (f"l.{column}_w{k}", f"r.{column}_w{k}"), lambda term: f"cast({term} as integer)"
+    )
+    left_n, right_n = (f"{side}.{column}{POPCOUNT_SUFFIX}" for side in ("l", "r"))
+    sql = _dice_at_least(shared, left_n, right_n, dice)
     if containment is not None:
-        sql += f" or 100 * ({shared}) >= {round(containment * 100)} * least({both[0]}, {both[1]})"
+        sql += f" or {_contained_at_least(shared, left_n, right_n, containment)}"
     return f"({sql})"
 
 
@@ -289,13 +313,8 @@ def name_comparison(
 
     levels += [dice_at(t) for t in thresholds[:1]]
     if containment is not None:
-        n, hundredths = POPCOUNT_SUFFIX, round(containment * 100)
-
-        def contained(v: SaltedView) -> str:
-            inter = intersection_sql(v.bloom, v.bloom, dialect)
-            return "100 * {} >= {} * least({}, {})".format(inter, hundredths, *dialect.sides(f"{v.bloom}{n}"))
-
-        levels.append(_level(any_view(views, contained), f"containment({name}) >= {containment}"))
+        contained = any_view(views, lambda v: contained_sql(v.bloom, containment, v.dialect))
+        levels.append(_level(contained, f"containment({name}) >= {containment}"))
     levels += [dice_at(t) for t in thresholds[1:]]
     if differs_when is not None:  # a disagreement that is common among matches in one group only
         levels.append(_level(*differs_when))
