@@ -10,6 +10,15 @@ letter, ``11-Nov-1911``, a date inside a longer reference). So the shapes here
 are loose: check digits and letters are ignored, separators are allowed, and
 a shape anywhere inside the value counts.
 
+Digits can also be regrouped (``40-1023-2137``, ``1961-0729``, ``44-7700-900123``).
+So some shapes are read a second time with the separators between digits
+removed (:data:`REGROUPED_SHAPES`). A regrouped run of ten digits counts as an
+NHS number only if its check digit holds: agencies do issue references with
+ten digits (``2024-123456``). Two spellings are not refused, because they are
+the agencies' own formats. A PNC ID without its check letter (``2011-0987654``)
+has the shape of a force's crime number (``24-1543408``). A name of four
+letters or fewer has the shape of an agency prefix (``CHS``, ``ADV``).
+
 Each rule is one regular expression that Python's ``re`` and Arrow's RE2 read
 alike (no look-arounds, no back-references), so the rule over one cell
 (:func:`could_hold_identifier`, :func:`is_reference`) and over a whole column
@@ -23,6 +32,8 @@ import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from connectors.normalise import normalise_nhs_number
 
 _SEP = r"[-/._:# ]"
 _NOT_DIGIT_BEFORE = r"(?:^|[^0-9])"
@@ -46,16 +57,35 @@ IDENTIFIER_SHAPES: dict[str, str] = {
     "PNC ID": rf"(?i){_NOT_DIGIT_BEFORE}(?:[0-9]{{2}}|[0-9]{{4}}){_SEP}?[0-9]{{1,7}}[A-Z](?:[^A-Z]|$)",
     # an NHS number whatever its check digit: ten digits, or 3-3-4 with separators (943.476.5919)
     "NHS number": rf"{_NOT_DIGIT_BEFORE}[0-9]{{3}}{_SEP}?[0-9]{{3}}{_SEP}?[0-9]{{4}}{_NOT_DIGIT_AFTER}",
-    # a CRN: one letter and six digits as a word of its own (X123456)
-    "CRN": r"(?i)(?:^|[^A-Z0-9])[A-Z][0-9]{6}(?:[^0-9]|$)",
+    # a CRN: one letter and six digits as a word of its own (X123456, X-123456)
+    "CRN": rf"(?i)(?:^|[^A-Z0-9])[A-Z]{_SEP}?[0-9]{{6}}(?:[^0-9]|$)",
     # a UK phone number: 0 and ten digits, or 0 and nine, in the usual groups (07700 900123, 0161-496-0000)
     "phone number": rf"{_NOT_DIGIT_BEFORE}0[0-9]{{2,4}}{_SEP}?[0-9]{{3,4}}{_SEP}?[0-9]{{3,4}}{_NOT_DIGIT_AFTER}",
 }
+#: Separators between two digits: removed (twice, for groups of one digit) to read a value however its digits
+#: are grouped.
+_BETWEEN_DIGITS = rf"([0-9]){_SEP}+([0-9])"
+#: Shapes of an identifier once the separators between digits are removed, i.e. whatever the digits' grouping.
+REGROUPED_SHAPES: dict[str, str] = {
+    # a UK phone number: 0 and nine or ten digits, 44 and nine or ten, or a mobile's ten digits without the 0
+    "phone number": rf"{_NOT_DIGIT_BEFORE}(?:0[0-9]{{9,10}}|44[0-9]{{9,10}}|7[0-9]{{9}}){_NOT_DIGIT_AFTER}",
+    # a date as a word of its own: year, month, day (1961-0729), or six digits in either order (29-0761)
+    "date": rf"(?i)(?:^|[^A-Z0-9])(?:{_YEAR}{_MONTH}{_DAY}|{_DAY}{_MONTH}[0-9]{{2}}|[0-9]{{2}}{_MONTH}{_DAY})(?:[^A-Z0-9]|$)",
+}
+#: Ten digits once the separators between digits are removed: an NHS number if its check digit holds.
+_TEN_DIGITS = rf"{_NOT_DIGIT_BEFORE}([0-9]{{10}}){_NOT_DIGIT_AFTER}"
 #: A postcode anywhere once separators are removed (ZZ9-9ZZ, ZZ9.9ZZ, REF1SK89DQ).
 POSTCODE_SHAPE = r"(?i)[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}"
 _NOT_ALNUM = r"[^A-Za-z0-9]"
-#: All of them in one expression, letters in any case.
-_ANY_SHAPE = "(?i)" + "|".join(f"(?:{pattern.removeprefix('(?i)')})" for pattern in IDENTIFIER_SHAPES.values())
+
+
+def _any_of(shapes: dict[str, str]) -> str:
+    """``shapes`` in one expression, letters in any case."""
+    return "(?i)" + "|".join(f"(?:{pattern.removeprefix('(?i)')})" for pattern in shapes.values())
+
+
+_ANY_SHAPE = _any_of(IDENTIFIER_SHAPES)
+_ANY_REGROUPED_SHAPE = _any_of(REGROUPED_SHAPES)
 
 #: A record reference: one word of ASCII letters, digits and ``/ _ - . : #``.
 _REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}$"
@@ -63,9 +93,25 @@ _REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}$"
 _WORD = r"(?i)[A-Z]{5}"
 
 
+def _digits_regrouped(value: str) -> str:
+    return re.sub(_BETWEEN_DIGITS, r"\1\2", re.sub(_BETWEEN_DIGITS, r"\1\2", value))
+
+
+def _holds_nhs_number(regrouped: str) -> bool:
+    """Whether a run of ten digits of ``regrouped`` is an NHS number with a valid check digit."""
+    return any(normalise_nhs_number(run) is not None for run in re.findall(_TEN_DIGITS, regrouped))
+
+
 def could_hold_identifier(value: str) -> bool:
-    """Whether ``value`` has, anywhere, the loose shape of a date, PNC ID, NHS number, postcode, CRN or phone number."""
-    return re.search(_ANY_SHAPE, value) is not None or re.search(POSTCODE_SHAPE, re.sub(_NOT_ALNUM, "", value)) is not None
+    """Whether ``value`` has, anywhere, the loose shape of a date, PNC ID, NHS number, postcode, CRN or phone number,
+    however its digits are grouped."""
+    regrouped = _digits_regrouped(value)
+    return (
+        re.search(_ANY_SHAPE, value) is not None
+        or re.search(POSTCODE_SHAPE, re.sub(_NOT_ALNUM, "", value)) is not None
+        or re.search(_ANY_REGROUPED_SHAPE, regrouped) is not None
+        or _holds_nhs_number(regrouped)
+    )
 
 
 def is_reference(value: str) -> bool:
@@ -88,9 +134,19 @@ def is_reference(value: str) -> bool:
 
 def references_ok(values: pa.Array) -> pa.Array:
     """:func:`is_reference` over a column of strings (null for a null cell)."""
+    regrouped = values
+    for _ in range(2):
+        regrouped = pc.replace_substring_regex(regrouped, _BETWEEN_DIGITS, r"\1\2")
+    # ten digits: the check digit decides, per cell (few cells have ten digits)
+    ten_digits = pc.fill_null(pc.match_substring_regex(regrouped, _TEN_DIGITS), False).to_numpy(zero_copy_only=False)
+    nhs = ten_digits.copy()
+    nhs[ten_digits] = [_holds_nhs_number(v) for v in pc.filter(regrouped, pa.array(ten_digits)).to_pylist()]
     shaped = pc.or_(
-        pc.match_substring_regex(values, _ANY_SHAPE),
-        pc.match_substring_regex(pc.replace_substring_regex(values, _NOT_ALNUM, ""), POSTCODE_SHAPE),
+        pc.or_(
+            pc.match_substring_regex(values, _ANY_SHAPE),
+            pc.match_substring_regex(pc.replace_substring_regex(values, _NOT_ALNUM, ""), POSTCODE_SHAPE),
+        ),
+        pc.or_(pc.match_substring_regex(regrouped, _ANY_REGROUPED_SHAPE), pa.array(nhs)),
     )
     checks = (
         pc.match_substring_regex(values, _REFERENCE),

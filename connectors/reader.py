@@ -64,13 +64,13 @@ from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.tokens import Tokeniser
 
 #: The strict formats of the code lists whose unknown values may be quoted: an offence
-#: classification (``8L``, ``8/66``, ``195/12``; a local ``STK1`` or ``L-BSPO``) or an
-#: outcome type (``1A``, ``14``) is too short and too coded (no word of five letters) to hold a name,
-#: a postcode, a PNC ID, an NHS number, a CRN or a date, and a value of these shapes is quoted only
-#: if it has none of the loose identifier shapes either. Every other code list is closed: an unknown
-#: value there could be anything.
+#: classification (``8L``, ``8/66``, ``195/12``) or an outcome type (``1A``, ``14``) of digits and at
+#: most one letter cannot hold a name, a postcode, a PNC ID, an NHS number, a CRN or a date, and a
+#: value of these shapes is quoted only if it has none of the loose identifier shapes either. Local
+#: codes with letters (``STK1``, ``L-BSPO``) are withheld when unknown: two to four letters can be a
+#: name (``L-COX``, ``KHAN1``). Every other code list is closed: an unknown value there could be anything.
 _QUOTABLE_CODES = {
-    "offence_code": re.compile(r"[0-9]{1,3}[A-Z]?|[0-9]{1,3}/[0-9]{1,2}|[A-Z]{2,4}[0-9]{1,2}|L-[A-Z]{2,4}", re.ASCII),
+    "offence_code": re.compile(r"[0-9]{1,3}[A-Z]?|[0-9]{1,3}/[0-9]{1,2}", re.ASCII),
     "outcome_code": re.compile(r"[0-9]{1,2}[A-Z]?", re.ASCII),
 }
 #: Every column name of every contract: a header cell is echoed only if it is one of these (or a profile's rename).

@@ -47,7 +47,10 @@ LOOSE_SPELLINGS: tuple[str, ...] = (
     "1979-10-21T10:00", "21-Oct-1979", "21OCT1979", "1979/10/21#1", "REF-21101979", "21.10.79", "21101979",  # DOB
     PNC[:-1] + WRONG_PNC_LETTER, PNC[2:].replace("/", "-"), "REF-" + PNC.replace("/", ""),  # PNC ID, any check letter
     "9434765918", "943.476.5919", "943/476/5919", "REF-9434765919",  # NHS number, any check digit
-    "X123456", "07700900123", "0161-496-0000",  # a CRN of one letter and six digits, phone numbers
+    "X123456", "X-123456", "07700900123", "0161-496-0000",  # a CRN of one letter and six digits, phone numbers
+    # the same identifiers with their digits regrouped: NHS number, phone numbers, dates of birth
+    "94-3476-5919", "9434-765-919", "9434765-919", "447700900123", "44-7700-900123", "7700-900-123",
+    "211079", "21-1079", "1979-1021", "D-1979-1021",
     f"{SURNAME.upper()}1", f"{FORENAME[:6]}-7",  # names with a digit
 )
 #: A name written as a column name, or as a slug (a header cell, a manifest's file name or source_id, a folder).

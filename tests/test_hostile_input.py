@@ -131,7 +131,8 @@ def test_an_identifier_however_spelt_is_never_kept_as_a_reference(tmp_path, tabl
 
 
 @pytest.mark.parametrize("value", ["SW1A-2PW", "211079", "21/10/79", "10/1979", "15/1234A", "X12345", "X123456",
-                                   "07700900123", SURNAME.upper()[:6], "21OCT79", "OCT79", "L-" + SURNAME[:5]])
+                                   "07700900123", SURNAME.upper()[:6], "21OCT79", "OCT79", "L-" + SURNAME[:5], "L-COX",
+                                   "KHAN1", "stk1", "L-ABC", "7700-900-123", "94-3476-5919"])
 def test_an_unknown_code_that_could_hold_an_identifier_is_withheld(tmp_path, value):
     row = {**base_row("crimes"), "offence_code": value}
     run, _ = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row]))
@@ -140,11 +141,11 @@ def test_an_unknown_code_that_could_hold_an_identifier_is_withheld(tmp_path, val
 
 
 def test_unknown_offence_codes_are_quoted_because_they_cannot_be_identifiers(tmp_path):
-    codes = ["stk1", "8Z", "195/99", "L-ABC", "999"]
+    codes = ["8Z", "195/99", "999", " 58z "]
     rows = [{**base_row("crimes", f"-{n}"), "offence_code": code} for n, code in enumerate(codes)]
     run, _ = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows))
     details = [detail for _, _, _, rule, detail in _quarantine(run) if rule == "unknown_code"]
-    assert details == [f"offence_code: '{code.upper()}' is not in code list offence_code" for code in codes]
+    assert details == [f"offence_code: '{code.strip().upper()}' is not in code list offence_code" for code in codes]
 
 
 def test_header_cells_are_echoed_only_when_they_are_known_column_names(tmp_path):

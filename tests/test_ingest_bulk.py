@@ -38,9 +38,11 @@ EDGE_CELLS = [
     "2016/66051850R", "0000000000", "4010232130", "x9k4q2z7", "X9K4Q2Z7X9K4Q2Z7X9K4Q", "X9 K4", *SENTINELS,
     "ZZ9-9zz", "1911-11-11T10:00", "11-nov-1911", "1911/11/11#1", "11/123456z", "943.476.5919", "ref1sk89dq", "x123456",
     "07700 900123", "0161-496-0000", "Smith1", "MPS-ORD-1", "HC01021985", "ab12cd", "Ñ1", "1\n", "a1\n", "JAN1",
+    "40-1023-2137", "4010-232-138", "1-2-3-4-5-6-7-8-9-0", "44 7700 900123", "7700-900-123", "290761", "D-1961-0729",
+    "Q-987123", "2024-123456",
 ]
 cells = st.one_of(
-    st.sampled_from(EDGE_CELLS), st.text(max_size=14), st.text("0123456789-/.: T", max_size=19),
+    st.sampled_from(EDGE_CELLS), st.text(max_size=14), st.text("0123456789-/.: T", max_size=19), st.text("0123456789-", min_size=8, max_size=16),
     st.text("0123456789/ABRZ", max_size=14),
 )
 
