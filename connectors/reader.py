@@ -158,9 +158,13 @@ class TableReader:
 
     # -- header -------------------------------------------------------------------
     def _map_header(self, header: list[str], file_name: str, result: FileResult) -> list[str]:
-        """The contract column of each header cell; rejects a file whose header is absent, ambiguous or incomplete."""
+        """The contract column of each header cell; rejects a file whose header is absent, ambiguous or incomplete.
+
+        Column names are read in any case (``CRIME_REF`` is ``crime_ref``), as codes are; a profile's rename
+        is looked up as delivered first.
+        """
         renames = self.profile.column_renames
-        mapped = [renames.get(name.strip(), name.strip()) for name in header]
+        mapped = [renames.get(name.strip(), name.strip().lower()) for name in header]
         known = frozenset(self.contract.all_column_names)
         nameable = known | frozenset(renames)
         if not known & set(mapped):

@@ -21,6 +21,13 @@ import click
 
 from masip.casepack.cli import casepack
 from masip.clerical.cli import explain_person_command, review
+from masip.cli_options import (
+    DEFAULT_WAREHOUSE,
+    VAULT_HELP,
+    file_in_folder,
+    folder,
+    parse_date,
+)
 from masip.evaluation.cli import evaluate
 from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import (
@@ -30,7 +37,6 @@ from pseudonymisation.keys import (
     load_keyring,
 )
 
-DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
 DEFAULT_OUT = Path("output")
 DEMO_KEY = Path("warehouse/demo-throwaway.key")
 
@@ -40,16 +46,6 @@ _ENGINE_HELP = (
     "in local mode (needs Java: `make java`), check the links and marts against DuckDB's and validate them "
     "(docs/national-deployment.md)."
 )
-_VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
-
-
-def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
 class _OperatorGroup(click.Group):
@@ -99,10 +95,11 @@ def keygen(out: Path) -> None:
 
 @main.command()
 @click.option("--dyads", default=300, show_default=True, help="Victim–perpetrator pairs to simulate.")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Folder to write the drops into.")
+@click.option("--out", "out", type=click.Path(path_type=Path), callback=folder, required=True,
+              help="Folder to write the drops into.")
 @click.option("--seed", default=7, show_default=True)
 @click.option("--weeks", default=4, show_default=True, help="Weekly drops after the bulk history drop.")
-@click.option("--as-of", "as_of", callback=_date, default="2026-11-16", show_default=True, help="Last extract date.")
+@click.option("--as-of", "as_of", callback=parse_date, default="2026-11-16", show_default=True, help="Last extract date.")
 @click.option("--clean/--with-faults", default=False, help="Leave out the deliberate faults (bad rows, broken drop).")
 def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: bool) -> None:
     """Generate a synthetic partnership (three forces, probation, health, advocacy) as SPEC §2 drops."""
@@ -119,13 +116,14 @@ def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: b
 @main.command()
 @click.option("--input", "input_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
               help="Folder holding the drops (one sub-folder per drop).")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
+@click.option("--warehouse", type=click.Path(path_type=Path), callback=file_in_folder, default=DEFAULT_WAREHOUSE, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT, show_default=True,
               help="Folder for the run report.")
-@click.option("--as-of", "as_of", callback=_date, default=None, help="Reference date (default: latest extract date).")
+@click.option("--as-of", "as_of", callback=parse_date, default=None, help="Reference date (default: latest extract date).")
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild the incremental staging models from every raw row and retrain the linkage model.")
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+              help=VAULT_HELP)
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help=_ENGINE_HELP)
 def run(
     input_dir: Path, warehouse: Path, out_dir: Path, as_of: date | None, full_refresh: bool, vault_dir: Path | None,
@@ -186,8 +184,9 @@ def _run_on_spark(warehouse: Path, out_dir: Path, as_of: date | None, vault_dir:
 @main.command()
 @click.option("--input", "input_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
               help="Folder holding the drops (one sub-folder per drop).")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--warehouse", type=click.Path(path_type=Path), callback=file_in_folder, default=DEFAULT_WAREHOUSE, show_default=True)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+              help=VAULT_HELP)
 def ingest(input_dir: Path, warehouse: Path, vault_dir: Path | None) -> None:
     """Verify, pseudonymise and load every drop (encodings into the vault); needs the partnership key.
 
@@ -209,7 +208,8 @@ def ingest(input_dir: Path, warehouse: Path, vault_dir: Path | None) -> None:
 @main.command()
 @click.option("--warehouse", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="The candidate warehouse whose staging models dbt has built.")
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+              help=VAULT_HELP)
 @click.option("--retrain", is_flag=True, help="Train a new linkage model instead of reusing the published state.")
 def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
     """The linkage stage: link the warehouse's live record roles with their vault encodings (no key needed).
@@ -234,8 +234,9 @@ def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
 @click.option("--new-key-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Key file holding the new partnership secret (make one with `masip keygen`).")
 @click.option("--warehouse", type=click.Path(path_type=Path, exists=True), default=DEFAULT_WAREHOUSE, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True)
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT, show_default=True)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+              help=VAULT_HELP)
 def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
     """Re-pseudonymise the warehouse and the linkage vault under a new key, from the encrypted landing copies.
 
@@ -257,9 +258,10 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault
 @main.command()
 @click.option("--dyads", default=1000, show_default=True,
               help="Pairs to simulate (the reoffending evaluation needs ≥ 60 people with complete follow-up).")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_WAREHOUSE, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_OUT / "demo", show_default=True)
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--warehouse", type=click.Path(path_type=Path), callback=file_in_folder, default=DEFAULT_WAREHOUSE, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT / "demo", show_default=True)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+              help=VAULT_HELP)
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help=_ENGINE_HELP)
 def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None, engine: str) -> None:
     """Generate a synthetic partnership, run the whole pipeline, the case pack and the evaluation, from scratch."""

@@ -293,6 +293,17 @@ def test_duplicate_header_names_reject_the_file(tmp_path):
     assert drop.status == "rejected" and "victim_forename" in drop.reason and "more than once" in drop.reason
 
 
+def test_column_names_are_read_in_any_case_and_two_spellings_of_one_are_ambiguous(tmp_path):
+    shouted = CsvFile.of("crimes", [base_row("crimes")])
+    shouted.header = [c.upper() if n % 2 else c.title() for n, c in enumerate(shouted.header)]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", shouted))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 1
+    twice = CsvFile.of("crimes", [base_row("crimes")])
+    twice.header = ["VICTIM_FORENAME" if c == "victim_surname" else c for c in twice.header]
+    run, [drop] = _ingest(tmp_path / "twice", lambda landing: _drop(landing, "crimes", twice))
+    assert drop.status == "rejected" and "more than once" in drop.reason
+
+
 @pytest.mark.parametrize("crn", ["", "N/A", "X12-34!"])
 def test_a_blank_or_invalid_required_crn_is_quarantined(tmp_path, crn):
     row = {**base_row("supervision", "x"), "crn": crn}

@@ -215,6 +215,29 @@ def test_a_wrong_key_says_which_key_and_what_to_do(loaded: tuple[Path, Path], tm
     _no_traceback(missing)
 
 
+@pytest.mark.parametrize("command, option", [
+    ("run", "--out"), ("run", "--warehouse"), ("run", "--vault"), ("casepack", "--out"), ("evaluate", "--out"),
+    ("review export", "--out"), ("generate", "--out"),
+])
+def test_a_path_blocked_by_a_file_is_refused_before_any_work(tmp_path: Path, command: str, option: str):
+    """An --out that is a file, or a warehouse or vault under a file, would stop the run after ingest and build."""
+    landing = tmp_path / "landing"
+    _good_drop(landing)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    paths = {"--input": str(landing), "--warehouse": str(tmp_path / "wh" / "masip.duckdb"), "--out": str(tmp_path / "out")}
+    paths[option] = str(blocker / "masip.duckdb") if option == "--warehouse" else str(blocker if option == "--out" else blocker / "vault")
+    wanted = {"run": ["--input", "--warehouse", "--out", "--vault"], "casepack": ["--warehouse", "--out"],
+              "evaluate": ["--warehouse", "--out"], "review export": ["--warehouse", "--out"], "generate": ["--out"]}
+    args = [a for name in wanted[command] if name in paths or name == option for a in (name, paths[name])]
+    started = time.monotonic()
+    refused = masip(*command.split(), *args)
+    assert refused.returncode == 2, refused.stderr
+    _no_traceback(refused)
+    assert f"{blocker} is a file, not a folder" in " ".join(refused.stderr.split()) and "What to do" in refused.stderr
+    assert not (tmp_path / "wh").exists() and time.monotonic() - started < 60  # nothing ingested or built
+
+
 def test_a_read_only_warehouse_folder_is_reported_before_anything_is_written(loaded: tuple[Path, Path], tmp_path: Path):
     landing, warehouse = loaded
     _rejected_drop(landing)  # a new drop ingest would record

@@ -7,24 +7,14 @@ from pathlib import Path
 
 import click
 
-#: Same default as the rest of the ``masip`` CLI (not imported from masip.cli: that module imports this one).
-DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
-
-
-def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+from masip.cli_options import DEFAULT_WAREHOUSE, folder, parse_date
 
 
 @click.command("casepack")
-@click.option("--as-of", "as_of", callback=_date, default=None,
+@click.option("--as-of", "as_of", callback=parse_date, default=None,
               help="Last day of the week the pack covers (YYYY-MM-DD). Default: the date the warehouse was built "
                    "as of. Another date is computed on a temporary copy; the warehouse is never changed.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, required=True,
               help="Folder to write masip-casepack-<as_of>.html and .pdf into.")
 @click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
               show_default=True)

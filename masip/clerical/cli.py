@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-#: Same defaults as the rest of the ``masip`` CLI (not imported from masip.cli: that module imports this one).
-DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
+from masip.cli_options import DEFAULT_WAREHOUSE, VAULT_HELP, folder
+
 DEFAULT_OUT = Path("output/review")
-_VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
 
 
 @click.group("review")
@@ -18,7 +17,7 @@ def review() -> None:
 
 
 @review.command("export")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_OUT,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT,
               show_default=True, help="Folder to write review_queue.csv and review_queue.html into.")
 @click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
               show_default=True)
@@ -38,7 +37,8 @@ def export_command(out_dir: Path, warehouse: Path) -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
               show_default=True, help="The warehouse whose record roles the decisions name.")
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+              help=VAULT_HELP)
 def import_command(file: Path, warehouse: Path, vault_dir: Path | None) -> None:
     """Record reviewers' decisions (SAME / NOT_SAME) from a filled-in review_queue.csv; all rows or none."""
     from connectors.vault import Vault
@@ -58,7 +58,8 @@ def import_command(file: Path, warehouse: Path, vault_dir: Path | None) -> None:
 @click.argument("person_id")
 @click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
               show_default=True)
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), default=None, help=_VAULT_HELP)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+              help=VAULT_HELP)
 def explain_person_command(person_id: str, warehouse: Path, vault_dir: Path | None) -> None:
     """Why these record roles are one person: each role's link, the evidence between them, pending reviews."""
     from connectors.vault import Vault

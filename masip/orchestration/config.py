@@ -16,7 +16,8 @@ from typing import Any
 from airflow.sdk import Param
 
 from masip import alerts
-from masip.cli import DEFAULT_OUT, DEFAULT_WAREHOUSE
+from masip.cli import DEFAULT_OUT
+from masip.cli_options import DEFAULT_WAREHOUSE
 from masip.orchestration.errors import RunConfigError
 
 LANDING_ENV = "MASIP_LANDING_DIR"

@@ -1,0 +1,51 @@
+"""What the ``masip`` commands share on their command line: default paths, dates, and paths checked up front.
+
+A path the run writes to is checked before any work starts: an ``--out`` that
+is a file, or a warehouse under a file, would otherwise stop a run minutes
+later, after ingest and build, with an error that names neither.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
+VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
+
+
+def parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """A ``YYYY-MM-DD`` option as a date."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def folder(_ctx: click.Context | None, _param: click.Parameter | None, value: Path | None) -> Path | None:
+    """A folder to write into, created if missing: refused if it, or a folder it would be created in, is a file."""
+    if value is None:
+        return None
+    for existing in (value, *value.parents):
+        if existing.is_dir():
+            return value
+        if existing.exists():
+            raise click.BadParameter(
+                f"{existing} is a file, not a folder. What to do: pass a folder (it is created if missing), or move "
+                "the file away"
+            )
+    return value
+
+
+def file_in_folder(ctx: click.Context | None, param: click.Parameter | None, value: Path | None) -> Path | None:
+    """A file to create or update, such as the warehouse: refused if it is a folder, or its folder is a file."""
+    if value is None:
+        return None
+    if value.is_dir():
+        raise click.BadParameter(f"{value} is a folder. What to do: pass a file in it, e.g. {value / 'masip.duckdb'}")
+    folder(ctx, param, value.parent)
+    return value
