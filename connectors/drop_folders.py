@@ -3,12 +3,16 @@
 A drop folder's name is written into the warehouse (``drop_name``), the run
 report, the logs and the sensor's XCom, so it may only be a name that cannot
 hold a person's identifier: ``<source_id>_<YYYY-MM-DD>``, the source one with a
-profile in ``connectors/profiles/`` and the date a plausible extract date,
-optionally followed by a re-delivery mark (``_redelivery``, ``_2``, ``_v2``).
-Any other folder is not read and never named: it is counted
-(:attr:`DropFolders.misnamed`), and the run report tells the operator to
-rename it. When a drop is read, its manifest must say the same source and
-extract date as its folder's name (:func:`check_folder_matches`).
+profile in ``connectors/profiles/`` and the date from 2000 to a year ahead
+(so a drop dated in the future is read, and rejected for its manifest's
+extract date), optionally followed by a re-delivery mark (``_redelivery``,
+``_2``, ``_v2``). Any other folder is not read and never named: it is
+counted (:attr:`DropFolders.misnamed`), and the run report tells the
+operator to rename it. An entry that is not a folder at all (a ``.zip``
+delivered instead of a folder, a link to nothing) is counted the same way
+(:attr:`DropFolders.not_folders`). When a drop is read, its manifest must
+say the same source and extract date as its folder's name
+(:func:`check_folder_matches`).
 """
 
 from __future__ import annotations
@@ -52,12 +56,25 @@ def parse_drop_name(name: str, known_sources: Collection[str]) -> DropName | Non
     return DropName(match["source"], extract) if extract is not None else None
 
 
+#: What the operator is told to do with an entry of the input folder that is not a folder.
+UNPACK_ADVICE = (
+    "unpack an archive (.zip, …) into its own folder named <source_id>_<YYYY-MM-DD>, replace a link that leads "
+    "nowhere with the drop folder itself, and move any other file out of the input folder (or give it a name "
+    "starting with _); then re-run"
+)
+
+
 @dataclass(frozen=True)
 class DropFolders:
-    """The drop folders found (sorted by name), and how many other folders were not read."""
+    """The drop folders found (sorted by name), and how many other entries were not read."""
 
     drops: list[Path]
     misnamed: int = 0
+    not_folders: int = 0  # files, links that lead nowhere or loop
+
+    def warnings(self, input_dir: Path) -> list[str]:
+        """What the operator is told about the entries of ``input_dir`` not read (their names are never shown)."""
+        return [w for w in (self.misnamed_warning(input_dir), self.not_folders_warning(input_dir)) if w]
 
     def misnamed_warning(self, input_dir: Path) -> str | None:
         """What the operator is told about the folders not read (their names are never shown)."""
@@ -66,26 +83,36 @@ class DropFolders:
         return (f"{self.misnamed} folder(s) in {input_dir} are not named as a drop of a known source and were not "
                 f"read (their names are not shown: they could hold anything). What to do: {RENAME_ADVICE}.")
 
+    def not_folders_warning(self, input_dir: Path) -> str | None:
+        """What the operator is told about the entries that are not folders (their names are never shown)."""
+        if not self.not_folders:
+            return None
+        return (f"{self.not_folders} item(s) in {input_dir} are not folders (a file, or a link that leads to no "
+                "folder) and were not read (their names are not shown: they could hold anything). A drop is a folder "
+                f"holding manifest.json and its CSV files. What to do: {UNPACK_ADVICE}.")
+
 
 def find_drops(input_dir: Path, known_sources: Collection[str], source_ids: Iterable[str] | None = None) -> DropFolders:
-    """The drop folders of ``input_dir`` (only those of ``source_ids``, if given); ``_…`` and ``.…`` folders are skipped.
+    """The drop folders of ``input_dir`` (only those of ``source_ids``, if given); ``_…`` and ``.…`` entries are skipped.
 
     ``known_sources``: the source ids with a profile. A folder whose name is
     not ``<known source>_<YYYY-MM-DD>`` (see :func:`parse_drop_name`) is counted
-    as misnamed, whatever ``source_ids`` says.
+    as misnamed, and any other entry that is not a folder (a file, a link that
+    leads nowhere or loops) as not a folder, whatever ``source_ids`` says.
     """
     if not input_dir.is_dir():
         raise FileNotFoundError(f"input folder {input_dir} does not exist; pass the folder that holds the drops")
     known = frozenset(known_sources)
     wanted = known if source_ids is None else frozenset([source_ids] if isinstance(source_ids, str) else source_ids)
-    drops, misnamed = [], 0
-    for folder in sorted(p for p in input_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
-        name = parse_drop_name(folder.name, known)
-        if name is None:
+    drops, misnamed, not_folders = [], 0, 0
+    for entry in sorted(p for p in input_dir.iterdir() if not p.name.startswith(("_", "."))):
+        if not entry.is_dir():
+            not_folders += 1
+        elif (name := parse_drop_name(entry.name, known)) is None:
             misnamed += 1
         elif name.source_id in wanted:
-            drops.append(folder)
-    return DropFolders(drops, misnamed)
+            drops.append(entry)
+    return DropFolders(drops, misnamed, not_folders)
 
 
 def check_folder_matches(manifest: Manifest, known: Collection[str]) -> None:

@@ -12,8 +12,10 @@ one drop per task, while the parent writes the finished drops to DuckDB in
 drop order, so a run uses every core and loads exactly what a one-process
 run would. A drop already loaded (the same manifest checksum, under this
 or another directory name) is skipped, so re-running, or a copy of a
-delivery, loads nothing twice; a rejected drop leaves no rows and loads
-normally once re-delivered. Only folders named as drops are read
+delivery, loads nothing twice; but its files are checked against that
+manifest again, and a copy whose files changed (a row added, a file cut
+short) is rejected, not skipped in silence. A rejected drop leaves no rows
+and loads normally once re-delivered. Only folders named as drops are read
 (:mod:`connectors.drop_folders`).
 """
 
@@ -39,7 +41,13 @@ from tqdm import tqdm
 from connectors.contracts import TABLES
 from connectors.drop_folders import check_folder_matches, find_drops, parse_drop_name
 from connectors.handoff import send_tables_through
-from connectors.manifest import DropRejected, Manifest, read_manifest, verify_drop
+from connectors.manifest import (
+    DropRejected,
+    Manifest,
+    check_drop_files,
+    read_manifest,
+    verify_drop,
+)
 from connectors.normalise import normalise_force
 from connectors.profiles import SourceProfile, load_profiles
 from connectors.raw_schema import (
@@ -99,7 +107,7 @@ class IngestSummary:
     key_version: str
     drops: list[DropOutcome] = field(default_factory=list)
     archives_pruned: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # about the input folder (misnamed folders), for the operator
+    warnings: list[str] = field(default_factory=list)  # about the input folder (entries not read), for the operator
 
     def count(self, status: str) -> int:
         return sum(1 for d in self.drops if d.status == status)
@@ -204,13 +212,30 @@ def _read_in_worker(task: tuple[Path, tuple[int, int]]) -> _DropRead:
     return _WORKER_INGESTOR._read(drop_dir, part)
 
 
-def _parts(drop_dir: Path, workers: int) -> int:
-    """How many workers share a drop: one per ``MIN_PART_ROWS`` rows it declares, at most ``workers``."""
+def _parts(drop_dir: Path, workers: int, loaded: Iterable[str] = ()) -> int:
+    """How many workers share a drop: one per ``MIN_PART_ROWS`` rows it declares, at most ``workers``
+    (one for a drop whose manifest is ``loaded``: its files are only checked)."""
     try:
-        rows = sum(f.rows for f in read_manifest(drop_dir).files)
+        manifest = read_manifest(drop_dir)
     except Exception:  # noqa: BLE001 - read whole, so the rejection (or the unexpected error) is reported once
         return 1
-    return max(1, min(workers, rows // MIN_PART_ROWS))
+    if manifest.sha256 in loaded:
+        return 1
+    return max(1, min(workers, sum(f.rows for f in manifest.files) // MIN_PART_ROWS))
+
+
+def _check_unchanged(manifest: Manifest, loaded_as: str) -> None:
+    """Rejects a drop whose manifest was loaded before (as ``loaded_as``) if its files no longer match it: a row
+    added or a file cut short under an unchanged manifest would otherwise be skipped without a word."""
+    try:
+        check_drop_files(manifest)
+    except DropRejected as mismatch:
+        raise DropRejected(
+            f"its manifest.json was loaded before (as {loaded_as}), but its files no longer match it "
+            f"({mismatch.problem}). The rows loaded before stay; nothing of this copy was loaded. What to do: a "
+            "correction must come as a new drop with its own manifest.json; restore this copy's files as they were "
+            "delivered, or remove it from the landing folder; then re-run"
+        ) from None
 
 
 def _combine(parts: list[_DropRead]) -> _DropRead:
@@ -269,9 +294,7 @@ class Ingestor:
         folders = find_drops(input_dir, self.profiles, source_ids)
         drops = folders.drops
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
-        misnamed = folders.misnamed_warning(input_dir)
-        if misnamed:
-            summary.warnings.append(misnamed)
+        summary.warnings.extend(folders.warnings(input_dir))
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         with self.vault.open_records() as vault_con, duckdb.connect(str(self.warehouse)) as con:
             con.execute("set enable_progress_bar = false")
@@ -300,7 +323,7 @@ class Ingestor:
         tasks = [
             (drop_dir, (index, parts))
             for drop_dir in drops
-            for parts in [_parts(drop_dir, workers) if workers > 1 else 1]
+            for parts in [_parts(drop_dir, workers, self._loaded) if workers > 1 else 1]
             for index in range(parts)
         ]
         if min(workers, len(tasks)) == 1:
@@ -328,7 +351,9 @@ class Ingestor:
         try:
             manifest = read_manifest(drop_dir)
             check_folder_matches(manifest, self.profiles)
-            if manifest.sha256 in self._loaded:
+            loaded_as = self._loaded.get(manifest.sha256)
+            if loaded_as is not None:
+                _check_unchanged(manifest, loaded_as)
                 return _DropRead(manifest)
             return _DropRead(manifest, files=self._read_drop(manifest, part))
         except DropRejected as rejection:

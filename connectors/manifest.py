@@ -2,11 +2,13 @@
 
 A drop that fails verification is rejected whole, with a reason naming the
 file and what was expected versus found, so the sender can re-deliver it.
-The manifest is typed strictly (a whole number of rows, an ISO extract date,
-a plain file name per table), every file it names must be a regular file
-directly inside the drop (no ``..``, absolute path, symbolic link or second
-spelling of one file), and no reason quotes a manifest value that could
-hold anything but the strict format its field expects.
+The manifest is typed strictly (a whole number of rows, an ISO extract date
+no later than tomorrow, a plain file name per table), every file it names
+must be a regular file directly inside the drop (no ``..``, absolute path,
+symbolic link or second spelling of one file), the drop may hold no table
+file the manifest does not list, and no reason quotes a manifest value: any
+of them could hold an identifier (an NHS number as a row count), so a reason
+says what was found and how it compares.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "cp1252": "cp1252"}
 _DATE_FORMAT = re.compile(r"(?=.*%d)(?=.*%m)(?=.*%Y)(%[dmY][-/.]?){3}", re.ASCII)
 #: An extract date outside this window is a broken manifest (it also bounds every date of the drop).
 EARLIEST_EXTRACT = date(2000, 1, 1)
-EXTRACT_LEAD = timedelta(days=366)
+#: How far past today (UTC) an extract date may be: the sender's clock or time zone may be a day ahead.
+EXTRACT_LEAD = timedelta(days=1)
+#: How far ahead a drop folder's name may date it: such a folder is read, so a future-dated manifest is rejected
+#: with its reason instead of the folder being counted as misnamed.
+FOLDER_DATE_LEAD = timedelta(days=366)
 #: A source id: lower-case letters and digits in hyphen-separated words (``police-cheshire``).
 SOURCE_ID_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 _SOURCE_ID = re.compile(SOURCE_ID_PATTERN, re.ASCII)
@@ -45,9 +51,10 @@ csv.field_size_limit(1 << 30)
 class DropRejected(Exception):
     """The drop cannot be loaded; ``reason`` says why and what to do."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, problem: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.problem = problem or reason  # what is wrong, without what to do
 
 
 @dataclass(frozen=True)
@@ -99,23 +106,38 @@ def _whole_number(value: Any, field: str) -> int:
     return value
 
 
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
 def latest_extract_date() -> date:
-    return datetime.now(timezone.utc).date() + EXTRACT_LEAD
+    """The latest extract date a manifest may give: tomorrow (UTC)."""
+    return _today() + EXTRACT_LEAD
 
 
 def plausible_extract_date(text: str) -> date | None:
-    """``text`` as an extract date (``YYYY-MM-DD``, from 2000 to a year ahead), or ``None``."""
+    """``text`` as the date of a drop folder's name (``YYYY-MM-DD``, from 2000 to a year ahead), or ``None``.
+
+    A manifest's own extract date must also be no later than :func:`latest_extract_date` (see ``_extract_date``).
+    """
     try:
         extract = date.fromisoformat(text) if _ISO_DATE.fullmatch(text) else None
     except ValueError:
         return None
-    return extract if extract is not None and EARLIEST_EXTRACT <= extract <= latest_extract_date() else None
+    return extract if extract is not None and EARLIEST_EXTRACT <= extract <= _today() + FOLDER_DATE_LEAD else None
 
 
 def _extract_date(data: dict[str, Any]) -> date:
     extract = plausible_extract_date(_text_field(data, "extract_date"))
     if extract is None:
-        raise _malformed("extract_date", f"a date written YYYY-MM-DD between {EARLIEST_EXTRACT} and {latest_extract_date()}")
+        raise _malformed("extract_date", f"a date written YYYY-MM-DD, from {EARLIEST_EXTRACT} to tomorrow (UTC)")
+    if extract > latest_extract_date():
+        # a future date would widen the drop's own plausibility window and move the whole run's as-of date
+        raise DropRejected(
+            "manifest.json: extract_date is later than tomorrow (UTC), so it cannot be the day the data was "
+            "extracted; nothing of the drop was loaded. What to do: ask the sender to correct extract_date (or the "
+            "sending system's clock) and re-deliver the drop; then re-run"
+        )
     return extract
 
 
@@ -151,7 +173,10 @@ def _parse(drop_dir: Path, raw: bytes) -> Manifest:
         raise _malformed("date_format", "a pattern of %d, %m and %Y such as %Y-%m-%d or %d/%m/%Y")
     schema_version = _whole_number(data.get("schema_version", 1), "schema_version")
     if schema_version != 1:
-        raise DropRejected(f"schema_version {schema_version} is not supported (this pipeline reads version 1)")
+        raise DropRejected(
+            "manifest.json: schema_version is not 1, the only version this pipeline reads (the value is not shown). "
+            "What to do: ask the sender to export the drop with manifest schema version 1; then re-run"
+        )
     files = data.get("files")
     if not isinstance(files, list) or not files:
         raise _malformed("files", "a non-empty list")
@@ -178,14 +203,18 @@ def read_manifest(drop_dir: Path) -> Manifest:
     return manifest
 
 
+def _shown_file_name(name: str) -> str:
+    """A file name as operator text may show it: only a table's file name; any other name could hold anything."""
+    return name if name in _TABLE_FILES else "(withheld)"
+
+
 def _check_file_names(manifest: Manifest) -> None:
     """Every listed file is a plain ``<table>.csv`` of the drop's agency, named once."""
     expected = {f"{table}.csv": table for table in AGENCY_TABLES[manifest.agency]}
     seen: set[str] = set()
     for position, listed in enumerate(manifest.files):
         if listed.name not in expected:
-            # only a table's file name (of another agency) is shown: any other name could hold anything
-            shown = listed.name if listed.name in _TABLE_FILES else "(withheld)"
+            shown = _shown_file_name(listed.name)
             raise DropRejected(
                 f"manifest.json: files[{position}].name {shown} is not a plain file name of a {manifest.agency} table "
                 f"(one of {', '.join(expected)}, directly in the drop folder: no folders, '..' or absolute paths); "
@@ -253,39 +282,105 @@ def count_data_rows(text: str, file_name: str) -> int:
         ) from None
 
 
+#: What the operator is told to do when a drop's files do not match its manifest.
+_REDELIVER = "What to do: ask the sender to re-deliver the drop (its files and manifest.json together); then re-run"
+
+
+def _rejected(problem: str, advice: str = _REDELIVER) -> DropRejected:
+    return DropRejected(f"{problem}. {advice}", problem)
+
+
+def _unlisted_files(manifest: Manifest) -> list[str]:
+    """Files of the drop folder that look like table files but are not listed: any ``.csv`` file (any case) and
+    anything named like one of the agency's tables (``orders``, ``Orders.CSV``, ``orders.csv.gz``). Hidden
+    (``.…``) entries and other extras (``readme.txt``) are not table files."""
+    listed = {f.name for f in manifest.files} | {"manifest.json"}
+    tables = set(AGENCY_TABLES[manifest.agency])
+    return sorted(
+        entry.name for entry in manifest.drop_dir.iterdir()
+        if entry.name not in listed and not entry.name.startswith(".") and (
+            (entry.suffix.lower() == ".csv" and entry.is_file()) or entry.name.split(".")[0].lower() in tables)
+    )
+
+
+def _check_all_listed(manifest: Manifest) -> None:
+    """Rejects a drop holding a table file its manifest does not list: its rows would be neither loaded nor quarantined."""
+    unlisted = _unlisted_files(manifest)
+    if not unlisted:
+        return
+    shown = [name for name in map(_shown_file_name, unlisted) if name != "(withheld)"]
+    withheld = len(unlisted) - len(shown)
+    names = ", ".join(shown + ([f"{withheld} more whose names are not shown (they could hold anything)"] if withheld else []))
+    raise _rejected(
+        f"{len(unlisted)} table file(s) in the drop folder are not listed in its manifest.json ({names}), so their rows "
+        "would be neither loaded nor quarantined; nothing of the drop was loaded",
+        "What to do: ask the sender for a manifest.json listing every file of the drop, or remove the stray file(s) "
+        "from the drop folder; then re-run",
+    )
+
+
+def _checked_file(manifest: Manifest, listed: ManifestFile) -> Path:
+    """The listed file's path, once it is a regular file directly in the drop whose bytes match the manifest's checksum.
+
+    Only ``stat`` is used before the checksum, so a pipe or device named like a table file is never opened.
+    """
+    path = manifest.drop_dir / listed.name
+    if path.is_symlink() or path.resolve().parent != manifest.drop_dir.resolve():
+        raise _rejected(f"{listed.name}: is a symbolic link, not a file of the drop")
+    if not path.exists():
+        raise _rejected(f"{listed.name}: listed in the manifest but missing from the drop")
+    if not path.is_file():
+        raise _rejected(f"{listed.name}: is not a regular file (it is a folder, a pipe or a device), so it was not read")
+    found_sha = sha256_of(path)
+    if found_sha != listed.sha256:
+        raise _rejected(
+            f"{listed.name}: checksum mismatch (its sha256 is {found_sha[:12]}…, {path.stat().st_size} bytes, not the "
+            "one its manifest gives): the file changed or was cut short in transfer"
+        )
+    return path
+
+
+def check_drop_files(manifest: Manifest) -> list[Path]:
+    """Check the drop's files against its manifest, without decoding them: every table file is listed, and every
+    listed file is present, regular and matches its checksum. Returns the listed files' paths, in manifest order;
+    raises ``DropRejected`` (its ``problem`` says what is wrong, without what to do) for the first that fails."""
+    _check_all_listed(manifest)
+    return [_checked_file(manifest, listed) for listed in manifest.files]
+
+
+def _decoded(manifest: Manifest, listed: ManifestFile, data: bytes) -> str:
+    name = "utf-8" if manifest.encoding == "utf-8-sig" else manifest.encoding
+    if manifest.encoding == "cp1252" and data.startswith(codecs.BOM_UTF8):
+        raise DropRejected(
+            f"{listed.name}: starts with a UTF-8 byte-order mark but the manifest declares cp1252; the manifest's "
+            "encoding is wrong: ask the sender to declare utf-8"
+        )
+    try:
+        return data.decode(manifest.encoding)
+    except UnicodeDecodeError as error:
+        raise DropRejected(
+            f"{listed.name}: cannot be decoded as {name} at byte {error.start}: either the manifest declares the wrong "
+            "encoding or the file is damaged; nothing of the drop was loaded. What to do: ask the sender to check the "
+            "manifest's encoding (utf-8 or cp1252) and re-deliver the drop; then re-run"
+        ) from None
+
+
 def verify_drop(manifest: Manifest) -> dict[str, str]:
-    """Check every listed file: present, checksum, decodable, row count.
+    """Check every file (see :func:`check_drop_files`), then decode each listed one and count its rows.
 
     Returns the decoded text of each file, keyed by file name, so files are
     read once. Raises ``DropRejected`` naming the first file that fails.
     """
     texts: dict[str, str] = {}
-    for listed in manifest.files:
-        path = manifest.drop_dir / listed.name
-        if path.is_symlink() or path.resolve().parent != manifest.drop_dir.resolve():
-            raise DropRejected(f"{listed.name}: is a symbolic link, not a file of the drop; ask the sender to re-deliver")
-        if not path.is_file():
-            raise DropRejected(f"{listed.name}: listed in the manifest but missing from the drop")
-        found_sha = sha256_of(path)
-        if found_sha != listed.sha256:
-            raise DropRejected(
-                f"{listed.name}: checksum mismatch (expected {listed.sha256[:12]}…, found {found_sha[:12]}…, "
-                f"{path.stat().st_size} bytes): the file changed or was cut short in transfer; ask for a re-delivery"
-            )
-        data = path.read_bytes()
-        if manifest.encoding == "cp1252" and data.startswith(codecs.BOM_UTF8):
-            raise DropRejected(
-                f"{listed.name}: starts with a UTF-8 byte-order mark but the manifest declares cp1252; the manifest's "
-                "encoding is wrong: ask the sender to declare utf-8"
-            )
-        try:
-            text = data.decode(manifest.encoding)
-        except UnicodeDecodeError as error:
-            raise DropRejected(
-                f"{listed.name}: not valid {manifest.encoding} at byte {error.start}; the manifest's encoding is wrong"
-            ) from None
+    for listed, path in zip(manifest.files, check_drop_files(manifest)):
+        text = _decoded(manifest, listed, path.read_bytes())
         rows = count_data_rows(text, listed.name)
         if rows != listed.rows:
-            raise DropRejected(f"{listed.name}: {rows} data rows found, manifest says {listed.rows}")
+            compared = "fewer than" if rows < listed.rows else "more than"
+            raise DropRejected(
+                f"{listed.name}: {rows} data rows found, {compared} the manifest's row count (not shown): the manifest "
+                "is wrong or the file was cut short before it was checksummed. What to do: ask the sender to "
+                "re-deliver the drop with a manifest.json matching its files; then re-run"
+            )
         texts[listed.name] = text
     return texts
