@@ -296,6 +296,7 @@ class Ingestor:
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
         summary.warnings.extend(folders.warnings(input_dir))
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        self.vault.check_belongs_to(self.warehouse)
         with self.vault.open_records() as vault_con, duckdb.connect(str(self.warehouse)) as con:
             con.execute("set enable_progress_bar = false")
             create_raw_schema(con)

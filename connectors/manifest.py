@@ -322,7 +322,7 @@ def _check_all_listed(manifest: Manifest) -> None:
 def _checked_file(manifest: Manifest, listed: ManifestFile) -> Path:
     """The listed file's path, once it is a regular file directly in the drop whose bytes match the manifest's checksum.
 
-    Only ``stat`` is used before the checksum, so a pipe or device named like a table file is never opened.
+    Only ``stat`` is used before the checksum, so a FIFO or device named like a table file is never opened.
     """
     path = manifest.drop_dir / listed.name
     if path.is_symlink() or path.resolve().parent != manifest.drop_dir.resolve():
@@ -330,7 +330,7 @@ def _checked_file(manifest: Manifest, listed: ManifestFile) -> Path:
     if not path.exists():
         raise _rejected(f"{listed.name}: listed in the manifest but missing from the drop")
     if not path.is_file():
-        raise _rejected(f"{listed.name}: is not a regular file (it is a folder, a pipe or a device), so it was not read")
+        raise _rejected(f"{listed.name}: is not a regular file (it is a folder, a FIFO or a device), so it was not read")
     found_sha = sha256_of(path)
     if found_sha != listed.sha256:
         raise _rejected(

@@ -146,6 +146,13 @@ class KeyVersionMismatch(RuntimeError):
     """The vault holds tokens made with another key; mixing them would silently break linkage."""
 
 
+class VaultMissing(RuntimeError):
+    """A warehouse with loaded drops has no vault where ingest would write: a wrong ``--vault``, or a lost vault.
+
+    Writing a new vault there would leave the warehouse's earlier records without encodings for good.
+    """
+
+
 def default_vault_dir(warehouse: Path) -> Path:
     """The vault lives beside the warehouse unless configured otherwise."""
     return warehouse.parent / "vault"
@@ -203,6 +210,23 @@ class Vault:
                 f"{VAULT_ENV} at the vault this warehouse was built with"
             )
         return self.records_path
+
+    def check_belongs_to(self, warehouse: Path) -> None:
+        """Refuse (:class:`VaultMissing`) to start a new vault for a warehouse that already has loaded drops."""
+        if self.records_path.is_file() or not warehouse.is_file():
+            return
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            tables = con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'loaded_drops'"
+            ).fetchone()[0]
+            loaded = con.execute("select count(*) from ops.loaded_drops").fetchone()[0] if tables else 0
+        if loaded:
+            raise VaultMissing(
+                f"the warehouse {warehouse} has {loaded} loaded drop(s), but there is no linkage vault at "
+                f"{self.directory}: --vault or {VAULT_ENV} points at the wrong folder, or the vault was lost. Nothing "
+                "was loaded. What to do: point --vault (or MASIP_VAULT_DIR) at the vault built with this warehouse; "
+                "if it is lost, rebuild the warehouse and the vault from the landing copies (README, key rotation)."
+            )
 
     def open_records(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A connection to ``records.duckdb`` (created, with its table, unless ``read_only``)."""

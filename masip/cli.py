@@ -35,10 +35,12 @@ from pseudonymisation.keys import (
     SECRET_FILE_ENV,
     generate_secret,
     load_keyring,
+    without_secret,
 )
 
 DEFAULT_OUT = Path("output")
-DEMO_KEY = Path("warehouse/demo-throwaway.key")
+#: The demo's throwaway key, beside its warehouse.
+DEMO_KEY_NAME = "demo-throwaway.key"
 
 ENGINES = ("duckdb", "spark")
 _ENGINE_HELP = (
@@ -46,6 +48,10 @@ _ENGINE_HELP = (
     "in local mode (needs Java: `make java`), check the links and marts against DuckDB's and validate them "
     "(docs/national-deployment.md)."
 )
+
+
+#: The commands that load the partnership key (`run` and `demo` only in their ingest child; they forget it after).
+_KEYED_COMMANDS = frozenset({"keygen", "ingest", "run", "demo", "rotate-key"})
 
 
 class _OperatorGroup(click.Group):
@@ -72,6 +78,9 @@ class _OperatorGroup(click.Group):
               help="Show the full traceback of a failure (it may quote data values). Child processes inherit it.")
 def main(debug: bool) -> None:
     """MASIP data-sharing pipeline: pseudonymise, link and report multi-agency stalking data."""
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand not in _KEYED_COMMANDS:
+        ctx.with_resource(without_secret())  # nothing this command starts (dbt, the linkage, Chromium) inherits it
     if debug:
         from connectors.ingest import DEBUG_ENV
 
@@ -152,6 +161,7 @@ def _run(
             ingest, seconds = run_ingest_process(input_dir, warehouse, vault_dir)
         except IngestProcessError as error:
             sys.exit(error.exit_code)
+        click.get_current_context().with_resource(without_secret())  # the ingest child was the only one to need it
         result = build_and_publish(
             warehouse, out_dir, ingest, seconds, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir
         )
@@ -265,26 +275,23 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help=_ENGINE_HELP)
 def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None, engine: str) -> None:
     """Generate a synthetic partnership, run the whole pipeline, the case pack and the evaluation, from scratch."""
+    from connectors.ingest import default_archive_dir
     from connectors.vault import Vault
     from masip.casepack import build_casepack
     from masip.evaluation import build_evaluation_report
     from masip.synth import DEFAULT_FAULTS, generate_partnership
 
-    if not (os.environ.get(SECRET_ENV) or os.environ.get(SECRET_FILE_ENV)):
-        if not DEMO_KEY.exists():
-            DEMO_KEY.parent.mkdir(parents=True, exist_ok=True)
-            DEMO_KEY.write_text(generate_secret() + "\n", encoding="ascii")
-            DEMO_KEY.chmod(0o600)
-        os.environ[SECRET_FILE_ENV] = str(DEMO_KEY)
-        banner = (f"DEMO: no partnership key configured, so a THROWAWAY key is used ({DEMO_KEY}). "
-                  "Never use it for real data: real runs need MASIP_SECRET_FILE.")
-        click.secho("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), fg="yellow", bold=True)
     drops_dir = out_dir / "drops"
+    vault = Vault.for_warehouse(warehouse, vault_dir)
     with warehouse_lock(warehouse, "demo"):  # before the old demo warehouse is removed
+        _refuse_to_replace_a_partnership_warehouse(warehouse, vault.directory)
+        _use_demo_key(warehouse.parent / DEMO_KEY_NAME)
         shutil.rmtree(drops_dir, ignore_errors=True)
         for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
             stale.unlink(missing_ok=True)
-        shutil.rmtree(Vault.for_warehouse(warehouse, vault_dir).directory, ignore_errors=True)
+        shutil.rmtree(vault.directory, ignore_errors=True)
+        shutil.rmtree(default_archive_dir(warehouse), ignore_errors=True)
+        _demo_marker(warehouse).write_text("made by `masip demo`: synthetic data, replaced by the next demo\n")
         summary = generate_partnership(drops_dir, dyads=dyads, faults=DEFAULT_FAULTS)
         click.echo(f"Generated {len(summary.drops)} drops ({sum(summary.rows_by_table.values())} rows) in {drops_dir}")
         # only its ingest child loads the key; with --engine spark the readers below read Spark's marts
@@ -295,6 +302,37 @@ def demo(dyads: int, warehouse: Path, out_dir: Path, vault_dir: Path | None, eng
         click.secho(pack.pdf_skipped, fg="yellow", bold=True)
     evaluation = build_evaluation_report(result_warehouse, out_dir / "evaluation")
     click.echo(f"Evaluation report: {evaluation.html_path}")
+
+
+def _demo_marker(warehouse: Path) -> Path:
+    """Beside a warehouse the demo made: the next demo may replace it (never one without it)."""
+    return warehouse.with_name(warehouse.name + ".made-by-demo")
+
+
+def _refuse_to_replace_a_partnership_warehouse(warehouse: Path, vault_dir: Path) -> None:
+    """The demo starts from scratch, so it deletes the warehouse, vault and landing copies at its paths: only its own."""
+    if (warehouse.exists() or vault_dir.exists()) and not _demo_marker(warehouse).exists():
+        click.secho(
+            f"masip: {warehouse} (or its vault {vault_dir}) exists and was not made by `masip demo`; the demo would "
+            "replace it, so it stops here and changes nothing. What to do: pass --warehouse (and --vault) a path of "
+            "its own for the demo; if it is a demo warehouse of an older release, delete it, its vault/ and its "
+            "landing_archive/ first. Then re-run.",
+            err=True,
+        )
+        sys.exit(2)
+
+
+def _use_demo_key(key_file: Path) -> None:
+    """The demo's throwaway key, made once, in place of any partnership key: synthetic data never meets a real key."""
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(generate_secret() + "\n", encoding="ascii")
+        key_file.chmod(0o600)
+    os.environ.pop(SECRET_ENV, None)
+    os.environ[SECRET_FILE_ENV] = str(key_file)
+    banner = (f"DEMO: a THROWAWAY key is used ({key_file}), never a partnership key. Never use it for real data: "
+              "real runs need MASIP_SECRET_FILE.")
+    click.secho("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), fg="yellow", bold=True)
 
 
 main.add_command(casepack)

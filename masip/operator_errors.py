@@ -40,10 +40,32 @@ def _dbt_failure(error: BaseException) -> str:
     )
 
 
+def _database_failure(error: BaseException, stage: str) -> OperatorMessage | None:
+    """A DuckDB error that says how the warehouse or vault is set up, by its kind only (its text can quote data)."""
+    import duckdb
+
+    if isinstance(error, duckdb.IOException) and "lock" in str(error).lower():
+        return OperatorMessage(
+            f"stage {stage} cannot open the warehouse (or the vault): another process holds it (a MASIP run, or a "
+            "DuckDB shell or notebook). What to do: wait until the run has finished, or close the other program, "
+            "then re-run.",
+            USAGE,
+        )
+    if isinstance(error, duckdb.CatalogException):
+        return OperatorMessage(
+            f"stage {stage} found the warehouse without a table it reads: it has not been built yet, or it is not a "
+            "MASIP warehouse. What to do: run `masip run` on the drops first, or pass --warehouse the built "
+            "warehouse, then re-run.",
+            USAGE,
+        )
+    return None
+
+
 def describe(error: BaseException, stage: str) -> OperatorMessage:
     """The operator message for ``error``, which stopped ``stage``."""
-    from connectors.vault import KeyVersionMismatch
+    from connectors.vault import KeyVersionMismatch, VaultMissing
     from masip.dbt_runner import WarehouseBuildError
+    from masip.linkage.stage import LinkageInputError, LinkageProcessError
     from masip.quality import DataQualityError
     from masip.rotation import RotationMismatch
     from masip.spark import SparkRunError
@@ -51,12 +73,19 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
     from pseudonymisation.keys import MissingKeyError
     from pseudonymisation.landing import LandingArchiveError
 
-    if isinstance(error, (MissingKeyError, KeyVersionMismatch, LandingArchiveError)):
+    if isinstance(error, (MissingKeyError, KeyVersionMismatch, VaultMissing, LandingArchiveError)):
         return OperatorMessage(str(error), USAGE)
     if isinstance(error, WarehouseDamaged):
         return OperatorMessage(str(error), DATA)
     if isinstance(error, WarehouseError):  # busy, read-only
         return OperatorMessage(str(error), USAGE)
+    if isinstance(error, LinkageInputError):  # no vault, or another warehouse's
+        return OperatorMessage(str(error), USAGE)
+    if isinstance(error, LinkageProcessError):  # its text is the linkage process's own operator message
+        return OperatorMessage(str(error), DATA)
+    database = _database_failure(error, stage)
+    if database is not None:
+        return database
     if isinstance(error, (DataQualityError, RotationMismatch, SparkRunError)):
         return OperatorMessage(str(error), DATA)
     if isinstance(error, WarehouseBuildError):

@@ -55,13 +55,19 @@ def _review_queue_size(con: duckdb.DuckDBPyConnection) -> int | None:
     return con.execute("select count(*) from ops.review_queue").fetchone()[0] if exists else None
 
 
-def _warnings(loaded: list[tuple[str, str, date]], archive_dir: Path) -> list[str]:
+def _warnings(loaded: list[tuple[str, str, date]], rejected: int, archive_dir: Path) -> list[str]:
     """What the operator must act on although the run succeeded."""
     warnings = []
-    if not loaded:
+    if not loaded and rejected:
         warnings.append(
             "No drop has been loaded into this warehouse yet (every drop so far was rejected), so no marts were "
             "built or published. What to do: see the rejected drops below, ask each sender to re-deliver, re-run."
+        )
+    elif not loaded:
+        warnings.append(
+            "No drop has been loaded into this warehouse yet, and no drop was found: the input folder holds no "
+            "folder named <source_id>_<YYYY-MM-DD> (see the warnings about folders not read, if any). What to do: "
+            "pass --input the folder that holds the drop folders (each with its manifest.json), then re-run."
         )
     missing = missing_copies(archive_dir, loaded, retention_days_from_env(), datetime.now(UTC).date())
     if missing:
@@ -90,7 +96,7 @@ def _warehouse_facts(warehouse: Path, archive_dir: Path) -> dict[str, Any]:
         loaded = {name for name, _, _ in drops}
         unresolved = [r for r in rejected if r["drop_name"] not in loaded]
         return {
-            "warnings": _warnings(drops, archive_dir),
+            "warnings": _warnings(drops, len(rejected), archive_dir),
             "marts": _table_counts(con, "marts"),
             "review_queue": _review_queue_size(con),
             "ops_quarantine_by_rule": quarantine,

@@ -9,18 +9,61 @@ this module: objects here print as their key version only.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, ParamSpec, TypeVar
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SECRET_ENV = "MASIP_SECRET"
 SECRET_FILE_ENV = "MASIP_SECRET_FILE"
+#: The Airflow connection whose *password* holds the partnership secret (``masip.orchestration.keys``).
+PARTNERSHIP_CONN_ID = "masip_partnership"
+#: Every environment variable that can carry the secret or lead to it: Airflow reads a connection from
+#: ``AIRFLOW_CONN_<ID>``.
+SECRET_CARRIERS = (SECRET_ENV, SECRET_FILE_ENV, f"AIRFLOW_CONN_{PARTNERSHIP_CONN_ID.upper()}")
 MIN_SECRET_BYTES = 32
+P = ParamSpec("P")
+R = TypeVar("R")
 HKDF_SALT = b"masip/pseudonymisation/v1"
+
+
+def keyless_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment without the partnership secret: what the processes after ingest get."""
+    return {name: value for name, value in (os.environ if environ is None else environ).items()
+            if name not in SECRET_CARRIERS}
+
+
+@contextmanager
+def without_secret() -> Iterator[None]:
+    """The block runs with no variable that can carry the secret in this process's environment, so that nothing
+    it starts (dbt, the linkage, Chromium) inherits it: how the build, publication and readers run.
+
+    They are put back after the block, for the tasks ``dag.test()`` runs in one process with the ingest. The
+    environment block a process was started with stays as it was (``/proc/<pid>/environ``): start it with
+    ``MASIP_SECRET_FILE``, a path, rather than ``MASIP_SECRET``, the secret itself.
+    """
+    saved = {name: os.environ.pop(name) for name in SECRET_CARRIERS if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def keyless(function: Callable[P, R]) -> Callable[P, R]:
+    """``function``, run :func:`without_secret` (the Airflow tasks after ingest)."""
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with without_secret():
+            return function(*args, **kwargs)
+
+    return run
 
 
 class MissingKeyError(RuntimeError):
@@ -66,23 +109,38 @@ def generate_secret() -> str:
     return os.urandom(32).hex()
 
 
+def _secret_from_file(path: Path) -> bytes:
+    if path.is_dir():
+        raise MissingKeyError(
+            f"{SECRET_FILE_ENV} points at {path}, which is a folder. Point it at the partnership key file (inside "
+            "it, perhaps), or create one with `masip keygen --out FILE`."
+        )
+    if not path.is_file():
+        raise MissingKeyError(
+            f"{SECRET_FILE_ENV} points at {path}, which does not exist. "
+            "Point it at the partnership key file, or create one with `masip keygen --out FILE`."
+        )
+    return path.read_bytes().strip()
+
+
 def load_keyring(environ: Mapping[str, str] | None = None) -> Keyring:
     """The keyring from ``MASIP_SECRET`` or the file named by ``MASIP_SECRET_FILE``.
 
     Refuses clearly when neither is set: there is no built-in or empty key to
-    fall back on (SPEC §3.6).
+    fall back on (SPEC §3.6); and when both are set to different secrets, since
+    either choice would be arbitrary.
     """
     env = os.environ if environ is None else environ
+    from_file = _secret_from_file(Path(env[SECRET_FILE_ENV])) if env.get(SECRET_FILE_ENV) else None
     if env.get(SECRET_ENV):
-        return Keyring(env[SECRET_ENV].encode())
-    if env.get(SECRET_FILE_ENV):
-        path = Path(env[SECRET_FILE_ENV])
-        if not path.is_file():
+        if from_file is not None and from_file != env[SECRET_ENV].encode().strip():
             raise MissingKeyError(
-                f"{SECRET_FILE_ENV} points at {path}, which does not exist. "
-                "Point it at the partnership key file, or create one with `masip keygen --out FILE`."
+                f"both {SECRET_ENV} and {SECRET_FILE_ENV} are set, to different secrets: refusing to choose between "
+                f"them. Unset one of them ({SECRET_FILE_ENV} is preferred) and re-run."
             )
-        return Keyring(path.read_bytes().strip())
+        return Keyring(env[SECRET_ENV].encode())
+    if from_file is not None:
+        return Keyring(from_file)
     raise MissingKeyError(
         "No partnership secret: refusing to start. Set MASIP_SECRET_FILE to the partnership key file "
         "(create one with `masip keygen --out FILE`, keep it out of git) or MASIP_SECRET to the secret "

@@ -135,6 +135,25 @@ def test_a_second_writer_refuses_at_once_and_touches_nothing(tmp_path: Path):
     assert after.returncode == 0, after.stderr  # the lock went with the process that held it
 
 
+def test_the_demo_never_replaces_a_partnership_warehouse(tmp_path: Path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse" / "masip.duckdb"
+    _rejected_drop(landing)
+    first = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "out"))
+    assert first.returncode == 0, first.stderr
+    def files() -> dict[Path, str]:  # but the lock file, which holds the pid of its last holder
+        return {p.relative_to(warehouse.parent): _sha(p) for p in warehouse.parent.rglob("*")
+                if p.is_file() and p.suffix != ".lock"}
+
+    kept = files()
+    started = time.perf_counter()
+    demo = masip("demo", "--dyads", "40", "--warehouse", str(warehouse), "--out", str(tmp_path / "demo"))
+    assert demo.returncode == 2, demo.stderr
+    _no_traceback(demo)
+    assert "was not made by `masip demo`" in demo.stderr and "What to do" in demo.stderr
+    assert files() == kept and len(kept) > 1
+    assert not (tmp_path / "demo").exists() and time.perf_counter() - started < 60
+
+
 def test_the_airflow_stage_functions_take_the_same_lock(tmp_path: Path):
     from masip.build_tasks import prepare_candidate
     from masip.orchestration import run_build
@@ -238,6 +257,60 @@ def test_a_path_blocked_by_a_file_is_refused_before_any_work(tmp_path: Path, com
     assert not (tmp_path / "wh").exists() and time.monotonic() - started < 60  # nothing ingested or built
 
 
+def test_a_wrong_vault_is_refused_before_anything_is_loaded(loaded: tuple[Path, Path], tmp_path: Path):
+    """A mistyped --vault would start a new vault: the warehouse's earlier records would have no encodings for good."""
+    landing, warehouse = loaded
+    before = _sha(warehouse)
+    wrong = tmp_path / "mistyped-vault"
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "o"),
+                "--vault", str(wrong))
+    assert run.returncode == 2, run.stderr
+    _no_traceback(run)
+    assert f"there is no linkage vault at {wrong}" in " ".join(run.stderr.split()) and "What to do" in run.stderr
+    assert not wrong.exists() and _sha(warehouse) == before
+
+
+@contextmanager
+def holding_database(warehouse: Path) -> Iterator[None]:
+    """Another process with the warehouse open in DuckDB (a shell, a notebook) until the block ends."""
+    code = (f"import sys, duckdb\ncon = duckdb.connect({str(warehouse)!r})\n"
+            "print('open', flush=True); sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        yield
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+def test_the_readers_say_when_the_warehouse_is_open_elsewhere_or_not_built(loaded: tuple[Path, Path], tmp_path: Path):
+    _, warehouse = loaded  # ingested, never built
+    readers = [["casepack", "--out", str(tmp_path / "pack")], ["evaluate", "--out", str(tmp_path / "evaluation")],
+               ["review", "export", "--out", str(tmp_path / "review")], ["link"]]
+    with holding_database(warehouse):
+        for command in readers:
+            busy = masip(*command, "--warehouse", str(warehouse))
+            assert busy.returncode == 2, (command, busy.stderr)
+            _no_traceback(busy)
+            assert "another process holds it" in busy.stderr and "What to do" in busy.stderr, busy.stderr
+    unbuilt = masip("link", "--warehouse", str(warehouse))
+    assert unbuilt.returncode == 2, unbuilt.stderr
+    _no_traceback(unbuilt)
+    assert "has not been built yet" in unbuilt.stderr and "masip run" in unbuilt.stderr
+
+
+def test_an_input_folder_without_drops_says_to_check_input(tmp_path: Path):
+    (tmp_path / "landing" / "not-a-drop").mkdir(parents=True)
+    run = masip("run", "--input", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "w" / "masip.duckdb"),
+                "--out", str(tmp_path / "o"))
+    assert run.returncode == 0, run.stderr
+    warnings = " ".join(run.stderr.split())
+    assert "no drop was found" in warnings and "pass --input the folder that holds the drop folders" in warnings
+    assert "every drop so far was rejected" not in warnings
+
+
 def test_a_read_only_warehouse_folder_is_reported_before_anything_is_written(loaded: tuple[Path, Path], tmp_path: Path):
     landing, warehouse = loaded
     _rejected_drop(landing)  # a new drop ingest would record
@@ -263,15 +336,16 @@ def test_an_unexpected_error_names_its_type_and_stage_never_its_text(tmp_path: P
     message = describe(ValueError("Could not convert 'Zoë O’Neill' to DATE"), "build")
     assert message.text == "unexpected error (ValueError) in stage build; re-run with --debug for the traceback"
     assert message.exit_code == 1
-    # For real: the report folder is a file, which nothing foresaw.
+    # For real: the run report's files are folders, which nothing foresaw.
     landing, out = tmp_path / "landing", tmp_path / "out"
     _rejected_drop(landing)
-    out.write_text("not a folder")
+    for name in ("run_report.json", "run_report.md"):
+        (out / name).mkdir(parents=True)
     run = masip("run", "--input", str(landing), "--warehouse", str(tmp_path / "w" / "masip.duckdb"), "--out", str(out))
     assert run.returncode == 1
     _no_traceback(run)
     assert run.stderr.splitlines()[-1] == (
-        "masip: unexpected error (FileExistsError) in stage report; re-run with --debug for the traceback")
+        "masip: unexpected error (IsADirectoryError) in stage report; re-run with --debug for the traceback")
 
 
 # --------------------------------------------------------------------------- landing copies

@@ -35,6 +35,22 @@ def test_key_file_and_env_give_the_same_keyring(tmp_path):
     assert from_file.purpose_key("token/pnc") == from_env.purpose_key("token/pnc")
 
 
+def test_a_key_file_that_is_a_folder_is_called_a_folder(tmp_path):
+    with pytest.raises(MissingKeyError, match="which is a folder"):
+        load_keyring({"MASIP_SECRET_FILE": str(tmp_path)})
+
+
+def test_two_different_secrets_are_refused_never_one_chosen(tmp_path):
+    key_file = tmp_path / "partnership.key"
+    key_file.write_text(SECRET + "\n")
+    other = "fedcba9876543210" * 4
+    with pytest.raises(MissingKeyError, match="different secrets") as refused:
+        load_keyring({"MASIP_SECRET_FILE": str(key_file), "MASIP_SECRET": other})
+    assert SECRET not in str(refused.value) and other not in str(refused.value)
+    same = load_keyring({"MASIP_SECRET_FILE": str(key_file), "MASIP_SECRET": SECRET})
+    assert same.key_version == Keyring(SECRET.encode()).key_version
+
+
 def test_secret_never_appears_in_repr_or_str():
     keyring = Keyring(SECRET.encode())
     tokeniser = Tokeniser(keyring, "pnc")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,7 @@ from masip.pipeline import (
 )
 from masip.synth import DEFAULT_FAULTS, generate_partnership
 from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV, Keyring
+from tests.conftest import REPO_ROOT
 from tests.leakcheck import (
     binary_columns,
     collect_encodings,
@@ -109,8 +112,34 @@ def test_build_publish_casepack_and_evaluation_ran_without_a_key(built: Built):
 
 
 def test_the_linkage_process_gets_no_secret():
-    env = keyless_environment({SECRET_ENV: "s", SECRET_FILE_ENV: "/k", "PATH": "/bin"})
+    env = keyless_environment({SECRET_ENV: "s", SECRET_FILE_ENV: "/k", "AIRFLOW_CONN_MASIP_PARTNERSHIP": "{}",
+                               "PATH": "/bin"})
     assert env == {"PATH": "/bin"}
+
+
+@pytest.mark.parametrize("carrier", [SECRET_ENV, "AIRFLOW_CONN_MASIP_PARTNERSHIP"])
+def test_what_a_reader_starts_inherits_no_secret(built: Built, tmp_path: Path, carrier: str):
+    """The case pack's Chromium (started through Playwright's driver) sees the environment of `masip casepack`:
+    a secret the operator's shell exported must not reach it."""
+    from masip.casepack.render import DEFAULT_CHROMIUM
+
+    if not Path(DEFAULT_CHROMIUM).is_file():
+        pytest.skip("needs Debian's chromium (`make browser`)")
+    dump = tmp_path / "chromium-environment"
+    wrapper = tmp_path / "chromium"
+    wrapper.write_text(f'#!/bin/sh\nenv > "{dump}"\nexec {DEFAULT_CHROMIUM} "$@"\n')
+    wrapper.chmod(0o700)
+    secret = "reader-test-partnership-secret-0123456789abcdef"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASIP_")}
+    env.update({carrier: secret, "MASIP_CHROMIUM": str(wrapper)})
+    pack = subprocess.run(
+        [sys.executable, "-m", "masip.cli", "casepack", "--warehouse", str(built.warehouse), "--out", str(tmp_path / "pack")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert pack.returncode == 0, pack.stderr
+    assert list((tmp_path / "pack").glob("*.pdf")) and dump.is_file()
+    seen = {name: value for name, _, value in (line.partition("=") for line in dump.read_text().splitlines())}
+    assert [name for name, value in seen.items() if secret in value or name == carrier] == []
 
 
 def test_the_linkage_refuses_a_missing_vault_at_once(tmp_path: Path):

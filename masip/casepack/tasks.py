@@ -18,6 +18,7 @@ from typing import Any
 from airflow.sdk import Param
 
 from masip.orchestration import OUTPUT_ENV, WAREHOUSE_ENV
+from pseudonymisation.keys import keyless
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def resolve_casepack_config(params: Mapping[str, Any] | None,
     return warehouse, Path(out_dir), as_of
 
 
+@keyless  # Chromium and Playwright's driver inherit this process's environment
 def run_casepack(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``casepack`` task: write the weekly case pack (HTML + PDF) from the published warehouse."""
     from airflow.sdk.exceptions import AirflowFailException

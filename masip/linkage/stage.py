@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import subprocess
 import sys
@@ -64,7 +63,7 @@ from masip.linkage.backends import memory_capped
 from masip.linkage.review import typed_fields
 from masip.linkage.review_store import load_decisions
 from masip.linkage.state_store import load_state, store_state, stored_build_id
-from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV
+from pseudonymisation.keys import keyless_environment
 
 log = logging.getLogger(__name__)
 
@@ -271,14 +270,6 @@ def typed_review(queue: pd.DataFrame, fields: pd.DataFrame) -> tuple[pd.DataFram
          else queue[c].astype("string") for c in queue.columns}
     )
     return typed_queue, typed_fields(fields)
-
-
-def keyless_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment without the partnership secret: what the processes after ingest get."""
-    env = dict(os.environ if environ is None else environ)
-    for name in (SECRET_ENV, SECRET_FILE_ENV):
-        env.pop(name, None)
-    return env
 
 
 def run_linkage_process(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageSummary:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from pseudonymisation.keys import Keyring, MissingKeyError, load_keyring
+from pseudonymisation.keys import (
+    PARTNERSHIP_CONN_ID,
+    Keyring,
+    MissingKeyError,
+    load_keyring,
+)
 
 log = logging.getLogger(__name__)
-
-#: The Airflow connection whose *password* holds the partnership secret.
-PARTNERSHIP_CONN_ID = "masip_partnership"
 
 
 def _secret_from_connection() -> str | None:

@@ -24,6 +24,7 @@ from masip.orchestration.xcom import (
     quality_report_from_dict,
     quality_report_to_dict,
 )
+from pseudonymisation.keys import keyless
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def run_ingest(params: Mapping[str, Any] | None, source_ids: Iterable[str] | Non
     return {"summary": summary.to_dict(), "seconds": seconds, "source_ids": sources}
 
 
+@keyless  # dbt and the linkage process inherit this process's environment
 def run_build(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``build`` task: link persons and build every mart with dbt (tests included) on a candidate copy.
 
@@ -85,6 +87,7 @@ def run_build(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return result
 
 
+@keyless
 def run_publish(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``publish`` task: validate the candidate with Great Expectations and publish it only if every suite passes.
 
@@ -176,6 +179,7 @@ def run_ingest_report(
 # --------------------------------------------------------------------------- the weekly evaluation DAG
 
 
+@keyless
 def run_evaluation(params: Mapping[str, Any] | None, week: str) -> dict[str, Any]:
     """The ``evaluation`` task: the attrition and reoffending report of the published warehouse (read-only).
 
