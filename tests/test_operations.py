@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -91,22 +91,31 @@ def test_a_first_run_whose_only_drop_is_rejected_reports_it_and_exits_0(tmp_path
 
 
 @contextmanager
-def holding_lock(warehouse: Path) -> Iterator[None]:
-    """Another process holding the warehouse's run lock (as a run does) until the block ends."""
-    code = (
-        "import sys; from pathlib import Path; from masip.warehouse import warehouse_lock\n"
-        f"with warehouse_lock(Path({str(warehouse)!r}), 'run'):\n"
-        "    print('locked', flush=True); sys.stdin.read()\n"
-    )
+def _held(code: str) -> Iterator[None]:
+    """Another process running ``code`` (which prints ``held`` once it holds what it opens) until the block ends."""
     holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         yield
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def holding_lock(warehouse: Path) -> AbstractContextManager[None]:
+    """Another process holding the warehouse's run lock (as a run does) until the block ends."""
+    return _held(
+        "import sys; from pathlib import Path; from masip.warehouse import warehouse_lock\n"
+        f"with warehouse_lock(Path({str(warehouse)!r}), 'run'):\n"
+        "    print('held', flush=True); sys.stdin.read()\n"
+    )
+
+
+def holding_database(warehouse: Path) -> AbstractContextManager[None]:
+    """Another process with the warehouse open in DuckDB (a shell, a notebook) until the block ends."""
+    return _held(f"import sys, duckdb\ncon = duckdb.connect({str(warehouse)!r})\nprint('held', flush=True); sys.stdin.read()\n")
 
 
 def test_a_second_writer_refuses_at_once_and_touches_nothing(tmp_path: Path):
@@ -268,21 +277,6 @@ def test_a_wrong_vault_is_refused_before_anything_is_loaded(loaded: tuple[Path, 
     _no_traceback(run)
     assert f"there is no linkage vault at {wrong}" in " ".join(run.stderr.split()) and "What to do" in run.stderr
     assert not wrong.exists() and _sha(warehouse) == before
-
-
-@contextmanager
-def holding_database(warehouse: Path) -> Iterator[None]:
-    """Another process with the warehouse open in DuckDB (a shell, a notebook) until the block ends."""
-    code = (f"import sys, duckdb\ncon = duckdb.connect({str(warehouse)!r})\n"
-            "print('open', flush=True); sys.stdin.read()\n")
-    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        yield
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
 
 
 def test_the_readers_say_when_the_warehouse_is_open_elsewhere_or_not_built(loaded: tuple[Path, Path], tmp_path: Path):

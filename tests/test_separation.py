@@ -266,3 +266,20 @@ def test_published_state_belongs_to_the_published_links_and_a_torn_publication_i
     assert repaired.linkage is not None and repaired.linkage["retrained"]  # the stray state was not trusted
     publish_stage(warehouse, built.out / "repaired")
     assert state_build_id() == warehouse_build_id() == repaired.linkage["build_id"]
+
+
+def test_what_the_linkage_spills_stays_in_the_vault(tmp_path: Path):
+    """Past its memory cap DuckDB writes the scored records (encodings) to disk: into the vault, never /tmp."""
+    from masip.linkage.backends import DuckDBBackend
+
+    vault_dir = tmp_path / "vault"
+    vault_dir.mkdir(mode=0o700)
+    backend = DuckDBBackend(spill_under=vault_dir)
+    try:
+        backend.con.execute("set memory_limit = '40MB'; set threads = 1")
+        backend.create("spilled", "select range as uid, md5(range::varchar) as bloom from range(3000000) order by bloom")
+        [spill] = list(vault_dir.glob("masip-linkage-*"))
+        assert any(p.is_file() for p in spill.rglob("*")), "DuckDB did not spill: the test proves nothing"
+    finally:
+        backend.close()
+    assert list(vault_dir.iterdir()) == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
@@ -81,17 +82,22 @@ def record_hashes(con: duckdb.DuckDBPyConnection, table: str) -> np.ndarray:
     return next(iter(hashes.values())).astype(np.uint64).view(np.int64)
 
 
+def spill_folder(under: Path | None = None) -> str:
+    """A new private folder for DuckDB to spill to: ``under`` the linkage vault, spilled encodings stay in it."""
+    return tempfile.mkdtemp(prefix="masip-linkage-", dir=under if under is not None and under.is_dir() else None)
+
+
 class DuckDBBackend:
     """An in-memory DuckDB database with the scorer's memory cap (:data:`LINKAGE_MEMORY_ENV`).
 
-    Past the cap DuckDB spills to a private temporary folder, removed on
-    :meth:`close`, instead of growing the process.
+    Past the cap DuckDB spills to a private temporary folder (:func:`spill_folder`, in ``spill_under`` when
+    given: the linkage stage gives the vault), removed on :meth:`close`, instead of growing the process.
     """
 
     dialect = C.DUCKDB
 
-    def __init__(self) -> None:
-        self._spill = tempfile.mkdtemp(prefix="masip-linkage-")
+    def __init__(self, spill_under: Path | None = None) -> None:
+        self._spill = spill_folder(spill_under)
         self.con = duckdb.connect(
             config={**memory_capped(LINKAGE_MEMORY_ENV, DEFAULT_LINKAGE_MEMORY), "temp_directory": self._spill}
         )

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -59,7 +60,7 @@ from masip.linkage import (
     compact_tokens,
     link_for_review,
 )
-from masip.linkage.backends import memory_capped
+from masip.linkage.backends import DuckDBBackend, memory_capped, spill_folder
 from masip.linkage.review import typed_fields
 from masip.linkage.review_store import load_decisions
 from masip.linkage.state_store import load_state, store_state, stored_build_id
@@ -206,13 +207,18 @@ def typed_links(links: pd.DataFrame) -> pd.DataFrame:
 def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageSummary:
     """Link the live record roles of ``warehouse`` (a candidate) with their vault encodings; see module docstring."""
     started = time.perf_counter()
-    # every connection capped: uncapped, DuckDB would keep up to 80% of the machine's memory as cache
-    with duckdb.connect(str(warehouse), config=memory_capped()) as con:
-        records, context = read_inputs(con, vault)
-        # held in a dict only to be handed over: link_for_review frees the previous run's pairs and the context
-        # once used, which it cannot while this frame still names them
-        handed = {"context": context, "previous": _previous_state(vault, warehouse_build_id(con), retrain)}
-        del context
+    # every connection capped: uncapped, DuckDB would keep up to 80% of the machine's memory as cache; and what
+    # it spills of the vault's encodings goes to a folder in the vault, not beside the warehouse or in /tmp
+    spill = spill_folder(vault.directory)
+    try:
+        with duckdb.connect(str(warehouse), config={**memory_capped(), "temp_directory": spill}) as con:
+            records, context = read_inputs(con, vault)
+            # held in a dict only to be handed over: link_for_review frees the previous run's pairs and the
+            # context once used, which it cannot while this frame still names them
+            handed = {"context": context, "previous": _previous_state(vault, warehouse_build_id(con), retrain)}
+            del context
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
     retrained = handed["previous"] is None
     pa.default_memory_pool().release_unused()  # the read batches' memory, back to the system for what follows
     versions = sorted(set(records["key_version"].dropna().astype(str)))
@@ -221,7 +227,12 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
     decisions = load_decisions(vault)
     canonical = canonical_records(records, consume=True)
     del records  # emptied by canonical_records but for the columns the linkage does not read
-    run = link_for_review(canonical, context=handed.pop("context"), previous=handed.pop("previous"), decisions=decisions)
+    backend = DuckDBBackend(spill_under=vault.directory)
+    try:
+        run = link_for_review(canonical, context=handed.pop("context"), previous=handed.pop("previous"),
+                              decisions=decisions, backend=backend)
+    finally:
+        backend.close()  # the scorer closes it, unless there was nothing to score
     del canonical
     links, state = run.links, run.state
     build_id = _new_build_id()
