@@ -146,11 +146,20 @@ class KeyVersionMismatch(RuntimeError):
     """The vault holds tokens made with another key; mixing them would silently break linkage."""
 
 
-class VaultMissing(RuntimeError):
-    """A warehouse with loaded drops has no vault where ingest would write: a wrong ``--vault``, or a lost vault.
+class WrongVault(RuntimeError):
+    """A warehouse with loaded drops has no vault, or another warehouse's, where ingest would write: a wrong
+    ``--vault``, or a lost vault."""
 
-    Writing a new vault there would leave the warehouse's earlier records without encodings for good.
-    """
+
+def _loaded_drops(warehouse: Path) -> set[tuple[str, str]]:
+    """The (drop name, manifest checksum) of every drop ``warehouse`` has loaded (none if it does not exist yet)."""
+    if not warehouse.is_file():
+        return set()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'loaded_drops'"
+        ).fetchone()[0]
+        return set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall()) if tables else set()
 
 
 def default_vault_dir(warehouse: Path) -> Path:
@@ -212,21 +221,26 @@ class Vault:
         return self.records_path
 
     def check_belongs_to(self, warehouse: Path) -> None:
-        """Refuse (:class:`VaultMissing`) to start a new vault for a warehouse that already has loaded drops."""
-        if self.records_path.is_file() or not warehouse.is_file():
+        """Refuse (:class:`WrongVault`) to write the drops of a warehouse that has loaded drops into a vault that is
+        missing (a new vault there would leave the earlier records without encodings for good) or holds none of
+        its drops (another warehouse's vault)."""
+        loaded = _loaded_drops(warehouse)
+        if not loaded:
             return
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            tables = con.execute(
-                "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'loaded_drops'"
-            ).fetchone()[0]
-            loaded = con.execute("select count(*) from ops.loaded_drops").fetchone()[0] if tables else 0
-        if loaded:
-            raise VaultMissing(
-                f"the warehouse {warehouse} has {loaded} loaded drop(s), but there is no linkage vault at "
-                f"{self.directory}: --vault or {VAULT_ENV} points at the wrong folder, or the vault was lost. Nothing "
-                "was loaded. What to do: point --vault (or MASIP_VAULT_DIR) at the vault built with this warehouse; "
-                "if it is lost, rebuild the warehouse and the vault from the landing copies (README, key rotation)."
-            )
+        if not self.records_path.is_file():
+            found = "there is no linkage vault at"
+        else:
+            with duckdb.connect(str(self.records_path), read_only=True) as con:
+                held = set(con.execute(f"select distinct drop_name, drop_sha256 from {RECORDS_TABLE}").fetchall())
+            if not held or held & loaded:
+                return
+            found = "none of them is in the linkage vault at"
+        raise WrongVault(
+            f"the warehouse {warehouse} has {len(loaded)} loaded drop(s), but {found} {self.directory}: --vault or "
+            f"{VAULT_ENV} points at the wrong folder, or the vault was lost. Nothing was loaded. What to do: point "
+            "--vault (or MASIP_VAULT_DIR) at the vault built with this warehouse; if it is lost, rebuild the "
+            "warehouse and the vault from the landing copies (README, key rotation)."
+        )
 
     def open_records(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A connection to ``records.duckdb`` (created, with its table, unless ``read_only``)."""

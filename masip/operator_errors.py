@@ -63,7 +63,7 @@ def _database_failure(error: BaseException, stage: str) -> OperatorMessage | Non
 
 def describe(error: BaseException, stage: str) -> OperatorMessage:
     """The operator message for ``error``, which stopped ``stage``."""
-    from connectors.vault import KeyVersionMismatch, VaultMissing
+    from connectors.vault import KeyVersionMismatch, WrongVault
     from masip.dbt_runner import WarehouseBuildError
     from masip.linkage.stage import LinkageInputError, LinkageProcessError
     from masip.quality import DataQualityError
@@ -73,7 +73,7 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
     from pseudonymisation.keys import MissingKeyError
     from pseudonymisation.landing import LandingArchiveError
 
-    if isinstance(error, (MissingKeyError, KeyVersionMismatch, VaultMissing, LandingArchiveError)):
+    if isinstance(error, (MissingKeyError, KeyVersionMismatch, WrongVault, LandingArchiveError)):
         return OperatorMessage(str(error), USAGE)
     if isinstance(error, WarehouseDamaged):
         return OperatorMessage(str(error), DATA)

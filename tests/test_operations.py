@@ -266,17 +266,29 @@ def test_a_path_blocked_by_a_file_is_refused_before_any_work(tmp_path: Path, com
     assert not (tmp_path / "wh").exists() and time.monotonic() - started < 60  # nothing ingested or built
 
 
-def test_a_wrong_vault_is_refused_before_anything_is_loaded(loaded: tuple[Path, Path], tmp_path: Path):
-    """A mistyped --vault would start a new vault: the warehouse's earlier records would have no encodings for good."""
+@pytest.mark.parametrize("wrong", ["missing", "another warehouse's"])
+def test_a_wrong_vault_is_refused_before_anything_is_loaded(loaded: tuple[Path, Path], tmp_path: Path, wrong: str):
+    """A mistyped --vault would start a new vault, or fill another warehouse's: the warehouse's records would have
+    no encodings for good."""
+    from masip.pipeline import ingest_stage
+    from pseudonymisation.keys import Keyring
+
     landing, warehouse = loaded
-    before = _sha(warehouse)
-    wrong = tmp_path / "mistyped-vault"
+    vault = tmp_path / "mistyped-vault"
+    if wrong != "missing":  # another partnership's warehouse and vault, with the same key
+        other = tmp_path / "other"
+        shutil.copytree(SAMPLES / "police-cheshire_2026-09-21", other / "landing" / "police-cheshire_2026-09-21")
+        ingest_stage(other / "landing", other / "masip.duckdb", Keyring(KEY_A.encode()), show_progress=False,
+                     vault_dir=vault)
+    before = {p: _sha(p) for p in (warehouse, *vault.rglob("*.duckdb"))}
+    shutil.copytree(SAMPLES / "police-hampshire_2026-09-21", landing / "police-hampshire_2026-09-21")  # a new drop
     run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "o"),
-                "--vault", str(wrong))
+                "--vault", str(vault))
     assert run.returncode == 2, run.stderr
     _no_traceback(run)
-    assert f"there is no linkage vault at {wrong}" in " ".join(run.stderr.split()) and "What to do" in run.stderr
-    assert not wrong.exists() and _sha(warehouse) == before
+    said = "there is no linkage vault at" if wrong == "missing" else "none of them is in the linkage vault at"
+    assert f"{said} {vault}" in " ".join(run.stderr.split()) and "What to do" in run.stderr
+    assert vault.exists() == (wrong != "missing") and {p: _sha(p) for p in before} == before
 
 
 def test_the_readers_say_when_the_warehouse_is_open_elsewhere_or_not_built(loaded: tuple[Path, Path], tmp_path: Path):
