@@ -296,16 +296,24 @@ class Ingestor:
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
         summary.warnings.extend(folders.warnings(input_dir))
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
-        self.vault.check_belongs_to(self.warehouse)
-        with self.vault.open_records() as vault_con, duckdb.connect(str(self.warehouse)) as con:
+        with duckdb.connect(str(self.warehouse)) as con:
             con.execute("set enable_progress_bar = false")
+            try:
+                loaded = set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
+            except duckdb.CatalogException:  # a new warehouse
+                loaded = set()
+            self.vault.check_belongs_to(self.warehouse, loaded)  # before anything is written, or a new vault started
             create_raw_schema(con)
-            self.vault.check_key_version(vault_con, self.keyring.key_version)
-            self._loaded = dict(con.execute(
-                "select drop_sha256, min(drop_name) from ops.loaded_drops group by drop_sha256").fetchall())
-            reads = self._read_all(drops)
-            for drop_dir, read in tqdm(zip(drops, reads), total=len(drops), desc="ingest", unit="drop", disable=not show_progress):
-                summary.drops.append(self._load(con, vault_con, drop_dir, read, summary.run_id))
+            # identical manifests are one delivery, known by the first of its names
+            self._loaded = {}
+            for name, sha in sorted(loaded):
+                self._loaded.setdefault(sha, name)
+            with self.vault.open_records() as vault_con:
+                self.vault.check_key_version(vault_con, self.keyring.key_version)
+                reads = self._read_all(drops)
+                for drop_dir, read in tqdm(zip(drops, reads), total=len(drops), desc="ingest", unit="drop",
+                                           disable=not show_progress):
+                    summary.drops.append(self._load(con, vault_con, drop_dir, read, summary.run_id))
         self.vault.protect()
         summary.archives_pruned = self.archive.prune(retention_days_from_env(), datetime.now(timezone.utc).date())
         return summary

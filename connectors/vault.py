@@ -151,17 +151,6 @@ class WrongVault(RuntimeError):
     ``--vault``, or a lost vault."""
 
 
-def _loaded_drops(warehouse: Path) -> set[tuple[str, str]]:
-    """The (drop name, manifest checksum) of every drop ``warehouse`` has loaded (none if it does not exist yet)."""
-    if not warehouse.is_file():
-        return set()
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'loaded_drops'"
-        ).fetchone()[0]
-        return set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall()) if tables else set()
-
-
 def default_vault_dir(warehouse: Path) -> Path:
     """The vault lives beside the warehouse unless configured otherwise."""
     return warehouse.parent / "vault"
@@ -220,11 +209,10 @@ class Vault:
             )
         return self.records_path
 
-    def check_belongs_to(self, warehouse: Path) -> None:
-        """Refuse (:class:`WrongVault`) to write the drops of a warehouse that has loaded drops into a vault that is
-        missing (a new vault there would leave the earlier records without encodings for good) or holds none of
-        its drops (another warehouse's vault)."""
-        loaded = _loaded_drops(warehouse)
+    def check_belongs_to(self, warehouse: Path, loaded: set[tuple[str, str]]) -> None:
+        """Refuse (:class:`WrongVault`) to write the drops of ``warehouse``, which has ``loaded`` (drop name, manifest
+        checksum), into a vault that is missing (a new vault there would leave the earlier records without
+        encodings for good) or holds none of them (another warehouse's vault)."""
         if not loaded:
             return
         if not self.records_path.is_file():

@@ -44,7 +44,9 @@ def _database_failure(error: BaseException, stage: str) -> OperatorMessage | Non
     """A DuckDB error that says how the warehouse or vault is set up, by its kind only (its text can quote data)."""
     import duckdb
 
-    if isinstance(error, duckdb.IOException) and "lock" in str(error).lower():
+    from masip.warehouse import held_elsewhere
+
+    if held_elsewhere(error):
         return OperatorMessage(
             f"stage {stage} cannot open the warehouse (or the vault): another process holds it (a MASIP run, or a "
             "DuckDB shell or notebook). What to do: wait until the run has finished, or close the other program, "

@@ -117,6 +117,11 @@ def child_lock_env(warehouse: Path) -> dict[str, str]:
     return {LOCK_HOLDER_ENV: f"{os.getpid()}:{key}"} if key in _held else {}
 
 
+def held_elsewhere(error: BaseException) -> bool:
+    """Whether a DuckDB error is another process holding the database file's lock (a run, a shell, a notebook)."""
+    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+
 def check_warehouse(warehouse: Path) -> None:
     """Raise unless ``warehouse`` can be written safely: a writable folder, and a readable file if it exists."""
     folder = warehouse.parent
@@ -127,7 +132,7 @@ def check_warehouse(warehouse: Path) -> None:
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as error:
-        if "lock" in str(error).lower():
+        if held_elsewhere(error):
             raise WarehouseBusy(
                 f"the warehouse {warehouse} is open in another process (a DuckDB shell, a notebook, the case pack "
                 "or evaluation, an Airflow task). What to do: close it or wait for it to finish, then re-run."

@@ -40,7 +40,9 @@ def _processed_drops(warehouse: Path) -> _Processed | None:
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.IOException as error:
-        if "lock" in str(error).lower():
+        from masip.warehouse import held_elsewhere
+
+        if held_elsewhere(error):
             return None
         raise WarehouseStateError(
             f"cannot read the warehouse {warehouse} ({type(error).__name__}); is it a MASIP warehouse?"
