@@ -13,6 +13,8 @@ import unicodedata
 from datetime import date, datetime
 from typing import Callable
 
+from text_unidecode import unidecode
+
 MISSING_MARKERS = frozenset({"", "NULL", "N/A", "NA", "NONE", "NIL", "-"})
 
 PNC_CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
@@ -61,14 +63,18 @@ def normalise_force(value: str) -> str:
 
 
 def normalise_name(value: str) -> str | None:
-    """Upper-case ASCII letters only: accents folded, apostrophes, hyphens and spaces dropped.
+    """Upper-case ASCII letters only: every letter spelled in Latin letters, apostrophes, hyphens and spaces dropped.
 
     ``D’Souza`` and ``D'SOUZA`` and ``d souza`` all become ``DSOUZA``;
-    ``Siobhán`` becomes ``SIOBHAN``.
+    ``Siobhán`` becomes ``SIOBHAN``. Letters that are not an accented letter
+    (``Ł``, ``Ø``, ``Æ``, ``ß``, ``Þ``) and other alphabets (``Иван``) are
+    transliterated by ``text_unidecode``: folding accents alone dropped them,
+    so one agency's ``Michał`` became ``MICHA`` and never met another's
+    ``Michal`` (encodings v5).
     """
-    folded = unicodedata.normalize("NFKD", value.translate(_APOSTROPHES))
-    ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    letters = _NON_LETTERS.sub("", ascii_only.upper())
+    text = value.translate(_APOSTROPHES)
+    latin = text if text.isascii() else unidecode(unicodedata.normalize("NFC", text))
+    letters = _NON_LETTERS.sub("", latin.upper())
     return letters or None
 
 

@@ -97,6 +97,13 @@ number) were one value and got one token per date of birth — a stand-alone
 token of the date, and a "nickname" agreement between any two people born
 on one day (issue 14). Vaults of version 3 are refused; rebuild them from
 the landing copies.
+
+Version 5 encodes the same way, from names spelled in Latin letters
+(:func:`connectors.normalise.normalise_name`): version 4 folded accents
+only and dropped the letters that are not an accented one, so ``Michał``
+was encoded as ``MICHA``, ``Łukasz`` as ``UKASZ`` and ``Иван`` as no name
+at all, never equal to another agency's ``Michal``, ``Lukasz`` or ``Ivan``.
+Vaults of version 4 are refused for the same reason as version 3's.
 """
 
 from __future__ import annotations
@@ -118,7 +125,7 @@ from pseudonymisation.prf import KeyedDigests, SaltedPRF, codes, hex_strings
 Column = Sequence[Any] | np.ndarray | pa.Array | pa.ChunkedArray
 
 
-ENCODING_VERSION = "v4"
+ENCODING_VERSION = "v5"
 NAME_BLOOM_BITS = 512
 POSTCODE_BLOOM_BITS = 512
 BLOOM_HASHES = 8

@@ -329,7 +329,7 @@ def test_salt_separates_strangers_but_keeps_one_view_for_a_mistyped_date():
 def test_each_field_has_its_own_hkdf_key():
     keys = {field: encoding_key(KEYRING, field) for field in ENCODING_FIELDS}
     assert len(set(keys.values())) == len(keys)
-    assert keys["forename_ym"] == KEYRING.purpose_key("encoding/v4/forename_ym")
+    assert keys["forename_ym"] == KEYRING.purpose_key("encoding/v5/forename_ym")
     token_keys = {KEYRING.purpose_key(f"token/{purpose}") for purpose in TOKENISERS}
     assert not token_keys & set(keys.values())
     # the same name in the forename and the surname field gives unrelated filters and tokens

@@ -1,7 +1,10 @@
 """Normalisers: examples from the sample drops plus property-based checks."""
 
 import string
+import unicodedata
 from datetime import date, datetime
+
+import pytest
 
 from hypothesis import given, strategies as st
 
@@ -31,6 +34,28 @@ def test_names_fold_accents_apostrophes_and_case():
     assert normalise_name("Pádraig") == "PADRAIG"
     assert normalise_name("Smith-Jones") == "SMITHJONES"
     assert normalise_name("’-") is None
+
+
+#: Every letter of the Latin alphabets Europe writes names in (Latin-1 Supplement, Latin Extended-A, Latin
+#: Extended Additional): none may vanish from a name, as Ł, Ø, Æ, Đ and Þ did when only accents were folded.
+EUROPEAN_LATIN_LETTERS = [
+    chr(cp) for cp in (*range(0x00C0, 0x0180), *range(0x1E00, 0x1EFA)) if unicodedata.category(chr(cp)).startswith("L")
+]
+
+
+@pytest.mark.parametrize("letter", EUROPEAN_LATIN_LETTERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_no_latin_letter_is_dropped_from_a_name(letter):
+    spelled = normalise_name(f"A{letter}B")
+    assert spelled is not None and len(spelled) >= 3 and spelled[0] + spelled[-1] == "AB"
+
+
+@pytest.mark.parametrize(
+    ("written", "plain"),
+    [("Michał", "Michal"), ("Łukasz", "Lukasz"), ("Søren", "Soren"), ("Æthelred", "Aethelred"), ("Đurić", "Duric"),
+     ("Þórdís", "Thordis"), ("Straße", "Strasse"), ("Zoë", "Zoe"), ("Иван Петров", "Ivan Petrov"), ("Γιώργος", "Giorgos")],
+)
+def test_a_name_in_any_alphabet_meets_its_plain_latin_spelling(written, plain):
+    assert normalise_name(written) == normalise_name(plain)
 
 
 def test_postcodes():
