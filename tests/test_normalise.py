@@ -5,8 +5,8 @@ import unicodedata
 from datetime import date, datetime
 
 import pytest
-
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.normalise import (
     clean_cell,
