@@ -32,6 +32,11 @@ def clean_cell(value: str | None) -> str | None:
     return None if stripped.upper() in MISSING_MARKERS else stripped
 
 
+def without_spaces(value: str) -> str:
+    """``value`` without any kind of space: ``SK8\u00a09DQ`` (a no-break space, as cp1252 exports write) → ``SK89DQ``."""
+    return "".join(value.split())
+
+
 def normalise_code(value: str) -> str:
     """Codes are case-insensitive and may carry spaces: ``' ex_partner '`` → ``EX_PARTNER``."""
     return value.strip().upper()
@@ -79,8 +84,8 @@ def normalise_name(value: str) -> str | None:
 
 
 def normalise_postcode(value: str) -> str | None:
-    """``sk89dq``, ``SK8  9DQ`` → ``SK8 9DQ``; anything that is not a UK postcode → ``None``."""
-    compact = value.replace(" ", "").upper()
+    """``sk89dq``, ``SK8  9DQ``, ``SK8\u00a09DQ`` → ``SK8 9DQ``; anything that is not a UK postcode → ``None``."""
+    compact = without_spaces(value).upper()
     match = _POSTCODE.match(compact)
     return f"{match.group(1)} {match.group(2)}" if match else None
 
@@ -99,7 +104,7 @@ def normalise_pnc(value: str) -> str | None:
 
     Two-digit years are kept as given (the century cannot be known for sure).
     """
-    match = _PNC.match(value.replace(" ", "").upper())
+    match = _PNC.match(without_spaces(value).upper())
     if not match:
         return None
     year, serial, check = match.groups()
@@ -109,8 +114,8 @@ def normalise_pnc(value: str) -> str | None:
 
 
 def normalise_nhs_number(value: str) -> str | None:
-    """Ten digits (spaces and dashes allowed) with a valid modulus-11 check digit."""
-    digits = value.replace(" ", "").replace("-", "")
+    """Ten digits (spaces of any kind and dashes allowed) with a valid modulus-11 check digit."""
+    digits = without_spaces(value).replace("-", "")
     if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
         return None
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
@@ -123,8 +128,8 @@ def normalise_nhs_number(value: str) -> str | None:
 
 
 def normalise_crn(value: str) -> str | None:
-    """Letters and digits (ASCII), spaces dropped; anything else is not a CRN."""
-    crn = value.replace(" ", "").upper()
+    """Letters and digits (ASCII), spaces of any kind dropped; anything else is not a CRN."""
+    crn = without_spaces(value).upper()
     return crn if crn.isascii() and crn.isalnum() and len(crn) <= 20 else None
 
 

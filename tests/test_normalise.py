@@ -13,6 +13,7 @@ from connectors.normalise import (
     date_parser,
     datetime_parser,
     normalise_code,
+    normalise_crn,
     normalise_name,
     normalise_nhs_number,
     normalise_pnc,
@@ -56,6 +57,18 @@ def test_no_latin_letter_is_dropped_from_a_name(letter):
 )
 def test_a_name_in_any_alphabet_meets_its_plain_latin_spelling(written, plain):
     assert normalise_name(written) == normalise_name(plain)
+
+
+#: Every kind of space an export may write between the parts of an identifier (Unicode category Zs, and a tab).
+UNICODE_SPACES = ["\t", *(chr(cp) for cp in range(0x10000) if unicodedata.category(chr(cp)) == "Zs")]
+
+
+@pytest.mark.parametrize("space", UNICODE_SPACES, ids=lambda c: f"U+{ord(c):04X}")
+def test_identifiers_read_through_any_kind_of_space(space):
+    assert normalise_postcode(f"SK8{space}9DQ") == "SK8 9DQ"
+    assert normalise_nhs_number(f"401{space}023{space}2137") == "4010232137"
+    assert normalise_pnc(f"2016/{space}6605185R") == normalise_pnc("2016/6605185R") is not None
+    assert normalise_crn(f"X{space}123456") == "X123456"
 
 
 def test_postcodes():
