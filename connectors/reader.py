@@ -364,6 +364,10 @@ class TableReader:
                 breaks.append(Fault(blank, "required_missing", f"{column.name} is blank"))
         roles = self.persons.check(cells, count, report)
         warnings += sum(role.warnings for role in roles)
+        births = [role.values["dob"] for role in roles]
+        for column in checked:
+            if births and column.type in (ColumnType.DATE, ColumnType.DATETIME):
+                typed[column.name] = _birth_dates_withheld(column, typed[column.name], births, report)
         result.warnings += warnings
 
         record_refs = typed[contract.ref_column]
@@ -395,6 +399,28 @@ class TableReader:
         if roles:
             source = {"source_id": manifest.source_id, "agency": manifest.agency}
             result.persons = self.persons.encode(roles, loaded, record_refs, version_ids, source)
+
+
+def _birth_dates_withheld(
+    column: Column, values: pa.Array, births: list[pa.Array], report: Callable[[Column, Fault], None]
+) -> pa.Array:
+    """``values`` (an event date or date-time column) without the dates of birth of the row's persons.
+
+    No event happens on the day a person on its row was born: such a value is
+    a date of birth typed into the wrong column, and would reach the warehouse
+    as an event date. It is withheld like an implausible date: the row is
+    quarantined if the column is required, else the value is set to null with
+    a warning. (A date of birth of someone on another table's row cannot be
+    told from an event date.)
+    """
+    days = pc.cast(values, pa.date32(), safe=False)
+    same = np.zeros(len(values), dtype=bool)
+    for birth in births:
+        same |= mask(pc.equal(days, birth))
+    if not same.any():
+        return values
+    report(column, Fault(same, "implausible_date", f"{column.name}: {WITHHELD} is the date of birth of a person on the row"))
+    return pc.if_else(pa.array(same), pa.scalar(None, values.type), values)
 
 
 def _repeats(columns: list[pa.Array], key: int) -> np.ndarray:

@@ -276,6 +276,33 @@ def test_an_implausible_required_date_is_quarantined(tmp_path, reported):
     assert (ref, rule) == ("MPS-1", "implausible_date") and reported[:4] not in detail.split("window")[0]
 
 
+#: Every event date or date-time column of a table that names a person with a date of birth, with each such person.
+BIRTH_DATE_IN_EVENT_COLUMN = [
+    (table, column, person.column("dob"))
+    for table, contract in TABLES.items()
+    for column in (*contract.kept_columns, contract.column("updated_at"))
+    if column.type in (ColumnType.DATE, ColumnType.DATETIME)
+    for person in contract.persons
+]
+
+
+@pytest.mark.parametrize(("table", "column", "dob"), BIRTH_DATE_IN_EVENT_COLUMN,
+                         ids=lambda v: v if isinstance(v, str) else v.name)
+def test_a_date_of_birth_typed_into_an_event_date_is_withheld(tmp_path, table, column, dob):
+    birth = "1961-07-29"
+    written = birth if column.type is ColumnType.DATE else f"{birth} 00:00"
+    row = {**base_row(table), dob: birth, column.name: written}
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, table, [row, base_row(table, "b")]))
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        kept = con.execute(f"select count(*) from raw.{table} where cast({column.name} as date) = date '{birth}'").fetchone()
+    assert kept == (0,), "the date of birth reached the warehouse as an event date"
+    if column.required:
+        [(_, _, _, rule, detail)] = _quarantine(run)
+        assert rule == "implausible_date" and "date of birth" in detail and "1961" not in detail
+    else:
+        assert drop.files[0].rows_loaded == 2 and drop.files[0].warnings >= 1
+
+
 def test_an_implausible_optional_date_is_nulled_and_planned_dates_may_lie_ahead(tmp_path):
     row = {**base_row("orders"), "applied_at": "9999-01-01", "expires_at": "2031-01-01"}
     run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "orders", [row]))
