@@ -57,8 +57,6 @@ LOOSE_SPELLINGS: tuple[str, ...] = (
 NAME_AS_COLUMN = f"{FORENAME.lower()}_{SURNAME.lower()}"
 #: Everything the leak search looks for.
 LEAK_MARKERS: tuple[str, ...] = (*SENTINELS, *LOOSE_SPELLINGS, NAME_AS_COLUMN)
-#: The sentinels that are not dates: a date of birth put in an event-date column is a valid event date, kept.
-NOT_DATES = tuple(s for s in SENTINELS if s not in (DOB_ISO, DOB_UK, "19791021"))
 
 
 def person(prefix: str) -> dict[str, str]:
@@ -176,22 +174,20 @@ class IngestRun:
         summary = json.dumps(self.summary.to_dict()) if self.summary else ""
         return summary + "\n" + self.output + "\n" + (repr(self.error) if self.error else "")
 
-    def table_text(self, skip_date_columns: bool = False) -> dict[str, str]:
-        """``{file:schema.table: all its values as text}`` for every table of the warehouse and of the
-        linkage vault (date columns left out with ``skip_date_columns``)."""
+    def table_text(self) -> dict[str, str]:
+        """``{file:schema.table: all its values as text}`` for every table of the warehouse and of the linkage vault."""
         found: dict[str, str] = {}
         for store in (self.warehouse, Vault.for_warehouse(self.warehouse).records_path):
             if not store.exists():
                 continue
             with duckdb.connect(str(store), read_only=True) as con:
                 columns = con.execute(
-                    "select table_schema, table_name, column_name, data_type from information_schema.columns "
+                    "select table_schema, table_name, column_name from information_schema.columns "
                     "where table_schema not in ('information_schema', 'pg_catalog')"
                 ).fetchall()
                 tables: dict[tuple[str, str], list[str]] = {}
-                for schema, table, column, data_type in columns:
-                    if not (skip_date_columns and data_type in ("DATE", "TIMESTAMP")):
-                        tables.setdefault((schema, table), []).append(f'cast("{column}" as varchar)')
+                for schema, table, column in columns:
+                    tables.setdefault((schema, table), []).append(f'cast("{column}" as varchar)')
                 for (schema, table), cells in tables.items():
                     rows = con.execute(f'select {", ".join(cells)} from "{schema}"."{table}"').fetchall()
                     found[f"{store.name}:{schema}.{table}"] = "\n".join(
@@ -201,12 +197,12 @@ class IngestRun:
 
 
 def leaks(run: IngestRun) -> list[str]:
-    """Where a sentinel, or a loose spelling of one, appears: in operator text, or in a table (dates: outside date
-    columns, where a date of birth is a valid event date)."""
+    """Where a sentinel, or a loose spelling of one, appears: in operator text, or in any column of any table (a
+    date of birth typed into an event date of its row is withheld, so date columns are searched too)."""
     places = []
     text = run.operator_text().lower()
     places += [f"operator text: {s}" for s in LEAK_MARKERS if s.lower() in text]
-    for column, values in run.table_text(skip_date_columns=True).items():
+    for column, values in run.table_text().items():
         lowered = values.lower()
         places += [f"{column}: {s}" for s in LEAK_MARKERS if s.lower() in lowered]
     return places
