@@ -11,11 +11,18 @@ are loose: check digits and letters are ignored, separators are allowed, and
 a shape anywhere inside the value counts.
 
 Digits can also be regrouped (``40-1023-2137``, ``1961-0729``, ``44-7700-900123``).
-So some shapes are read a second time with the separators between digits
-removed (:data:`REGROUPED_SHAPES`). A regrouped run of ten digits counts as an
-NHS number only if its check digit holds: agencies do issue references with
-ten digits (``2024-123456``). Two spellings are not refused, because they are
-the agencies' own formats. A PNC ID without its check letter (``2011-0987654``)
+So phone numbers are read a second time with the separators between digits
+removed (:data:`REGROUPED_SHAPES`), a year may be followed by a separator
+(``D-1961-0729``, but not ``ADV-20-001206``, a year's serial), and two shapes are common in
+agencies' own references and count only when the whole value is digits and
+separators (:func:`_digits_alone`): six digits that read as a date, day
+first as the UK writes it (``29-0761``, but not the serial of
+``HT-CO-001206`` or ``HT-CO-011231``, which a sender cannot renumber: one
+small zero-padded serial in five read as a date year first), and ten
+digits, an NHS number only if its check digit holds and they do not start
+with a year and a separator (``2024-123456``, a year's serial: England and
+Wales issue NHS numbers from 400 000 0000 up). These spellings are not
+refused, because they are the agencies' own formats. A PNC ID without its check letter (``2011-0987654``)
 has the shape of a force's crime number (``24-1543408``). A name of four
 letters or fewer has the shape of an agency prefix (``CHS``, ``ADV``).
 
@@ -48,9 +55,9 @@ _MONTH_NAMES = "|".join(sorted({name.upper() for name in (*calendar.month_name[1
 IDENTIFIER_SHAPES: dict[str, str] = {
     # three groups of digits with separators, as dates are written (1911-11-11, 11/11/1911, 1911/11/11T10:00)
     "date": rf"{_NOT_DIGIT_BEFORE}[0-9]{{1,4}}{_SEP}+[0-9]{{1,2}}{_SEP}+[0-9]{{1,4}}{_NOT_DIGIT_AFTER}",
-    # eight digits that read as a date since 1900 (19111111, REF-11111911), as a word of their own: glued to
-    # letters they are the serial number of a reference (HC01021985), which agencies really issue
-    "compact date": rf"(?:^|[^A-Z0-9])(?:{_YEAR}{_MONTH}{_DAY}|{_DAY}{_MONTH}{_YEAR})(?:[^A-Z0-9]|$)",
+    # eight digits that read as a date since 1900 (19111111, REF-11111911, 1911-1111, D-1911-1111), as a word of
+    # their own: glued to letters they are the serial number of a reference (HC01021985), which agencies really issue
+    "compact date": rf"(?:^|[^A-Z0-9])(?:{_YEAR}{_SEP}?{_MONTH}{_DAY}|{_DAY}{_MONTH}{_YEAR})(?:[^A-Z0-9]|$)",
     # a month's name or abbreviation as a word (11-Nov-1911, 11NOV1911)
     "month name": rf"(?i)(?:^|[^A-Z])(?:{_MONTH_NAMES})(?:[^A-Z]|$)",
     # a PNC ID whatever its check letter: year, serial, letter (11/123456Z, 2016 6605185X)
@@ -69,11 +76,15 @@ _BETWEEN_DIGITS = rf"([0-9]){_SEP}+([0-9])"
 REGROUPED_SHAPES: dict[str, str] = {
     # a UK phone number: 0 and nine or ten digits, 44 and nine or ten, or a mobile's ten digits without the 0
     "phone number": rf"{_NOT_DIGIT_BEFORE}(?:0[0-9]{{9,10}}|44[0-9]{{9,10}}|7[0-9]{{9}}){_NOT_DIGIT_AFTER}",
-    # a date as a word of its own: year, month, day (1961-0729), or six digits in either order (29-0761)
-    "date": rf"(?i)(?:^|[^A-Z0-9])(?:{_YEAR}{_MONTH}{_DAY}|{_DAY}{_MONTH}[0-9]{{2}}|[0-9]{{2}}{_MONTH}{_DAY})(?:[^A-Z0-9]|$)",
 }
-#: Ten digits once the separators between digits are removed: an NHS number if its check digit holds.
-_TEN_DIGITS = rf"{_NOT_DIGIT_BEFORE}([0-9]{{10}}){_NOT_DIGIT_AFTER}"
+#: A value of digits alone (separators removed) that reads as a date of six digits, day first as the UK writes
+#: it (290761, 29-0761).
+_SIX_DIGIT_DATE = rf"^{_DAY}{_MONTH}[0-9]{{2}}$"
+#: A value of ten digits alone (separators removed): an NHS number if its check digit holds.
+_TEN_DIGITS = r"^[0-9]{10}$"
+#: A year and a separator at the start: a year's serial (2024-123456), never an NHS number (England and
+#: Wales issue them from 400 000 0000 up).
+_YEAR_SERIAL = rf"^{_YEAR}{_SEP}"
 #: A postcode anywhere once separators are removed (ZZ9-9ZZ, ZZ9.9ZZ, REF1SK89DQ).
 POSTCODE_SHAPE = r"(?i)[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}"
 _NOT_ALNUM = r"[^A-Za-z0-9]"
@@ -97,9 +108,14 @@ def _digits_regrouped(value: str) -> str:
     return re.sub(_BETWEEN_DIGITS, r"\1\2", re.sub(_BETWEEN_DIGITS, r"\1\2", value))
 
 
-def _holds_nhs_number(regrouped: str) -> bool:
-    """Whether a run of ten digits of ``regrouped`` is an NHS number with a valid check digit."""
-    return any(normalise_nhs_number(run) is not None for run in re.findall(_TEN_DIGITS, regrouped))
+def _digits_alone(value: str) -> bool:
+    """Whether ``value``, separators removed, is a six-digit date or an NHS number with a valid check digit."""
+    digits = re.sub(_SEP, "", value)
+    return re.fullmatch(_SIX_DIGIT_DATE, digits) is not None or (
+        re.fullmatch(_TEN_DIGITS, digits) is not None
+        and re.match(_YEAR_SERIAL, value) is None
+        and normalise_nhs_number(digits) is not None
+    )
 
 
 def could_hold_identifier(value: str) -> bool:
@@ -110,7 +126,7 @@ def could_hold_identifier(value: str) -> bool:
         re.search(_ANY_SHAPE, value) is not None
         or re.search(POSTCODE_SHAPE, re.sub(_NOT_ALNUM, "", value)) is not None
         or re.search(_ANY_REGROUPED_SHAPE, regrouped) is not None
-        or _holds_nhs_number(regrouped)
+        or _digits_alone(value)
     )
 
 
@@ -137,16 +153,23 @@ def references_ok(values: pa.Array) -> pa.Array:
     regrouped = values
     for _ in range(2):
         regrouped = pc.replace_substring_regex(regrouped, _BETWEEN_DIGITS, r"\1\2")
-    # ten digits: the check digit decides, per cell (few cells have ten digits)
-    ten_digits = pc.fill_null(pc.match_substring_regex(regrouped, _TEN_DIGITS), False).to_numpy(zero_copy_only=False)
+    digits = pc.replace_substring_regex(values, _SEP, "")
+    # ten digits alone, not a year's serial: the check digit decides, per cell (few cells are ten digits)
+    ten_digits = pc.fill_null(
+        pc.and_(pc.match_substring_regex(digits, _TEN_DIGITS), pc.invert(pc.match_substring_regex(values, _YEAR_SERIAL))),
+        False,
+    ).to_numpy(zero_copy_only=False)
     nhs = ten_digits.copy()
-    nhs[ten_digits] = [_holds_nhs_number(v) for v in pc.filter(regrouped, pa.array(ten_digits)).to_pylist()]
+    nhs[ten_digits] = [normalise_nhs_number(v) is not None for v in pc.filter(digits, pa.array(ten_digits)).to_pylist()]
     shaped = pc.or_(
         pc.or_(
             pc.match_substring_regex(values, _ANY_SHAPE),
             pc.match_substring_regex(pc.replace_substring_regex(values, _NOT_ALNUM, ""), POSTCODE_SHAPE),
         ),
-        pc.or_(pc.match_substring_regex(regrouped, _ANY_REGROUPED_SHAPE), pa.array(nhs)),
+        pc.or_(
+            pc.or_(pc.match_substring_regex(regrouped, _ANY_REGROUPED_SHAPE), pa.array(nhs)),
+            pc.match_substring_regex(digits, _SIX_DIGIT_DATE),
+        ),
     )
     checks = (
         pc.match_substring_regex(values, _REFERENCE),

@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,7 +41,8 @@ EDGE_CELLS = [
     "ZZ9-9zz", "1911-11-11T10:00", "11-nov-1911", "1911/11/11#1", "11/123456z", "943.476.5919", "ref1sk89dq", "x123456",
     "07700 900123", "0161-496-0000", "Smith1", "MPS-ORD-1", "HC01021985", "ab12cd", "Ñ1", "1\n", "a1\n", "JAN1",
     "40-1023-2137", "4010-232-138", "1-2-3-4-5-6-7-8-9-0", "44 7700 900123", "7700-900-123", "290761", "D-1961-0729",
-    "Q-987123", "2024-123456",
+    "Q-987123", "2024-123456", "HT-CO-001206", "HT-CO-011231", "ADV-20-001206", "CR/190107/19", "2019-000075",
+    "1961-0729", "29-0761",
 ]
 cells = st.one_of(
     st.sampled_from(EDGE_CELLS), st.text(max_size=14), st.text("0123456789-/.: T", max_size=19), st.text("0123456789-", min_size=8, max_size=16),
@@ -64,6 +67,25 @@ def test_column_rules_give_what_the_per_cell_functions_give(values: list[str]) -
         expected = [None if v is None else datetime_parser(date_format)(v) for v in cleaned]
         parsed = parse_datetimes(pa.array(cleaned, type=pa.string()), date_parser(date_format), date_format)
         assert parsed.to_pylist() == expected
+
+
+#: Agencies' own numbering: a prefix, perhaps a year, and a zero-padded serial. A sender cannot renumber its records.
+AGENCY_NUMBERING = [
+    lambda n, y: f"HT-CO-{n:06d}", lambda n, y: f"ADV-{y}-{n:06d}", lambda n, y: f"CHS-{y}-{n:07d}",
+    lambda n, y: f"HC{n:08d}", lambda n, y: f"EV{n:07d}", lambda n, y: f"20{y}-{n:06d}", lambda n, y: f"CR/{n:05d}/{y}",
+    lambda n, y: f"CHS-ORD-{n:07d}", lambda n, y: f"REF{n}",
+]
+
+
+@pytest.mark.parametrize("numbering", AGENCY_NUMBERING, ids=lambda f: f(1, 24))
+def test_agency_serials_are_kept_as_references_whatever_their_digits(numbering):
+    """Every serial from 1 to 200,000 (and the first 2,000 of each year since 2019): six zero-padded digits read
+    as a date year first (001206) one time in five below 1232, and ten digits carry a valid NHS check digit one
+    time in eleven; neither makes an agency's reference an identifier."""
+    refs = [numbering(n, y) for y in range(19, 27) for n in range(1, 2_000)]
+    refs += [numbering(n, 24) for n in range(2_000, 200_000, 7)]
+    refused = [ref for ref, ok in zip(refs, references_ok(pa.array(refs)).to_pylist()) if not ok]
+    assert refused == []
 
 
 TRICKY_TEXTS = [
