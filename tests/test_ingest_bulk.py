@@ -12,7 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.column_rules import clean_column, crn_column, nhs_column, parse_datetimes, pnc_column
+from connectors.column_rules import (
+    clean_column,
+    crn_column,
+    nhs_column,
+    parse_datetimes,
+    pnc_column,
+)
 from connectors.contracts import TABLES
 from connectors.csv_columns import read_columns
 from connectors.identifier_shapes import is_reference, references_ok
@@ -27,7 +33,17 @@ from connectors.normalise import (
     normalise_pnc,
 )
 from connectors.reader import TableReader
-from tests.hostile import CRN, KEYRING, NHS, PNC, SENTINELS, CsvFile, base_row, manifest_for, write_raw_drop
+from tests.hostile import (
+    CRN,
+    KEYRING,
+    NHS,
+    PNC,
+    SENTINELS,
+    CsvFile,
+    base_row,
+    manifest_for,
+    write_raw_drop,
+)
 
 #: Cells that sit on the edge of a plain shape: the vectorised path must hand each to the per-cell function or agree.
 EDGE_CELLS = [
