@@ -3,7 +3,11 @@
 A new force or service is onboarded by adding one YAML file to
 ``connectors/profiles/`` (no code): its ``source_id``, ``agency`` and, when a
 system upgrade renames a column, a ``column_renames`` entry mapping the
-delivered name to the contract name.
+delivered name to the contract name. A source that does not hold an optional
+column and sends columns of its own lists it under ``absent_columns``: a
+file that lacks a column while it has one the contract does not know is
+otherwise rejected, since that is how a renamed column looks
+(:meth:`connectors.reader.TableReader._map_header`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class SourceProfile:
     description: str = ""
     force: str | None = None
     column_renames: dict[str, str] = field(default_factory=dict)
+    absent_columns: frozenset[str] = frozenset()
 
     @property
     def path(self) -> Path:
@@ -47,6 +52,7 @@ def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, SourceProfile]:
                 description=data.get("description", ""),
                 force=data.get("force"),
                 column_renames=dict(data.get("column_renames") or {}),
+                absent_columns=frozenset(data.get("absent_columns") or ()),
             )
         except KeyError as missing:
             raise ProfileError(f"{path}: missing key {missing}; see police-cheshire.yaml for the format") from None

@@ -188,9 +188,22 @@ class TableReader:
                 f"a column, map it under column_renames in connectors/profiles/{self.profile.source_id}.yaml "
                 "and re-run"
             )
-        if unknown:
-            result.notes.append(f"{file_name}: unknown column(s) {describe_header_cells(unknown, nameable)} ignored")
         absent = [name for name in self.contract.all_column_names if name not in mapped]
+        undeclared = [name for name in absent if name not in self.profile.absent_columns]
+        if unknown and undeclared:
+            profile = f"connectors/profiles/{self.profile.source_id}.yaml"
+            raise DropRejected(
+                f"{file_name}: column(s) {undeclared} missing while column(s) {describe_header_cells(unknown, nameable)} "
+                "are not known: a renamed column would lose every value it holds. If the source renamed a column, "
+                f"map it under column_renames in {profile}; if the source does not send {undeclared}, list them under "
+                f"absent_columns in {profile}; then re-run"
+            )
+        if unknown:
+            result.notes.append(
+                f"{file_name}: unknown column(s) {describe_header_cells(unknown, nameable)} ignored; if one holds a "
+                f"column of the contract under a new name, map it under column_renames in "
+                f"connectors/profiles/{self.profile.source_id}.yaml and deliver the drop again"
+            )
         if absent:
             result.notes.append(f"{file_name}: optional column(s) {absent} absent, read as blank")
         return mapped

@@ -145,13 +145,24 @@ def test_unknown_offence_codes_are_quoted_because_they_cannot_be_identifiers(tmp
     assert details == [f"offence_code: '{code.strip().upper()}' is not in code list offence_code" for code in codes]
 
 
-def test_header_cells_are_echoed_only_when_they_are_known_column_names(tmp_path):
+@pytest.mark.parametrize("renamed", [False, True], ids=["extra-columns", "a-column-renamed"])
+def test_header_cells_are_echoed_only_when_they_are_known_column_names(tmp_path, renamed):
+    """Unknown columns beside a complete header are ignored with a note; beside a missing column they may be its new
+    name, so the drop is held until the profile says which (a renamed column would lose every value)."""
     hostile = CsvFile.of("crimes", [base_row("crimes")])
-    hostile.header = [FORENAME if c == "offence_desc" else c for c in hostile.header] + ["crn", "quillonette_smith"]
-    hostile.rows = [r + ["", ""] for r in hostile.rows]
+    if renamed:
+        hostile.header = [FORENAME if c == "offence_desc" else c for c in hostile.header]
+    else:
+        hostile.header = [*hostile.header, FORENAME]
+        hostile.rows = [[*r, ""] for r in hostile.rows]
+    hostile.header += ["crn", "quillonette_smith"]
+    hostile.rows = [[*r, "", ""] for r in hostile.rows]
     run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
-    notes = " ".join(drop.files[0].notes)
-    assert "'crn'" in notes and "2 more not shown" in notes and "quillonette" not in run.operator_text().lower()
+    said = drop.reason if renamed else " ".join(drop.files[0].notes)
+    assert drop.status == ("rejected" if renamed else "loaded")
+    assert "'crn'" in said and "2 more not shown" in said and "quillonette" not in run.operator_text().lower()
+    if renamed:
+        assert "['offence_desc'] missing" in said and "column_renames" in said and "absent_columns" in said
 
 
 MISNAMED_FOLDERS = [

@@ -293,3 +293,34 @@ def test_a_vault_of_hex_tokens_is_converted_to_the_integers_ingest_stores():
         converted = [v for (v,) in con.execute(f"select {_token_integer_sql('pnc_token')} from t").fetchall()]
     assert converted == stored_encodings(pa.table({"pnc_token": hexes}))["pnc_token"].to_pylist()
     assert converted[-6:] == [0xABC, -1, -(2**63), 2**63 - 1, None, None]
+
+
+def test_a_renamed_optional_identifier_column_holds_the_drop_until_the_profile_maps_it(drops, tmp_path):
+    """A health drop whose nhs_number arrives as nhs_no: read as it is, every NHS number would load blank and the
+    drop would count as loaded, out of reach of the profile's fix. It is held instead; once the profile maps the new
+    name (or says the source does not send the column), the same drop loads, with its NHS numbers."""
+    drop = drops / "health-trust_2026-09-21"
+    text = (drop / "contacts.csv").read_text(encoding="utf-8").replace("nhs_number", "nhs_no", 1)
+    _rewrite(drop, "contacts.csv", text)
+    warehouse = tmp_path / "w.duckdb"
+    summary = ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    outcome = next(d for d in summary.drops if d.drop_name == drop.name)
+    assert outcome.status == "rejected"
+    assert "['nhs_number'] missing" in outcome.reason and "profiles/health-trust.yaml" in outcome.reason
+    profiles = load_profiles()
+    profiles["health-trust"] = SourceProfile("health-trust", "health", column_renames={"nhs_no": "nhs_number"})
+    again = Ingestor(warehouse, KEYRING, profiles=profiles).run(drops, show_progress=False)
+    assert next(d for d in again.drops if d.drop_name == drop.name).status == "loaded"
+    with Vault.for_warehouse(warehouse).open_records() as con:
+        assert con.execute(f"select count(nhs_token) from {RECORDS_TABLE} where source_id = 'health-trust'").fetchone()[0] > 0
+
+
+def test_a_source_that_does_not_send_a_column_says_so_in_its_profile(drops, tmp_path):
+    drop = drops / "health-trust_2026-09-21"
+    header, _, rest = (drop / "contacts.csv").read_text(encoding="utf-8").partition("\n")
+    _rewrite(drop, "contacts.csv", header.replace("referral_source", "clinic_code", 1) + "\n" + rest)
+    profiles = load_profiles()
+    profiles["health-trust"] = SourceProfile("health-trust", "health", absent_columns=frozenset({"referral_source"}))
+    summary = Ingestor(tmp_path / "w.duckdb", KEYRING, profiles=profiles).run(drops, show_progress=False)
+    outcome = next(d for d in summary.drops if d.drop_name == drop.name)
+    assert outcome.status == "loaded"
