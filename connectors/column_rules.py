@@ -125,7 +125,7 @@ class CheckedColumn:
 
     values: pa.Array
     faults: list[Fault] = field(default_factory=list)
-    warnings: int = 0  # warnings whatever the column's requiredness (unknown codes in a code set)
+    notices: list[Fault] = field(default_factory=list)  # warnings whatever the column's requiredness (unknown codes in a code set)
 
 
 _PLAIN_PNC = r"^(?P<year>[0-9]{2}|[0-9]{4})/(?P<serial>[0-9]{1,7})(?P<check>[A-Z])$"

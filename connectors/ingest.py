@@ -253,6 +253,7 @@ def _combine(parts: list[_DropRead]) -> _DropRead:
             result.rows_duplicate += other.rows_duplicate
             result.warnings += other.warnings
             result.quarantined.extend(other.quarantined)
+            result.warned.extend(other.warned)
             result.notes.extend(other.notes)
         files.append(_FileLoad(
             result, *(_concat([getattr(load, part) for load in loads]) for part in ("entity", "roles", "encodings"))
@@ -449,16 +450,17 @@ class Ingestor:
                 result = load.result
                 _insert(con, f"raw.{result.table}", load.entity)
                 _insert(con, "raw.person_roles", load.roles)
-                quarantine = {
-                    "source_id": [manifest.source_id] * len(result.quarantined),
-                    "drop_name": [manifest.drop_name] * len(result.quarantined),
-                    "file": [result.file_name] * len(result.quarantined),
-                    "line_number": [q.line_number for q in result.quarantined],
-                    "record_ref": [q.record_ref for q in result.quarantined],
-                    "rule": [q.rule for q in result.quarantined],
-                    "detail": [q.detail for q in result.quarantined],
-                }
-                _insert(con, "ops.quarantine", _arrow(OPS_TABLES["quarantine"], quarantine))
+                for table, rows in (("quarantine", result.quarantined), ("warnings", result.warned)):
+                    flagged = {
+                        "source_id": [manifest.source_id] * len(rows),
+                        "drop_name": [manifest.drop_name] * len(rows),
+                        "file": [result.file_name] * len(rows),
+                        "line_number": [row.line_number for row in rows],
+                        "record_ref": [row.record_ref for row in rows],
+                        "rule": [row.rule for row in rows],
+                        "detail": [row.detail for row in rows],
+                    }
+                    _insert(con, f"ops.{table}", _arrow(OPS_TABLES[table], flagged))
                 con.execute(
                     "insert into ops.run_report values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [run_id, manifest.source_id, manifest.drop_name, result.file_name, result.rows_read,

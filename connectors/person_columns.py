@@ -42,7 +42,7 @@ class RoleColumns:
 
     named: np.ndarray
     values: dict[str, pa.Array]
-    warnings: int
+    warnings: list[Fault]  # values set to null (a date of birth, postcode or sex that is not valid), named rows only
 
 
 class PersonColumns:
@@ -93,16 +93,23 @@ class PersonColumns:
         values["dob"] = pc.if_else(
             pa.array(outside(dob, EARLIEST_DATE, self.extract_date)), pa.scalar(None, pa.date32()), dob
         )
-        warnings = (present(raw_dob) & ~present(values["dob"])).astype(np.int64)
+        dob_column = person.column("dob")
+        warnings = [Fault(named & present(raw_dob) & ~present(values["dob"]), "invalid_date_of_birth",
+                          f"{dob_column}: {WITHHELD} is not a date of birth in the drop's date format from {EARLIEST_DATE} "
+                          "to the extract date; set to null")]
         values["postcode"] = values["sex"] = pa.nulls(rows, pa.string())
         if "postcode" in person.fields:
             raw = cells[person.column("postcode")]
             values["postcode"] = map_distinct(raw, normalise_postcode, pa.string())
-            warnings += present(raw) & ~present(values["postcode"])
+            column = person.column("postcode")
+            warnings.append(Fault(named & present(raw) & ~present(values["postcode"]), "invalid_postcode",
+                                  f"{column}: {WITHHELD} is not a UK postcode; set to null"))
         if "sex" in person.fields:
             raw = cells[person.column("sex")]
             values["sex"] = map_distinct(raw, self._sex, pa.string())
-            warnings += present(raw) & ~present(values["sex"])
+            column = person.column("sex")
+            warnings.append(Fault(named & present(raw) & ~present(values["sex"]), "unknown_code",
+                                  f"{column}: {WITHHELD} is not in code list sex; set to null"))
         for attribute, normalise in _IDENTIFIERS:
             column = getattr(person, attribute)
             purpose = attribute.split("_")[0]
@@ -114,7 +121,7 @@ class PersonColumns:
             bad = named & present(raw) & ~present(values[purpose])
             report(self.contract.column(column), Fault(bad, "invalid_identifier", f"{column}: {WITHHELD} is not valid"))
         values["partner_dob"] = self._partner_dob(person, cells, rows)
-        return RoleColumns(named, values, int(warnings[named].sum()))
+        return RoleColumns(named, values, [fault for fault in warnings if fault.cells.any()])
 
     def _sex(self, value: str) -> str | None:
         code = normalise_code(value)

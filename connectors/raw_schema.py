@@ -100,6 +100,16 @@ OPS_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("rule", "varchar"),
         ("detail", "varchar"),
     ),
+    # one row per value set to null as a warning (the value withheld), with its row's line and the rule
+    "warnings": (
+        ("source_id", "varchar"),
+        ("drop_name", "varchar"),
+        ("file", "varchar"),
+        ("line_number", "integer"),
+        ("record_ref", "varchar"),
+        ("rule", "varchar"),
+        ("detail", "varchar"),
+    ),
     "run_report": (
         ("run_id", "varchar"),
         ("source_id", "varchar"),

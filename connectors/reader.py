@@ -99,7 +99,9 @@ def describe_header_cells(cells: list[str], known: frozenset[str]) -> str:
 
 
 @dataclass
-class QuarantinedRow:
+class FlaggedRow:
+    """A row quarantined, or a value of it set to null as a warning: where, and which rule (the value withheld)."""
+
     line_number: int
     record_ref: str | None
     rule: str
@@ -108,17 +110,19 @@ class QuarantinedRow:
 
 @dataclass
 class FileResult:
-    """What one file produced: columns for ``raw.<table>``, person rows, quarantine."""
+    """What one file produced: columns for ``raw.<table>``, person rows, quarantine, warnings (``warned``: one per
+    value set to null, so ``len(warned) == warnings``)."""
 
     table: str
     file_name: str
     entity: dict[str, Any] = field(default_factory=dict)  # column name -> list or Arrow array
     persons: dict[str, Any] = field(default_factory=dict)
-    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    quarantined: list[FlaggedRow] = field(default_factory=list)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_duplicate: int = 0
     warnings: int = 0
+    warned: list[FlaggedRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -258,7 +262,10 @@ class TableReader:
 
         typed = map_distinct(values, lambda value: ";".join(sorted(codes(value) & allowed)) or None, pa.string())
         unknown = map_distinct(values, lambda value: bool(codes(value) - allowed), pa.bool_())
-        return CheckedColumn(typed, warnings=int(mask(unknown).sum()))
+        return CheckedColumn(typed, notices=[Fault(
+            mask(unknown), "unknown_code",
+            f"{column.name}: a code of {WITHHELD} is not in code list {column.code_list}; the others are kept",
+        )])
 
     def _dated(self, column: Column, values: pa.Array) -> CheckedColumn:
         if column.type is ColumnType.DATE:
@@ -314,7 +321,7 @@ class TableReader:
             if first <= position < end:
                 result.rows_read += 1
                 result.quarantined.append(
-                    QuarantinedRow(line, None, "wrong_column_count", f"{fields} fields, header has {len(mapped)}")
+                    FlaggedRow(line, None, "wrong_column_count", f"{fields} fields, header has {len(mapped)}")
                 )
         in_part = (table.positions >= first) & (table.positions < end)
         repeated = _repeats(table.columns, mapped.index(self.contract.ref_column))
@@ -335,15 +342,11 @@ class TableReader:
         checked = (*contract.kept_columns, contract.column("updated_at"), contract.column("record_status"))
         read_names = {column.name for column in checked} | contract.person_columns
         breaks: list[Fault] = []
-        warnings = 0
+        warned: list[Fault] = []
 
         def report(column: Column, fault: Fault) -> None:
             """A bad required value quarantines the row; a bad optional one is a warning (SPEC §5)."""
-            nonlocal warnings
-            if column.required:
-                breaks.append(fault)
-            else:
-                warnings += int(fault.cells.sum())
+            (breaks if column.required else warned).append(fault)
 
         cells: dict[str, pa.Array] = {name: pa.nulls(count, pa.string()) for name in read_names}
         too_long: dict[str, np.ndarray] = {}
@@ -369,27 +372,30 @@ class TableReader:
             check = self._checks[column.type](column, values)
             for fault in check.faults:
                 report(column, fault)
-            warnings += check.warnings
+            warned.extend(check.notices)
             typed[column.name] = check.values
         for column in contract.columns:
             if column.required and column.name in contract.person_columns:
                 blank = ~present(cells[column.name]) & ~too_long.get(column.name, nowhere)
                 breaks.append(Fault(blank, "required_missing", f"{column.name} is blank"))
         roles = self.persons.check(cells, count, report)
-        warnings += sum(role.warnings for role in roles)
+        warned.extend(fault for role in roles for fault in role.warnings)
         births = [role.values["dob"] for role in roles]
         for column in checked:
             if births and column.type in (ColumnType.DATE, ColumnType.DATETIME):
                 typed[column.name] = _birth_dates_withheld(column, typed[column.name], births, report)
-        result.warnings += warnings
 
         record_refs = typed[contract.ref_column]
+        for fault in warned:
+            result.warned.extend(FlaggedRow(int(lines[row]), record_refs[int(row)].as_py(), fault.rule, fault.detail_at(row))
+                                 for row in np.nonzero(fault.cells)[0])
+        result.warnings += sum(int(fault.cells.sum()) for fault in warned)
         broken = np.zeros(count, dtype=bool)
         for fault in breaks:
             broken |= fault.cells
         for row in np.nonzero(broken)[0]:
             hits = [fault for fault in breaks if fault.cells[row]]
-            result.quarantined.append(QuarantinedRow(
+            result.quarantined.append(FlaggedRow(
                 int(lines[row]), record_refs[int(row)].as_py(), hits[0].rule, "; ".join(f.detail_at(row) for f in hits)
             ))
         loaded = ~broken

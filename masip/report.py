@@ -83,8 +83,9 @@ def _warnings(loaded: list[tuple[str, str, date]], rejected: int, archive_dir: P
 
 def _warehouse_facts(warehouse: Path, archive_dir: Path) -> dict[str, Any]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        quarantine = dict(
-            con.execute("select rule, count(*) from ops.quarantine group by rule order by rule").fetchall()
+        quarantine, withheld = (
+            dict(con.execute(f"select rule, count(*) from ops.{table} group by rule order by rule").fetchall())
+            for table in ("quarantine", "warnings")
         )
         rejected = [
             {"drop_name": d, "source_id": s, "reason": r}
@@ -100,6 +101,7 @@ def _warehouse_facts(warehouse: Path, archive_dir: Path) -> dict[str, Any]:
             "marts": _table_counts(con, "marts"),
             "review_queue": _review_queue_size(con),
             "ops_quarantine_by_rule": quarantine,
+            "ops_warnings_by_rule": withheld,
             "rejected_drops_all_time": rejected,
             "rejected_drops_outstanding": unresolved,
         }
@@ -139,6 +141,9 @@ def _markdown(data: dict[str, Any]) -> str:
     if data["warehouse"]["ops_quarantine_by_rule"]:
         lines += ["", "## Quarantine (all runs, by rule; details in `ops.quarantine`)", ""]
         lines += [f"- {rule}: {n}" for rule, n in data["warehouse"]["ops_quarantine_by_rule"].items()]
+    if data["warehouse"]["ops_warnings_by_rule"]:
+        lines += ["", "## Values set to null as warnings (all runs, by rule; file, line and column in `ops.warnings`)", ""]
+        lines += [f"- {rule}: {n}" for rule, n in data["warehouse"]["ops_warnings_by_rule"].items()]
     lines += ["", "## Marts", "", "| table | rows |", "|---|---|"]
     lines += [f"| marts.{t} | {n} |" for t, n in data["warehouse"]["marts"].items()]
     if data["warehouse"].get("review_queue") is not None:

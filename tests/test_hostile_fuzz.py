@@ -147,6 +147,9 @@ def test_every_hostile_drop_is_accounted_for_and_leaks_nothing(case):
         for drop in run.summary.drops:
             assert drop.status == "loaded" or drop.reason
             assert all(f.reconciles for f in drop.files)
+        with duckdb.connect(str(run.warehouse), read_only=True) as con:  # each warning has its row in ops.warnings
+            listed = dict(con.execute("select drop_name || '/' || file, count(*) from ops.warnings group by all").fetchall())
+        assert listed == {f"{d.drop_name}/{f.file}": f.warnings for d in run.summary.drops for f in d.files if f.warnings}
         assert leaks(run) == []
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from connectors.column_rules import WITHHELD
 from connectors.contracts import TABLES, ColumnType
 from connectors.drop_folders import RENAME_ADVICE
 from tests.hostile import (
@@ -309,6 +310,29 @@ def test_a_date_of_birth_typed_into_an_event_date_is_withheld(tmp_path, table, c
         assert rule == "implausible_date" and "date of birth" in detail and "1961" not in detail
     else:
         assert drop.files[0].rows_loaded == 2 and drop.files[0].warnings >= 1
+
+
+def test_every_value_set_to_null_says_where_it_was_and_why(tmp_path):
+    """A warning is a value set to null (or a code dropped from a set): each has a row in ops.warnings with its
+    file, line, record reference, rule and column, the value withheld, as the quarantine has for a row."""
+    rows = [
+        {**base_row("crimes", "a"), "victim_dob": "31/02/1975"},
+        {**base_row("crimes", "b"), "victim_sex": "female", "suspect_postcode": "NOT A POSTCODE"},
+        {**base_row("crimes", "c"), "charged_at": "9999-01-01", "suspect_pnc": "2016/6605185X"},
+        base_row("crimes", "d"),
+    ]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows))
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        warned = sorted(con.execute("select file, line_number, record_ref, rule, detail from ops.warnings").fetchall())
+    assert drop.files[0].warnings == len(warned) == 5
+    assert [(line, ref, rule, detail.split(":")[0]) for _, line, ref, rule, detail in warned] == [
+        (2, "MPS-1a", "invalid_date_of_birth", "victim_dob"),
+        (3, "MPS-1b", "invalid_postcode", "suspect_postcode"),
+        (3, "MPS-1b", "unknown_code", "victim_sex"),
+        (4, "MPS-1c", "implausible_date", "charged_at"),
+        (4, "MPS-1c", "invalid_identifier", "suspect_pnc"),
+    ]
+    assert all(file == "crimes.csv" and WITHHELD in detail for file, *_, detail in warned)
 
 
 def test_an_implausible_optional_date_is_nulled_and_planned_dates_may_lie_ahead(tmp_path):
