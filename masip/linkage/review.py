@@ -139,7 +139,8 @@ def _levels(settings: dict[str, Any]) -> dict[str, dict[int, str]]:
             len(values) - 1 - k: str(lv.get("label_for_charts", f"level {len(values) - 1 - k}")).replace("_token", "")
             for k, lv in enumerate(values)
         }
-        labels[-1] = "missing"
+        # the null level: a side lacks the field, or (names) the two records share no salted view to compare in
+        labels[-1] = "not compared"
         levels[name] = labels
     return levels
 
@@ -194,7 +195,8 @@ def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFra
     copies of the pairs' prepared records, numbered by pair, so an equality
     rule on the pair number selects exactly the queued pairs. Levels
     are the comparisons' labels (e.g. ``forename equal``, ``nickname``,
-    ``else``; ``missing`` when a side lacks the field), weights log2 of the
+    ``else``; ``not compared`` when a side lacks the field, or two names share
+    no salted view to be compared in), weights log2 of the
     level's Bayes factor, term-frequency adjusted: no value, token or filter
     leaves the scorer's database.
     """
