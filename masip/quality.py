@@ -397,7 +397,9 @@ def _quiet_context() -> Any:
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.execution_engine import pandas_execution_engine
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # base.py sets its own logger to INFO, so it announced an "ephemeral docs site" temporary directory every run
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # GX fingerprints every pandas batch below this many bytes by hashing every cell, twice per suite (the batch,
     # then its validator's copy of it): a marker nothing here reads, and 17 of a national year's 55 s
     pandas_execution_engine.HASH_THRESHOLD = 0
