@@ -74,6 +74,16 @@ PERSON_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     *PERSON_ENCODED_COLUMNS,
 )
 
+#: A row of ``ops.quarantine`` or ``ops.warnings`` (:class:`connectors.reader.FlaggedRow` with its drop and file).
+FLAGGED_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source_id", "varchar"),
+    ("drop_name", "varchar"),
+    ("file", "varchar"),
+    ("line_number", "integer"),
+    ("record_ref", "varchar"),
+    ("rule", "varchar"),
+    ("detail", "varchar"),
+)
 OPS_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "loaded_drops": (
         ("drop_name", "varchar"),
@@ -91,25 +101,9 @@ OPS_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("extract_date", "date"),
         ("reason", "varchar"),
     ),
-    "quarantine": (
-        ("source_id", "varchar"),
-        ("drop_name", "varchar"),
-        ("file", "varchar"),
-        ("line_number", "integer"),
-        ("record_ref", "varchar"),
-        ("rule", "varchar"),
-        ("detail", "varchar"),
-    ),
-    # one row per value set to null as a warning (the value withheld), with its row's line and the rule
-    "warnings": (
-        ("source_id", "varchar"),
-        ("drop_name", "varchar"),
-        ("file", "varchar"),
-        ("line_number", "integer"),
-        ("record_ref", "varchar"),
-        ("rule", "varchar"),
-        ("detail", "varchar"),
-    ),
+    # one row per row quarantined, and per value set to null as a warning: where, and which rule (value withheld)
+    "quarantine": FLAGGED_ROW_COLUMNS,
+    "warnings": FLAGGED_ROW_COLUMNS,
     "run_report": (
         ("run_id", "varchar"),
         ("source_id", "varchar"),
