@@ -251,7 +251,6 @@ def _combine(parts: list[_DropRead]) -> _DropRead:
             result.rows_read += other.rows_read
             result.rows_loaded += other.rows_loaded
             result.rows_duplicate += other.rows_duplicate
-            result.warnings += other.warnings
             result.quarantined.extend(other.quarantined)
             result.warned.extend(other.warned)
             result.notes.extend(other.notes)

@@ -111,7 +111,7 @@ class FlaggedRow:
 @dataclass
 class FileResult:
     """What one file produced: columns for ``raw.<table>``, person rows, quarantine, warnings (``warned``: one per
-    value set to null, so ``len(warned) == warnings``)."""
+    value set to null)."""
 
     table: str
     file_name: str
@@ -121,9 +121,13 @@ class FileResult:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_duplicate: int = 0
-    warnings: int = 0
     warned: list[FlaggedRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> int:
+        """Values set to null (or codes dropped from a set) as warnings."""
+        return len(self.warned)
 
 
 class TableReader:
@@ -389,7 +393,6 @@ class TableReader:
         for fault in warned:
             result.warned.extend(FlaggedRow(int(lines[row]), record_refs[int(row)].as_py(), fault.rule, fault.detail_at(row))
                                  for row in np.nonzero(fault.cells)[0])
-        result.warnings += sum(int(fault.cells.sum()) for fault in warned)
         broken = np.zeros(count, dtype=bool)
         for fault in breaks:
             broken |= fault.cells
