@@ -10,9 +10,16 @@ letter, ``11-Nov-1911``, a date inside a longer reference). So the shapes here
 are loose: check digits and letters are ignored, separators are allowed, and
 a shape anywhere inside the value counts.
 
-Digits can also be regrouped (``40-1023-2137``, ``1961-0729``, ``44-7700-900123``).
-So phone numbers are read a second time with the separators between digits
-removed (:data:`REGROUPED_SHAPES`), a year may be followed by a separator
+Digits can also be regrouped (``40-1023-2137``, ``1961-0729``, ``44-7700-900123``), and
+a reference can carry an identifier among its own characters (``N-401--023--2137``,
+``QQ.123.456.C``, ``29-VII-1961``, ``ZQXC-ANAR-Y1``). So the shapes of a CRN, a
+National Insurance number and a PNC ID allow separators anywhere among their
+characters; months are also read in Roman numerals and other languages'
+abbreviations between a day and a year; eight letters or more once separators
+are removed are a word cut into pieces; phone numbers, and ten digits from 3
+on whose NHS check digit holds, are read a second time with the separators
+between digits removed (:data:`REGROUPED_SHAPES`, :func:`_nhs_number_regrouped`),
+a year may be followed by separators
 (``D-1961-0729``, but not ``ADV-20-001206``, a year's serial), and two shapes are common in
 agencies' own references and count only when the whole value is digits and
 separators (:func:`_digits_alone`): six digits that read as a date, day
@@ -37,6 +44,7 @@ from __future__ import annotations
 import calendar
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -51,21 +59,38 @@ _YEAR = r"(?:19|20)[0-9]{2}"
 #: Month names and abbreviations in English (Python does not set the time locale, so ``calendar`` gives English).
 _MONTH_NAMES = "|".join(sorted({name.upper() for name in (*calendar.month_name[1:], *calendar.month_abbr[1:], "Sept")}))
 
+#: Months in Roman numerals, and abbreviated (four letters or fewer: a longer word is refused as a word) in French,
+#: German, Spanish, Italian, Portuguese, Dutch, Polish and Welsh.
+_OTHER_MONTHS = "|".join(sorted({
+    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII",
+    "JANV", "FEV", "FEVR", "MARS", "AVR", "MAI", "JUIN", "JUIL", "AOUT", "SEPT", "OCT", "NOV", "DEC",
+    "JAN", "FEB", "MAR", "MRZ", "MAER", "APR", "JUN", "JUL", "AUG", "SEP", "OKT", "DEZ",
+    "ENE", "ABR", "MAY", "AGO", "DIC", "GEN", "MAG", "GIU", "LUG", "SET", "OTT", "OUT", "MEI", "MRT",
+    "STY", "LUT", "KWI", "MAJ", "CZE", "LIP", "SIE", "WRZ", "PAZ", "LIS", "GRU",
+    "ION", "CHWE", "MAW", "EBR", "MEH", "GORF", "AWST", "MEDI", "HYD", "TACH", "RHAG",
+}, key=lambda month: (-len(month), month)))
+
 #: Shapes of an identifier anywhere in the value as sent (letters in any case).
 IDENTIFIER_SHAPES: dict[str, str] = {
     # three groups of digits with separators, as dates are written (1911-11-11, 11/11/1911, 1911/11/11T10:00)
     "date": rf"{_NOT_DIGIT_BEFORE}[0-9]{{1,4}}{_SEP}+[0-9]{{1,2}}{_SEP}+[0-9]{{1,4}}{_NOT_DIGIT_AFTER}",
-    # eight digits that read as a date since 1900 (19111111, REF-11111911, 1911-1111, D-1911-1111), as a word of
-    # their own: glued to letters they are the serial number of a reference (HC01021985), which agencies really issue
-    "compact date": rf"(?:^|[^A-Z0-9])(?:{_YEAR}{_SEP}?{_MONTH}{_DAY}|{_DAY}{_MONTH}{_YEAR})(?:[^A-Z0-9]|$)",
+    # eight digits that read as a date since 1900 (19111111, REF-11111911, 1911-1111, D-1911--1111, REF-1111-1911), as
+    # a word of their own: glued to letters they are the serial number of a reference (HC01021985), which agencies
+    # really issue; day, then month and year (REF-11-111911) is the shape of a year's serial (ADV-24-011985), kept
+    "compact date": rf"(?:^|[^A-Z0-9])(?:{_YEAR}{_SEP}*{_MONTH}{_DAY}|{_DAY}{_MONTH}{_SEP}*{_YEAR})(?:[^A-Z0-9]|$)",
     # a month's name or abbreviation as a word (11-Nov-1911, 11NOV1911)
     "month name": rf"(?i)(?:^|[^A-Z])(?:{_MONTH_NAMES})(?:[^A-Z]|$)",
-    # a PNC ID whatever its check letter: year, serial, letter (11/123456Z, 2016 6605185X)
-    "PNC ID": rf"(?i){_NOT_DIGIT_BEFORE}(?:[0-9]{{2}}|[0-9]{{4}}){_SEP}?[0-9]{{1,7}}[A-Z](?:[^A-Z]|$)",
+    # a month in Roman numerals or abbreviated in another language, between a day and a year (29-VII-1961, 29MAI1961)
+    "written month": rf"(?i){_NOT_DIGIT_BEFORE}(?:[0-9]{{1,2}}{_SEP}*(?:{_OTHER_MONTHS}){_SEP}*{_YEAR}"
+    rf"|{_YEAR}{_SEP}*(?:{_OTHER_MONTHS}){_SEP}*[0-9]{{1,2}}){_NOT_DIGIT_AFTER}",
+    # a PNC ID whatever its check letter and separators: year, serial, letter (11/123456Z, 2016 6605185X, 11-123456-Z)
+    "PNC ID": rf"(?i){_NOT_DIGIT_BEFORE}(?:[0-9]{{2}}|[0-9]{{4}}){_SEP}*[0-9]{{1,7}}{_SEP}*[A-Z](?:[^A-Z]|$)",
+    # a National Insurance number however its digits are grouped (QQ123456C, QQ-12-34-56-C, QQ.123.456.C)
+    "National Insurance number": rf"(?i)(?:^|[^A-Z])[A-Z]{{2}}{_SEP}*[0-9](?:{_SEP}*[0-9]){{5}}{_SEP}*[A-D](?:[^A-Z0-9]|$)",
     # an NHS number whatever its check digit: ten digits, or 3-3-4 with separators (943.476.5919)
     "NHS number": rf"{_NOT_DIGIT_BEFORE}[0-9]{{3}}{_SEP}?[0-9]{{3}}{_SEP}?[0-9]{{4}}{_NOT_DIGIT_AFTER}",
-    # a CRN: one letter and six digits as a word of its own (X123456, X-123456)
-    "CRN": rf"(?i)(?:^|[^A-Z0-9])[A-Z]{_SEP}?[0-9]{{6}}(?:[^0-9]|$)",
+    # a CRN: one letter and six digits as a word of its own, however they are grouped (X123456, X-123456, X12-3456)
+    "CRN": rf"(?i)(?:^|[^A-Z0-9])[A-Z]{_SEP}*[0-9](?:{_SEP}*[0-9]){{5}}(?:[^0-9]|$)",
     # a UK phone number: 0 and ten digits, or 0 and nine, in the usual groups (07700 900123, 0161-496-0000)
     "phone number": rf"{_NOT_DIGIT_BEFORE}0[0-9]{{2,4}}{_SEP}?[0-9]{{3,4}}{_SEP}?[0-9]{{3,4}}{_NOT_DIGIT_AFTER}",
 }
@@ -74,14 +99,18 @@ IDENTIFIER_SHAPES: dict[str, str] = {
 _BETWEEN_DIGITS = rf"([0-9]){_SEP}+([0-9])"
 #: Shapes of an identifier once the separators between digits are removed, i.e. whatever the digits' grouping.
 REGROUPED_SHAPES: dict[str, str] = {
-    # a UK phone number: 0 and nine or ten digits, 44 and nine or ten, or a mobile's ten digits without the 0
-    "phone number": rf"{_NOT_DIGIT_BEFORE}(?:0[0-9]{{9,10}}|44[0-9]{{9,10}}|7[0-9]{{9}}){_NOT_DIGIT_AFTER}",
+    # a UK phone number: 0 and nine or ten digits, (00)44 and nine or ten, or a mobile's ten digits without the 0
+    "phone number": rf"{_NOT_DIGIT_BEFORE}(?:0[0-9]{{9,10}}|(?:00)?44[0-9]{{9,10}}|7[0-9]{{9}}){_NOT_DIGIT_AFTER}",
 }
 #: A value of digits alone (separators removed) that reads as a date of six digits, day first as the UK writes
 #: it (290761, 29-0761).
 _SIX_DIGIT_DATE = rf"^{_DAY}{_MONTH}[0-9]{{2}}$"
 #: A value of ten digits alone (separators removed): an NHS number if its check digit holds.
 _TEN_DIGITS = r"^[0-9]{10}$"
+#: Ten digits once the separators between digits are removed, first digit 3 to 9 (N-401--023--2137): an NHS number
+#: if its check digit holds. NHS numbers are issued from 300 000 0000 up (Northern Ireland; England and Wales from
+#: 400 000 0000), so a year's serial (2024-123456) never reads as one.
+_REGROUPED_TEN_DIGITS = r"(?:^|[^0-9])[3-9][0-9]{9}(?:[^0-9]|$)"
 #: A year and a separator at the start: a year's serial (2024-123456), never an NHS number (England and
 #: Wales issue them from 400 000 0000 up).
 _YEAR_SERIAL = rf"^{_YEAR}{_SEP}"
@@ -102,10 +131,21 @@ _ANY_REGROUPED_SHAPE = _any_of(REGROUPED_SHAPES)
 _REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}$"
 #: A run of five letters or more: a word, so perhaps a name.
 _WORD = r"(?i)[A-Z]{5}"
+#: Eight letters or more once the separators are removed: a word cut into short pieces (ZQXC-ANAR-Y), so perhaps a
+#: name. Agencies' prefixes together (CHS-ORD, HAM-RF) are shorter.
+_CUT_WORD = r"(?i)[A-Z]{8}"
 
 
 def _digits_regrouped(value: str) -> str:
     return re.sub(_BETWEEN_DIGITS, r"\1\2", re.sub(_BETWEEN_DIGITS, r"\1\2", value))
+
+
+def _nhs_number_regrouped(regrouped: str) -> bool:
+    """Whether ``regrouped`` (:func:`_digits_regrouped`) holds ten digits from 3 on whose NHS check digit holds."""
+    return any(
+        normalise_nhs_number(match.group()) is not None
+        for match in re.finditer(r"(?<![0-9])[3-9][0-9]{9}(?![0-9])", regrouped)
+    )
 
 
 def _digits_alone(value: str) -> bool:
@@ -126,6 +166,7 @@ def could_hold_identifier(value: str) -> bool:
         re.search(_ANY_SHAPE, value) is not None
         or re.search(POSTCODE_SHAPE, re.sub(_NOT_ALNUM, "", value)) is not None
         or re.search(_ANY_REGROUPED_SHAPE, regrouped) is not None
+        or _nhs_number_regrouped(regrouped)
         or _digits_alone(value)
     )
 
@@ -144,6 +185,7 @@ def is_reference(value: str) -> bool:
         re.fullmatch(_REFERENCE, value) is not None
         and re.search("[0-9]", value) is not None
         and re.search(_WORD, value) is None
+        and re.search(_CUT_WORD, re.sub(_SEP, "", value)) is None
         and not could_hold_identifier(value)
     )
 
@@ -161,6 +203,13 @@ def references_ok(values: pa.Array) -> pa.Array:
     ).to_numpy(zero_copy_only=False)
     nhs = ten_digits.copy()
     nhs[ten_digits] = [normalise_nhs_number(v) is not None for v in pc.filter(digits, pa.array(ten_digits)).to_pylist()]
+    # ten digits from 3 on among other characters: the check digit decides, per cell (few cells hold such a run)
+    ten_regrouped = pc.fill_null(pc.match_substring_regex(regrouped, _REGROUPED_TEN_DIGITS), False).to_numpy(
+        zero_copy_only=False
+    )
+    nhs[ten_regrouped] |= np.array(
+        [_nhs_number_regrouped(v) for v in pc.filter(regrouped, pa.array(ten_regrouped)).to_pylist()], dtype=bool
+    )
     shaped = pc.or_(
         pc.or_(
             pc.match_substring_regex(values, _ANY_SHAPE),
@@ -175,6 +224,7 @@ def references_ok(values: pa.Array) -> pa.Array:
         pc.match_substring_regex(values, _REFERENCE),
         pc.match_substring_regex(values, "[0-9]"),
         pc.invert(pc.match_substring_regex(values, _WORD)),
+        pc.invert(pc.match_substring_regex(digits, _CUT_WORD)),
         pc.invert(shaped),
     )
     result = checks[0]

@@ -52,6 +52,12 @@ LOOSE_SPELLINGS: tuple[str, ...] = (
     "94-3476-5919", "9434-765-919", "9434765-919", "447700900123", "44-7700-900123", "7700-900-123",
     "211079", "21-1079", "1979-1021", "D-1979-1021",
     f"{SURNAME.upper()}1", f"{FORENAME[:6]}-7",  # names with a digit
+    # disguised in a reference: several separators, a separator before a check letter, a month in Roman numerals or
+    # another language, an international prefix, a name cut into short pieces (outside audit 4, D1)
+    "N-943--476--5919", "N-9434-765-919", "N-943.4765.919", "REF-2110-1979", "D-1979--1021", "21-X-1979",
+    "1979.X.21", "21-OKT-1979", "21OKT1979", f"P-{PNC[:4]}-{PNC[5:-1]}-{PNC[-1]}", f"{PNC[2:4]}-{PNC[5:-1]}-{PNC[-1]}",
+    "X12-3456", "X-123-456", "0044-7700-900123", "QQ-12-34-56-C", "QQ.123.456.C", "QQ/123456/C",
+    f"{SURNAME[:4]}-{SURNAME[4:8]}-{SURNAME[8:12]}-1",
 )
 #: A name written as a column name, or as a slug (a header cell, a manifest's file name or source_id, a folder).
 NAME_AS_COLUMN = f"{FORENAME.lower()}_{SURNAME.lower()}"
