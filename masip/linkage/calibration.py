@@ -90,11 +90,22 @@ def unconditional_date_parts(model: dict[str, Any], same_year_share: float) -> d
 
 
 def namesake_shares_sql(table: str, dialect: Dialect) -> str:
-    """SQL: among pairs of ``table``'s records with the same date of birth and sex but different roles (a
+    """SQL: among pairs of people in ``table`` with the same date of birth and sex but different roles (a
     victim and a perpetrator: nearly always two people), how many compare each date-keyed name
     (``<name>_pairs``) and how many of those agree (``<name>_equal``), and how many forenames are
     nicknames of each other (``forename_nickname``). The tokens share a salt (the date), so equal tokens
-    mean equal names: the chance that two people born on one day share a name."""
+    mean equal names: the chance that two people born on one day share a name.
+
+    A person is counted once per spelling, not once per record: the records are reduced to their distinct
+    (date, sex, role, name tokens) first. Counted per record, one victim and one perpetrator who happen to
+    share a forename and a date of birth, with five records each, made 25 agreeing pairs; in a partnership
+    of 1,600 people that alone put the forename's u at 0.22, and the trained model lost recall to the
+    defaults (outside audit, D2).
+    """
+    people = (
+        "select distinct dob_token, sex, role, forename_token, surname_token, "
+        f"{NICKNAME_TOKENS} from {table} where dob_token is not null and sex <> 'U'"
+    )
     parts = []
     for name in DATE_KEYED_NAMES:
         token = f"{name}_token"
@@ -109,8 +120,8 @@ def namesake_shares_sql(table: str, dialect: Dialect) -> str:
         f"and l.forename_token <> r.forename_token and {nickname} then 1 else 0 end), 0) as forename_nickname"
     )
     return (
-        f"select {', '.join(parts)} from {table} as l join {table} as r "
-        "on l.dob_token = r.dob_token and l.sex = r.sex and l.role < r.role where l.sex <> 'U'"
+        f"with people as ({people}) select {', '.join(parts)} from people as l join people as r "
+        "on l.dob_token = r.dob_token and l.sex = r.sex and l.role < r.role"
     )
 
 
