@@ -158,6 +158,38 @@ def parse_int(value: str) -> int | None:
     return int(value) if _WHOLE_NUMBER.fullmatch(value) else None
 
 
+#: Ways of writing a date that extracts use, whatever a drop's declared format: day or month first, two- or
+#: four-digit years, any separator or none, a month's name (:func:`date_readings`).
+LOOSE_DATE_FORMATS = (
+    "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d%m%Y", "%m/%d/%Y",
+    "%m-%d-%Y", "%d/%m/%y", "%d-%m-%y", "%d.%m.%y", "%d%m%y", "%m/%d/%y", "%d-%b-%Y", "%d %b %Y", "%d%b%Y",
+    "%d-%B-%Y", "%d %B %Y", "%d-%b-%y", "%d %b %y", "%d%b%y", "%b %d %Y", "%B %d %Y",
+)
+_TIME_AFTER_DATE = re.compile(r"[T ]+[0-9]{1,2}:[0-9]{2}.*$")
+
+
+def date_readings(value: str) -> set[date]:
+    """Every date that ``value`` reads as in one of :data:`LOOSE_DATE_FORMATS`, a time after it ignored.
+
+    Not a parser for any column: a date of birth written in another format
+    than the drop's is not one (it is set to null), but the same date typed
+    into an event column of its row must still be recognised (and withheld).
+    """
+    text = re.sub(r" ?([-/.]) ?", r"\1", _TIME_AFTER_DATE.sub("", " ".join(value.split())).strip(" ,"))
+    if not text.isascii() or len(text) > 20:
+        return set()
+    readings = set()
+    for date_format in LOOSE_DATE_FORMATS:
+        try:
+            read = datetime.strptime(text, date_format).date()
+        except ValueError:
+            continue
+        readings.add(read)
+        if "%y" in date_format and read.year >= 2000 and (read.month, read.day) != (2, 29):
+            readings.add(read.replace(year=read.year - 100))  # a two-digit year of either century (61: 2061 or 1961)
+    return readings
+
+
 def date_parser(date_format: str) -> Callable[[str], date | None]:
     """A parser for one drop's date format; fast paths for the two seen in practice."""
     if date_format == "%Y-%m-%d":

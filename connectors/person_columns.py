@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from connectors.column_rules import WITHHELD, Fault, crn_column, map_distinct, nhs_column, outside, pnc_column, present
 from connectors.contracts import EARLIEST_DATE, Column, PersonRole, TableContract
 from connectors.normalise import (
+    date_readings,
     normalise_code,
     normalise_name,
     normalise_postcode,
@@ -43,6 +44,23 @@ class RoleColumns:
     named: np.ndarray
     values: dict[str, pa.Array]
     warnings: list[Fault]  # values set to null (a date of birth, postcode or sex that is not valid), named rows only
+    #: The row's date of birth as read, and every date a cell not in the drop's date format reads as
+    #: (:func:`birth_date_readings`): what an event date of the row must not be.
+    birth_dates: list[pa.Array]
+
+
+def birth_date_readings(raw: pa.Array, unread: np.ndarray) -> list[pa.Array]:
+    """Every date that each ``unread`` cell of ``raw`` (a date of birth not in the drop's date format) reads as
+    (:func:`connectors.normalise.date_readings`: day or month first, any separator…), one array per reading."""
+    rows = np.nonzero(unread)[0]
+    readings = [sorted(date_readings(value)) for value in raw.take(pa.array(rows, pa.int64())).to_pylist()]
+    arrays = []
+    for k in range(max(map(len, readings), default=0)):
+        column: list[date | None] = [None] * len(raw)
+        for row, dates in zip(rows, readings):
+            column[row] = dates[k] if k < len(dates) else None
+        arrays.append(pa.array(column, pa.date32()))
+    return arrays
 
 
 class PersonColumns:
@@ -89,6 +107,7 @@ class PersonColumns:
             values[name] = map_distinct(cells[person.column(name)], normalise_name, pa.string())
         raw_dob = cells[person.column("dob")]
         dob = self._dates(raw_dob)
+        birth_dates = [dob, *birth_date_readings(raw_dob, named & present(raw_dob) & ~present(dob))]
         # a date of birth in the future or before 1900 is a typo: never linked on
         values["dob"] = pc.if_else(
             pa.array(outside(dob, EARLIEST_DATE, self.extract_date)), pa.scalar(None, pa.date32()), dob
@@ -121,7 +140,7 @@ class PersonColumns:
             bad = named & present(raw) & ~present(values[purpose])
             report(self.contract.column(column), Fault(bad, "invalid_identifier", f"{column}: {WITHHELD} is not valid"))
         values["partner_dob"] = self._partner_dob(person, cells, rows)
-        return RoleColumns(named, values, [fault for fault in warnings if fault.cells.any()])
+        return RoleColumns(named, values, [fault for fault in warnings if fault.cells.any()], birth_dates)
 
     def _sex(self, value: str) -> str | None:
         code = normalise_code(value)

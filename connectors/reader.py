@@ -384,7 +384,7 @@ class TableReader:
                 breaks.append(Fault(blank, "required_missing", f"{column.name} is blank"))
         roles = self.persons.check(cells, count, report)
         warned.extend(fault for role in roles for fault in role.warnings)
-        births = [role.values["dob"] for role in roles]
+        births = [birth for role in roles for birth in role.birth_dates]
         for column in checked:
             if births and column.type in (ColumnType.DATE, ColumnType.DATETIME):
                 typed[column.name] = _birth_dates_withheld(column, typed[column.name], births, report)

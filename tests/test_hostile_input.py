@@ -312,6 +312,28 @@ def test_a_date_of_birth_typed_into_an_event_date_is_withheld(tmp_path, table, c
         assert drop.files[0].rows_loaded == 2 and drop.files[0].warnings >= 1
 
 
+#: A date of birth, 29 July 1961, written otherwise than the drop's %Y-%m-%d (outside audit 4, D2).
+BIRTH_DATE_SPELLINGS = [
+    "29/07/1961", "1961-07-29T00:00", "1961-07-29 10:30:00", "29-07-1961", "29.07.61", "19610729", "29071961",
+    "29 Jul 1961", "29-JUL-61", "07/29/1961", "1961/07/29", "July 29 1961", " 29 / 07 / 1961",
+]
+
+
+@pytest.mark.parametrize("spelling", BIRTH_DATE_SPELLINGS)
+@pytest.mark.parametrize(("table", "column", "dob"), [("crimes", "charged_at", "victim_dob"),
+                                                      ("crimes", "reported_at", "suspect_dob"),
+                                                      ("cases", "referral_at", "client_dob")])
+def test_a_date_of_birth_in_another_format_is_still_withheld_from_an_event_date(tmp_path, spelling, table, column, dob):
+    """The date-of-birth cell not in the drop's format is set to null, but the same date typed into an event date of
+    its row is still recognised, however the cell writes it, and withheld."""
+    row = {**base_row(table), dob: spelling, column: "1961-07-29"}
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, table, [row, base_row(table, "b")]))
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        kept = con.execute(f"select count(*) from raw.{table} where cast({column} as date) = date '1961-07-29'").fetchone()
+    assert kept == (0,), "the date of birth reached the warehouse as an event date"
+    assert "1961" not in run.operator_text()
+
+
 def test_every_value_set_to_null_says_where_it_was_and_why(tmp_path):
     """A warning is a value set to null (or a code dropped from a set): each has a row in ops.warnings with its
     file, line, record reference, rule and column, the value withheld, as the quarantine has for a row."""
