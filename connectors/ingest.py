@@ -49,7 +49,7 @@ from connectors.manifest import (
     verify_drop,
 )
 from connectors.normalise import normalise_force
-from connectors.profiles import SourceProfile, load_profiles
+from connectors.profiles import Profiles, load_profiles
 from connectors.raw_schema import (
     OPS_TABLES,
     PERSON_RECORD_COLUMNS,
@@ -272,7 +272,7 @@ class Ingestor:
         self,
         warehouse: Path,
         keyring: Keyring,
-        profiles: dict[str, SourceProfile] | None = None,
+        profiles: Profiles | None = None,
         archive: LandingArchive | None = None,
         vault: Vault | None = None,
     ) -> None:
@@ -281,6 +281,8 @@ class Ingestor:
         self.vault = vault or Vault.for_warehouse(warehouse)
         self.archive = archive or LandingArchive(default_archive_dir(warehouse), keyring)
         self.profiles = load_profiles() if profiles is None else profiles
+        # a source whose profile is broken still has its drops found, to reject them with the profile's problem
+        self.sources = frozenset(self.profiles) | frozenset(self.profiles.broken)
         code_lists = load_code_lists()
         profile_forces = {normalise_force(p.force) for p in self.profiles.values() if p.force}
         self.code_lists = {**code_lists, "police_force": code_lists["police_force"] | profile_forces}
@@ -291,10 +293,11 @@ class Ingestor:
         self._loaded: dict[str, str] = {}
 
     def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:
-        folders = find_drops(input_dir, self.profiles, source_ids)
+        folders = find_drops(input_dir, self.sources, source_ids)
         drops = folders.drops
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
         summary.warnings.extend(folders.warnings(input_dir))
+        summary.warnings.extend(self.profiles.broken.values())
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.warehouse)) as con:
             con.execute("set enable_progress_bar = false")
@@ -358,6 +361,9 @@ class Ingestor:
         """One drop read; whatever goes wrong, it ends as a rejection with a reason, never a crash of the run."""
         manifest: Manifest | None = None
         try:
+            broken = self.profiles.broken.get(self._source_of(drop_dir))
+            if broken:
+                raise DropRejected(f"the source's {broken}; the drop stays where it is")
             manifest = read_manifest(drop_dir)
             check_folder_matches(manifest, self.profiles)
             loaded_as = self._loaded.get(manifest.sha256)
@@ -417,7 +423,7 @@ class Ingestor:
 
     def _source_of(self, drop_dir: Path) -> str:
         """The source a drop folder is named after (find_drops returns only folders named as drops)."""
-        name = parse_drop_name(drop_dir.name, self.profiles)
+        name = parse_drop_name(drop_dir.name, self.sources)
         assert name is not None
         return name.source_id
 

@@ -12,14 +12,22 @@ otherwise rejected, since that is how a renamed column looks
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from connectors.contracts import AGENCY_TABLES
+from connectors.contracts import AGENCY_TABLES, TABLES
 
+log = logging.getLogger(__name__)
+
+#: The profiles shipped with the product; ``$MASIP_PROFILES_DIR`` points a deployment at its own.
 PROFILES_DIR = Path(__file__).parent / "profiles"
+PROFILES_DIR_ENV = "MASIP_PROFILES_DIR"
+_KEYS = ("source_id", "agency", "description", "force", "column_renames", "absent_columns")
 
 
 @dataclass(frozen=True)
@@ -31,32 +39,104 @@ class SourceProfile:
     column_renames: dict[str, str] = field(default_factory=dict)
     absent_columns: frozenset[str] = frozenset()
 
-    @property
-    def path(self) -> Path:
-        return PROFILES_DIR / f"{self.source_id}.yaml"
-
 
 class ProfileError(ValueError):
     """A profile file is malformed."""
 
 
-def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, SourceProfile]:
-    """Every profile in ``directory``, keyed by source_id."""
+class Profiles(dict[str, SourceProfile]):
+    """The profiles that could be read, by source_id, and ``broken``: the files that could not, by the source_id
+    their name gives, with what is wrong. A broken file stops only its own source's drops."""
+
+    def __init__(self, profiles: dict[str, SourceProfile], broken: dict[str, str]) -> None:
+        super().__init__(profiles)
+        self.broken = broken
+
+
+def profiles_dir() -> Path:
+    """Where the profiles are: ``$MASIP_PROFILES_DIR``, else :data:`PROFILES_DIR`."""
+    return Path(os.environ.get(PROFILES_DIR_ENV) or PROFILES_DIR)
+
+
+def profile_path(source_id: str) -> Path:
+    """The profile file of ``source_id``."""
+    return profiles_dir() / f"{source_id}.yaml"
+
+
+def load_profiles(directory: Path | None = None) -> Profiles:
+    """Every profile in ``directory`` (default :func:`profiles_dir`), keyed by source_id.
+
+    A file that is not a valid profile (not YAML, a key missing, unknown or of the wrong type, a column that is
+    not the agency's) is left out and named in ``broken`` with its problem, and logged: the other sources'
+    drops are read as usual.
+    """
     profiles: dict[str, SourceProfile] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    broken: dict[str, str] = {}
+    for path in sorted((directory or profiles_dir()).glob("*.yaml")):
         try:
-            profile = SourceProfile(
-                source_id=data["source_id"],
-                agency=data["agency"],
-                description=data.get("description", ""),
-                force=data.get("force"),
-                column_renames=dict(data.get("column_renames") or {}),
-                absent_columns=frozenset(data.get("absent_columns") or ()),
-            )
-        except KeyError as missing:
-            raise ProfileError(f"{path}: missing key {missing}; see police-cheshire.yaml for the format") from None
-        if profile.agency not in AGENCY_TABLES:
-            raise ProfileError(f"{path}: agency {profile.agency!r} is not one of {sorted(AGENCY_TABLES)}")
+            profile = _profile(path)
+        except ProfileError as error:
+            broken[path.stem] = str(error)
+            log.warning("%s", error)
+            continue
         profiles[profile.source_id] = profile
-    return profiles
+    return Profiles(profiles, broken)
+
+
+def _profile(path: Path) -> SourceProfile:
+    """The profile in ``path``; raises :class:`ProfileError` saying what is wrong and what to do."""
+    fix = f"fix {path} (see police-cheshire.yaml beside it for the format) and re-run"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ProfileError(f"profile {path} is not valid YAML{line}: {fix}") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile {path} is not a mapping of keys to values: {fix}")
+    unknown = sorted(str(key) for key in data if key not in _KEYS)
+    missing = [key for key in ("source_id", "agency") if key not in data]
+    if unknown or missing:
+        raise ProfileError(
+            f"profile {path}: " + "; ".join(
+                ([f"unknown key(s) {unknown} (the keys are {list(_KEYS)})"] if unknown else [])
+                + ([f"missing key(s) {missing}"] if missing else [])
+            ) + f": {fix}"
+        )
+    source_id, agency = data["source_id"], data["agency"]
+    if source_id != path.stem:
+        raise ProfileError(f"profile {path}: source_id must be the file's name, {path.stem!r}: {fix}")
+    if agency not in AGENCY_TABLES:
+        raise ProfileError(f"profile {path}: agency must be one of {sorted(AGENCY_TABLES)}: {fix}")
+    for key in ("description", "force"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ProfileError(f"profile {path}: {key} must be text: {fix}")
+    columns = {column.name: column for table in AGENCY_TABLES[agency] for column in TABLES[table].columns}
+    return SourceProfile(
+        source_id=source_id, agency=agency, description=data.get("description") or "", force=data.get("force"),
+        column_renames=_renames(path, data.get("column_renames"), columns, fix),
+        absent_columns=_absent_columns(path, data.get("absent_columns"), columns, fix),
+    )
+
+
+def _renames(path: Path, renames: Any, columns: dict[str, Any], fix: str) -> dict[str, str]:
+    renames = renames or {}
+    if not isinstance(renames, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in renames.items()):
+        raise ProfileError(f"profile {path}: column_renames must map delivered column names to contract names: {fix}")
+    strange = sorted(target for target in renames.values() if target not in columns)
+    if strange:
+        raise ProfileError(f"profile {path}: column_renames maps to {strange}, not columns of the agency's files: {fix}")
+    return dict(renames)
+
+
+def _absent_columns(path: Path, absent: Any, columns: dict[str, Any], fix: str) -> frozenset[str]:
+    absent = absent or []
+    if not isinstance(absent, list) or not all(isinstance(name, str) for name in absent):
+        raise ProfileError(f"profile {path}: absent_columns must be a list of column names: {fix}")
+    strange = sorted(name for name in absent if name not in columns)
+    required = sorted(name for name in absent if name in columns and columns[name].required)
+    if strange or required:
+        problems = ([f"{strange} are not columns of the agency's files"] if strange else []) + (
+            [f"{required} are required, so a file without them is rejected whatever the profile says"] if required else [])
+        raise ProfileError(f"profile {path}: absent_columns {'; '.join(problems)}: {fix}")
+    return frozenset(absent)

@@ -59,7 +59,7 @@ from connectors.normalise import (
     parse_int,
 )
 from connectors.person_columns import PersonColumns
-from connectors.profiles import SourceProfile
+from connectors.profiles import SourceProfile, profile_path
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.tokens import Tokeniser
 
@@ -168,13 +168,14 @@ class TableReader:
     def _map_header(self, header: list[str], file_name: str, result: FileResult) -> list[str]:
         """The contract column of each header cell; rejects a file whose header is absent, ambiguous or incomplete.
 
-        Column names are read in any case (``CRIME_REF`` is ``crime_ref``), as codes are; a profile's rename
-        is looked up as delivered first.
+        Column names are read in any case (``CRIME_REF`` is ``crime_ref``), as codes are; so are a profile's
+        renames, looked up as delivered first.
         """
         renames = self.profile.column_renames
-        mapped = [renames.get(name.strip(), name.strip().lower()) for name in header]
+        folded = {delivered.strip().lower(): name for delivered, name in renames.items()}
+        mapped = [renames.get(name.strip()) or folded.get(name.strip().lower(), name.strip().lower()) for name in header]
         known = frozenset(self.contract.all_column_names)
-        nameable = known | frozenset(renames)
+        nameable = known | frozenset(renames) | frozenset(folded)
         if not known & set(mapped):
             raise DropRejected(
                 f"{file_name}: line 1 is not a header row (none of its {len(header)} cells is a column of "
@@ -193,13 +194,13 @@ class TableReader:
             hint = f"; unrecognised columns {describe_header_cells(unknown, nameable)}" if unknown else ""
             raise DropRejected(
                 f"{file_name}: required column(s) {missing_required} missing{hint}. If the source renamed "
-                f"a column, map it under column_renames in connectors/profiles/{self.profile.source_id}.yaml "
+                f"a column, map it under column_renames in {profile_path(self.profile.source_id)} "
                 "and re-run"
             )
         absent = [name for name in self.contract.all_column_names if name not in mapped]
         undeclared = [name for name in absent if name not in self.profile.absent_columns]
         if unknown and undeclared:
-            profile = f"connectors/profiles/{self.profile.source_id}.yaml"
+            profile = profile_path(self.profile.source_id)
             raise DropRejected(
                 f"{file_name}: column(s) {undeclared} missing while column(s) {describe_header_cells(unknown, nameable)} "
                 "are not known: a renamed column would lose every value it holds. If the source renamed a column, "
@@ -210,7 +211,7 @@ class TableReader:
             result.notes.append(
                 f"{file_name}: unknown column(s) {describe_header_cells(unknown, nameable)} ignored; if one holds a "
                 f"column of the contract under a new name, map it under column_renames in "
-                f"connectors/profiles/{self.profile.source_id}.yaml and deliver the drop again"
+                f"{profile_path(self.profile.source_id)} and deliver the drop again"
             )
         if absent:
             result.notes.append(f"{file_name}: optional column(s) {absent} absent, read as blank")

@@ -324,3 +324,50 @@ def test_a_source_that_does_not_send_a_column_says_so_in_its_profile(drops, tmp_
     summary = Ingestor(tmp_path / "w.duckdb", KEYRING, profiles=profiles).run(drops, show_progress=False)
     outcome = next(d for d in summary.drops if d.drop_name == drop.name)
     assert outcome.status == "loaded"
+
+
+def test_renames_are_read_in_any_case_as_headers_are(drops, tmp_path):
+    drop = drops / "health-trust_2026-09-21"
+    text = (drop / "contacts.csv").read_text(encoding="utf-8").replace("nhs_number", "nhs_no", 1)
+    _rewrite(drop, "contacts.csv", text)
+    profiles = load_profiles()
+    profiles["health-trust"] = SourceProfile("health-trust", "health", column_renames={"NHS_No": "nhs_number"})
+    summary = Ingestor(tmp_path / "w.duckdb", KEYRING, profiles=profiles).run(drops, show_progress=False)
+    assert next(d for d in summary.drops if d.drop_name == drop.name).status == "loaded"
+
+
+GOOD_PROFILE = "source_id: police-met\nagency: police\nforce: MET\ncolumn_renames: {}\nabsent_columns: []\n"
+#: A profile broken in each way an operator can break one, and what the message must name.
+BROKEN_PROFILES = {
+    "not YAML": ("source_id: police-met\nagency: police\ncolumn_renames: {crime_no: crime_ref\n", "not valid YAML"),
+    "a list": ("- source_id: police-met\n- agency: police\n", "not a mapping"),
+    "no agency": ("source_id: police-met\nforce: MET\n", "missing key(s) ['agency']"),
+    "a misspelt key": (GOOD_PROFILE + "absent_column: [nhs_number]\n", "unknown key(s) ['absent_column']"),
+    "absent as text": (GOOD_PROFILE.replace("absent_columns: []", "absent_columns: suspect_pnc"), "must be a list"),
+    "absent not a column": (GOOD_PROFILE.replace("[]\n", "[suspect_pcn]\n"), "['suspect_pcn'] are not columns"),
+    "absent but required": (GOOD_PROFILE.replace("[]\n", "[crime_ref]\n"), "['crime_ref'] are required"),
+    "renamed to nothing": (GOOD_PROFILE.replace("{}", "{crime_no: crime_reference}"), "maps to ['crime_reference']"),
+    "renames a list": (GOOD_PROFILE.replace("{}", "[crime_no]"), "must map delivered column names"),
+    "another source's id": (GOOD_PROFILE.replace("source_id: police-met", "source_id: police-kent"), "file's name"),
+    "an unknown agency": (GOOD_PROFILE.replace("agency: police", "agency: polis"), "agency must be one of"),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_PROFILES))
+def test_a_broken_profile_stops_its_own_source_only_and_says_what_is_wrong(drops, tmp_path, monkeypatch, broken):
+    """A profile that cannot be read (a new source being onboarded, a typo in an edit) rejects its own source's drops
+    with the file and its problem; every other source's week goes on."""
+    from connectors.profiles import PROFILES_DIR, PROFILES_DIR_ENV
+
+    text, problem = BROKEN_PROFILES[broken]
+    profiles_dir = tmp_path / "profiles"
+    shutil.copytree(PROFILES_DIR, profiles_dir)
+    (profiles_dir / "police-met.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv(PROFILES_DIR_ENV, str(profiles_dir))
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    status = {d.drop_name: (d.status, d.reason) for d in summary.drops}
+    met = status.pop("police-met_2026-09-21")
+    assert met[0] == "rejected" and problem in met[1] and str(profiles_dir / "police-met.yaml") in met[1]
+    assert "fix " in met[1] and "Traceback" not in met[1]
+    assert {s for s, _ in status.values()} == {"loaded"} and len(status) == 5
+    assert any(problem in warning for warning in summary.warnings)
