@@ -75,10 +75,13 @@ def normalise_name(value: str) -> str | None:
     (``Ł``, ``Ø``, ``Æ``, ``ß``, ``Þ``) and other alphabets (``Иван``) are
     transliterated by ``text_unidecode``: folding accents alone dropped them,
     so one agency's ``Michał`` became ``MICHA`` and never met another's
-    ``Michal`` (encodings v5).
+    ``Michal`` (encodings v5). Compatibility forms of a letter (``𝐉𝐨𝐡𝐧`` in
+    mathematical bold, fullwidth ``Ｊｏｈｎ``, circled ``ⓙ``, superscript ``ᴶ``)
+    are read as the letter first (NFKC): the transliteration has no table for
+    most of them, and dropped them.
     """
     text = value.translate(_APOSTROPHES)
-    latin = text if text.isascii() else unidecode(unicodedata.normalize("NFC", text))
+    latin = text if text.isascii() else unidecode(unicodedata.normalize("NFKC", text))
     letters = _NON_LETTERS.sub("", latin.upper())
     return letters or None
 

@@ -59,6 +59,17 @@ def test_a_name_in_any_alphabet_meets_its_plain_latin_spelling(written, plain):
     assert normalise_name(written) == normalise_name(plain)
 
 
+def test_every_compatibility_form_of_a_latin_letter_is_read_as_that_letter():
+    """Mathematical alphanumerics (a name pasted from a styled document), fullwidth, circled and superscript
+    letters: the transliteration alone dropped most of them (outside audit 4, D6)."""
+    forms = [chr(cp) for cp in range(0x80, 0x20000)
+             if len(plain := unicodedata.normalize("NFKC", chr(cp))) == 1 and plain.isascii() and plain.isalpha()]
+    assert len(forms) > 800
+    wrong = [f"U+{ord(c):04X}" for c in forms
+             if normalise_name(f"A{c}B") != "A" + unicodedata.normalize("NFKC", c).upper() + "B"]
+    assert wrong == []
+
+
 #: Every kind of space an export may write between the parts of an identifier (Unicode category Zs, and a tab).
 UNICODE_SPACES = ["\t", *(chr(cp) for cp in range(0x10000) if unicodedata.category(chr(cp)) == "Zs")]
 
