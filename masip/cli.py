@@ -230,11 +230,12 @@ def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
     import json
 
     from connectors.vault import Vault
+    from masip.linkage.scorer import TrainingThresholdError
     from masip.linkage.stage import VaultMismatch, link_stage
 
     try:
         summary = link_stage(warehouse, Vault.for_warehouse(warehouse, vault_dir), retrain=retrain)
-    except (VaultMismatch, FileNotFoundError) as error:
+    except (VaultMismatch, FileNotFoundError, TrainingThresholdError) as error:
         click.secho(f"masip link: {error}", fg="red", err=True)
         sys.exit(2)
     click.echo(json.dumps(summary.to_dict()))
