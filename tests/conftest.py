@@ -85,3 +85,15 @@ def airflow_db() -> Path:
 
     db.initdb()
     return _airflow_home
+
+
+@pytest.fixture(scope="module")
+def trained_from_600_records():
+    """A module whose partnership (hundreds of record roles) is trained on, as a partnership that size may choose
+    (``MASIP_MIN_TRAINING_RECORDS``; the default, 3,000, keeps the defaults below it): its premise is a trained
+    model (a frozen one reused by weekly runs, retrained by a full refresh or a rotation, an uncertain pair)."""
+    from masip.linkage.scorer import MIN_TRAINING_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MIN_TRAINING_ENV, "600")
+        yield

@@ -29,7 +29,6 @@ from masip.cli import main
 from masip.linkage.cluster import METHODS, Attributes, cluster
 from masip.linkage.review import review_id_for
 from masip.linkage.review_store import ROLE_COLUMNS, load_decisions, member_key
-from masip.linkage.scorer import MIN_TRAINING_ENV
 from masip.pipeline import run_pipeline
 from masip.rotation import rotate_key
 from masip.synth import generate_partnership
@@ -85,17 +84,8 @@ def _invoke(*args: str) -> object:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _trained_from_600_records():
-    """The partnership (about 800 record roles) is trained on, as one that size may choose: the queue's uncertain
-    pairs are those of a trained model, and rotation retrains."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(MIN_TRAINING_ENV, "600")
-        yield
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(tmp_path_factory: pytest.TempPathFactory, trained_from_600_records: None) -> Built:
     work = tmp_path_factory.mktemp("clerical")
     drops = work / "drops"
     generate_partnership(drops, dyads=60)

@@ -52,7 +52,7 @@ def _landing(folder: Path, drops: list[Path]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def partnership(tmp_path_factory) -> Path:
+def partnership(tmp_path_factory, trained_from_600_records) -> Path:
     drops = tmp_path_factory.mktemp("partnership") / "drops"
     generate_partnership(drops, dyads=60, faults=DEFAULT_FAULTS)
     return drops

@@ -77,15 +77,8 @@ def _population(people: int, seed: int) -> list[dict]:
     return rows
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _trained_from_600_records():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(scorer.MIN_TRAINING_ENV, "600")
-        yield
-
-
 @pytest.fixture(scope="module")
-def weeks() -> tuple[pd.DataFrame, pd.DataFrame]:
+def weeks(trained_from_600_records: None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Last week's records, and this week's: some added, some changed, some deleted."""
     this_week = _population(260, seed=11)
     rng = np.random.default_rng(5)
