@@ -47,6 +47,7 @@ import re
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from text_unidecode import unidecode
 
 from connectors.normalise import normalise_nhs_number
 
@@ -59,16 +60,32 @@ _YEAR = r"(?:19|20)[0-9]{2}"
 #: Month names and abbreviations in English (Python does not set the time locale, so ``calendar`` gives English).
 _MONTH_NAMES = "|".join(sorted({name.upper() for name in (*calendar.month_name[1:], *calendar.month_abbr[1:], "Sept")}))
 
-#: Months in Roman numerals, and abbreviated (four letters or fewer: a longer word is refused as a word) in French,
-#: German, Spanish, Italian, Portuguese, Dutch, Polish and Welsh.
-_OTHER_MONTHS = "|".join(sorted({
-    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII",
-    "JANV", "FEV", "FEVR", "MARS", "AVR", "MAI", "JUIN", "JUIL", "AOUT", "SEPT", "OCT", "NOV", "DEC",
-    "JAN", "FEB", "MAR", "MRZ", "MAER", "APR", "JUN", "JUL", "AUG", "SEP", "OKT", "DEZ",
-    "ENE", "ABR", "MAY", "AGO", "DIC", "GEN", "MAG", "GIU", "LUG", "SET", "OTT", "OUT", "MEI", "MRT",
-    "STY", "LUT", "KWI", "MAJ", "CZE", "LIP", "SIE", "WRZ", "PAZ", "LIS", "GRU",
-    "ION", "CHWE", "MAW", "EBR", "MEH", "GORF", "AWST", "MEDI", "HYD", "TACH", "RHAG",
-}, key=lambda month: (-len(month), month)))
+#: Languages whose month names (CLDR, through Babel) a date of birth may be written with: those of the UK and
+#: Ireland, and of the largest communities that speak another language in England and Wales.
+MONTH_LANGUAGES = (
+    "cy", "ga", "gd", "fr", "de", "es", "it", "pt", "nl", "pl", "ro", "lt", "lv", "bg", "ru", "uk", "tr", "sq", "hu",
+    "cs", "sk", "sv", "da", "nb", "fi", "hr", "sl", "el", "so",
+)
+_ROMAN_MONTHS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
+
+
+def _other_month_words() -> str:
+    """Months in Roman numerals, and every month name of :data:`MONTH_LANGUAGES` of four letters or fewer, in
+    Latin letters (a longer word is refused as a word), as one alternation, longest first."""
+    from babel.dates import get_month_names
+
+    words = set(_ROMAN_MONTHS)
+    for language in MONTH_LANGUAGES:
+        for width in ("abbreviated", "wide"):
+            for context in ("format", "stand-alone"):
+                for name in get_month_names(width, context=context, locale=language).values():
+                    word = re.sub("[^A-Z]", "", unidecode(name).upper())
+                    if 0 < len(word) <= 4:
+                        words.add(word)
+    return "|".join(sorted(words, key=lambda word: (-len(word), word)))
+
+
+_OTHER_MONTHS = _other_month_words()
 
 #: Shapes of an identifier anywhere in the value as sent (letters in any case).
 IDENTIFIER_SHAPES: dict[str, str] = {
