@@ -18,11 +18,11 @@ characters; months are also read in Roman numerals and other languages'
 abbreviations between a day and a year; eight letters or more once separators
 are removed are a word cut into pieces; phone numbers, and ten digits from 3
 on whose NHS check digit holds, are read a second time with the separators
-between digits removed (:data:`REGROUPED_SHAPES`, :func:`_nhs_number_regrouped`),
+between digits removed (:data:`REGROUPED_SHAPES`, :func:`_holds_nhs_number`),
 a year may be followed by separators
 (``D-1961-0729``, but not ``ADV-20-001206``, a year's serial), and two shapes are common in
 agencies' own references and count only when the whole value is digits and
-separators (:func:`_digits_alone`): six digits that read as a date, day
+separators (:func:`_six_digit_date`, :func:`_holds_nhs_number`): six digits that read as a date, day
 first as the UK writes it (``29-0761``, but not the serial of
 ``HT-CO-001206`` or ``HT-CO-011231``, which a sender cannot renumber: one
 small zero-padded serial in five read as a date year first), and ten
@@ -44,7 +44,6 @@ from __future__ import annotations
 import calendar
 import re
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from text_unidecode import unidecode
@@ -157,22 +156,18 @@ def _digits_regrouped(value: str) -> str:
     return re.sub(_BETWEEN_DIGITS, r"\1\2", re.sub(_BETWEEN_DIGITS, r"\1\2", value))
 
 
-def _nhs_number_regrouped(regrouped: str) -> bool:
-    """Whether ``regrouped`` (:func:`_digits_regrouped`) holds ten digits from 3 on whose NHS check digit holds."""
-    return any(
-        normalise_nhs_number(match.group()) is not None
-        for match in re.finditer(r"(?<![0-9])[3-9][0-9]{9}(?![0-9])", regrouped)
-    )
-
-
-def _digits_alone(value: str) -> bool:
-    """Whether ``value``, separators removed, is a six-digit date or an NHS number with a valid check digit."""
+def _holds_nhs_number(value: str) -> bool:
+    """Whether ``value`` holds ten digits whose NHS check digit holds: its digits alone (separators removed, not
+    a year's serial), or a run from 3 on among other characters once separators between digits are removed."""
     digits = re.sub(_SEP, "", value)
-    return re.fullmatch(_SIX_DIGIT_DATE, digits) is not None or (
-        re.fullmatch(_TEN_DIGITS, digits) is not None
-        and re.match(_YEAR_SERIAL, value) is None
-        and normalise_nhs_number(digits) is not None
-    )
+    runs = re.finditer(r"(?<![0-9])[3-9][0-9]{9}(?![0-9])", _digits_regrouped(value))
+    alone = [digits] if re.fullmatch(_TEN_DIGITS, digits) and not re.match(_YEAR_SERIAL, value) else []
+    return any(normalise_nhs_number(candidate) is not None for candidate in (*alone, *(run.group() for run in runs)))
+
+
+def _six_digit_date(value: str) -> bool:
+    """Whether ``value``, separators removed, is six digits that read as a date, day first."""
+    return re.fullmatch(_SIX_DIGIT_DATE, re.sub(_SEP, "", value)) is not None
 
 
 def could_hold_identifier(value: str) -> bool:
@@ -183,8 +178,8 @@ def could_hold_identifier(value: str) -> bool:
         re.search(_ANY_SHAPE, value) is not None
         or re.search(POSTCODE_SHAPE, re.sub(_NOT_ALNUM, "", value)) is not None
         or re.search(_ANY_REGROUPED_SHAPE, regrouped) is not None
-        or _nhs_number_regrouped(regrouped)
-        or _digits_alone(value)
+        or _holds_nhs_number(value)
+        or _six_digit_date(value)
     )
 
 
@@ -213,20 +208,14 @@ def references_ok(values: pa.Array) -> pa.Array:
     for _ in range(2):
         regrouped = pc.replace_substring_regex(regrouped, _BETWEEN_DIGITS, r"\1\2")
     digits = pc.replace_substring_regex(values, _SEP, "")
-    # ten digits alone, not a year's serial: the check digit decides, per cell (few cells are ten digits)
-    ten_digits = pc.fill_null(
+    # ten digits alone (not a year's serial), or a run of ten from 3 on among other characters: the check digit
+    # decides, per cell (few cells hold either)
+    ten_digits = pc.or_(
         pc.and_(pc.match_substring_regex(digits, _TEN_DIGITS), pc.invert(pc.match_substring_regex(values, _YEAR_SERIAL))),
-        False,
-    ).to_numpy(zero_copy_only=False)
-    nhs = ten_digits.copy()
-    nhs[ten_digits] = [normalise_nhs_number(v) is not None for v in pc.filter(digits, pa.array(ten_digits)).to_pylist()]
-    # ten digits from 3 on among other characters: the check digit decides, per cell (few cells hold such a run)
-    ten_regrouped = pc.fill_null(pc.match_substring_regex(regrouped, _REGROUPED_TEN_DIGITS), False).to_numpy(
-        zero_copy_only=False
+        pc.match_substring_regex(regrouped, _REGROUPED_TEN_DIGITS),
     )
-    nhs[ten_regrouped] |= np.array(
-        [_nhs_number_regrouped(v) for v in pc.filter(regrouped, pa.array(ten_regrouped)).to_pylist()], dtype=bool
-    )
+    nhs = pc.fill_null(ten_digits, False).to_numpy(zero_copy_only=False)
+    nhs[nhs] = [_holds_nhs_number(v) for v in pc.filter(values, pa.array(nhs)).to_pylist()]
     shaped = pc.or_(
         pc.or_(
             pc.match_substring_regex(values, _ANY_SHAPE),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 #: The profiles shipped with the product; ``$MASIP_PROFILES_DIR`` points a deployment at its own.
 PROFILES_DIR = Path(__file__).parent / "profiles"
 PROFILES_DIR_ENV = "MASIP_PROFILES_DIR"
-_KEYS = ("source_id", "agency", "description", "force", "column_renames", "absent_columns")
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,10 @@ class SourceProfile:
     force: str | None = None
     column_renames: dict[str, str] = field(default_factory=dict)
     absent_columns: frozenset[str] = frozenset()
+
+
+#: The keys a profile file may have: the fields of :class:`SourceProfile`.
+_KEYS = tuple(f.name for f in fields(SourceProfile))
 
 
 class ProfileError(ValueError):
