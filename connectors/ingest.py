@@ -58,7 +58,7 @@ from connectors.raw_schema import (
     entity_columns,
 )
 from connectors.reader import FileResult, TableReader
-from connectors.vault import VAULT_RECORD_COLUMNS, Vault, stored_encodings
+from connectors.vault import VAULT_RECORD_COLUMNS, Vault
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive, retention_days_from_env
@@ -444,7 +444,7 @@ class Ingestor:
             persons = _arrow(PERSON_RECORD_COLUMNS, result.persons)
             result.entity, result.persons = {}, {}
             roles = persons.select([name for name, _ in PERSON_ROLE_COLUMNS]) if persons is not None else None
-            encodings = stored_encodings(persons.select(_ENCODING_FIELDS)) if persons is not None else None
+            encodings = persons.select(_ENCODING_FIELDS) if persons is not None else None
             results.append(_FileLoad(result, entity, roles, encodings))
         return results
 

@@ -54,16 +54,14 @@ PERSON_ROLE_COLUMNS: tuple[tuple[str, str], ...] = (
 #: What identifies one record role version, in the warehouse and in the vault alike.
 ROLE_KEY_COLUMNS: tuple[str, ...] = ("source_id", "source_table", "record_ref", "role", "version_id")
 
-#: How the vault stores what ingest makes as hex text: a token as the signed 64-bit integer of its first 16
-#: hex digits, a token list as the sorted list of those (``connectors.vault.stored_encodings``).
-_STORED_TYPES = {"varchar": "bigint", "varchar[]": "bigint[]"}
-
 #: Every encoding of a person's identifiers, as the linkage vault stores them: the keyed tokens (one per
-#: purpose) and the keyed fuzzy-linkage encodings (Bloom filters as BIT, compared with bit_count(a & b);
-#: variant tokens). They live in the linkage vault only (``connectors.vault``), never in the warehouse.
-PERSON_ENCODED_COLUMNS: tuple[tuple[str, str], ...] = tuple(
-    (name, _STORED_TYPES.get(sql_type, sql_type))
-    for name, sql_type in (*((f"{purpose}_token", "varchar") for purpose in TOKEN_PURPOSES), *PERSON_ENCODING_COLUMNS)
+#: purpose; each the signed 64-bit integer the linkage compares, ``pseudonymisation.prf.leading_int64``) and
+#: the keyed fuzzy-linkage encodings (Bloom filters as BIT, compared with bit_count(a & b); variant tokens
+#: as sorted lists of those integers). They live in the linkage vault only (``connectors.vault``), never in
+#: the warehouse.
+PERSON_ENCODED_COLUMNS: tuple[tuple[str, str], ...] = (
+    *((f"{purpose}_token", "bigint") for purpose in TOKEN_PURPOSES),
+    *PERSON_ENCODING_COLUMNS,
 )
 
 #: One person record role as the linkage reads it: the warehouse's role and generalised attributes

@@ -5,8 +5,8 @@ or ``--vault`` elsewhere), mode 0700 with owner-only files:
 
 * ``records.duckdb``, table ``person_encodings``: for every record role of every
   input row version, its keyed tokens and fuzzy-linkage encodings
-  (:data:`connectors.raw_schema.PERSON_ENCODED_COLUMNS`; tokens stored as the
-  64-bit integers the linkage compares, :func:`stored_encodings`), the key version that
+  (:data:`connectors.raw_schema.PERSON_ENCODED_COLUMNS`; tokens are the
+  64-bit integers the linkage compares, made so by ingest), the key version that
   made them, and the record-role keys that join it to ``raw.person_roles`` in
   the warehouse. Written by ingest only, append-only, one drop at a time.
 * ``linkage.duckdb``: the linkage state (model, term frequencies, scored
@@ -77,30 +77,13 @@ VAULT_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-#: Vault columns of tokens and of token lists (stored as integers, see :func:`stored_encodings`).
+#: Vault columns of tokens and of token lists (64-bit integers, :func:`pseudonymisation.prf.leading_int64`).
 VAULT_TOKEN_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint")
 VAULT_TOKEN_LIST_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint[]")
 
 
-def stored_encodings(encodings: pa.Table) -> pa.Table:
-    """``encodings`` as the vault stores them: each hex token as the signed 64-bit integer of its first 16 hex
-    digits, each token list as the sorted list of those (:func:`masip.linkage.comparisons.token_ints`).
-
-    The linkage compares exactly these integers, so storing them loses nothing it reads, and it costs a
-    quarter of the bytes of hex text to hand over from ingest's workers, write, keep and read back (a
-    national year's nickname lists alone hold tens of millions of tokens).
-    """
-    from masip.linkage.comparisons import token_int_lists, token_ints
-
-    converters = {**dict.fromkeys(VAULT_TOKEN_COLUMNS, token_ints), **dict.fromkeys(VAULT_TOKEN_LIST_COLUMNS, token_int_lists)}
-    for name in encodings.column_names:
-        if name in converters:
-            encodings = encodings.set_column(encodings.column_names.index(name), name, converters[name](encodings[name]))
-    return encodings
-
-
 def _token_integer_sql(column: str) -> str:
-    """SQL of :func:`stored_encodings`' conversion of one hex token (for vaults written before it)."""
+    """SQL of one hex token as the integer ingest now makes of it (for vaults written before it did)."""
     digits = f"lpad(left({column}, 16), 16, '0')"
     # in two exact 32-bit halves: DuckDB reads a longer hex string through a double
     unsigned = f"(('0x' || left({digits}, 8))::bigint::hugeint * 4294967296 + ('0x' || right({digits}, 8))::bigint)"

@@ -119,7 +119,7 @@ import pyarrow as pa
 
 from pseudonymisation.keys import Keyring
 from pseudonymisation.name_keys import nickname_table, phonetic_code
-from pseudonymisation.prf import KeyedDigests, SaltedPRF, codes, hex_strings
+from pseudonymisation.prf import KeyedDigests, SaltedPRF, codes, leading_int64
 
 #: A column as the encoders take it: an Arrow array (ingest's) or a sequence of values, ``None`` for missing.
 Column = Sequence[Any] | np.ndarray | pa.Array | pa.ChunkedArray
@@ -130,7 +130,6 @@ NAME_BLOOM_BITS = 512
 POSTCODE_BLOOM_BITS = 512
 BLOOM_HASHES = 8
 QGRAM = 2
-TOKEN_BYTES = 16
 _SLICE = ">u2"  # each position from its own 16-bit slice of the 128-bit PRF output
 _MAX_HASHES = 8
 _CHUNK_OWNERS = 100_000  # filters built at once (a bit matrix of one byte per bit: 51 MB at 512 bits)
@@ -262,7 +261,7 @@ def _column(present: np.ndarray, inverse: np.ndarray, per_pair: pa.Array) -> pa.
 
 
 class KeyedHasher:
-    """Salted keyed tokens of one field: ``F_K(salt, value)`` as 32 hex characters."""
+    """Salted keyed tokens of one field: the signed 64-bit integer of ``F_K(salt, value)``'s first 8 bytes."""
 
     __slots__ = ("_prf",)
 
@@ -270,12 +269,12 @@ class KeyedHasher:
         self._prf = SaltedPRF(key, digests)
 
     def token_column(self, values: Coded | Column, salts: Coded | Column | str) -> pa.Array:
-        """The token of each (value, salt), as an Arrow string array; null where either is missing."""
+        """The token of each (value, salt), as an Arrow int64 array; null where either is missing."""
         values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
         salts = Coded.of(salts, len(values.codes))
         present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
         digests = self._prf.of_codes(salt_codes, salts.values, value_codes, values.values)
-        return _column(present, inverse, hex_strings(digests[:, :TOKEN_BYTES]))
+        return _column(present, inverse, leading_int64(digests))
 
     def token_sets(
         self, values: Coded | Column, salts: Coded | Column | str, expand: Callable[[str], Sequence[str]],
@@ -286,17 +285,16 @@ class KeyedHasher:
         present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
         owner, element_codes, elements = _ragged([expand(v) for v in values.values], value_codes)
         digests = self._prf.of_codes(salt_codes[owner], salts.values, element_codes, elements)
-        # sorted within each row as hex strings sort: by the digest's two big-endian halves
-        halves = digests.view(">u8")
-        order = np.lexsort((halves[:, 1], halves[:, 0], owner))
+        tokens = leading_int64(digests).to_numpy()
+        order = np.lexsort((tokens, owner))  # each row's tokens in ascending order, as the vault keeps them
         bounds = np.searchsorted(owner[order], np.arange(len(value_codes) + 1)).astype(np.int32)
-        sets = pa.ListArray.from_arrays(pa.array(bounds), hex_strings(digests[order][:, :TOKEN_BYTES]))
+        sets = pa.ListArray.from_arrays(pa.array(bounds), pa.array(tokens[order]))
         return _column(present, inverse, sets)
 
-    def token(self, value: str | None, salt: str = "") -> str | None:
+    def token(self, value: str | None, salt: str = "") -> int | None:
         return self.token_column([value], salt)[0].as_py()
 
-    def tokens(self, values: Iterable[str], salt: str = "") -> list[str]:
+    def tokens(self, values: Iterable[str], salt: str = "") -> list[int]:
         """Sorted distinct tokens of ``values`` (a set-valued encoding)."""
         return sorted({t for t in self.token_column(list(values), salt).to_pylist() if t is not None})
 
@@ -392,18 +390,18 @@ def dice(a: bytes | None, b: bytes | None) -> float | None:
 
 #: Encoding columns of a person record role (:class:`PersonEncoder`), with SQL types.
 PERSON_ENCODING_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("forename_token", "varchar"),
-    ("surname_token", "varchar"),
+    ("forename_token", "bigint"),
+    ("surname_token", "bigint"),
     *((f"{name}_bloom_{view}", "bit") for name in ("forename", "surname") for view in NAME_VIEWS),
     ("postcode_bloom", "bit"),
-    ("forename_variant_tokens", "varchar[]"),
-    ("name_pair_token", "varchar"),
-    ("partner_salt_token", "varchar"),
+    ("forename_variant_tokens", "bigint[]"),
+    ("name_pair_token", "bigint"),
+    ("partner_salt_token", "bigint"),
     ("forename_partner_bloom", "bit"),
     ("surname_partner_bloom", "bit"),
-    ("dob_unordered_token", "varchar"),
-    ("dob_year_month_token", "varchar"),
-    ("dob_year_day_token", "varchar"),
+    ("dob_unordered_token", "bigint"),
+    ("dob_year_month_token", "bigint"),
+    ("dob_year_day_token", "bigint"),
 )
 
 

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 DIGEST_BYTES = 8  # of each half of the block
 BLOCK_BYTES = 2 * DIGEST_BYTES
+TOKEN_BYTES = 8  # of a token: the 64 bits the vault stores (:func:`leading_int64`)
 _CACHE_LIMIT = 1_000_000  # distinct salts or values remembered per function before the cache is dropped
 _RECENT = 16  # arrays whose digests are remembered whole
 
@@ -74,12 +75,14 @@ def codes(values: Sequence[Any] | np.ndarray | pa.Array | pa.ChunkedArray) -> tu
     return found, uniques
 
 
-def hex_strings(rows: np.ndarray) -> pa.Array:
-    """Each row of a ``(n, width)`` uint8 matrix as lower-case hex, built as one Arrow string array."""
-    count, width = rows.shape
-    text = np.ascontiguousarray(rows).tobytes().hex().encode("ascii")
-    offsets = np.arange(0, 2 * width * (count + 1), 2 * width, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+def leading_int64(rows: np.ndarray) -> pa.Array:
+    """The first 8 bytes of each row of a ``(n, width)`` uint8 matrix as a signed big-endian 64-bit integer.
+
+    This is a token as the vault stores and the linkage compares it: equality is all the linkage
+    needs, and two different values collide with probability 2^-64 per pair (about 10^-9 for
+    200,000 distinct values). Made straight from the digests, with no hex text on the way.
+    """
+    return pa.array(np.ascontiguousarray(rows[:, :TOKEN_BYTES]).view(">i8").reshape(-1).astype(np.int64))
 
 
 class KeyedDigests:

@@ -67,8 +67,8 @@ def token(label: object) -> object:
 
 
 def _as_token(column: str, value: object) -> object:
-    """The vault's form of a test token (:func:`connectors.vault.stored_encodings`): its first 64 bits as a
-    signed integer."""
+    """The vault's form of a test token (as ingest makes tokens, :func:`pseudonymisation.prf.leading_int64`): its
+    first 64 bits as a signed integer."""
     if not column.endswith("_token"):
         return value
     made = token(value)

@@ -277,13 +277,15 @@ def _vault_rows(vault: Path) -> list[tuple]:
 
 
 def test_a_vault_of_hex_tokens_is_converted_to_the_integers_ingest_stores():
-    """The in-place conversion of an older vault gives each hex token the integer ingest stores for it
-    (:func:`connectors.vault.stored_encodings`): the linkage compares these, so a converted vault links as before."""
+    """The in-place conversion of an older vault gives each hex token the integer the linkage reads from hex
+    (:func:`masip.linkage.comparisons.token_ints`), the first 64 bits ingest now makes each token of: a converted
+    vault links as before."""
     import hashlib
 
     import pyarrow as pa
 
-    from connectors.vault import _token_integer_sql, stored_encodings
+    from connectors.vault import _token_integer_sql
+    from masip.linkage.comparisons import token_ints
 
     hexes = [hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(3_000)]
     hexes += ["ABC", "ffffffffffffffff", "8000000000000000aa", "7fffffffffffffff", None, ""]
@@ -291,7 +293,7 @@ def test_a_vault_of_hex_tokens_is_converted_to_the_integers_ingest_stores():
         con.execute("create table t (pnc_token varchar)")
         con.executemany("insert into t values (?)", [(h,) for h in hexes])
         converted = [v for (v,) in con.execute(f"select {_token_integer_sql('pnc_token')} from t").fetchall()]
-    assert converted == stored_encodings(pa.table({"pnc_token": hexes}))["pnc_token"].to_pylist()
+    assert converted == token_ints(pa.array(hexes)).to_pylist()
     assert converted[-6:] == [0xABC, -1, -(2**63), 2**63 - 1, None, None]
 
 

@@ -170,6 +170,15 @@ RECORDS = with_partners([
     P("O111", "PERPETRATOR", "Wayne", "Gallagher", None, "M", None, pnc="2016/6605185R", **ORDERS),
 ])
 
+def records_frame(rows: list[dict]) -> pd.DataFrame:
+    """Records as the linkage reads them from the vault, tokens as nullable 64-bit integers (``pd.DataFrame``
+    alone makes a column of integers and ``None`` float, losing the tokens' low bits)."""
+    frame = pd.DataFrame(rows)
+    for column in frame.columns[frame.columns.str.endswith("_token")]:
+        frame[column] = pd.array([row.get(column) for row in rows], dtype="Int64")
+    return frame
+
+
 CONTEXT = pd.DataFrame(
     [
         ("police-cheshire", "crimes", ref, "CHESHIRE", ref)
@@ -182,7 +191,7 @@ CONTEXT = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def linked() -> pd.DataFrame:
-    return link_person_records(pd.DataFrame(RECORDS), CONTEXT)
+    return link_person_records(records_frame(RECORDS), CONTEXT)
 
 
 def pid(out: pd.DataFrame, ref: str, role: str) -> str:
@@ -248,12 +257,12 @@ def test_different_pncs_are_never_merged():
         person("C2", "PERPETRATOR", "Wayne", "Gallagher", "1970-04-04", "M", "PO4 8BD", pnc="2019/0123456E"),
     ]
     assert normalise_pnc("2019/0123456E") is not None
-    out = link_person_records(pd.DataFrame(records))
+    out = link_person_records(records_frame(records))
     assert out.person_id.nunique() == 2
 
 
 def test_same_input_in_any_order_gives_the_same_person_ids(linked):
-    frame = pd.DataFrame(RECORDS)
+    frame = records_frame(RECORDS)
     for seed in (1, 2):
         shuffled = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
         context = CONTEXT.sample(frac=1.0, random_state=seed).reset_index(drop=True)
@@ -263,7 +272,7 @@ def test_same_input_in_any_order_gives_the_same_person_ids(linked):
 
 def test_arrow_backed_input_gives_the_same_output(linked):
     """The dbt model hands over Arrow-backed columns (a third of the memory of Python strings)."""
-    frame = pa.Table.from_pandas(pd.DataFrame(RECORDS), preserve_index=False).to_pandas(types_mapper=pd.ArrowDtype)
+    frame = pa.Table.from_pandas(records_frame(RECORDS), preserve_index=False).to_pandas(types_mapper=pd.ArrowDtype)
     pd.testing.assert_frame_equal(link_person_records(frame, CONTEXT), linked)
 
 
@@ -273,7 +282,7 @@ def test_records_compacted_batch_by_batch_and_prepared_slice_by_slice_link_as_wh
     from masip.linkage import compact_tokens, scorer
 
     monkeypatch.setattr(scorer, "PREPARE_ROWS", 4)
-    table = pa.Table.from_pandas(pd.DataFrame(RECORDS), preserve_index=False)
+    table = pa.Table.from_pandas(records_frame(RECORDS), preserve_index=False)
     batches = [compact_tokens(batch) for batch in table.to_batches(max_chunksize=5)]
     assert len(batches) > 3 and batches[0].schema.field("forename_token").type == pa.int64()
     assert batches[0].schema.field("forename_variant_tokens").type == pa.list_(pa.int64())
@@ -478,7 +487,7 @@ def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest
     monkeypatch.setattr(scorer, "PREDICTION_CHUNK_RECORDS", 4)
     assert scorer.prediction_chunks(len(RECORDS)) >= 3
     assert linked["person_id"].duplicated().any()  # there are links to lose
-    pd.testing.assert_frame_equal(link_person_records(pd.DataFrame(RECORDS), CONTEXT), linked)
+    pd.testing.assert_frame_equal(link_person_records(records_frame(RECORDS), CONTEXT), linked)
 
 
 @pytest.mark.parametrize(
@@ -563,7 +572,7 @@ def test_strangers_sharing_a_forename_and_a_date_of_birth_do_not_teach_the_model
 
     monkeypatch.setenv(MIN_TRAINING_ENV, "1000")  # 1,200 records, trained on
     rows, strangers = _namesakes_partnership()
-    with Scorer(pd.DataFrame(rows)) as scorer:
+    with Scorer(records_frame(rows)) as scorer:
         model = scorer.train()
         pairs = scorer.predict(model)
     surname = next(c for c in model.settings["comparisons"] if c["output_column_name"] == "surname")
@@ -631,7 +640,7 @@ def test_a_partnership_below_the_training_threshold_keeps_the_default_model(monk
 
     rows, _ = _namesakes_partnership()
     monkeypatch.delenv(MIN_TRAINING_ENV, raising=False)
-    with Scorer(pd.DataFrame(rows)) as scorer:
+    with Scorer(records_frame(rows)) as scorer:
         assert scorer.size == 1_200 and not scorer.train().trained
         monkeypatch.setenv(MIN_TRAINING_ENV, "1200")
         assert scorer.train().trained
@@ -657,7 +666,7 @@ def test_namesakes_are_counted_once_per_person_not_once_per_record(records_each:
         for copy in range(copies):
             rows.append(person(f"C{pair}x{copy}", "VICTIM", victim, f"Vane{'e' * pair}", born, "M", "CH2 4LT"))
             rows.append(person(f"D{pair}x{copy}", "PERPETRATOR", perpetrator, f"Pike{'e' * pair}", born, "M"))
-    with Scorer(pd.DataFrame(rows)) as scorer:
+    with Scorer(records_frame(rows)) as scorer:
         counts = scorer.frame(namesake_shares_sql("records", scorer.dialect)).iloc[0].to_dict()
     assert (counts["forename_pairs"], counts["forename_equal"]) == (10, 1)
     assert (counts["surname_pairs"], counts["surname_equal"]) == (10, 0)
@@ -679,7 +688,7 @@ def test_a_name_only_record_with_the_same_name_agrees_exactly_not_as_a_typo():
         P("K901", "VICTIM", "Leanne", "Parry", "1995-12-01", "F", "CH2 4LT", **ADVOCACY),
         P("K901", "PERPETRATOR", "Daren", "Fairclough", **ADVOCACY),
     ])
-    with Scorer(pd.DataFrame(rows)) as scorer:
+    with Scorer(records_frame(rows)) as scorer:
         model = scorer.default_model()
         pairs = pd.DataFrame({"i": [1, 1], "j": [3, 5], "review_id": ["same", "typo"]})
         fields = field_agreements(scorer, model, pairs).set_index(["review_id", "field"])
@@ -757,7 +766,7 @@ def test_records_without_a_date_of_birth_pair_opposite_one_partner_unless_both_n
     ])
     may_agree = next(rule for rule in fuzzy.blocking_rules() if "l.dob_unordered_token is null" in rule)
     may_agree = may_agree.split(" is null and ", 1)[1]
-    with Scorer(pd.DataFrame(rows)) as scorer:
+    with Scorer(records_frame(rows)) as scorer:
         pairs = scorer.frame(
             f"select l.uid as i, r.uid as j, coalesce({may_agree}, false) as kept from records as l join records as r "
             "on l.partner_salt_token = r.partner_salt_token and l.role = r.role and l.uid < r.uid "

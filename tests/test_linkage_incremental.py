@@ -24,7 +24,7 @@ from masip.linkage import (
     scorer,
 )
 from masip.linkage.state import PAIR_COLUMNS, merged_pairs
-from tests.test_linkage_fuzzy import HEALTH, ORDERS, person
+from tests.test_linkage_fuzzy import HEALTH, ORDERS, person, records_frame
 
 cluster_module = importlib.import_module("masip.linkage.cluster")
 
@@ -92,7 +92,7 @@ def weeks(trained_from_600_records: None) -> tuple[pd.DataFrame, pd.DataFrame]:
         if i not in added:
             last_week.append(row)
     this_week = [row for i, row in enumerate(this_week) if i not in deleted]
-    return pd.DataFrame(last_week), pd.DataFrame(this_week)
+    return records_frame(last_week), records_frame(this_week)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def test_incremental_run_scores_only_pairs_of_new_and_changed_records(weeks, mon
 def test_an_incremental_run_clusters_again_only_the_components_a_week_changed(monkeypatch):
     """Components whose records, edges and decisions are last week's keep last week's clusters; the guarded
     union-find runs on the others only, and the links are exactly a full run's."""
-    this_week = pd.DataFrame(_population(260, seed=11))
+    this_week = records_frame(_population(260, seed=11))
     rng = np.random.default_rng(3)
     flipped = rng.random(len(this_week)) < 0.1  # a sex recorded wrongly: components the guards must split
     this_week.loc[flipped, "sex"] = this_week.loc[flipped, "sex"].map({"F": "M", "M": "F"})

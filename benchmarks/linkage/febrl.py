@@ -137,20 +137,25 @@ def febrl_encode(frame: pd.DataFrame, keyring) -> pd.DataFrame:
     for column in ("forename_token", "surname_token", *FEBRL_BLOOMS, "name_pair_token",
                    "dob_unordered_token", "dob_year_month_token", "dob_year_day_token"):
         if not column.endswith("_b"):
-            out[column] = encoded[column].to_pylist()
+            out[column] = encoded[column].to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     out["birth_year"] = [d.year if d else None for d in dobs]
     for f in ("address_1", "address_2", "suburb"):
         bloom = BloomEncoder(keyring.purpose_key(f"bench/{f}/bloom"), FEBRL_BLOOMS[f + "_b"])
-        out[f + "_t"] = [tok[f].token(v or None) for v in frame[f]]
+        out[f + "_t"] = _tokens(tok[f], present(f))
         out[f + "_b"] = [bloom.encode(qgrams(v) if v else []) for v in frame[f]]
     for f in ("street_number", "state", "postcode"):
-        out[f + "_t"] = [tok[f].token(v or None) for v in frame[f]]
-    out["dob_t"] = [tok["date_of_birth"].token(v or None) for v in frame["date_of_birth"]]
+        out[f + "_t"] = _tokens(tok[f], present(f))
+    out["dob_t"] = _tokens(tok["date_of_birth"], present("date_of_birth"))
     # blocking keys of a name with the suburb (FEBRL's address; the product blocks on postcode district)
     for f in ("given_name", "surname"):
         key = KeyedHasher(keyring.purpose_key(f"bench/{f}+suburb/token"))
-        out[f + "_suburb_t"] = [key.token(f"{v}|{s}") if v and s else None for v, s in zip(frame[f], frame["suburb"])]
+        out[f + "_suburb_t"] = _tokens(key, [f"{v}|{s}" if v and s else None for v, s in zip(frame[f], frame["suburb"])])
     return out
+
+
+def _tokens(hasher, values: list[str | None]) -> pd.Series:
+    """The unsalted keyed token of each value, as nullable 64-bit integers."""
+    return hasher.token_column(values, "").to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def _febrl_date(value: object) -> date | None:

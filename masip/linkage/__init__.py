@@ -134,7 +134,7 @@ def compact_tokens(batch: pa.RecordBatch) -> pa.RecordBatch:
     """``batch`` with its tokens and token lists as 64-bit integers (:func:`comparisons.token_ints`), each
     column copied out of the batch.
 
-    The vault stores tokens as these integers (:func:`connectors.vault.stored_encodings`); a vault of an
+    The vault stores tokens as these integers (ingest makes them so); a vault of an
     older release holds hex text, converted here batch by batch as it is read, so its hex tokens are never
     all in memory at once. :func:`_canonical` leaves integers as they are.
     """
