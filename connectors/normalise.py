@@ -8,6 +8,7 @@ must normalise to the same string.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date, datetime
@@ -78,17 +79,88 @@ def normalise_name(value: str) -> str | None:
     ``Michal`` (encodings v5). Compatibility forms of a letter (``𝐉𝐨𝐡𝐧`` in
     mathematical bold, fullwidth ``Ｊｏｈｎ``, circled ``ⓙ``, superscript ``ᴶ``)
     are read as the letter first (NFKC): the transliteration has no table for
-    most of them, and dropped them.
+    most of them, and dropped them. So are look-alikes from another script
+    inside a Latin word (:func:`read_lookalikes`).
     """
     text = value.translate(_APOSTROPHES)
-    latin = text if text.isascii() else unidecode(unicodedata.normalize("NFKC", text))
+    latin = text if text.isascii() else unidecode(in_latin(text))
     letters = _NON_LETTERS.sub("", latin.upper())
     return letters or None
 
 
+_WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f])+")  # letters, and the accents of a decomposed letter
+_LATIN = "LATIN"
+_NO_SCRIPT = frozenset({"COMMON", "INHERITED"})
+_FIRST_OTHER_SCRIPT = "\u0250"  # after Latin-1 Supplement and Latin Extended-A and -B
+
+
+def in_latin(value: str, *, latin_format: bool = False) -> str:
+    """``value`` with look-alikes of Latin letters (:func:`read_lookalikes`) and compatibility forms of letters
+    and digits (fullwidth ``ＳＫ８``, mathematical bold, circled: NFKC) read as what they look like.
+
+    ``latin_format``: the value's format is Latin letters and digits (a postcode, a PNC ID), so every letter
+    of another script that has a Latin twin is read as it; otherwise (a name) only in words that mix scripts.
+    """
+    if value.isascii():
+        return value
+    if max(value) < _FIRST_OTHER_SCRIPT:  # Latin letters with accents only (Zoë, Łukasz): nothing looks alike
+        return unicodedata.normalize("NFKC", value)
+    return unicodedata.normalize("NFKC", read_lookalikes(value, latin_format))
+
+
+def read_lookalikes(text: str, every_word: bool = False) -> str:
+    """Each word that mixes Latin letters with letters of another script (``every_word``: each word), with those
+    letters read as the Latin letters they are drawn like (Unicode's confusables, UTS #39), when every one of
+    them has such a twin.
+
+    A Cyrillic ``С`` typed or pasted into ``Сhristopher`` is transliterated by its sound (``SHRISTOPHER``)
+    and the record never meets ``Christopher``. A word in one script (``Иван``) is left to the
+    transliteration, and so is a word with a letter that looks like no Latin letter (``Mария``: its ``и``).
+    Accented letters are read as their base letter and accent (Cyrillic ``ё`` as ``ë``).
+    """
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize("NFC", _WORD.sub(functools.partial(_latin_word, every_word=every_word), decomposed))
+
+
+def _latin_word(word: re.Match[str], every_word: bool) -> str:
+    from confusable_homoglyphs import categories
+
+    letters = word.group()
+    scripts = {c: categories.alias(c) for c in set(letters)}
+    others = {c for c, script in scripts.items() if script not in (_LATIN, *_NO_SCRIPT)}
+    mixed = _LATIN in scripts.values() or every_word
+    if not others or not mixed or not all(_latin_twin(c) for c in others):
+        return letters
+    return "".join(_latin_twin(c) if c in others else c for c in letters)
+
+
+@functools.cache
+def _latin_twin(letter: str) -> str | None:
+    """The Latin letter ``letter`` is drawn like, in its case (Cyrillic ``С``: ``C``, ``І``: ``I``), or ``None``:
+    only a twin read as one ASCII letter counts (not a small capital or a letter of phonetic notation).
+
+    Unicode draws some letters of both cases alike (``I`` and ``l`` share one class, whose prototype is
+    ``l``), so the twin is looked for in the prototype's whole class, in the letter's own case first.
+    """
+    from confusable_homoglyphs import categories, confusables
+
+    found = confusables.is_confusable(letter, greedy=True, preferred_aliases=["latin"]) or ()
+    prototypes = [glyph["c"] for hit in found for glyph in hit["homoglyphs"]]
+    alike = [glyph["c"] for prototype in prototypes for glyph in confusables.confusables_data.get(prototype, ())]
+    twins = [
+        c for c in (*prototypes, *alike) if len(c) == 1 and categories.alias(c) == _LATIN and _one_ascii_letter(c)
+    ]
+    return next((t for t in twins if t.isupper() == letter.isupper()), twins[0] if twins else None)
+
+
+def _one_ascii_letter(letter: str) -> bool:
+    read = unidecode(unicodedata.normalize("NFKC", letter))
+    return len(read) == 1 and read.isascii() and read.isalpha()
+
+
 def normalise_postcode(value: str) -> str | None:
     """``sk89dq``, ``SK8  9DQ``, ``SK8\u00a09DQ`` → ``SK8 9DQ``; anything that is not a UK postcode → ``None``."""
-    compact = without_spaces(value).upper()
+    compact = without_spaces(in_latin(value, latin_format=True)).upper()
     match = _POSTCODE.match(compact)
     return f"{match.group(1)} {match.group(2)}" if match else None
 
@@ -107,7 +179,7 @@ def normalise_pnc(value: str) -> str | None:
 
     Two-digit years are kept as given (the century cannot be known for sure).
     """
-    match = _PNC.match(without_spaces(value).upper())
+    match = _PNC.match(without_spaces(in_latin(value, latin_format=True)).upper())
     if not match:
         return None
     year, serial, check = match.groups()
@@ -118,7 +190,7 @@ def normalise_pnc(value: str) -> str | None:
 
 def normalise_nhs_number(value: str) -> str | None:
     """Ten digits (spaces of any kind and dashes allowed) with a valid modulus-11 check digit."""
-    digits = without_spaces(value).replace("-", "")
+    digits = without_spaces(in_latin(value, latin_format=True)).replace("-", "")
     if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
         return None
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
@@ -132,7 +204,7 @@ def normalise_nhs_number(value: str) -> str | None:
 
 def normalise_crn(value: str) -> str | None:
     """Letters and digits (ASCII), spaces of any kind dropped; anything else is not a CRN."""
-    crn = without_spaces(value).upper()
+    crn = without_spaces(in_latin(value, latin_format=True)).upper()
     return crn if crn.isascii() and crn.isalnum() and len(crn) <= 20 else None
 
 

@@ -53,7 +53,11 @@ def test_no_latin_letter_is_dropped_from_a_name(letter):
 @pytest.mark.parametrize(
     ("written", "plain"),
     [("Michał", "Michal"), ("Łukasz", "Lukasz"), ("Søren", "Soren"), ("Æthelred", "Aethelred"), ("Đurić", "Duric"),
-     ("Þórdís", "Thordis"), ("Straße", "Strasse"), ("Zoë", "Zoe"), ("Иван Петров", "Ivan Petrov"), ("Γιώργος", "Giorgos")],
+     ("Þórdís", "Thordis"), ("Straße", "Strasse"), ("Zoë", "Zoe"), ("Иван Петров", "Ivan Petrov"), ("Γιώργος", "Giorgos"),
+     # look-alikes of another script inside a Latin word are read as the Latin letters they copy; a word in one
+     # script, or with a letter that copies none (Mария's и), is transliterated as before
+     ("Сhristopher", "Christopher"), ("МАRТІN", "Martin"), ("Nоёl", "Noël"), ("Anna Мария", "Anna Mariia"),
+     ("Mария", "Mariia")],
 )
 def test_a_name_in_any_alphabet_meets_its_plain_latin_spelling(written, plain):
     assert normalise_name(written) == normalise_name(plain)
@@ -68,6 +72,46 @@ def test_every_compatibility_form_of_a_latin_letter_is_read_as_that_letter():
     wrong = [f"U+{ord(c):04X}" for c in forms
              if normalise_name(f"A{c}B") != "A" + unicodedata.normalize("NFKC", c).upper() + "B"]
     assert wrong == []
+
+
+def _lookalikes(letter: str) -> list[str]:
+    """Letters of other scripts that Unicode's confusables (UTS #39) draw like ``letter``."""
+    from confusable_homoglyphs import categories, confusables
+
+    return [
+        glyph["c"] for glyph in confusables.confusables_data.get(letter, ())
+        if len(glyph["c"]) == 1 and glyph["c"].isalpha() and categories.alias(glyph["c"]) not in ("LATIN", "COMMON")
+    ]
+
+
+def _drawn_alike(letter: str) -> set[str]:
+    """``letter`` and the ASCII letters of its confusables class (``I`` and ``l`` are one class)."""
+    from confusable_homoglyphs import confusables
+
+    return {letter} | {g["c"] for g in confusables.confusables_data.get(letter, ()) if g["c"] in string.ascii_letters}
+
+
+#: (Latin letter, a look-alike of another script): Cyrillic, Greek, Armenian, Cherokee, Coptic, Lisu…
+LOOKALIKES = [(letter, alike) for letter in string.ascii_letters for alike in _lookalikes(letter)]
+
+
+def test_every_lookalike_of_another_script_in_a_latin_name_is_read_as_the_letter_it_copies():
+    """A Cyrillic С typed or pasted into Сhristopher was transliterated by its sound (SHRISTOPHER) and the record
+    never met Christopher's (outside audit 4, D6)."""
+    assert len(LOOKALIKES) > 250
+    wrong = [f"U+{ord(alike):04X} for {letter}" for letter, alike in LOOKALIKES
+             if normalise_name(f"Ma{alike}ton") not in {normalise_name(f"Ma{plain}ton") for plain in _drawn_alike(letter)}]
+    assert wrong == []
+
+
+def test_every_lookalike_of_a_latin_letter_in_an_identifier_is_read_as_that_letter():
+    """Identifiers are written in Latin letters and digits, so a look-alike counts even alone between digits."""
+    wrong = [f"U+{ord(alike):04X} for {letter}" for letter, alike in LOOKALIKES
+             if normalise_crn(f"{alike}123456") not in {f"{plain.upper()}123456" for plain in _drawn_alike(letter)}]
+    assert wrong == []
+    assert normalise_postcode("SК8 9DQ") == normalise_postcode("ＳＫ８ ９ＤＱ") == "SK8 9DQ"  # Cyrillic К; fullwidth
+    assert normalise_pnc("2016/6605185Ꭱ") == "2016/6605185R"  # Cherokee Ꭱ
+    assert normalise_nhs_number("４０１０２３２１３７") == "4010232137"
 
 
 #: Every kind of space an export may write between the parts of an identifier (Unicode category Zs, and a tab).
