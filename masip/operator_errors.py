@@ -15,6 +15,8 @@ error names the cell), so only its type and the stage it left are shown, and
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 
 USAGE = 2
@@ -63,6 +65,47 @@ def _database_failure(error: BaseException, stage: str) -> OperatorMessage | Non
     return None
 
 
+#: What each stage writes or reads from disk, named for a message about a full, read-only or failing disk.
+_STAGE_STORES = {
+    "ingest": ("the warehouse, the linkage vault and the landing archive",
+               "each drop is loaded whole or not at all, so the drops loaded before the fault stay loaded and a "
+               "re-run loads the rest"),
+    "link": ("the linkage vault and the warehouse's build candidate",
+             "the published warehouse and linkage state are unchanged"),
+    "build": ("the warehouse's build candidate (beside the warehouse) and the linkage vault",
+              "the published warehouse and linkage state are unchanged"),
+    "quality": ("the build candidate and the output folder (--out)",
+                "the marts were not published: the published warehouse is unchanged"),
+    "report": ("the output folder (--out)", "the build was published; a re-run writes the report"),
+}
+_DAMAGED = ("corrupt database file", "not a valid duckdb database", "could not read enough bytes")
+
+
+def _storage_failure(error: BaseException, stage: str) -> OperatorMessage | None:
+    """A full, read-only or failing disk, or a damaged DuckDB file, by its kind only: the system's or DuckDB's own
+    text names a file, whose name a sender may have chosen."""
+    import duckdb
+
+    code = error.errno if isinstance(error, OSError) else None
+    text = str(error).lower() if isinstance(error, duckdb.Error) else ""
+    where, state = _STAGE_STORES.get(stage, ("the files the command writes", "re-running is safe"))
+    if code in (errno.ENOSPC, errno.EDQUOT) or "no space left" in text:
+        fault, todo = f"ran out of disk space (or quota) writing {where}", "free space on that disk, or move them to a larger one"
+    elif code == errno.EROFS or "read-only file system" in text:
+        fault, todo = f"found a read-only file system under {where}", "put them on a writable disk (or remount it read-write)"
+    elif code == errno.EIO:
+        fault, todo = f"got an input/output error from the disk under {where}", "check the disk (its system log); restore from backup what it damaged"
+    elif any(sign in text for sign in _DAMAGED):
+        fault = f"found a damaged DuckDB file (truncated or corrupt) among {where}"
+        todo = ("restore the last good copies of the warehouse and of the vault folder from your backup (or rebuild "
+                "both from the landing copies: README, \"Keys, the linkage vault, landing copies and rotation\")")
+    elif isinstance(error, OSError) and not isinstance(error, (PermissionError, FileNotFoundError)):
+        fault, todo = f"could not read or write {where} ({os.strerror(code) if code else type(error).__name__})", "fix the disk or the folders named"
+    else:
+        return None
+    return OperatorMessage(f"stage {stage} {fault}; {state}. What to do: {todo}, then re-run.", USAGE)
+
+
 def describe(error: BaseException, stage: str) -> OperatorMessage:
     """The operator message for ``error``, which stopped ``stage``."""
     from connectors.vault import KeyVersionMismatch, WrongVault
@@ -98,6 +141,9 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
             "drops (one sub-folder per drop), then re-run.",
             USAGE,
         )
+    storage = _storage_failure(error, stage)
+    if storage is not None:
+        return storage
     if isinstance(error, PermissionError):
         return OperatorMessage(
             f"permission denied in stage {stage}: this user cannot read or write a file the command needs. "

@@ -348,10 +348,80 @@ def test_an_unexpected_error_names_its_type_and_stage_never_its_text(tmp_path: P
     for name in ("run_report.json", "run_report.md"):
         (out / name).mkdir(parents=True)
     run = masip("run", "--input", str(landing), "--warehouse", str(tmp_path / "w" / "masip.duckdb"), "--out", str(out))
-    assert run.returncode == 1
+    assert run.returncode == 2
     _no_traceback(run)
     assert run.stderr.splitlines()[-1] == (
-        "masip: unexpected error (IsADirectoryError) in stage report; re-run with --debug for the traceback")
+        "masip: stage report could not read or write the output folder (--out) (Is a directory); the build was "
+        "published; a re-run writes the report. What to do: fix the disk or the folders named, then re-run.")
+
+
+_DISK_FAULTS = [
+    (OSError(28, "No space left on device", "/secure/Zoë O'Neill.csv"), "ran out of disk space"),
+    (OSError(122, "Disk quota exceeded", "/secure/Zoë O'Neill.csv"), "ran out of disk space"),
+    (OSError(30, "Read-only file system", "/secure/Zoë O'Neill.csv"), "read-only file system"),
+    (OSError(5, "Input/output error", "/secure/Zoë O'Neill.csv"), "input/output error"),
+    (OSError(36, "File name too long", "/secure/Zoë O'Neill.csv"), "could not read or write"),
+    (duckdb.IOException('IO Error: Could not write file "/secure/Zoë O\'Neill.duckdb": No space left on device'),
+     "ran out of disk space"),
+    (duckdb.IOException('IO Error: Cannot open file "/secure/Zoë O\'Neill.duckdb": Read-only file system'),
+     "read-only file system"),
+    (duckdb.Error("Corrupt database file: computed checksum 1 does not match stored checksum 2 in block at location 3"),
+     "damaged DuckDB file"),
+    (duckdb.IOException('IO Error: The file "/secure/Zoë O\'Neill.duckdb" exists, but it is not a valid DuckDB database '
+                        "file!"), "damaged DuckDB file"),
+    (duckdb.IOException('IO Error: Could not read enough bytes from file "/secure/Zoë O\'Neill.duckdb"'),
+     "damaged DuckDB file"),
+]
+
+
+@pytest.mark.parametrize("stage", ["ingest", "link", "build", "quality", "report", "casepack"])
+@pytest.mark.parametrize(("error", "kind"), _DISK_FAULTS, ids=lambda v: type(v).__name__ if isinstance(v, Exception) else v)
+def test_a_full_read_only_failing_or_damaged_store_is_named_by_kind_with_what_to_do(error, kind, stage):
+    """Every stage, every kind of storage fault: what happened, where, what state it left, what to do; the
+    system's own text (a path a sender may have named) is never quoted (outside audit 5)."""
+    from masip.operator_errors import describe
+
+    message = describe(error, stage)
+    assert f"stage {stage} " in message.text and kind in message.text and "What to do:" in message.text
+    assert "Zoë" not in message.text and "Neill" not in message.text and "checksum" not in message.text
+    assert message.exit_code == 2
+
+
+def _in_mount(target: Path, options: str) -> list[str]:
+    """A command prefix that runs in its own mount namespace where ``target`` ($0) is mounted by ``mount options``."""
+    prefix = ["unshare", "-m", "sh", "-c", f'mount {options} && exec "$@"', str(target)]
+    if shutil.which("unshare") is None or subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode:
+        pytest.skip("needs unshare -m and mount (root in a container)")
+    return prefix
+
+
+@pytest.mark.parametrize(("mount", "kind"), [('-t tmpfs -o size=16k tmpfs "$0"', "ran out of disk space"),
+                                             ('--bind -o ro "$0" "$0"', "read-only file system")])
+def test_a_full_or_read_only_output_folder_stops_the_run_with_what_to_do(tmp_path: Path, mount: str, kind: str):
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    _good_drop(landing)
+    out.mkdir()
+    warehouse = tmp_path / "w" / "masip.duckdb"
+    run = subprocess.run(
+        [*_in_mount(out, mount), *MASIP, "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)],
+        cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert run.returncode == 2, run.stderr
+    _no_traceback(run)
+    assert kind in run.stderr and "What to do:" in run.stderr and "unexpected error" not in run.stderr, run.stderr
+    again = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert again.returncode == 0, again.stderr  # the disk fixed, the same run completes
+
+
+def test_a_damaged_vault_is_named_with_what_to_do(loaded: tuple[Path, Path], tmp_path: Path):
+    landing, warehouse = loaded
+    _rejected_drop(landing)
+    records = warehouse.parent / "vault" / "records.duckdb"
+    records.write_bytes(records.read_bytes()[: records.stat().st_size // 3])
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "o"))
+    assert run.returncode == 2, run.stderr
+    _no_traceback(run)
+    assert "damaged DuckDB file" in run.stderr and "What to do:" in run.stderr, run.stderr
 
 
 # --------------------------------------------------------------------------- landing copies
