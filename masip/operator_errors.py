@@ -68,8 +68,8 @@ def _database_failure(error: BaseException, stage: str) -> OperatorMessage | Non
 #: What each stage writes or reads from disk, named for a message about a full, read-only or failing disk.
 _STAGE_STORES = {
     "ingest": ("the warehouse, the linkage vault and the landing archive",
-               "each drop is loaded whole or not at all, so the drops loaded before the fault stay loaded and a "
-               "re-run loads the rest"),
+               ("each drop is loaded whole or not at all, so the drops loaded before the fault stay loaded and a "
+                "re-run loads the rest")),
     "link": ("the linkage vault and the warehouse's build candidate",
              "the published warehouse and linkage state are unchanged"),
     "build": ("the warehouse's build candidate (beside the warehouse) and the linkage vault",
