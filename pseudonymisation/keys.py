@@ -115,12 +115,24 @@ def _secret_from_file(path: Path) -> bytes:
             f"{SECRET_FILE_ENV} points at {path}, which is a folder. Point it at the partnership key file (inside "
             "it, perhaps), or create one with `masip keygen --out FILE`."
         )
-    if not path.is_file():
+    if not path.exists():
         raise MissingKeyError(
             f"{SECRET_FILE_ENV} points at {path}, which does not exist. "
             "Point it at the partnership key file, or create one with `masip keygen --out FILE`."
         )
-    return path.read_bytes().strip()
+    if not path.is_file():
+        raise MissingKeyError(
+            f"{SECRET_FILE_ENV} points at {path}, which is not a regular file (a pipe, a socket or a device). "
+            "Point it at the partnership key file, or create one with `masip keygen --out FILE`."
+        )
+    return secret_bytes(path.read_bytes())
+
+
+def secret_bytes(secret: str | bytes) -> bytes:
+    """The secret as the key is derived from it, wherever it came from (a file, the environment, an Airflow
+    connection): its bytes without the ASCII spaces, tabs and line ends around them, so the same secret gives the
+    same key however it was pasted."""
+    return (secret.encode() if isinstance(secret, str) else secret).strip()
 
 
 def load_keyring(environ: Mapping[str, str] | None = None) -> Keyring:
@@ -133,12 +145,13 @@ def load_keyring(environ: Mapping[str, str] | None = None) -> Keyring:
     env = os.environ if environ is None else environ
     from_file = _secret_from_file(Path(env[SECRET_FILE_ENV])) if env.get(SECRET_FILE_ENV) else None
     if env.get(SECRET_ENV):
-        if from_file is not None and from_file != env[SECRET_ENV].encode().strip():
+        from_env = secret_bytes(env[SECRET_ENV])
+        if from_file is not None and from_file != from_env:
             raise MissingKeyError(
                 f"both {SECRET_ENV} and {SECRET_FILE_ENV} are set, to different secrets: refusing to choose between "
                 f"them. Unset one of them ({SECRET_FILE_ENV} is preferred) and re-run."
             )
-        return Keyring(env[SECRET_ENV].encode())
+        return Keyring(from_env)
     if from_file is not None:
         return Keyring(from_file)
     raise MissingKeyError(

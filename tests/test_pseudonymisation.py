@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import os
 
 import pytest
 
@@ -57,6 +58,27 @@ def test_secret_never_appears_in_repr_or_str():
     for text in (repr(keyring), str(keyring), repr(tokeniser)):
         assert SECRET not in text
         assert keyring.purpose_key("token/pnc").hex() not in text
+
+
+@pytest.mark.parametrize("around", [" ", "\n", "\r\n", "\t", " \n\n"])
+def test_the_same_secret_gives_the_same_key_however_it_was_pasted(tmp_path, around):
+    """In a file, in the environment, or both: spaces and line ends around the secret are not part of it. The
+    environment's copy used to keep them, so a trailing newline there made another key (outside audit 5)."""
+    key_file = tmp_path / "partnership.key"
+    key_file.write_text(around + SECRET + around)
+    expected = Keyring(SECRET.encode()).key_version
+    assert load_keyring({"MASIP_SECRET": around + SECRET + around}).key_version == expected
+    assert load_keyring({"MASIP_SECRET_FILE": str(key_file)}).key_version == expected
+    both = {"MASIP_SECRET_FILE": str(key_file), "MASIP_SECRET": SECRET + around}
+    assert load_keyring(both).key_version == expected
+
+
+def test_a_key_file_that_is_not_a_regular_file_is_refused_as_such(tmp_path):
+    pipe = tmp_path / "partnership.key"
+    os.mkfifo(pipe)
+    with pytest.raises(MissingKeyError, match="not a regular file") as refused:
+        load_keyring({"MASIP_SECRET_FILE": str(pipe)})
+    assert "does not exist" not in str(refused.value)
 
 
 def test_purposes_get_different_keys_and_tokens():

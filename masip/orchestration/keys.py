@@ -16,12 +16,13 @@ from pseudonymisation.keys import (
     Keyring,
     MissingKeyError,
     load_keyring,
+    secret_bytes,
 )
 
 log = logging.getLogger(__name__)
 
 
-def _secret_from_connection() -> str | None:
+def _secret_from_connection() -> bytes | None:
     """The password of the ``masip_partnership`` connection, or ``None`` when there is no such connection."""
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
@@ -36,7 +37,7 @@ def _secret_from_connection() -> str | None:
             f"Could not read the Airflow connection `{PARTNERSHIP_CONN_ID}` ({type(error).__name__}). "
             "Check the secrets backend and the connection's definition."
         ) from None
-    password = (conn.password or "").strip()
+    password = secret_bytes(conn.password or "")
     if not password:
         raise MissingKeyError(
             f"The Airflow connection `{PARTNERSHIP_CONN_ID}` exists but its password is empty; "
@@ -53,7 +54,7 @@ def load_partnership_keyring(environ: Mapping[str, str] | None = None) -> Keyrin
     """
     secret = _secret_from_connection()
     if secret is not None:
-        keyring = Keyring(secret.encode())
+        keyring = Keyring(secret)
         source = f"Airflow connection {PARTNERSHIP_CONN_ID}"
     else:
         keyring = load_keyring(environ)
