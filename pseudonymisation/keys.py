@@ -28,6 +28,7 @@ PARTNERSHIP_CONN_ID = "masip_partnership"
 #: ``AIRFLOW_CONN_<ID>``.
 SECRET_CARRIERS = (SECRET_ENV, SECRET_FILE_ENV, f"AIRFLOW_CONN_{PARTNERSHIP_CONN_ID.upper()}")
 MIN_SECRET_BYTES = 32
+MIN_SECRET_SYMBOLS = 11  # different bytes: 'aaaa…' or 'changeme' repeated is no key; 64 random hex digits show 16 (fewer than 11: p < 1e-9)
 P = ParamSpec("P")
 R = TypeVar("R")
 HKDF_SALT = b"masip/pseudonymisation/v1"
@@ -91,6 +92,12 @@ class Keyring:
             raise MissingKeyError(
                 f"The partnership secret is too short ({len(self._secret)} bytes; at least "
                 f"{MIN_SECRET_BYTES} are needed). Generate one with `masip keygen --out FILE`."
+            )
+        if len(set(self._secret)) < MIN_SECRET_SYMBOLS:
+            raise MissingKeyError(
+                f"The partnership secret is a placeholder, not a key: it uses only {len(set(self._secret))} different "
+                f"characters (at least {MIN_SECRET_SYMBOLS} are needed; a generated key uses about 16). Generate one "
+                "with `masip keygen --out FILE`."
             )
         object.__setattr__(self, "key_version", "kv-" + _derive(self._secret, "key-version", 6).hex())
 

@@ -73,6 +73,13 @@ def test_the_same_secret_gives_the_same_key_however_it_was_pasted(tmp_path, arou
     assert load_keyring(both).key_version == expected
 
 
+@pytest.mark.parametrize("placeholder", ["a" * 32, "changeme" * 4, "password" * 5, "0123456789" * 4, "ab" * 40])
+def test_a_placeholder_secret_is_refused_without_being_shown(placeholder):
+    with pytest.raises(MissingKeyError, match="placeholder") as refused:
+        load_keyring({"MASIP_SECRET": placeholder})
+    assert placeholder[:8] not in str(refused.value)
+
+
 def test_a_key_file_that_is_not_a_regular_file_is_refused_as_such(tmp_path):
     pipe = tmp_path / "partnership.key"
     os.mkfifo(pipe)
