@@ -316,6 +316,8 @@ class Vault:
 
     def _compact(self) -> None:
         """Rewrite ``records.duckdb`` with its live rows only, then swap it in (a crash leaves the old file)."""
+        from masip.warehouse import replace_database
+
         compacted = self.records_path.with_name("records.compacting.duckdb")
         compacted.unlink(missing_ok=True)
         with duckdb.connect(str(compacted)) as con:
@@ -325,4 +327,4 @@ class Vault:
             con.execute(f"insert into {META_TABLE} select * from old.{META_TABLE}")
             con.execute("detach old")
         compacted.chmod(stat.S_IRUSR | stat.S_IWUSR)
-        os.replace(compacted, self.records_path)
+        replace_database(compacted, self.records_path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,7 +56,7 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
     from masip.orchestration.coalesce import skip_if_nothing_new
     from masip.pipeline import candidate_path, nothing_loaded_yet, stage
     from masip.publication import new_drops
-    from masip.warehouse import check_warehouse
+    from masip.warehouse import check_warehouse, copy_database
 
     with fail_without_retry():
         config = resolve_run_config(params, require_input=False)
@@ -89,8 +88,7 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
         new = new_drops(warehouse)
         skip_if_nothing_new(params, new)
         candidate = candidate_path(warehouse)
-        Path(f"{candidate}.wal").unlink(missing_ok=True)  # a crashed build's WAL must not be replayed onto the copy
-        shutil.copyfile(warehouse, candidate)
+        copy_database(warehouse, candidate)
     log.info("Candidate %s prepared from %s (%d drops loaded, %d since the published build)", candidate.name,
              warehouse, drops, len(new["drops"]))
     return {"warehouse": str(warehouse), "candidate": str(candidate), "drops_loaded": drops,

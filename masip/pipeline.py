@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -38,7 +37,14 @@ from masip.linkage.stage import run_linkage_process
 from masip.publication import record_publication
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
-from masip.warehouse import check_warehouse, child_lock_env, loaded_drop_count, warehouse_lock
+from masip.warehouse import (
+    check_warehouse,
+    child_lock_env,
+    copy_database,
+    loaded_drop_count,
+    replace_database,
+    warehouse_lock,
+)
 from pseudonymisation.keys import Keyring
 
 STAGE_NOTE = "masip stage: "
@@ -165,8 +171,7 @@ def build_stage(
     """
     with stage("build", warehouse):
         candidate = candidate_path(warehouse)
-        Path(f"{candidate}.wal").unlink(missing_ok=True)  # a crashed build's WAL must not be replayed onto the copy
-        shutil.copyfile(warehouse, candidate)
+        copy_database(warehouse, candidate)
         return build_linked(
             candidate, Vault.for_warehouse(warehouse, vault_dir), as_of=as_of, full_refresh=full_refresh
         )
@@ -202,8 +207,8 @@ def publish_stage(
         record_publication(candidate, quality.scope)
         vault = Vault.for_warehouse(warehouse, vault_dir)
         if vault.state_candidate_path.is_file():
-            os.replace(vault.state_candidate_path, vault.state_path)
-        os.replace(candidate, warehouse)
+            replace_database(vault.state_candidate_path, vault.state_path)
+        replace_database(candidate, warehouse)
         vault.prune(warehouse)
         return quality
 

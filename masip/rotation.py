@@ -32,7 +32,7 @@ import duckdb
 from connectors.ingest import default_archive_dir
 from connectors.vault import Vault
 from masip.pipeline import build_stage, publish_stage, run_pipeline
-from masip.warehouse import warehouse_lock
+from masip.warehouse import replace_database, warehouse_lock
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
 
@@ -119,6 +119,6 @@ def _rotate(
     # The vault first. version_ids do not depend on the key, so if a crash stops the swap here the old warehouse
     # links with the new vault (the new key is then the one to configure) and its next build retrains the model.
     _swap(vault, side_vault)
-    os.replace(side_warehouse, warehouse)
+    replace_database(side_warehouse, warehouse)
     _swap(archive_dir, side_archive)
     return RotationResult(old.key_version, new.key_version, len(drops), len(after))

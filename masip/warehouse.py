@@ -12,6 +12,12 @@
   and an existing file opens read-only, answers a query over its catalog
   and ``ops.loaded_drops``, and is long enough for the blocks in use. A
   truncated or corrupt file fails here, so ingest never writes into it.
+* :func:`copy_database` and :func:`replace_database` — every copy of a DuckDB
+  file (the build candidate) and every swap (publication, rotation, the
+  vault's compaction) folds the file's write-ahead log into it first, and
+  refuses if it cannot: a checkpoint that fails on a full disk leaves the
+  changes in ``<file>.wal``, and a file moved without it loses them
+  silently (outside audit 5: a published warehouse without its marts).
 
 Every error says what happened, which file, and what to do; none quotes data.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +61,47 @@ class WarehouseDamaged(WarehouseError):
 
 class WarehouseNotWritable(WarehouseError):
     """The warehouse or its folder is read-only for this user; retrying will not fix it."""
+
+
+class DatabaseNotWrittenOut(WarehouseError):
+    """A DuckDB file's write-ahead log could not be folded into it; it must not be copied or moved."""
+
+
+def write_out(database: Path) -> None:
+    """Fold ``database``'s write-ahead log (``<file>.wal``) into the file, so the file alone holds every change.
+
+    DuckDB does this when its last connection closes, but not when that checkpoint fails (a full disk): the
+    changes then live only in the log, which a copy or a rename of the file leaves behind. A checkpoint that
+    fails now raises DuckDB's own error (a full disk is reported as such, see :mod:`masip.operator_errors`).
+    """
+    wal = Path(f"{database}.wal")
+    if not wal.exists():
+        return
+    with duckdb.connect(str(database)) as con:
+        con.execute("force checkpoint")
+    if wal.exists() and wal.stat().st_size:
+        raise DatabaseNotWrittenOut(
+            f"the changes to {database} are still only in its write-ahead log {wal.name} after a checkpoint, so it "
+            "was neither copied nor published. What to do: check the disk (free space, errors), then re-run; "
+            "leave the .wal file where it is: DuckDB replays it when the file is next opened."
+        )
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """``target`` becomes a copy of DuckDB file ``source`` with every change it holds (its log folded in first);
+    a log left by an earlier ``target`` (a crashed build) is deleted, so it is never replayed onto the copy."""
+    write_out(source)
+    Path(f"{target}.wal").unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+
+
+def replace_database(source: Path, target: Path) -> None:
+    """Move DuckDB file ``source`` over ``target`` atomically, both logs folded in first: none of ``source``'s
+    changes stays behind in its log, and no log of the old ``target`` is replayed onto the new file."""
+    write_out(source)
+    if target.exists():
+        write_out(target)
+    os.replace(source, target)
 
 
 def lock_path(warehouse: Path) -> Path:

@@ -413,6 +413,43 @@ def test_a_full_or_read_only_output_folder_stops_the_run_with_what_to_do(tmp_pat
     assert again.returncode == 0, again.stderr  # the disk fixed, the same run completes
 
 
+@pytest.mark.parametrize("move", ["copy_database", "replace_database"])
+def test_a_change_left_in_a_write_ahead_log_moves_with_its_file(tmp_path: Path, move: str):
+    """A checkpoint that fails (a full disk) leaves changes only in ``<file>.wal``; a build candidate copied, or
+    published, without its log lost them (outside audit 5). Here DuckDB is told not to checkpoint on close."""
+    from masip import warehouse as helpers
+
+    source, target = tmp_path / "source.duckdb", tmp_path / "target.duckdb"
+    for database, rows in ((source, [1, 2]), (target, [7, 8])):
+        with duckdb.connect(str(database)) as con:
+            con.execute(f"create table t as select {rows[0]} as x")
+        with duckdb.connect(str(database)) as con:
+            con.execute("pragma disable_checkpoint_on_shutdown")
+            con.execute(f"insert into t values ({rows[1]})")
+        assert Path(f"{database}.wal").stat().st_size > 0  # the second row is only in the log
+    getattr(helpers, move)(source, target)
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert sorted(x for (x,) in con.execute("select x from t").fetchall()) == [1, 2]
+    assert not Path(f"{target}.wal").exists()  # nor is the old target's log replayed onto the new file
+
+
+def test_a_warehouse_folder_that_fills_up_never_publishes_a_build_without_its_marts(tmp_path: Path):
+    """The audit's partnership on a 30 MB file system: the candidate's checkpoint failed, its marts stayed in its
+    log, and the run published the file without them and exited 0 (outside audit 5)."""
+    drops, folder = tmp_path / "drops", tmp_path / "warehouse"
+    assert masip("generate", "--dyads", "150", "--out", str(drops)).returncode == 0
+    folder.mkdir()
+    warehouse = folder / "masip.duckdb"
+    run = subprocess.run(
+        [*_in_mount(folder, '-t tmpfs -o size=30m tmpfs "$0"'), *MASIP, "run", "--input", str(drops),
+         "--warehouse", str(warehouse), "--out", str(tmp_path / "out")],
+        cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert run.returncode == 2, run.stdout[-2000:] + run.stderr
+    _no_traceback(run)
+    assert "ran out of disk space" in run.stderr and "the marts were not published" in run.stderr, run.stderr
+
+
 def test_a_damaged_vault_is_named_with_what_to_do(loaded: tuple[Path, Path], tmp_path: Path):
     landing, warehouse = loaded
     _rejected_drop(landing)

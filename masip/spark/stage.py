@@ -19,7 +19,6 @@ published (ingest, linkage stage, dbt on DuckDB, quality gate) and
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -30,6 +29,7 @@ import duckdb
 from connectors.vault import Vault
 from masip.spark import SparkBuildResult, run_spark_build
 from masip.spark.compare import MartComparison, compare_linkage, compare_marts, describe
+from masip.warehouse import copy_database
 
 
 @dataclass
@@ -50,7 +50,7 @@ def spark_result_warehouse(warehouse: Path, marts_dir: Path, target: Path) -> Pa
     """A copy of ``warehouse`` with each ``marts`` table replaced by the one Spark built (``marts_dir``)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
-    shutil.copyfile(warehouse, target)
+    copy_database(warehouse, target)
     with duckdb.connect(str(target)) as con:
         con.execute("set timezone = 'UTC'")
         for folder in sorted(marts_dir.glob("*.parquet")):
