@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from connectors.contracts import TABLES
 from connectors.drop_folders import check_folder_matches, find_drops, parse_drop_name
-from connectors.handoff import send_tables_through
+from connectors.handoff import start_worker
 from connectors.manifest import (
     DropRejected,
     Manifest,
@@ -346,7 +346,7 @@ class Ingestor:
         handoff = tempfile.TemporaryDirectory(dir=self.vault.directory, prefix=".handoff-")
         pool = ProcessPoolExecutor(
             min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork"),
-            initializer=send_tables_through, initargs=(Path(handoff.name),),
+            initializer=start_worker, initargs=(Path(handoff.name), os.getpid()),
         )
         try:
             reads = zip(tasks, pool.map(_read_in_worker, tasks))

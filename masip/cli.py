@@ -160,7 +160,9 @@ def _run(
         try:
             ingest, seconds = run_ingest_process(input_dir, warehouse, vault_dir)
         except IngestProcessError as error:
-            sys.exit(error.exit_code)
+            if error.exit_code < 0:
+                click.echo(f"masip: {error}", err=True)
+            sys.exit(error.exit_code if error.exit_code > 0 else 1)
         click.get_current_context().with_resource(without_secret())  # the ingest child was the only one to need it
         result = build_and_publish(
             warehouse, out_dir, ingest, seconds, as_of=as_of, full_refresh=full_refresh, vault_dir=vault_dir

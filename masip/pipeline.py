@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -289,7 +290,15 @@ class IngestProcessError(RuntimeError):
     """The ingest process failed; it has said why on standard error."""
 
     def __init__(self, exit_code: int) -> None:
-        super().__init__(f"the ingest process failed with exit code {exit_code}; its error is above")
+        if exit_code < 0:  # killed: it could say nothing
+            super().__init__(
+                f"the ingest process was stopped by {signal.Signals(-exit_code).name} (the system's out-of-memory "
+                "killer, or someone killed it). Each drop is loaded whole or not at all, so the drops it finished "
+                "stay loaded. What to do: check the machine's memory (its system log names the killer), then re-run: "
+                "it loads the rest."
+            )
+        else:
+            super().__init__(f"the ingest process failed with exit code {exit_code}; its error is above")
         self.exit_code = exit_code
 
 

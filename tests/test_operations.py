@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -448,6 +449,52 @@ def test_a_warehouse_folder_that_fills_up_never_publishes_a_build_without_its_ma
     assert run.returncode == 2, run.stdout[-2000:] + run.stderr
     _no_traceback(run)
     assert "ran out of disk space" in run.stderr and "the marts were not published" in run.stderr, run.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_ingest_process_takes_its_workers_with_it_and_the_run_says_so(tmp_path: Path):
+    """Killed (the out-of-memory killer), the ingest child left its workers waiting for tasks, holding the run's
+    pipe open: ``masip run`` waited for ever under its lock, then exited 247 without a word (outside audit 5)."""
+    drops = tmp_path / "drops"
+    assert masip("generate", "--dyads", "150", "--out", str(drops)).returncode == 0
+    run = subprocess.Popen(
+        [*MASIP, "run", "--input", str(drops), "--warehouse", str(tmp_path / "w" / "masip.duckdb"),
+         "--out", str(tmp_path / "out")],
+        cwd=REPO_ROOT, env={**_env(), "MASIP_INGEST_WORKERS": "2"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers: list[int] = []
+    deadline = time.monotonic() + 120
+    while not workers and time.monotonic() < deadline and run.poll() is None:
+        ingest = _children(run.pid)
+        workers = [w for child in ingest for w in _children(child)]
+        time.sleep(0.02)
+    assert workers, "the ingest process never started its workers"
+    os.kill(ingest[0], signal.SIGKILL)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 1, stderr
+    assert "the ingest process was stopped by SIGKILL" in stderr and "What to do" in stderr, stderr
+    time.sleep(1)
+    assert [w for w in workers if _alive(w)] == []
 
 
 def test_a_damaged_vault_is_named_with_what_to_do(loaded: tuple[Path, Path], tmp_path: Path):
