@@ -274,7 +274,7 @@ def test_partnership_key_comes_from_the_connection_first_then_the_environment(mo
     from masip.orchestration import load_partnership_keyring
     from pseudonymisation.keys import Keyring, MissingKeyError
 
-    other = "ab" * 32
+    other = "another-partnership-secret-in-the-environment-0123456789"
     monkeypatch.setenv("MASIP_SECRET", other)
     assert load_partnership_keyring().key_version == Keyring(other.encode()).key_version
 
