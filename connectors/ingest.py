@@ -58,7 +58,7 @@ from connectors.raw_schema import (
     entity_columns,
 )
 from connectors.reader import FileResult, TableReader
-from connectors.vault import VAULT_RECORD_COLUMNS, Vault
+from connectors.vault import HANDOFF_PREFIX, VAULT_RECORD_COLUMNS, Vault
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive, retention_days_from_env
@@ -343,7 +343,7 @@ class Ingestor:
             return
         global _WORKER_INGESTOR
         _WORKER_INGESTOR = self
-        handoff = tempfile.TemporaryDirectory(dir=self.vault.directory, prefix=".handoff-")
+        handoff = tempfile.TemporaryDirectory(dir=self.vault.directory, prefix=HANDOFF_PREFIX)
         pool = ProcessPoolExecutor(
             min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork"),
             initializer=start_worker, initargs=(Path(handoff.name), os.getpid()),
@@ -507,6 +507,9 @@ def ingest_drops(
     """
     archive = LandingArchive(archive_dir or default_archive_dir(warehouse), keyring)
     vault = Vault.for_warehouse(warehouse, vault_dir)
-    return Ingestor(warehouse, keyring, archive=archive, vault=vault).run(
+    leftovers = vault.remove_leftovers()  # under the warehouse lock: no rotation or ingest is using them
+    summary = Ingestor(warehouse, keyring, archive=archive, vault=vault).run(
         input_dir, show_progress=show_progress, source_ids=source_ids
     )
+    summary.warnings[:0] = leftovers
+    return summary

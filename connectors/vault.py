@@ -42,7 +42,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +78,12 @@ VAULT_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     *PERSON_ENCODED_COLUMNS,
 )
 
+
+#: Inside the vault: the landing copies key rotation decrypts (:attr:`Vault.plain_drops_dir`); ingest's hand-over
+#: folders of a run (``connectors.handoff``); and where releases before 2026-12-05 decrypted for rotation.
+PLAIN_DROPS_DIR = ".rotation-drops"
+HANDOFF_PREFIX = ".handoff-"
+OLD_PLAIN_DROPS_PREFIX = "masip-rotate-"
 
 #: Vault columns of tokens and of token lists (64-bit integers, :func:`pseudonymisation.prf.leading_int64`).
 VAULT_TOKEN_COLUMNS = tuple(name for name, sql_type in PERSON_ENCODED_COLUMNS if sql_type == "bigint")
@@ -167,6 +175,27 @@ class Vault:
     @property
     def state_candidate_path(self) -> Path:
         return self.directory / "linkage.candidate.duckdb"
+
+    @property
+    def plain_drops_dir(self) -> Path:
+        """Where key rotation decrypts the landing copies: owner-only, inside the vault, at a fixed place that
+        every later run looks at (:meth:`remove_leftovers`), never the system's temporary folder."""
+        return self.directory / PLAIN_DROPS_DIR
+
+    def remove_leftovers(self) -> list[str]:
+        """Delete what an interrupted process left: the drops a key rotation decrypted (plain text, here or, from
+        releases before 2026-12-05, in the system's temporary folder) and ingest's hand-over files (encodings).
+        Returns a warning for the operator for each plain-text folder deleted."""
+        stale_plain = [self.plain_drops_dir] if self.plain_drops_dir.exists() else []
+        stale_plain += [p for p in Path(tempfile.gettempdir()).glob(f"{OLD_PLAIN_DROPS_PREFIX}*")
+                        if p.is_dir() and p.stat().st_uid == os.getuid()]
+        for folder in [*stale_plain, *self.directory.glob(f"{HANDOFF_PREFIX}*")]:
+            shutil.rmtree(folder, ignore_errors=True)
+        return [
+            f"deleted {folder}: the landing copies an interrupted key rotation had decrypted there, in plain text. "
+            "What to do: nothing more for the files; if a rotation was interrupted, run `masip rotate-key` again."
+            for folder in stale_plain
+        ]
 
     def create(self) -> Vault:
         """Make the folder (owner-only) if it does not exist; tighten it if it does."""

@@ -3,7 +3,7 @@
 Tokens cannot be translated from one key to another (that is the point of
 keying them), so rotation rebuilds the warehouse and the linkage vault from
 the encrypted landing copies: decrypt them with the old key into a private
-temporary folder, run the whole pipeline under the new key into a side
+folder inside the vault (see :func:`_decrypted`), run the whole pipeline under the new key into a side
 warehouse, a side vault and a side archive, check that the linkage result is
 identical to the current one, and only then swap all three into place. If
 anything differs, nothing is swapped.
@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +77,30 @@ def _carry_decisions(current: Vault, side: Vault) -> None:
         side.protect()
 
 
+@contextmanager
+def _decrypted(archive: LandingArchive, vault: Vault) -> Iterator[tuple[Path, list]]:
+    """The landing copies decrypted into the vault's owner-only :attr:`~connectors.vault.Vault.plain_drops_dir`,
+    deleted when the block ends, also on SIGTERM (what ``kill``, ``timeout`` and systemd send). Killed outright
+    (SIGKILL), the folder stays where the next run or rotation deletes it and says so; in the system's temporary
+    folder, as before 2026-12-05, it stayed for good (outside audit 5)."""
+    vault.remove_leftovers()
+    plain = vault.plain_drops_dir
+    plain.mkdir(mode=0o700, parents=True)
+    previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    if previous is not None:
+        signal.signal(signal.SIGTERM, _exit_on_terminate)
+    try:
+        yield plain, archive.restore_all(plain)
+    finally:
+        shutil.rmtree(plain, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def rotate_key(
     warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path | None = None,
     vault_dir: Path | None = None,
@@ -98,14 +125,11 @@ def _rotate(
     shutil.rmtree(side_archive, ignore_errors=True)
     shutil.rmtree(side_vault, ignore_errors=True)
     _carry_decisions(Vault(vault), Vault(side_vault))
-    with tempfile.TemporaryDirectory(prefix="masip-rotate-") as plain:
-        os.chmod(plain, 0o700)
-        drops = archive.restore_all(Path(plain))
+    with _decrypted(archive, Vault(vault)) as (plain, drops):
         if not drops:
             raise RotationMismatch(f"no landing copies in {archive_dir}: nothing to rebuild the warehouse from")
         run_pipeline(
-            Path(plain), side_warehouse, new, out_dir, show_progress=False, archive_dir=side_archive,
-            vault_dir=side_vault,
+            plain, side_warehouse, new, out_dir, show_progress=False, archive_dir=side_archive, vault_dir=side_vault,
         )
     build_stage(warehouse, full_refresh=True, vault_dir=vault)
     publish_stage(warehouse, out_dir, vault_dir=vault, full_validation=True)

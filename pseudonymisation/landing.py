@@ -142,8 +142,9 @@ class LandingArchive:
     def restore_all(self, target_dir: Path) -> list[Path]:
         """Decrypt every archive into ``target_dir/<drop_name>/``; returns the drop folders.
 
-        The target holds plain identifiers: callers use a private temporary
-        folder and delete it when done.
+        The target holds plain identifiers: the caller (key rotation) uses the
+        vault's owner-only folder for them, which every later run clears
+        (``connectors.vault.Vault.remove_leftovers``), and deletes it when done.
         """
         restored = []
         for path in self.archives():

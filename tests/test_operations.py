@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -495,6 +496,37 @@ def test_a_killed_ingest_process_takes_its_workers_with_it_and_the_run_says_so(t
     assert "the ingest process was stopped by SIGKILL" in stderr and "What to do" in stderr, stderr
     time.sleep(1)
     assert [w for w in workers if _alive(w)] == []
+
+
+def test_an_interrupted_key_rotation_leaves_no_plain_drops_behind(tmp_path: Path):
+    """Rotation decrypts every landing copy. Interrupted (SIGTERM, or SIGKILL), it left them in plain text in the
+    system's temporary folder for good (outside audit 5). Now SIGTERM deletes them; after SIGKILL they wait inside
+    the owner-only vault, where the next run deletes them and says so."""
+    landing, warehouse, out = tmp_path / "landing", tmp_path / "w" / "masip.duckdb", tmp_path / "out"
+    _good_drop(landing)
+    assert masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)).returncode == 0
+    new_key = tmp_path / "new.key"
+    assert masip("keygen", "--out", str(new_key)).returncode == 0
+    plain = warehouse.parent / "vault" / ".rotation-drops"
+    temporary = set(Path(tempfile.gettempdir()).glob("masip-rotate-*"))
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        rotation = subprocess.Popen(
+            [*MASIP, "rotate-key", "--new-key-file", str(new_key), "--warehouse", str(warehouse), "--out", str(out)],
+            cwd=REPO_ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while not any(plain.rglob("*.csv")) and time.monotonic() < deadline and rotation.poll() is None:
+            time.sleep(0.01)
+        assert any(plain.rglob("*.csv")), "the rotation never decrypted the landing copies"
+        assert oct(plain.stat().st_mode & 0o777) == "0o700"
+        rotation.send_signal(stop)
+        rotation.wait(timeout=120)
+        assert set(Path(tempfile.gettempdir()).glob("masip-rotate-*")) <= temporary
+        assert plain.exists() == (stop == signal.SIGKILL)
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert not plain.exists()
+    assert f"deleted {plain}: the landing copies an interrupted key rotation had decrypted there" in run.stderr
 
 
 def test_a_damaged_vault_is_named_with_what_to_do(loaded: tuple[Path, Path], tmp_path: Path):
