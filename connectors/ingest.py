@@ -224,14 +224,23 @@ def _parts(drop_dir: Path, workers: int, loaded: Iterable[str] = ()) -> int:
     return max(1, min(workers, sum(f.rows for f in manifest.files) // MIN_PART_ROWS))
 
 
+#: How the rejection of a copy whose manifest was loaded (under any name) begins; see :func:`_check_unchanged`.
+LOADED_BEFORE = "its manifest.json was loaded before"
+
+
 def _check_unchanged(manifest: Manifest, loaded_as: str) -> None:
     """Rejects a drop whose manifest was loaded before (as ``loaded_as``) if its files no longer match it: a row
-    added or a file cut short under an unchanged manifest would otherwise be skipped without a word."""
+    added or a file cut short under an unchanged manifest would otherwise be skipped without a word.
+
+    Not asked of a copy that was rejected before its delivery loaded (cut short in transfer, then re-delivered
+    intact as ``…_redelivery``): that copy is the delivery now loaded, skipped as ``already_loaded`` with a note,
+    and no longer rejected, and told to be re-delivered, every week (outside audit 5, D2).
+    """
     try:
         check_drop_files(manifest)
     except DropRejected as mismatch:
         raise DropRejected(
-            f"its manifest.json was loaded before (as {loaded_as}), but its files no longer match it "
+            f"{LOADED_BEFORE} (as {loaded_as}), but its files no longer match it "
             f"({mismatch.problem}). The rows loaded before stay; nothing of this copy was loaded. What to do: a "
             "correction must come as a new drop with its own manifest.json; restore this copy's files as they were "
             "delivered, or remove it from the landing folder; then re-run"
@@ -291,6 +300,8 @@ class Ingestor:
         self.encoder = PersonEncoder(keyring)
         # manifest sha256 -> the drop loaded with it (ops.loaded_drops): identical manifests are one delivery
         self._loaded: dict[str, str] = {}
+        # (drop name, manifest sha256) of copies rejected before their delivery had loaded (ops.rejected_drops)
+        self._rejected_unloaded: set[tuple[str, str]] = set()
 
     def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:
         folders = find_drops(input_dir, self.sources, source_ids)
@@ -311,6 +322,12 @@ class Ingestor:
             self._loaded = {}
             for name, sha in sorted(loaded):
                 self._loaded.setdefault(sha, name)
+            self._rejected_unloaded = {
+                (name, sha) for name, sha in con.execute(
+                    "select drop_name, drop_sha256 from ops.rejected_drops where drop_sha256 is not null "
+                    "and not starts_with(reason, ?)", [LOADED_BEFORE]
+                ).fetchall()
+            }
             with self.vault.open_records() as vault_con:
                 self.vault.check_key_version(vault_con, self.keyring.key_version)
                 reads = self._read_all(drops)
@@ -368,7 +385,8 @@ class Ingestor:
             check_folder_matches(manifest, self.profiles)
             loaded_as = self._loaded.get(manifest.sha256)
             if loaded_as is not None:
-                _check_unchanged(manifest, loaded_as)
+                if (drop_dir.name, manifest.sha256) not in self._rejected_unloaded:
+                    _check_unchanged(manifest, loaded_as)
                 return _DropRead(manifest)
             return _DropRead(manifest, files=self._read_drop(manifest, part))
         except DropRejected as rejection:

@@ -87,15 +87,14 @@ def _warehouse_facts(warehouse: Path, archive_dir: Path) -> dict[str, Any]:
             dict(con.execute(f"select rule, count(*) from ops.{table} group by rule order by rule").fetchall())
             for table in ("quarantine", "warnings")
         )
-        rejected = [
-            {"drop_name": d, "source_id": s, "reason": r}
-            for d, s, r in con.execute(
-                "select drop_name, source_id, reason from ops.rejected_drops order by drop_name"
-            ).fetchall()
-        ]
+        found = con.execute(
+            "select drop_name, source_id, reason, drop_sha256 from ops.rejected_drops order by drop_name"
+        ).fetchall()
+        rejected = [{"drop_name": d, "source_id": s, "reason": r} for d, s, r, _ in found]
         drops = con.execute("select drop_name, drop_sha256, extract_date from ops.loaded_drops").fetchall()
-        loaded = {name for name, _, _ in drops}
-        unresolved = [r for r in rejected if r["drop_name"] not in loaded]
+        loaded = {name for name, _, _ in drops} | {sha for _, sha, _ in drops}
+        # outstanding: neither that folder nor its delivery (the same manifest, e.g. an intact re-delivery) loaded
+        unresolved = [r for r, (_, _, _, sha) in zip(rejected, found) if r["drop_name"] not in loaded and sha not in loaded]
         return {
             "warnings": _warnings(drops, len(rejected), archive_dir),
             "marts": _table_counts(con, "marts"),

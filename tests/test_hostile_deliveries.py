@@ -163,6 +163,29 @@ CHANGES = {"row added": _add_row, "truncated copy": _truncated_copy, "file remov
            "file replaced by a folder": _replace_with_folder, "unlisted file added": _stray_file}
 
 
+def test_a_copy_cut_short_then_re_delivered_intact_is_a_copy_of_the_loaded_delivery_on_later_runs(tmp_path):
+    """The cut-short copy was rejected; its intact re-delivery loaded. Later runs rejected it again, under a new
+    reason, with a new row, and as outstanding, every week (outside audit 5, D2; the README's promise since c53486c)."""
+    from masip.report import _warehouse_facts
+
+    landing = _landing(tmp_path)
+    valid_drop(landing, "police")
+    shutil.copytree(landing / POLICE, landing / f"{POLICE}_redelivery")
+    data = (landing / POLICE / "crimes.csv").read_bytes()
+    (landing / POLICE / "crimes.csv").write_bytes(data[: len(data) // 2])
+    first = _run(tmp_path, landing)
+    assert _outcome(first).status == "rejected" and "checksum mismatch" in _outcome(first).reason
+    assert _outcome(first, f"{POLICE}_redelivery").status == "loaded"
+    for _ in range(2):
+        run = _run(tmp_path, landing)
+        outcome = _outcome(run)
+        assert outcome.status == "already_loaded", outcome.reason
+        assert f"already loaded as {POLICE}_redelivery" in outcome.reason and "Remove this copy" in outcome.reason
+        assert _count(run, "select count(*) from ops.rejected_drops where drop_name = ?", POLICE) == 1
+        facts = _warehouse_facts(run.warehouse, tmp_path / "no-archive")
+        assert [r["drop_name"] for r in facts["rejected_drops_outstanding"]] == []
+
+
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
 def test_files_changed_under_a_loaded_manifest_reject_the_copy_not_skip_it(tmp_path, change):
     landing = _landing(tmp_path)
