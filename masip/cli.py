@@ -246,7 +246,8 @@ def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
 @main.command("rotate-key")
 @click.option("--new-key-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Key file holding the new partnership secret (make one with `masip keygen`).")
-@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), default=DEFAULT_WAREHOUSE, show_default=True)
+@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), callback=file_in_folder, default=DEFAULT_WAREHOUSE,
+              show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT, show_default=True)
 @click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
               help=VAULT_HELP)

@@ -7,6 +7,7 @@ later, after ingest and build, with an error that names neither.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -48,4 +49,5 @@ def file_in_folder(ctx: click.Context | None, param: click.Parameter | None, val
     if value.is_dir():
         raise click.BadParameter(f"{value} is a folder. What to do: pass a file in it, e.g. {value / 'masip.duckdb'}")
     folder(ctx, param, value.parent)
-    return value
+    # a symbolic link is followed: a publication replaces the file it names, not the link (outside audit 5)
+    return Path(os.path.realpath(value))

@@ -104,6 +104,12 @@ def replace_database(source: Path, target: Path) -> None:
     os.replace(source, target)
 
 
+def lock_key(warehouse: Path) -> Path:
+    """The warehouse file the lock guards: links followed, so two names of one file (a symbolic link, a relative
+    path) take one lock (outside audit 5: a run through an alias ran beside the first)."""
+    return Path(os.path.realpath(warehouse))
+
+
 def lock_path(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + LOCK_SUFFIX)
 
@@ -120,7 +126,7 @@ def _not_writable(warehouse: Path, what: Path) -> WarehouseNotWritable:
 @contextmanager
 def warehouse_lock(warehouse: Path, stage: str) -> Iterator[None]:
     """Hold ``<warehouse>.lock`` for the duration; raise :class:`WarehouseBusy` at once if another process has it."""
-    key = Path(os.path.abspath(warehouse))
+    key = lock_key(warehouse)
     if os.environ.get(LOCK_HOLDER_ENV) == f"{os.getppid()}:{key}":  # the parent holds it for this child
         yield
         return
@@ -131,7 +137,7 @@ def warehouse_lock(warehouse: Path, stage: str) -> Iterator[None]:
         finally:
             _held[key] -= 1
         return
-    path = lock_path(warehouse)
+    path = lock_path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -161,7 +167,7 @@ def child_lock_env(warehouse: Path) -> dict[str, str]:
 
     Empty when this process does not hold it: the child then takes the lock itself.
     """
-    key = Path(os.path.abspath(warehouse))
+    key = lock_key(warehouse)
     return {LOCK_HOLDER_ENV: f"{os.getpid()}:{key}"} if key in _held else {}
 
 

@@ -529,6 +529,25 @@ def test_an_interrupted_key_rotation_leaves_no_plain_drops_behind(tmp_path: Path
     assert f"deleted {plain}: the landing copies an interrupted key rotation had decrypted there" in run.stderr
 
 
+def test_a_warehouse_named_through_a_symbolic_link_is_published_in_place_and_locked_as_one(tmp_path: Path):
+    """Publication replaced the link with a file, so the real warehouse kept last week's marts; and the lock was
+    keyed on the name, so a run through the link ran beside a run on the file (outside audit 5)."""
+    landing, real = tmp_path / "landing", tmp_path / "real" / "masip.duckdb"
+    _good_drop(landing)
+    link = tmp_path / "alias" / "masip.duckdb"
+    link.parent.mkdir()
+    real.parent.mkdir()
+    link.symlink_to(real)
+    run = masip("run", "--input", str(landing), "--warehouse", str(link), "--out", str(tmp_path / "out"))
+    assert run.returncode == 0, run.stderr
+    assert link.is_symlink() and real.is_file()
+    with duckdb.connect(str(real), read_only=True) as con:
+        assert con.execute("select count(*) from marts.person_xref").fetchone()[0] > 0
+    with holding_lock(real):
+        busy = masip("run", "--input", str(landing), "--warehouse", str(link), "--out", str(tmp_path / "out"))
+    assert busy.returncode == 2 and "another MASIP run is writing the warehouse" in busy.stderr, busy.stderr
+
+
 def test_a_damaged_vault_is_named_with_what_to_do(loaded: tuple[Path, Path], tmp_path: Path):
     landing, warehouse = loaded
     _rejected_drop(landing)

@@ -150,7 +150,8 @@ def resolve_run_config(
             as_of = date.fromisoformat(as_of_text)
         except ValueError:
             raise RunConfigError(f"as_of={as_of_text!r} is not a date; use YYYY-MM-DD") from None
-    return RunConfig(Path(input_dir) if input_dir else None, Path(warehouse), Path(out_dir), as_of)
+    # a symbolic link to the warehouse is followed: a publication replaces the file, not the link
+    return RunConfig(Path(input_dir) if input_dir else None, Path(os.path.realpath(warehouse)), Path(out_dir), as_of)
 
 
 def run_report_dir(out_dir: Path, dag_id: str, run_id: str) -> Path:
