@@ -465,6 +465,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:  # gone meanwhile
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -546,6 +553,29 @@ def test_a_warehouse_named_through_a_symbolic_link_is_published_in_place_and_loc
     with holding_lock(real):
         busy = masip("run", "--input", str(landing), "--warehouse", str(link), "--out", str(tmp_path / "out"))
     assert busy.returncode == 2 and "another MASIP run is writing the warehouse" in busy.stderr, busy.stderr
+
+
+def test_a_killed_linkage_process_is_reported_as_killed_with_what_to_do(tmp_path: Path):
+    """Killed, the linkage child printed nothing, and the run said "fix the cause above" (outside audit 5, D8)."""
+    drops = tmp_path / "drops"
+    assert masip("generate", "--dyads", "150", "--out", str(drops)).returncode == 0
+    run = subprocess.Popen(
+        [*MASIP, "run", "--input", str(drops), "--warehouse", str(tmp_path / "w" / "masip.duckdb"),
+         "--out", str(tmp_path / "out")],
+        cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    linkage: list[int] = []
+    deadline = time.monotonic() + 300
+    while not linkage and time.monotonic() < deadline and run.poll() is None:
+        linkage = [c for c in _children(run.pid) if " link " in _command_line(c)]
+        time.sleep(0.02)
+    assert linkage, "the run never started its linkage process"
+    os.kill(linkage[0], signal.SIGKILL)
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 1, stderr
+    _no_traceback(subprocess.CompletedProcess([], 1, "", stderr))
+    assert "the linkage process on" in stderr and "was stopped by SIGKILL" in stderr and "What to do" in stderr, stderr
+    assert "fix the cause above" not in stderr
 
 
 def test_a_damaged_vault_is_named_with_what_to_do(loaded: tuple[Path, Path], tmp_path: Path):

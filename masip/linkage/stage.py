@@ -39,6 +39,7 @@ import json
 import logging
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -288,6 +289,13 @@ def run_linkage_process(warehouse: Path, vault: Vault, retrain: bool = False) ->
     command = [sys.executable, "-m", "masip.cli", "link", "--warehouse", str(warehouse),
                "--vault", str(vault.directory)] + (["--retrain"] if retrain else [])
     done = subprocess.run(command, env=keyless_environment(), capture_output=True, text=True, check=False)
+    if done.returncode < 0:  # killed: it could say nothing
+        raise LinkageProcessError(
+            f"the linkage process on {warehouse} was stopped by {signal.Signals(-done.returncode).name} (the "
+            "system's out-of-memory killer, or someone killed it); the published warehouse and linkage state are "
+            "unchanged. What to do: check the machine's memory (its system log names the killer; "
+            "MASIP_LINKAGE_MEMORY caps the linkage's database), then re-run the build."
+        )
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
         error = LinkageInputError if done.returncode == 2 else LinkageProcessError  # 2: `masip link` refused its inputs
