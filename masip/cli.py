@@ -26,6 +26,7 @@ from masip.cli_options import (
     VAULT_HELP,
     file_in_folder,
     folder,
+    output_folder,
     parse_date,
 )
 from masip.evaluation.cli import evaluate
@@ -104,7 +105,7 @@ def keygen(out: Path) -> None:
 
 @main.command()
 @click.option("--dyads", default=300, show_default=True, help="Victim–perpetrator pairs to simulate.")
-@click.option("--out", "out", type=click.Path(path_type=Path), callback=folder, required=True,
+@click.option("--out", "out", type=click.Path(path_type=Path), callback=output_folder, required=True,
               help="Folder to write the drops into.")
 @click.option("--seed", default=7, show_default=True)
 @click.option("--weeks", default=4, show_default=True, help="Weekly drops after the bulk history drop.")
@@ -126,7 +127,7 @@ def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: b
 @click.option("--input", "input_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
               help="Folder holding the drops (one sub-folder per drop).")
 @click.option("--warehouse", type=click.Path(path_type=Path), callback=file_in_folder, default=DEFAULT_WAREHOUSE, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT, show_default=True,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT, show_default=True,
               help="Folder for the run report.")
 @click.option("--as-of", "as_of", callback=parse_date, default=None, help="Reference date (default: latest extract date).")
 @click.option("--full-refresh", is_flag=True,
@@ -248,7 +249,7 @@ def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
               help="Key file holding the new partnership secret (make one with `masip keygen`).")
 @click.option("--warehouse", type=click.Path(path_type=Path, exists=True), callback=file_in_folder, default=DEFAULT_WAREHOUSE,
               show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT, show_default=True)
 @click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
               help=VAULT_HELP)
 def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
@@ -273,7 +274,7 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault
 @click.option("--dyads", default=1000, show_default=True,
               help="Pairs to simulate (the reoffending evaluation needs ≥ 60 people with complete follow-up).")
 @click.option("--warehouse", type=click.Path(path_type=Path), callback=file_in_folder, default=DEFAULT_WAREHOUSE, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT / "demo", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT / "demo", show_default=True)
 @click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
               help=VAULT_HELP)
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help=_ENGINE_HELP)

@@ -42,6 +42,20 @@ def folder(_ctx: click.Context | None, _param: click.Parameter | None, value: Pa
     return value
 
 
+def output_folder(ctx: click.Context | None, param: click.Parameter | None, value: Path | None) -> Path | None:
+    """:func:`folder`, which this user must also be able to write into: a read-only ``--out`` was found only after
+    the whole build had run (outside audit 5)."""
+    value = folder(ctx, param, value)
+    if value is not None:
+        existing = next(p for p in (value, *value.parents) if p.exists())
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise click.BadParameter(
+                f"{existing} is read-only for this user (a read-only file system, or no permission). What to do: "
+                "pass a folder this user can write, or fix its permissions"
+            )
+    return value
+
+
 def file_in_folder(ctx: click.Context | None, param: click.Parameter | None, value: Path | None) -> Path | None:
     """A file to create or update, such as the warehouse: refused if it is a folder, or its folder is a file."""
     if value is None:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from masip.cli_options import DEFAULT_WAREHOUSE, folder, parse_date
+from masip.cli_options import DEFAULT_WAREHOUSE, output_folder, parse_date
 
 
 @click.command("casepack")
 @click.option("--as-of", "as_of", callback=parse_date, default=None,
               help="Last day of the week the pack covers (YYYY-MM-DD). Default: the date the warehouse was built "
                    "as of. Another date is computed on a temporary copy; the warehouse is never changed.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, required=True,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, required=True,
               help="Folder to write masip-casepack-<as_of>.html and .pdf into.")
 @click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
               show_default=True)

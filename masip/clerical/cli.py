@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from masip.cli_options import DEFAULT_WAREHOUSE, VAULT_HELP, folder
+from masip.cli_options import DEFAULT_WAREHOUSE, VAULT_HELP, folder, output_folder
 
 DEFAULT_OUT = Path("output/review")
 
@@ -17,7 +17,7 @@ def review() -> None:
 
 
 @review.command("export")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, default=DEFAULT_OUT,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT,
               show_default=True, help="Folder to write review_queue.csv and review_queue.html into.")
 @click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
               show_default=True)

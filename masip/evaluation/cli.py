@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from masip.cli_options import DEFAULT_WAREHOUSE, folder
+from masip.cli_options import DEFAULT_WAREHOUSE, output_folder
 
 
 @click.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=folder, required=True,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, required=True,
               help="Folder for the report (HTML, charts, published CSVs, summary JSON).")
 @click.option("--warehouse", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_WAREHOUSE,
               show_default=True, help="Built warehouse to evaluate (opened read-only).")
