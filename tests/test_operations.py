@@ -411,6 +411,8 @@ def test_a_full_or_read_only_output_folder_stops_the_run_with_what_to_do(tmp_pat
     assert run.returncode == 2, run.stderr
     _no_traceback(run)
     assert kind in run.stderr and "What to do:" in run.stderr and "unexpected error" not in run.stderr, run.stderr
+    if "ro" in mount:  # a read-only --out is refused before any work: nothing was ingested
+        assert not warehouse.exists()
     again = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
     assert again.returncode == 0, again.stderr  # the disk fixed, the same run completes
 
