@@ -129,7 +129,7 @@ def _secret_from_file(path: Path) -> bytes:
         )
     if not path.is_file():
         raise MissingKeyError(
-            f"{SECRET_FILE_ENV} points at {path}, which is not a regular file (a pipe, a socket or a device). "
+            f"{SECRET_FILE_ENV} points at {path}, which is not a regular file (a FIFO, a socket or a device). "
             "Point it at the partnership key file, or create one with `masip keygen --out FILE`."
         )
     return secret_bytes(path.read_bytes())
