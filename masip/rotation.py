@@ -81,8 +81,8 @@ def _carry_decisions(current: Vault, side: Vault) -> None:
 def _decrypted(archive: LandingArchive, vault: Vault) -> Iterator[tuple[Path, list]]:
     """The landing copies decrypted into the vault's owner-only :attr:`~connectors.vault.Vault.plain_drops_dir`,
     deleted when the block ends, also on SIGTERM (what ``kill``, ``timeout`` and systemd send). Killed outright
-    (SIGKILL), the folder stays where the next run or rotation deletes it and says so; in the system's temporary
-    folder, as before 2026-12-05, it stayed for good (outside audit 5)."""
+    (SIGKILL), the folder stays where the next rotation deletes it, or the next run, which says so; in the
+    system's temporary folder, as before 2026-12-05, it stayed for good (outside audit 5)."""
     vault.remove_leftovers()
     plain = vault.plain_drops_dir
     plain.mkdir(mode=0o700, parents=True)
