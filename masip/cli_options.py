@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from masip.warehouse import warehouse_file
+
 DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
 VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
 
@@ -63,5 +65,4 @@ def file_in_folder(ctx: click.Context | None, param: click.Parameter | None, val
     if value.is_dir():
         raise click.BadParameter(f"{value} is a folder. What to do: pass a file in it, e.g. {value / 'masip.duckdb'}")
     folder(ctx, param, value.parent)
-    # a symbolic link is followed: a publication replaces the file it names, not the link (outside audit 5)
-    return Path(os.path.realpath(value))
+    return warehouse_file(value)

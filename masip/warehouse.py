@@ -104,9 +104,10 @@ def replace_database(source: Path, target: Path) -> None:
     os.replace(source, target)
 
 
-def lock_key(warehouse: Path) -> Path:
-    """The warehouse file the lock guards: links followed, so two names of one file (a symbolic link, a relative
-    path) take one lock (outside audit 5: a run through an alias ran beside the first)."""
+def warehouse_file(warehouse: Path) -> Path:
+    """The file a warehouse path names, links followed: what is locked, built beside and replaced at publication.
+    Two names of one file (a symbolic link, a relative path) are one warehouse (outside audit 5: a run through a
+    link ran beside the first, and publication replaced the link with a file)."""
     return Path(os.path.realpath(warehouse))
 
 
@@ -126,7 +127,7 @@ def _not_writable(warehouse: Path, what: Path) -> WarehouseNotWritable:
 @contextmanager
 def warehouse_lock(warehouse: Path, stage: str) -> Iterator[None]:
     """Hold ``<warehouse>.lock`` for the duration; raise :class:`WarehouseBusy` at once if another process has it."""
-    key = lock_key(warehouse)
+    key = warehouse_file(warehouse)
     if os.environ.get(LOCK_HOLDER_ENV) == f"{os.getppid()}:{key}":  # the parent holds it for this child
         yield
         return
@@ -167,7 +168,7 @@ def child_lock_env(warehouse: Path) -> dict[str, str]:
 
     Empty when this process does not hold it: the child then takes the lock itself.
     """
-    key = lock_key(warehouse)
+    key = warehouse_file(warehouse)
     return {LOCK_HOLDER_ENV: f"{os.getpid()}:{key}"} if key in _held else {}
 
 

@@ -324,10 +324,7 @@ def test_a_read_only_warehouse_folder_is_reported_before_anything_is_written(loa
     _rejected_drop(landing)  # a new drop ingest would record
     before = {p.name: _sha(p) for p in warehouse.parent.iterdir() if p.is_file()}
     # The command runs in its own mount namespace where the warehouse folder is a read-only bind mount.
-    read_only = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(warehouse.parent)]
-    probe = subprocess.run([*read_only, "true"], capture_output=True, check=False)
-    if shutil.which("unshare") is None or probe.returncode != 0:
-        pytest.skip("needs unshare -m and mount (root in a container) to make a read-only folder")
+    read_only = _in_mount(warehouse.parent, '--bind -o ro "$0" "$0"')
     run = subprocess.run(
         [*read_only, *MASIP, "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "o")],
         cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300, check=False,

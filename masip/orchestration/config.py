@@ -19,6 +19,7 @@ from masip import alerts
 from masip.cli import DEFAULT_OUT
 from masip.cli_options import DEFAULT_WAREHOUSE
 from masip.orchestration.errors import RunConfigError
+from masip.warehouse import warehouse_file
 
 LANDING_ENV = "MASIP_LANDING_DIR"
 WAREHOUSE_ENV = "MASIP_WAREHOUSE"
@@ -150,8 +151,7 @@ def resolve_run_config(
             as_of = date.fromisoformat(as_of_text)
         except ValueError:
             raise RunConfigError(f"as_of={as_of_text!r} is not a date; use YYYY-MM-DD") from None
-    # a symbolic link to the warehouse is followed: a publication replaces the file, not the link
-    return RunConfig(Path(input_dir) if input_dir else None, Path(os.path.realpath(warehouse)), Path(out_dir), as_of)
+    return RunConfig(Path(input_dir) if input_dir else None, warehouse_file(Path(warehouse)), Path(out_dir), as_of)
 
 
 def run_report_dir(out_dir: Path, dag_id: str, run_id: str) -> Path:
