@@ -496,8 +496,8 @@ def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest
      (2_800_000, 1_000_000, 2), (2_800_000, 2_800_000, 2), (5_000_000, 400_000, 2), (1_000, 1_000, 1)],
 )
 def test_an_incremental_pass_is_chunked_by_its_share_of_the_pairs(records, changed, chunks):
-    """A weekly delta of a national year is one chunk (each chunk pair repeats the blocking join over all
-    records); a pass holds no more pairs per chunk pair than a full pass, and never takes more chunks."""
+    """A weekly delta of a national year is one chunk (each chunk pair copies its records out of all
+    of them); a pass holds no more pairs per chunk pair than a full pass, and never takes more chunks."""
     from masip.linkage import scorer
 
     assert scorer.prediction_chunks(records, changed) == chunks
