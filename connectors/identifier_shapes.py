@@ -44,10 +44,12 @@ from __future__ import annotations
 import calendar
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from text_unidecode import unidecode
 
+from connectors.column_rules import mask
 from connectors.normalise import normalise_nhs_number
 
 _SEP = r"[-/._:# ]"
@@ -237,3 +239,69 @@ def references_ok(values: pa.Array) -> pa.Array:
     for check in checks[1:]:
         result = pc.and_(result, check)
     return result
+
+
+#: How a date of birth is written inside a reference, read through its separators (``REF-29-071961``): day, month
+#: and year in the orders agencies write dates, with the year in four digits or two; as (day, month, year)
+#: multipliers of the number the digits make, and how many digits.
+_DATE_SPELLINGS = (
+    ((10**6, 10**4, 1), 8), ((1, 100, 10**4), 8), ((10**4, 10**6, 1), 8),  # ddmmyyyy, yyyymmdd, mmddyyyy
+    ((10**4, 100, 1), 6), ((1, 100, 10**4), 6), ((100, 10**4, 1), 6),  # ddmmyy, yymmdd, mmddyy
+)
+#: A name shorter than this is not looked for in a reference: three and four letters are the agencies' own
+#: prefixes (``HAM-22-8781402`` of a victim called Ham, ``CHS-ORD-8464337`` of one called Ord: 83 rows of the
+#: generator's national year). A word of five letters is refused anyway (:func:`references_ok`): this finds
+#: the name cut by separators (``PE-TER-5``, ``SMI-TH-12``).
+_SHORTEST_NAME = 5
+
+
+def holds_row_identity(references: pa.Array, birth_dates: list[pa.Array], names: list[pa.Array]) -> np.ndarray:
+    """Which references hold a date of birth or a name of a person on their own row.
+
+    The shapes of :func:`references_ok` cannot refuse a serial that is
+    written like a date (``REF-29-071961`` reads as ``ADV-24-011985``, a
+    year's serial), but the row says whose record it is: a reference whose
+    digits, separators removed, hold that person's date of birth in any of
+    :data:`_DATE_SPELLINGS` (:func:`_digit_windows`), or whose letters,
+    separators removed, hold their forename or surname (of
+    :data:`_SHORTEST_NAME` letters or more), carries an identifier.
+    ``birth_dates``: each date-of-birth column of the row (date32, every
+    reading of it); ``names``: each normalised name column (upper-case
+    letters), one value per row in each.
+    """
+    found = np.zeros(len(references), dtype=bool)
+    if not len(references):
+        return found
+    windows = _digit_windows(pc.replace_substring_regex(references, "[^0-9]", ""))
+    for dates in birth_dates:
+        day, month, year = (pc.fill_null(part(dates), -1).to_numpy(zero_copy_only=False).astype(np.int32)
+                            for part in (pc.day, pc.month, pc.year))
+        for (at_day, at_month, at_year), width in _DATE_SPELLINGS:
+            spelled = day * at_day + month * at_month + (year if width == 8 else year % 100) * at_year
+            found |= (windows[width] == np.where(day < 0, -2, spelled)[:, None]).any(axis=1)
+    letters = pc.replace_substring_regex(pc.ascii_upper(references), "[^A-Z]+", "")  # a reference is ASCII
+    # few references have five letters (a word of five is refused): only their rows are read, one by one
+    rows = pa.array(np.flatnonzero(mask(pc.greater_equal(pc.utf8_length(letters), _SHORTEST_NAME))), pa.int64())
+    for name in names:
+        for row, text, wanted in zip(rows.to_pylist(), letters.take(rows).to_pylist(), name.take(rows).to_pylist()):
+            found[row] |= wanted is not None and len(wanted) >= _SHORTEST_NAME and wanted in text
+    return found
+
+
+def _digit_windows(digits: pa.Array) -> dict[int, np.ndarray]:
+    """The numbers a reference's digits make, one column per starting position: for 8, every run of eight
+    consecutive digits; for 6, all of them when there are exactly six (a six-digit run inside a longer serial
+    matches a date of birth by chance one row in tens of thousands); -1 where there is no such run."""
+    lengths = pc.utf8_length(pc.fill_null(digits, "")).to_numpy(zero_copy_only=False)
+    longest = max(int(lengths.max()), 8)
+    padded = pc.utf8_rpad(pc.fill_null(digits, ""), longest, "/")  # "/" is the character before "0"
+    values = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(digits) * longest).reshape(-1, longest)
+    values = values.astype(np.int32) - ord("0")  # eight digits fit in 32 bits
+    eight = np.zeros((len(digits), longest - 7), dtype=np.int32)
+    for k in range(8):
+        eight = eight * 10 + values[:, k : k + longest - 7]
+    six = values[:, :6] @ (10 ** np.arange(5, -1, -1, dtype=np.int32))
+    return {
+        8: np.where(lengths[:, None] >= np.arange(8, longest + 1), eight, -1),
+        6: np.where(lengths == 6, six, -1)[:, None],
+    }

@@ -49,7 +49,11 @@ from connectors.contracts import (
     latest_plausible_date,
 )
 from connectors.csv_columns import CsvColumns, read_columns
-from connectors.identifier_shapes import could_hold_identifier, references_ok
+from connectors.identifier_shapes import (
+    could_hold_identifier,
+    holds_row_identity,
+    references_ok,
+)
 from connectors.manifest import DropRejected, Manifest
 from connectors.normalise import (
     date_parser,
@@ -386,9 +390,12 @@ class TableReader:
         roles = self.persons.check(cells, count, report)
         warned.extend(fault for role in roles for fault in role.warnings)
         births = [birth for role in roles for birth in role.birth_dates]
+        names = [role.values[name] for role in roles for name in ("forename", "surname")]
         for column in checked:
             if births and column.type in (ColumnType.DATE, ColumnType.DATETIME):
                 typed[column.name] = _birth_dates_withheld(column, typed[column.name], births, report)
+            if roles and column.type is ColumnType.REFERENCE:
+                typed[column.name] = _identities_withheld(column, typed[column.name], births, names, report)
 
         record_refs = typed[contract.ref_column]
         for fault in warned:
@@ -444,6 +451,20 @@ def _birth_dates_withheld(
         return values
     report(column, Fault(same, "implausible_date", f"{column.name}: {WITHHELD} is the date of birth of a person on the row"))
     return pc.if_else(pa.array(same), pa.scalar(None, values.type), values)
+
+
+def _identities_withheld(
+    column: Column, values: pa.Array, births: list[pa.Array], names: list[pa.Array],
+    report: Callable[[Column, Fault], None],
+) -> pa.Array:
+    """``values`` (a reference column) without the references that hold a date of birth or a name of a person on
+    their own row (:func:`holds_row_identity`), withheld like any other invalid reference."""
+    held = holds_row_identity(values, births, names)
+    if not held.any():
+        return values
+    report(column, Fault(held, "invalid_reference",
+                         f"{column.name}: {WITHHELD} holds the date of birth or a name of a person on its row"))
+    return pc.if_else(pa.array(held), STRING_NULL, values)
 
 
 def _repeats(columns: list[pa.Array], key: int) -> np.ndarray:

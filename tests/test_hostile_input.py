@@ -334,6 +334,44 @@ def test_a_date_of_birth_in_another_format_is_still_withheld_from_an_event_date(
     assert "1961" not in run.operator_text()
 
 
+#: References that read as an agency's serial but hold the date of birth (21 October 1979) or a name of a
+#: person on their own row: day, month, year in any order, cut by separators; a name of five letters cut in two.
+OWN_ROW_REFERENCES = [
+    ("REF-21-101979", {}), ("REF-211079", {}), ("CR-10-211979", {}), ("AB-791021", {}), ("ADV-2-1101979", {}),
+    ("PE-TER-5", {"suspect_forename": "Peter"}), ("SMI-TH-12", {"victim_surname": "Smith"}),
+]
+
+
+@pytest.mark.parametrize(("reference", "names"), OWN_ROW_REFERENCES)
+def test_a_reference_holding_its_own_rows_date_of_birth_or_name_is_withheld(tmp_path, reference, names):
+    """The shapes of a reference cannot tell ``REF-21-101979`` from a year's serial (``ADV-24-011985``), but its
+    row can: a record reference holding the date of birth or a name of a person on the row quarantines the row,
+    an optional reference is set to null."""
+    digits = "".join(c for c in reference if c.isdigit())
+    hostile = {**base_row("crimes"), **names, "crime_ref": reference}
+    cited = {**base_row("cases"), "police_crime_ref": reference, **{k.replace("victim_", "client_"): v
+                                                                      for k, v in names.items() if "victim_" in k}}
+    if "suspect_forename" in names:
+        cited["perpetrator_forename"] = names["suspect_forename"]
+    run, [crimes] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [hostile, base_row("crimes", "b")]))
+    [(_, _, ref, rule, detail)] = _quarantine(run)
+    assert (ref, rule) == (None, "invalid_reference") and WITHHELD in detail and "date of birth or a name" in detail
+    assert crimes.files[0].rows_loaded == 1 and (len(digits) < 6 or digits not in run.operator_text())
+    run, [cases] = _ingest(tmp_path / "cases", lambda landing: _drop(landing, "cases", [cited]))
+    assert cases.files[0].rows_loaded == 1 and cases.files[0].warnings == 1
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        assert con.execute("select police_crime_ref from raw.cases").fetchall() == [(None,)]
+
+
+def test_a_serial_that_reads_as_someone_elses_date_of_birth_or_name_is_kept(tmp_path):
+    """The rule reads a reference against its own row only: serials that spell another day, or another name, load;
+    and a name of three or four letters is an agency's prefix (``HAM-22-…`` of a victim called Ham)."""
+    serials = ["ADV-24-011985", "REF-240185", "CR-01-241985", "PE-TER-5", "REF-2110-7919", "HAM-22-8781402"]
+    rows = [{**base_row("crimes"), "crime_ref": serial, "victim_surname": "Ham"} for serial in serials]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows))
+    assert drop.files[0].rows_loaded == len(serials) and _quarantine(run) == []
+
+
 def test_every_value_set_to_null_says_where_it_was_and_why(tmp_path):
     """A warning is a value set to null (or a code dropped from a set): each has a row in ops.warnings with its
     file, line, record reference, rule and column, the value withheld, as the quarantine has for a row."""
