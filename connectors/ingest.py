@@ -51,6 +51,7 @@ from connectors.manifest import (
 from connectors.normalise import normalise_force
 from connectors.profiles import Profiles, load_profiles
 from connectors.raw_schema import (
+    LOADED_BEFORE,
     OPS_TABLES,
     PERSON_RECORD_COLUMNS,
     PERSON_ROLE_COLUMNS,
@@ -192,6 +193,7 @@ class _DropRead:
     manifest: Manifest | None
     files: list[_FileLoad] | None = None
     rejection: str | None = None
+    is_changed_copy: bool = False  # rejected as a changed copy of a delivery already loaded
 
 
 def ingest_workers() -> int:
@@ -224,8 +226,8 @@ def _parts(drop_dir: Path, workers: int, loaded: Iterable[str] = ()) -> int:
     return max(1, min(workers, sum(f.rows for f in manifest.files) // MIN_PART_ROWS))
 
 
-#: How the rejection of a copy whose manifest was loaded (under any name) begins; see :func:`_check_unchanged`.
-LOADED_BEFORE = "its manifest.json was loaded before"
+class ChangedCopyRejected(DropRejected):
+    """A copy of a delivery already loaded whose files no longer match its manifest (:func:`_check_unchanged`)."""
 
 
 def _check_unchanged(manifest: Manifest, loaded_as: str) -> None:
@@ -239,7 +241,7 @@ def _check_unchanged(manifest: Manifest, loaded_as: str) -> None:
     try:
         check_drop_files(manifest)
     except DropRejected as mismatch:
-        raise DropRejected(
+        raise ChangedCopyRejected(
             f"{LOADED_BEFORE} (as {loaded_as}), but its files no longer match it "
             f"({mismatch.problem}). The rows loaded before stay; nothing of this copy was loaded. What to do: a "
             "correction must come as a new drop with its own manifest.json; restore this copy's files as they were "
@@ -322,12 +324,10 @@ class Ingestor:
             self._loaded = {}
             for name, sha in sorted(loaded):
                 self._loaded.setdefault(sha, name)
-            self._rejected_unloaded = {
-                (name, sha) for name, sha in con.execute(
-                    "select drop_name, drop_sha256 from ops.rejected_drops where drop_sha256 is not null "
-                    "and not starts_with(reason, ?)", [LOADED_BEFORE]
-                ).fetchall()
-            }
+            self._rejected_unloaded = set(con.execute(
+                "select drop_name, drop_sha256 from ops.rejected_drops where drop_sha256 is not null "
+                "and not is_changed_copy"
+            ).fetchall())
             with self.vault.open_records() as vault_con:
                 self.vault.check_key_version(vault_con, self.keyring.key_version)
                 reads = self._read_all(drops)
@@ -390,7 +390,8 @@ class Ingestor:
                 return _DropRead(manifest)
             return _DropRead(manifest, files=self._read_drop(manifest, part))
         except DropRejected as rejection:
-            return _DropRead(manifest, rejection=rejection.reason)
+            return _DropRead(manifest, rejection=rejection.reason,
+                             is_changed_copy=isinstance(rejection, ChangedCopyRejected))
         except Exception as error:  # noqa: BLE001 - one broken drop must not stop the others' week
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
@@ -406,7 +407,7 @@ class Ingestor:
     ) -> DropOutcome:
         manifest = read.manifest
         if read.rejection is not None:
-            self._record_rejection(con, drop_dir, manifest, read.rejection)
+            self._record_rejection(con, drop_dir, manifest, read.rejection, read.is_changed_copy)
             return DropOutcome(drop_dir.name, self._source_of(drop_dir), "rejected", read.rejection)
         assert manifest is not None
         loaded_as = self._loaded.get(manifest.sha256)
@@ -498,15 +499,20 @@ class Ingestor:
             con.execute("rollback")
             raise
 
-    def _record_rejection(self, con: duckdb.DuckDBPyConnection, drop_dir: Path, manifest: Manifest | None, reason: str) -> None:
+    def _record_rejection(
+        self, con: duckdb.DuckDBPyConnection, drop_dir: Path, manifest: Manifest | None, reason: str,
+        is_changed_copy: bool = False,
+    ) -> None:
         sha = manifest.sha256 if manifest else None
         con.execute(
             "delete from ops.rejected_drops where drop_name = ? and drop_sha256 is not distinct from ? and reason = ?",
             [drop_dir.name, sha, reason],
         )
         con.execute(
-            "insert into ops.rejected_drops values (?, ?, ?, ?, ?)",
-            [self._source_of(drop_dir), drop_dir.name, sha, manifest.extract_date if manifest else None, reason],
+            "insert into ops.rejected_drops (source_id, drop_name, drop_sha256, extract_date, reason, is_changed_copy) "
+            "values (?, ?, ?, ?, ?, ?)",
+            [self._source_of(drop_dir), drop_dir.name, sha, manifest.extract_date if manifest else None, reason,
+             is_changed_copy],
         )
 
 

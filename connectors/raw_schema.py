@@ -82,6 +82,9 @@ FLAGGED_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rule", "varchar"),
     ("detail", "varchar"),
 )
+#: How the rejection of a changed copy of a delivery already loaded begins (``connectors.ingest``).
+LOADED_BEFORE = "its manifest.json was loaded before"
+
 OPS_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "loaded_drops": (
         ("drop_name", "varchar"),
@@ -98,6 +101,8 @@ OPS_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("drop_sha256", "varchar"),
         ("extract_date", "date"),
         ("reason", "varchar"),
+        # rejected as a changed copy of a delivery already loaded (its manifest's sha256), not before it loaded
+        ("is_changed_copy", "boolean"),
     ),
     # one row per row quarantined, and per value set to null as a warning: where, and which rule (value withheld)
     "quarantine": FLAGGED_ROW_COLUMNS,
@@ -156,3 +161,9 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         _create(con, f"ops.{name}", columns)
     # warehouses from before load_seq: their drops count as loaded before any numbered one
     con.execute("alter table ops.loaded_drops add column if not exists load_seq bigint")
+    # warehouses from before is_changed_copy: their rejections said so only in the reason's first words
+    con.execute("alter table ops.rejected_drops add column if not exists is_changed_copy boolean")
+    con.execute(
+        "update ops.rejected_drops set is_changed_copy = starts_with(reason, ?) where is_changed_copy is null",
+        [LOADED_BEFORE],
+    )

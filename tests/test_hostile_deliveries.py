@@ -181,9 +181,28 @@ def test_a_copy_cut_short_then_re_delivered_intact_is_a_copy_of_the_loaded_deliv
         outcome = _outcome(run)
         assert outcome.status == "already_loaded", outcome.reason
         assert f"already loaded as {POLICE}_redelivery" in outcome.reason and "Remove this copy" in outcome.reason
-        assert _count(run, "select count(*) from ops.rejected_drops where drop_name = ?", POLICE) == 1
+        assert _count(run, "select count(*) from ops.rejected_drops where drop_name = ? and not is_changed_copy",
+                      POLICE) == 1
         facts = _warehouse_facts(run.warehouse, tmp_path / "no-archive")
         assert [r["drop_name"] for r in facts["rejected_drops_outstanding"]] == []
+
+
+def test_a_warehouse_from_before_the_changed_copy_column_keeps_what_its_rejections_said(tmp_path):
+    """Rejections recorded before ``ops.rejected_drops.is_changed_copy`` said so only in their reason: the column
+    is added and filled from it once, so a changed copy rejected then is still checked, not skipped."""
+    import duckdb
+
+    from connectors.raw_schema import LOADED_BEFORE, create_raw_schema
+
+    with duckdb.connect(str(tmp_path / "old.duckdb")) as con:
+        create_raw_schema(con)
+        con.execute("alter table ops.rejected_drops drop column is_changed_copy")
+        con.execute("insert into ops.rejected_drops values ('police-met', 'a', 'sha-a', null, ?), "
+                    "('police-met', 'b', 'sha-b', null, 'checksum mismatch')", [f"{LOADED_BEFORE} (as x), but"])
+        create_raw_schema(con)
+        create_raw_schema(con)  # once: a later run changes nothing
+        assert con.execute("select drop_name, is_changed_copy from ops.rejected_drops order by 1").fetchall() == [
+            ("a", True), ("b", False)]
 
 
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
@@ -204,7 +223,8 @@ def test_files_changed_under_a_loaded_manifest_reject_the_copy_not_skip_it(tmp_p
         assert "new drop with its own manifest.json" in outcome.reason
         assert _outcome(run, GOOD).status == "already_loaded"
         assert _count(run, "select count(*) from raw.crimes") == crimes  # the rows loaded before stay
-        assert _count(run, "select count(*) from ops.rejected_drops where drop_name = ?", changed) == 1
+        assert _count(run, "select count(*) from ops.rejected_drops where drop_name = ? and is_changed_copy",
+                      changed) == 1
     assert _count(run, "select count(*) from raw.crimes where crime_ref like '%-added'") == 0
 
 
