@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 from dataclasses import dataclass
 
 USAGE = 2
@@ -63,6 +64,13 @@ def _database_failure(error: BaseException, stage: str) -> OperatorMessage | Non
             USAGE,
         )
     return None
+
+
+def killed(process: str, exit_code: int) -> str:
+    """How ``process`` (a child that a negative ``exit_code`` says was killed, so could say nothing) ended, for
+    the start of its operator message."""
+    return (f"{process} was stopped by {signal.Signals(-exit_code).name} (the system's out-of-memory killer, or "
+            "someone killed it)")
 
 
 #: What each stage writes or reads from disk, named for a message about a full, read-only or failing disk.

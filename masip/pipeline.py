@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from connectors.ingest import IngestSummary, ingest_drops
 from connectors.vault import Vault
 from masip.dbt_runner import DbtBuildResult, build_warehouse
 from masip.linkage.stage import run_linkage_process
+from masip.operator_errors import killed
 from masip.publication import record_publication
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
@@ -292,9 +292,8 @@ class IngestProcessError(RuntimeError):
     def __init__(self, exit_code: int) -> None:
         if exit_code < 0:  # killed: it could say nothing
             super().__init__(
-                f"the ingest process was stopped by {signal.Signals(-exit_code).name} (the system's out-of-memory "
-                "killer, or someone killed it). Each drop is loaded whole or not at all, so the drops it finished "
-                "stay loaded. What to do: check the machine's memory (its system log names the killer), then re-run: "
+                f"{killed('the ingest process', exit_code)}. Each drop is loaded whole or not at all, so the drops it "
+                "finished stay loaded. What to do: check the machine's memory (its system log names the killer), then re-run: "
                 "it loads the rest."
             )
         else:

@@ -92,9 +92,12 @@ def _warehouse_facts(warehouse: Path, archive_dir: Path) -> dict[str, Any]:
         ).fetchall()
         rejected = [{"drop_name": d, "source_id": s, "reason": r} for d, s, r, _ in found]
         drops = con.execute("select drop_name, drop_sha256, extract_date from ops.loaded_drops").fetchall()
-        loaded = {name for name, _, _ in drops} | {sha for _, sha, _ in drops}
+        loaded_names, loaded_deliveries = {name for name, _, _ in drops}, {sha for _, sha, _ in drops}
         # outstanding: neither that folder nor its delivery (the same manifest, e.g. an intact re-delivery) loaded
-        unresolved = [r for r, (_, _, _, sha) in zip(rejected, found) if r["drop_name"] not in loaded and sha not in loaded]
+        unresolved = [
+            {"drop_name": d, "source_id": s, "reason": r} for d, s, r, sha in found
+            if d not in loaded_names and sha not in loaded_deliveries
+        ]
         return {
             "warnings": _warnings(drops, len(rejected), archive_dir),
             "marts": _table_counts(con, "marts"),

@@ -39,7 +39,6 @@ import json
 import logging
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -65,6 +64,7 @@ from masip.linkage.backends import DuckDBBackend, memory_capped, spill_folder
 from masip.linkage.review import typed_fields
 from masip.linkage.review_store import load_decisions
 from masip.linkage.state_store import load_state, store_state, stored_build_id
+from masip.operator_errors import killed
 from pseudonymisation.keys import keyless_environment
 
 log = logging.getLogger(__name__)
@@ -291,9 +291,8 @@ def run_linkage_process(warehouse: Path, vault: Vault, retrain: bool = False) ->
     done = subprocess.run(command, env=keyless_environment(), capture_output=True, text=True, check=False)
     if done.returncode < 0:  # killed: it could say nothing
         raise LinkageProcessError(
-            f"the linkage process on {warehouse} was stopped by {signal.Signals(-done.returncode).name} (the "
-            "system's out-of-memory killer, or someone killed it); the published warehouse and linkage state are "
-            "unchanged. What to do: check the machine's memory (its system log names the killer; "
+            f"{killed(f'the linkage process on {warehouse}', done.returncode)}; the published warehouse and "
+            "linkage state are unchanged. What to do: check the machine's memory (its system log names the killer; "
             "MASIP_LINKAGE_MEMORY caps the linkage's database), then re-run the build."
         )
     if done.returncode != 0:
