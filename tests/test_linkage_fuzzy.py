@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import json
 from datetime import date
 from pathlib import Path
 
@@ -33,7 +34,8 @@ from connectors.normalise import (
     normalise_postcode,
     postcode_district,
 )
-from masip.linkage import OUTPUT_COLUMNS, link_person_records
+from masip.linkage import OUTPUT_COLUMNS, fuzzy, link_person_records
+from masip.linkage import comparisons as C
 from masip.linkage.cluster import _dob_pair_compatible, dobs_compatible
 from pseudonymisation.encodings import (
     ENCODING_FIELDS,
@@ -488,6 +490,34 @@ def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest
     assert scorer.prediction_chunks(len(RECORDS)) >= 3
     assert linked["person_id"].duplicated().any()  # there are links to lose
     pd.testing.assert_frame_equal(link_person_records(records_frame(RECORDS), CONTEXT), linked)
+
+
+def test_the_overlap_of_two_token_lists_reads_as_the_earlier_spelling_in_a_level():
+    """``list_has_any`` (fast) against ``len(list_intersect(..)) > 0`` (what models stored before held), as a
+    level's ``case when`` reads them: the same on NULL, empty, disjoint and shared lists."""
+    rows = [([1, 2, 3], [3, 4]), ([1, 2], [5, 6]), ([], [1]), ([], []), (None, [1]), ([1], None), (None, None),
+            ([7, 8, 9], [9, 8, 7])]
+    con = duckdb.connect()
+    con.execute("create table t (a bigint[], b bigint[])")
+    con.executemany("insert into t values (?, ?)", rows)
+    levels = con.execute(
+        "select case when len(list_intersect(a, b)) > 0 then 1 else 0 end, "
+        f"case when {C.DUCKDB.overlap('a', 'b')} then 1 else 0 end from t"
+    ).fetchall()
+    assert [earlier for earlier, _ in levels] == [1, 0, 0, 0, 0, 0, 0, 1]
+    assert [now for _, now in levels] == [earlier for earlier, _ in levels]
+
+
+def test_a_model_stored_with_the_earlier_overlap_is_read_in_this_versions_spelling():
+    current = fuzzy.default_settings(tf=True)
+    stored = json.loads(json.dumps(current).replace(
+        'list_has_any(\\"forename_variant_tokens_l\\", \\"forename_variant_tokens_r\\")',
+        'len(list_intersect(\\"forename_variant_tokens_l\\", \\"forename_variant_tokens_r\\")) > 0',
+    ))
+    assert stored != current  # the earlier spelling is in it
+    model = fuzzy.Model.from_json(fuzzy.Model(stored, trained=True, records=10).to_json())
+    assert model.settings == current
+    assert fuzzy.in_dialect(model.settings, C.SPARK)["sql_dialect"] == "spark"  # and it can still move to Spark
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ Spark the same levels are spelled with backquoted identifiers,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,7 +76,11 @@ class Dialect:
         return self.lists_overlap.format(left=left, right=right)
 
 
-DUCKDB = Dialect("duckdb", '"', "{expr}::integer", "len(list_intersect({left}, {right})) > 0")
+#: DuckDB's overlap is ``list_has_any``, which stops at the first shared element: ``len(list_intersect(..)) > 0``
+#: built the whole intersection, and the nickname level was half the forename comparison's cost (a national
+#: year's sample of a million blocked pairs: 1.9 s against 0.44 s). The two differ only where one list is
+#: NULL (NULL against false), which a level's ``case when`` reads alike.
+DUCKDB = Dialect("duckdb", '"', "{expr}::integer", "list_has_any({left}, {right})")
 SPARK = Dialect("spark", "`", "cast({expr} as int)", "size(array_intersect({left}, {right})) > 0")
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (DUCKDB, SPARK)}
 
@@ -193,6 +198,17 @@ def dice_level(column: str, threshold: float, dialect: Dialect = DUCKDB) -> dict
 
 def list_overlap_level(column: str, label: str, dialect: Dialect = DUCKDB) -> dict[str, Any]:
     return _level(dialect.overlap(*dialect.sides(column)), label)
+
+
+#: DuckDB's earlier spelling of the overlap of two lists, as models stored before it changed hold it.
+_EARLIER_DUCKDB_OVERLAP = re.compile(r'len\(list_intersect\(("[^"]+"), ("[^"]+")\)\) > 0')
+
+
+def current_spelling(sql: str) -> str:
+    """A DuckDB level's SQL as this version renders it: a stored model's earlier spellings replaced by
+    their equivalents (:data:`DUCKDB`), so that a model stored before the change scores as fast and can
+    still be moved to another engine's dialect (:func:`masip.linkage.fuzzy.in_dialect`)."""
+    return _EARLIER_DUCKDB_OVERLAP.sub(lambda m: DUCKDB.overlap(m.group(1), m.group(2)), sql)
 
 
 def comparison(name: str, levels: Sequence[dict[str, Any]], description: str | None = None) -> dict[str, Any]:

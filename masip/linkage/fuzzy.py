@@ -318,8 +318,22 @@ class Model:
 
     @classmethod
     def from_json(cls, text: str) -> Model:
+        """A stored model (:meth:`to_json`), its level SQL in this version's DuckDB spelling."""
         data = json.loads(text)
-        return cls(data["settings"], bool(data["trained"]), data.get("records"))
+        return cls(_respelled(data["settings"]), bool(data["trained"]), data.get("records"))
+
+
+def _respelled(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` (DuckDB's dialect) with each level's SQL as :func:`comparisons.current_spelling` gives it."""
+    if settings.get("sql_dialect", C.DUCKDB.name) != C.DUCKDB.name:
+        return settings
+    comps = [
+        {**comp, "comparison_levels": [
+            {**level, "sql_condition": C.current_spelling(level["sql_condition"])} for level in comp["comparison_levels"]
+        ]}
+        for comp in settings["comparisons"]
+    ]
+    return {**settings, "comparisons": comps}
 
 
 def tf_columns_of(settings: dict[str, Any]) -> list[str]:
