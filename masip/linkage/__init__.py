@@ -376,6 +376,9 @@ def link_for_review(
         with Scorer(recs, frozen.term_frequencies if frozen else None, backend) as scorer:
             # the scorer holds its own copy of the filters: a third of a national year's memory otherwise
             recs.drop(columns=[c for c in fuzzy.BLOOM_BITS if c in recs], inplace=True)
+            # and Arrow's allocator keeps what it frees: about 2 GiB of a national year (the filters, the
+            # prepared batches) would stay in the process through the scoring, beside the scorer's database
+            pa.default_memory_pool().release_unused()
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
             fingerprints = scorer.fingerprints()
             carried = previous_rows(frozen, sorted_keys) if frozen else None
