@@ -122,6 +122,7 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
     from masip.quality import DataQualityError
     from masip.rotation import RotationMismatch
     from masip.spark import SparkRunError
+    from masip.store_swaps import SwapError
     from masip.warehouse import WarehouseDamaged, WarehouseError
     from pseudonymisation.keys import MissingKeyError
     from pseudonymisation.landing import LandingArchiveError
@@ -139,7 +140,7 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
     database = _database_failure(error, stage)
     if database is not None:
         return database
-    if isinstance(error, (DataQualityError, RotationMismatch, SparkRunError)):
+    if isinstance(error, (DataQualityError, RotationMismatch, SparkRunError, SwapError)):
         return OperatorMessage(str(error), DATA)
     if isinstance(error, WarehouseBuildError):
         return OperatorMessage(_dbt_failure(error), DATA)

@@ -5,8 +5,10 @@ keying them), so rotation rebuilds the warehouse and the linkage vault from
 the encrypted landing copies: decrypt them with the old key into a private
 folder inside the vault (see :func:`_decrypted`), run the whole pipeline under the new key into a side
 warehouse, a side vault and a side archive, check that the linkage result is
-identical to the current one, and only then swap all three into place. If
-anything differs, nothing is swapped.
+identical to the current one, and only then swap all three into place
+(journalled, :mod:`masip.store_swaps`: if this process dies part-way, the next
+one to take the warehouse lock finishes the swaps). If anything differs,
+nothing is swapped.
 
 Weekly builds keep the linkage model they were first trained with, while
 the rebuild trains on everything, so the current warehouse is first relinked
@@ -21,7 +23,6 @@ the rebuild, so the rebuilt linkage applies them as the current one does
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import threading
@@ -35,7 +36,8 @@ import duckdb
 from connectors.ingest import default_archive_dir
 from connectors.vault import Vault
 from masip.pipeline import build_stage, publish_stage, run_pipeline
-from masip.warehouse import replace_database, warehouse_lock
+from masip.store_swaps import Swap, swap_in
+from masip.warehouse import warehouse_file, warehouse_lock, write_out
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
 
@@ -60,13 +62,19 @@ def _linkage(warehouse: Path) -> list[tuple]:
         ).fetchall()
 
 
-def _swap(current: Path, side: Path) -> None:
-    """Put the folder ``side`` in the place of ``current``, then delete the old one."""
-    retired = current.with_name(current.name + ".retired")
-    shutil.rmtree(retired, ignore_errors=True)
-    os.replace(current, retired)
-    os.replace(side, current)
-    shutil.rmtree(retired)
+def rebuilt_path(store: Path) -> Path:
+    """Where rotation rebuilds ``store`` under the new key: ``masip.rotating.duckdb``, ``vault.rotating``."""
+    return store.with_name(f"{store.stem}.rotating{store.suffix}")
+
+
+def rotation_swaps(warehouse: Path, vault: Path, archive_dir: Path) -> list[Swap]:
+    """The rebuilt stores into place, the vault first: ``version_id``s do not depend on the key, so the old
+    warehouse links with the new vault if the swaps stop there (until the next writer finishes them)."""
+    return [
+        Swap.folder(vault, rebuilt_path(vault)),
+        Swap.database(warehouse, rebuilt_path(warehouse)),
+        Swap.folder(archive_dir, rebuilt_path(archive_dir)),
+    ]
 
 
 def _carry_decisions(current: Vault, side: Vault) -> None:
@@ -110,17 +118,14 @@ def rotate_key(
     Holds the warehouse lock throughout (:mod:`masip.warehouse`): no run can write it meanwhile.
     """
     with warehouse_lock(warehouse, "rotate-key"):
-        return _rotate(warehouse, old, new, out_dir, archive_dir or default_archive_dir(warehouse), vault_dir)
+        archive_dir = archive_dir or default_archive_dir(warehouse)
+        vault = Vault.for_warehouse(warehouse, vault_dir).directory
+        return _rotate(warehouse_file(warehouse), old, new, out_dir, archive_dir, vault)
 
 
-def _rotate(
-    warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path, vault_dir: Path | None
-) -> RotationResult:
+def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path, vault: Path) -> RotationResult:
     archive = LandingArchive(archive_dir, old)
-    vault = Vault.for_warehouse(warehouse, vault_dir).directory
-    side_warehouse = warehouse.with_name(f"{warehouse.stem}.rotating{warehouse.suffix}")
-    side_archive = archive_dir.with_name(archive_dir.name + ".rotating")
-    side_vault = vault.with_name(vault.name + ".rotating")
+    side_warehouse, side_archive, side_vault = rebuilt_path(warehouse), rebuilt_path(archive_dir), rebuilt_path(vault)
     side_warehouse.unlink(missing_ok=True)
     shutil.rmtree(side_archive, ignore_errors=True)
     shutil.rmtree(side_vault, ignore_errors=True)
@@ -140,9 +145,13 @@ def _rotate(
             f"the rebuilt warehouse links {changed} record roles differently; nothing was swapped. "
             f"Inspect {side_warehouse} against {warehouse}."
         )
-    # The vault first. version_ids do not depend on the key, so if a crash stops the swap here the old warehouse
-    # links with the new vault (the new key is then the one to configure) and its next build retrains the model.
-    _swap(vault, side_vault)
-    replace_database(side_warehouse, warehouse)
-    _swap(archive_dir, side_archive)
+    write_out(side_warehouse)
+    swap_in(
+        warehouse,
+        rotation_swaps(warehouse, vault, archive_dir),
+        purpose=f"the warehouse, linkage vault and landing archive rebuilt under key version {new.key_version} by "
+        "`masip rotate-key`",
+        what_to_do=f"the partnership key is now {new.key_version}: point MASIP_SECRET_FILE at its key file and "
+        "destroy the old key (a run with the old key stops and says so).",
+    )
     return RotationResult(old.key_version, new.key_version, len(drops), len(after))

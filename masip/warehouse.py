@@ -25,6 +25,7 @@ Every error says what happened, which file, and what to do; none quotes data.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import time
@@ -34,6 +35,8 @@ from pathlib import Path
 
 import duckdb
 
+from masip.store_swaps import finish_swaps
+
 LOCK_SUFFIX = ".lock"
 #: Set by a process that holds a warehouse's lock for the child process it runs a stage in (``masip run``'s
 #: ingest child): ``<parent pid>:<warehouse>``. The child then works under its parent's lock.
@@ -42,6 +45,8 @@ LOCK_HOLDER_ENV = "MASIP_WAREHOUSE_LOCK_HOLDER"
 #: least every block in use (free blocks at the end are trimmed); a file shorter than that was cut short
 #: (copy or disk full) even if its catalog still opens.
 DUCKDB_HEADER_BYTES = 3 * 4096
+
+log = logging.getLogger(__name__)
 
 #: Locks this process holds: warehouse (absolute path) -> nesting depth.
 _held: dict[Path, int] = {}
@@ -157,6 +162,8 @@ def warehouse_lock(warehouse: Path, stage: str) -> Iterator[None]:
     os.write(fd, f"{stage}, process {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}".encode("ascii"))
     _held[key] = 1
     try:
+        if finished := finish_swaps(key):  # a rotation killed while swapping its stores into place
+            log.warning(finished)
         yield
     finally:
         del _held[key]

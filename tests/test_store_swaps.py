@@ -1,0 +1,133 @@
+"""A key rotation killed while it swaps its rebuilt stores into place is finished by the next writer.
+
+Before the journal, a kill between the two renames of a folder swap left the
+vault (or the landing archive) under no name of its own, and a kill between
+two swaps left new-key stores beside an old-key archive (review of
+2026-12-05). Here the swaps of :func:`masip.rotation.rotation_swaps` stop
+after every possible number of steps, on real folders and real DuckDB files,
+and the next holder of the warehouse lock must end with every store the
+rebuilt one and nothing left beside them; then the same on a real partnership
+with the ``masip`` command.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from masip.rotation import rebuilt_path, rotation_swaps
+from masip.store_swaps import SwapError, journal_path, swap_steps, write_journal
+from masip.warehouse import warehouse_lock
+from tests.test_operations import KEY_B, _good_drop, masip
+
+STORES = ("masip.duckdb", "vault", "landing_archive")
+
+
+def _stores(root: Path, *, stale_retired: bool) -> Path:
+    """A warehouse, a vault and an archive marked "old", each with its rebuilt ".rotating" twin marked "new"."""
+    for name, mark in itertools.product(STORES, ("old", "new")):
+        path = root / name if mark == "old" else rebuilt_path(root / name)
+        if name.endswith(".duckdb"):
+            with duckdb.connect(str(path)) as con:
+                con.execute("create table mark as select ? as key", [mark])
+        else:
+            path.mkdir()
+            (path / "records.duckdb").write_text(mark)
+    if stale_retired:  # left by a crash before the journal existed
+        (root / "vault.retired").mkdir()
+        (root / "vault.retired" / "records.duckdb").write_text("older")
+    return root / "masip.duckdb"
+
+
+def _marks(root: Path) -> dict[str, str]:
+    with duckdb.connect(str(root / "masip.duckdb"), read_only=True) as con:
+        marks = {"masip.duckdb": con.execute("select key from mark").fetchone()[0]}
+    return marks | {name: (root / name / "records.duckdb").read_text() for name in STORES[1:]}
+
+
+def _journal(warehouse: Path) -> Path:
+    return write_journal(
+        warehouse, rotation_swaps(warehouse, warehouse.parent / "vault", warehouse.parent / "landing_archive"),
+        purpose="the test stores", what_to_do="nothing.",
+    )
+
+
+def _step_count(root: Path, stale_retired: bool) -> int:
+    root.mkdir()
+    warehouse = _stores(root, stale_retired=stale_retired)
+    _journal(warehouse)
+    return sum(1 for _ in swap_steps(warehouse))
+
+
+@pytest.mark.parametrize("stale_retired", [False, True])
+def test_swaps_stopped_after_any_step_are_finished_by_the_next_holder_of_the_lock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, stale_retired: bool,
+):
+    steps = _step_count(tmp_path / "all-steps", stale_retired)
+    assert steps == 7 + stale_retired  # two renames and a deletion per folder, one rename for the file
+    for done in range(steps + 1):
+        root = tmp_path / f"stopped-after-{done}"
+        root.mkdir()
+        warehouse = _stores(root, stale_retired=stale_retired)
+        _journal(warehouse)
+        for _ in itertools.islice(swap_steps(warehouse), done):  # the process dies here: no code runs after it
+            pass
+        caplog.clear()
+        with caplog.at_level(logging.WARNING), warehouse_lock(warehouse, "run"):
+            assert _marks(root) == dict.fromkeys(STORES, "new"), f"stopped after {done} steps"
+        assert sorted(p.name for p in root.iterdir()) == sorted([*STORES, "masip.duckdb.lock"])
+        assert "finished swapping the test stores into place" in caplog.text and "What to do: nothing." in caplog.text
+        with caplog.at_level(logging.WARNING), warehouse_lock(warehouse, "run"):
+            pass
+        assert caplog.text.count("finished swapping") == 1  # the journal went with the swaps
+
+
+def test_a_store_missing_under_both_names_stops_the_lock_with_what_to_do(tmp_path: Path):
+    warehouse = _stores(tmp_path, stale_retired=False)
+    _journal(warehouse)
+    shutil.rmtree(tmp_path / "vault.rotating")
+    shutil.move(tmp_path / "vault", tmp_path / "vault.retired")
+    with pytest.raises(SwapError, match=r"neither .*vault nor its replacement .* What to do: restore vault"), \
+            warehouse_lock(warehouse, "run"):
+        pass
+    assert journal_path(warehouse).exists()  # nothing guessed: the operator decides
+    assert (tmp_path / "vault.retired").exists()
+
+
+def test_a_partnership_whose_rotation_died_between_renames_is_finished_by_the_next_run(tmp_path: Path):
+    """Real stores: a partnership built under key A, rebuilt under key B as rotation would, and the swaps stopped
+    with the vault moved aside and its replacement not yet in (the worst point before). The next run, still on
+    key A, finishes the swaps, then stops because the stores are now under key B; a run with key B loads nothing
+    new and links as before."""
+    landing, out = tmp_path / "landing", tmp_path / "out"
+    _good_drop(landing)
+    warehouse, rebuilt = tmp_path / "w" / "masip.duckdb", tmp_path / "b" / "masip.duckdb"
+    assert masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)).returncode == 0
+    assert masip("run", "--input", str(landing), "--warehouse", str(rebuilt), "--out", str(out),
+                 secret=KEY_B).returncode == 0
+    for name in STORES:
+        side = name.replace(".duckdb", ".rotating.duckdb") if name.endswith(".duckdb") else f"{name}.rotating"
+        shutil.move(rebuilt.parent / name, warehouse.parent / side)
+    _journal(warehouse)
+    steps = swap_steps(warehouse)
+    next(steps)  # vault -> vault.retired; the process dies before vault.rotating -> vault
+    assert not (warehouse.parent / "vault").exists()
+
+    old_key = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert old_key.returncode == 2, old_key.stderr
+    assert "finished swapping the test stores into place" in old_key.stderr
+    assert "the linkage vault holds tokens made with key" in old_key.stderr
+    assert "Traceback" not in old_key.stderr
+    assert sorted(p.name for p in warehouse.parent.iterdir() if "rotating" in p.name or "retired" in p.name) == []
+
+    new_key = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out), secret=KEY_B)
+    assert new_key.returncode == 0, new_key.stderr
+    assert "finished swapping" not in new_key.stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from ops.loaded_drops").fetchone() == (1,)
+        assert con.execute("select count(*) from marts.person_xref").fetchone()[0] > 0
