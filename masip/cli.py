@@ -33,9 +33,12 @@ from masip.evaluation.cli import evaluate
 from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import (
     SECRET_ENV,
+    SECRET_FD_ENV,
     SECRET_FILE_ENV,
+    forget_piped_secret,
     generate_secret,
     load_keyring,
+    secret_in_a_pipe,
     without_secret,
 )
 
@@ -333,6 +336,7 @@ def _use_demo_key(key_file: Path) -> None:
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(generate_secret() + "\n", encoding="ascii")
         key_file.chmod(0o600)
+    forget_piped_secret()
     os.environ.pop(SECRET_ENV, None)
     os.environ[SECRET_FILE_ENV] = str(key_file)
     banner = (f"DEMO: a THROWAWAY key is used ({key_file}), never a partnership key. Never use it for real data: "
@@ -345,5 +349,29 @@ main.add_command(evaluate)
 main.add_command(review)
 main.add_command(explain_person_command)
 
-if __name__ == "__main__":
+
+def entry() -> None:
+    """The ``masip`` command: :func:`main`, started again first without ``MASIP_SECRET`` in its environment block.
+
+    A process keeps the environment it was started with in ``/proc/<pid>/environ`` for as long as it runs, and
+    removing a variable from ``os.environ`` does not change that copy: ``masip run`` builds the marts, and
+    ``masip casepack`` reads them, for minutes. So the command executes itself again at once (same process, same
+    arguments and interpreter options) with the secret moved into a pipe that only the commands that load the
+    key get (``run`` hands it to its ingest child) and the others never see.
+    """
+    secret = os.environ.get(SECRET_ENV)
+    if secret:
+        environment = {name: value for name, value in os.environ.items() if name != SECRET_ENV}
+        if _subcommand(sys.argv[1:]) in _KEYED_COMMANDS:
+            environment[SECRET_FD_ENV] = str(secret_in_a_pipe(secret))
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environment)
     main()
+
+
+def _subcommand(arguments: list[str]) -> str | None:
+    """The command named in ``masip``'s arguments (the first that is not an option of the group: ``--debug``)."""
+    return next((argument for argument in arguments if not argument.startswith("-")), None)
+
+
+if __name__ == "__main__":
+    entry()

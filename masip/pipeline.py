@@ -46,7 +46,7 @@ from masip.warehouse import (
     replace_database,
     warehouse_lock,
 )
-from pseudonymisation.keys import Keyring
+from pseudonymisation.keys import Keyring, piped_secret_fds
 
 STAGE_NOTE = "masip stage: "
 
@@ -313,7 +313,10 @@ def run_ingest_process(input_dir: Path, warehouse: Path, vault_dir: Path | None 
     if vault_dir is not None:
         command += ["--vault", str(vault_dir)]
     environment = {**os.environ, **child_lock_env(warehouse)}
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False, env=environment)
+    # the pipe holding the secret, when `masip` moved it there from its environment (masip.cli.entry)
+    done = subprocess.run(
+        command, stdout=subprocess.PIPE, text=True, check=False, env=environment, pass_fds=piped_secret_fds()
+    )
     if done.returncode != 0:
         raise IngestProcessError(done.returncode)
     summary = IngestSummary.from_dict(json.loads(done.stdout.strip().splitlines()[-1]))

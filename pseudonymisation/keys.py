@@ -9,24 +9,28 @@ this module: objects here print as their key version only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SECRET_ENV = "MASIP_SECRET"
 SECRET_FILE_ENV = "MASIP_SECRET_FILE"
+#: The file descriptor of a pipe holding ``MASIP_SECRET``'s value, which ``masip`` moves there from its
+#: environment at start (:func:`secret_in_a_pipe`).
+SECRET_FD_ENV = "MASIP_SECRET_FD"
 #: The Airflow connection whose *password* holds the partnership secret (``masip.orchestration.keys``).
 PARTNERSHIP_CONN_ID = "masip_partnership"
 #: Every environment variable that can carry the secret or lead to it: Airflow reads a connection from
 #: ``AIRFLOW_CONN_<ID>``.
-SECRET_CARRIERS = (SECRET_ENV, SECRET_FILE_ENV, f"AIRFLOW_CONN_{PARTNERSHIP_CONN_ID.upper()}")
+SECRET_CARRIERS = (SECRET_ENV, SECRET_FILE_ENV, SECRET_FD_ENV, f"AIRFLOW_CONN_{PARTNERSHIP_CONN_ID.upper()}")
 MIN_SECRET_BYTES = 32
 MIN_SECRET_SYMBOLS = 11  # different bytes: 'aaaa…' or 'changeme' repeated is no key; 64 random hex digits show 16 (fewer than 11: p < 1e-9)
 P = ParamSpec("P")
@@ -45,10 +49,12 @@ def without_secret() -> Iterator[None]:
     """The block runs with no variable that can carry the secret in this process's environment, so that nothing
     it starts (dbt, the linkage, Chromium) inherits it: how the build, publication and readers run.
 
-    They are put back after the block, for the tasks ``dag.test()`` runs in one process with the ingest. The
-    environment block a process was started with stays as it was (``/proc/<pid>/environ``): start it with
-    ``MASIP_SECRET_FILE``, a path, rather than ``MASIP_SECRET``, the secret itself.
+    They are put back after the block, for the tasks ``dag.test()`` runs in one process with the ingest; a pipe
+    holding the secret (:func:`secret_in_a_pipe`) is closed for good. The environment block a process was
+    started with stays as it was (``/proc/<pid>/environ``): ``masip`` therefore starts again without
+    ``MASIP_SECRET`` in it (``masip.cli.entry``).
     """
+    forget_piped_secret()
     saved = {name: os.environ.pop(name) for name in SECRET_CARRIERS if name in os.environ}
     try:
         yield
@@ -111,6 +117,46 @@ class Keyring:
     __str__ = __repr__
 
 
+def secret_in_a_pipe(secret: str) -> int:
+    """A pipe holding ``secret``, its read end inherited by programs this process executes: how ``masip`` moves
+    ``MASIP_SECRET`` out of its environment block, which any process of the same user can read for as long as it
+    runs (``/proc/<pid>/environ``), before it starts again. The secret is read once, by the process that loads
+    the key; every other one closes it unread (:func:`forget_piped_secret`)."""
+    read, write = os.pipe()
+    os.write(write, secret.encode())  # a secret is far smaller than a pipe's buffer
+    os.close(write)
+    os.set_inheritable(read, True)
+    return read
+
+
+def piped_secret_fds() -> tuple[int, ...]:
+    """The pipe holding the secret, if this process has one: what a child process that loads the key inherits."""
+    value = os.environ.get(SECRET_FD_ENV, "")
+    return (int(value),) if value.isdigit() else ()
+
+
+def forget_piped_secret() -> None:
+    """Close the pipe holding the secret unread, if there is one: nothing this process runs next can read it."""
+    for fd in piped_secret_fds():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    os.environ.pop(SECRET_FD_ENV, None)
+
+
+def _secret_from_pipe(value: str) -> bytes:
+    try:
+        with os.fdopen(int(value), "rb") as pipe:
+            secret = pipe.read()
+    except (ValueError, OSError):
+        secret = b""
+    if not secret:
+        raise MissingKeyError(
+            f"{SECRET_FD_ENV} names no pipe holding the partnership secret (it is set by `masip` itself, for its "
+            f"own processes). Unset {SECRET_FD_ENV}, set {SECRET_FILE_ENV} to the partnership key file and re-run."
+        )
+    return secret_bytes(secret)
+
+
 def generate_secret() -> str:
     """A new random partnership secret (64 hex characters) for a key file."""
     return os.urandom(32).hex()
@@ -143,7 +189,7 @@ def secret_bytes(secret: str | bytes) -> bytes:
 
 
 def load_keyring(environ: Mapping[str, str] | None = None) -> Keyring:
-    """The keyring from ``MASIP_SECRET`` or the file named by ``MASIP_SECRET_FILE``.
+    """The keyring from ``MASIP_SECRET`` (or the pipe ``masip`` moved it to) or the file named by ``MASIP_SECRET_FILE``.
 
     Refuses clearly when neither is set: there is no built-in or empty key to
     fall back on (SPEC §3.6); and when both are set to different secrets, since
@@ -151,8 +197,8 @@ def load_keyring(environ: Mapping[str, str] | None = None) -> Keyring:
     """
     env = os.environ if environ is None else environ
     from_file = _secret_from_file(Path(env[SECRET_FILE_ENV])) if env.get(SECRET_FILE_ENV) else None
-    if env.get(SECRET_ENV):
-        from_env = secret_bytes(env[SECRET_ENV])
+    if env.get(SECRET_ENV) or env.get(SECRET_FD_ENV):
+        from_env = secret_bytes(env[SECRET_ENV]) if env.get(SECRET_ENV) else _secret_from_pipe(env[SECRET_FD_ENV])
         if from_file is not None and from_file != from_env:
             raise MissingKeyError(
                 f"both {SECRET_ENV} and {SECRET_FILE_ENV} are set, to different secrets: refusing to choose between "

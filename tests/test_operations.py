@@ -535,6 +535,47 @@ def test_an_interrupted_key_rotation_leaves_no_plain_drops_behind(tmp_path: Path
     assert f"deleted {plain}: the landing copies an interrupted key rotation had decrypted there" in run.stderr
 
 
+def _environment_blocks(pid: int) -> dict[int, bytes]:
+    """What /proc shows of the environment each live process of ``pid``'s tree was started with."""
+    blocks, pids = {}, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            blocks[current] = Path(f"/proc/{current}/environ").read_bytes()
+        except OSError:
+            continue
+        pids += _children(current)
+    return blocks
+
+
+def test_a_secret_set_in_the_environment_leaves_the_environment_block_of_every_masip_process(tmp_path: Path):
+    """A process keeps the environment it was started with in /proc/<pid>/environ, whatever it removes from
+    os.environ: `MASIP_SECRET=… masip run` kept the secret there for the whole build, in the process that builds
+    the marts, readable by any process of the same user (review of 2026-12-05). masip now starts again at once
+    without it (the secret moves to a pipe the ingest child reads), so only the first moments of the process, before
+    it has imported anything of the pipeline, show it."""
+    landing, warehouse, out = tmp_path / "landing", tmp_path / "w" / "masip.duckdb", tmp_path / "out"
+    _good_drop(landing)
+    run = subprocess.Popen(
+        [*MASIP, "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)],
+        cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    samples: dict[int, list[bool]] = {}
+    while run.poll() is None:
+        for pid, block in _environment_blocks(run.pid).items():
+            samples.setdefault(pid, []).append(KEY_A.encode() in block)
+        time.sleep(0.005)
+    _, stderr = run.communicate()
+    assert run.returncode == 0, stderr
+    command = samples.pop(run.pid)
+    assert len(command) > 50 and not command[-1], "the secret stayed in the environment block of `masip run`"
+    assert command == sorted(command, reverse=True), "the secret came back into the environment block"
+    assert samples, "no child process (ingest, linkage, dbt's) was seen"
+    assert [pid for pid, seen in samples.items() if any(seen)] == []
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the ingest child had the key
+        assert con.execute("select count(*) from ops.loaded_drops").fetchone() == (1,)
+
+
 def test_a_warehouse_named_through_a_symbolic_link_is_published_in_place_and_locked_as_one(tmp_path: Path):
     """Publication replaced the link with a file, so the real warehouse kept last week's marts; and the lock was
     keyed on the name, so a run through the link ran beside a run on the file (outside audit 5)."""

@@ -6,7 +6,12 @@ import os
 
 import pytest
 
-from pseudonymisation.keys import MissingKeyError, Keyring, load_keyring
+from pseudonymisation.keys import (
+    Keyring,
+    MissingKeyError,
+    load_keyring,
+    secret_in_a_pipe,
+)
 from pseudonymisation.tokens import Tokeniser, tokenisers
 
 SECRET = "0123456789abcdef" * 4
@@ -34,6 +39,16 @@ def test_key_file_and_env_give_the_same_keyring(tmp_path):
     from_env = load_keyring({"MASIP_SECRET": SECRET})
     assert from_file.key_version == from_env.key_version
     assert from_file.purpose_key("token/pnc") == from_env.purpose_key("token/pnc")
+
+
+def test_the_secret_moved_to_a_pipe_gives_the_same_keyring_once():
+    """`masip` moves MASIP_SECRET out of its environment block into a pipe (masip.cli.entry); read, it is gone."""
+    pipe = secret_in_a_pipe(SECRET)
+    assert load_keyring({"MASIP_SECRET_FD": str(pipe)}).key_version == Keyring(SECRET.encode()).key_version
+    for stale in (str(pipe), "999", "not-a-number"):
+        with pytest.raises(MissingKeyError, match="names no pipe holding the partnership secret") as refused:
+            load_keyring({"MASIP_SECRET_FD": stale})
+        assert "MASIP_SECRET_FILE" in str(refused.value)
 
 
 def test_a_key_file_that_is_a_folder_is_called_a_folder(tmp_path):

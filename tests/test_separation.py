@@ -113,7 +113,7 @@ def test_build_publish_casepack_and_evaluation_ran_without_a_key(built: Built):
 
 def test_the_linkage_process_gets_no_secret():
     env = keyless_environment({SECRET_ENV: "s", SECRET_FILE_ENV: "/k", "AIRFLOW_CONN_MASIP_PARTNERSHIP": "{}",
-                               "PATH": "/bin"})
+                               "MASIP_SECRET_FD": "3", "PATH": "/bin"})
     assert env == {"PATH": "/bin"}
 
 
