@@ -18,6 +18,7 @@ import duckdb
 from connectors.ingest import IngestSummary, default_archive_dir
 from masip.dbt_runner import DbtBuildResult
 from masip.quality import QualityReport
+from masip.warehouse import lock_notices
 from pseudonymisation.landing import missing_copies, retention_days_from_env
 
 #: At most this many drop names are listed in a warning (the count is always given).
@@ -206,7 +207,7 @@ def write_run_report(
             else None
         ),
         "quality": quality.summary() if quality else None,
-        "warnings": [*ingest.warnings, *facts.pop("warnings")],
+        "warnings": [*lock_notices(), *ingest.warnings, *facts.pop("warnings")],
         "warehouse": facts,
     }
     out_dir.mkdir(parents=True, exist_ok=True)

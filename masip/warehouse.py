@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Locks this process holds: warehouse (absolute path) -> nesting depth.
 _held: dict[Path, int] = {}
+#: What taking a lock did that the operator must hear of (swaps it finished), until the run report takes it.
+_notices: list[str] = []
 
 
 class WarehouseError(RuntimeError):
@@ -164,10 +166,18 @@ def warehouse_lock(warehouse: Path, stage: str) -> Iterator[None]:
     try:
         if finished := finish_swaps(key):  # a rotation killed while swapping its stores into place
             log.warning(finished)
+            _notices.append(finished)
         yield
     finally:
         del _held[key]
         os.close(fd)  # releases the lock; the file stays (removing it would race with the next writer)
+
+
+def lock_notices() -> list[str]:
+    """What this process's warehouse locks did for the operator to know (swaps they finished), each given once."""
+    notices = _notices.copy()
+    _notices.clear()
+    return notices
 
 
 def child_lock_env(warehouse: Path) -> dict[str, str]:

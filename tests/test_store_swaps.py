@@ -13,6 +13,7 @@ with the ``masip`` command.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from masip.rotation import rebuilt_path, rotation_swaps
 from masip.store_swaps import SwapError, journal_path, swap_steps, write_journal
 from masip.warehouse import warehouse_lock
-from tests.test_operations import KEY_B, _good_drop, masip
+from tests.test_operations import KEY_A, KEY_B, _good_drop, masip
 
 STORES = ("masip.duckdb", "vault", "landing_archive")
 
@@ -99,35 +100,47 @@ def test_a_store_missing_under_both_names_stops_the_lock_with_what_to_do(tmp_pat
     assert (tmp_path / "vault.retired").exists()
 
 
-def test_a_partnership_whose_rotation_died_between_renames_is_finished_by_the_next_run(tmp_path: Path):
-    """Real stores: a partnership built under key A, rebuilt under key B as rotation would, and the swaps stopped
-    with the vault moved aside and its replacement not yet in (the worst point before). The next run, still on
-    key A, finishes the swaps, then stops because the stores are now under key B; a run with key B loads nothing
-    new and links as before."""
-    landing, out = tmp_path / "landing", tmp_path / "out"
+@pytest.fixture(scope="module")
+def partnerships(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One drop loaded under key A (``w/``) and, as a rotation to key B would rebuild it, under key B (``b/``)."""
+    root = tmp_path_factory.mktemp("partnerships")
+    landing, out = root / "landing", root / "out"
     _good_drop(landing)
+    for folder, secret in (("w", KEY_A), ("b", KEY_B)):
+        built = masip("run", "--input", str(landing), "--warehouse", str(root / folder / "masip.duckdb"),
+                      "--out", str(out), secret=secret)
+        assert built.returncode == 0, built.stderr
+    return root
+
+
+@pytest.mark.parametrize("next_key", ["old", "new"])
+def test_a_partnership_whose_rotation_died_between_renames_is_finished_by_the_next_run(
+    tmp_path: Path, partnerships: Path, next_key: str,
+):
+    """Real stores: a partnership built under key A, rebuilt under key B as rotation would, and the swaps stopped
+    with the vault moved aside and its replacement not yet in (the worst point before). The next run finishes the
+    swaps and says so. Still on key A, it then stops, because the stores are now under key B; on key B it loads
+    nothing new, links, and its run report carries the notice."""
+    shutil.copytree(partnerships, tmp_path, dirs_exist_ok=True)
+    landing, out = tmp_path / "landing", tmp_path / "out"
     warehouse, rebuilt = tmp_path / "w" / "masip.duckdb", tmp_path / "b" / "masip.duckdb"
-    assert masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)).returncode == 0
-    assert masip("run", "--input", str(landing), "--warehouse", str(rebuilt), "--out", str(out),
-                 secret=KEY_B).returncode == 0
     for name in STORES:
-        side = name.replace(".duckdb", ".rotating.duckdb") if name.endswith(".duckdb") else f"{name}.rotating"
-        shutil.move(rebuilt.parent / name, warehouse.parent / side)
+        shutil.move(rebuilt.parent / name, rebuilt_path(warehouse.parent / name))
     _journal(warehouse)
-    steps = swap_steps(warehouse)
-    next(steps)  # vault -> vault.retired; the process dies before vault.rotating -> vault
+    next(swap_steps(warehouse))  # vault -> vault.retired; the process dies before vault.rotating -> vault
     assert not (warehouse.parent / "vault").exists()
 
-    old_key = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
-    assert old_key.returncode == 2, old_key.stderr
-    assert "finished swapping the test stores into place" in old_key.stderr
-    assert "the linkage vault holds tokens made with key" in old_key.stderr
-    assert "Traceback" not in old_key.stderr
+    secret = KEY_B if next_key == "new" else KEY_A
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out), secret=secret)
+    assert "finished swapping the test stores into place" in run.stderr and "Traceback" not in run.stderr
     assert sorted(p.name for p in warehouse.parent.iterdir() if "rotating" in p.name or "retired" in p.name) == []
-
-    new_key = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out), secret=KEY_B)
-    assert new_key.returncode == 0, new_key.stderr
-    assert "finished swapping" not in new_key.stderr
+    if next_key == "old":
+        assert run.returncode == 2, run.stderr
+        assert "the linkage vault holds tokens made with key" in run.stderr
+        return
+    assert run.returncode == 0, run.stderr
+    report = json.loads((out / "run_report.json").read_text())
+    assert [w for w in report["warnings"] if w.startswith("finished swapping the test stores")]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from ops.loaded_drops").fetchone() == (1,)
         assert con.execute("select count(*) from marts.person_xref").fetchone()[0] > 0
