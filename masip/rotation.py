@@ -36,7 +36,7 @@ import duckdb
 from connectors.ingest import default_archive_dir
 from connectors.vault import Vault
 from masip.pipeline import build_stage, publish_stage, run_pipeline
-from masip.store_swaps import Swap, swap_in
+from masip.store_swaps import Swap, rebuilt_path, swap_in
 from masip.warehouse import warehouse_file, warehouse_lock, write_out
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
@@ -62,18 +62,13 @@ def _linkage(warehouse: Path) -> list[tuple]:
         ).fetchall()
 
 
-def rebuilt_path(store: Path) -> Path:
-    """Where rotation rebuilds ``store`` under the new key: ``masip.rotating.duckdb``, ``vault.rotating``."""
-    return store.with_name(f"{store.stem}.rotating{store.suffix}")
-
-
 def rotation_swaps(warehouse: Path, vault: Path, archive_dir: Path) -> list[Swap]:
     """The rebuilt stores into place, the vault first: ``version_id``s do not depend on the key, so the old
     warehouse links with the new vault if the swaps stop there (until the next writer finishes them)."""
     return [
-        Swap.folder(vault, rebuilt_path(vault)),
-        Swap.database(warehouse, rebuilt_path(warehouse)),
-        Swap.folder(archive_dir, rebuilt_path(archive_dir)),
+        Swap.folder(vault),
+        Swap.database(warehouse),
+        Swap.folder(archive_dir),
     ]
 
 

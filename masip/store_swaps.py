@@ -27,32 +27,41 @@ from pathlib import Path
 
 JOURNAL_SUFFIX = ".swaps.json"
 RETIRED_SUFFIX = ".retired"
+REBUILT_INFIX = ".rotating"
 
 
 class SwapError(RuntimeError):
     """A journalled swap cannot be finished as things stand on disk; the message says what to do."""
 
 
+def rebuilt_path(store: Path) -> Path:
+    """Where a replacement of ``store`` is built, beside it: ``masip.rotating.duckdb``, ``vault.rotating``."""
+    return store.with_name(f"{store.stem}{REBUILT_INFIX}{store.suffix}")
+
+
 @dataclass(frozen=True)
 class Swap:
-    """Put ``replacement`` in the place of ``current``: a folder (the old one deleted) or a DuckDB file."""
+    """Put :func:`rebuilt_path` of ``current`` in its place: a folder (the old one deleted) or a DuckDB file.
+
+    Only a store's own rebuilt copy, beside it, can replace it, so a journal can move nothing else.
+    """
 
     current: str
-    replacement: str
     is_folder: bool
 
     @classmethod
-    def folder(cls, current: Path, replacement: Path) -> Swap:
-        return cls(str(current), str(replacement), is_folder=True)
+    def folder(cls, current: Path) -> Swap:
+        return cls(str(current), is_folder=True)
 
     @classmethod
-    def database(cls, current: Path, replacement: Path) -> Swap:
-        """``replacement`` must hold all its changes (no ``.wal``): see :func:`masip.warehouse.write_out`."""
-        return cls(str(current), str(replacement), is_folder=False)
+    def database(cls, current: Path) -> Swap:
+        """Its rebuilt copy must hold all its changes (no ``.wal``): see :func:`masip.warehouse.write_out`."""
+        return cls(str(current), is_folder=False)
 
-    def steps(self) -> Iterator[None]:
+    def steps(self, journal: Path) -> Iterator[None]:
         """Do what is left of this swap, one atomic rename or deletion at a time (each followed by a yield)."""
-        current, replacement = Path(self.current), Path(self.replacement)
+        current = Path(self.current)
+        replacement = rebuilt_path(current)
         if not self.is_folder:
             if replacement.exists():
                 Path(f"{current}.wal").unlink(missing_ok=True)  # the old file's log must not replay onto the new one
@@ -71,9 +80,9 @@ class Swap:
             yield
         if not current.exists():
             raise SwapError(
-                f"neither {current} nor its replacement {replacement} exists, so the interrupted swap cannot be "
+                f"neither {current} nor its replacement {replacement.name} exists, so the interrupted swap cannot be "
                 f"finished. What to do: restore {current.name} from backup (or {retired.name}, if it is still "
-                f"there, to {current.name}), then delete {current.parent / (current.name + JOURNAL_SUFFIX)}."
+                f"there, to {current.name}), then delete {journal} and re-run."
             )
         if retired.exists():
             shutil.rmtree(retired)
@@ -109,10 +118,10 @@ def swap_steps(warehouse: Path) -> Iterator[None]:
     journal = journal_path(warehouse)
     if not journal.exists():
         return
-    recorded = json.loads(journal.read_text(encoding="utf-8"))
-    for swap in recorded["swaps"]:
-        yield from Swap(**swap).steps()
-    for folder in {Path(swap["current"]).parent for swap in recorded["swaps"]}:
+    _purpose, _what_to_do, swaps = _read(journal)
+    for swap in swaps:
+        yield from swap.steps(journal)
+    for folder in {Path(swap.current).parent for swap in swaps}:
         _sync_folder(folder)
     journal.unlink()
     _sync_folder(journal.parent)
@@ -123,13 +132,26 @@ def finish_swaps(warehouse: Path) -> str | None:
     journal = journal_path(warehouse)
     if not journal.exists():
         return None
-    recorded = json.loads(journal.read_text(encoding="utf-8"))
+    purpose, what_to_do, _swaps = _read(journal)
     _finish(warehouse)
     return (
-        f"finished swapping {recorded['purpose']} into place: the process doing it was stopped part-way (journal "
-        f"{journal.name}, now deleted), so this one completed the swaps before anything else. "
-        f"What to do: {recorded['what_to_do']}"
+        f"finished swapping {purpose} into place: the process doing it was stopped part-way (journal "
+        f"{journal.name}, now deleted), so this one completed the swaps before anything else. What to do: {what_to_do}"
     )
+
+
+def _read(journal: Path) -> tuple[str, str, list[Swap]]:
+    """The journal's purpose, what the operator is to do, and its swaps; refused unless it is one masip wrote."""
+    try:
+        recorded = json.loads(journal.read_text(encoding="utf-8"))
+        return str(recorded["purpose"]), str(recorded["what_to_do"]), [Swap(**swap) for swap in recorded["swaps"]]
+    except (ValueError, KeyError, TypeError):
+        raise SwapError(
+            f"{journal} is not a journal of store swaps that masip wrote (it is damaged, or was edited), so the "
+            "swaps it should list were not finished. What to do: look for folders or files ending in "
+            f"{REBUILT_INFIX} or {RETIRED_SUFFIX} beside the warehouse, vault and landing archive, put the rebuilt "
+            f"ones in place by hand (or restore from backup), then delete {journal.name} and re-run."
+        ) from None
 
 
 def _finish(warehouse: Path) -> None:

@@ -21,8 +21,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from masip.rotation import rebuilt_path, rotation_swaps
-from masip.store_swaps import SwapError, journal_path, swap_steps, write_journal
+from masip.rotation import rotation_swaps
+from masip.store_swaps import (
+    SwapError,
+    journal_path,
+    rebuilt_path,
+    swap_steps,
+    write_journal,
+)
 from masip.warehouse import warehouse_lock
 from tests.test_operations import KEY_A, KEY_B, _good_drop, masip
 
@@ -93,11 +99,25 @@ def test_a_store_missing_under_both_names_stops_the_lock_with_what_to_do(tmp_pat
     _journal(warehouse)
     shutil.rmtree(tmp_path / "vault.rotating")
     shutil.move(tmp_path / "vault", tmp_path / "vault.retired")
-    with pytest.raises(SwapError, match=r"neither .*vault nor its replacement .* What to do: restore vault"), \
-            warehouse_lock(warehouse, "run"):
+    with pytest.raises(SwapError, match=r"neither .*vault nor its replacement .* What to do: restore vault.* then "
+                       r"delete .*masip\.duckdb\.swaps\.json and re-run"), warehouse_lock(warehouse, "run"):
         pass
     assert journal_path(warehouse).exists()  # nothing guessed: the operator decides
     assert (tmp_path / "vault.retired").exists()
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"purpose": "p", "what_to_do": "w", "swaps": [{"current": "/x"}]}',
+                                  ('{"purpose": "p", "what_to_do": "w", "swaps": [{"current": "/etc", "is_folder": '
+                                   'true, "replacement": "/tmp"}]}')])
+def test_a_damaged_or_edited_journal_moves_nothing_and_says_what_to_do(tmp_path: Path, text: str):
+    """Only a journal masip wrote is followed, and it can only put a store's own rebuilt copy in its place."""
+    warehouse = _stores(tmp_path, stale_retired=False)
+    journal_path(warehouse).write_text(text)
+    before = sorted(p.name for p in tmp_path.iterdir()) + ["masip.duckdb.lock"]
+    with pytest.raises(SwapError, match=r"is not a journal of store swaps that masip wrote .* What to do: .*"
+                                        r"delete masip\.duckdb\.swaps\.json and re-run"), warehouse_lock(warehouse, "run"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
 
 
 @pytest.fixture(scope="module")
