@@ -239,15 +239,28 @@ def _distinct_pairs(values: Coded, salts: Coded) -> tuple[np.ndarray, np.ndarray
     return present, inverse, pairs % width, pairs // width
 
 
-def _ragged(lists: Sequence[Sequence[str]], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Expand ``lists[rows]`` into (row number of each element, element codes, distinct elements)."""
-    lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    element_codes, element_uniques = codes(_objects([e for x in lists for e in x]))
-    per_row = lengths[rows]
-    owner = np.repeat(np.arange(len(rows)), per_row)
-    within = np.arange(per_row.sum()) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-    return owner, element_codes[offsets[rows][owner] + within], element_uniques
+@dataclass(frozen=True)
+class Elements:
+    """The elements (q-grams, nickname groups) of every distinct value of a column, coded once: a name's
+    filters in every salted view share them (expanding them again per view was a sixth of ingest's encoding)."""
+
+    offsets: np.ndarray  # value i's elements are codes[offsets[i]:offsets[i + 1]]
+    codes: np.ndarray
+    distinct: np.ndarray
+
+    @classmethod
+    def of(cls, values: Sequence[str], expand: Callable[[str], Sequence[str]]) -> Elements:
+        lists = [expand(value) for value in values]
+        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        element_codes, distinct = codes(_objects([e for x in lists for e in x]))
+        return cls(np.concatenate([[0], np.cumsum(lengths)]), element_codes, distinct)
+
+    def of_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The elements of values ``rows``: (position in ``rows`` of each element, element codes)."""
+        per_row = self.offsets[rows + 1] - self.offsets[rows]
+        owner = np.repeat(np.arange(len(rows)), per_row)
+        within = np.arange(per_row.sum()) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+        return owner, self.codes[self.offsets[rows][owner] + within]
 
 
 def _column(present: np.ndarray, inverse: np.ndarray, per_pair: pa.Array) -> pa.Array:
@@ -283,8 +296,9 @@ class KeyedHasher:
         values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
         salts = Coded.of(salts, len(values.codes))
         present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
-        owner, element_codes, elements = _ragged([expand(v) for v in values.values], value_codes)
-        digests = self._prf.of_codes(salt_codes[owner], salts.values, element_codes, elements)
+        elements = Elements.of(values.values, expand)
+        owner, element_codes = elements.of_rows(value_codes)
+        digests = self._prf.of_codes(salt_codes[owner], salts.values, element_codes, elements.distinct)
         tokens = leading_int64(digests).to_numpy()
         order = np.lexsort((tokens, owner))  # each row's tokens in ascending order, as the vault keeps them
         bounds = np.searchsorted(owner[order], np.arange(len(value_codes) + 1)).astype(np.int32)
@@ -341,15 +355,19 @@ class BloomEncoder:
         return self._filters(np.zeros(len(elements), dtype=np.int64), self._positions(digests), 1)[0].as_py()
 
     def encode_column(
-        self, values: Coded | Column, salts: Coded | Column | str, elements: Callable[[str], Sequence[str]],
+        self, values: Coded | Column, salts: Coded | Column | str,
+        elements: Callable[[str], Sequence[str]] | Elements,
     ) -> pa.Array:
         """The filter of ``elements(value)`` under each row's salt, as a binary array; null where either is
-        missing or empty."""
+        missing or empty. ``elements`` may come expanded already (:class:`Elements` of ``values``' distinct
+        values, when ``values`` is :class:`Coded`)."""
         values = Coded.of(values, len(values.codes) if isinstance(values, Coded) else len(values))
         salts = Coded.of(salts, len(values.codes))
         present, inverse, value_codes, salt_codes = _distinct_pairs(values, salts)
-        owner, element_codes, distinct_elements = _ragged([elements(v) for v in values.values], value_codes)
-        digests = self._prf.of_codes(salt_codes[owner], salts.values, element_codes, distinct_elements)
+        if not isinstance(elements, Elements):
+            elements = Elements.of(values.values, elements)
+        owner, element_codes = elements.of_rows(value_codes)
+        digests = self._prf.of_codes(salt_codes[owner], salts.values, element_codes, elements.distinct)
         filters = self._filters(owner, self._positions(digests), len(value_codes))
         return _column(present, inverse, filters)
 
@@ -478,8 +496,9 @@ class PersonEncoder:
         part_salt = dob.with_(sur, lambda d, s: f"{d.year}|{phonetic_code(s)}")
         partner = Coded.of(partner_dobs, n).map(lambda d: "p" + unordered_date(d))
         names = {"forename": fore, "surname": sur}
+        grams = {name: Elements.of(values.values, name_elements) for name, values in names.items()}
         views = {
-            f"{name}_bloom_{view}": encoder.encode_column(names[name], salts[view], name_elements)
+            f"{name}_bloom_{view}": encoder.encode_column(names[name], salts[view], grams[name])
             for (name, view), encoder in self.views.items()
         }
         return {
@@ -490,8 +509,8 @@ class PersonEncoder:
             "forename_variant_tokens": self.nickname.token_sets(fore, whole, self._variants),
             "name_pair_token": self.name_pair.token_column(fore.with_(sur, _name_pair), dob.map(lambda d: str(d.year))),
             "partner_salt_token": self.partner_salt.token_column(partner, ""),
-            "forename_partner_bloom": self.forename_partner_bloom.encode_column(fore, partner, name_elements),
-            "surname_partner_bloom": self.surname_partner_bloom.encode_column(sur, partner, name_elements),
+            "forename_partner_bloom": self.forename_partner_bloom.encode_column(fore, partner, grams["forename"]),
+            "surname_partner_bloom": self.surname_partner_bloom.encode_column(sur, partner, grams["surname"]),
             "dob_unordered_token": self.dob_unordered.token_column(whole, ""),
             "dob_year_month_token": self.dob_year_month.token_column(dob.map(lambda d: str(d.month)), part_salt),
             "dob_year_day_token": self.dob_year_day.token_column(dob.map(lambda d: str(d.day)), part_salt),
