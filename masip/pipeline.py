@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from connectors.ingest import IngestSummary, ingest_drops
+from connectors.ingest import IngestSummary, default_archive_dir, ingest_drops
 from connectors.vault import Vault
 from masip.dbt_runner import DbtBuildResult, build_warehouse
 from masip.linkage.stage import run_linkage_process
@@ -38,12 +38,14 @@ from masip.operator_errors import killed
 from masip.publication import record_publication
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
+from masip.store_swaps import discard_abandoned_rebuilds
 from masip.warehouse import (
     check_warehouse,
     child_lock_env,
     copy_database,
     loaded_drop_count,
     replace_database,
+    warehouse_file,
     warehouse_lock,
 )
 from pseudonymisation.keys import Keyring, piped_secret_fds
@@ -102,10 +104,15 @@ def ingest_stage(
     """
     with stage("ingest", warehouse):
         check_warehouse(warehouse)
-        return ingest_drops(
+        vault = Vault.for_warehouse(warehouse, vault_dir).directory
+        stores = [warehouse_file(warehouse), vault, archive_dir or default_archive_dir(warehouse)]
+        abandoned = discard_abandoned_rebuilds(stores)  # of a key rotation stopped before its swaps
+        summary = ingest_drops(
             input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir,
             source_ids=source_ids, vault_dir=vault_dir,
         )
+        summary.warnings[:0] = abandoned
+        return summary
 
 
 def candidate_path(warehouse: Path) -> Path:

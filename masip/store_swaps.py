@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -152,6 +152,28 @@ def _read(journal: Path) -> tuple[str, str, list[Swap]]:
             f"{REBUILT_INFIX} or {RETIRED_SUFFIX} beside the warehouse, vault and landing archive, put the rebuilt "
             f"ones in place by hand (or restore from backup), then delete {journal.name} and re-run."
         ) from None
+
+
+def discard_abandoned_rebuilds(stores: Iterable[Path]) -> list[str]:
+    """Delete the rebuilt copies (:func:`rebuilt_path`) of ``stores`` that a rotation stopped before its swaps
+    left behind, and say so for each. Call under the warehouse lock, which a rotation holds from start to end and
+    whose taking finished any journalled swaps: what is left then belongs to no process."""
+    warnings = []
+    for store in stores:
+        rebuilt = rebuilt_path(store)
+        if rebuilt.is_dir():
+            shutil.rmtree(rebuilt)
+        elif rebuilt.exists():
+            rebuilt.unlink()
+            Path(f"{rebuilt}.wal").unlink(missing_ok=True)
+        else:
+            continue
+        warnings.append(
+            f"deleted {rebuilt}: a key rotation stopped before its swaps had rebuilt {store.name} there, under a "
+            "key that never came into use. What to do: nothing for the files; to rotate the key, run `masip "
+            "rotate-key` again."
+        )
+    return warnings
 
 
 def _finish(warehouse: Path) -> None:

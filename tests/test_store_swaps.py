@@ -164,3 +164,20 @@ def test_a_partnership_whose_rotation_died_between_renames_is_finished_by_the_ne
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from ops.loaded_drops").fetchone() == (1,)
         assert con.execute("select count(*) from marts.person_xref").fetchone()[0] > 0
+
+
+def test_what_a_rotation_stopped_before_its_swaps_had_rebuilt_is_deleted_by_the_next_run(tmp_path: Path, partnerships: Path):
+    """Killed while it rebuilt (before any journal), a rotation left a vault of encodings under a key never used,
+    beside the partnership's, until the next rotation. The next run deletes the three rebuilt stores and says so."""
+    shutil.copytree(partnerships, tmp_path, dirs_exist_ok=True)
+    landing, out, warehouse = tmp_path / "landing", tmp_path / "out", tmp_path / "w" / "masip.duckdb"
+    for name in STORES:
+        shutil.move(tmp_path / "b" / name, rebuilt_path(warehouse.parent / name))
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in warehouse.parent.iterdir() if "rotating" in p.name) == []
+    report = json.loads((out / "run_report.json").read_text())
+    deleted = [w for w in report["warnings"] if "a key rotation stopped before its swaps had rebuilt" in w]
+    assert len(deleted) == len(STORES), report["warnings"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.person_xref").fetchone()[0] > 0
