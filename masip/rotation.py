@@ -35,9 +35,10 @@ import duckdb
 
 from connectors.ingest import default_archive_dir
 from connectors.vault import Vault
-from masip.pipeline import build_stage, publish_stage, run_pipeline
+from masip.dbt_runner import dbt_work_dirs
+from masip.pipeline import build_stage, candidate_path, publish_stage, run_pipeline
 from masip.store_swaps import Swap, rebuilt_path, swap_in
-from masip.warehouse import warehouse_file, warehouse_lock, write_out
+from masip.warehouse import lock_path, warehouse_file, warehouse_lock, write_out
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
 
@@ -149,4 +150,7 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
         what_to_do=f"the partnership key is now {new.key_version}: point MASIP_SECRET_FILE at its key file and "
         "destroy the old key (a run with the old key stops and says so).",
     )
+    # and what the side build left beside them: its lock file and dbt's folder of its candidate
+    lock_path(side_warehouse).unlink(missing_ok=True)
+    shutil.rmtree(dbt_work_dirs(candidate_path(side_warehouse))[0].parent, ignore_errors=True)
     return RotationResult(old.key_version, new.key_version, len(drops), len(after))
