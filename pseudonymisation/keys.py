@@ -151,7 +151,7 @@ def _secret_from_pipe(value: str) -> bytes:
         secret = b""
     if not secret:
         raise MissingKeyError(
-            f"{SECRET_FD_ENV} names no pipe holding the partnership secret (it is set by `masip` itself, for its "
+            f"{SECRET_FD_ENV} names no open file descriptor holding the partnership secret (it is set by `masip` itself, for its "
             f"own processes). Unset {SECRET_FD_ENV}, set {SECRET_FILE_ENV} to the partnership key file and re-run."
         )
     return secret_bytes(secret)

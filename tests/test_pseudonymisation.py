@@ -46,7 +46,7 @@ def test_the_secret_moved_to_a_pipe_gives_the_same_keyring_once():
     pipe = secret_in_a_pipe(SECRET)
     assert load_keyring({"MASIP_SECRET_FD": str(pipe)}).key_version == Keyring(SECRET.encode()).key_version
     for stale in (str(pipe), "999", "not-a-number"):
-        with pytest.raises(MissingKeyError, match="names no pipe holding the partnership secret") as refused:
+        with pytest.raises(MissingKeyError, match="names no open file descriptor holding the partnership secret") as refused:
             load_keyring({"MASIP_SECRET_FD": stale})
         assert "MASIP_SECRET_FILE" in str(refused.value)
 
