@@ -109,16 +109,19 @@ def write_journal(warehouse: Path, swaps: list[Swap], purpose: str, what_to_do: 
 
 def swap_in(warehouse: Path, swaps: list[Swap], purpose: str, what_to_do: str) -> None:
     """Journal ``swaps`` (see :func:`write_journal`), then do them."""
-    write_journal(warehouse, swaps, purpose, what_to_do)
-    _finish(warehouse)
+    journal = write_journal(warehouse, swaps, purpose, what_to_do)
+    for _ in _steps(journal, swaps):
+        pass
 
 
 def swap_steps(warehouse: Path) -> Iterator[None]:
     """Every step still to do in ``warehouse``'s journal, in order; the journal is deleted after the last."""
     journal = journal_path(warehouse)
-    if not journal.exists():
-        return
-    _purpose, _what_to_do, swaps = _read(journal)
+    if journal.exists():
+        yield from _steps(journal, _read(journal)[2])
+
+
+def _steps(journal: Path, swaps: list[Swap]) -> Iterator[None]:
     for swap in swaps:
         yield from swap.steps(journal)
     for folder in {Path(swap.current).parent for swap in swaps}:
@@ -132,8 +135,9 @@ def finish_swaps(warehouse: Path) -> str | None:
     journal = journal_path(warehouse)
     if not journal.exists():
         return None
-    purpose, what_to_do, _swaps = _read(journal)
-    _finish(warehouse)
+    purpose, what_to_do, swaps = _read(journal)
+    for _ in _steps(journal, swaps):
+        pass
     return (
         f"finished swapping {purpose} into place: the process doing it was stopped part-way (journal "
         f"{journal.name}, now deleted), so this one completed the swaps before anything else. What to do: {what_to_do}"
@@ -174,11 +178,6 @@ def discard_abandoned_rebuilds(stores: Iterable[Path]) -> list[str]:
             "rotate-key` again."
         )
     return warnings
-
-
-def _finish(warehouse: Path) -> None:
-    for _ in swap_steps(warehouse):
-        pass
 
 
 def _sync_folder(folder: Path) -> None:

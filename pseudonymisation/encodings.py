@@ -242,7 +242,7 @@ def _distinct_pairs(values: Coded, salts: Coded) -> tuple[np.ndarray, np.ndarray
 @dataclass(frozen=True)
 class Elements:
     """The elements (q-grams, nickname groups) of every distinct value of a column, coded once: a name's
-    filters in every salted view share them (expanding them again per view was a sixth of ingest's encoding)."""
+    filters in its eight salted views and its partner view share them instead of each expanding them again."""
 
     offsets: np.ndarray  # value i's elements are codes[offsets[i]:offsets[i + 1]]
     codes: np.ndarray
