@@ -8,7 +8,10 @@ drops are ingested and the incremental staging models recompute only the
 records they touch). Linkage runs as its own stage and process (keyless, over
 the vault); its time is reported beside the rest. Peak RSS is that of the
 largest process (the size's own, or one of its children: ingest workers, the
-linkage process).
+linkage process). CPU seconds are those of the run's processes, ``user``
+(computing) and ``sys`` (the kernel's: mostly giving the processes fresh
+memory, which this virtual machine charges dearly, see
+:func:`fresh_memory_cost`).
 
 Pseudonymisation throughput is measured against this machine's raw
 HMAC-SHA-256 rate from ``openssl speed`` taken in the same run, because shared
@@ -23,6 +26,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -100,6 +104,26 @@ def encoding_rate(records: int = 100_000) -> float:
     return records / (time.perf_counter() - started)
 
 
+def fresh_memory_cost(gib: int = 1) -> tuple[float, float]:
+    """Seconds per GiB to write memory the process has just mapped (every page's first touch), and to write it
+    again: a virtual machine whose host reclaims the memory its guest frees charges the first touch heavily,
+    and every large copy the pipeline makes pays it (the ``sys`` CPU of the table)."""
+    import mmap
+
+    import numpy as np
+
+    with mmap.mmap(-1, gib << 30) as region:
+        pages = np.frombuffer(region, dtype=np.uint8)[:: mmap.PAGESIZE]
+        started = time.perf_counter()
+        pages[:] = 1
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        pages[:] = 2
+        again = time.perf_counter() - started
+        del pages  # the view must go before the mapping closes
+    return first / gib, again / gib
+
+
 def machine_load() -> str:
     """The 1-minute load average against the core count, and a verdict on idleness."""
     load = os.getloadavg()[0]
@@ -111,12 +135,13 @@ def _week(drop_dir: Path) -> str:
     return drop_dir.name.split("_")[1]  # <source_id>_<extract date>[_<suffix>]
 
 
-def _timed_run(input_dir: Path, warehouse: Path, out: Path) -> tuple[dict[str, float], int]:
-    """The CLI's stages on ``input_dir``, timed; returns seconds per stage and rows read."""
+def _timed_run(input_dir: Path, warehouse: Path, out: Path) -> tuple[dict[str, float], dict[str, float], int]:
+    """The CLI's stages on ``input_dir``, timed; returns seconds per stage, CPU seconds (user, sys) and rows read."""
     from masip.pipeline import build_stage, ingest_stage, publish_stage, report_stage
     from pseudonymisation.keys import Keyring
 
     seconds: dict[str, float] = {}
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     ingest = ingest_stage(input_dir, warehouse, Keyring(SECRET), show_progress=False)
     seconds["ingest+pseudonymise"] = time.perf_counter() - started
@@ -132,7 +157,14 @@ def _timed_run(input_dir: Path, warehouse: Path, out: Path) -> tuple[dict[str, f
     started = time.perf_counter()
     report_stage(warehouse, out, ingest, build, quality, seconds)
     seconds["reports"] = time.perf_counter() - started
-    return seconds, ingest.total("rows_read")
+    return seconds, {kind: spent - cpu[kind] for kind, spent in _cpu_seconds().items()}, ingest.total("rows_read")
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this process and its children that have ended (ingest workers, the linkage
+    process): ``user`` (computing) and ``sys`` (the kernel's, mostly mapping memory and I/O)."""
+    mine, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"user": mine.ru_utime + children.ru_utime, "sys": mine.ru_stime + children.ru_stime}
 
 
 def run_one(dyads: int, workdir: Path) -> dict[str, Any]:
@@ -156,15 +188,15 @@ def run_one(dyads: int, workdir: Path) -> dict[str, Any]:
     for drop in delivered:
         if _week(drop) != last_week:
             (year / drop.name).symlink_to(drop, target_is_directory=True)
-    full_seconds, full_rows = _timed_run(year, warehouse, out)
-    weekly_seconds, weekly_rows = _timed_run(drops, warehouse, out)
+    full_seconds, full_cpu, full_rows = _timed_run(year, warehouse, out)
+    weekly_seconds, weekly_cpu, weekly_rows = _timed_run(drops, warehouse, out)
     floor = read_floor(year)  # the full run's files, scanned raw: ingest's reading floor
     return {
         "dyads": dyads,
         "generate_seconds": generate_seconds,
         "runs": {
-            "full": {"rows": full_rows, "stage_seconds": full_seconds},
-            "weekly delta": {"rows": weekly_rows, "stage_seconds": weekly_seconds},
+            "full": {"rows": full_rows, "stage_seconds": full_seconds, "cpu_seconds": full_cpu},
+            "weekly delta": {"rows": weekly_rows, "stage_seconds": weekly_seconds, "cpu_seconds": weekly_cpu},
         },
         "warehouse_mb": warehouse.stat().st_size / 2**20,
         "ingest_floor": floor,
@@ -188,7 +220,7 @@ def _child(size: str, dyads: int) -> dict[str, Any]:
 
 def _table(
     results: dict[str, dict[str, Any]], hmac_rate: float | None, tokens_per_second: float,
-    encodings_per_second: float, loads: tuple[str, str],
+    encodings_per_second: float, loads: tuple[str, str], memory: tuple[float, float],
 ) -> str:
     first = next(iter(results.values()))["runs"]["full"]
     stages = list(first["stage_seconds"])
@@ -199,17 +231,21 @@ def _table(
             f"Python {platform.python_version()}"
         ),
         f"Machine before the run: {loads[0]}; after: {loads[1]}.",
+        f"Memory new to a process costs {memory[0]:.2f} s per GiB to write the first time, {memory[1]:.3f} s again "
+        "(each page's first touch; a host that reclaims what its guest frees makes the first one dear).",
         "",
         "| size | run | rows read | " + " | ".join(f"{s} (s)" for s in stages)
-        + " | total (s) | rows/s | peak RSS (GiB) | warehouse (MiB) |",
-        "|---" * (len(stages) + 7) + "|",
+        + " | total (s) | CPU user (s) | CPU sys (s) | rows/s | peak RSS (GiB) | warehouse (MiB) |",
+        "|---" * (len(stages) + 9) + "|",
     ]
     for size, r in results.items():
         for run, figures in r["runs"].items():
             total = sum(figures["stage_seconds"].values())
             cells = " | ".join(f"{figures['stage_seconds'][s]:.1f}" for s in stages)
+            cpu = figures["cpu_seconds"]
             lines.append(
-                f"| {size} | {run} | {figures['rows']:,} | {cells} | {total:.1f} | {figures['rows'] / total:,.0f} | "
+                f"| {size} | {run} | {figures['rows']:,} | {cells} | {total:.1f} | {cpu['user']:.0f} | {cpu['sys']:.0f} | "
+                f"{figures['rows'] / total:,.0f} | "
                 f"{r['peak_rss_gb']:.2f} | {r['warehouse_mb']:.0f} |"
             )
     lines.append("")
@@ -241,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_one(args.child, args.workdir)))
         return
     before = machine_load()
+    memory = fresh_memory_cost()
     hmac_rate = openssl_hmac_rate()
     tokens_per_second = token_rate()
     encodings_per_second = encoding_rate()
@@ -248,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     for size in args.sizes.split(","):
         print(f"[bench] size {size}: {SIZES[size]:,} dyads …", file=sys.stderr, flush=True)
         results[size] = _child(size, SIZES[size])
-    print(_table(results, hmac_rate, tokens_per_second, encodings_per_second, (before, machine_load())))
+    print(_table(results, hmac_rate, tokens_per_second, encodings_per_second, (before, machine_load()), memory))
 
 
 if __name__ == "__main__":
