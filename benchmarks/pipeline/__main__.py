@@ -231,8 +231,10 @@ def _table(
             f"Python {platform.python_version()}"
         ),
         f"Machine before the run: {loads[0]}; after: {loads[1]}.",
-        f"Memory new to a process costs {memory[0]:.2f} s per GiB to write the first time, {memory[1]:.3f} s again "
-        "(each page's first touch; a host that reclaims what its guest frees makes the first one dear).",
+        (
+            f"Memory new to a process costs {memory[0]:.2f} s per GiB to write the first time, {memory[1]:.3f} s "
+            "again (each page's first touch; a host that reclaims what its guest frees makes the first one dear)."
+        ),
         "",
         "| size | run | rows read | " + " | ".join(f"{s} (s)" for s in stages)
         + " | total (s) | CPU user (s) | CPU sys (s) | rows/s | peak RSS (GiB) | warehouse (MiB) |",
