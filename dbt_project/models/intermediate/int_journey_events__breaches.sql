@@ -57,7 +57,9 @@ events as (
         cast(null as {{ text_type() }}) as offence_category,
         breach_detail || '; responded after '
         || cast(
-            round({{ date_diff('minute', 'reported_at', 'responded_at') }} / 60.0, 1) as {{ text_type() }}
+            round(
+                {{ date_diff('minute', 'reported_at', 'responded_at') }} / 60.0, 1
+            ) as {{ text_type() }}
         )
         || ' h' as detail
     from breaches_of_orders

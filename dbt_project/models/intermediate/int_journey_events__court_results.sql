@@ -34,7 +34,9 @@ final as (
             court_results.court,
             court_results.result,
             court_results.sentence_type
-            || coalesce(' ' || cast(court_results.sentence_months as {{ text_type() }}) || ' months', ''),
+            || coalesce(
+                ' ' || cast(court_results.sentence_months as {{ text_type() }}) || ' months', ''
+            ),
             'convicted of ' || court_results.convicted_offence_code
         ) as detail
     from court_results

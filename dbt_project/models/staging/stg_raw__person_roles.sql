@@ -30,10 +30,10 @@ final as (
         postcode_district
     from person_roles
     {%- if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as built
-        where built.version_id = person_roles.version_id
-    )
+        where not exists (
+            select 1 from {{ this }} as built
+            where built.version_id = person_roles.version_id
+        )
     {%- endif %}
 )
 

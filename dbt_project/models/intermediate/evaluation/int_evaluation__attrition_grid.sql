@@ -47,7 +47,9 @@ final as (
         years.fy_start_year,
         cast(years.fy_start_year as {{ text_type() }})
         || '-'
-        || lpad(cast((years.fy_start_year + 1) % 100 as {{ text_type() }}), 2, '0') as financial_year,
+        || lpad(
+            cast((years.fy_start_year + 1) % 100 as {{ text_type() }}), 2, '0'
+        ) as financial_year,
         {{ make_date('years.fy_start_year', 4, 1) }} as fy_start_date,
         {{ make_date('years.fy_start_year + 1', 3, 31) }} as fy_end_date,
         coalesce(

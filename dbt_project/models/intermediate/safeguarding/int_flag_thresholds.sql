@@ -28,18 +28,22 @@ final as (
             where flag_code = 'BREACH_RESPONSE_OVER_24H' and threshold_name = 'max_response_time'
         ) as breach_response_max_hours,
         max(value) filter (
-            where flag_code = 'REPEAT_BREACHES_NOT_RECORDED_AS_STALKING' and threshold_name = 'min_breaches'
+            where
+            flag_code = 'REPEAT_BREACHES_NOT_RECORDED_AS_STALKING'
+            and threshold_name = 'min_breaches'
         ) as repeat_breaches_min_breaches,
         max(value) filter (
             where
-                flag_code = 'REPEAT_BREACHES_NOT_RECORDED_AS_STALKING'
-                and threshold_name = 'stalking_crime_window'
+            flag_code = 'REPEAT_BREACHES_NOT_RECORDED_AS_STALKING'
+            and threshold_name = 'stalking_crime_window'
         ) as repeat_breaches_window_days,
         max(value) filter (
             where flag_code = 'NO_ADVOCACY_REFERRAL' and threshold_name = 'referral_window'
         ) as advocacy_referral_window_days,
         max(value) filter (
-            where flag_code = 'SPO_REQUEST_NOT_ACTED_ON' and threshold_name = 'spo_application_window'
+            where
+            flag_code = 'SPO_REQUEST_NOT_ACTED_ON'
+            and threshold_name = 'spo_application_window'
         ) as spo_request_window_days,
         max(value) filter (
             where flag_code = 'SUMMARY_TIME_LIMIT_AT_RISK' and threshold_name = 'time_limit'

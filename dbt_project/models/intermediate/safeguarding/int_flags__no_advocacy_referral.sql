@@ -59,7 +59,8 @@ referred as (
     inner join victim_advocacy_dates
         on
             windows.victim_id = victim_advocacy_dates.victim_id
-            and victim_advocacy_dates.advocacy_date between windows.reported_date and windows.window_end_date
+            and victim_advocacy_dates.advocacy_date
+            between windows.reported_date and windows.window_end_date
 ),
 
 final as (

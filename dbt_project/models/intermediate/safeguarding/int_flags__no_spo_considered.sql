@@ -50,7 +50,8 @@ considered as (
     inner join spo_applications
         on
             windows.dyad_id = spo_applications.dyad_id
-            and spo_applications.applied_date between windows.reported_date and windows.window_end_date
+            and spo_applications.applied_date
+            between windows.reported_date and windows.window_end_date
 ),
 
 final as (

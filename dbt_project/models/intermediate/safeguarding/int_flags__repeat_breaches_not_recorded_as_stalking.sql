@@ -54,7 +54,8 @@ recorded_as_stalking as (
         on
             repeat_breaches.dyad_id = crimes.dyad_id
             and crimes.is_stalking_category
-            and crimes.reported_date between repeat_breaches.reported_date and repeat_breaches.window_end_date
+            and crimes.reported_date
+            between repeat_breaches.reported_date and repeat_breaches.window_end_date
 ),
 
 evidence_lists as (
@@ -73,12 +74,14 @@ final as (
         'REPEAT_BREACHES_NOT_RECORDED_AS_STALKING' as flag_code,
         repeat_breaches.reported_at as raised_at,
         evidence_lists.evidence_refs,
-        cast(repeat_breaches.breaches_of_dyad as {{ text_type() }}) || ' breaches of orders; breach number '
+        cast(repeat_breaches.breaches_of_dyad as {{ text_type() }})
+        || ' breaches of orders; breach number '
         || cast(repeat_breaches.breach_number as {{ text_type() }})
         || ' (' || repeat_breaches.breach_ref || ') reported '
         || {{ format_timestamp('repeat_breaches.reported_at', '%Y-%m-%d %H:%M') }}
         || '; no stalking crime recorded for this pair within '
-        || cast(thresholds.repeat_breaches_window_days as {{ text_type() }}) || ' days of it (window ends '
+        || cast(thresholds.repeat_breaches_window_days as {{ text_type() }})
+        || ' days of it (window ends '
         || {{ format_timestamp('repeat_breaches.window_end_date', '%Y-%m-%d') }} || ')' as detail
     from repeat_breaches
     inner join evidence_lists

@@ -64,7 +64,8 @@ acted_on as (
     inner join spo_applications
         on
             requests.dyad_id = spo_applications.dyad_id
-            and spo_applications.applied_date between requests.spo_requested_date and requests.window_end_date
+            and spo_applications.applied_date
+            between requests.spo_requested_date and requests.window_end_date
 ),
 
 unanswered as (

@@ -56,7 +56,7 @@ crime_groups as (
     inner join numbered_crimes as earlier
         on
             later.dyad_id = earlier.dyad_id
-            and earlier.crime_number <= later.crime_number
+            and later.crime_number >= earlier.crime_number
     cross join thresholds
     where
         {{ date_diff('day', 'earlier.reported_date', 'later.reported_date') }}

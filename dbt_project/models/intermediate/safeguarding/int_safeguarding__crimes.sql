@@ -32,7 +32,9 @@ final as (
             when crimes.charged_date <= as_of.as_of_date then crimes.charged_date
         end as charged_date,
         case
-            when crimes.outcome_code is not null and coalesce(crimes.outcome_date <= as_of.as_of_date, true)
+            when
+                crimes.outcome_code is not null
+                and coalesce(crimes.outcome_date <= as_of.as_of_date, true)
                 then crimes.outcome_code
         end as outcome_code
     from crimes

@@ -66,7 +66,9 @@ final as (
         perpetrator_id,
         assessed_at,
         risk_level,
-        case risk_level when 'HIGH' then 3 when 'MEDIUM' then 2 when 'STANDARD' then 1 end as risk_rank,
+        case risk_level
+            when 'HIGH' then 3 when 'MEDIUM' then 2 when 'STANDARD' then 1
+        end as risk_rank,
         source_id,
         source_table,
         record_ref,

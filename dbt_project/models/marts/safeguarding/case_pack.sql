@@ -75,9 +75,9 @@ final as (
     select
         row_number() over (
             order by
-                pack_dyads.section_order,
+                pack_dyads.section_order asc,
                 coalesce(flag_summary.open_flag_count, 0) desc,
-                pack_dyads.dyad_id
+                pack_dyads.dyad_id asc
         ) as pack_position,
         pack_dyads.dyad_id,
         pack_dyads.victim_id,

@@ -23,7 +23,8 @@ final as (
         record_ref,
         row_number() over (
             partition by dyad_id
-            order by assessed_at desc, risk_rank desc, source_id desc, source_table desc, record_ref desc
+            order by
+                assessed_at desc, risk_rank desc, source_id desc, source_table desc, record_ref desc
         ) = 1 as is_latest
     from risk_assessments
 )

@@ -42,7 +42,10 @@ caseload_episodes as (
     where
         record_persons.perpetrator_id is not null
         and supervision.masip_accepted_date <= as_of.as_of_date
-        and (supervision.masip_ended_date is null or supervision.masip_ended_date >= as_of.as_of_date)
+        and (
+            supervision.masip_ended_date is null
+            or supervision.masip_ended_date >= as_of.as_of_date
+        )
 ),
 
 panel_reasons as (
