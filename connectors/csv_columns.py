@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 
 from connectors.manifest import DropRejected, csv_rows, describe_csv_error, plain_csv
 
+
 @dataclass
 class CsvColumns:
     """The data rows of one file: the rows as wide as the header as columns, the others by position.

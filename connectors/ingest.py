@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,7 @@ class IngestSummary:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "IngestSummary":
+    def from_dict(cls, data: dict[str, Any]) -> IngestSummary:
         drops = [
             DropOutcome(**{**d, "files": [FileReport(**f) for f in d["files"]]}) for d in data["drops"]
         ]
@@ -152,7 +152,7 @@ def default_archive_dir(warehouse: Path) -> Path:
 
 
 def _new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def _arrow(columns: tuple[tuple[str, str], ...], data: dict[str, Any]) -> pa.Table | None:
@@ -205,7 +205,7 @@ def ingest_workers() -> int:
 #: Drops smaller than this many rows per extra worker are read whole, by one worker.
 MIN_PART_ROWS = 20_000
 
-_WORKER_INGESTOR: "Ingestor | None" = None
+_WORKER_INGESTOR: Ingestor | None = None
 
 
 def _read_in_worker(task: tuple[Path, tuple[int, int]]) -> _DropRead:
@@ -335,7 +335,7 @@ class Ingestor:
                                            disable=not show_progress):
                     summary.drops.append(self._load(con, vault_con, drop_dir, read, summary.run_id))
         self.vault.protect()
-        summary.archives_pruned = self.archive.prune(retention_days_from_env(), datetime.now(timezone.utc).date())
+        summary.archives_pruned = self.archive.prune(retention_days_from_env(), datetime.now(UTC).date())
         return summary
 
     def _read_all(self, drops: list[Path]) -> Iterator[_DropRead]:
@@ -392,7 +392,7 @@ class Ingestor:
         except DropRejected as rejection:
             return _DropRead(manifest, rejection=rejection.reason,
                              is_changed_copy=isinstance(rejection, ChangedCopyRejected))
-        except Exception as error:  # noqa: BLE001 - one broken drop must not stop the others' week
+        except Exception as error:  # one broken drop must not stop the others' week
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
             # The error's own text is not shown: it may quote a value of the file.

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Callable
 
 from text_unidecode import unidecode
 

@@ -19,7 +19,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.column_rules import WITHHELD, Fault, crn_column, map_distinct, nhs_column, outside, pnc_column, present
+from connectors.column_rules import (
+    WITHHELD,
+    Fault,
+    crn_column,
+    map_distinct,
+    nhs_column,
+    outside,
+    pnc_column,
+    present,
+)
 from connectors.contracts import EARLIEST_DATE, Column, PersonRole, TableContract
 from connectors.normalise import (
     date_readings,

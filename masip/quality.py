@@ -234,8 +234,10 @@ def _mart_suites(has_inputs: dict[str, bool]) -> dict[str, tuple[str, list[Any]]
         ),
         "marts.panel": (
             # a MASIP referral may name a crime whose suspect is unknown: only a caseload reason needs a perpetrator
-            "select *, perpetrator_id is not null or not is_on_masip_caseload as has_perpetrator_if_on_caseload "
-            "from marts.panel",
+            (
+                "select *, perpetrator_id is not null or not is_on_masip_caseload as has_perpetrator_if_on_caseload "
+                "from marts.panel"
+            ),
             [
                 gxe.ExpectColumnValuesToBeUnique(column="dyad_id"),
                 gxe.ExpectColumnValuesToNotBeNull(column="reason"),
@@ -254,8 +256,10 @@ def _mart_suites(has_inputs: dict[str, bool]) -> dict[str, tuple[str, list[Any]]
         ),
         "marts.attrition_funnel_published": (
             # what leaves the secure area: every count is suppressed (null) or a multiple of 5, never 1–7
-            "select *, crimes is null or (crimes % 5 = 0 and crimes not between 1 and 7) as is_disclosable "
-            "from marts.attrition_funnel_published",
+            (
+                "select *, crimes is null or (crimes % 5 = 0 and crimes not between 1 and 7) as is_disclosable "
+                "from marts.attrition_funnel_published"
+            ),
             [
                 gxe.ExpectCompoundColumnsToBeUnique(column_list=["force", "financial_year", "stage"]),
                 gxe.ExpectColumnValuesToBeInSet(column="is_disclosable", value_set=[True]),

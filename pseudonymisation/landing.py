@@ -54,7 +54,7 @@ class ArchiveHeader:
         ).encode()
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "ArchiveHeader":
+    def from_bytes(cls, raw: bytes) -> ArchiveHeader:
         data = json.loads(raw)
         return cls(data["drop_name"], data["drop_sha256"], date.fromisoformat(data["extract_date"]), data["key_version"])
 
@@ -156,7 +156,7 @@ class LandingArchive:
             restored.append(drop_dir)
         return restored
 
-    def rekey(self, new_keyring: Keyring) -> "LandingArchive":
+    def rekey(self, new_keyring: Keyring) -> LandingArchive:
         """Re-encrypt every archive under ``new_keyring``; returns the re-keyed archive."""
         target = LandingArchive(self.directory, new_keyring)
         for path in self.archives():

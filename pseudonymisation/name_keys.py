@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 
-
 # -- nickname groups ---------------------------------------------------------------
 
 

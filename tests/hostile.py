@@ -118,7 +118,7 @@ class CsvFile:
     include_header: bool = True
 
     @classmethod
-    def of(cls, table: str, rows: list[dict[str, str]]) -> "CsvFile":
+    def of(cls, table: str, rows: list[dict[str, str]]) -> CsvFile:
         header = list(TABLES[table].all_column_names)
         return cls(table, header, [[row.get(c, "") for c in header] for row in rows])
 

@@ -58,7 +58,7 @@ def collect_identifiers(drops_dir: Path) -> PlainIdentifiers:
                         value = clean_cell(row.get(column))
                         if not value:
                             continue
-                        kind = column[len(person.prefix):] if column.startswith(person.prefix) else column
+                        kind = column.removeprefix(person.prefix)
                         if kind in ("forename", "surname"):
                             words = {w.upper() for w in _WORD.findall(value) if len(w) >= 2}
                             normalised = normalise_name(value)

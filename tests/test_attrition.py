@@ -40,7 +40,6 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from masip.pipeline import build_linked
 from masip.evaluation.disclosure import (
     ALL_FORCES,
     PRIMARY,
@@ -53,6 +52,7 @@ from masip.evaluation.disclosure import (
     recoverable_from_published,
     round_to_base,
 )
+from masip.pipeline import build_linked
 from tests.test_evaluation import Drop, Row, load_raw
 
 AS_OF = date(2026, 11, 16)

@@ -31,11 +31,11 @@ import duckdb
 import pandas as pd
 import pytest
 
+from masip.dbt_runner import DbtBuildResult, WarehouseBuildError, build_warehouse
+from masip.linkage import person_id_for
+from masip.pipeline import build_linked
 from tests import rawkit
 from tests.rawkit import REF_COLUMN, Drop, Row
-from masip.dbt_runner import DbtBuildResult, WarehouseBuildError, build_warehouse
-from masip.pipeline import build_linked
-from masip.linkage import person_id_for
 
 POLICE, PROBATION, HEALTH, ADVOCACY = (
     "police-cheshire",

@@ -55,14 +55,19 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from masip.pipeline import build_linked
-from tests import rawkit
-from tests.rawkit import Drop
 from masip.evaluation import EvaluationResult, build_evaluation_report
-from masip.evaluation.effects import difference_in_differences, paired_change, rate, rate_difference
+from masip.evaluation.effects import (
+    difference_in_differences,
+    paired_change,
+    rate,
+    rate_difference,
+)
 from masip.evaluation.matching import propensity_match
 from masip.evaluation.reoffending import MIN_COHORT, analyse_reoffending, cohort_refusal
 from masip.evaluation.survival import km_curve
+from masip.pipeline import build_linked
+from tests import rawkit
+from tests.rawkit import Drop
 
 AS_OF = date(2026, 11, 16)
 

@@ -24,9 +24,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from masip.pipeline import build_linked
 from tests import rawkit
 from tests.rawkit import Drop, Row
-from masip.pipeline import build_linked
 
 AS_OF = date(2026, 11, 16)
 AS_OF_EARLY = date(2026, 9, 20)

@@ -22,9 +22,9 @@ from connectors.contracts import TABLES, ColumnType
 from connectors.drop_folders import RENAME_ADVICE
 from tests.hostile import (
     AGENCY_SOURCE,
-    LOOSE_SPELLINGS,
     DOB_ISO,
     FORENAME,
+    LOOSE_SPELLINGS,
     NHS,
     PNC,
     POSTCODE,
@@ -87,7 +87,7 @@ def _quarantine(run) -> list[tuple]:
 def test_a_file_without_its_header_row_is_rejected_without_quoting_the_first_row(tmp_path):
     hostile = CsvFile.of("crimes", [base_row("crimes"), base_row("crimes", "b")])
     hostile.include_header = False  # the first data row stands where the header was
-    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
+    _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
     assert drop.status == "rejected"
     assert "line 1 is not a header row" in drop.reason and "re-export" in drop.reason
 
@@ -205,13 +205,13 @@ def test_a_manifest_of_another_date_than_its_folder_is_rejected(tmp_path):
         drop = _drop(landing, "crimes", [base_row("crimes")])
         drop.rename(landing / "police-met_2026-11-09")
 
-    run, [drop] = _ingest(tmp_path, make)
+    _run, [drop] = _ingest(tmp_path, make)
     assert drop.status == "rejected" and "rename the folder police-met_2026-11-16" in drop.reason
 
 
 @pytest.mark.parametrize("name", [f"{FORENAME.lower()}_{SURNAME.lower()}.csv", "contacts.csv", f"{FORENAME}.CSV"])
 def test_a_file_name_in_the_manifest_is_shown_only_if_it_is_a_tables(tmp_path, name):
-    run, [drop] = _ingest(tmp_path, _crimes_drop_listing(name=name))
+    _run, [drop] = _ingest(tmp_path, _crimes_drop_listing(name=name))
     assert drop.status == "rejected" and ("contacts.csv is not" if name == "contacts.csv" else "(withheld) is not") in drop.reason
 
 
@@ -261,7 +261,7 @@ def test_a_cell_beyond_the_csv_modules_limit_quarantines_the_row(tmp_path):
 def test_lone_carriage_return_line_endings_load(tmp_path):
     hostile = CsvFile.of("crimes", [base_row("crimes"), base_row("crimes", "b")])
     hostile.newline = "\r"
-    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
+    _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
     assert drop.status == "loaded" and drop.files[0].rows_loaded == 2
 
 
@@ -327,7 +327,7 @@ def test_a_date_of_birth_in_another_format_is_still_withheld_from_an_event_date(
     """The date-of-birth cell not in the drop's format is set to null, but the same date typed into an event date of
     its row is still recognised, however the cell writes it, and withheld."""
     row = {**base_row(table), dob: spelling, column: "1961-07-29"}
-    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, table, [row, base_row(table, "b")]))
+    run, [_one_drop] = _ingest(tmp_path, lambda landing: _drop(landing, table, [row, base_row(table, "b")]))
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
         kept = con.execute(f"select count(*) from raw.{table} where cast({column} as date) = date '1961-07-29'").fetchone()
     assert kept == (0,), "the date of birth reached the warehouse as an event date"
@@ -408,18 +408,18 @@ def test_an_implausible_optional_date_is_nulled_and_planned_dates_may_lie_ahead(
 def test_duplicate_header_names_reject_the_file(tmp_path):
     hostile = CsvFile.of("crimes", [base_row("crimes")])
     hostile.header = ["victim_forename" if c == "victim_surname" else c for c in hostile.header]
-    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
+    _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
     assert drop.status == "rejected" and "victim_forename" in drop.reason and "more than once" in drop.reason
 
 
 def test_column_names_are_read_in_any_case_and_two_spellings_of_one_are_ambiguous(tmp_path):
     shouted = CsvFile.of("crimes", [base_row("crimes")])
     shouted.header = [c.upper() if n % 2 else c.title() for n, c in enumerate(shouted.header)]
-    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", shouted))
+    _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", shouted))
     assert drop.status == "loaded" and drop.files[0].rows_loaded == 1
     twice = CsvFile.of("crimes", [base_row("crimes")])
     twice.header = ["VICTIM_FORENAME" if c == "victim_surname" else c for c in twice.header]
-    run, [drop] = _ingest(tmp_path / "twice", lambda landing: _drop(landing, "crimes", twice))
+    _run, [drop] = _ingest(tmp_path / "twice", lambda landing: _drop(landing, "crimes", twice))
     assert drop.status == "rejected" and "more than once" in drop.reason
 
 
@@ -431,7 +431,7 @@ def test_a_blank_or_invalid_required_crn_is_quarantined(tmp_path, crn):
         data = {"supervision.csv": CsvFile.of("supervision", [row]).encode("utf-8")}
         write_raw_drop(landing, "probation-service_2026-11-16_2", manifest_for("probation", data, {"supervision.csv": 1}), data)
 
-    run, [drop] = _ingest(tmp_path, make)
+    run, [_one_drop] = _ingest(tmp_path, make)
     [(_, _, ref, rule, _)] = _quarantine(run)
     assert (ref, rule) == ("EV-1x", "invalid_identifier" if crn == "X12-34!" else "required_missing")
 
@@ -441,7 +441,7 @@ def test_a_blank_or_invalid_required_crn_is_quarantined(tmp_path, crn):
 def test_a_utf8_bom_in_a_file_declared_cp1252_blames_the_encoding(tmp_path):
     hostile = CsvFile.of("crimes", [base_row("crimes")])
     hostile.bom = True
-    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile, encoding="cp1252"))
+    _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile, encoding="cp1252"))
     assert drop.status == "rejected" and "byte-order mark" in drop.reason and "declare utf-8" in drop.reason
 
 
@@ -456,14 +456,14 @@ def test_a_utf8_bom_in_a_file_declared_cp1252_blames_the_encoding(tmp_path):
     ("files", {"name": "crimes.csv"}, "files must be"),
 ])
 def test_manifest_fields_are_typed_strictly_and_never_echoed(tmp_path, field, value, says):
-    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [base_row("crimes")], **{field: value}))
+    _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [base_row("crimes")], **{field: value}))
     assert drop.status == "rejected" and says in drop.reason
     assert "onboard" not in drop.reason
 
 
 @pytest.mark.parametrize("rows", [1.0, 2.9, "1", True, -1])
 def test_a_row_count_that_is_not_a_whole_number_rejects_the_drop(tmp_path, rows):
-    run, [drop] = _ingest(tmp_path, _crimes_drop_listing(rows=rows))
+    _run, [drop] = _ingest(tmp_path, _crimes_drop_listing(rows=rows))
     assert drop.status == "rejected" and "rows must be a whole number" in drop.reason
 
 

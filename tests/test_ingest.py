@@ -250,9 +250,8 @@ def _table_rows(warehouse: Path) -> dict[str, list[tuple]]:
 
 def test_parallel_ingest_in_parts_loads_exactly_what_one_process_loads(tmp_path, monkeypatch):
     """Drops split into parts across worker processes give the same rows, duplicates and quarantine."""
-    from masip.synth import generate_partnership
-
     import connectors.ingest as ingest_module
+    from masip.synth import generate_partnership
 
     drops = tmp_path / "drops"
     generate_partnership(drops, dyads=120)
@@ -260,7 +259,7 @@ def test_parallel_ingest_in_parts_loads_exactly_what_one_process_loads(tmp_path,
     ingest_drops(drops, tmp_path / "one" / "w.duckdb", KEYRING, show_progress=False)
     monkeypatch.setenv("MASIP_INGEST_WORKERS", "2")
     monkeypatch.setattr(ingest_module, "MIN_PART_ROWS", 40)  # split even these small drops
-    assert ingest_module._parts(sorted(p for p in drops.iterdir() if p.name.startswith("police-met"))[0], 2) == 2
+    assert ingest_module._parts(min(p for p in drops.iterdir() if p.name.startswith("police-met")), 2) == 2
     summary = ingest_drops(drops, tmp_path / "two" / "w.duckdb", KEYRING, show_progress=False)
     assert summary.total("rows_duplicate") > 0 and summary.total("rows_quarantined") > 0
     assert _table_rows(tmp_path / "two" / "w.duckdb") == _table_rows(tmp_path / "one" / "w.duckdb")

@@ -196,7 +196,8 @@ def test_failing_quality_suite_stops_publication(weeks):
 def test_a_first_week_of_probation_alone_publishes(tmp_path):
     """A partnership may onboard probation first: no record names a victim yet, so the journey is empty, and that
     is no reason to refuse the week (only a mart that is empty while its inputs are not is a defect)."""
-    from tests.hostile import KEYRING as HOSTILE_KEYRING, valid_drop
+    from tests.hostile import KEYRING as HOSTILE_KEYRING
+    from tests.hostile import valid_drop
 
     landing = tmp_path / "landing"
     valid_drop(landing, "probation")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from masip.pipeline import build_linked
 from masip.evaluation import build_evaluation_report
+from masip.pipeline import build_linked
 from masip.published_csv import FORMULA_TRIGGERS, write_frame
 from tests import rawkit
 from tests.rawkit import Drop, Row

@@ -237,7 +237,10 @@ def _run_splink(
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(dob))
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(col("given_name"), col("surname")))
         if date_parts:
-            from masip.linkage.calibration import same_year_share_sql, unconditional_date_parts
+            from masip.linkage.calibration import (
+                same_year_share_sql,
+                unconditional_date_parts,
+            )
 
             years = " union all ".join(f"select birth_year from input_{k}" for k in range(len(frames)))
             share = con.execute(same_year_share_sql(f"({years})")).fetchall()[0][0]

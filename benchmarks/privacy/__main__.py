@@ -46,7 +46,11 @@ from benchmarks.privacy.attacks import (
 )
 from benchmarks.privacy.weak import WeakEncoder
 from connectors.vault import RECORDS_TABLE, Vault
-from pseudonymisation.encodings import ENCODING_VERSION, NAME_VIEWS, PERSON_ENCODING_COLUMNS
+from pseudonymisation.encodings import (
+    ENCODING_VERSION,
+    NAME_VIEWS,
+    PERSON_ENCODING_COLUMNS,
+)
 from pseudonymisation.name_keys import nickname_table
 
 #: What the public code says the stored columns encode (field, column, clear salt column). The

@@ -23,7 +23,14 @@ from masip.evaluation.effects import (
     rate_difference,
     window_rates,
 )
-from masip.evaluation.matching import CALIPER_SD, COMPARISON, COVARIATES, INTERVENTION, MatchResult, propensity_match
+from masip.evaluation.matching import (
+    CALIPER_SD,
+    COMPARISON,
+    COVARIATES,
+    INTERVENTION,
+    MatchResult,
+    propensity_match,
+)
 from masip.evaluation.survival import km_curve, logrank_p
 
 #: The Justice Data Lab does not report on cohorts smaller than this.

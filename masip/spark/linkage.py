@@ -156,7 +156,12 @@ def spark_link(warehouse: Path, vault: Vault, out_dir: Path, cores: int = 2) -> 
     """Steps 1-4 of the module docstring; returns the summary (counts, ids and seconds only)."""
     from masip.linkage import link_for_review
     from masip.linkage.review_store import load_decisions
-    from masip.linkage.stage import read_inputs, typed_links, typed_review, warehouse_build_id
+    from masip.linkage.stage import (
+        read_inputs,
+        typed_links,
+        typed_review,
+        warehouse_build_id,
+    )
 
     started = time.perf_counter()
     with duckdb.connect(str(warehouse), read_only=True) as con:
