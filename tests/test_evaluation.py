@@ -56,6 +56,8 @@ import pytest
 from click.testing import CliRunner
 
 from masip.evaluation import EvaluationResult, build_evaluation_report
+from masip.evaluation.charts import STAGES, funnel_chart
+from masip.evaluation.disclosure import ALL_FORCES
 from masip.evaluation.effects import (
     difference_in_differences,
     paired_change,
@@ -458,3 +460,16 @@ def test_evaluate_command(built: Built, tmp_path: Path):
     assert (out / "evaluation_report.html").exists() and "REFUSED" in run.output
     missing = CliRunner().invoke(main, ["evaluate", "--out", str(out), "--warehouse", str(tmp_path / "none.duckdb")])
     assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_force_name_is_drawn_as_written_never_read_as_mathematics(tmp_path):
+    """A force name is the police drop's own text. matplotlib reads ``$…$`` in a title as mathematics, and a
+    formula it cannot parse stopped the evaluation report with an error that quoted the name; nor has its
+    font a glyph for a tab or a bell. The chart shows the name as written, control characters as spaces."""
+    forces = ["$\\frac{1}$ West", "\tNorth\x07", ALL_FORCES]
+    funnel = pd.DataFrame(
+        [{"force": force, "financial_year": "2025-26", "stage": stage, "crimes": 10} for force in forces for stage in STAGES]
+    )
+    funnel_chart(funnel, tmp_path / "funnel.png")
+    assert (tmp_path / "funnel.png").read_bytes().startswith(b"\x89PNG")

@@ -7,6 +7,7 @@ disclosure marker.
 from __future__ import annotations
 
 import base64
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ from masip.evaluation.survival import MONTHS
 
 #: The attrition stages, in the order a crime passes them.
 STAGES = ("RECORDED", "CPS_REFERRED", "CHARGED", "COURT", "CONVICTED", "CONVICTED_STALKING")
+
+
+def _as_written(text: str) -> str:
+    """Text from the data as a chart shows it: control characters (a tab, a bell) as spaces, which the font
+    has glyphs for. Draw it with ``parse_math=False``: matplotlib would read ``$…$`` in it as mathematics."""
+    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
 
 
 def _figure_to_file(fig: Any, path: Path) -> None:
@@ -68,7 +75,7 @@ def funnel_chart(funnel: pd.DataFrame, path: Path, years: int = 4) -> None:
     fig, axes = plt.subplots(1, len(forces), figsize=(4.2 * len(forces), 3.8), sharey=False, squeeze=False)
     for ax, force in zip(axes[0], forces):
         _bars_by_year(ax, funnel[funnel["force"] == force], "stage", list(STAGES), shown_years)
-        ax.set_title(force.replace("_", " ").title())
+        ax.set_title(_as_written(force.replace("_", " ").title()), parse_math=False)
         ax.set_xticks(np.arange(len(STAGES)))
         ax.set_xticklabels([s.replace("_", "\n").lower() for s in STAGES], fontsize=7)
         ax.set_ylabel("crimes (rounded to 5)")
