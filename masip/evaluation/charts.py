@@ -21,10 +21,11 @@ from masip.evaluation.survival import MONTHS
 STAGES = ("RECORDED", "CPS_REFERRED", "CHARGED", "COURT", "CONVICTED", "CONVICTED_STALKING")
 
 
-def _as_written(text: str) -> str:
-    """Text from the data as a chart shows it: control characters (a tab, a bell) as spaces, which the font
-    has glyphs for. Draw it with ``parse_math=False``: matplotlib would read ``$…$`` in it as mathematics."""
-    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+def _title_as_written(ax: Any, text: str) -> None:
+    """Title ``ax`` with text from the data as written: never read as mathematics (matplotlib's ``$…$``), and
+    control characters (a tab, a bell), which the font has no glyphs for, as spaces."""
+    shown = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+    ax.set_title(shown, parse_math=False)
 
 
 def _figure_to_file(fig: Any, path: Path) -> None:
@@ -75,7 +76,7 @@ def funnel_chart(funnel: pd.DataFrame, path: Path, years: int = 4) -> None:
     fig, axes = plt.subplots(1, len(forces), figsize=(4.2 * len(forces), 3.8), sharey=False, squeeze=False)
     for ax, force in zip(axes[0], forces):
         _bars_by_year(ax, funnel[funnel["force"] == force], "stage", list(STAGES), shown_years)
-        ax.set_title(_as_written(force.replace("_", " ").title()), parse_math=False)
+        _title_as_written(ax, force.replace("_", " ").title())
         ax.set_xticks(np.arange(len(STAGES)))
         ax.set_xticklabels([s.replace("_", "\n").lower() for s in STAGES], fontsize=7)
         ax.set_ylabel("crimes (rounded to 5)")
