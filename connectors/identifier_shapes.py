@@ -43,13 +43,14 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from text_unidecode import unidecode
 
-from connectors.column_rules import mask
+from connectors.column_rules import mask, present
 from connectors.normalise import normalise_nhs_number
 
 _SEP = r"[-/._:# ]"
@@ -248,60 +249,134 @@ _DATE_SPELLINGS = (
     ((10**6, 10**4, 1), 8), ((1, 100, 10**4), 8), ((10**4, 10**6, 1), 8),  # ddmmyyyy, yyyymmdd, mmddyyyy
     ((10**4, 100, 1), 6), ((1, 100, 10**4), 6), ((100, 10**4, 1), 6),  # ddmmyy, yymmdd, mmddyy
 )
-#: A name shorter than this is not looked for in a reference: three and four letters are the agencies' own
+#: A name shorter than this is not looked for alone in a reference: three and four letters are the agencies' own
 #: prefixes (``HAM-22-8781402`` of a victim called Ham, ``CHS-ORD-8464337`` of one called Ord: 83 rows of the
 #: generator's national year). A word of five letters is refused anyway (:func:`references_ok`): this finds
 #: the name cut by separators (``PE-TER-5``, ``SMI-TH-12``).
 _SHORTEST_NAME = 5
+#: A person's forename and surname found together in a reference are theirs, however short (``IXO-VUK-7``): an
+#: agency's prefixes spell two names of one person by chance too rarely to count.
+_SHORTEST_NAME_OF_PAIR = 2
+#: The fewest characters of an identifier's core looked for in a reference: a PNC ID's year and serial without
+#: its check letter (``03-412389`` of ``2003/0412389E``), an NHS number without its check digit, a CRN (a letter
+#: and six digits). Shorter runs would turn up in agencies' serials by chance.
+_SHORTEST_CORE = 6
+_PNC_PARTS = r"^(?:[0-9]{2})?(?P<year>[0-9]{2})/(?P<serial>[0-9]{7})[A-Z]$"
+_POSTCODE_PARTS = r"^(?P<outward>[A-Z0-9]+) (?P<inward>[A-Z0-9]+)$"
+#: What a reference holding a postcode's inward code must have among its letters and digits.
+_INWARD_CODE = "[0-9][A-Z]{2}"
 
 
-def holds_row_identity(references: pa.Array, birth_dates: list[pa.Array], names: list[pa.Array]) -> np.ndarray:
-    """Which references hold a date of birth or a name of a person on their own row.
+def holds_row_identity(
+    references: pa.Array, birth_dates: list[pa.Array], persons: list[Mapping[str, pa.Array]]
+) -> np.ndarray:
+    """Which references hold a date of birth, a name or an identifier of a person on their own row.
 
     The shapes of :func:`references_ok` cannot refuse a serial that is
     written like a date (``REF-29-071961`` reads as ``ADV-24-011985``, a
-    year's serial), but the row says whose record it is: a reference whose
-    digits, separators removed, hold that person's date of birth in any of
-    :data:`_DATE_SPELLINGS` (:func:`_digit_windows`), or whose letters,
-    separators removed, hold their forename or surname (of
-    :data:`_SHORTEST_NAME` letters or more), carries an identifier.
-    ``birth_dates``: each date-of-birth column of the row (date32, every
-    reading of it); ``names``: each normalised name column (upper-case
-    letters), one value per row in each.
+    year's serial), an identifier glued to a prefix (``EV`` and a CRN), cut
+    short of its check character or with its parts swapped (``9QZ-NE47``),
+    but the row says whose record it is. A reference carries an identifier
+    when, separators removed, its digits hold that person's date of birth in
+    any of :data:`_DATE_SPELLINGS`, or the core of their PNC ID or NHS number
+    (:data:`_SHORTEST_CORE`); its letters hold their forename or surname (of
+    :data:`_SHORTEST_NAME` letters or more) or both their names; or its
+    letters and digits hold their CRN, or both parts of their postcode in
+    either order. ``birth_dates``: each date-of-birth column of the row
+    (date32, every reading of it); ``persons``: each person role's normalised
+    ``forename``, ``surname``, ``postcode``, ``pnc``, ``nhs`` and ``crn``
+    (:class:`connectors.person_columns.RoleColumns` values), one value per
+    row in each.
     """
     found = np.zeros(len(references), dtype=bool)
     if not len(references):
         return found
-    windows = _digit_windows(pc.replace_substring_regex(references, "[^0-9]", ""))
+    digits = _Digits(pc.replace_substring_regex(references, "[^0-9]", ""))
     for dates in birth_dates:
-        day, month, year = (pc.fill_null(part(dates), -1).to_numpy(zero_copy_only=False).astype(np.int32)
+        day, month, year = (pc.fill_null(part(dates), -1).to_numpy(zero_copy_only=False).astype(np.int64)
                             for part in (pc.day, pc.month, pc.year))
         for (at_day, at_month, at_year), width in _DATE_SPELLINGS:
             spelled = day * at_day + month * at_month + (year if width == 8 else year % 100) * at_year
-            found |= (windows[width] == np.where(day < 0, -2, spelled)[:, None]).any(axis=1)
-    letters = pc.replace_substring_regex(pc.ascii_upper(references), "[^A-Z]+", "")  # a reference is ASCII
-    # few references have five letters (a word of five is refused): only their rows are read, one by one
-    rows = pa.array(np.flatnonzero(mask(pc.greater_equal(pc.utf8_length(letters), _SHORTEST_NAME))), pa.int64())
-    for name in names:
-        for row, text, wanted in zip(rows.to_pylist(), letters.take(rows).to_pylist(), name.take(rows).to_pylist()):
-            found[row] |= wanted is not None and len(wanted) >= _SHORTEST_NAME and wanted in text
+            found |= (digits.runs(width) == np.where(day < 0, -2, spelled)[:, None]).any(axis=1)
+    upper = pc.ascii_upper(references)  # a reference is ASCII
+    letters = pc.replace_substring_regex(upper, "[^A-Z]+", "")
+    alphanumerics = pc.replace_substring_regex(upper, "[^A-Z0-9]+", "")
+    for person in persons:
+        pnc = pc.extract_regex(person["pnc"], _PNC_PARTS)
+        postcode = pc.extract_regex(person["postcode"], _POSTCODE_PARTS)
+        for serial in (pnc.field("serial"), pc.replace_substring_regex(pnc.field("serial"), "^0+", "")):
+            found |= digits.hold(pc.binary_join_element_wise(pnc.field("year"), serial, ""), _SHORTEST_CORE)
+        found |= digits.hold(pc.utf8_slice_codeunits(person["nhs"], 0, 9), _SHORTEST_CORE)
+        for text, parts, shortest, shape in (
+            (letters, [person["forename"]], _SHORTEST_NAME, None),
+            (letters, [person["surname"]], _SHORTEST_NAME, None),
+            (letters, [person["forename"], person["surname"]], _SHORTEST_NAME_OF_PAIR, None),
+            (alphanumerics, [person["crn"]], _SHORTEST_CORE, None),
+            (alphanumerics, [postcode.field("outward"), postcode.field("inward")], 1, _INWARD_CODE),
+        ):
+            found |= _holds_all(text, parts, shortest, shape)
     return found
 
 
-def _digit_windows(digits: pa.Array) -> dict[int, np.ndarray]:
-    """The numbers a reference's digits make, one column per starting position: for 8, every run of eight
-    consecutive digits; for 6, all of them when there are exactly six (a six-digit run inside a longer serial
-    matches a date of birth by chance one row in tens of thousands); -1 where there is no such run."""
-    lengths = pc.utf8_length(pc.fill_null(digits, "")).to_numpy(zero_copy_only=False)
-    longest = max(int(lengths.max()), 8)
-    padded = pc.utf8_rpad(pc.fill_null(digits, ""), longest, "/")  # "/" is the character before "0"
-    values = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(digits) * longest).reshape(-1, longest)
-    values = values.astype(np.int32) - ord("0")  # eight digits fit in 32 bits
-    eight = np.zeros((len(digits), longest - 7), dtype=np.int32)
-    for k in range(8):
-        eight = eight * 10 + values[:, k : k + longest - 7]
-    six = values[:, :6] @ (10 ** np.arange(5, -1, -1, dtype=np.int32))
-    return {
-        8: np.where(lengths[:, None] >= np.arange(8, longest + 1), eight, -1),
-        6: np.where(lengths == 6, six, -1)[:, None],
-    }
+def _holds_all(texts: pa.Array, parts: list[pa.Array], shortest: int, shape: str | None) -> np.ndarray:
+    """Which of ``texts`` hold every one of ``parts`` (one value per text in each), each of ``shortest`` characters
+    or more; a text shorter than its parts together, a null text or part, and with ``shape`` a text that does not
+    match it, hold nothing.
+
+    Read in Python once per distinct combination of a text and its parts:
+    references share prefixes, and persons recur.
+    """
+    rows = present(texts)
+    needed = np.zeros(len(texts), dtype=np.int64)
+    for part in parts:
+        length = pc.fill_null(pc.utf8_length(part), 0).to_numpy(zero_copy_only=False)
+        rows &= length >= shortest
+        needed += length
+    rows &= pc.fill_null(pc.utf8_length(texts), 0).to_numpy(zero_copy_only=False) >= needed
+    if shape is not None:
+        rows &= mask(pc.match_substring_regex(texts, shape))
+    found = np.zeros(len(texts), dtype=bool)
+    chosen = pa.array(np.flatnonzero(rows), pa.int64())
+    if len(chosen):
+        combinations = pc.binary_join_element_wise(texts.take(chosen), *(p.take(chosen) for p in parts), "|")
+        distinct = combinations.dictionary_encode()
+        holds = [all(part in text for part in wanted)
+                 for text, *wanted in (combination.split("|") for combination in distinct.dictionary.to_pylist())]
+        found[rows] = np.asarray(holds, dtype=bool)[distinct.indices.to_numpy(zero_copy_only=False)]
+    return found
+
+
+class _Digits:
+    """The digits of each reference (separators and letters removed), and the numbers their runs make."""
+
+    def __init__(self, digits: pa.Array) -> None:
+        self.lengths = pc.utf8_length(pc.fill_null(digits, "")).to_numpy(zero_copy_only=False)
+        self.longest = max(int(self.lengths.max(initial=0)), 8)
+        padded = pc.utf8_rpad(pc.fill_null(digits, ""), self.longest, "/")  # "/" is the character before "0"
+        matrix = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(digits) * self.longest)
+        self.matrix = matrix.reshape(-1, self.longest).astype(np.int64) - ord("0")
+
+    def runs(self, width: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """The numbers of the runs of ``width`` consecutive digits, one column per starting position (-1 where
+        the run would pass the last digit), of every reference or of ``rows``. Six digits count only when they
+        are the whole reference's: a six-digit run inside a longer serial matches a date of birth by chance one
+        row in tens of thousands."""
+        matrix, lengths = (self.matrix, self.lengths) if rows is None else (self.matrix[rows], self.lengths[rows])
+        if width == 6:
+            return np.where(lengths == 6, matrix[:, :6] @ (10 ** np.arange(5, -1, -1, dtype=np.int64)), -1)[:, None]
+        starts = self.longest - width + 1
+        numbers = np.zeros((len(matrix), max(starts, 0)), dtype=np.int64)
+        for k in range(width):
+            numbers = numbers * 10 + matrix[:, k : k + starts]
+        return np.where(lengths[:, None] >= np.arange(width, self.longest + 1), numbers, -1)
+
+    def hold(self, numbers: pa.Array, shortest: int) -> np.ndarray:
+        """Which references hold, among their digits, their row's ``numbers`` (strings of digits) of ``shortest``
+        digits or more (but not six: see :meth:`runs`)."""
+        widths = pc.fill_null(pc.utf8_length(numbers), 0).to_numpy(zero_copy_only=False)
+        found = np.zeros(len(widths), dtype=bool)
+        for width in np.unique(widths[(widths >= shortest) & (widths != 6) & (widths <= self.longest)]):
+            rows = np.flatnonzero(widths == width)
+            wanted = pc.cast(numbers.take(pa.array(rows, pa.int64())), pa.int64()).to_numpy(zero_copy_only=False)
+            found[rows] = (self.runs(int(width), rows) == wanted[:, None]).any(axis=1)
+        return found

@@ -390,12 +390,12 @@ class TableReader:
         roles = self.persons.check(cells, count, report)
         warned.extend(fault for role in roles for fault in role.warnings)
         births = [birth for role in roles for birth in role.birth_dates]
-        names = [role.values[name] for role in roles for name in ("forename", "surname")]
+        persons = [role.values for role in roles]
         for column in checked:
             if births and column.type in (ColumnType.DATE, ColumnType.DATETIME):
                 typed[column.name] = _birth_dates_withheld(column, typed[column.name], births, report)
             if roles and column.type is ColumnType.REFERENCE:
-                typed[column.name] = _identities_withheld(column, typed[column.name], births, names, report)
+                typed[column.name] = _identities_withheld(column, typed[column.name], births, persons, report)
 
         record_refs = typed[contract.ref_column]
         for fault in warned:
@@ -454,16 +454,17 @@ def _birth_dates_withheld(
 
 
 def _identities_withheld(
-    column: Column, values: pa.Array, births: list[pa.Array], names: list[pa.Array],
+    column: Column, values: pa.Array, births: list[pa.Array], persons: list[dict[str, pa.Array]],
     report: Callable[[Column, Fault], None],
 ) -> pa.Array:
-    """``values`` (a reference column) without the references that hold a date of birth or a name of a person on
-    their own row (:func:`holds_row_identity`), withheld like any other invalid reference."""
-    held = holds_row_identity(values, births, names)
+    """``values`` (a reference column) without the references that hold a date of birth, a name or an identifier
+    of a person on their own row (:func:`holds_row_identity`), withheld like any other invalid reference."""
+    held = holds_row_identity(values, births, persons)
     if not held.any():
         return values
     report(column, Fault(held, "invalid_reference",
-                         f"{column.name}: {WITHHELD} holds the date of birth or a name of a person on its row"))
+                         f"{column.name}: {WITHHELD} holds the date of birth, a name or an identifier of a person on "
+                         "its row"))
     return pc.if_else(pa.array(held), STRING_NULL, values)
 
 
