@@ -10,7 +10,10 @@ extract date), optionally followed by a re-delivery mark (``_redelivery``,
 counted (:attr:`DropFolders.misnamed`), and the run report tells the
 operator to rename it. An entry that is not a folder at all (a ``.zip``
 delivered instead of a folder, a link to nothing) is counted the same way
-(:attr:`DropFolders.not_folders`). When a drop is read, its manifest must
+(:attr:`DropFolders.not_folders`), and so is a link that leads out of the
+input folder: whoever can write the landing area could otherwise make ingest
+read any folder its process can see (another partnership's drops). A link to
+a folder inside the input folder is read. When a drop is read, its manifest must
 say the same source and extract date as its folder's name
 (:func:`check_folder_matches`).
 """
@@ -59,8 +62,8 @@ def parse_drop_name(name: str, known_sources: Collection[str]) -> DropName | Non
 #: What the operator is told to do with an entry of the input folder that is not a folder.
 UNPACK_ADVICE = (
     "unpack an archive (.zip, …) into its own folder named <source_id>_<YYYY-MM-DD>, replace a link that leads "
-    "nowhere with the drop folder itself, and move any other file out of the input folder (or give it a name "
-    "starting with _); then re-run"
+    "nowhere or out of the input folder with the drop folder itself, and move any other file out of the input "
+    "folder (or give it a name starting with _); then re-run"
 )
 
 
@@ -70,7 +73,7 @@ class DropFolders:
 
     drops: list[Path]
     misnamed: int = 0
-    not_folders: int = 0  # files, links that lead nowhere or loop
+    not_folders: int = 0  # files, links that lead nowhere, loop or lead out of the input folder
 
     def warnings(self, input_dir: Path) -> list[str]:
         """What the operator is told about the entries of ``input_dir`` not read (their names are never shown)."""
@@ -88,7 +91,7 @@ class DropFolders:
         if not self.not_folders:
             return None
         return (f"{self.not_folders} item(s) in {input_dir} are not folders (a file, or a link that leads to no "
-                "folder) and were not read (their names are not shown: they could hold anything). A drop is a folder "
+                "folder or out of the input folder) and were not read (their names are not shown: they could hold anything). A drop is a folder "
                 f"holding manifest.json and its CSV files. What to do: {UNPACK_ADVICE}.")
 
 
@@ -98,15 +101,17 @@ def find_drops(input_dir: Path, known_sources: Collection[str], source_ids: Iter
     ``known_sources``: the source ids with a profile. A folder whose name is
     not ``<known source>_<YYYY-MM-DD>`` (see :func:`parse_drop_name`) is counted
     as misnamed, and any other entry that is not a folder (a file, a link that
-    leads nowhere or loops) as not a folder, whatever ``source_ids`` says.
+    leads nowhere, loops or leads out of ``input_dir``) as not a folder,
+    whatever ``source_ids`` says.
     """
     if not input_dir.is_dir():
         raise FileNotFoundError(f"input folder {input_dir} does not exist; pass the folder that holds the drops")
     known = frozenset(known_sources)
     wanted = known if source_ids is None else frozenset([source_ids] if isinstance(source_ids, str) else source_ids)
     drops, misnamed, not_folders = [], 0, 0
+    inside = input_dir.resolve()
     for entry in sorted(p for p in input_dir.iterdir() if not p.name.startswith(("_", "."))):
-        if not entry.is_dir():
+        if not entry.is_dir() or (entry.is_symlink() and inside not in entry.resolve().parents):
             not_folders += 1
         elif (name := parse_drop_name(entry.name, known)) is None:
             misnamed += 1

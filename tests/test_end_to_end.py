@@ -44,10 +44,11 @@ def _staging_fingerprint(warehouse: Path) -> dict[str, str]:
 
 
 def _landing(folder: Path, drops: list[Path]) -> Path:
-    """A landing folder holding just ``drops`` (symlinked), as one delivery."""
+    """A landing folder holding just ``drops`` (their files hard-linked: a link to a folder out of the landing is not
+    read), as one delivery."""
     folder.mkdir()
     for drop in drops:
-        (folder / drop.name).symlink_to(drop, target_is_directory=True)
+        shutil.copytree(drop, folder / drop.name, copy_function=os.link)
     return folder
 
 

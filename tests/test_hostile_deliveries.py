@@ -261,8 +261,13 @@ def _link_loop(landing: Path) -> None:
     (landing / "police-met_2026-11-26").symlink_to(landing / "police-met_2026-11-26")
 
 
+def _link_out_of_the_landing(landing: Path) -> None:
+    """A valid drop elsewhere on the machine (another partnership's, say), linked in: never read."""
+    (landing / "police-met_2026-11-27").symlink_to(valid_drop(landing.parent / "elsewhere", "police"))
+
+
 NOT_FOLDERS = {"zip": _zip_named_like_a_drop, "file": _file_named_like_a_drop, "person's name": _file_named_after_a_person,
-               "dangling link": _dangling_link, "link loop": _link_loop}
+               "dangling link": _dangling_link, "link loop": _link_loop, "link out of the landing": _link_out_of_the_landing}
 
 
 @pytest.mark.parametrize("make", NOT_FOLDERS.values(), ids=NOT_FOLDERS.keys())
@@ -274,8 +279,9 @@ def test_an_entry_that_is_not_a_folder_is_counted_never_named(tmp_path, make):
     run = _run(tmp_path, landing)
     assert [d.drop_name for d in run.summary.drops] == [GOOD]
     assert run.summary.warnings == [(
-        f"1 item(s) in {landing} are not folders (a file, or a link that leads to no folder) and were not read (their "
-        "names are not shown: they could hold anything). A drop is a folder holding manifest.json and its CSV files. "
+        f"1 item(s) in {landing} are not folders (a file, or a link that leads to no folder or out of the input folder) "
+        "and were not read (their names are not shown: they could hold anything). A drop is a folder holding "
+        "manifest.json and its CSV files. "
         f"What to do: {UNPACK_ADVICE}."
     )]
     assert "2026-11-2" not in run.operator_text()
@@ -286,7 +292,8 @@ def test_every_kind_of_entry_not_read_is_counted_once(tmp_path):
     for make in NOT_FOLDERS.values():
         make(landing)
     valid_drop(landing, "police", name=f"police-met_{SURNAME}")  # misnamed: counted apart
-    (landing / "police-met_2026-11-30").symlink_to(valid_drop(tmp_path / "elsewhere", "police"))  # a linked folder: read
+    # a link to a folder inside the landing: read
+    (landing / "police-met_2026-11-30").symlink_to(valid_drop(landing / "_incoming", "police"))
     run = _run(tmp_path, landing)
     assert _outcome(run, "police-met_2026-11-30").status == "rejected"  # read: its manifest says another date
     [misnamed, not_folders] = run.summary.warnings
