@@ -45,6 +45,7 @@ from connectors.manifest import (
     DropRejected,
     Manifest,
     check_drop_files,
+    max_file_bytes,
     read_manifest,
     verify_drop,
 )
@@ -529,6 +530,7 @@ def ingest_drops(
 
     ``vault_dir``: the linkage vault (default :meth:`connectors.vault.Vault.for_warehouse`); see module docstring.
     """
+    max_file_bytes()  # a bad setting stops the run before anything is read, not each drop as it is read
     archive = LandingArchive(archive_dir or default_archive_dir(warehouse), keyring)
     vault = Vault.for_warehouse(warehouse, vault_dir)
     leftovers = vault.remove_leftovers()  # under the warehouse lock: no rotation or ingest is using them

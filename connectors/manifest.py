@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,28 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 #: Every cell read is bounded by the contract's MAX_CELL_CHARS; the csv module's own limit (128 KiB) would
 #: otherwise stop a whole run on one long cell, so it is raised to what a file can hold in memory anyway.
 csv.field_size_limit(1 << 30)
+#: The largest table file read, in MB (``$MASIP_MAX_FILE_MB``, :func:`max_file_bytes`): reading a file takes
+#: several times its size in memory (a 400 MB file took 2.7 GB), so one sender's oversized file is rejected
+#: instead of stopping every agency's week. A national year's largest file (a force's first delivery) is 70 MB.
+MAX_FILE_MB = 512
+MAX_FILE_ENV = "MASIP_MAX_FILE_MB"
+#: The largest manifest.json read: one lists a few files in well under a kilobyte.
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+class FileLimitError(ValueError):
+    """``$MASIP_MAX_FILE_MB`` is not a whole number of megabytes."""
+
+
+def max_file_bytes() -> int:
+    """The largest table file read, in bytes: ``$MASIP_MAX_FILE_MB`` megabytes, else :data:`MAX_FILE_MB`."""
+    value = os.environ.get(MAX_FILE_ENV, "").strip()
+    if value and not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise FileLimitError(
+            f"{MAX_FILE_ENV} must be a whole number of megabytes above 0 (the largest table file a drop may hold); "
+            f"set one, or unset it for the default ({MAX_FILE_MB}), and re-run"
+        )
+    return (int(value) if value else MAX_FILE_MB) * 1_000_000
 
 
 class DropRejected(Exception):
@@ -198,6 +221,11 @@ def read_manifest(drop_dir: Path) -> Manifest:
     path = drop_dir / "manifest.json"
     if path.is_symlink() or not path.is_file():
         raise DropRejected("no manifest.json (a regular file) in the drop directory; the sender must include one (SPEC §2)")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise _rejected(
+            f"manifest.json is {path.stat().st_size:,} bytes, over the {MAX_MANIFEST_BYTES:,} a manifest may have (it "
+            "lists a few files), so it was not read"
+        )
     manifest = _parse(drop_dir, path.read_bytes())
     _check_file_names(manifest)
     return manifest
@@ -331,6 +359,15 @@ def _checked_file(manifest: Manifest, listed: ManifestFile) -> Path:
         raise _rejected(f"{listed.name}: listed in the manifest but missing from the drop")
     if not path.is_file():
         raise _rejected(f"{listed.name}: is not a regular file (it is a folder, a FIFO or a device), so it was not read")
+    size, limit = path.stat().st_size, max_file_bytes()
+    if size > limit:
+        raise _rejected(
+            f"{listed.name}: is {size:,} bytes, over the {limit // 1_000_000:,} MB a table file may have, so it was "
+            "not read (reading takes several times a file's size in memory)",
+            f"What to do: ask the sender to split the extract into several drops (by extract date); if files of this "
+            f"size are expected, raise {MAX_FILE_ENV} (the machine needs about 7 times the file's size in memory per "
+            "ingest worker); then re-run",
+        )
     found_sha = sha256_of(path)
     if found_sha != listed.sha256:
         raise _rejected(

@@ -116,6 +116,7 @@ def _storage_failure(error: BaseException, stage: str) -> OperatorMessage | None
 
 def describe(error: BaseException, stage: str) -> OperatorMessage:
     """The operator message for ``error``, which stopped ``stage``."""
+    from connectors.manifest import FileLimitError
     from connectors.vault import KeyVersionMismatch, WrongVault
     from masip.dbt_runner import WarehouseBuildError
     from masip.linkage.stage import LinkageInputError, LinkageProcessError
@@ -127,7 +128,7 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
     from pseudonymisation.keys import MissingKeyError
     from pseudonymisation.landing import LandingArchiveError
 
-    if isinstance(error, (MissingKeyError, KeyVersionMismatch, WrongVault, LandingArchiveError)):
+    if isinstance(error, (MissingKeyError, KeyVersionMismatch, WrongVault, LandingArchiveError, FileLimitError)):
         return OperatorMessage(str(error), USAGE)
     if isinstance(error, WarehouseDamaged):
         return OperatorMessage(str(error), DATA)

@@ -20,10 +20,12 @@ import pytest
 from connectors.column_rules import WITHHELD
 from connectors.contracts import TABLES, ColumnType
 from connectors.drop_folders import RENAME_ADVICE
+from connectors.manifest import MAX_FILE_ENV, FileLimitError
 from tests.hostile import (
     AGENCY_SOURCE,
     DOB_ISO,
     FORENAME,
+    FREE_TEXT,
     LOOSE_SPELLINGS,
     NHS,
     PNC,
@@ -256,6 +258,44 @@ def test_a_cell_beyond_the_csv_modules_limit_quarantines_the_row(tmp_path):
     run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row, base_row("crimes", "b")]))
     assert drop.status == "loaded" and drop.files[0].rows_loaded == 1
     assert [q[3] for q in _quarantine(run)] == ["value_too_long"]
+
+
+def test_a_table_file_over_the_size_limit_is_rejected_unread_and_the_week_goes_on(tmp_path, monkeypatch):
+    """Reading takes several times a file's size in memory: an oversized file (here a free-text cell of 1.2 MB,
+    which is dropped at ingest and so has no cell limit) rejects its drop before it is read, saying what to do."""
+    monkeypatch.setenv(MAX_FILE_ENV, "1")
+    row = {**base_row("crimes"), "offence_desc": FREE_TEXT + " ." * 600_000}
+    _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row]))
+    assert drop.status == "rejected" and "crimes.csv: is 1,2" in drop.reason and "over the 1 MB" in drop.reason
+    assert f"raise {MAX_FILE_ENV}" in drop.reason and "split the extract" in drop.reason
+
+
+def test_a_manifest_over_a_megabyte_is_rejected_unread(tmp_path):
+    def oversized(landing: Path) -> None:
+        drop = _drop(landing, "crimes", [base_row("crimes")])
+        manifest = json.loads((drop / "manifest.json").read_text())
+        (drop / "manifest.json").write_text(json.dumps({**manifest, "note": SURNAME * 100_000}))
+
+    _run, [drop] = _ingest(tmp_path, oversized)
+    assert drop.status == "rejected" and "manifest.json is 1," in drop.reason and "was not read" in drop.reason
+
+
+@pytest.mark.parametrize("setting", ["", "0", "1.5", "lots", "١٢"])
+def test_a_size_limit_that_is_not_a_whole_number_of_megabytes_stops_the_run_before_anything_is_read(
+    tmp_path, monkeypatch, setting,
+):
+    from masip.operator_errors import USAGE, describe
+
+    monkeypatch.setenv(MAX_FILE_ENV, setting)
+    landing = tmp_path / "landing"
+    valid_drop(landing, "probation")
+    run = run_ingest(landing, tmp_path / "warehouse" / "masip.duckdb")
+    if not setting:  # unset: the default
+        assert run.error is None and run.summary.drops[0].status == "loaded"
+        return
+    assert isinstance(run.error, FileLimitError) and not (tmp_path / "warehouse" / "masip.duckdb").exists()
+    message = describe(run.error, "ingest")
+    assert message.exit_code == USAGE and f"{MAX_FILE_ENV} must be a whole number of megabytes" in message.text
 
 
 def test_lone_carriage_return_line_endings_load(tmp_path):
