@@ -121,14 +121,15 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
     from masip.dbt_runner import WarehouseBuildError
     from masip.linkage.stage import LinkageInputError, LinkageProcessError
     from masip.quality import DataQualityError
-    from masip.rotation import RotationMismatch
+    from masip.rotation import RotationMismatch, RotationToSameKey
     from masip.spark import SparkRunError
     from masip.store_swaps import SwapError
     from masip.warehouse import WarehouseDamaged, WarehouseError
     from pseudonymisation.keys import MissingKeyError
     from pseudonymisation.landing import LandingArchiveError
 
-    if isinstance(error, (MissingKeyError, KeyVersionMismatch, WrongVault, LandingArchiveError, FileLimitError)):
+    if isinstance(error, (MissingKeyError, KeyVersionMismatch, WrongVault, LandingArchiveError, FileLimitError,
+                          RotationToSameKey)):
         return OperatorMessage(str(error), USAGE)
     if isinstance(error, WarehouseDamaged):
         return OperatorMessage(str(error), DATA)

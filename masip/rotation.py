@@ -47,6 +47,11 @@ class RotationMismatch(RuntimeError):
     """The rebuilt warehouse links people differently; the rotation was not applied."""
 
 
+class RotationToSameKey(ValueError):
+    """The new key is the current one: rotating would change nothing, and its advice to destroy the old key would
+    destroy the partnership's only key."""
+
+
 @dataclass(frozen=True)
 class RotationResult:
     old_key_version: str
@@ -111,8 +116,15 @@ def rotate_key(
 ) -> RotationResult:
     """Rebuild ``warehouse``, its linkage vault and its landing archive under ``new``; see module docstring.
 
-    Holds the warehouse lock throughout (:mod:`masip.warehouse`): no run can write it meanwhile.
+    Holds the warehouse lock throughout (:mod:`masip.warehouse`): no run can write it meanwhile. Refuses a ``new``
+    key that is the current one (:class:`RotationToSameKey`) before it changes anything.
     """
+    if new.key_version == old.key_version:
+        raise RotationToSameKey(
+            f"the new key is the partnership's current key ({old.key_version}): a rotation to it would change nothing, "
+            "and the current key must not be destroyed. What to do: make a new key with `masip keygen --out <new key "
+            "file>`, then run `masip rotate-key --new-key-file <new key file>`"
+        )
     with warehouse_lock(warehouse, "rotate-key"):
         archive_dir = archive_dir or default_archive_dir(warehouse)
         vault = Vault.for_warehouse(warehouse, vault_dir).directory

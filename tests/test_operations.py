@@ -504,6 +504,23 @@ def test_a_killed_ingest_process_takes_its_workers_with_it_and_the_run_says_so(t
     assert [w for w in workers if _alive(w)] == []
 
 
+def test_a_rotation_to_the_current_key_is_refused_before_anything_changes(tmp_path: Path):
+    """`rotate-key --new-key-file` naming the current key file rebuilt everything and then said to destroy the old
+    key: the partnership's only key (outside check, 2026-12-06)."""
+    landing, warehouse, out = tmp_path / "landing", tmp_path / "w" / "masip.duckdb", tmp_path / "out"
+    _good_drop(landing)
+    key = tmp_path / "current.key"
+    assert masip("keygen", "--out", str(key)).returncode == 0
+    env = {**_env(None), "MASIP_SECRET_FILE": str(key)}
+    assert masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out), env=env).returncode == 0
+    before = sorted((p.relative_to(tmp_path), p.stat().st_mtime_ns) for p in (tmp_path / "w").rglob("*") if p.is_file())
+    rotation = masip("rotate-key", "--new-key-file", str(key), "--warehouse", str(warehouse), "--out", str(out), env=env)
+    assert rotation.returncode == 2, rotation.stderr
+    assert "the new key is the partnership's current key" in rotation.stderr and "masip keygen" in rotation.stderr
+    assert "destroy the old key" not in rotation.stdout + rotation.stderr and "Traceback" not in rotation.stderr
+    assert sorted((p.relative_to(tmp_path), p.stat().st_mtime_ns) for p in (tmp_path / "w").rglob("*") if p.is_file()) == before
+
+
 def test_an_interrupted_key_rotation_leaves_no_plain_drops_behind(tmp_path: Path):
     """Rotation decrypts every landing copy. Interrupted (SIGTERM, or SIGKILL), it left them in plain text in the
     system's temporary folder for good (outside audit 5). Now SIGTERM deletes them; after SIGKILL they wait inside
