@@ -157,7 +157,8 @@ def test_bad_import_file_is_refused_whole_and_quotes_no_raw_value(built: Built, 
     bad_time = {**_decision_row(*decided["split"], "NOT_SAME"), "decided_at": "yesterday"}
     path = _write(tmp_path / "bad.csv", [good, unknown, bad_decision, bad_time])
     recorded = len(load_decisions(built.vault))
-    result = CliRunner().invoke(main, ["review", "import", str(path), "--warehouse", str(built.warehouse)])
+    result = CliRunner().invoke(main, ["review", "import", str(path), "--warehouse", str(built.warehouse),
+                                       "--allow-unqueued"])
     assert result.exit_code != 0
     assert "3 problem(s); nothing was imported" in result.output
     assert "row 3: role b" in result.output and "row 4: decision must be SAME or NOT_SAME" in result.output
@@ -168,6 +169,41 @@ def test_bad_import_file_is_refused_whole_and_quotes_no_raw_value(built: Built, 
     missing.write_text("review_id,decision\nR1,SAME\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["review", "import", str(missing), "--warehouse", str(built.warehouse)])
     assert result.exit_code != 0 and "lacks the column(s)" in result.output
+
+
+def test_a_row_added_by_hand_needs_allow_unqueued_and_a_file_imported_twice_is_recorded_once(
+    built: Built, decided, tmp_path: Path,
+):
+    """A decision on a pair that is not in the queue is as strong as any (SAME passes the guards): a row slipped into
+    the file with no review_id was recorded unnoticed (outside check, 2026-12-06). And a file imported again
+    recorded every decision again."""
+    shutil.copytree(built.warehouse.parent, tmp_path / "w", ignore=shutil.ignore_patterns("*.lock", ".dbt"))
+    warehouse = tmp_path / "w" / built.warehouse.name
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        item = con.execute(f"select {', '.join(ROLE_COLUMNS)} from ops.review_queue order by review_id limit 1").fetchone()
+    queued = _decision_row(item[:4], item[4:], "NOT_SAME")
+    added = {**_decision_row(*decided["merge"], "SAME"), "review_id": ""}
+    path = _write(tmp_path / "decisions.csv", [queued, added])
+    vault = Vault.for_warehouse(warehouse)
+    refused = CliRunner().invoke(main, ["review", "import", str(path), "--warehouse", str(warehouse)])
+    assert refused.exit_code != 0 and "1 problem(s); nothing was imported" in refused.output
+    assert "row 3: decides a pair that is not in the review queue" in refused.output and "--allow-unqueued" in refused.output
+    assert not vault.decisions_path.exists() or len(load_decisions(vault)) == len(load_decisions(built.vault))
+
+    first = _invoke("review", "import", str(path), "--warehouse", str(warehouse), "--allow-unqueued")
+    assert "Recorded 2 decisions (1 same person, 1 not the same, 1 on pairs not in the review queue)" in first.output
+    again = _invoke("review", "import", str(path), "--warehouse", str(warehouse), "--allow-unqueued")
+    assert "Recorded 0 decisions (0 same person, 0 not the same, 2 recorded before (not again)" in again.output
+    with duckdb.connect(str(vault.decisions_path), read_only=True) as con:
+        assert con.execute("select count(*) from review_decisions").fetchone()[0] == 2 + _stored(built.vault)
+
+
+def _stored(vault: Vault) -> int:
+    """Decision rows stored in ``vault`` (history included)."""
+    if not vault.decisions_path.exists():
+        return 0
+    with duckdb.connect(str(vault.decisions_path), read_only=True) as con:
+        return con.execute("select count(*) from review_decisions").fetchone()[0]
 
 
 @dataclass
@@ -190,7 +226,7 @@ def applied(built: Built, decided, tmp_path_factory: pytest.TempPathFactory) -> 
         _decision_row(merge_a, merge_b, "SAME"), _decision_row(split_b, split_a, "NOT_SAME"),
         {**_decision_row(merge_a, split_a, ""), "reviewer": "", "reason": ""},  # undecided: left for later
     ])
-    result = _invoke("review", "import", str(path), "--warehouse", str(built.warehouse))
+    result = _invoke("review", "import", str(path), "--warehouse", str(built.warehouse), "--allow-unqueued")
     after_import = _xref(built.warehouse)
     run_pipeline(built.drops, built.warehouse, OLD, built.out, show_progress=False)
     return Applied(before, after_import, result.output)
@@ -200,7 +236,8 @@ def test_decisions_apply_on_the_next_run_merge_and_unmerge(built: Built, decided
     (merge_a, merge_b), (split_a, split_b) = decided["merge"], decided["split"]
     before = applied.before
     assert before[merge_a][0] != before[merge_b][0] and before[split_a][0] == before[split_b][0]
-    assert "Recorded 2 decisions (1 same person, 1 not the same); 1 rows left undecided" in applied.output
+    assert ("Recorded 2 decisions (1 same person, 1 not the same, 2 on pairs not in the review queue); 1 rows left "
+            "undecided") in applied.output
     assert applied.after_import == before  # applied by the next run, not by the import
     assert stat.S_IMODE(built.vault.decisions_path.stat().st_mode) == 0o600  # in the vault, owner-only
 

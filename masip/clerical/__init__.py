@@ -14,7 +14,13 @@ agreement levels and weights: nothing else) and writes
 (:func:`read_decisions`) and, only if every row is valid, records the
 decided rows in the vault (:mod:`masip.linkage.review_store`). Rows with an
 empty ``decision`` are left for later. The next linkage run applies them.
-Nothing here needs or loads the partnership key.
+A decision on a pair that is not in the warehouse's review queue (a row
+added by hand, e.g. to split two roles a mis-recorded PNC joined) is as
+strong as any other ("same person" passes the sex and date-of-birth guards),
+so it is refused unless the import is told to take such rows
+(``allow_unqueued``): a row slipped into the file is never recorded
+unnoticed. A decision already recorded (the same file imported again) is
+not recorded twice. Nothing here needs or loads the partnership key.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ class ImportResult:
     same: int
     not_same: int
     undecided: int
+    already_recorded: int = 0  # decisions of the file the vault holds already (the file imported again)
+    unqueued: int = 0  # decisions on pairs that were not in the review queue (rows added by hand)
 
 
 def _queue(warehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -182,14 +190,24 @@ def _row_problems(row: dict[str, str], live: set[str], codes: frozenset[str], no
     return problems
 
 
-def read_decisions(path: Path, warehouse: Path) -> tuple[pd.DataFrame, int]:
-    """The decided rows of ``path``, validated against ``warehouse``'s live roles; and how many rows were undecided.
+def _queued(warehouse: Path) -> set[str]:
+    """The review ids of the warehouse's review queue."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {review_id for (review_id,) in con.execute("select review_id from ops.review_queue").fetchall()}
+
+
+def read_decisions(path: Path, warehouse: Path, allow_unqueued: bool = False) -> tuple[pd.DataFrame, int, int]:
+    """The decided rows of ``path``, validated against ``warehouse``'s live roles and review queue; how many rows
+    were undecided; and how many decided pairs are not in the queue.
 
     Raises :class:`ReviewFileError` listing every problem (by row number)
-    when any row is invalid, or when one pair is decided both ways.
+    when any row is invalid, when one pair is decided both ways, or when a
+    pair is not in the queue and ``allow_unqueued`` is not given.
     """
     rows = _read_rows(path)
     live, codes = _live_roles(warehouse)
+    queued = _queued(warehouse)
+    unqueued: list[int] = []
     now = datetime.now(UTC)
     errors: list[str] = []
     decided: list[dict[str, object]] = []
@@ -209,8 +227,14 @@ def read_decisions(path: Path, warehouse: Path) -> tuple[pd.DataFrame, int]:
         if pair in seen and seen[pair][1] != same:
             errors.append(f"row {number}: decides the same two roles as row {seen[pair][0]} the other way")
         seen.setdefault(pair, (number, same))
+        if pair not in queued:
+            unqueued.append(number)
         decided.append({**{c: row[c] for c in ROLE_COLUMNS}, "same_person": same, "reviewer": row["reviewer"],
                         "decided_at": _parse_time(row["decided_at"]), "reason": row["reason"]})
+    if unqueued and not allow_unqueued:
+        errors += [f"row {number}: decides a pair that is not in the review queue (a row added by hand, or an item a "
+                   "later run has settled); if it is meant, import again with --allow-unqueued, else remove it"
+                   for number in unqueued]
     if errors:
         listed = errors[:MAX_LISTED_ERRORS]
         more = f"\n  … and {len(errors) - len(listed)} more" if len(errors) > len(listed) else ""
@@ -218,13 +242,15 @@ def read_decisions(path: Path, warehouse: Path) -> tuple[pd.DataFrame, int]:
             f"{path}: {len(errors)} problem(s); nothing was imported. Correct them and import the file again:\n  "
             + "\n  ".join(listed) + more
         )
-    return pd.DataFrame(decided, columns=[*ROLE_COLUMNS, "same_person", "reviewer", "decided_at", "reason"]), undecided
+    frame = pd.DataFrame(decided, columns=[*ROLE_COLUMNS, "same_person", "reviewer", "decided_at", "reason"])
+    return frame, undecided, len(unqueued)
 
 
-def import_decisions(path: Path, warehouse: Path, vault: Vault) -> ImportResult:
-    """Validate ``path`` (:func:`read_decisions`) and record its decisions in ``vault``, all or nothing."""
+def import_decisions(path: Path, warehouse: Path, vault: Vault, allow_unqueued: bool = False) -> ImportResult:
+    """Validate ``path`` (:func:`read_decisions`) and record its decisions in ``vault``, all or nothing; decisions
+    the vault holds already are not recorded again."""
     vault.require_records()  # a wrong --vault must not start a new, empty vault
-    decided, undecided = read_decisions(path, warehouse)
-    recorded = record_decisions(vault, decided) if len(decided) else 0
-    same = int(decided["same_person"].sum()) if len(decided) else 0
-    return ImportResult(recorded, same, recorded - same, undecided)
+    decided, undecided, unqueued = read_decisions(path, warehouse, allow_unqueued)
+    new = record_decisions(vault, decided) if len(decided) else decided
+    same = int(new["same_person"].sum())
+    return ImportResult(len(new), same, len(new) - same, undecided, len(decided) - len(new), unqueued)

@@ -39,7 +39,9 @@ def export_command(out_dir: Path, warehouse: Path) -> None:
               show_default=True, help="The warehouse whose record roles the decisions name.")
 @click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
               help=VAULT_HELP)
-def import_command(file: Path, warehouse: Path, vault_dir: Path | None) -> None:
+@click.option("--allow-unqueued", is_flag=True,
+              help="Also take decisions on pairs that are not in the review queue (rows added by hand).")
+def import_command(file: Path, warehouse: Path, vault_dir: Path | None, allow_unqueued: bool) -> None:
     """Record reviewers' decisions (SAME / NOT_SAME) from a filled-in review_queue.csv; all rows or none."""
     from connectors.vault import Vault
     from masip.clerical import ReviewFileError, import_decisions
@@ -47,11 +49,14 @@ def import_command(file: Path, warehouse: Path, vault_dir: Path | None) -> None:
 
     try:
         with warehouse_lock(warehouse, "review-import"):  # no linkage run reads the decisions meanwhile
-            result = import_decisions(file, warehouse, Vault.for_warehouse(warehouse, vault_dir))
+            result = import_decisions(file, warehouse, Vault.for_warehouse(warehouse, vault_dir), allow_unqueued)
     except (ReviewFileError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Recorded {result.recorded} decisions ({result.same} same person, {result.not_same} not the same); "
-               f"{result.undecided} rows left undecided. The next run (`masip run` or the build DAG) applies them.")
+    already = f", {result.already_recorded} recorded before (not again)" if result.already_recorded else ""
+    unqueued = f", {result.unqueued} on pairs not in the review queue" if result.unqueued else ""
+    click.echo(f"Recorded {result.recorded} decisions ({result.same} same person, {result.not_same} not the same"
+               f"{already}{unqueued}); {result.undecided} rows left undecided. The next run (`masip run` or the "
+               "build DAG) applies them.")
 
 
 @click.command("explain-person")

@@ -71,17 +71,23 @@ def ordered(decisions: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def record_decisions(vault: Vault, decisions: pd.DataFrame) -> int:
-    """Append ``decisions`` (the columns of :data:`DECISION_COLUMNS` but ``imported_at``) in one transaction."""
-    frame = ordered(decisions)[[c for c, _ in DECISION_COLUMNS if c != "imported_at"]]
+def record_decisions(vault: Vault, decisions: pd.DataFrame) -> pd.DataFrame:
+    """Append ``decisions`` (the columns of :data:`DECISION_COLUMNS` but ``imported_at``) in one transaction, but
+    for those recorded already (every column the same); returns the decisions appended."""
+    columns = [c for c, _ in DECISION_COLUMNS if c != "imported_at"]
+    frame = ordered(decisions)[columns]
     vault.create()
     with duckdb.connect(str(vault.decisions_path)) as con:
         body = ", ".join(f"{name} {sql_type}" for name, sql_type in DECISION_COLUMNS)
         con.execute(f"create table if not exists {TABLE} ({body})")
         con.register("decisions_frame", frame)
+        listed = ", ".join(columns)
         try:
             con.execute("begin transaction")
-            con.execute(f"insert into {TABLE} by name select *, now() as imported_at from decisions_frame")
+            con.execute(f"create temp table new_decisions as select * from decisions_frame except "
+                        f"select {listed} from {TABLE}")
+            con.execute(f"insert into {TABLE} by name select *, now() as imported_at from new_decisions")
+            new = con.execute(f"select {listed} from new_decisions").df()
             con.execute("commit")
         except Exception:
             con.execute("rollback")
@@ -89,7 +95,7 @@ def record_decisions(vault: Vault, decisions: pd.DataFrame) -> int:
         finally:
             con.unregister("decisions_frame")
     vault.protect()
-    return len(frame)
+    return new
 
 
 def _latest_sql() -> str:
