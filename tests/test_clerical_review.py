@@ -271,6 +271,18 @@ def test_explain_person_lists_roles_and_evidence_without_plain_values(built: Bui
     assert unknown.exit_code != 0 and "no person Pffffffffffffffff" in unknown.output
 
 
+def test_explain_person_refuses_a_vault_the_warehouse_was_not_built_with(built: Built, tmp_path: Path):
+    """Pointed at another vault, it printed "shared identifiers none" for roles that share an NHS number
+    (outside check, 2026-12-06): evidence that was not there to read, shown as evidence against."""
+    person = next(iter(_xref(built.warehouse).values()))[0]
+    other = Vault(tmp_path / "other-vault")
+    other.open_records().close()  # a vault, but not this warehouse's: none of its roles is in it
+    result = CliRunner().invoke(main, ["explain-person", person, "--warehouse", str(built.warehouse),
+                                       "--vault", str(other.directory)])
+    assert result.exit_code != 0 and "have no encodings in the vault" in result.output
+    assert "--vault" in result.output and "shared identifiers" not in result.output
+
+
 def test_rotation_keeps_the_decisions_links_identically_and_retires_the_old_key(
     built: Built, decided, applied: Applied, tmp_path: Path
 ):

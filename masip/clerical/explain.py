@@ -24,10 +24,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from connectors.vault import Vault
+from connectors.vault import VAULT_ENV, Vault
 from masip.linkage.deterministic import KEY_COLUMNS, TOKEN_RULES
-from masip.linkage.stage import RECORDS_SQL
-from masip.linkage.state_store import load_state
+from masip.linkage.stage import RECORDS_SQL, warehouse_build_id
+from masip.linkage.state_store import load_state, stored_build_id
 
 PERSON_ID = re.compile(r"P[0-9a-f]{16}")
 #: Pairs of a person's roles scored at most (a person with very many records lists the first ones).
@@ -84,11 +84,15 @@ def _encoded(con: duckdb.DuckDBPyConnection, vault: Vault, roles: pd.DataFrame) 
         con.unregister("person_roles")
 
 
-def _pair_evidence(records: pd.DataFrame, vault: Vault, population: int) -> tuple[list[dict], bool, str | None]:
+def _pair_evidence(
+    records: pd.DataFrame, vault: Vault, population: int, links_build: str | None,
+) -> tuple[list[dict], bool, str | None]:
     """Shared identifiers and field-by-field evidence of each pair of ``records`` (the person's roles).
 
     Posterior probabilities are under the prior the linkage decided with for
-    ``population`` live record roles (:meth:`masip.linkage.fuzzy.Model.prior_for`).
+    ``population`` live record roles (:meth:`masip.linkage.fuzzy.Model.prior_for`),
+    with the model of the vault's linkage state when it is the one that made
+    the warehouse's links (build ``links_build``).
     """
     from masip.linkage import _canonical, fuzzy
     from masip.linkage import review as rv
@@ -97,6 +101,9 @@ def _pair_evidence(records: pd.DataFrame, vault: Vault, population: int) -> tupl
     if not vault.state_path.is_file():
         return [], False, "no published linkage state in the vault: field evidence unavailable"
     with duckdb.connect(str(vault.state_path), read_only=True) as con:
+        if stored_build_id(con) != links_build:
+            return [], False, ("the vault's linkage state is not the one that made this warehouse's links (a later or "
+                               "failed build): field evidence unavailable")
         state = load_state(con)
     recs, keys = _canonical(records.drop(columns=["without_encodings"], errors="ignore"))
     labels = [k.replace("|", "/") for k in keys.to_pylist()]
@@ -150,7 +157,14 @@ def explain_person(person_id: str, warehouse: Path, vault: Vault) -> Explanation
         reviews = _reviews(con, person_id)
         records = _encoded(con, vault, roles)
         population = con.execute("select count(*) from marts.person_xref").fetchone()[0]
-    pairs, truncated, note = _pair_evidence(records, vault, population)
+        links_build = warehouse_build_id(con)
+    if len(records) < len(roles) or records["without_encodings"].any():
+        raise ExplainError(
+            f"the person's record roles have no encodings in the vault {vault.directory}: it is not the vault this "
+            f"warehouse was built with, so it has no evidence to show. What to do: point --vault (or {VAULT_ENV}) at "
+            "that vault, then re-run"
+        )
+    pairs, truncated, note = _pair_evidence(records, vault, population, links_build)
     return Explanation(person_id, roles, pairs, truncated, reviews, note)
 
 
