@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -59,13 +61,20 @@ _KEYED_COMMANDS = frozenset({"keygen", "ingest", "run", "demo", "rotate-key"})
 
 
 class _OperatorGroup(click.Group):
-    """Turns an exception into an operator message and an exit code (unless ``--debug``)."""
+    """Turns an exception into an operator message and an exit code (unless ``--debug``), and a stop (Ctrl-C,
+    or SIGTERM from systemd, Airflow or ``kill``) into one too."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except KeyboardInterrupt as stop:  # SIGINT, or SIGTERM through _stop_on_terminate
+            from masip.operator_errors import stopped
+
+            message = stopped(stop.args[0] if stop.args else "SIGINT", ctx.invoked_subcommand or "masip")
+            click.secho(f"masip: {message.text}", fg="red", err=True)
+            ctx.exit(message.exit_code)
         except Exception as error:
             if ctx.params.get("debug"):
                 raise
@@ -83,6 +92,9 @@ class _OperatorGroup(click.Group):
 def main(debug: bool) -> None:
     """MASIP data-sharing pipeline: pseudonymise, link and report multi-agency stalking data."""
     ctx = click.get_current_context()
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _stop_on_terminate)
+        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
     if ctx.invoked_subcommand not in _KEYED_COMMANDS:
         ctx.with_resource(without_secret())  # nothing this command starts (dbt, the linkage, Chromium) inherits it
     if debug:
@@ -91,6 +103,12 @@ def main(debug: bool) -> None:
         # ingest then raises a drop's unexpected read error instead of rejecting it, and `masip run`'s child
         # processes (ingest, linkage) show their tracebacks too
         os.environ[DEBUG_ENV] = "1"
+
+
+def _stop_on_terminate(signum: int, _frame: object) -> None:
+    """SIGTERM stops a command as Ctrl-C does: the child processes it waits for are stopped with it, and the
+    operator is told what was left (:func:`masip.operator_errors.stopped`)."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 @main.command()

@@ -66,6 +66,17 @@ def _database_failure(error: BaseException, stage: str) -> OperatorMessage | Non
     return None
 
 
+def stopped(signal_name: str, command: str) -> OperatorMessage:
+    """What the operator is told when ``command`` was stopped by ``signal_name`` (SIGINT: Ctrl-C; SIGTERM)."""
+    return OperatorMessage(
+        f"`masip {command}` was stopped by {signal_name} before it finished. Nothing is half-done: each drop loads "
+        "whole or not at all (those loaded before the stop stay loaded), and a build or publication under way is "
+        "discarded or finished by the next run, which deletes what this one left. What to do: re-run the command "
+        "when you are ready.",
+        128 + signal.Signals[signal_name].value,
+    )
+
+
 def killed(process: str, exit_code: int) -> str:
     """How ``process`` (a child that a negative ``exit_code`` says was killed, so could say nothing) ended, for
     the start of its operator message."""

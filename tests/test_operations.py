@@ -478,6 +478,27 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stopped_run_says_what_was_left_and_the_next_run_finishes(tmp_path: Path, stop: signal.Signals):
+    """SIGTERM (systemd, Airflow, `kill`) ended `masip run` with exit -15 and no word; Ctrl-C with click's
+    "Aborted!" (outside check, 2026-12-06). Each says what happened and what to do, and the next run finishes."""
+    landing, warehouse, out = tmp_path / "landing", tmp_path / "w" / "masip.duckdb", tmp_path / "out"
+    _good_drop(landing)
+    run = subprocess.Popen([*MASIP, "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)],
+                           cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _children(run.pid) and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.02)
+    assert _children(run.pid), "the run never started its ingest process"
+    run.send_signal(stop)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 128 + stop.value, stderr
+    assert f"`masip run` was stopped by {stop.name}" in stderr and "What to do: re-run" in stderr, stderr
+    assert "Traceback" not in stderr and "Aborted!" not in stderr
+    again = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert again.returncode == 0, again.stderr
+
+
 def test_a_killed_ingest_process_takes_its_workers_with_it_and_the_run_says_so(tmp_path: Path):
     """Killed (the out-of-memory killer), the ingest child left its workers waiting for tasks, holding the run's
     pipe open: ``masip run`` waited for ever under its lock, then exited 247 without a word (outside audit 5)."""
