@@ -155,15 +155,17 @@ def test_bad_import_file_is_refused_whole_and_quotes_no_raw_value(built: Built, 
     unknown = _decision_row(merge_a, (merge_b[0], merge_b[1], "Smith 1980-01-01", merge_b[3]), "NOT_SAME")
     bad_decision = _decision_row(*decided["split"], "MAYBE SMITH")
     bad_time = {**_decision_row(*decided["split"], "NOT_SAME"), "decided_at": "yesterday"}
-    path = _write(tmp_path / "bad.csv", [good, unknown, bad_decision, bad_time])
+    identified = {**_decision_row(*decided["split"], "NOT_SAME"), "reason": "same NHS no 943 476 5919, DOB 21/10/1979"}
+    path = _write(tmp_path / "bad.csv", [good, unknown, bad_decision, bad_time, identified])
     recorded = len(load_decisions(built.vault))
     result = CliRunner().invoke(main, ["review", "import", str(path), "--warehouse", str(built.warehouse),
                                        "--allow-unqueued"])
     assert result.exit_code != 0
-    assert "3 problem(s); nothing was imported" in result.output
+    assert "4 problem(s); nothing was imported" in result.output
     assert "row 3: role b" in result.output and "row 4: decision must be SAME or NOT_SAME" in result.output
-    assert "row 5: decided_at" in result.output
+    assert "row 5: decided_at" in result.output and "row 6: reason has the shape of an identifier" in result.output
     assert "Smith" not in result.output and "1980" not in result.output and "yesterday" not in result.output
+    assert "5919" not in result.output and "1979" not in result.output
     assert len(load_decisions(built.vault)) == recorded
     missing = tmp_path / "missing_columns.csv"
     missing.write_text("review_id,decision\nR1,SAME\n", encoding="utf-8")

@@ -34,7 +34,7 @@ import duckdb
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from connectors.identifier_shapes import is_reference
+from connectors.identifier_shapes import could_hold_identifier, is_reference
 from connectors.vault import Vault
 from masip.linkage.deterministic import KEY_COLUMNS
 from masip.linkage.review import review_id_for
@@ -171,6 +171,9 @@ def _row_problems(row: dict[str, str], live: set[str], codes: frozenset[str], no
             problems.append(f"{column} is empty: say who decided and why")
         elif len(row[column]) > limit:
             problems.append(f"{column} is longer than {limit} characters")
+        elif could_hold_identifier(row[column]):  # it would be kept in the vault as typed
+            problems.append(f"{column} has the shape of an identifier (a date, postcode, PNC ID, NHS number, CRN or "
+                            "phone number): say who decided and why without any")
     moment = _parse_time(row["decided_at"])
     if moment is None:
         problems.append(f"decided_at {_shown(row['decided_at'])} is not an ISO 8601 date and time (2026-11-30T14:05)")
