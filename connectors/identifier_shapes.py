@@ -297,7 +297,10 @@ def holds_row_identity(
                             for part in (pc.day, pc.month, pc.year))
         for (at_day, at_month, at_year), width in _DATE_SPELLINGS:
             spelled = day * at_day + month * at_month + (year if width == 8 else year % 100) * at_year
-            found |= (digits.runs(width) == np.where(day < 0, -2, spelled)[:, None]).any(axis=1)
+            # six digits only when they are all of the reference's: a six-digit run inside a longer serial
+            # matches a date of birth by chance one row in tens of thousands
+            numbers = digits.runs(8) if width == 8 else digits.whole(6)[:, None]
+            found |= (numbers == np.where(day < 0, -2, spelled)[:, None]).any(axis=1)
     upper = pc.ascii_upper(references)  # a reference is ASCII
     letters = pc.replace_substring_regex(upper, "[^A-Z]+", "")
     alphanumerics = pc.replace_substring_regex(upper, "[^A-Z0-9]+", "")
@@ -356,14 +359,15 @@ class _Digits:
         matrix = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(digits) * self.longest)
         self.matrix = matrix.reshape(-1, self.longest).astype(np.int64) - ord("0")
 
+    def whole(self, width: int) -> np.ndarray:
+        """The number of each reference's digits where there are exactly ``width`` of them; -1 elsewhere."""
+        number = self.matrix[:, :width] @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
+        return np.where(self.lengths == width, number, -1)
+
     def runs(self, width: int, rows: np.ndarray | None = None) -> np.ndarray:
         """The numbers of the runs of ``width`` consecutive digits, one column per starting position (-1 where
-        the run would pass the last digit), of every reference or of ``rows``. Six digits count only when they
-        are the whole reference's: a six-digit run inside a longer serial matches a date of birth by chance one
-        row in tens of thousands."""
+        the run would pass the last digit), of every reference or of ``rows``."""
         matrix, lengths = (self.matrix, self.lengths) if rows is None else (self.matrix[rows], self.lengths[rows])
-        if width == 6:
-            return np.where(lengths == 6, matrix[:, :6] @ (10 ** np.arange(5, -1, -1, dtype=np.int64)), -1)[:, None]
         starts = self.longest - width + 1
         numbers = np.zeros((len(matrix), max(starts, 0)), dtype=np.int64)
         for k in range(width):
@@ -372,10 +376,10 @@ class _Digits:
 
     def hold(self, numbers: pa.Array, shortest: int) -> np.ndarray:
         """Which references hold, among their digits, their row's ``numbers`` (strings of digits) of ``shortest``
-        digits or more (but not six: see :meth:`runs`)."""
+        digits or more."""
         widths = pc.fill_null(pc.utf8_length(numbers), 0).to_numpy(zero_copy_only=False)
         found = np.zeros(len(widths), dtype=bool)
-        for width in np.unique(widths[(widths >= shortest) & (widths != 6) & (widths <= self.longest)]):
+        for width in np.unique(widths[(widths >= shortest) & (widths <= self.longest)]):
             rows = np.flatnonzero(widths == width)
             wanted = pc.cast(numbers.take(pa.array(rows, pa.int64())), pa.int64()).to_numpy(zero_copy_only=False)
             found[rows] = (self.runs(int(width), rows) == wanted[:, None]).any(axis=1)

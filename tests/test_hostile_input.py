@@ -21,6 +21,7 @@ from connectors.column_rules import WITHHELD
 from connectors.contracts import TABLES, ColumnType
 from connectors.drop_folders import RENAME_ADVICE
 from connectors.manifest import MAX_FILE_ENV, FileLimitError
+from connectors.normalise import pnc_check_letter
 from tests.hostile import (
     AGENCY_SOURCE,
     DOB_ISO,
@@ -412,6 +413,7 @@ OWN_ROW_IDENTIFIERS = [
     ("crimes", f"{PNC[:4]}-{PNC[5:12]}", {}),
     ("crimes", f"CR-{PNC[2:4]}-{PNC[7:12]}", {}),
     ("orders", f"ORD-{PNC[2:4]}{PNC[5:12]}", {}),
+    ("crimes", "CR-15-1234", {"suspect_pnc": f"2015/1234{pnc_check_letter('2015', '1234')}"}),
     ("contacts", f"HC-{NHS[:3]}-{NHS[3:6]}-{NHS[6:9]}", {}),
     ("crimes", f"{POSTCODE.split()[1]}-{POSTCODE.split()[0]}-3", {}),
     ("cases", f"ADV-{POSTCODE.split()[1]}-{POSTCODE.split()[0]}", {}),
