@@ -10,6 +10,7 @@ traceback unless ``masip --debug`` is given.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -21,8 +22,6 @@ from typing import Any
 
 import click
 
-from masip.casepack.cli import casepack
-from masip.clerical.cli import explain_person_command, review
 from masip.cli_options import (
     DEFAULT_WAREHOUSE,
     VAULT_HELP,
@@ -31,7 +30,6 @@ from masip.cli_options import (
     output_folder,
     parse_date,
 )
-from masip.evaluation.cli import evaluate
 from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import (
     SECRET_ENV,
@@ -60,9 +58,29 @@ _ENGINE_HELP = (
 _KEYED_COMMANDS = frozenset({"keygen", "ingest", "run", "demo", "rotate-key"})
 
 
+#: Commands defined in their own packages, imported only when run: the case pack, evaluation and clerical review
+#: packages import pandas, DuckDB and the linkage, seconds in all, which `masip` must not spend before it has moved
+#: MASIP_SECRET out of its environment block (:func:`entry`).
+_LAZY_COMMANDS = {
+    "casepack": ("masip.casepack.cli", "casepack"),
+    "evaluate": ("masip.evaluation.cli", "evaluate"),
+    "review": ("masip.clerical.cli", "review"),
+    "explain-person": ("masip.clerical.cli", "explain_person_command"),
+}
+
+
 class _OperatorGroup(click.Group):
     """Turns an exception into an operator message and an exit code (unless ``--debug``), and a stop (Ctrl-C,
-    or SIGTERM from systemd, Airflow or ``kill``) into one too."""
+    or SIGTERM from systemd, Airflow or ``kill``) into one too; loads :data:`_LAZY_COMMANDS` when named."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _LAZY_COMMANDS:
+            module, attribute = _LAZY_COMMANDS[name]
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -360,12 +378,6 @@ def _use_demo_key(key_file: Path) -> None:
     banner = (f"DEMO: a THROWAWAY key is used ({key_file}), never a partnership key. Never use it for real data: "
               "real runs need MASIP_SECRET_FILE.")
     click.secho("!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner), fg="yellow", bold=True)
-
-
-main.add_command(casepack)
-main.add_command(evaluate)
-main.add_command(review)
-main.add_command(explain_person_command)
 
 
 def entry() -> None:

@@ -1,11 +1,3 @@
-"""Keyed pseudonymisation: partnership secret, HKDF per-purpose keys, HMAC tokens."""
-
-from pseudonymisation.keys import (
-    Keyring,
-    MissingKeyError,
-    generate_secret,
-    load_keyring,
-)
-from pseudonymisation.tokens import Tokeniser, tokenisers
-
-__all__ = ["Keyring", "MissingKeyError", "Tokeniser", "generate_secret", "load_keyring", "tokenisers"]
+"""Keyed pseudonymisation: partnership secret, HKDF per-purpose keys (:mod:`pseudonymisation.keys`), HMAC tokens
+(:mod:`pseudonymisation.tokens`), salted encodings (:mod:`pseudonymisation.encodings`), landing copies
+(:mod:`pseudonymisation.landing`). Nothing is imported here: ``masip`` reads the key module before anything heavy."""
