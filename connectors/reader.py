@@ -19,7 +19,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -350,12 +350,15 @@ class TableReader:
         lines = table.lines[rows]
         checked = (*contract.kept_columns, contract.column("updated_at"), contract.column("record_status"))
         read_names = {column.name for column in checked} | contract.person_columns
-        breaks: list[Fault] = []
+        breaks: list[tuple[str, Fault]] = []  # (column, fault) of required columns: they quarantine the row
         warned: list[Fault] = []
 
         def report(column: Column, fault: Fault) -> None:
             """A bad required value quarantines the row; a bad optional one is a warning (SPEC §5)."""
-            (breaks if column.required else warned).append(fault)
+            if column.required:
+                breaks.append((column.name, fault))
+            else:
+                warned.append(fault)
 
         cells: dict[str, pa.Array] = {name: pa.nulls(count, pa.string()) for name in read_names}
         too_long: dict[str, np.ndarray] = {}
@@ -377,7 +380,7 @@ class TableReader:
             values = cells[column.name]
             if column.required:
                 blank = ~present(values) & ~too_long.get(column.name, nowhere)
-                breaks.append(Fault(blank, "required_missing", f"{column.name} is blank"))
+                breaks.append((column.name, Fault(blank, "required_missing", f"{column.name} is blank")))
             check = self._checks[column.type](column, values)
             for fault in check.faults:
                 report(column, fault)
@@ -386,7 +389,7 @@ class TableReader:
         for column in contract.columns:
             if column.required and column.name in contract.person_columns:
                 blank = ~present(cells[column.name]) & ~too_long.get(column.name, nowhere)
-                breaks.append(Fault(blank, "required_missing", f"{column.name} is blank"))
+                breaks.append((column.name, Fault(blank, "required_missing", f"{column.name} is blank")))
         roles = self.persons.check(cells, count, report)
         warned.extend(fault for role in roles for fault in role.warnings)
         births = [birth for role in roles for birth in role.birth_dates]
@@ -397,15 +400,23 @@ class TableReader:
             if roles and column.type is ColumnType.REFERENCE:
                 typed[column.name] = _identities_withheld(column, typed[column.name], births, persons, report)
 
+        # a deletion (record_status DELETED, with a valid reference and updated_at) loads whatever its other cells
+        # hold, each broken one null with a warning: the version only removes the record, and quarantined for a
+        # blank or bad code it left the record in every mart (outside check, 2026-12-06)
+        deletion = mask(pc.equal(typed["record_status"], "DELETED"))
+        tombstone_columns = {contract.ref_column, "updated_at", "record_status"}
+        quarantining = [fault if name in tombstone_columns else replace(fault, cells=fault.cells & ~deletion)
+                        for name, fault in breaks]
+        warned += [replace(fault, cells=fault.cells & deletion) for name, fault in breaks if name not in tombstone_columns]
         record_refs = typed[contract.ref_column]
         for fault in warned:
             result.warned.extend(FlaggedRow(int(lines[row]), record_refs[int(row)].as_py(), fault.rule, fault.detail_at(row))
                                  for row in np.nonzero(fault.cells)[0])
         broken = np.zeros(count, dtype=bool)
-        for fault in breaks:
+        for fault in quarantining:
             broken |= fault.cells
         for row in np.nonzero(broken)[0]:
-            hits = [fault for fault in breaks if fault.cells[row]]
+            hits = [fault for fault in quarantining if fault.cells[row]]
             result.quarantined.append(FlaggedRow(
                 int(lines[row]), record_refs[int(row)].as_py(), hits[0].rule, "; ".join(f.detail_at(row) for f in hits)
             ))

@@ -299,6 +299,26 @@ def test_a_size_limit_that_is_not_a_whole_number_of_megabytes_stops_the_run_befo
     assert message.exit_code == USAGE and f"{MAX_FILE_ENV} must be a whole number of megabytes" in message.text
 
 
+def test_a_deletion_loads_with_only_its_reference_and_update_time_and_the_record_leaves(tmp_path):
+    """A sender's deletion (an erasure request, say) needs only the record's reference, updated_at and DELETED:
+    quarantined for its blank or bad other cells, it left the earlier version live in every mart (outside check,
+    2026-12-06). Its other cells load as null where they break a rule, with a warning, never quoted."""
+    deleted = {"updated_at": "2026-10-12 09:00", "record_status": "DELETED"}
+    rows = [
+        base_row("contacts"), {"contact_ref": "HC-1", **deleted},  # a bare tombstone
+        base_row("contacts", "b"), {**base_row("contacts", "b"), **deleted, "contact_at": DOB_ISO, "service": "??"},
+    ]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "contacts", rows))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 4 and _quarantine(run) == []
+    assert drop.files[0].warnings > 0
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        latest = con.execute(
+            "select contact_ref, record_status, contact_at from raw.contacts "
+            "qualify row_number() over (partition by contact_ref order by updated_at desc) = 1 order by all"
+        ).fetchall()
+    assert latest == [("HC-1", "DELETED", None), ("HC-1b", "DELETED", None)]
+
+
 def test_lone_carriage_return_line_endings_load(tmp_path):
     hostile = CsvFile.of("crimes", [base_row("crimes"), base_row("crimes", "b")])
     hostile.newline = "\r"
