@@ -241,9 +241,16 @@ def render(published: dict[str, pd.DataFrame], analyses: dict[str, Analysis], as
 
     gap = cohort["median_gap_days"].dropna()
     duration = cohort["median_duration_days"].dropna()
-    pseudo_text = (f"in this data the median time to MASIP is {int(gap.iloc[0])} days and the median MASIP "
-                   f"length {int(duration.iloc[0])} days"
-                   if len(gap) and len(duration) else "there is no intervention group to take them from")
+    # the medians describe the intervention group: of fewer than MIN_COHORT people, one can be a person's own dates
+    interventions = int((cohort["cohort"] == "INTERVENTION").sum())
+    if not (len(gap) and len(duration)):
+        pseudo_text = "there is no intervention group to take them from"
+    elif interventions < MIN_COHORT:
+        pseudo_text = (f"their values are not shown: the intervention group has fewer than {MIN_COHORT} people, and "
+                       "the median of a small group can be one person's own dates")
+    else:
+        pseudo_text = (f"in this data the median time to MASIP is {int(gap.iloc[0])} days and the median MASIP "
+                       f"length {int(duration.iloc[0])} days")
     matching_method = (
         "Each MASIP perpetrator is matched to one comparison perpetrator (nearest propensity score, logistic "
         "regression on prior offending (all history and the 18-month pre window), latest risk level, "
