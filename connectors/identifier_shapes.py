@@ -357,11 +357,11 @@ class _Digits:
         self.longest = max(int(self.lengths.max(initial=0)), 8)
         padded = pc.utf8_rpad(pc.fill_null(digits, ""), self.longest, "/")  # "/" is the character before "0"
         matrix = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(digits) * self.longest)
-        self.matrix = matrix.reshape(-1, self.longest).astype(np.int64) - ord("0")
+        self.matrix = (matrix.reshape(-1, self.longest) - ord("0")).view(np.int8)  # digits, -1 past the last
 
     def whole(self, width: int) -> np.ndarray:
         """The number of each reference's digits where there are exactly ``width`` of them; -1 elsewhere."""
-        number = self.matrix[:, :width] @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
+        number = self.matrix[:, :width].astype(np.int64) @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
         return np.where(self.lengths == width, number, -1)
 
     def runs(self, width: int, rows: np.ndarray | None = None) -> np.ndarray:
