@@ -495,8 +495,14 @@ def test_a_stopped_run_says_what_was_left_and_the_next_run_finishes(tmp_path: Pa
     "Aborted!" (outside check, 2026-12-06). Each says what happened and what to do, and the next run finishes."""
     landing, warehouse, out = tmp_path / "landing", tmp_path / "w" / "masip.duckdb", tmp_path / "out"
     assert masip("generate", "--dyads", "150", "--out", str(landing)).returncode == 0  # ingest takes seconds
-    run = subprocess.Popen([*MASIP, "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)],
-                           cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: a job a non-interactive shell starts in the background (CI's, say) ignores SIGINT, and so
+    # does every process it starts, which then runs to the end as it should; SIGINT's default survives the exec
+    command = [*MASIP, "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)]
+    as_from_a_terminal = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, sys.argv[1:])"
+    )
+    run = subprocess.Popen([sys.executable, "-c", as_from_a_terminal, *command], cwd=REPO_ROOT, env=_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not _ingesting(run.pid) and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.02)
