@@ -221,9 +221,10 @@ def read_manifest(drop_dir: Path) -> Manifest:
     path = drop_dir / "manifest.json"
     if path.is_symlink() or not path.is_file():
         raise DropRejected("no manifest.json (a regular file) in the drop directory; the sender must include one (SPEC §2)")
-    if path.stat().st_size > MAX_MANIFEST_BYTES:
+    size = path.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
         raise _rejected(
-            f"manifest.json is {path.stat().st_size:,} bytes, over the {MAX_MANIFEST_BYTES:,} a manifest may have (it "
+            f"manifest.json is {size:,} bytes, over the {MAX_MANIFEST_BYTES:,} a manifest may have (it "
             "lists a few files), so it was not read"
         )
     manifest = _parse(drop_dir, path.read_bytes())

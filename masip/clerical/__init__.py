@@ -193,12 +193,6 @@ def _row_problems(row: dict[str, str], live: set[str], codes: frozenset[str], no
     return problems
 
 
-def _queued(warehouse: Path) -> set[str]:
-    """The review ids of the warehouse's review queue."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return {review_id for (review_id,) in con.execute("select review_id from ops.review_queue").fetchall()}
-
-
 def read_decisions(path: Path, warehouse: Path, allow_unqueued: bool = False) -> tuple[pd.DataFrame, int, int]:
     """The decided rows of ``path``, validated against ``warehouse``'s live roles and review queue; how many rows
     were undecided; and how many decided pairs are not in the queue.
@@ -209,7 +203,7 @@ def read_decisions(path: Path, warehouse: Path, allow_unqueued: bool = False) ->
     """
     rows = _read_rows(path)
     live, codes = _live_roles(warehouse)
-    queued = _queued(warehouse)
+    queued = set(_queue(warehouse)[0]["review_id"])
     unqueued: list[int] = []
     now = datetime.now(UTC)
     errors: list[str] = []
