@@ -25,6 +25,7 @@ import click
 from masip.cli_options import (
     DEFAULT_WAREHOUSE,
     VAULT_HELP,
+    Refusal,
     file_in_folder,
     folder,
     output_folder,
@@ -134,7 +135,7 @@ def _stop_on_terminate(signum: int, _frame: object) -> None:
 def keygen(out: Path) -> None:
     """Create a new partnership secret in a key file (readable by the owner only)."""
     if out.exists():
-        raise click.ClickException(f"{out} exists; refusing to overwrite a key (move it away first)")
+        raise Refusal(f"{out} exists; refusing to overwrite a key (move it away first)")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(generate_secret() + "\n", encoding="ascii")
     out.chmod(0o600)

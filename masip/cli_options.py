@@ -19,6 +19,14 @@ DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
 VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
 
 
+class Refusal(click.ClickException):
+    """A command refused before doing any work, for a reason the operator can mend (a warehouse not built yet, a
+    file that is not a decisions file, an unknown person): exit code 2, as every other refusal
+    (:data:`masip.operator_errors.USAGE`), not click's 1, which the README keeps for failures of the data."""
+
+    exit_code = 2
+
+
 def parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
     """A ``YYYY-MM-DD`` option as a date."""
     if value is None:

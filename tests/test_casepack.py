@@ -202,7 +202,7 @@ def test_cli_command(partnership: Partnership, tmp_path: Path):
     assert f"{partnership.result.cases} cases" in res.output
     assert (out / partnership.result.html_path.name).is_file()
     res = runner.invoke(main, ["casepack", "--out", str(out), "--warehouse", str(tmp_path / "none.duckdb")])
-    assert res.exit_code != 0 and "does not exist" in res.output
+    assert res.exit_code == 2 and "does not exist" in res.output  # a refusal (README), not a failure of the data
     res = runner.invoke(main, ["casepack", "--out", str(out), "--as-of", "16/11/2026"])
     assert res.exit_code != 0 and "YYYY-MM-DD" in res.output
 

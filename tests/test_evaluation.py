@@ -461,7 +461,7 @@ def test_evaluate_command(built: Built, tmp_path: Path):
     assert run.exit_code == 0, run.output
     assert (out / "evaluation_report.html").exists() and "REFUSED" in run.output
     missing = CliRunner().invoke(main, ["evaluate", "--out", str(out), "--warehouse", str(tmp_path / "none.duckdb")])
-    assert missing.exit_code != 0 and "does not exist" in missing.output
+    assert missing.exit_code == 2 and "does not exist" in missing.output  # a refusal (README): exit 2
 
 
 @pytest.mark.filterwarnings("error")

@@ -303,10 +303,14 @@ def test_the_readers_say_when_the_warehouse_is_open_elsewhere_or_not_built(loade
             assert busy.returncode == 2, (command, busy.stderr)
             _no_traceback(busy)
             assert "another process holds it" in busy.stderr and "What to do" in busy.stderr, busy.stderr
+    for command in readers:  # a refusal the operator mends by building first: exit 2, as the README says
+        for place in (warehouse, tmp_path / "nowhere" / "masip.duckdb"):
+            unbuilt = masip(*command, "--warehouse", str(place))
+            assert unbuilt.returncode == 2, (command, place, unbuilt.stderr)
+            _no_traceback(unbuilt)
+            assert "masip run" in unbuilt.stderr or "does not exist" in unbuilt.stderr, unbuilt.stderr
     unbuilt = masip("link", "--warehouse", str(warehouse))
-    assert unbuilt.returncode == 2, unbuilt.stderr
-    _no_traceback(unbuilt)
-    assert "has not been built yet" in unbuilt.stderr and "masip run" in unbuilt.stderr
+    assert "has not been built yet" in unbuilt.stderr
 
 
 def test_an_input_folder_without_drops_says_to_check_input(tmp_path: Path):

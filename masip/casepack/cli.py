@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from masip.cli_options import DEFAULT_WAREHOUSE, output_folder, parse_date
+from masip.cli_options import DEFAULT_WAREHOUSE, Refusal, output_folder, parse_date
 
 
 @click.command("casepack")
@@ -27,7 +27,7 @@ def casepack(as_of: date | None, out_dir: Path, warehouse: Path, pdf: bool) -> N
     try:
         result = build_casepack(warehouse, out_dir, as_of, pdf=pdf)
     except CasePackError as error:
-        raise click.ClickException(str(error)) from None
+        raise Refusal(str(error)) from None
     click.echo(f"Case pack for the week to {result.as_of.isoformat()}: {result.cases} cases "
                f"({result.panel_cases} on the panel, {result.high_risk_cases} high risk with open flags), "
                f"{result.new_flags} flags raised this week")

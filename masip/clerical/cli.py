@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from masip.cli_options import DEFAULT_WAREHOUSE, VAULT_HELP, folder, output_folder
+from masip.cli_options import DEFAULT_WAREHOUSE, VAULT_HELP, Refusal, folder, output_folder
 
 DEFAULT_OUT = Path("output/review")
 
@@ -28,7 +28,7 @@ def export_command(out_dir: Path, warehouse: Path) -> None:
     try:
         result = export_queue(warehouse, out_dir)
     except ReviewFileError as error:
-        raise click.ClickException(str(error)) from None
+        raise Refusal(str(error)) from None
     click.echo(f"{result.items} pairs await review.\n  CSV (fill in decision, reviewer, decided_at, reason): "
                f"{result.csv_path}\n  HTML: {result.html_path}")
 
@@ -51,7 +51,7 @@ def import_command(file: Path, warehouse: Path, vault_dir: Path | None, allow_un
         with warehouse_lock(warehouse, "review-import"):  # no linkage run reads the decisions meanwhile
             result = import_decisions(file, warehouse, Vault.for_warehouse(warehouse, vault_dir), allow_unqueued)
     except (ReviewFileError, FileNotFoundError) as error:
-        raise click.ClickException(str(error)) from None
+        raise Refusal(str(error)) from None
     already = f", {result.already_recorded} recorded before (not again)" if result.already_recorded else ""
     unqueued = f", {result.unqueued} on pairs not in the review queue" if result.unqueued else ""
     click.echo(f"Recorded {result.recorded} decisions ({result.same} same person, {result.not_same} not the same"
@@ -73,5 +73,5 @@ def explain_person_command(person_id: str, warehouse: Path, vault_dir: Path | No
     try:
         explanation = explain_person(person_id, warehouse, Vault.for_warehouse(warehouse, vault_dir))
     except (ExplainError, FileNotFoundError) as error:
-        raise click.ClickException(str(error)) from None
+        raise Refusal(str(error)) from None
     click.echo(format_explanation(explanation), nl=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from masip.cli_options import DEFAULT_WAREHOUSE, output_folder
+from masip.cli_options import DEFAULT_WAREHOUSE, Refusal, output_folder
 
 
 @click.command()
@@ -21,7 +21,7 @@ def evaluate(out_dir: Path, warehouse: Path) -> None:
     try:
         result = build_evaluation_report(warehouse, out_dir)
     except EvaluationError as error:
-        raise click.ClickException(str(error)) from None
+        raise Refusal(str(error)) from None
     click.echo(f"Evaluation report: {result.html_path}")
     for key, analysis in result.analyses.items():
         status = "reported" if analysis.is_reported else "REFUSED"
