@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from masip.cli_options import DEFAULT_WAREHOUSE, VAULT_HELP, Refusal, folder, output_folder
+from masip.cli_options import (
+    DEFAULT_WAREHOUSE,
+    VAULT_HELP,
+    Refusal,
+    folder,
+    output_folder,
+)
 
 DEFAULT_OUT = Path("output/review")
 
