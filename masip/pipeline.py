@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,18 +33,19 @@ from typing import Any
 
 from connectors.ingest import IngestSummary, default_archive_dir, ingest_drops
 from connectors.vault import Vault
-from masip.dbt_runner import DbtBuildResult, build_warehouse
+from masip.dbt_runner import DbtBuildResult, build_warehouse, dbt_work_dirs
 from masip.linkage.stage import run_linkage_process
 from masip.operator_errors import killed
 from masip.publication import record_publication
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
-from masip.store_swaps import discard_abandoned_rebuilds
+from masip.store_swaps import discard_abandoned_rebuilds, rebuilt_path
 from masip.warehouse import (
     check_warehouse,
     child_lock_env,
     copy_database,
     loaded_drop_count,
+    lock_path,
     replace_database,
     warehouse_file,
     warehouse_lock,
@@ -107,6 +109,7 @@ def ingest_stage(
         vault = Vault.for_warehouse(warehouse, vault_dir).directory
         stores = [warehouse_file(warehouse), vault, archive_dir or default_archive_dir(warehouse)]
         abandoned = discard_abandoned_rebuilds(stores)  # of a key rotation stopped before its swaps
+        remove_side_build(rebuilt_path(warehouse_file(warehouse)))
         summary = ingest_drops(
             input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir,
             source_ids=source_ids, vault_dir=vault_dir,
@@ -118,6 +121,14 @@ def ingest_stage(
 def candidate_path(warehouse: Path) -> Path:
     """Where the next version of the warehouse is built before it is published."""
     return warehouse.with_name(f"{warehouse.stem}.candidate{warehouse.suffix}")
+
+
+def remove_side_build(side_warehouse: Path) -> None:
+    """A key rotation's side warehouse, if still there, and what building it left: its lock file and dbt's folder
+    of its candidate (neither holds data). Call under the warehouse lock, which a rotation holds throughout."""
+    side_warehouse.unlink(missing_ok=True)
+    lock_path(side_warehouse).unlink(missing_ok=True)
+    shutil.rmtree(dbt_work_dirs(candidate_path(side_warehouse))[0].parent, ignore_errors=True)
 
 
 #: dbt nodes built before the linkage stage: seeds, staging models, and the models the linkage reads.

@@ -35,10 +35,9 @@ import duckdb
 
 from connectors.ingest import default_archive_dir
 from connectors.vault import Vault
-from masip.dbt_runner import dbt_work_dirs
-from masip.pipeline import build_stage, candidate_path, publish_stage, run_pipeline
+from masip.pipeline import build_stage, publish_stage, remove_side_build, run_pipeline
 from masip.store_swaps import Swap, rebuilt_path, swap_in
-from masip.warehouse import lock_path, warehouse_file, warehouse_lock, write_out
+from masip.warehouse import warehouse_file, warehouse_lock, write_out
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
 
@@ -134,7 +133,7 @@ def rotate_key(
 def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path, vault: Path) -> RotationResult:
     archive = LandingArchive(archive_dir, old)
     side_warehouse, side_archive, side_vault = rebuilt_path(warehouse), rebuilt_path(archive_dir), rebuilt_path(vault)
-    side_warehouse.unlink(missing_ok=True)
+    remove_side_build(side_warehouse)  # an abandoned rotation's (this one holds the warehouse lock)
     shutil.rmtree(side_archive, ignore_errors=True)
     shutil.rmtree(side_vault, ignore_errors=True)
     _carry_decisions(Vault(vault), Vault(side_vault))
@@ -162,7 +161,5 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
         what_to_do=f"the partnership key is now {new.key_version}: point MASIP_SECRET_FILE at its key file and "
         "destroy the old key (a run with the old key stops and says so).",
     )
-    # and what the side build left beside them: its lock file and dbt's folder of its candidate
-    lock_path(side_warehouse).unlink(missing_ok=True)
-    shutil.rmtree(dbt_work_dirs(candidate_path(side_warehouse))[0].parent, ignore_errors=True)
+    remove_side_build(side_warehouse)  # what the side build left beside the swapped stores
     return RotationResult(old.key_version, new.key_version, len(drops), len(after))

@@ -21,6 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from masip.dbt_runner import dbt_work_dirs
+from masip.pipeline import candidate_path
 from masip.rotation import rotation_swaps
 from masip.store_swaps import (
     SwapError,
@@ -29,7 +31,7 @@ from masip.store_swaps import (
     swap_steps,
     write_journal,
 )
-from masip.warehouse import warehouse_lock
+from masip.warehouse import lock_path, warehouse_lock
 from tests.test_operations import KEY_A, KEY_B, _good_drop, masip
 
 STORES = ("masip.duckdb", "vault", "landing_archive")
@@ -173,9 +175,14 @@ def test_what_a_rotation_stopped_before_its_swaps_had_rebuilt_is_deleted_by_the_
     landing, out, warehouse = tmp_path / "landing", tmp_path / "out", tmp_path / "w" / "masip.duckdb"
     for name in STORES:
         shutil.move(tmp_path / "b" / name, rebuilt_path(warehouse.parent / name))
+    side = rebuilt_path(warehouse)  # and what building the side warehouse left: its lock, dbt's folder
+    lock_path(side).touch()
+    side_dbt = dbt_work_dirs(candidate_path(side))[0]
+    side_dbt.mkdir(parents=True)
     run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in warehouse.parent.iterdir() if "rotating" in p.name) == []
+    assert not side_dbt.parent.exists() and (warehouse.parent / ".dbt").is_dir()
     report = json.loads((out / "run_report.json").read_text())
     deleted = [w for w in report["warnings"] if "a key rotation stopped before its swaps had rebuilt" in w]
     assert len(deleted) == len(STORES), report["warnings"]
