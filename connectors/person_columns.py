@@ -96,19 +96,25 @@ class PersonColumns:
         return map_distinct(cells, self.parse_date, pa.date32())
 
     def check(
-        self, cells: dict[str, pa.Array], rows: int, report: Callable[[Column, Fault], None]
+        self, cells: dict[str, pa.Array], checked: dict[str, pa.Array], rows: int,
+        report: Callable[[Column, Fault], None],
     ) -> list[RoleColumns]:
-        """Every role over every row; a bad identifier is reported (a warning, or a break if its column is required)."""
-        return [self._role(person, cells, rows, report) for person in self.contract.persons]
+        """Every role over every row; a bad identifier is reported (a warning, or a break if its column is required).
+        ``checked`` holds the contract's checked columns (a role column's values as its code list allows them)."""
+        return [self._role(person, cells, checked, rows, report) for person in self.contract.persons]
 
     def _role(
-        self, person: PersonRole, cells: dict[str, pa.Array], rows: int, report: Callable[[Column, Fault], None]
+        self, person: PersonRole, cells: dict[str, pa.Array], checked: dict[str, pa.Array], rows: int,
+        report: Callable[[Column, Fault], None],
     ) -> RoleColumns:
         named = np.zeros(rows, dtype=bool)
         for column in person.naming_columns:
             named |= present(cells[column])
         if person.role_column:
-            role = map_distinct(pc.fill_null(cells[person.role_column], ""), normalise_code, pa.string())
+            # the code as checked, never the cell: a deletion loads whatever its role cell holds (outside check,
+            # 2026-12-06: a name and postcode reached raw.person_roles.role), and then has no role row
+            role = checked[person.role_column]
+            named &= present(role)
         else:
             role = pa.array([person.role] * rows, type=pa.string())
         values: dict[str, pa.Array] = {"role": role}

@@ -390,7 +390,7 @@ class TableReader:
             if column.required and column.name in contract.person_columns:
                 blank = ~present(cells[column.name]) & ~too_long.get(column.name, nowhere)
                 breaks.append((column.name, Fault(blank, "required_missing", f"{column.name} is blank")))
-        roles = self.persons.check(cells, count, report)
+        roles = self.persons.check(cells, typed, count, report)
         warned.extend(fault for role in roles for fault in role.warnings)
         births = [birth for role in roles for birth in role.birth_dates]
         persons = [role.values for role in roles]
