@@ -12,7 +12,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from text_unidecode import unidecode
 
@@ -241,19 +241,30 @@ LOOSE_DATE_FORMATS = (
     "%d-%B-%Y", "%d %B %Y", "%d-%b-%y", "%d %b %y", "%d%b%y", "%b %d %Y", "%B %d %Y",
 )
 _TIME_AFTER_DATE = re.compile(r"[T ]+[0-9]{1,2}:[0-9]{2}.*$")
+_ORDINAL_DAY = re.compile(r"\b([0-9]{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
+#: Day 0 of a spreadsheet's date serial numbers (Excel and LibreOffice, 1900 system): a date cell saved as a
+#: number reads 25437 for 1969-08-22.
+SPREADSHEET_EPOCH = date(1899, 12, 30)
 
 
 def date_readings(value: str) -> set[date]:
-    """Every date that ``value`` reads as in one of :data:`LOOSE_DATE_FORMATS`, a time after it ignored.
+    """Every date that ``value`` reads as in one of :data:`LOOSE_DATE_FORMATS`, a time after it ignored, or as a
+    spreadsheet's date serial number (five digits, 1927 to 2173).
 
     Not a parser for any column: a date of birth written in another format
     than the drop's is not one (it is set to null), but the same date typed
     into an event column of its row must still be recognised (and withheld).
+    Digits of any script, full-width forms, invisible format characters (a
+    zero-width space) and ordinal days (``24th Oct 1962``) are read through.
     """
-    text = re.sub(r" ?([-/.]) ?", r"\1", _TIME_AFTER_DATE.sub("", " ".join(value.split())).strip(" ,"))
+    folded = unidecode("".join(ch for ch in value if unicodedata.category(ch) != "Cf"))
+    text = re.sub(r" ?([-/.]) ?", r"\1", _TIME_AFTER_DATE.sub("", " ".join(folded.split())).strip(" ,"))
+    text = _ORDINAL_DAY.sub(r"\1", text)
     if not text.isascii() or len(text) > 20:
         return set()
     readings = set()
+    if len(text) == 5 and text.isdigit() and text[0] != "0":
+        readings.add(SPREADSHEET_EPOCH + timedelta(days=int(text)))
     for date_format in LOOSE_DATE_FORMATS:
         try:
             read = datetime.strptime(text, date_format).date()

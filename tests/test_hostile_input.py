@@ -319,6 +319,20 @@ def test_a_deletion_loads_with_only_its_reference_and_update_time_and_the_record
     assert latest == [("HC-1", "DELETED", None), ("HC-1b", "DELETED", None)]
 
 
+@pytest.mark.parametrize("role", ["Quorvexa Zabrinskiy ZE2 9QX", "4010232137", "", "VICTIM"])
+def test_a_deletion_writes_only_a_checked_role(tmp_path, role):
+    """A deletion loads with its role cell unchecked (a warning). The role row took the cell as it was, upper-cased:
+    a name and a postcode, or an NHS number, reached raw.person_roles.role and staging (outside check,
+    2026-12-06). The role is now the checked code, and a deletion without one has no role row."""
+    rows = [base_row("contacts"), {**base_row("contacts"), "updated_at": "2026-10-12 09:00",
+                                   "record_status": "DELETED", "person_role": role}]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "contacts", rows))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 2
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        roles = con.execute("select role from raw.person_roles where source_table = 'contacts' order by all").fetchall()
+    assert roles == [(base_row("contacts")["person_role"],), *([("VICTIM",)] if role == "VICTIM" else [])]
+
+
 def test_lone_carriage_return_line_endings_load(tmp_path):
     hostile = CsvFile.of("crimes", [base_row("crimes"), base_row("crimes", "b")])
     hostile.newline = "\r"
@@ -377,6 +391,10 @@ def test_a_date_of_birth_typed_into_an_event_date_is_withheld(tmp_path, table, c
 BIRTH_DATE_SPELLINGS = [
     "29/07/1961", "1961-07-29T00:00", "1961-07-29 10:30:00", "29-07-1961", "29.07.61", "19610729", "29071961",
     "29 Jul 1961", "29-JUL-61", "07/29/1961", "1961/07/29", "July 29 1961", " 29 / 07 / 1961",
+    # a spreadsheet's serial number, invisible characters, other scripts' digits, ordinal days (outside check,
+    # 2026-12-06: each let the date through)
+    "22491", "1961-07-29\u200b", "\u202e1961-07-29", "\uff11\uff19\uff16\uff11-\uff10\uff17-\uff12\uff19",
+    "\u0661\u0669\u0666\u0661-\u0660\u0667-\u0662\u0669", "29th Jul 1961", "29th July 1961",
 ]
 
 
