@@ -299,6 +299,43 @@ def test_conflicting_identifiers_are_never_merged():
     assert out["D"].person_id != out["E"].person_id
 
 
+def test_the_two_roles_of_one_record_are_never_one_person():
+    """A crime's victim and suspect bridged by identifiers (a third record carrying the victim's PNC and the
+    suspect's NHS number) stay two people: the third joins the stronger (PNC) side (outside check, 2026-12-06)."""
+    rows = [rec("X", "VICTIM", pnc="p1"), rec("X", "PERPETRATOR", nhs="n1"), rec("Y", "VICTIM", pnc="p1", nhs="n1")]
+    out = {(r.record_ref, r.role): r.person_id for r in link(*rows).itertuples(index=False)}
+    assert out[("X", "VICTIM")] != out[("X", "PERPETRATOR")]
+    assert out[("Y", "VICTIM")] == out[("X", "VICTIM")]
+    pairs = clustering.same_record_pairs(pa.array(sorted(key(r) for r in rows)))
+    assert pairs.tolist() == [[0, 1]]  # police-a|crimes|X|PERPETRATOR, police-a|crimes|X|VICTIM
+
+
+def _identifier_case(sexes: list[str | None], dates: list[str], reviewed: bool = False) -> list[int]:
+    """Cluster labels of two records sharing an NHS number (or a reviewer's "same person"), with these sexes and
+    dates of birth (each date token stands for all four date tokens: two dates are equal or unlike)."""
+    records = pd.DataFrame({"sex": sexes, **{c: dates for c in ("dob_token", "dob_unordered_token",
+                                                                 "dob_year_month_token", "dob_year_day_token")}})
+    edges = pd.DataFrame({"i": [0], "j": [1], "rank": [METHODS.index("NHS")], "probability": [1.0]})
+    if reviewed:
+        return cluster(2, edges.iloc[:0], Attributes.from_records(records), must_link=np.array([[0, 1]]))[0].tolist()
+    return cluster(2, edges, Attributes.from_records(records))[0].tolist()
+
+
+@pytest.mark.parametrize(("sexes", "dates", "one_person"), [
+    (["F", "M"], ["d1", "d2"], False),  # both unlike: the identifier was copied onto another person's record
+    (["F", "M"], ["d1", "d1"], True),  # a sex mis-keyed
+    (["F", "F"], ["d1", "d2"], True),  # a false date of birth (an offender's alias)
+    ([None, "M"], ["d1", "d2"], True),  # sex unknown on one side
+    (["F", "M"], ["d1", None], True),  # a date of birth missing
+])
+def test_an_identifier_joins_records_unless_they_differ_in_both_sex_and_date_of_birth(sexes, dates, one_person):
+    """A victim's health contact carrying her perpetrator's NHS number (a copy-paste) made her part of him (outside
+    check, 2026-12-06). An identifier outweighs a sex or a date of birth that differs, not both."""
+    labels = _identifier_case(sexes, dates)
+    assert (labels[0] == labels[1]) is one_person
+    assert _identifier_case(sexes, dates, reviewed=True) == [0, 0]  # a reviewer's "same person" stands
+
+
 def _guard_case(forenames: list[str | None], dates: list[str], groups: list[list[str]], edges: list[tuple]):
     """Cluster labels of records with these forename tokens, date tokens and nickname-group tokens."""
     n = len(forenames)

@@ -9,6 +9,15 @@ greedily, strongest first, into clusters, with guards against chaining:
   ``PROBABILISTIC``, ``CONTEXT``): never merge clusters holding different
   known sexes (F and M), or dates of birth that cannot be the same one
   mis-keyed (see :func:`dobs_compatible`);
+* for an identifier edge (PNC, NHS number, CRN): never merge clusters that
+  differ in both, known sex and date of birth. An identifier outweighs one
+  of them wrong (an offender's false date of birth, a sex mis-keyed), but
+  not both at once: that is an identifier copied onto another person's
+  record (outside check, 2026-12-06: a victim's health contact carrying her
+  perpetrator's NHS number made her part of him);
+* never the two roles of one record (a crime's victim and suspect, an
+  order's protected person and subject, an advocacy case's client and
+  perpetrator): :func:`same_record_pairs` are cannot-links (below);
 * for such an edge with a record that has no forename at one end: never
   merge two clusters whose forenames, compared where they were recorded
   with the same date of birth, share neither a forename token nor a
@@ -217,6 +226,11 @@ class _Clusters:
             found = self.dobs[root] = {tuple(self.dob[root])}
         return found
 
+    def _dobs_compatible(self, ra: int, rb: int) -> bool:
+        """Whether every date of birth of one cluster can be every one of the other's, mis-keyed."""
+        da, db = self._dobs(ra), self._dobs(rb)
+        return not (da and db) or all(_dob_pair_compatible(x, y) for x in da for y in db)
+
     def _names(self, root: int) -> tuple[set[int], set[int]] | None:
         """(dates of birth, forename and nickname-group codes) of ``root``'s cluster's records that have both."""
         found = self.names.get(root)
@@ -237,7 +251,9 @@ class _Clusters:
             i = parent[i]
         return i
 
-    def union(self, a: int, b: int, identifier: bool) -> bool:
+    def union(self, a: int, b: int, identifier: bool, reviewed: bool = False) -> bool:
+        """Join the clusters of rows ``a`` and ``b`` unless a guard (module docstring) refuses; whether they are one.
+        ``identifier``: an edge of :data:`IDENTIFIER_METHODS`; ``reviewed``: a reviewer's "same person"."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
@@ -248,11 +264,12 @@ class _Clusters:
             return False
         if self.apart and self._kept_apart(ra, rb):
             return False
-        if not identifier:
-            if sex[ra] and sex[rb] and sex[ra] != sex[rb]:
-                return False
-            da, db = self._dobs(ra), self._dobs(rb)
-            if da and db and not all(_dob_pair_compatible(x, y) for x in da for y in db):
+        sexes_differ = bool(sex[ra] and sex[rb] and sex[ra] != sex[rb])
+        if identifier:
+            if sexes_differ and not reviewed and not self._dobs_compatible(ra, rb):
+                return False  # an identifier copied onto another person's record (module docstring)
+        else:
+            if sexes_differ or not self._dobs_compatible(ra, rb):
                 return False
             if not (self.has_forename[a] and self.has_forename[b]) and self._forenames_differ(ra, rb):
                 return False
@@ -336,6 +353,16 @@ def _conflicting_components(labels: np.ndarray, attrs: Attributes) -> np.ndarray
     return np.array(sorted(bad), dtype=np.int64)
 
 
+def same_record_pairs(sorted_keys: pa.Array) -> np.ndarray:
+    """Row pairs of the two roles of one record, never one person: neighbours in member-key order (``sorted_keys``,
+    ``source_id|source_table|record_ref|role``; a reference holds no ``|``) whose keys differ in the role alone."""
+    records = pc.replace_substring_regex(sorted_keys, pattern=r"\|[^|]*$", replacement="")
+    if len(records) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    first = np.flatnonzero(pc.equal(records[:-1], records[1:]).to_numpy(zero_copy_only=False))
+    return np.stack([first, first + 1], axis=1).astype(np.int64)
+
+
 def _pairs(pairs: np.ndarray | None) -> np.ndarray:
     """Row pairs as an (k, 2) int64 array (none: an empty one)."""
     return np.empty((0, 2), dtype=np.int64) if pairs is None else np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
@@ -377,9 +404,10 @@ def cluster_reusing(
     j = edges["j"].to_numpy(dtype=np.int64)
     components = _components(n, np.concatenate([i, must[:, 0]]), np.concatenate([j, must[:, 1]]))
     bad = _conflicting_components(components, attrs)
-    # --- clerical review: a component holding both rows of a cannot-link, or a must-link, is clustered edge by edge
-    split = components[cannot[:, 0]][components[cannot[:, 0]] == components[cannot[:, 1]]]
-    bad = np.union1d(bad, np.union1d(split, components[must[:, 0]]))
+    # --- a component holding both rows of a cannot-link, or a must-link, is clustered edge by edge; a cannot-link
+    # across components can never be broken, and is left out (the roles of every two-role record are one each)
+    cannot = cannot[components[cannot[:, 0]] == components[cannot[:, 1]]]
+    bad = np.union1d(bad, np.union1d(components[cannot[:, 0]], components[must[:, 0]]))
     labels = components.astype(np.int64)
     roots = GuardedRoots.none(n)
     if len(bad):
@@ -446,6 +474,7 @@ def recluster(
     if n == 0 or not len(added):
         return _canonical(labels, i, j)
     components = _components(n, np.concatenate([i, must[:, 0]]), np.concatenate([j, must[:, 1]]))
+    cannot = cannot[components[cannot[:, 0]] == components[cannot[:, 1]]]  # as in cluster_reusing
     nodes = np.flatnonzero(np.isin(components, components[added["i"].to_numpy(dtype=np.int64)]))
     local = _numbered(n, nodes)
     inside = local[i] >= 0
@@ -497,7 +526,7 @@ def _guarded_roots(
     # Python lists: a loop over numpy scalars costs several times more per edge
     uf = _Clusters(attrs.take(nodes), _within(cannot, local))
     for left, right in _within(must, local).tolist():  # reviewers' "same person" first, past the sex and date guards
-        uf.union(left, right, True)
+        uf.union(left, right, True, reviewed=True)
     for left, right, skip_guards in zip(a[order].tolist(), b[order].tolist(), identifier[order].tolist()):
         uf.union(left, right, skip_guards)
     return np.array([uf.find(k) for k in range(len(nodes))], dtype=np.int64)
