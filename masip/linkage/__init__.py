@@ -368,7 +368,7 @@ def link_for_review(
     weak = ctx.name_only(recs)
     attrs = Attributes.from_records(recs)
     must, cannot = rv.constraint_rows(decisions or Decisions.none(), sorted_keys)
-    cannot = np.concatenate([cannot, same_record_pairs(sorted_keys)])  # a record's two roles: never one person
+    cannot = np.concatenate([cannot, same_record_pairs(recs)])  # a record's two roles: never one person
     frozen = previous if previous is not None and previous.model is not None else None
     # a caller that hands these over without keeping them (the linkage stage) gets their memory back here
     del context, previous

@@ -353,13 +353,17 @@ def _conflicting_components(labels: np.ndarray, attrs: Attributes) -> np.ndarray
     return np.array(sorted(bad), dtype=np.int64)
 
 
-def same_record_pairs(sorted_keys: pa.Array) -> np.ndarray:
-    """Row pairs of the two roles of one record, never one person: neighbours in member-key order (``sorted_keys``,
-    ``source_id|source_table|record_ref|role``; a reference holds no ``|``) whose keys differ in the role alone."""
-    records = pc.replace_substring_regex(sorted_keys, pattern=r"\|[^|]*$", replacement="")
+def same_record_pairs(records: pd.DataFrame) -> np.ndarray:
+    """Row pairs of the two roles of one record, never one person: neighbours in member-key order (``records``
+    sorted by ``source_id|source_table|record_ref|role``) whose ``source_id``, ``source_table`` and ``record_ref``
+    are equal."""
     if len(records) < 2:
         return np.empty((0, 2), dtype=np.int64)
-    first = np.flatnonzero(pc.equal(records[:-1], records[1:]).to_numpy(zero_copy_only=False))
+    same = np.ones(len(records) - 1, dtype=bool)
+    for column in ("source_id", "source_table", "record_ref"):
+        values = C.column_array(records, column)
+        same &= pc.fill_null(pc.equal(values[:-1], values[1:]), False).to_numpy(zero_copy_only=False)
+    first = np.flatnonzero(same)
     return np.stack([first, first + 1], axis=1).astype(np.int64)
 
 

@@ -118,8 +118,10 @@ def banded_pairs(
     pairs["group_b"] = np.maximum(group[pairs["i"]], group[pairs["j"]])
     pairs = pairs[pairs["group_a"] != pairs["group_b"]]
     if len(cannot):
+        # only the kept-apart groups that a pair joins (the two roles of every two-role record are a cannot-link)
         apart = pd.DataFrame({"group_a": np.minimum(group[cannot[:, 0]], group[cannot[:, 1]]),
-                              "group_b": np.maximum(group[cannot[:, 0]], group[cannot[:, 1]])}).drop_duplicates()
+                              "group_b": np.maximum(group[cannot[:, 0]], group[cannot[:, 1]])})
+        apart = apart[np.isin(apart["group_a"].to_numpy(), pairs["group_a"].to_numpy())].drop_duplicates()
         pairs = pairs.merge(apart, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
     strongest_first = [True, True, False, True, True]
     pairs = pairs.sort_values(["group_a", "group_b", "match_probability", "i", "j"], ascending=strongest_first)
