@@ -30,6 +30,7 @@ from masip.orchestration import (
     run_publish,
     run_report_dir,
 )
+from pseudonymisation.keys import keyless
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ LINKAGE_INPUT_TAG = "linkage_input"
 #: dbt source the linkage stage writes (what reads it is built after the linkage task).
 LINKAGE_SOURCE = "linkage"
 
+@keyless  # no build task loads the key: dbt, GX and their children inherit this environment
 def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``prepare_candidate`` task: checkpoint the warehouse and copy it to the candidate that dbt builds.
 
@@ -173,6 +175,7 @@ def dbt_group_selection(group: str, manifest_path: Path | None) -> tuple[str, st
     return " ".join(names), None
 
 
+@keyless
 def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any]:
     """A ``dbt_<group>`` task: ``dbt build`` (models, seeds and their tests) of one model group on the candidate.
 
@@ -212,6 +215,7 @@ def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any
     return result
 
 
+@keyless
 def run_link(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The build DAG's ``link`` task: the linkage stage on the candidate, in a child process with no key.
 
@@ -260,6 +264,7 @@ def _loaded_drops(path: Path) -> set[tuple[str, str]]:
         return set(con.execute("select drop_name, drop_sha256 from ops.loaded_drops").fetchall())
 
 
+@keyless
 def run_publish_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The build DAG's ``publish`` task: the Great Expectations gate, then the swap (as ``masip_pipeline``).
 
@@ -297,6 +302,7 @@ def describe_triggers(events: Mapping[Any, Any] | None) -> list[dict[str, Any]]:
     return triggers
 
 
+@keyless
 def run_build_report(
     params: Mapping[str, Any] | None,
     groups: list[Mapping[str, Any]],

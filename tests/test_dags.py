@@ -16,6 +16,7 @@ same drops) must leave the marts identical. Two dbt builds in all: the slow part
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -31,6 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pseudonymisation.keys import keyless
 from tests.conftest import DAGS_FOLDER, REPO_ROOT
 
 DAG_ID = "masip_pipeline"
@@ -96,6 +98,31 @@ def test_dags_folder_imports_without_errors_and_follows_the_house_rules():
             assert alerts.on_task_retry in task.on_retry_callback, f"{where}: no alert record on retry"
             if dag_id in expected and task.task_id in writers:
                 assert task.pool == WAREHOUSE_POOL, f"{where}: writes the warehouse outside the pool {WAREHOUSE_POOL}"
+
+
+def test_no_task_function_but_ingests_runs_with_the_partnership_secret_in_its_environment(monkeypatch, no_key):
+    """The build DAG's tasks ran dbt, GX and their children with MASIP_SECRET_FILE, or the Airflow connection that
+    holds the secret itself, in their environment (outside check, 2026-12-06): only ingest may load the key."""
+    import inspect
+
+    from masip import build_tasks
+    from masip.casepack import tasks as casepack_tasks
+    from masip.orchestration import tasks as orchestration_tasks
+
+    task_functions = {
+        f"{module.__name__}.{name}": function
+        for module in (build_tasks, orchestration_tasks, casepack_tasks)
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__ and name.startswith(("run_", "prepare_"))
+    }
+    assert "masip.build_tasks.run_dbt_group" in task_functions and len(task_functions) >= 10
+    with_key = {name for name, function in task_functions.items() if not getattr(function, "is_keyless", False)}
+    assert with_key == {"masip.orchestration.tasks.run_ingest"}
+    # and what the mark promises: the function body runs with no variable that can carry the secret
+    monkeypatch.setenv("MASIP_SECRET_FILE", "/secure/partnership.key")
+    monkeypatch.setenv(CONN_ENV, json.dumps({"conn_type": "generic", "password": TEST_SECRET}))
+    seen = keyless(lambda: {name for name in (*MASIP_ENV, CONN_ENV) if name in os.environ})()
+    assert seen == set() and os.environ["MASIP_SECRET_FILE"] == "/secure/partnership.key"
 
 
 def test_one_ingest_dag_per_source_profile_and_a_new_profile_adds_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

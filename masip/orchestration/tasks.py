@@ -108,6 +108,7 @@ def run_publish(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return result
 
 
+@keyless
 def run_report(
     params: Mapping[str, Any] | None,
     ingest: Mapping[str, Any],
@@ -153,6 +154,7 @@ def log_warnings(warnings: Iterable[str]) -> None:
         log.warning("%s", warning)
 
 
+@keyless
 def run_ingest_report(
     params: Mapping[str, Any] | None, ingest: Mapping[str, Any], dag_id: str, run_id: str
 ) -> dict[str, Any]:
