@@ -210,7 +210,7 @@ def load_keyring(environ: Mapping[str, str] | None = None) -> Keyring:
     if from_file is not None:
         return Keyring(from_file)
     raise MissingKeyError(
-        "No partnership secret: refusing to start. Set MASIP_SECRET_FILE to the partnership key file "
+        "No partnership secret, so refusing to start. Set MASIP_SECRET_FILE to the partnership key file "
         "(create one with `masip keygen --out FILE`, keep it out of git) or MASIP_SECRET to the secret "
         "itself. In Airflow, store it in the connection `masip_partnership` (password field)."
     )

@@ -236,6 +236,8 @@ def test_dag_parameters_fall_back_to_the_environment_at_run_time():
     env = {"MASIP_WAREHOUSE": "/w/m.duckdb", "MASIP_OUTPUT_DIR": "/out"}
     warehouse, out_dir, as_of = resolve_casepack_config({"warehouse": " ", "as_of": "2026-11-09"}, env)
     assert (str(warehouse), str(out_dir), as_of.isoformat()) == ("/w/m.duckdb", "/out/casepacks", "2026-11-09")
-    assert resolve_casepack_config({"out_dir": "/packs"}, env)[1] == Path("/packs")
+    assert resolve_casepack_config({"out_dir": "/out/packs"}, env)[1] == Path("/out/packs")
+    with pytest.raises(CasePackConfigError, match="outside /out"):  # anywhere the trigger likes (outside check)
+        resolve_casepack_config({"out_dir": "/out/../packs"}, env)
     with pytest.raises(CasePackConfigError, match="YYYY-MM-DD"):
         resolve_casepack_config({"as_of": "09/11/2026"}, env)

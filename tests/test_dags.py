@@ -322,21 +322,60 @@ def test_partnership_key_comes_from_the_connection_first_then_the_environment(mo
         load_partnership_keyring()
 
 
-def test_run_parameters_fall_back_to_the_environment_at_run_time():
+def test_run_parameters_fall_back_to_the_environment_at_run_time(tmp_path: Path):
     from masip.orchestration import RunConfigError, resolve_run_config
 
-    env = {"MASIP_LANDING_DIR": "/landing", "MASIP_WAREHOUSE": "/w/m.duckdb"}
+    landing, other = tmp_path / "landing", tmp_path / "other-partnership"
+    (landing / "week-2").mkdir(parents=True)
+    other.mkdir()
+    env = {"MASIP_LANDING_DIR": str(landing), "MASIP_WAREHOUSE": str(tmp_path / "w" / "m.duckdb")}
     config = resolve_run_config({"input_dir": None, "warehouse": "", "out_dir": None, "as_of": None}, env)
-    assert (str(config.input_dir), str(config.warehouse), str(config.out_dir), config.as_of) == (
-        "/landing", "/w/m.duckdb", "output", None)
-    config = resolve_run_config({"input_dir": "/x", "as_of": "2026-11-16"}, env)
-    assert str(config.input_dir) == "/x" and config.as_of.isoformat() == "2026-11-16"
+    assert (config.input_dir, config.warehouse, str(config.out_dir), config.as_of) == (
+        landing, tmp_path / "w" / "m.duckdb", "output", None)
+    config = resolve_run_config({"input_dir": str(landing / "week-2"), "as_of": "2026-11-16"}, env)
+    assert config.input_dir == landing / "week-2" and config.as_of.isoformat() == "2026-11-16"
     with pytest.raises(RunConfigError, match="MASIP_LANDING_DIR"):
         resolve_run_config({}, {})
     with pytest.raises(RunConfigError, match="YYYY-MM-DD"):
-        resolve_run_config({"input_dir": "/x", "as_of": "16/11/2026"}, {})
+        resolve_run_config({"input_dir": str(landing), "as_of": "16/11/2026"}, {})
     # The build does not read the landing folder, so it does not need one.
     assert resolve_run_config({}, {}, require_input=False).input_dir is None
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("input_dir", "{landing}/../other-partnership"),  # up and out of the landing area (outside check, 2026-12-06)
+    ("input_dir", "{root}/other-partnership"),
+    ("input_dir", "/etc"),
+    ("out_dir", "{root}/out/../../elsewhere"),
+    ("warehouse", "{root}/w/../other-partnership/masip.duckdb"),
+    ("warehouse", "{root}/w/warehuose.duckdb"),  # a typo: a new, empty warehouse, vault and landing archive
+])
+def test_a_path_parameter_outside_the_workers_folders_is_refused_at_once(tmp_path: Path, name: str, value: str):
+    """Anyone who may trigger a DAG may set its parameters, and the ingest task holds the key: a path outside the
+    folders the workers' environment sets is refused, and nothing is read or written."""
+    from masip.orchestration import RunConfigError, resolve_run_config
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "w" / "masip.duckdb"
+    for folder in (landing, tmp_path / "other-partnership", tmp_path / "out"):
+        folder.mkdir()
+    warehouse.parent.mkdir()
+    warehouse.touch()
+    env = {"MASIP_LANDING_DIR": str(landing), "MASIP_WAREHOUSE": str(warehouse), "MASIP_OUTPUT_DIR": str(tmp_path / "out")}
+    with pytest.raises(RunConfigError, match=f"the parameter {name} names") as refused:
+        resolve_run_config({name: value.format(landing=landing, root=tmp_path)}, env)
+    assert "What to do" in str(refused.value)
+    assert resolve_run_config({name: {"input_dir": str(landing), "out_dir": str(tmp_path / "out" / "week"),
+                                      "warehouse": str(warehouse)}[name]}, env)  # inside: taken
+
+
+def test_a_landing_folder_that_is_not_there_fails_at_once(tmp_path: Path):
+    """It was retried for eight minutes, with a traceback (outside check, 2026-12-06)."""
+    from masip.orchestration import RunConfigError, resolve_run_config
+
+    (tmp_path / "a-file").touch()
+    for missing in (tmp_path / "nowhere", tmp_path / "a-file"):
+        with pytest.raises(RunConfigError, match="is not a folder"):
+            resolve_run_config({}, {"MASIP_LANDING_DIR": str(missing)})
 
 
 # --------------------------------------------------------------------------- alerts, groups, source filter
@@ -923,6 +962,7 @@ def test_dag_run_fails_at_ingest_without_a_key(
     [alert] = read_alerts(tmp_path / "out" / ALERTS_FILE_NAME)
     assert (alert["dag_id"], alert["task_id"], alert["error_type"]) == (DAG_ID, "ingest", "MissingKeyError")
     assert "masip_partnership" in alert["message"]
+    assert "No partnership secret, so refusing to start" in alert["message"]  # the scrubber read "secret: <value>"
 
 
 # --------------------------------------------------------------------------- docker

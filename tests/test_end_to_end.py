@@ -129,7 +129,7 @@ def test_cli_refuses_to_run_without_a_key(partnership, tmp_path):
         capture_output=True, text=True, env=env, cwd=REPO, check=False,
     )
     assert completed.returncode == 2
-    assert "No partnership secret: refusing to start" in completed.stderr
+    assert "No partnership secret, so refusing to start" in completed.stderr
     assert not (tmp_path / "w.duckdb").exists()
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from masip.orchestration import OUTPUT_ENV, WAREHOUSE_ENV
+from masip.orchestration import OUTPUT_ENV, WAREHOUSE_ENV, RunConfigError
+from masip.orchestration.config import confined_param, param_text
 from pseudonymisation.keys import keyless
 
 log = logging.getLogger(__name__)
@@ -46,21 +47,20 @@ def casepack_params() -> dict[str, Param]:
     }
 
 
-def _given(value: Any) -> str | None:
-    text = None if value is None else str(value).strip()
-    return text or None
-
-
 def resolve_casepack_config(params: Mapping[str, Any] | None,
                             environ: Mapping[str, str] | None = None) -> tuple[Path, Path, date | None]:
     """(warehouse, output folder, as_of) from the run parameters, else the worker's environment at run time."""
     params = params or {}
     env = os.environ if environ is None else environ
-    warehouse = Path(_given(params.get("warehouse")) or _given(env.get(WAREHOUSE_ENV)) or DEFAULT_WAREHOUSE)
-    out_dir = _given(params.get("out_dir"))
+    try:
+        warehouse = Path(confined_param(params, "warehouse", env, WAREHOUSE_ENV) or param_text(env.get(WAREHOUSE_ENV))
+                         or DEFAULT_WAREHOUSE)
+        out_dir = confined_param(params, "out_dir", env, OUTPUT_ENV)
+    except RunConfigError as refused:
+        raise CasePackConfigError(str(refused)) from None
     if out_dir is None:
-        out_dir = str(Path(_given(env.get(OUTPUT_ENV)) or DEFAULT_OUTPUT) / CASEPACK_SUBDIR)
-    as_of_text = _given(params.get("as_of"))
+        out_dir = str(Path(param_text(env.get(OUTPUT_ENV)) or DEFAULT_OUTPUT) / CASEPACK_SUBDIR)
+    as_of_text = param_text(params.get("as_of"))
     try:
         as_of = date.fromisoformat(as_of_text) if as_of_text else None
     except ValueError:

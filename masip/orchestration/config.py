@@ -123,7 +123,7 @@ class RunConfig:
         return f"input {self.input_dir}, warehouse {self.warehouse}, report folder {self.out_dir}, as of {as_of}"
 
 
-def _given(value: Any) -> str | None:
+def param_text(value: Any) -> str | None:
     """A parameter value, treating ``None`` and blank strings (empty UI form fields) as not given."""
     if value is None:
         return None
@@ -131,20 +131,54 @@ def _given(value: Any) -> str | None:
     return text or None
 
 
+def confined_param(params: Mapping[str, Any], name: str, env: Mapping[str, str], root_env: str) -> str | None:
+    """The path the run parameter ``name`` gives, refused unless it lies inside the folder the workers' ``root_env``
+    sets (for the warehouse, that warehouse's folder, and a warehouse that exists: a mistyped name would start a new,
+    empty warehouse, vault and landing archive). Without ``root_env`` set any path is taken, as a local run needs.
+
+    Anyone who may trigger a DAG may set its parameters; the ingest task holds the key, and `..` or another folder
+    made it read another partnership's drops and write reports anywhere (outside check, 2026-12-06)."""
+    given, root_text = param_text(params.get(name)), param_text(env.get(root_env))
+    if given is None or root_text is None:
+        return given
+    root = Path(root_text).resolve()
+    if name == "warehouse":
+        root = root.parent
+    path = Path(given).resolve()
+    if not path.is_relative_to(root):
+        raise RunConfigError(
+            f"the parameter {name} names a path outside {root} (set by {root_env} on the workers); it is refused, "
+            f"and nothing was read or written. What to do: leave {name} empty, or name a path inside {root}."
+        )
+    if name == "warehouse" and not warehouse_file(path).is_file():
+        raise RunConfigError(
+            f"the parameter warehouse names no existing warehouse in {root}; it is refused (a mistyped name would start "
+            f"a new, empty one). What to do: leave it empty for {root_env}'s warehouse, or name one that exists."
+        )
+    return given
+
+
 def resolve_run_config(
     params: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None, require_input: bool = True
 ) -> RunConfig:
-    """Run parameters, falling back to the environment *of the worker at run time*."""
+    """Run parameters, falling back to the environment *of the worker at run time*; a path parameter must lie
+    inside the folder the environment sets for it (:func:`confined_param`)."""
     params = params or {}
     env = os.environ if environ is None else environ
-    input_dir = _given(params.get("input_dir")) or _given(env.get(LANDING_ENV))
+    input_dir = confined_param(params, "input_dir", env, LANDING_ENV) or param_text(env.get(LANDING_ENV))
     if input_dir is None and require_input:
         raise RunConfigError(
             f"No landing folder: trigger the run with the parameter input_dir, or set {LANDING_ENV} on the workers."
         )
-    warehouse = _given(params.get("warehouse")) or _given(env.get(WAREHOUSE_ENV)) or str(DEFAULT_WAREHOUSE)
-    out_dir = _given(params.get("out_dir")) or _given(env.get(OUTPUT_ENV)) or str(DEFAULT_OUT)
-    as_of_text = _given(params.get("as_of"))
+    if require_input and not Path(input_dir).is_dir():
+        raise RunConfigError(
+            f"the landing folder {input_dir} is not a folder (it does not exist, or is a file). What to do: pass "
+            f"input_dir the folder that holds the drops, or set {LANDING_ENV} on the workers to it."
+        )
+    warehouse = (confined_param(params, "warehouse", env, WAREHOUSE_ENV) or param_text(env.get(WAREHOUSE_ENV))
+                 or str(DEFAULT_WAREHOUSE))
+    out_dir = confined_param(params, "out_dir", env, OUTPUT_ENV) or param_text(env.get(OUTPUT_ENV)) or str(DEFAULT_OUT)
+    as_of_text = param_text(params.get("as_of"))
     as_of: date | None = None
     if as_of_text is not None:
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 from masip.orchestration.assets import source_asset, source_asset_uri
 from masip.orchestration.config import resolve_run_config
-from masip.orchestration.errors import WarehouseStateError
+from masip.orchestration.errors import WarehouseStateError, fail_without_retry
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ def poke_for_drops(source_id: str, params: Mapping[str, Any] | None, run_type: s
     """
     from airflow.sdk import PokeReturnValue
 
-    config = resolve_run_config(params)
+    with fail_without_retry():  # a landing folder that is not there, or a path outside it: no retry mends it
+        config = resolve_run_config(params)
     assert config.input_dir is not None
     pending = pending_drops(config.input_dir, source_id, config.warehouse)
     waits = str(run_type or "").lower().endswith("scheduled")
