@@ -29,16 +29,21 @@ harassment (stalking-related), 28E burglary (not).
      observed 320 days, reoffence after 32 days; end + 12 months 2026-12-31 > as_of.
   C  MASIP from 2026-05-01, not ended: C1 2026-03-01 -> post_offences null.
   D  MASIP accepted 2026-12-01 (after as_of): in neither cohort.
-  Medians over the intervention group: gap first offence -> start
-     A 550, B 61, C 61 days -> 61; length A 228, B 355 days -> 228 (quantile_disc).
-  E  never on MASIP: E1 2022-03-01 (first), E2 2022-04-15 (8R), E3 2023-03-01,
-     E4 2024-06-01 -> pseudo start 2022-05-01, pseudo end 2022-12-15;
-     pre 2 (E1, E2), post 2 (E3, E4), post_12m 1, complete; risk MEDIUM,
-     relationship NEIGHBOUR, born 1990 -> 32 -> 25_34.
-  F  supervised without MASIP: F1 2023-05-10 -> pseudo 2023-07-10 .. 2024-02-23,
-     pre 1, post 0, complete.
+  Medians over the intervention group: gap supervision start -> MASIP start
+     A 550 (supervised from 2021-07-14), B 61, C 61 days -> 61; length A 228,
+     B 355 days -> 228 (quantile_disc).
+  The comparison pool: supervised, never on MASIP, never referred to it.
+  E  supervised from 2022-03-01, never on MASIP: E1 2022-03-01, E2 2022-04-15
+     (8R), E3 2023-03-01, E4 2024-06-01 -> pseudo start 2022-05-01, pseudo end
+     2022-12-15; pre 2 (E1, E2), post 2 (E3, E4), post_12m 1, complete; risk
+     MEDIUM, relationship NEIGHBOUR, born 1990 -> 32 -> 25_34.
+  F  supervised from 2023-05-10 without MASIP: F1 2023-05-10 -> pseudo
+     2023-07-10 .. 2024-02-23, pre 1, post 0, complete.
   G  suspect of a burglary only: not in the cohort.
-  H  first offence 2026-10-01 -> pseudo start 2026-12-01 > as_of: dropped.
+  H  supervised from 2026-10-01 -> pseudo start 2026-12-01 > as_of: dropped.
+  I  a suspect never supervised (I1 2022-03-01): not in the comparison pool.
+  J  supervised, never accepted, but a police referral to MASIP names J1: not
+     in the comparison pool.
 """
 
 from __future__ import annotations
@@ -112,6 +117,8 @@ PEOPLE = {
     "F": {"pnc_token": "pnc-f", "birth_year": 1985},
     "G": {"pnc_token": "pnc-g", "birth_year": 1985},
     "H": {"pnc_token": "pnc-h", "birth_year": 1985},
+    "I": {"pnc_token": "pnc-i", "birth_year": 1985},
+    "J": {"pnc_token": "pnc-j", "birth_year": 1985},
 }
 VICTIM_A = {"name_dob_token": "nd-victim-a"}
 
@@ -158,23 +165,30 @@ def scenario() -> list[Row]:
         crime("A10", "A", "2025-03-05", offence_from="2025-02-28"),
         crime("A11", "A", "2025-03-01"),
         crime("A12", None, "2024-01-01", victim=PEOPLE["A"]),
-        supervision("EA1", "A", "2023-01-15", "2023-08-31"),
+        supervision("EA1", "A", "2023-01-15", "2023-08-31", start="2021-07-14"),
         supervision("EA2", "A", "2025-06-01", "2025-12-01"),
         crime("B1", "B", "2024-11-10", risk="MEDIUM", relationship="PARTNER", victim=VICTIM_A),
         crime("B2", "B", "2026-02-01"),
-        supervision("EB", "B", "2025-01-10", "2025-12-31"),
+        supervision("EB", "B", "2025-01-10", "2025-12-31", start="2024-11-10"),
         crime("C1", "C", "2026-03-01", risk="STANDARD", relationship="FAMILY"),
-        supervision("EC", "C", "2026-05-01", None),
+        supervision("EC", "C", "2026-05-01", None, start="2026-03-01"),
         crime("D1", "D", "2026-10-01"),
         supervision("ED", "D", "2026-12-01", None),
         crime("E1", "E", "2022-03-01", risk="MEDIUM", relationship="NEIGHBOUR"),
         crime("E2", "E", "2022-04-15", code="8R"),
         crime("E3", "E", "2023-03-01", risk="HIGH"),
         crime("E4", "E", "2024-06-01"),
+        supervision("EE", "E", None, None, start="2022-03-01"),
         crime("F1", "F", "2023-05-10", risk="STANDARD", relationship="EX_PARTNER"),
-        supervision("EF", "F", None, None),
+        supervision("EF", "F", None, None, start="2023-05-10"),
         crime("G1", "G", "2023-01-01", code="28E"),
         crime("H1", "H", "2026-10-01"),
+        supervision("EH", "H", None, None, start="2026-10-01"),
+        crime("I1", "I", "2022-03-01", risk="MEDIUM"),
+        crime("J1", "J", "2022-03-01", risk="MEDIUM", victim={"name_dob_token": "nd-victim-j"}),
+        supervision("EJ", "J", None, None, start="2022-03-01"),
+        Row("referrals", POLICE, {"referral_ref": "R-J1", "force": "CHESHIRE", "crime_ref": "J1",
+                                  "referred_at": date(2022, 3, 10), "referred_to": "MASIP"}, {}),
     ]
 
 
@@ -262,6 +276,9 @@ def test_covariates_at_the_index_date(built: Built):
 
 
 def test_comparison_pool_and_pseudo_index(built: Built):
+    """The pool is supervised perpetrators never on MASIP nor referred to it (not I, a suspect never supervised;
+    not J, referred by the police): every suspect never on MASIP made MASIP look about 30 points worse than it
+    was on partnerships whose true effect was known (outside check, 2026-12-06)."""
     cohort = built.cohort
     assert set(cohort.loc[cohort.cohort == "COMPARISON", "perpetrator_id"]) == {built.pid("E"), built.pid("F")}
     assert set(cohort.loc[cohort.cohort == "INTERVENTION", "perpetrator_id"]) == {built.pid(p) for p in "ABC"}

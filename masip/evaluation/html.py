@@ -15,7 +15,7 @@ import pandas as pd
 
 from masip.evaluation.charts import STAGES
 from masip.evaluation.disclosure import ALL_FORCES, MARKER
-from masip.evaluation.matching import CALIPER_SD
+from masip.evaluation.matching import BALANCED_SMD, CALIPER_SD
 from masip.evaluation.reoffending import MIN_COHORT, Analysis
 from masip.evaluation.survival import MONTHS
 
@@ -129,11 +129,15 @@ one offence in the window (95% Wilson interval); change: post minus pre (paired 
 {% endif %}
 
 <h3>4.2 {{ matched.title }}</h3>
-<p>Comparison: perpetrators never accepted onto MASIP, each given a pseudo intervention start (their first
-stalking-related offence plus the intervention group's median time from first offence to MASIP) and a pseudo
-end (plus the median MASIP length; {{ pseudo_text }}). {{ matching_method }}. Because the pseudo start follows
-the first offence, nearly every comparison perpetrator has an offence in the pre window by construction; matching
-on pre-window offending keeps the groups comparable, and MASIP perpetrators without one go unmatched.</p>
+<p>Comparison: perpetrators under probation supervision who were never accepted onto MASIP nor referred to it
+by the police (supervised and convicted, like the MASIP group), each given a pseudo intervention start (the start
+of their first supervision plus the intervention group's median time from the start of supervision to MASIP) and
+a pseudo end (plus the median MASIP length; {{ pseudo_text }}). {{ matching_method }}.</p>
+<p class="note">Read with care: people join MASIP after offending, so their pre window holds the offending that
+brought them there, and their offending would fall afterwards even without MASIP (selection and regression to the
+mean: see 4.1). The matched comparison removes this only as far as its supervised perpetrators, matched on
+their recorded history, resemble the MASIP group; what led a team to refer one person and not another is not in
+the data. This is an observational comparison, not a trial.</p>
 {% if matched.refused %}<p class="refusal">{{ matched.refused }}</p>{% else %}
 <table><tr><th>group</th><th>people</th><th>pre: reoffending rate</th><th>post: reoffending rate</th>
 <th>change (post − pre)</th><th>pre: offences per person</th><th>post: offences per person</th></tr>
@@ -144,6 +148,9 @@ clustered by matched pair): reoffending rate <strong>{{ did_rate }}</strong>; of
 the matched comparison group.</p>
 <p class="note">Matching: {{ matched_summary }}. Largest absolute standardised mean difference of a covariate
 level: {{ smd_before }} before matching, {{ smd_after }} after (below 0.1 is usually taken as balanced).</p>
+{% if imbalanced %}<p class="refusal">The matched groups are not balanced: a covariate still differs by
+{{ smd_after }} standard deviations (more than 0.1), so part of the difference above may come from who was
+matched rather than from MASIP.</p>{% endif %}
 {% endif %}
 
 <h3>4.3 {{ one_year.title }}</h3>
@@ -207,8 +214,9 @@ def render(published: dict[str, pd.DataFrame], analyses: dict[str, Analysis], as
     if prepost.is_reported:
         prepost_rows.append(_window_row("MASIP", prepost.figures["intervention"]))
         if "comparison_pool" in prepost.figures:
-            prepost_rows.append(_window_row("All never-MASIP perpetrators (unmatched)", prepost.figures["comparison_pool"]))
+            prepost_rows.append(_window_row("All supervised never-MASIP perpetrators (unmatched)", prepost.figures["comparison_pool"]))
     matched_rows, did_rate, did_mean, matched_summary, smd_before, smd_after = [], "", "", "", "", ""
+    imbalanced = False
     if matched.is_reported:
         f = matched.figures
         matched_rows = [_window_row("MASIP (matched)", f["intervention"]),
@@ -220,6 +228,7 @@ def render(published: dict[str, pd.DataFrame], analyses: dict[str, Analysis], as
                            f"{_people(m['controls_eligible'])} comparison perpetrators; "
                            f"{_people(m['treated_unmatched'])} MASIP perpetrators had no match within the caliper")
         smd_before, smd_after = f"{m['max_abs_smd_before']:.2f}", f"{m['max_abs_smd_after']:.2f}"
+        imbalanced = m["max_abs_smd_after"] is not None and m["max_abs_smd_after"] > BALANCED_SMD
     one_year_rows, one_year_diff = [], ""
     if one_year.is_reported:
         f = one_year.figures
@@ -268,7 +277,7 @@ def render(published: dict[str, pd.DataFrame], analyses: dict[str, Analysis], as
         downgrade_header=downgrade_header, downgrade_rows=downgrade_rows, downgrade_cols=downgrade_cols,
         prepost=prepost, prepost_rows=prepost_rows,
         matched=matched, matched_rows=matched_rows, did_rate=did_rate, did_mean=did_mean,
-        matched_summary=matched_summary, smd_before=smd_before, smd_after=smd_after,
+        matched_summary=matched_summary, smd_before=smd_before, smd_after=smd_after, imbalanced=imbalanced,
         pseudo_text=pseudo_text, matching_method=matching_method,
         one_year=one_year, one_year_rows=one_year_rows, one_year_diff=one_year_diff,
         survival=survival, km_months=list(MONTHS[::3]), km_rows=km_rows, km_12=km_12, logrank=logrank,

@@ -29,6 +29,8 @@ COVARIATES: tuple[str, ...] = (
 )
 #: Caliper in standard deviations of the pooled logit of the propensity score.
 CALIPER_SD = 0.2
+#: The largest absolute standardised mean difference of a covariate level usually taken as balanced.
+BALANCED_SMD = 0.1
 
 INTERVENTION = "INTERVENTION"
 COMPARISON = "COMPARISON"

@@ -4,17 +4,23 @@
 
     - INTERVENTION: the person's first MASIP episode accepted on or before
       as_of; index_start/index_end are masip_accepted_at/masip_ended_at.
-    - COMPARISON: a person who is the suspect of at least one
-      stalking-related crime and was never accepted onto MASIP (at any
-      date). With no intervention, each gets a pseudo index: index_start =
-      the date of their first stalking-related offence + the median gap
-      (days) between first stalking-related offence and intervention start
-      in the intervention group (people whose first offence is on or before
-      their start); index_end = index_start + the median intervention length
-      (days) of interventions that have ended. Both medians are
+    - COMPARISON: a person under probation supervision (any episode) who
+      was never accepted onto MASIP (at any date) nor named by a police
+      referral to MASIP: like the intervention group, supervised, convicted
+      perpetrators, only without MASIP. With no intervention, each gets a
+      pseudo index: index_start = the start of their first supervision + the
+      median gap (days) from the start of the supervision episode to MASIP
+      acceptance in the intervention group (episodes starting on or before
+      their acceptance); index_end = index_start + the median intervention
+      length (days) of interventions that have ended. Both medians are
       quantile_disc(0.5) (an observed value, no averaging). Pseudo indexes
       after as_of are dropped. Without an intervention group there are no
       medians and so no comparison rows.
+
+    Every suspect never on MASIP, with a pseudo start after their first
+    offence, was the comparison before 2026-12-06: mostly people never
+    convicted nor supervised, so MASIP looked about 30 points worse than it
+    was on partnerships whose true effect was known (outside check).
 -#}
 with
 
@@ -24,6 +30,28 @@ episodes as (
 
 offences as (
     select * from {{ ref('int_evaluation__offences') }}
+),
+
+supervision as (
+    select * from {{ ref('stg_probation__supervision') }}
+),
+
+record_persons as (
+    select * from {{ ref('int_record_persons') }}
+    where
+        source_table = 'supervision'
+        and perpetrator_id is not null
+),
+
+masip_referrals as (
+    select * from {{ ref('int_safeguarding__referrals') }}
+    where referred_to = 'MASIP'
+),
+
+referred as (
+    select distinct perpetrator_id
+    from masip_referrals
+    where perpetrator_id is not null
 ),
 
 as_of as (
@@ -38,13 +66,30 @@ first_offences as (
     group by perpetrator_id
 ),
 
+supervised as (
+    select
+        record_persons.perpetrator_id,
+        min(supervision.start_date) as first_supervision_date
+    from supervision
+    inner join record_persons
+        on
+            supervision.source_id = record_persons.source_id
+            and supervision.event_ref = record_persons.record_ref
+    group by record_persons.perpetrator_id
+),
+
 treated as (
     select
         episodes.perpetrator_id,
         episodes.intervention_start as index_start,
         episodes.intervention_end as index_end,
+        supervision.start_date as supervision_start_date,
         first_offences.first_offence_date
     from episodes
+    left join supervision
+        on
+            episodes.source_id = supervision.source_id
+            and episodes.event_ref = supervision.event_ref
     left join first_offences
         on episodes.perpetrator_id = first_offences.perpetrator_id
     where episodes.is_started
@@ -54,8 +99,8 @@ medians as (
     select
         cast(
             {{ quantile_disc(
-                date_diff('day', 'first_offence_date', 'index_start'), 0.5,
-                where='first_offence_date <= index_start'
+                date_diff('day', 'supervision_start_date', 'index_start'), 0.5,
+                where='supervision_start_date <= index_start'
             ) }}
             as integer
         ) as median_gap_days,
@@ -71,20 +116,25 @@ medians as (
 
 comparison as (
     select
-        first_offences.perpetrator_id,
+        supervised.perpetrator_id,
         first_offences.first_offence_date,
-        {{ add_days('first_offences.first_offence_date', 'medians.median_gap_days') }}
+        {{ add_days('supervised.first_supervision_date', 'medians.median_gap_days') }}
             as index_start,
         {{ add_days(
-            add_days('first_offences.first_offence_date', 'medians.median_gap_days'),
+            add_days('supervised.first_supervision_date', 'medians.median_gap_days'),
             'medians.median_duration_days'
         ) }} as index_end
-    from first_offences
+    from supervised
     cross join medians
+    left join first_offences
+        on supervised.perpetrator_id = first_offences.perpetrator_id
     left join episodes
-        on first_offences.perpetrator_id = episodes.perpetrator_id
+        on supervised.perpetrator_id = episodes.perpetrator_id
+    left join referred
+        on supervised.perpetrator_id = referred.perpetrator_id
     where
         episodes.perpetrator_id is null
+        and referred.perpetrator_id is null
         and medians.median_gap_days is not null
         and medians.median_duration_days is not null
 ),

@@ -1,8 +1,8 @@
 {#-
     Person-level data of the reoffending evaluation, one row per perpetrator
     of either cohort (int_evaluation__reoffending_index): the intervention
-    group (first MASIP episode) and the comparison pool (never on MASIP,
-    with a pseudo index). Windows follow SPEC §7.4 with calendar months
+    group (first MASIP episode) and the comparison pool (supervised, never
+    on MASIP nor referred to it, with a pseudo index). Windows follow SPEC §7.4 with calendar months
     (clamped to month end): pre = [start - 18 months, start), post = (end,
     end + 18 months], follow-up complete when end + 18 months <= as_of.
     Offences (int_evaluation__offences) dated after as_of are not counted.
