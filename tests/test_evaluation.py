@@ -470,6 +470,26 @@ def test_report_with_a_cohort_of_60_shows_every_section(built: Built, tmp_path: 
     assert summary["analyses"]["matched"]["figures"]["did_rate"]["estimate"] == -0.25
 
 
+def test_the_report_says_when_matching_leaves_the_groups_unbalanced(built: Built):
+    """Matching that left a standardised difference of 0.16-0.35 was reported without a word, though the report's
+    own note calls 0.1 balanced (outside check, 2026-12-06); and a before/after fall is explained as selection."""
+    from masip.evaluation.html import render
+
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        published = {t: con.execute(f"select * from marts.{t}").df() for t in (
+            "attrition_funnel_published", "attrition_outcomes_published",
+            "attrition_recorded_split_published", "attrition_downgrades_published")}
+    cohort = synthetic_cohort()
+    analyses = analyse_reoffending(cohort)
+    images = {"funnel": "", "outcomes": ""}
+    balanced = render(dict(published), analyses, AS_OF, cohort, images)
+    assert analyses["matched"].figures["matching"]["max_abs_smd_after"] <= 0.1
+    assert "not balanced" not in balanced and "regression to the" in balanced
+    analyses["matched"].figures["matching"]["max_abs_smd_after"] = 0.35
+    unbalanced = render(dict(published), analyses, AS_OF, cohort, images)
+    assert "The matched groups are not balanced: a covariate still differs by\n0.35 standard deviations" in unbalanced
+
+
 def test_evaluate_command(built: Built, tmp_path: Path):
     from masip.cli import main
 
