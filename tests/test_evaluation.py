@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -464,10 +465,22 @@ def test_report_with_a_cohort_of_60_shows_every_section(built: Built, tmp_path: 
     assert result.refusals == {}
     html = result.html_path.read_text(encoding="utf-8")
     assert "refusal" not in html.split("</style>")[1]
-    assert "Difference-in-differences" in html and "-25.0 pp" in html and "median time to MASIP is" in html
+    assert "Difference-in-differences" in html and "-25 pp" in html and "median time to MASIP is" in html
     assert (tmp_path / "report" / "km.png").exists()
     summary = json.loads(result.summary_path.read_text())
     assert summary["analyses"]["matched"]["figures"]["did_rate"]["estimate"] == -0.25
+    # rates as whole percentages: a rate and its interval to 0.1% gave away the exact numbers of people behind
+    # counts rounded to 5, and two weeks' reports whether the people who joined had reoffended (outside check)
+    assert re.findall(r"\d\.\d%|\d\.\d pp", html) == []
+
+    def floats(value):
+        if isinstance(value, float):
+            yield value
+        elif isinstance(value, dict | list):
+            for item in value.values() if isinstance(value, dict) else value:
+                yield from floats(item)
+
+    assert all(round(x, 2) == x for x in floats(summary["analyses"]))
 
 
 def test_the_report_says_when_matching_leaves_the_groups_unbalanced(built: Built):

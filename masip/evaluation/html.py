@@ -37,7 +37,9 @@ def _pivot(frame: pd.DataFrame, index: list[str], column: str, order: list[str])
 
 
 def _pct(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+    """A share as a whole percentage: with one more digit, a rate and its interval gave away the exact numbers of
+    people behind counts rounded to 5, and two weeks' reports whether the people who joined had reoffended."""
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
 
 def _rate_text(r: dict[str, Any]) -> str:
@@ -47,7 +49,7 @@ def _rate_text(r: dict[str, Any]) -> str:
 
 
 def _est_text(e: dict[str, Any], percent: bool = False) -> str:
-    fmt = (lambda v: f"{100 * v:+.1f} pp") if percent else (lambda v: f"{v:+.2f}")
+    fmt = (lambda v: f"{100 * v:+.0f} pp") if percent else (lambda v: f"{v:+.1f}")
     if any(isinstance(e.get(k), float) and math.isnan(e[k]) for k in ("estimate", "low", "high")):
         return "–"
     return f"{fmt(e['estimate'])} ({fmt(e['low'])} to {fmt(e['high'])})"
@@ -56,7 +58,7 @@ def _est_text(e: dict[str, Any], percent: bool = False) -> str:
 def _mean_text(e: dict[str, Any]) -> str:
     if any(isinstance(e.get(k), float) and math.isnan(e[k]) for k in ("estimate", "low", "high")):
         return "–"
-    return f"{e['estimate']:.2f} ({e['low']:.2f} to {e['high']:.2f})"
+    return f"{e['estimate']:.1f} ({e['low']:.1f} to {e['high']:.1f})"
 
 
 def _people(n: int | None) -> str:

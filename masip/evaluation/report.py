@@ -120,8 +120,9 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-#: Decimals of the estimates written to evaluation_summary.json (0.1 percentage point for rates).
-PUBLISHED_DECIMALS = 3
+#: Decimals of the estimates written to evaluation_summary.json (a whole percentage point for rates, as the HTML
+#: shows them: a third decimal gave away the exact numbers of people behind counts rounded to 5).
+PUBLISHED_DECIMALS = 2
 
 
 def _for_publication(obj: Any) -> Any:
