@@ -514,6 +514,22 @@ def test_evaluate_command(built: Built, tmp_path: Path):
     assert missing.exit_code == 2 and "does not exist" in missing.output  # a refusal (README): exit 2
 
 
+@pytest.mark.filterwarnings("error")  # a glyph missing from the chart font warns
+def test_the_charts_mark_an_incomplete_year_and_say_which_years_they_show(tmp_path):
+    """The funnel showed the last 4 of 6 years without saying so, and the year not yet complete unmarked, so its
+    few convictions read as a decline (outside check, 2026-12-06)."""
+    from masip.evaluation.charts import _years_shown, with_incomplete_years_marked
+
+    years = [f"{y}-{(y + 1) % 100:02d}" for y in range(2021, 2027)]
+    funnel = pd.DataFrame([{"force": ALL_FORCES, "financial_year": year, "stage": stage, "crimes": 10,
+                            "is_complete_year": year != "2026-27"} for year in years for stage in STAGES])
+    marked = with_incomplete_years_marked({"attrition_funnel_published": funnel})["attrition_funnel_published"]
+    assert sorted(marked["financial_year"].unique())[-2:] == ["2025-26", "2026-27 †"]
+    assert _years_shown(6, 4) == "the last 4 of 6 financial years" and _years_shown(3, 3) == "every financial year"
+    funnel_chart(marked, tmp_path / "funnel.png")
+    assert (tmp_path / "funnel.png").read_bytes().startswith(b"\x89PNG")
+
+
 @pytest.mark.filterwarnings("error")
 def test_a_force_name_is_drawn_as_written_never_read_as_mathematics(tmp_path):
     """A force name is the police drop's own text. matplotlib reads ``$…$`` in a title as mathematics, and a

@@ -61,6 +61,21 @@ def _bars_by_year(ax: Any, frame: pd.DataFrame, category: str, categories: list[
                 ax.text(x, 0, MARKER, ha="center", va="bottom", fontsize=9)
 
 
+def with_incomplete_years_marked(published: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The published tables with each financial year not complete at the reference date marked ``†`` (as the
+    report's tables and charts show them; the CSVs keep the plain year and ``is_complete_year``)."""
+    funnel = published["attrition_funnel_published"]
+    incomplete = set(funnel.loc[~funnel["is_complete_year"].astype(bool), "financial_year"])
+    return {
+        name: frame.assign(financial_year=frame["financial_year"].map(lambda y: f"{y} †" if y in incomplete else y))
+        for name, frame in published.items()
+    }
+
+
+def _years_shown(all_years: int, shown: int) -> str:
+    return f"the last {shown} of {all_years} financial years" if shown < all_years else "every financial year"
+
+
 def funnel_chart(funnel: pd.DataFrame, path: Path, years: int = 4) -> None:
     """One panel per force (and all forces): published count per stage, a bar per financial year."""
     import matplotlib
@@ -81,7 +96,9 @@ def funnel_chart(funnel: pd.DataFrame, path: Path, years: int = 4) -> None:
         ax.set_xticklabels([s.replace("_", "\n").lower() for s in STAGES], fontsize=7)
         ax.set_ylabel("crimes (rounded to 5)")
     axes[0][-1].legend(title="financial year", fontsize=7)
-    fig.suptitle("Stalking crimes by attrition stage (published figures; * suppressed)", y=1.03)
+    every_year = funnel["financial_year"].nunique()
+    fig.suptitle(f"Stalking crimes by attrition stage ({_years_shown(every_year, len(shown_years))}; † not complete; "
+                 "published figures; * suppressed)", y=1.03)
     _figure_to_file(fig, path)
 
 
@@ -104,7 +121,9 @@ def outcomes_chart(outcomes: pd.DataFrame, path: Path, years: int = 4) -> None:
     ax.set_xticklabels([g.replace("_", "\n").lower() for g in groups], fontsize=7)
     ax.set_ylabel("crimes (rounded to 5)")
     ax.legend(title="financial year", fontsize=7)
-    ax.set_title("Outcomes of recorded stalking crimes, all forces (published figures; * suppressed)")
+    years_shown = _years_shown(total["financial_year"].nunique(), len(shown_years))
+    ax.set_title(f"Outcomes of recorded stalking crimes, all forces ({years_shown}; † not complete; published "
+                 "figures; * suppressed)", fontsize=9)
     _figure_to_file(fig, path)
 
 

@@ -189,14 +189,10 @@ caused a change.</li>
 
 def render(published: dict[str, pd.DataFrame], analyses: dict[str, Analysis], as_of: date | None,
             cohort: pd.DataFrame, images: dict[str, str]) -> str:
+    """The report's HTML; ``published``: the tables with incomplete years marked
+    (:func:`masip.evaluation.charts.with_incomplete_years_marked`)."""
     from jinja2 import Environment
 
-    funnel = published["attrition_funnel_published"].copy()
-    incomplete = set(funnel.loc[~funnel["is_complete_year"].astype(bool), "financial_year"])
-    for name, frame in list(published.items()):
-        published[name] = frame.assign(
-            financial_year=frame["financial_year"].map(lambda y: f"{y} †" if y in incomplete else y)
-        )
     funnel_header, funnel_rows = _pivot(published["attrition_funnel_published"], ["financial_year", "force"],
                                         "stage", list(STAGES))
     outcomes = published["attrition_outcomes_published"]

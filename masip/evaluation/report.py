@@ -36,7 +36,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from masip.evaluation.charts import data_uri, funnel_chart, km_chart, outcomes_chart
+from masip.evaluation.charts import (
+    data_uri,
+    funnel_chart,
+    km_chart,
+    outcomes_chart,
+    with_incomplete_years_marked,
+)
 from masip.evaluation.html import render
 from masip.evaluation.reoffending import MIN_COHORT, Analysis, analyse_reoffending
 from masip.published_csv import write_frame
@@ -153,9 +159,10 @@ def build_evaluation_report(warehouse: Path, out_dir: Path) -> EvaluationResult:
         path = out_dir / f"{name}.csv"
         files.append(write_frame(path, frame))
     images: dict[str, str] = {}
+    shown = with_incomplete_years_marked(published)
     funnel_png, outcomes_png = out_dir / "funnel.png", out_dir / "outcomes.png"
-    funnel_chart(published["attrition_funnel_published"], funnel_png)
-    outcomes_chart(published["attrition_outcomes_published"], outcomes_png)
+    funnel_chart(shown["attrition_funnel_published"], funnel_png)
+    outcomes_chart(shown["attrition_outcomes_published"], outcomes_png)
     images["funnel"], images["outcomes"] = data_uri(funnel_png), data_uri(outcomes_png)
     files += [funnel_png, outcomes_png]
     stale_km = out_dir / "km.png"
@@ -165,7 +172,7 @@ def build_evaluation_report(warehouse: Path, out_dir: Path) -> EvaluationResult:
         images["km"] = data_uri(stale_km)
         files.append(stale_km)
 
-    html = render(dict(published), analyses, as_of, cohort, images)
+    html = render(shown, analyses, as_of, cohort, images)
     html_path = out_dir / "evaluation_report.html"
     html_path.write_text(html, encoding="utf-8")
     files.insert(0, html_path)
