@@ -236,6 +236,8 @@ def scenario() -> Scenario:
 
     # --- SUMMARY_TIME_LIMIT_AT_RISK: s2A, uncharged, limit (6 months) <= as_of + 30 days ------
     s.crime("T16-C1", "T16", "2026-07-01 10:00", STALKING_S2A, offence_from=d("2026-06-16"))  # limit 12-16
+    # the dyad's later s2A crime, limit 2027-04-01, is not at risk yet: not evidence (the case pack listed it)
+    s.crime("T16-C2", "T16", "2026-10-05 10:00", STALKING_S2A, offence_from=d("2026-10-01"))
     s.crime("T17-C1", "T17", "2026-07-01 10:00", STALKING_S2A, offence_from=d("2026-06-17"))  # limit 12-17
     s.crime("TREP-C1", "TREP", "2026-06-10 09:00", STALKING_S2A)  # no offence_from: reported date
     s.crime("TCHG-C1", "TCHG", "2026-02-01 10:00", STALKING_S2A, offence_from=d("2026-01-01"),
@@ -244,7 +246,7 @@ def scenario() -> Scenario:
             outcome_code="14", outcome_at=d("2026-04-01"))
     s.crime("TS4A-C1", "TS4A", "2026-02-01 10:00", STALKING_S4A, offence_from=d("2026-01-01"))
     s.crime("TLATE-C1", "TLATE", "2026-10-01 10:00", STALKING_S2A, offence_from=d("2026-01-01"))
-    s.crime("TCLAMP-C1", "TCLAMP", "2026-09-05 10:00", STALKING_S2A, offence_from=d("2026-08-31"))
+    s.crime("TCLAMP-C1", "TCLAMP", "2026-06-05 10:00", STALKING_S2A, offence_from=d("2026-05-31"))
 
     # --- SPO_WITHOUT_POSITIVE_REQUIREMENTS ----------------------------------------------------
     s.order("PNONE-O1", "PNONE", "SPO_FULL", "GRANTED", applied_at=d("2026-03-01"), granted_at=d("2026-03-20"),
@@ -406,7 +408,7 @@ CASES_AT_AS_OF = [
     ("TOUT-C1", "SUMMARY_TIME_LIMIT_AT_RISK", None),
     ("TS4A-C1", "SUMMARY_TIME_LIMIT_AT_RISK", None),
     ("TLATE-C1", "SUMMARY_TIME_LIMIT_AT_RISK", "2026-10-01 00:00"),
-    ("TCLAMP-C1", "SUMMARY_TIME_LIMIT_AT_RISK", None),
+    ("TCLAMP-C1", "SUMMARY_TIME_LIMIT_AT_RISK", "2026-10-31 00:00"),  # limit 11-31 clamped to 11-30
     # SPO_WITHOUT_POSITIVE_REQUIREMENTS
     ("PNONE-O1", "SPO_WITHOUT_POSITIVE_REQUIREMENTS", "2026-03-20 00:00"),
     ("PREQ-O1", "SPO_WITHOUT_POSITIVE_REQUIREMENTS", None),
@@ -485,11 +487,11 @@ def test_records_that_are_not_in_the_final_state_raise_nothing(built: Built):
 
 
 def test_summary_time_limit_is_clamped_to_month_end(built: Built):
-    # offence_from 2026-08-31 + 6 months = 2027-02-28 (clamped); raised 30 days before, after as_of
+    # offence_from 2026-05-31 + 6 months = 2026-11-30 (clamped); raised 30 days before
     candidates = built.candidates["SUMMARY_TIME_LIMIT_AT_RISK"]
     row = candidates[candidates.dyad_id == built.dyad("TCLAMP-C1")].iloc[0]
-    assert row.raised_at == pd.Timestamp("2027-01-29")
-    assert "time limit 2027-02-28" in row.detail
+    assert row.raised_at == pd.Timestamp("2026-10-31")
+    assert "time limit 2026-11-30" in row.detail
 
 
 def test_dyad_flags_shape(built: Built):

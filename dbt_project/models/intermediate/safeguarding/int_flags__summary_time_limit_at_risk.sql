@@ -7,7 +7,8 @@
 
     raised_at: time limit - warning days, or the reported date if the crime
     was reported later (the first day the rule held). evidence_refs: every
-    such crime.
+    such crime at risk by as_of (an open s2A crime whose limit is further
+    off is not evidence: the case pack listed crimes due months later).
 -#}
 with
 
@@ -17,6 +18,10 @@ crimes as (
 
 thresholds as (
     select * from {{ ref('int_flag_thresholds') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of') }}
 ),
 
 open_s2a_crimes as (
@@ -39,7 +44,7 @@ open_s2a_crimes as (
         and crimes.outcome_code is null
 ),
 
-at_risk as (
+raised as (
     select
         *,
         {{ greatest_ignoring_nulls([
@@ -49,6 +54,13 @@ at_risk as (
             'reported_date',
         ]) }} as crime_raised_date
     from open_s2a_crimes
+),
+
+at_risk as (
+    select raised.*
+    from raised
+    cross join as_of
+    where raised.crime_raised_date <= as_of.as_of_date
 ),
 
 {%- set crime_text -%}
