@@ -241,3 +241,15 @@ def test_dag_parameters_fall_back_to_the_environment_at_run_time():
         resolve_casepack_config({"out_dir": "/out/../packs"}, env)
     with pytest.raises(CasePackConfigError, match="YYYY-MM-DD"):
         resolve_casepack_config({"as_of": "09/11/2026"}, env)
+
+
+def test_a_flag_title_says_the_window_its_rule_allows():
+    """"No Stalking Protection Order applied for" stood over cases whose SPO was applied for, a few days after the
+    28-day window (outside check, 2026-12-06): a title that contradicts the case."""
+    from masip.casepack.wording import flag_title
+
+    thresholds = {("NO_SPO_CONSIDERED", "spo_application_window"): 28, ("NO_ADVOCACY_REFERRAL", "referral_window"): 14,
+                  ("SPO_REQUEST_NOT_ACTED_ON", "spo_application_window"): 28}
+    assert flag_title("NO_SPO_CONSIDERED", thresholds).endswith("applied for within 28 days")
+    assert flag_title("NO_ADVOCACY_REFERRAL", thresholds).endswith("within 14 days")
+    assert flag_title("SPO_REQUEST_NOT_ACTED_ON", thresholds).endswith("within 28 days")

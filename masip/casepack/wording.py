@@ -16,7 +16,7 @@ FLAGS: dict[str, tuple[str, str]] = {
          "recorded as a stalking offence. Review whether this is a course of conduct (stalking)."),
     ),
     "NO_SPO_CONSIDERED": (
-        "No Stalking Protection Order applied for",
+        "No Stalking Protection Order applied for within {spo_application_window} days",
         ("A stalking crime was reported, and no Stalking Protection Order (interim or full) was applied for "
          "within {spo_application_window} days of the first one."),
     ),
@@ -36,12 +36,12 @@ FLAGS: dict[str, tuple[str, str]] = {
          "{stalking_crime_window} days of the second breach."),
     ),
     "NO_ADVOCACY_REFERRAL": (
-        "Victim not referred to stalking advocacy",
+        "Victim not referred to stalking advocacy within {referral_window} days",
         ("Within {referral_window} days of the first stalking crime the victim was neither referred by police "
          "to specialist stalking advocacy nor taken on by the advocacy service."),
     ),
     "SPO_REQUEST_NOT_ACTED_ON": (
-        "SPO request from the advocate not acted on",
+        "SPO request not acted on within {spo_application_window} days",
         ("The victim (or their advocate) asked police to apply for a Stalking Protection Order, and no "
          "application for this pair followed within {spo_application_window} days."),
     ),
