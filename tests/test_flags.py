@@ -560,3 +560,13 @@ def test_case_pack_index(built: Built):
     sections = list(ordered.pack_section)
     assert sections == sorted(sections, key=lambda s: s != "PANEL")  # panel first
     assert len(built.case_pack) == len(built.panel) + 2
+    # within a section: something new in the last 7 days first, then by risk, then the latest activity (a case whose
+    # flags were all raised years ago led the pack, and every flag of the month sat at its end: outside check)
+    as_of = pd.Timestamp(built.as_of)
+    for _, section in ordered.groupby("pack_section", sort=False):
+        recent = (section.last_activity_at.dt.normalize() > as_of - pd.Timedelta(days=7)).tolist()
+        assert recent == sorted(recent, reverse=True)
+        risk = section.latest_risk_level.map({"HIGH": 1, "MEDIUM": 2, "STANDARD": 3}).fillna(4)
+        keys = list(zip([not r for r in recent], risk, -section.last_activity_at.astype("int64")))
+        assert keys == sorted(keys)
+    assert ordered.last_activity_at.notna().all() and (ordered.last_activity_at.dt.date <= built.as_of).all()

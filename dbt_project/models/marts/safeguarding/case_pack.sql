@@ -2,8 +2,12 @@
     The weekly case pack's index (SPEC §7.2): every dyad on the panel
     (section PANEL), then every other dyad with an open flag whose latest
     known risk level is HIGH (section HIGH_RISK_FLAGGED). pack_position is
-    the order of the cases in the pack: panel first; within a section, more
-    open flags first, then dyad_id.
+    the order of the cases in the pack: panel first; within a section, the
+    cases with something new in the last 7 days (a flag raised or an event
+    on or before as_of), then by latest risk (HIGH, MEDIUM, STANDARD, none),
+    then the most recent activity first, then more open flags, then
+    dyad_id. (By open flags first, a case whose five flags were raised in
+    2023 led the pack and every flag raised that month sat at its end.)
 -#}
 with
 
@@ -19,8 +23,22 @@ dyad_risk_history as (
     select * from {{ ref('dyad_risk_history') }}
 ),
 
+victim_journey as (
+    select * from {{ ref('victim_journey') }}
+),
+
 as_of as (
     select * from {{ ref('int_as_of') }}
+),
+
+latest_events as (
+    select
+        victim_journey.dyad_id,
+        max(victim_journey.event_at) as latest_event_at
+    from victim_journey
+    cross join as_of
+    where cast(victim_journey.event_at as date) <= as_of.as_of_date
+    group by victim_journey.dyad_id
 ),
 
 latest_risk as (
@@ -38,6 +56,7 @@ flag_summary as (
         any_value(victim_id) as victim_id,
         any_value(perpetrator_id) as perpetrator_id,
         count(*) as open_flag_count,
+        max(raised_at) as latest_flag_raised_at,
         {{ string_agg_ordered('flag_code', "', '", 'flag_code') }} as flag_codes
     from dyad_flags
     group by dyad_id
@@ -71,29 +90,52 @@ pack_dyads as (
         )
 ),
 
+activity as (
+    select
+        pack_dyads.*,
+        {{ greatest_ignoring_nulls([
+            'flag_summary.latest_flag_raised_at', 'latest_events.latest_event_at',
+        ]) }} as last_activity_at
+    from pack_dyads
+    left join flag_summary
+        on pack_dyads.dyad_id = flag_summary.dyad_id
+    left join latest_events
+        on pack_dyads.dyad_id = latest_events.dyad_id
+),
+
 final as (
     select
         row_number() over (
             order by
-                pack_dyads.section_order asc,
+                activity.section_order asc,
+                coalesce(
+                    cast(activity.last_activity_at as date)
+                    > {{ add_days('as_of.as_of_date', -7) }},
+                    false
+                ) desc,
+                case latest_risk.latest_risk_level
+                    when 'HIGH' then 1 when 'MEDIUM' then 2 when 'STANDARD' then 3 else 4
+                end asc,
+                activity.last_activity_at desc nulls last,
                 coalesce(flag_summary.open_flag_count, 0) desc,
-                pack_dyads.dyad_id asc
+                activity.dyad_id asc
         ) as pack_position,
-        pack_dyads.dyad_id,
-        pack_dyads.victim_id,
-        pack_dyads.perpetrator_id,
-        pack_dyads.pack_section,
-        pack_dyads.panel_reason,
+        activity.dyad_id,
+        activity.victim_id,
+        activity.perpetrator_id,
+        activity.pack_section,
+        activity.panel_reason,
         latest_risk.latest_risk_level,
         latest_risk.latest_risk_at,
         coalesce(flag_summary.open_flag_count, 0) as open_flag_count,
         flag_summary.flag_codes,
+        activity.last_activity_at,
         as_of.as_of_date
-    from pack_dyads
+    from activity
     left join flag_summary
-        on pack_dyads.dyad_id = flag_summary.dyad_id
+        on activity.dyad_id = flag_summary.dyad_id
     left join latest_risk
-        on pack_dyads.dyad_id = latest_risk.dyad_id
+        on activity.dyad_id = latest_risk.dyad_id
     cross join as_of
 )
 
