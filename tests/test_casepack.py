@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -178,6 +179,32 @@ def test_no_plain_identifiers_in_the_pack(partnership: Partnership):
     pdf_text = "\n".join(page.extract_text() for page in PdfReader(partnership.result.pdf_path).pages)
     assert leaks_in_text(html, plain) == []
     assert leaks_in_text(pdf_text, plain) == []
+
+
+def test_a_source_whose_week_is_missing_is_named_at_the_top_of_the_pack(partnership: Partnership, tmp_path: Path):
+    """A pack built without one agency's week said "data as of" that date all the same, and kept flags that
+    week would have closed (outside check, 2026-12-06). It now names the source, its latest loaded delivery and
+    the rejected ones, never a drop's name or rejection reason (a sender chooses those)."""
+    assert "Not every agency" not in partnership.result.html_path.read_text(encoding="utf-8")
+    warehouse = tmp_path / "masip.duckdb"
+    shutil.copyfile(partnership.warehouse, warehouse)
+    as_of = partnership.result.as_of
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from ops.loaded_drops where source_id = 'health-trust' and extract_date > ?",
+                    [as_of - timedelta(days=7)])
+        latest_health = con.execute("select max(extract_date) from ops.loaded_drops where source_id = 'health-trust'"
+                                    ).fetchone()[0]
+        con.execute("delete from ops.loaded_drops where source_id = 'police-met' and extract_date = ?", [as_of])
+        con.execute("insert into ops.rejected_drops values ('police-met', 'police-met_x', 'ab', ?, "
+                    "'crimes.csv: Jo Bloggs 1961', false)", [as_of])
+        latest_met = con.execute("select max(extract_date) from ops.loaded_drops where source_id = 'police-met'"
+                                 ).fetchone()[0]
+    html = build_casepack(warehouse, tmp_path / "out", pdf=False).html_path.read_text(encoding="utf-8")
+    gaps = html.split("Not every agency", 1)[1].split("</div>", 1)[0]
+    assert f"<b>health-trust</b>: latest loaded delivery\n      {latest_health.isoformat()}; nothing delivered since" in gaps
+    assert f"<b>police-met</b>: latest loaded delivery\n      {latest_met.isoformat()}; 1 later delivery rejected" in gaps
+    assert "Bloggs" not in html and "police-met_x" not in html
+    assert "police-cheshire" not in gaps
 
 
 def test_another_as_of_is_computed_on_a_copy_and_the_warehouse_is_untouched(partnership: Partnership, tmp_path):

@@ -150,6 +150,16 @@ class Case:
         }
 
 
+@dataclass(frozen=True)
+class SourceGap:
+    """A source whose week is missing from the pack: no drop loaded in the week to as_of, or a drop of it rejected
+    since its latest loaded one. Only the source id and dates: a drop's name or rejection reason is not shown."""
+
+    source_id: str
+    latest_loaded: date | None
+    rejected_since: int
+
+
 @dataclass
 class PackData:
     as_of: date
@@ -159,6 +169,7 @@ class PackData:
     thresholds: dict[tuple[str, str], int]
     flag_counts_all: dict[str, int]  # every dyad's open flags, by code
     panel_size: int
+    source_gaps: list[SourceGap] = field(default_factory=list)
 
     @property
     def new_since(self) -> date:
@@ -182,6 +193,35 @@ def _split_refs(text: str | None) -> tuple[str, ...]:
 def _is_new(moment: datetime | date, as_of: date) -> bool:
     day = moment.date() if isinstance(moment, datetime) else moment
     return as_of - timedelta(days=NEW_SINCE_DAYS) < day <= as_of
+
+
+def source_gaps(con: duckdb.DuckDBPyConnection, as_of: date) -> list[SourceGap]:
+    """Every source that delivered before but whose week to ``as_of`` is not all in the warehouse (SourceGap):
+    a pack built without one agency's week said "data as of" that date all the same (outside check, 2026-12-06)."""
+    week_start = as_of - timedelta(days=NEW_SINCE_DAYS - 1)
+    rows = con.execute(
+        """
+        with loaded as (
+            select source_id, max(extract_date) as latest_loaded
+            from ops.loaded_drops where extract_date <= $as_of group by source_id
+        ),
+        rejected as (
+            select rejected_drops.source_id, count(*) as rejected_since
+            from ops.rejected_drops
+            left join loaded on rejected_drops.source_id = loaded.source_id
+            where rejected_drops.extract_date <= $as_of
+              and (loaded.latest_loaded is null or rejected_drops.extract_date > loaded.latest_loaded)
+            group by rejected_drops.source_id
+        )
+        select coalesce(loaded.source_id, rejected.source_id), loaded.latest_loaded,
+               coalesce(rejected.rejected_since, 0)
+        from loaded full join rejected on loaded.source_id = rejected.source_id
+        where rejected.rejected_since > 0 or loaded.latest_loaded < $week_start
+        order by 1
+        """,
+        {"as_of": as_of, "week_start": week_start},
+    ).fetchall()
+    return [SourceGap(source, latest, int(rejected)) for source, latest, rejected in rows]
 
 
 def warehouse_as_of(warehouse: Path) -> date | None:
@@ -249,6 +289,7 @@ def load_pack(warehouse: Path) -> PackData:
             con.execute("select flag_code, count(*) from marts.dyad_flags group by flag_code").fetchall()
         )
         panel_size = con.execute("select count(*) from marts.panel").fetchone()[0]
+        gaps = source_gaps(con, as_of)
         pack_rows = con.execute(
             """
             select
@@ -357,4 +398,5 @@ def load_pack(warehouse: Path) -> PackData:
         thresholds=thresholds,
         flag_counts_all={code: int(flag_counts_all.get(code, 0)) for code in FLAG_CODES},
         panel_size=int(panel_size),
+        source_gaps=gaps,
     )
