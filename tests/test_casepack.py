@@ -214,8 +214,10 @@ def test_another_as_of_is_computed_on_a_copy_and_the_warehouse_is_untouched(part
     assert result.recomputed and result.as_of == week_before and result.pdf_path is None
     assert _sha256(partnership.warehouse) == before
     html = result.html_path.read_text(encoding="utf-8")
-    assert f"data as of {week_before.isoformat()}" in html
+    assert f"flags as of {week_before.isoformat()}" in html
     assert "recomputed for this date" in html
+    # and it says that later deliveries are in it: an earlier week's pack is not what the panel saw (outside check)
+    assert "deliveries after this date,\n    corrections among them, are included" in html
 
 
 def test_cli_command(partnership: Partnership, tmp_path: Path):
