@@ -78,7 +78,7 @@ TRINO_FORMS: dict[str, list[str]] = {
     ],
     "int_evaluation__reoffending_index": [
         "element_at(array_sort(array_agg(",
-        "date_add('day', medians.median_gap_days, first_offences.first_offence_date)",
+        "date_add('day', medians.median_gap_days, supervised.first_supervision_date)",
     ],
     "int_evaluation__attrition_grid": [
         "unnest(sequence(year_range.first_year, year_range.last_year))",
