@@ -102,6 +102,14 @@ def describe_header_cells(cells: list[str], known: frozenset[str]) -> str:
     return f"{shown}" + (f" and {hidden} more not shown (not a known column name: see the file's header row)" if hidden else "")
 
 
+#: A date column whose values do not read in the manifest's date_format in more than this share of its filled
+#: cells (of at least WRONG_FORMAT_MIN_CELLS) rejects its drop: the format is wrong, not a few dates. Read as
+#: %m/%d/%Y, a day-first file loaded a third of its dates with day and month swapped, and its corrected
+#: re-delivery could not replace them (their swapped updated_at was later; outside check, 2026-12-06).
+WRONG_FORMAT_SHARE = 1 / 3
+WRONG_FORMAT_MIN_CELLS = 20
+
+
 @dataclass
 class FlaggedRow:
     """A row quarantined, or a value of it set to null as a warning: where, and which rule (the value withheld)."""
@@ -281,11 +289,20 @@ class TableReader:
             parsed, what = map_distinct(values, self.parse_date, pa.date32()), "a date"
         else:
             parsed, what = parse_datetimes(values, self.parse_date, self.manifest.date_format), "a date-time"
+        unread, given = self._failed(values, parsed), present(values)
+        if given.sum() >= WRONG_FORMAT_MIN_CELLS and unread.sum() > WRONG_FORMAT_SHARE * given.sum():
+            raise DropRejected(
+                f"{self.contract.name}.csv: {unread.sum():,} of {given.sum():,} {column.name} values are not {what} in "
+                f"the manifest's date_format {self.manifest.date_format}, so the file's dates are probably written "
+                "another way (read in the wrong one, day and month would swap in the others). The drop is rejected "
+                "whole, nothing of it loaded. What to do: ask the sender to correct date_format in manifest.json "
+                "(or the dates), then re-deliver and re-run"
+            )
         latest = latest_plausible_date(column, self.manifest.extract_date)
         implausible = outside(pc.cast(parsed, pa.date32(), safe=False), EARLIEST_DATE, latest)
         typed = pc.if_else(pa.array(implausible), pa.scalar(None, parsed.type), parsed)
         return CheckedColumn(typed, [
-            Fault(self._failed(values, parsed), "unparseable_date",
+            Fault(unread, "unparseable_date",
                   f"{column.name}: {WITHHELD} is not {what} in format {self.manifest.date_format}"),
             Fault(implausible, "implausible_date",
                   f"{column.name}: {WITHHELD} is outside the plausible window {EARLIEST_DATE} to {latest} "

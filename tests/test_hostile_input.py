@@ -333,6 +333,34 @@ def test_a_deletion_writes_only_a_checked_role(tmp_path, role):
     assert roles == [(base_row("contacts")["person_role"],), *([("VICTIM",)] if role == "VICTIM" else [])]
 
 
+def _day_first(day: int, time: str = "") -> str:
+    return f"{day:02d}/09/2026{time}"
+
+
+@pytest.mark.parametrize("declared", ["%m/%d/%Y", "%Y-%m-%d"])
+def test_dates_written_another_way_than_the_manifest_says_reject_the_drop(tmp_path, declared):
+    """Read as %m/%d/%Y, a day-first drop loaded a third of its dates with day and month swapped and quarantined the
+    rest; its corrected re-delivery could not replace the swapped rows, whose updated_at was now later (outside
+    check, 2026-12-06). Most of a column unreadable in the declared format is a wrong format, not bad dates: the
+    drop is rejected whole, saying so, and nothing of it loads."""
+    rows = [{**base_row("crimes", f"-{day}"), "reported_at": _day_first(day, " 10:00"),
+             "updated_at": _day_first(day, " 12:00"), "victim_dob": "", "suspect_dob": ""} for day in range(1, 31)]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows, date_format=declared))
+    assert drop.status == "rejected" and all(f.rows_loaded == 0 for f in drop.files)
+    assert f"values are not a date-time in the manifest's date_format {declared}" in drop.reason
+    assert "What to do: ask the sender to correct date_format" in drop.reason
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw.crimes").fetchone() == (0,)
+
+
+def test_a_few_unreadable_dates_are_quarantined_not_the_drop(tmp_path):
+    rows = [{**base_row("crimes", f"-{day}"), "reported_at": f"2026-09-{day:02d} 10:00"} for day in range(1, 31)]
+    rows[3]["reported_at"] = rows[7]["reported_at"] = "31/09/2026 10:00"
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 28
+    assert {rule for *_, rule, _ in _quarantine(run)} == {"unparseable_date"}
+
+
 def test_lone_carriage_return_line_endings_load(tmp_path):
     hostile = CsvFile.of("crimes", [base_row("crimes"), base_row("crimes", "b")])
     hostile.newline = "\r"
