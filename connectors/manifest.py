@@ -386,12 +386,29 @@ def check_drop_files(manifest: Manifest) -> list[Path]:
     return [_checked_file(manifest, listed) for listed in manifest.files]
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _decoded(manifest: Manifest, listed: ManifestFile, data: bytes) -> str:
     name = "utf-8" if manifest.encoding == "utf-8-sig" else manifest.encoding
     if manifest.encoding == "cp1252" and data.startswith(codecs.BOM_UTF8):
         raise DropRejected(
             f"{listed.name}: starts with a UTF-8 byte-order mark but the manifest declares cp1252; the manifest's "
             "encoding is wrong: ask the sender to declare utf-8"
+        )
+    if manifest.encoding == "cp1252" and not data.isascii() and _is_utf8(data):
+        # read as cp1252, UTF-8 loads without an error, every accented letter as two or three others: D'Souza's
+        # typographic apostrophe and Müller's u came out as letters that link to nobody (outside check, 2026-12-06).
+        # cp1252 text whose every byte over 127 falls into valid UTF-8 sequences is not written in practice.
+        raise DropRejected(
+            f"{listed.name}: is UTF-8 (its non-ASCII bytes are valid UTF-8 sequences) but the manifest declares "
+            "cp1252, so every accented letter would load as others; nothing of the drop was loaded. What to do: ask "
+            "the sender to declare utf-8 in manifest.json and re-deliver the drop; then re-run"
         )
     try:
         return data.decode(manifest.encoding)

@@ -586,6 +586,25 @@ def test_a_utf8_bom_in_a_file_declared_cp1252_blames_the_encoding(tmp_path):
     assert drop.status == "rejected" and "byte-order mark" in drop.reason and "declare utf-8" in drop.reason
 
 
+@pytest.mark.parametrize("written_in", ["utf-8", "cp1252"])
+def test_a_utf8_file_declared_cp1252_is_refused_and_a_cp1252_one_loads(tmp_path, written_in):
+    """UTF-8 without a byte-order mark, declared cp1252, loaded with every accented letter as two others (Müller
+    as MÃ¼ller): names that link to nobody, and no warning (outside check, 2026-12-06)."""
+    row = {**base_row("crimes"), "victim_surname": "Müller", "suspect_surname": "D’Souza"}
+    csv_file = CsvFile.of("crimes", [row])
+    data = {"crimes.csv": csv_file.encode(written_in)}
+
+    def make(landing: Path) -> None:
+        manifest = manifest_for("police", data, {"crimes.csv": csv_file.data_rows()}, encoding="cp1252")
+        write_raw_drop(landing, "police-met_2026-11-16_2", manifest, data)
+
+    _run, [drop] = _ingest(tmp_path, make)
+    if written_in == "utf-8":
+        assert drop.status == "rejected" and "is UTF-8" in drop.reason and "declare utf-8" in drop.reason
+    else:
+        assert drop.status == "loaded" and drop.files[0].rows_loaded == 1
+
+
 @pytest.mark.parametrize("field, value, says", [
     ("source_id", [FORENAME], "source_id must be"),
     ("source_id", SURNAME, "source_id must be"),
