@@ -155,12 +155,22 @@ def test_one_ingest_dag_per_source_profile_and_a_new_profile_adds_one(tmp_path: 
     shutil.copytree(PROFILES_DIR, profiles)
     (profiles / "police-kent.yaml").write_text(
         "source_id: police-kent\nagency: police\ndescription: Kent Police\nforce: KENT\ncolumn_renames: {}\n")
-    monkeypatch.setattr(orchestration, "source_ids", lambda: sorted(load_profiles(profiles)))
+    # and a broken one keeps its DAG, whose drops are pending (ingest rejects them, naming the profile's problem):
+    # it vanished from the DAG list with no import error, and nothing recorded its drops (outside check)
+    (profiles / "police-westyorks.yaml").write_text(
+        "source_id: police-westyorks\nagency: police\ndescription: West Yorkshire\nforce: WEST_YORKSHIRE\n"
+        "column_renames: {Ref: crime_reff}\n")
+    monkeypatch.setenv("MASIP_PROFILES_DIR", str(profiles))
+    assert "police-westyorks" in load_profiles().broken
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert "masip_ingest_police_kent" in bag.dags
-    assert "masip://warehouse/raw/police-kent" in {
+    assert {"masip_ingest_police_kent", "masip_ingest_police_westyorks"} <= set(bag.dags)
+    assert {"masip://warehouse/raw/police-kent", "masip://warehouse/raw/police-westyorks"} <= {
         a.uri for a in bag.dags[BUILD_DAG_ID].timetable.asset_condition.objects}
+    drop = tmp_path / "landing" / "police-westyorks_2026-11-16"
+    drop.mkdir(parents=True)
+    (drop / "manifest.json").write_text("{}")
+    assert orchestration.pending_drops(tmp_path / "landing", "police-westyorks", tmp_path / "w.duckdb") == [drop.name]
 
 
 def test_pipeline_dag_shape_params_and_asset():

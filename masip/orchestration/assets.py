@@ -18,10 +18,13 @@ SOURCE_ASSET_URI_TEMPLATE = "masip://warehouse/raw/{source_id}"
 
 
 def source_ids() -> list[str]:
-    """The source ids of every profile in ``connectors/profiles/`` (reads those YAML files, nothing else)."""
+    """The source ids of every profile in ``connectors/profiles/`` (reads those YAML files, nothing else), a broken
+    one's included: its ingest DAG stays, and rejects its drops saying what is wrong with the profile. Left out,
+    the DAG vanished with no import error, and nothing recorded its drops (outside check, 2026-12-06)."""
     from connectors.profiles import load_profiles
 
-    return sorted(load_profiles())
+    profiles = load_profiles()
+    return sorted({*profiles, *profiles.broken})
 
 
 def source_asset_uri(source_id: str) -> str:
