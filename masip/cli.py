@@ -311,7 +311,7 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault
 
 
 @main.command()
-@click.option("--dyads", default=1000, show_default=True,
+@click.option("--dyads", default=2000, show_default=True,
               help="Pairs to simulate (the reoffending evaluation needs ≥ 60 people with complete follow-up).")
 @click.option("--warehouse", type=click.Path(path_type=Path), callback=file_in_folder, default=DEFAULT_WAREHOUSE, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT / "demo", show_default=True)
