@@ -7,7 +7,7 @@
     on or before as_of), then by latest risk (HIGH, MEDIUM, STANDARD, none),
     then the most recent activity first, then more open flags, then
     dyad_id. (By open flags first, a case whose five flags were raised in
-    2023 led the pack and every flag raised that month sat at its end.)
+    2023 led the pack and every flag raised that month came last.)
 -#}
 with
 
