@@ -293,8 +293,7 @@ class Ingestor:
         self.vault = vault or Vault.for_warehouse(warehouse)
         self.archive = archive or LandingArchive(default_archive_dir(warehouse), keyring)
         self.profiles = load_profiles() if profiles is None else profiles
-        # a source whose profile is broken still has its drops found, to reject them with the profile's problem
-        self.sources = frozenset(self.profiles) | frozenset(self.profiles.broken)
+        self.sources = self.profiles.source_ids
         code_lists = load_code_lists()
         profile_forces = {normalise_force(p.force) for p in self.profiles.values() if p.force}
         self.code_lists = {**code_lists, "police_force": code_lists["police_force"] | profile_forces}

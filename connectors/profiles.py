@@ -55,6 +55,12 @@ class Profiles(dict[str, SourceProfile]):
         super().__init__(profiles)
         self.broken = broken
 
+    @property
+    def source_ids(self) -> frozenset[str]:
+        """Every source with a profile file, a broken one's included: its drops are found, to be rejected with
+        the profile's problem, and its ingest DAG stays."""
+        return frozenset(self) | frozenset(self.broken)
+
 
 def profiles_dir() -> Path:
     """Where the profiles are: ``$MASIP_PROFILES_DIR``, else :data:`PROFILES_DIR`."""

@@ -23,8 +23,7 @@ def source_ids() -> list[str]:
     the DAG vanished with no import error, and nothing recorded its drops (outside check, 2026-12-06)."""
     from connectors.profiles import load_profiles
 
-    profiles = load_profiles()
-    return sorted({*profiles, *profiles.broken})
+    return sorted(load_profiles().source_ids)
 
 
 def source_asset_uri(source_id: str) -> str:

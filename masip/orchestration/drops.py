@@ -73,9 +73,9 @@ def pending_drops(landing: Path, source_id: str, warehouse: Path) -> list[str] |
     from connectors.drop_folders import find_drops
     from connectors.profiles import load_profiles
 
-    profiles = load_profiles()  # a broken profile's drops are pending too: ingest rejects them, saying why
-    known = {*profiles, *profiles.broken}
-    drops = [d for d in find_drops(landing, known, [source_id]).drops if (d / "manifest.json").is_file()]
+    # a broken profile's drops are pending too: ingest rejects them, saying why
+    drops = [d for d in find_drops(landing, load_profiles().source_ids, [source_id]).drops
+             if (d / "manifest.json").is_file()]
     if not drops:
         return []
     processed = _processed_drops(warehouse)
