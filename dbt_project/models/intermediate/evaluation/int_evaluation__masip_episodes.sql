@@ -8,16 +8,9 @@
 -#}
 with
 
-supervision as (
-    select * from {{ ref('stg_probation__supervision') }}
+supervision_episodes as (
+    select * from {{ ref('int_evaluation__supervision_episodes') }}
     where masip_accepted_date is not null
-),
-
-record_persons as (
-    select * from {{ ref('int_record_persons') }}
-    where
-        source_table = 'supervision'
-        and perpetrator_id is not null
 ),
 
 as_of as (
@@ -26,17 +19,14 @@ as_of as (
 
 episodes as (
     select
-        record_persons.perpetrator_id,
-        supervision.source_id,
-        supervision.event_ref,
-        supervision.masip_accepted_date,
-        supervision.masip_ended_date,
-        supervision.masip_accepted_date <= as_of.as_of_date as is_started
-    from supervision
-    inner join record_persons
-        on
-            supervision.source_id = record_persons.source_id
-            and supervision.event_ref = record_persons.record_ref
+        supervision_episodes.perpetrator_id,
+        supervision_episodes.source_id,
+        supervision_episodes.event_ref,
+        supervision_episodes.start_date,
+        supervision_episodes.masip_accepted_date,
+        supervision_episodes.masip_ended_date,
+        supervision_episodes.masip_accepted_date <= as_of.as_of_date as is_started
+    from supervision_episodes
     cross join as_of
 ),
 
@@ -56,6 +46,7 @@ final as (
         perpetrator_id,
         source_id,
         event_ref,
+        start_date as supervision_start_date,
         masip_accepted_date as intervention_start,
         masip_ended_date as intervention_end,
         masip_episodes,

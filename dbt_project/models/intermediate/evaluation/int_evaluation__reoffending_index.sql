@@ -32,15 +32,8 @@ offences as (
     select * from {{ ref('int_evaluation__offences') }}
 ),
 
-supervision as (
-    select * from {{ ref('stg_probation__supervision') }}
-),
-
-record_persons as (
-    select * from {{ ref('int_record_persons') }}
-    where
-        source_table = 'supervision'
-        and perpetrator_id is not null
+supervision_episodes as (
+    select * from {{ ref('int_evaluation__supervision_episodes') }}
 ),
 
 masip_referrals as (
@@ -68,14 +61,10 @@ first_offences as (
 
 supervised as (
     select
-        record_persons.perpetrator_id,
-        min(supervision.start_date) as first_supervision_date
-    from supervision
-    inner join record_persons
-        on
-            supervision.source_id = record_persons.source_id
-            and supervision.event_ref = record_persons.record_ref
-    group by record_persons.perpetrator_id
+        perpetrator_id,
+        min(start_date) as first_supervision_date
+    from supervision_episodes
+    group by perpetrator_id
 ),
 
 treated as (
@@ -83,13 +72,9 @@ treated as (
         episodes.perpetrator_id,
         episodes.intervention_start as index_start,
         episodes.intervention_end as index_end,
-        supervision.start_date as supervision_start_date,
+        episodes.supervision_start_date,
         first_offences.first_offence_date
     from episodes
-    left join supervision
-        on
-            episodes.source_id = supervision.source_id
-            and episodes.event_ref = supervision.event_ref
     left join first_offences
         on episodes.perpetrator_id = first_offences.perpetrator_id
     where episodes.is_started
