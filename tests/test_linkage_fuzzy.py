@@ -292,19 +292,6 @@ def test_records_compacted_batch_by_batch_and_prepared_slice_by_slice_link_as_wh
     pd.testing.assert_frame_equal(link_person_records(frame, CONTEXT), linked)
 
 
-def test_integer_tokens_pass_through_the_vault_read_without_a_copy():
-    """Ingest writes tokens as integers: their batches are not copied as they are read (14 s of a national
-    year's linkage); only a batch with hex tokens to convert is copied out, so its text can be freed."""
-    from masip.linkage import compact_tokens
-
-    table = pa.Table.from_pandas(records_frame(RECORDS), preserve_index=False)
-    integers = compact_tokens(table.to_batches()[0])
-    again = compact_tokens(integers)
-    for name in ("forename_token", "forename_variant_tokens", "surname_bloom_u", "role"):
-        assert again.column(name).buffers()[-1].address == integers.column(name).buffers()[-1].address, name
-    assert again.schema == integers.schema
-
-
 # -- encodings -----------------------------------------------------------------------
 
 

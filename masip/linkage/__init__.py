@@ -132,27 +132,21 @@ def canonical_records(records: pd.DataFrame, consume: bool = False) -> Canonical
 
 
 def compact_tokens(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with its tokens and token lists as 64-bit integers (:func:`comparisons.token_ints`).
+    """``batch`` with its tokens and token lists as 64-bit integers (:func:`comparisons.token_ints`), each
+    column copied out of the batch.
 
-    The vault stores tokens as these integers (ingest makes them so): their batch passes through as it is,
-    with no copy (copying a national year's records cost 14 s). A vault of an older release holds hex
-    text, converted here batch by batch as it is read, so its hex tokens are never all in memory at once;
-    then every column is copied out of the batch, since a column imported from DuckDB keeps its whole batch
-    (the hex text too) alive. :func:`_canonical` leaves integers as they are.
+    The vault stores tokens as these integers (ingest makes them so); a vault of an
+    older release holds hex text, converted here batch by batch as it is read, so its hex tokens are never
+    all in memory at once. :func:`_canonical` leaves integers as they are.
     """
-    names = batch.schema.names
-    columns = [batch.column(name) for name in names]
-    scored = [_token_integers(name, column) for name, column in zip(names, columns)]
-    converted = [column if integers is None else integers for column, integers in zip(columns, scored)]
-    if any(integers is not None and not _holds_integers(column) for column, integers in zip(columns, scored)):
-        converted = [pa.concat_arrays([column]) for column in converted]
-    return pa.RecordBatch.from_arrays(converted, names=names)
 
+    def compacted(name: str) -> pa.Array:
+        scored = _token_integers(name, batch.column(name))
+        # a copy either way: a column imported from DuckDB keeps its whole batch alive (integers pass through
+        # the conversion as they are, in the batch's own buffers)
+        return pa.concat_arrays([batch.column(name) if scored is None else scored])
 
-def _holds_integers(column: pa.Array) -> bool:
-    """Whether ``column`` is integers, or lists of integers."""
-    kind = column.type.value_type if pa.types.is_list(column.type) else column.type
-    return pa.types.is_integer(kind)
+    return pa.RecordBatch.from_arrays([compacted(name) for name in batch.schema.names], names=batch.schema.names)
 
 
 def _token_integers(name: str, values: pd.Series | pa.Array) -> pa.Array | None:
@@ -183,17 +177,9 @@ def _canonical(records: pd.DataFrame, consume: bool = False) -> tuple[pd.DataFra
 
     order, sorted_keys = sorted_member_keys(records)
 
-    def compacted(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    def compacted(values: pd.Series) -> pa.Array:
         integers = _token_integers(values.name, values)
-        if integers is not None:
-            return integers
-        chunks = C.column_array(values.to_frame(), values.name)
-        try:
-            # one array: taking rows out of the vault read's batches one chunk at a time cost 13 of a national
-            # year's 17 s here, and joining the chunks first 0.1 s a column
-            return chunks.combine_chunks()
-        except pa.ArrowInvalid:  # over 2 GiB of text in one column: taken chunk by chunk
-            return chunks
+        return integers if integers is not None else C.column_array(values.to_frame(), values.name)
 
     read = {
         *KEY_COLUMNS, "sex", *fuzzy.CLEAR_COLUMNS, *IDENTIFIER_TOKENS, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS,
