@@ -32,16 +32,20 @@ from connectors.manifest import (
     Manifest,
     plausible_extract_date,
 )
+from connectors.profiles import onboarding_advice
 
 _DROP_NAME = re.compile(
     rf"(?P<source>{SOURCE_ID_PATTERN})_(?P<date>[^_]+)(?:_(?:redelivery[0-9]{{0,2}}|v?[0-9]{{1,2}}))?", re.ASCII,
 )
-#: What the operator is told to do with a folder that is not named as a drop.
-RENAME_ADVICE = (
-    "name each drop folder <source_id>_<YYYY-MM-DD> (its manifest's source_id and extract_date, e.g. "
-    "police-cheshire_2026-11-16, with _redelivery or _2 for a re-delivery); a new source is onboarded by adding "
-    "connectors/profiles/<source_id>.yaml (copy police-cheshire.yaml). Then re-run"
-)
+
+
+def rename_advice() -> str:
+    """What the operator is told to do with a folder that is not named as a drop."""
+    return (
+        "name each drop folder <source_id>_<YYYY-MM-DD> (its manifest's source_id and extract_date, e.g. "
+        "police-cheshire_2026-11-16, with _redelivery or _2 for a re-delivery); to onboard a new source, "
+        f"{onboarding_advice()}. Then re-run"
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class DropFolders:
         if not self.misnamed:
             return None
         return (f"{self.misnamed} folder(s) in {input_dir} are not named as a drop of a known source and were not "
-                f"read (their names are not shown: they could hold anything). What to do: {RENAME_ADVICE}.")
+                f"read (their names are not shown: they could hold anything). What to do: {rename_advice()}.")
 
     def not_folders_warning(self, input_dir: Path) -> str | None:
         """What the operator is told about the entries that are not folders (their names are never shown)."""
@@ -135,7 +139,6 @@ def check_folder_matches(manifest: Manifest, known: Collection[str]) -> None:
         )
     raise DropRejected(
         f"the folder's name gives {found}, but its manifest.json names a source_id that has no profile (not shown). "
-        "What to do: if it is a new source, onboard it by adding connectors/profiles/<source_id>.yaml (copy "
-        "police-cheshire.yaml) and name the folder <source_id>_<extract_date>; otherwise ask the sender to fix the "
-        "manifest; then re-run"
+        f"What to do: if it is a new source, {onboarding_advice()}, and name the folder "
+        "<source_id>_<extract_date>; otherwise ask the sender to fix the manifest; then re-run"
     )

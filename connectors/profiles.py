@@ -72,6 +72,12 @@ def profile_path(source_id: str) -> Path:
     return profiles_dir() / f"{source_id}.yaml"
 
 
+def onboarding_advice() -> str:
+    """How a new source is onboarded, naming the folder this run reads its profiles from."""
+    return (f"add {profile_path('<source_id>')} (the profiles folder this run reads; see "
+            f"{PROFILES_DIR / 'police-cheshire.yaml'} for the format)")
+
+
 def load_profiles(directory: Path | None = None) -> Profiles:
     """Every profile in ``directory`` (default :func:`profiles_dir`), keyed by source_id.
 
@@ -94,7 +100,7 @@ def load_profiles(directory: Path | None = None) -> Profiles:
 
 def _profile(path: Path) -> SourceProfile:
     """The profile in ``path``; raises :class:`ProfileError` saying what is wrong and what to do."""
-    fix = f"fix {path} (see police-cheshire.yaml beside it for the format) and re-run"
+    fix = f"fix {path} (see {PROFILES_DIR / 'police-cheshire.yaml'} for the format) and re-run"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:

@@ -19,7 +19,7 @@ import pytest
 
 from connectors.column_rules import WITHHELD
 from connectors.contracts import TABLES, ColumnType
-from connectors.drop_folders import RENAME_ADVICE
+from connectors.drop_folders import rename_advice
 from connectors.manifest import MAX_FILE_ENV, FileLimitError
 from connectors.normalise import pnc_check_letter
 from tests.hostile import (
@@ -186,7 +186,7 @@ def test_a_drop_folder_not_named_source_and_date_is_counted_never_named(tmp_path
     assert hostile == []
     assert run.summary.warnings == [
         f"{len(MISNAMED_FOLDERS)} folder(s) in {tmp_path / 'landing'} are not named as a drop of a known source and were "
-        "not read (their names are not shown: they could hold anything). What to do: " + RENAME_ADVICE + "."
+        "not read (their names are not shown: they could hold anything). What to do: " + rename_advice() + "."
     ]
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.crimes").fetchone() == (0,)

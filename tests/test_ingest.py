@@ -372,3 +372,18 @@ def test_a_broken_profile_stops_its_own_source_only_and_says_what_is_wrong(drops
     assert "fix " in met[1] and "Traceback" not in met[1]
     assert {s for s, _ in status.values()} == {"loaded"} and len(status) == 5
     assert any(problem in warning for warning in summary.warnings)
+
+
+def test_the_onboarding_advice_names_the_profiles_folder_the_run_reads(drops, tmp_path, monkeypatch):
+    """Under MASIP_PROFILES_DIR (the Docker image's, a partnership's own), a drop of a source without a profile is
+    told to add its profile there, not to the package's folder, which that run never reads."""
+    from connectors.profiles import PROFILES_DIR, PROFILES_DIR_ENV
+
+    profiles_dir = tmp_path / "profiles"
+    shutil.copytree(PROFILES_DIR, profiles_dir)
+    (profiles_dir / "police-met.yaml").unlink()
+    monkeypatch.setenv(PROFILES_DIR_ENV, str(profiles_dir))
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    advice = [w for w in summary.warnings if "not named as a drop of a known source" in w]
+    assert len(advice) == 1 and f"add {profiles_dir / '<source_id>.yaml'} " in advice[0], summary.warnings
+    assert f"add {PROFILES_DIR}" not in advice[0]
