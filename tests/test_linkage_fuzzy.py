@@ -292,6 +292,37 @@ def test_records_compacted_batch_by_batch_and_prepared_slice_by_slice_link_as_wh
     pd.testing.assert_frame_equal(link_person_records(frame, CONTEXT), linked)
 
 
+SARAH_JONES_1980 = [P("C200", "VICTIM", "Sarah", "Jones", "1980-01-01", "F", "CW1 2AB"),
+                    P("H200", "VICTIM", "Sarah", "Jones", "1980-01-01", "F", "CW1 2AB", **HEALTH)]
+UNDATED_SARAH_JONES = [P("K202", "VICTIM", "Sarah", "Jones", None, "F", "CW1 2AB", **ADVOCACY)]
+
+
+@pytest.mark.parametrize("other_dob, held", [("1975-05-05", True), ("1980-01-10", False), (None, False)])
+def test_a_record_without_a_date_of_birth_between_two_namesakes_joins_neither_and_is_queued(other_dob, held):
+    """Two women of one name at one postcode, born years apart, and a record of that name and postcode without a
+    date of birth: it scores as sure against both, and the union-find pinned it on the stronger (here the first
+    by row order), refusing the other on the date guard. It now joins neither, and both pairs are queued. A
+    second date that could be the first mis-keyed (one part differs), or no second namesake, changes nothing."""
+    from masip.linkage import link_for_review
+
+    other = [P("C201", "VICTIM", "Sarah", "Jones", other_dob, "F", "CW1 2AB"),
+             P("H201", "VICTIM", "Sarah", "Jones", other_dob, "F", "CW1 2AB", **HEALTH)] if other_dob else []
+    run = link_for_review(records_frame(RECORDS + with_partners(SARAH_JONES_1980 + other + UNDATED_SARAH_JONES)),
+                          CONTEXT)
+    links = run.links
+    assert pid(links, "C200", "VICTIM") == pid(links, "H200", "VICTIM")
+    undated = pid(links, "K202", "VICTIM")
+    queued = run.review_queue[(run.review_queue["record_ref_a"] == "K202") | (run.review_queue["record_ref_b"] == "K202")]
+    if held:
+        assert pid(links, "C201", "VICTIM") == pid(links, "H201", "VICTIM") != pid(links, "C200", "VICTIM")
+        assert undated not in {pid(links, "C200", "VICTIM"), pid(links, "C201", "VICTIM")}
+        partners = set(queued["record_ref_a"]) | set(queued["record_ref_b"])
+        assert len(queued) == 2 and {"K202"} < partners and not queued["linked"].any()
+        assert partners & {"C200", "H200"} and partners & {"C201", "H201"}
+    else:
+        assert undated == pid(links, "C200", "VICTIM") and queued.empty
+
+
 # -- encodings -----------------------------------------------------------------------
 
 

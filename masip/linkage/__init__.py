@@ -49,6 +49,7 @@ import pandas as pd
 import pyarrow as pa
 
 from masip.linkage import context as ctx
+from masip.linkage.ambiguity import undated_between_namesakes
 from masip.linkage.cluster import (
     METHODS,
     SINGLETON,
@@ -391,6 +392,9 @@ def link_for_review(
             frozen = carried = None
             state, changed = _scored_state(scorer, model, sorted_keys, fingerprints, reuse)
             edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
+            # an undated record that two namesakes' sure links reach keeps neither: queued (masip.linkage.ambiguity)
+            held = undated_between_namesakes(edges, attrs.dob, PROBABILISTIC_RANK)
+            held_back, edges = edges[held], edges[~held].reset_index(drop=True)
             labels, effective, roots = cluster_reusing(
                 n, edges, attrs, must, cannot, row_identities(recs, sorted_keys), clustered
             )
@@ -408,7 +412,7 @@ def link_for_review(
                     {"uid_l": state.pairs["uid_l"], "uid_r": state.pairs["uid_r"], "match_probability": decided_at},
                     copy=False,
                 )
-                queue = rv.banded_pairs(n, edges, effective, scored, must, cannot)
+                queue = rv.banded_pairs(n, edges, effective, scored, must, cannot, held_back)
                 keys = sorted_keys.to_numpy(zero_copy_only=False)
                 queue["review_id"] = [rv.review_id_for(keys[a], keys[b]) for a, b in zip(queue["i"], queue["j"])]
                 fields = rv.queue_fields(scorer, model, queue, known_fields, changed)

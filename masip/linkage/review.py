@@ -84,13 +84,15 @@ def _weight(probability: np.ndarray) -> np.ndarray:
 
 
 def banded_pairs(
-    n: int, edges: pd.DataFrame, effective: np.ndarray, scored: pd.DataFrame, must: np.ndarray, cannot: np.ndarray
+    n: int, edges: pd.DataFrame, effective: np.ndarray, scored: pd.DataFrame, must: np.ndarray, cannot: np.ndarray,
+    held_back: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The queue's pairs of rows: ``i < j``, ``link_method``, ``match_probability``, ``match_weight`` (module docstring).
 
     ``edges``/``effective``: the run's links and whether clustering kept them;
     ``scored``: its scored candidate pairs (``uid_l, uid_r, match_probability``,
-    the probability their link was decided at).
+    the probability their link was decided at); ``held_back``: probabilistic links
+    kept out of the clustering however strong (:mod:`masip.linkage.ambiguity`), queued too.
     """
     rank = edges["rank"].to_numpy(dtype=np.int64)
     probability = edges["probability"].to_numpy(dtype=float)
@@ -101,16 +103,16 @@ def banded_pairs(
     graph = coo_matrix((np.ones(len(si), dtype=np.int8), (si, sj)), shape=(n, n))
     _, group = connected_components(graph, directed=False)
     in_band = np.isin(rank, banded_ranks) & (probability >= REVIEW_BAND_LOW) & (probability < REVIEW_BAND_HIGH)
+    queued = pd.concat([edges[in_band], held_back], ignore_index=True) if held_back is not None else edges[in_band]
     sp = scored["match_probability"].to_numpy(dtype=float)
     scored_band = (sp >= REVIEW_BAND_LOW) & (sp < REVIEW_BAND_HIGH)
-    edge_i, edge_j = edges["i"].to_numpy(dtype=np.int64), edges["j"].to_numpy(dtype=np.int64)
     pairs = pd.DataFrame(
         {
-            "i": np.concatenate([edge_i[in_band], scored["uid_l"].to_numpy(dtype=np.int64)[scored_band]]),
-            "j": np.concatenate([edge_j[in_band], scored["uid_r"].to_numpy(dtype=np.int64)[scored_band]]),
-            "link_method": np.concatenate([np.array(METHODS, dtype=object)[rank[in_band]],
+            "i": np.concatenate([queued["i"].to_numpy(dtype=np.int64), scored["uid_l"].to_numpy(dtype=np.int64)[scored_band]]),
+            "j": np.concatenate([queued["j"].to_numpy(dtype=np.int64), scored["uid_r"].to_numpy(dtype=np.int64)[scored_band]]),
+            "link_method": np.concatenate([np.array(METHODS, dtype=object)[queued["rank"].to_numpy(dtype=np.int64)],
                                            np.full(int(scored_band.sum()), "PROBABILISTIC", dtype=object)]),
-            "match_probability": np.concatenate([probability[in_band], sp[scored_band]]),
+            "match_probability": np.concatenate([queued["probability"].to_numpy(dtype=float), sp[scored_band]]),
         }
     )
     pairs["i"], pairs["j"] = np.minimum(pairs["i"], pairs["j"]), np.maximum(pairs["i"], pairs["j"])
