@@ -323,6 +323,32 @@ def test_a_record_without_a_date_of_birth_between_two_namesakes_joins_neither_an
         assert undated == pid(links, "C200", "VICTIM") and queued.empty
 
 
+@pytest.mark.parametrize("other_forename, held", [("Grace", True), ("Sara", False), ("Bob", False)])
+def test_twins_whose_forenames_differ_are_queued_not_merged(other_forename, held):
+    """Twins share a surname, a date of birth, a sex and an address: only the forename tells them apart, and
+    the other agreements outweighed its disagreement, so they were one person (another person's incidents in
+    a case pack). A pair whose forenames are unalike at every level while the surnames agree is held back and
+    queued; a typo or a nickname the list knows links as before."""
+    from masip.linkage import link_for_review
+
+    first = "Sarah" if other_forename != "Bob" else "Robert"
+    twins = [P(ref, "VICTIM", name, "Hartley", "1990-04-04", "F", "CW3 4EF", **agency)
+             for ref, name, agency in (("C300", first, {}), ("H300", first, HEALTH),
+                                       ("C301", other_forename, {}), ("H301", other_forename, HEALTH))]
+    run = link_for_review(records_frame(RECORDS + with_partners(twins)), CONTEXT)
+    links = run.links
+    assert pid(links, "C300", "VICTIM") == pid(links, "H300", "VICTIM")
+    assert pid(links, "C301", "VICTIM") == pid(links, "H301", "VICTIM")
+    queue = run.review_queue
+    between = queue[queue["record_ref_a"].isin(["C300", "H300", "C301", "H301"])
+                    & queue["record_ref_b"].isin(["C300", "H300", "C301", "H301"])]
+    if held:
+        assert pid(links, "C300", "VICTIM") != pid(links, "C301", "VICTIM")
+        assert len(between) == 1 and not between["linked"].any()
+    else:
+        assert pid(links, "C300", "VICTIM") == pid(links, "C301", "VICTIM") and between.empty
+
+
 # -- encodings -----------------------------------------------------------------------
 
 

@@ -245,7 +245,8 @@ def test_state_kept_in_the_vault_round_trips(frequencies):
     assert load_state(con) is None and stored_build_id(con) is None
     records = pd.DataFrame({"member_key": pd.arrays.ArrowExtensionArray(pa.array(["c", "a", "b"])),
                             "fingerprint": np.array([3, 1, 2], dtype=np.int64)})
-    pairs = pd.DataFrame({"uid_l": [0, 1], "uid_r": [2, 2], "match_weight": [4.5, -1.0], "match_probability": [0.9, 0.3]})
+    pairs = pd.DataFrame({"uid_l": [0, 1], "uid_r": [2, 2], "match_weight": [4.5, -1.0], "match_probability": [0.9, 0.3],
+                          "forenames_differ": [False, True]})
     fields = pd.DataFrame({"review_id": ["R1", "R1"], "field": ["forename", "dob"], "field_position": [0, 3],
                            "agreement_level": ["nickname", "else"], "match_weight": [2.5, -4.0]})
     store_state(con, LinkageState('{"model": 1}', frequencies, records, pairs, fields), "build-1")
@@ -263,6 +264,10 @@ def test_state_kept_in_the_vault_round_trips(frequencies):
     pd.testing.assert_frame_equal(loaded.review_fields, fields, check_dtype=False)
     assert {c: f.to_dict("list") for c, f in loaded.term_frequencies.items()} == {
         c: f.to_dict("list") for c, f in frequencies.items()}
+    # pairs stored before they kept whether their forenames differ: the frozen model alone, every pair scored again
+    store_state(con, LinkageState('{"model": 1}', frequencies, records, pairs.drop(columns="forenames_differ")), "build-3")
+    older = load_state(con)
+    assert older.model == '{"model": 1}' and older.pairs.empty and older.records.empty
 
 
 def test_reused_and_fresh_pairs_merge_into_a_full_runs_order():
@@ -272,6 +277,7 @@ def test_reused_and_fresh_pairs_merge_into_a_full_runs_order():
     pairs = pd.DataFrame({"uid_l": left, "uid_r": right, "match_weight": rng.normal(size=4_000)})
     pairs = pairs.drop_duplicates(["uid_l", "uid_r"]).sort_values(["uid_l", "uid_r"]).reset_index(drop=True)
     pairs["match_probability"] = rng.random(len(pairs))
+    pairs["forenames_differ"] = rng.random(len(pairs)) < 0.05
     fresh = rng.random(len(pairs)) < 0.1
     reused = {c: pairs[c].to_numpy()[~fresh] for c in PAIR_COLUMNS}
     merged = merged_pairs(reused, pairs[fresh].reset_index(drop=True))

@@ -206,8 +206,11 @@ def _edges(i, j, rank, probability) -> pd.DataFrame:
     )
 
 
-def _scored_edges(records: pd.DataFrame, weak: np.ndarray, pairs: pd.DataFrame, model) -> pd.DataFrame:
-    """Fellegi–Sunter and crime-reference edges from the scored candidate ``pairs``."""
+def _scored_edges(
+    records: pd.DataFrame, weak: np.ndarray, pairs: pd.DataFrame, model
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fellegi–Sunter and crime-reference edges from the scored candidate ``pairs``, and those of them held
+    back from the clustering because the two forenames differ (:mod:`masip.linkage.ambiguity`)."""
     from masip.linkage import fuzzy
 
     a = pairs["uid_l"].to_numpy(dtype=np.int64)
@@ -223,13 +226,16 @@ def _scored_edges(records: pd.DataFrame, weak: np.ndarray, pairs: pd.DataFrame, 
     same_ctx = (keys[a] >= 0) & (keys[a] == keys[b])
     in_context = fuzzy.rescore(weight, model.prior_weight, ctx.CRIME_REF_PRIOR)
     context_links = same_ctx & (in_context >= ctx.ACCEPT)
-    return pd.concat(
+    edges = pd.concat(
         [
             _edges(a[probabilistic], b[probabilistic], PROBABILISTIC_RANK, probability[probabilistic]),
             _edges(a[context_links], b[context_links], CONTEXT_RANK, in_context[context_links]),
         ],
         ignore_index=True,
     )
+    differ = pairs["forenames_differ"].to_numpy(dtype=bool)
+    held = np.concatenate([differ[probabilistic], differ[context_links]])
+    return edges[~held].reset_index(drop=True), edges[held].reset_index(drop=True)
 
 
 def _context_edges_without_model(records: pd.DataFrame) -> pd.DataFrame:
@@ -391,10 +397,12 @@ def link_for_review(
             # the previous run's pairs, not needed once renumbered: most of a gigabyte at a national year
             frozen = carried = None
             state, changed = _scored_state(scorer, model, sorted_keys, fingerprints, reuse)
-            edges = _combined([token_edges(recs), _scored_edges(recs, weak, state.pairs, model)])
-            # an undated record that two namesakes' sure links reach keeps neither: queued (masip.linkage.ambiguity)
+            scored_links, twins = _scored_edges(recs, weak, state.pairs, model)
+            edges = _combined([token_edges(recs), scored_links])
+            # pairs whose forenames differ, and an undated record that two namesakes' sure links reach, are not
+            # linked: queued (masip.linkage.ambiguity)
             held = undated_between_namesakes(edges, attrs.dob, PROBABILISTIC_RANK)
-            held_back, edges = edges[held], edges[~held].reset_index(drop=True)
+            held_back, edges = _combined([twins, edges[held]]), edges[~held].reset_index(drop=True)
             labels, effective, roots = cluster_reusing(
                 n, edges, attrs, must, cannot, row_identities(recs, sorted_keys), clustered
             )

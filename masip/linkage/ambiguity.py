@@ -1,14 +1,27 @@
-"""Records without a date of birth between namesakes: held back from their probabilistic links, and queued.
+"""Links the model cannot vouch for: held back from the clustering, and queued for clerical review.
 
-A record without a date of birth (an advocacy client recorded by name and
-postcode, a name on a health contact) can score as a sure match against two
-dated records whose dates of birth cannot be one person's: a father and his
-son at one address, two women of one name in one street. The union-find takes
-the stronger of the two links and refuses the other (the date guard of
-:mod:`masip.linkage.cluster`), which pins the record on one of them by a
-difference in score the model cannot vouch for: in a case pack, another
-person's incidents. Such a record keeps neither of those links; its pairs go
-to the clerical review queue, where a reviewer who looks both up decides.
+Two kinds of scored link are held back, however strong:
+
+* **Twins.** Two siblings born on one day share a surname, a date of birth,
+  a sex and an address: only the forename tells them apart, and the other
+  agreements outweigh its disagreement. A pair whose forenames are both
+  recorded and unalike at every level of the model while the surnames agree
+  (:func:`masip.linkage.fuzzy.forenames_differ_sql`, flagged as the pair is
+  scored and kept with it in the linkage state) is not linked. A nickname
+  the list does not know (Mikey for Michael) looks the same in the
+  encodings: the reviewer, who can look both records up, decides.
+* **A record without a date of birth between namesakes.** Such a record (an
+  advocacy client recorded by name and postcode, a name on a health contact)
+  can score as a sure match against two dated records whose dates of birth
+  cannot be one person's: a father and his son at one address, two women of
+  one name in one street. The union-find took the stronger of the two links
+  and refused the other (the date guard of :mod:`masip.linkage.cluster`),
+  which pinned the record on one of them by a difference in score the model
+  cannot vouch for: in a case pack, another person's incidents. Such a
+  record keeps neither of those links (:func:`undated_between_namesakes`).
+
+Either way the pairs go to the clerical review queue
+(:func:`masip.linkage.review.banded_pairs`).
 """
 
 from __future__ import annotations

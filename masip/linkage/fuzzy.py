@@ -450,3 +450,32 @@ def rescore(match_weight: np.ndarray, prior_weight: float, new_prior: float) -> 
     """
     weight = match_weight - prior_weight + math.log2(new_prior / (1 - new_prior))
     return 1.0 / (1.0 + np.exp2(-weight))
+
+
+#: How far apart two level weights (log2 Bayes factors) may be and still be read as one level: Splink writes
+#: each level's Bayes factor into its SQL as a literal, so a level's pairs all weigh exactly the same.
+LEVEL_WEIGHT_TOLERANCE = 1e-6
+
+
+def _level_weights(settings: dict[str, Any], name: str) -> list[float]:
+    """The weights (log2 m/u) of comparison ``name``'s levels, null level excluded; none when it is absent."""
+    comparison = next((c for c in settings["comparisons"] if c["output_column_name"] == name), None)
+    levels = [] if comparison is None else comparison["comparison_levels"]
+    return [math.log2(lv["m_probability"] / lv["u_probability"]) for lv in levels if not lv.get("is_null_level")]
+
+
+def forenames_differ_sql(settings: dict[str, Any]) -> str:
+    """SQL over a scored pair's own forename and surname weights (``mw_forename``, ``mw_surname``): both
+    forenames recorded and unalike at every level of the model (the forename weighs as little as any of its
+    levels can), while the surnames are alike (their comparison weighs for a match).
+
+    Twins, or two siblings born on one day, share a surname, a date of birth
+    and an address: everything but the forename, which the other agreements
+    outweigh. A forename and surname swapped, or a surname written as the
+    forename, leave the surnames unalike or uncompared, and are not held.
+    :mod:`masip.linkage.ambiguity` holds such a pair back from linking.
+    """
+    forename = _level_weights(settings, "forename")
+    if not forename or min(forename) >= 0 or not _level_weights(settings, "surname"):
+        return "false"
+    return f"coalesce(mw_forename <= {min(forename) + LEVEL_WEIGHT_TOLERANCE!r} and mw_surname > 0, false)"

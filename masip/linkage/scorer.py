@@ -58,6 +58,7 @@ from masip.linkage.fuzzy import (
     blocking_rules,
     comparisons,
     default_settings,
+    forenames_differ_sql,
     in_dialect,
     is_sane_model,
     model_settings,
@@ -80,8 +81,9 @@ MAX_TRAINING_RECORDS = 300_000
 #: Random pairs sampled to estimate u probabilities.
 U_SAMPLE_PAIRS = 1_000_000
 SEED = 20261122
-#: The columns of a scored pair that :meth:`Scorer.predict` reads from Splink's predictions.
-SCORED_COLUMNS = "uid_l, uid_r, match_weight, match_probability"
+#: The columns of a scored pair that :meth:`Scorer.predict` reads from Splink's predictions (``mw_*``: a
+#: comparison's own match weight, for :func:`masip.linkage.fuzzy.forenames_differ_sql`).
+SCORED_COLUMNS = "uid_l, uid_r, match_weight, match_probability, mw_forename, mw_surname"
 #: Pairs scoring below this match weight are not returned at all.
 MIN_MATCH_WEIGHT = -12.0
 #: Records per side of one prediction chunk. Splink carries every comparison column of both records through
@@ -369,13 +371,15 @@ class Scorer:
         extra: dict[str, np.ndarray] | None = None, changed: np.ndarray | None = None,
         min_weight: float = MIN_MATCH_WEIGHT,
     ) -> pd.DataFrame:
-        """Scored candidate pairs ``uid_l < uid_r, match_weight, match_probability``, sorted.
+        """Scored candidate pairs ``uid_l < uid_r, match_weight, match_probability, forenames_differ``, sorted.
 
         ``rules``: blocking rules (default :func:`blocking_rules`); ``rows``:
         only pairs among these rows; ``extra``: integer columns (one value
         per record) the rules may use; ``changed``: one boolean per record,
         only pairs with at least one changed record (an incremental run);
-        pairs below ``min_weight`` are not returned. u probabilities come
+        pairs below ``min_weight`` are not returned. ``forenames_differ``: both
+        forenames recorded and unalike at every level of the model, the surnames
+        alike (:func:`masip.linkage.fuzzy.forenames_differ_sql`). u probabilities come
         from random pairs, which in a partnership (many records per person)
         include a few true matches: agreement then weighs a little less than
         it should, never more.
@@ -393,7 +397,9 @@ class Scorer:
         records = self.size if rows is None else len(rows)
         parts: list[str] = []  # the chunks' scored pairs, when scored in chunks
         try:
-            settings = {**model.settings, "blocking_rules_to_generate_predictions": rules}
+            # each comparison's own weight kept (``mw_*``), for whether the forenames differ
+            settings = {**model.settings, "blocking_rules_to_generate_predictions": rules,
+                        "retain_intermediate_calculation_columns": True}
             chunks = prediction_chunks(records, None if changed is None else int(np.count_nonzero(changed)))
             linker = self._linker(table, settings, validate=False)
             if chunks == 1:
@@ -403,7 +409,8 @@ class Scorer:
                 scored = "(" + " union all ".join(f"select {SCORED_COLUMNS} from {p}" for p in parts) + ")"
             return self.frame(
                 f"select least(uid_l, uid_r) as uid_l, greatest(uid_l, uid_r) as uid_r, "
-                f"match_weight, match_probability from {scored} order by 1, 2"
+                f"match_weight, match_probability, {forenames_differ_sql(model.settings)} as forenames_differ "
+                f"from {scored} order by 1, 2"
             )
         finally:
             for part in parts:
@@ -443,7 +450,10 @@ class Scorer:
 
 
 #: What :meth:`Scorer.predict` returns, with its types.
-PREDICTED_COLUMNS = {"uid_l": np.int64, "uid_r": np.int64, "match_weight": np.float64, "match_probability": np.float64}
+PREDICTED_COLUMNS = {
+    "uid_l": np.int64, "uid_r": np.int64, "match_weight": np.float64, "match_probability": np.float64,
+    "forenames_differ": np.bool_,
+}
 
 
 def prediction_chunks(records: int, changed: int | None = None) -> int:

@@ -19,7 +19,8 @@ that the next one can reuse:
   :class:`masip.linkage.cluster_reuse.GuardedRoots`);
 * ``pairs``: every candidate pair the run scored at or above
   :data:`masip.linkage.scorer.MIN_MATCH_WEIGHT`: ``uid_l < uid_r`` (row
-  numbers into ``records``), ``match_weight``, ``match_probability``;
+  numbers into ``records``), ``match_weight``, ``match_probability``,
+  ``forenames_differ`` (:func:`masip.linkage.fuzzy.forenames_differ_sql`);
 * ``review_fields``: the field-by-field evidence of the run's clerical review
   queue (:func:`masip.linkage.review.field_agreements`; ``review_id``, field,
   level and weight), which the next run reuses for the queued pairs of two
@@ -51,7 +52,12 @@ from masip.linkage.cluster_reuse import GuardedRoots
 from masip.linkage.comparisons import arrow_array
 from masip.linkage.review import no_fields
 
-PAIR_COLUMNS = ("uid_l", "uid_r", "match_weight", "match_probability")
+#: What the state keeps of each scored pair, with its type.
+PAIR_TYPES = {
+    "uid_l": np.int64, "uid_r": np.int64, "match_weight": np.float64, "match_probability": np.float64,
+    "forenames_differ": np.bool_,
+}
+PAIR_COLUMNS = tuple(PAIR_TYPES)
 
 
 #: What the state keeps of each record.
@@ -66,7 +72,7 @@ def _no_records() -> pd.DataFrame:
 
 
 def _no_pairs() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=np.int64 if c.startswith("uid") else float) for c in PAIR_COLUMNS})
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in PAIR_TYPES.items()})
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,7 @@ def reusable_pairs(
     reused = {"uid_l": left[kept], "uid_r": right[kept]}
     del left, right
     for column in PAIR_COLUMNS[2:]:
-        reused[column] = previous.pairs[column].to_numpy(dtype=float)[kept]
+        reused[column] = previous.pairs[column].to_numpy(dtype=PAIR_TYPES[column])[kept]
     return reused, ~unchanged
 
 
@@ -194,7 +200,7 @@ def merged_pairs(reused: dict[str, np.ndarray], fresh: pd.DataFrame) -> pd.DataF
     is_fresh[places + np.arange(len(fresh))] = True
     merged = {}
     for column in PAIR_COLUMNS:
-        values = np.empty(len(is_fresh), dtype=np.int64 if column.startswith("uid") else float)
+        values = np.empty(len(is_fresh), dtype=PAIR_TYPES[column])
         values[~is_fresh] = reused.pop(column)
         values[is_fresh] = fresh[column].to_numpy()
         merged[column] = values

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from masip.linkage.review import typed_fields
-from masip.linkage.state import RECORD_COLUMNS, LinkageState
+from masip.linkage.state import PAIR_COLUMNS, RECORD_COLUMNS, LinkageState
 
 SCHEMA = "linkage_state"
 
@@ -27,6 +27,13 @@ SCHEMA = "linkage_state"
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     rows = con.execute(
         "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?", [SCHEMA, table]
     ).fetchall()
     return {name for (name,) in rows}
 
@@ -47,13 +54,13 @@ def load_state(con: duckdb.DuckDBPyConnection) -> LinkageState | None:
     # fetchall: an unfinished result would block the next query on this connection (DuckDB 2)
     [(model, columns)] = con.execute(f"select model_json, term_frequency_columns from {SCHEMA}.model").fetchall()
     frequencies = {column: con.execute(f"select * from {SCHEMA}.tf_{column}").df() for column in columns}
-    if not {"records", "pairs"} <= tables:
-        return LinkageState(model, frequencies)  # the frozen model alone: every pair is scored again
+    if not {"records", "pairs"} <= tables or PAIR_COLUMNS[-1] not in _columns(con, "pairs"):
+        # the frozen model alone: every pair is scored again (also once for a state stored before its pairs
+        # kept whether their forenames differ)
+        return LinkageState(model, frequencies)
     # pairs number records by their row in the state, so rows come back in the order they were stored
     # a state stored before the clustering was kept (no cluster columns): every component is clustered again, once
-    kept = {name for (name,) in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = 'records'", [SCHEMA]
-    ).fetchall()}
+    kept = _columns(con, "records")
     columns = ", ".join(c if c in kept else f"{0 if c == 'cluster_signature' else -1}::bigint as {c}" for c in RECORD_COLUMNS)
     records = con.sql(f"select {columns} from {SCHEMA}.records order by position").to_arrow_table()
     pairs = con.execute(f"select * from {SCHEMA}.pairs").df()
