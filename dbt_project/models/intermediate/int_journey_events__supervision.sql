@@ -5,13 +5,8 @@
 -#}
 with
 
-supervision as (
-    select * from {{ ref('stg_probation__supervision') }}
-),
-
-record_persons as (
-    select * from {{ ref('int_record_persons') }}
-    where source_table = 'supervision'
+supervision_episodes as (
+    select * from {{ ref('int_supervision_episodes') }}
 ),
 
 dyads as (
@@ -20,17 +15,12 @@ dyads as (
 
 supervision_dyads as (
     select
-        supervision.*,
+        supervision_episodes.*,
         dyads.dyad_id,
-        dyads.victim_id,
-        dyads.perpetrator_id
-    from supervision
-    inner join record_persons
-        on
-            supervision.source_id = record_persons.source_id
-            and supervision.event_ref = record_persons.record_ref
+        dyads.victim_id
+    from supervision_episodes
     inner join dyads
-        on record_persons.perpetrator_id = dyads.perpetrator_id
+        on supervision_episodes.perpetrator_id = dyads.perpetrator_id
 ),
 
 events as (

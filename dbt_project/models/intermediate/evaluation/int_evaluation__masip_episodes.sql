@@ -9,7 +9,7 @@
 with
 
 supervision_episodes as (
-    select * from {{ ref('int_evaluation__supervision_episodes') }}
+    select * from {{ ref('int_supervision_episodes') }}
     where masip_accepted_date is not null
 ),
 

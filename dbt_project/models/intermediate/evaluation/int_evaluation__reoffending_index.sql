@@ -33,7 +33,7 @@ offences as (
 ),
 
 supervision_episodes as (
-    select * from {{ ref('int_evaluation__supervision_episodes') }}
+    select * from {{ ref('int_supervision_episodes') }}
 ),
 
 masip_referrals as (

@@ -8,12 +8,8 @@
 -#}
 with
 
-supervision as (
-    select * from {{ ref('stg_probation__supervision') }}
-),
-
-record_persons as (
-    select * from {{ ref('int_record_persons') }}
+supervision_episodes as (
+    select * from {{ ref('int_supervision_episodes') }}
 ),
 
 dyads as (
@@ -30,21 +26,15 @@ as_of as (
 
 caseload_episodes as (
     select
-        record_persons.perpetrator_id,
-        supervision.source_id || ':' || supervision.event_ref as evidence_ref
-    from supervision
-    inner join record_persons
-        on
-            supervision.source_id = record_persons.source_id
-            and supervision.event_ref = record_persons.record_ref
-            and record_persons.source_table = 'supervision'
+        supervision_episodes.perpetrator_id,
+        supervision_episodes.source_id || ':' || supervision_episodes.event_ref as evidence_ref
+    from supervision_episodes
     cross join as_of
     where
-        record_persons.perpetrator_id is not null
-        and supervision.masip_accepted_date <= as_of.as_of_date
+        supervision_episodes.masip_accepted_date <= as_of.as_of_date
         and (
-            supervision.masip_ended_date is null
-            or supervision.masip_ended_date >= as_of.as_of_date
+            supervision_episodes.masip_ended_date is null
+            or supervision_episodes.masip_ended_date >= as_of.as_of_date
         )
 ),
 

@@ -1,9 +1,9 @@
 {#-
     Every live probation supervision episode of a known perpetrator, one row
-    per episode: who it supervises, when it started, and its MASIP
-    acceptance and end (null when never on MASIP). The MASIP episodes and
-    the reoffending comparison pool (supervised, never on MASIP) are read
-    from here.
+    per episode: the episode's own columns and the person_id of the
+    supervised person. The journey's probation events, the panel's MASIP
+    caseload, the MASIP episodes and the reoffending comparison pool
+    (supervised, never on MASIP) are read from here.
 -#}
 with
 
@@ -23,7 +23,11 @@ final as (
         record_persons.perpetrator_id,
         supervision.source_id,
         supervision.event_ref,
+        supervision.order_type,
+        supervision.requirements,
+        supervision.rosh_level,
         supervision.start_date,
+        supervision.end_date,
         supervision.masip_accepted_date,
         supervision.masip_ended_date
     from supervision
