@@ -826,6 +826,18 @@ def test_victim_journey_leaves_out_orphans_and_unattached_perpetrators(built: Bu
     assert not {"E2", "H4"} & refs  # perpetrator (Ned) in no dyad
 
 
+def test_victim_journey_says_when_each_record_was_first_delivered(built: Built):
+    """The case pack counts an event as new when its record first arrived in the week: C5, reported on
+    2 November, first came in the drop of 16 November; C1 and C4 came on 9 November and were corrected on the
+    16th, which leaves their first delivery where it was."""
+    j = built.journey
+    first = j.groupby(["source_table", "record_ref"])["first_delivered_date"].agg(set)
+    assert first[("crimes", "C5")] == {pd.Timestamp(POLICE_2.extract_date)}
+    assert first[("crimes", "C1")] == first[("crimes", "C4")] == {pd.Timestamp(POLICE_1.extract_date)}
+    assert first[("supervision", "E1")] == {pd.Timestamp(PROBATION_1.extract_date)}
+    assert j.first_delivered_date.notna().all()
+
+
 def test_victim_journey_event_values(built: Built):
     j = built.journey
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported where used: the Airflow DAG processor imports this
     import duckdb
 
 #: "New since last week": events and flags dated in the 7 days up to and including as_of
-#: (after the previous weekly pack's as_of).
+#: (after the previous weekly pack's as_of), and events whose record was first delivered in them.
 NEW_SINCE_DAYS = 7
 
 FLAG_CODES: tuple[str, ...] = (
@@ -73,6 +73,8 @@ class Event:
     detail: str | None
     offence_category: str | None
     is_new: bool
+    #: the extract date of the first delivery of the event's record, when it made an older event new
+    delivered_late: date | None = None
 
 
 @dataclass(frozen=True)
@@ -330,7 +332,7 @@ def load_pack(warehouse: Path) -> PackData:
         ).fetchall():
             by_dyad[dyad].flags.append(Flag(code, raised_at, _split_refs(refs), detail, _is_new(raised_at, as_of)))
 
-        for dyad, at, etype, source_id, table, ref, detail, category in con.execute(
+        for dyad, at, etype, source_id, table, ref, detail, category, delivered in con.execute(
             """
             select
                 journey.dyad_id,
@@ -340,7 +342,8 @@ def load_pack(warehouse: Path) -> PackData:
                 journey.source_table,
                 journey.record_ref,
                 journey.detail,
-                journey.offence_category
+                journey.offence_category,
+                journey.first_delivered_date
             from marts.victim_journey as journey
             inner join marts.case_pack as case_pack
                 on journey.dyad_id = case_pack.dyad_id
@@ -348,9 +351,11 @@ def load_pack(warehouse: Path) -> PackData:
             order by journey.dyad_id, journey.event_at, journey.event_type, journey.source_id, journey.record_ref
             """
         ).fetchall():
+            # a record first delivered this week is new to the panel, however old its events' own dates
+            late = delivered if delivered and not _is_new(at, as_of) and _is_new(delivered, as_of) else None
             by_dyad[dyad].events.append(
                 Event(at, etype, AGENCY_OF_TABLE.get(table, "other"), source_id, table, ref, detail, category,
-                      _is_new(at, as_of))
+                      _is_new(at, as_of) or late is not None, late)
             )
 
         for row in con.execute(

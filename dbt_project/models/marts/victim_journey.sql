@@ -2,7 +2,8 @@
     SPEC §5 marts.victim_journey: one row per (dyad, event), ordered by
     event_at. Events come from every agency's live records; the
     int_journey_events__* models decide which dyads each record's events
-    belong to.
+    belong to. first_delivered_date: when the event's record first arrived
+    (the case pack's "new" counts late deliveries too).
 -#}
 with
 
@@ -38,6 +39,10 @@ supervision_events as (
     select * from {{ ref('int_journey_events__supervision') }}
 ),
 
+first_deliveries as (
+    select * from {{ ref('stg_raw__first_deliveries') }}
+),
+
 events as (
     {{ union_all_by_name(
         [
@@ -68,20 +73,28 @@ events as (
 
 final as (
     select
-        {{ event_id('dyad_id', 'source_id', 'source_table', 'record_ref', 'event_type') }}
+        {{ event_id(
+            'events.dyad_id', 'events.source_id', 'events.source_table', 'events.record_ref', 'events.event_type'
+        ) }}
             as event_id,
-        dyad_id,
-        victim_id,
-        perpetrator_id,
-        event_at,
-        event_type,
-        source_id,
-        record_ref,
-        offence_category,
-        detail,
-        source_table,
-        force
+        events.dyad_id,
+        events.victim_id,
+        events.perpetrator_id,
+        events.event_at,
+        events.event_type,
+        events.source_id,
+        events.record_ref,
+        events.offence_category,
+        events.detail,
+        events.source_table,
+        events.force,
+        first_deliveries.first_extract_date as first_delivered_date
     from events
+    left join first_deliveries
+        on
+            events.source_id = first_deliveries.source_id
+            and events.source_table = first_deliveries.source_table
+            and events.record_ref = first_deliveries.record_ref
 )
 
 select * from final
