@@ -12,8 +12,10 @@ warehouses, e.g. parallel test runs, never share a manifest or log file.
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
+import logging
 import os
 import threading
 import time
@@ -241,6 +243,10 @@ def build_warehouse(
         "--log-path",
         str(log_path),
         "--quiet",
+        # nothing on the console, not even dbt's traceback of an unhandled error (a full disk while it writes
+        # its files): the caller tells the operator what failed and what to do; the log file keeps everything
+        "--log-level",
+        "none",
         "--log-level-file",
         "debug",
         "--no-use-colors",
@@ -266,9 +272,12 @@ def build_warehouse(
         _BUILD_LOCK,
         _environment({"MASIP_WAREHOUSE": str(warehouse), **_NO_TELEMETRY}),
     ):
+        # a log file that cannot be written (a full disk) is dbt's failure to report, not a traceback on stderr
+        raising, logging.raiseExceptions = logging.raiseExceptions, False
         try:
             res = dbtRunner().invoke(args)
         finally:
+            logging.raiseExceptions = raising
             _release_duckdb()
     elapsed = time.monotonic() - started
 
@@ -282,7 +291,29 @@ def build_warehouse(
         log_path=log_path,
     )
     if not result.success:
+        disk = _disk_fault(res.exception, nodes)
+        if disk is not None:
+            raise disk
         raise WarehouseBuildError(
             _failure_message(warehouse, result, res.exception), result
         )
     return result
+
+
+#: The system errors of a disk rather than of the project: told to the operator as such (masip.operator_errors).
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def _disk_fault(exception: BaseException | None, nodes: list[NodeResult]) -> OSError | None:
+    """The disk's fault under a failed build, if that is what stopped it: an ``OSError`` of a full, read-only or
+    failing disk in the chain of dbt's exception (dbt writing its own files: it wraps it as ``ExceptionExit``,
+    whose text is lost), or a node DuckDB stopped for want of space. Otherwise None."""
+    seen: set[int] = set()
+    while exception is not None and id(exception) not in seen:
+        seen.add(id(exception))
+        if isinstance(exception, OSError) and exception.errno in _DISK_ERRNOS:
+            return exception
+        exception = getattr(exception, "exception", None) or exception.__cause__ or exception.__context__
+    if any("no space left on device" in (n.message or "").lower() for n in nodes if n.status in _FAILED_STATUSES):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return None

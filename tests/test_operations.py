@@ -452,7 +452,11 @@ def test_a_warehouse_folder_that_fills_up_never_publishes_a_build_without_its_ma
     )
     assert run.returncode == 2, run.stdout[-2000:] + run.stderr
     _no_traceback(run)
-    assert "ran out of disk space" in run.stderr and "the marts were not published" in run.stderr, run.stderr
+    # the disk fills in the dbt build or in the checkpoint after it, by a few hundred kB either way: both say so
+    # (dbt's own failure to write its files was "the dbt build failed (no node named)", with dbt's traceback)
+    assert "ran out of disk space" in run.stderr, run.stderr
+    assert ("the marts were not published" in run.stderr
+            or "the published warehouse and linkage state are unchanged" in run.stderr), run.stderr
 
 
 def _children(pid: int) -> list[int]:
