@@ -246,6 +246,47 @@ def test_a_source_whose_week_is_missing_is_named_at_the_top_of_the_pack(partners
     assert "police-cheshire" not in gaps
 
 
+def test_flags_and_cases_gone_since_the_previous_pack_are_listed(partnership: Partnership, tmp_path: Path):
+    """A flag that closed in the week vanished from the pack, and the panel could not tell "dealt with" from
+    "overlooked". The pack compares itself with the latest earlier pack in its folder: the week before's pack,
+    then this week's, and each case lists the flags the first showed that are gone; the cases that left are
+    named at the top. A record the pack cannot read is passed over, one of a later date is not compared with."""
+    import json
+
+    out = tmp_path / "packs"
+    as_of = partnership.result.as_of
+    before = build_casepack(partnership.warehouse, out, as_of - timedelta(days=7), pdf=False)
+    shown_before = json.loads((out / f"masip-casepack-{before.as_of.isoformat()}.flags.json").read_text())["cases"]
+    (out / "masip-casepack-2001-01-01.flags.json").write_text("{not json", encoding="utf-8")
+    (out / f"masip-casepack-{(as_of + timedelta(days=7)).isoformat()}.flags.json").write_text(
+        json.dumps({"cases": {"Dlater": {"NO_SPO_CONSIDERED": "2026-01-01"}}}), encoding="utf-8")
+    result = build_casepack(partnership.warehouse, out, pdf=False)
+    now = {c.dyad_id: {f.flag_code for f in c.flags} for c in load_pack(partnership.warehouse).cases}
+    cleared = [(d, code) for d, shown in shown_before.items() if d in now for code in shown if code not in now[d]]
+    left = sorted(set(shown_before) - set(now))
+    assert (result.cleared_flags, result.left_cases) == (len(cleared), len(left))
+    html = result.html_path.read_text(encoding="utf-8")
+    assert html.count(f"since the pack of {before.as_of.isoformat()}:") == len(cleared)
+    assert all(d in html.split("not in this one", 1)[1].split("</div>", 1)[0] for d in left)
+    assert "Dlater" not in html
+    # a case of the pack under the id it had before one of its people got another (found by its records), with
+    # a flag it no longer has; and a case that left: listed as such
+    case = next(c for c in load_pack(partnership.warehouse).cases if len(c.flags) < len(FLAG_CODES))
+    gone = next(code for code in FLAG_CODES if code not in {f.flag_code for f in case.flags})
+    previous = {"D0000000000000001": {gone: "2026-09-01", **{f.flag_code: "2026-10-01" for f in case.flags}},
+                "Dfeedfacecafebeef": {"NO_SPO_CONSIDERED": "2026-09-02"}}
+    records = {"D0000000000000001": sorted({f"{e.source_id}|{e.source_table}|{e.record_ref}" for e in case.events})}
+    (out / f"masip-casepack-{before.as_of.isoformat()}.flags.json").write_text(
+        json.dumps({"cases": previous, "records": records}), encoding="utf-8")
+    result = build_casepack(partnership.warehouse, out, pdf=False)
+    html = result.html_path.read_text(encoding="utf-8")
+    assert (result.cleared_flags, result.left_cases) == (1, 1)
+    section = html.split(f'id="case-{case.dyad_id}"', 1)[1].split("<section", 1)[0]
+    assert f"since the pack of {before.as_of.isoformat()}:" in section and "(raised 2026-09-01)" in section
+    left_box = html.split("not in this one", 1)[1].split("</div>", 1)[0]
+    assert "Dfeedfacecafebeef" in left_box and "D0000000000000001" not in left_box
+
+
 def test_another_as_of_is_computed_on_a_copy_and_the_warehouse_is_untouched(partnership: Partnership, tmp_path):
     before = _sha256(partnership.warehouse)
     week_before = partnership.result.as_of - timedelta(days=7)

@@ -34,6 +34,7 @@ from masip.casepack.data import (
     load_pack,
     warehouse_as_of,
 )
+from masip.casepack.history import compare_with_previous, write_shown_flags
 
 __all__ = [
     "FLAG_CODES",
@@ -64,6 +65,8 @@ class CasePackResult:
     panel_cases: int
     high_risk_cases: int
     new_flags: int
+    cleared_flags: int  # flags the previous pack in the folder showed on a case, no longer open
+    left_cases: int  # cases the previous pack in the folder held, not in this one
     flag_counts: dict[str, int]  # open flags of the cases in the pack, by code
     all_flag_counts: dict[str, int]  # open flags of every dyad in the warehouse, by code
     recomputed: bool  # True when as_of differed from the warehouse's and the marts were rebuilt on a copy
@@ -78,6 +81,8 @@ class CasePackResult:
             "panel_cases": self.panel_cases,
             "high_risk_cases": self.high_risk_cases,
             "new_flags": self.new_flags,
+            "cleared_flags": self.cleared_flags,
+            "left_cases": self.left_cases,
             "flag_counts": dict(self.flag_counts),
             "all_flag_counts": dict(self.all_flag_counts),
             "recomputed": self.recomputed,
@@ -150,8 +155,10 @@ def build_casepack(warehouse: Path, out_dir: Path, as_of: date | None = None, *,
     pack, recomputed = _load_at(warehouse, as_of)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    compare_with_previous(pack, out_dir)
     html_path, pdf_path = casepack_paths(out_dir, pack.as_of)
     _replace(html_path, render_html(pack, recomputed=recomputed).encode("utf-8"))
+    write_shown_flags(out_dir, pack)
     skipped_note = pdf_path.with_name(f"{pdf_path.stem}.pdf-skipped.txt")
     pdf_skipped: str | None = None
     if pdf:
@@ -175,6 +182,8 @@ def build_casepack(warehouse: Path, out_dir: Path, as_of: date | None = None, *,
         panel_cases=len(pack.section("PANEL")),
         high_risk_cases=len(pack.section("HIGH_RISK_FLAGGED")),
         new_flags=sum(len(c.new_flags) for c in pack.cases),
+        cleared_flags=sum(len(c.cleared_flags) for c in pack.cases),
+        left_cases=len(pack.left_cases),
         flag_counts=pack.flag_counts,
         all_flag_counts=pack.flag_counts_all,
         recomputed=recomputed,

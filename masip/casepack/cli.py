@@ -30,7 +30,7 @@ def casepack(as_of: date | None, out_dir: Path, warehouse: Path, pdf: bool) -> N
         raise Refusal(str(error)) from None
     click.echo(f"Case pack for the week to {result.as_of.isoformat()}: {result.cases} cases "
                f"({result.panel_cases} on the panel, {result.high_risk_cases} high risk with open flags), "
-               f"{result.new_flags} flags raised this week")
+               f"{result.new_flags} flags raised this week, {result.cleared_flags} cleared since the previous pack")
     if result.recomputed:
         click.echo("  (flags and panel recomputed for this date on a temporary copy of the warehouse)")
     click.echo(f"  HTML: {result.html_path}")

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported where used: the Airflow DAG processor imports this package when parsing
     import duckdb
 
+    from masip.casepack.history import ClearedFlag
+
 #: "New since last week": events and flags dated in the 7 days up to and including as_of
 #: (after the previous weekly pack's as_of), and events whose record was first delivered in them.
 NEW_SINCE_DAYS = 7
@@ -122,6 +124,7 @@ class Case:
     orders: list[OrderInForce] = field(default_factory=list)
     risk_history: list[RiskAssessment] = field(default_factory=list)
     pending_review: bool = False  # the linkage of the victim or the perpetrator awaits clerical review
+    cleared_flags: list[ClearedFlag] = field(default_factory=list)  # shown by the previous pack, no longer open (history)
 
     @property
     def anchor(self) -> str:
@@ -172,6 +175,8 @@ class PackData:
     flag_counts_all: dict[str, int]  # every dyad's open flags, by code
     panel_size: int
     source_gaps: list[SourceGap] = field(default_factory=list)
+    previous_as_of: date | None = None  # the date of the pack compared with (masip.casepack.history)
+    left_cases: list[str] = field(default_factory=list)  # dyads the previous pack held and this one does not
 
     @property
     def new_since(self) -> date:
