@@ -226,16 +226,20 @@ def _scored_edges(
     same_ctx = (keys[a] >= 0) & (keys[a] == keys[b])
     in_context = fuzzy.rescore(weight, model.prior_weight, ctx.CRIME_REF_PRIOR)
     context_links = same_ctx & (in_context >= ctx.ACCEPT)
-    edges = pd.concat(
-        [
-            _edges(a[probabilistic], b[probabilistic], PROBABILISTIC_RANK, probability[probabilistic]),
-            _edges(a[context_links], b[context_links], CONTEXT_RANK, in_context[context_links]),
-        ],
-        ignore_index=True,
-    )
     differ = pairs["forenames_differ"].to_numpy(dtype=bool)
-    held = np.concatenate([differ[probabilistic], differ[context_links]])
-    return edges[~held].reset_index(drop=True), edges[held].reset_index(drop=True)
+
+    def edges(kept: np.ndarray) -> pd.DataFrame:  # masked before the frame is made: a national year's edges are
+        # tens of millions, and a frame filtered afterwards would be a second copy of them
+        linked, in_ctx = probabilistic & kept, context_links & kept
+        return pd.concat(
+            [
+                _edges(a[linked], b[linked], PROBABILISTIC_RANK, probability[linked]),
+                _edges(a[in_ctx], b[in_ctx], CONTEXT_RANK, in_context[in_ctx]),
+            ],
+            ignore_index=True,
+        )
+
+    return edges(~differ), edges(differ)
 
 
 def _context_edges_without_model(records: pd.DataFrame) -> pd.DataFrame:

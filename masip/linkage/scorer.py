@@ -81,9 +81,11 @@ MAX_TRAINING_RECORDS = 300_000
 #: Random pairs sampled to estimate u probabilities.
 U_SAMPLE_PAIRS = 1_000_000
 SEED = 20261122
-#: The columns of a scored pair that :meth:`Scorer.predict` reads from Splink's predictions (``mw_*``: a
-#: comparison's own match weight, for :func:`masip.linkage.fuzzy.forenames_differ_sql`).
-SCORED_COLUMNS = "uid_l, uid_r, match_weight, match_probability, mw_forename, mw_surname"
+#: The columns of a scored pair that :meth:`Scorer.predict` keeps of Splink's predictions, ``{differ}`` the SQL
+#: of :func:`masip.linkage.fuzzy.forenames_differ_sql` over the comparisons' own weights (``mw_*``): computed as
+#: each chunk's pairs are kept, so the kept pairs hold one boolean, not two weights (a national year's
+#: tens of millions of pairs).
+SCORED_COLUMNS = "uid_l, uid_r, match_weight, match_probability, {differ} as forenames_differ"
 #: Pairs scoring below this match weight are not returned at all.
 MIN_MATCH_WEIGHT = -12.0
 #: Records per side of one prediction chunk. Splink carries every comparison column of both records through
@@ -402,24 +404,25 @@ class Scorer:
                         "retain_intermediate_calculation_columns": True}
             chunks = prediction_chunks(records, None if changed is None else int(np.count_nonzero(changed)))
             linker = self._linker(table, settings, validate=False)
+            kept = SCORED_COLUMNS.format(differ=forenames_differ_sql(model.settings))
             if chunks == 1:
-                scored = linker.inference.predict(threshold_match_weight=min_weight, warning_mode="never").physical_name
+                predicted = linker.inference.predict(threshold_match_weight=min_weight, warning_mode="never")
+                scored = f"(select {kept} from {predicted.physical_name})"
             else:
-                self._predict_in_chunks(linker, chunks, min_weight, parts)
-                scored = "(" + " union all ".join(f"select {SCORED_COLUMNS} from {p}" for p in parts) + ")"
+                self._predict_in_chunks(linker, chunks, min_weight, kept, parts)
+                scored = "(" + " union all ".join(f"select * from {p}" for p in parts) + ")"
             return self.frame(
                 f"select least(uid_l, uid_r) as uid_l, greatest(uid_l, uid_r) as uid_r, "
-                f"match_weight, match_probability, {forenames_differ_sql(model.settings)} as forenames_differ "
-                f"from {scored} order by 1, 2"
+                f"match_weight, match_probability, forenames_differ from {scored} order by 1, 2"
             )
         finally:
             for part in parts:
                 self.backend.drop(part)
             self._drop(table)
 
-    def _predict_in_chunks(self, linker: Any, chunks: int, min_weight: float, parts: list[str]) -> None:
-        """Score ``linker``'s candidate pairs in ``chunks``² parts, one after the other, each into a table whose
-        name is appended to ``parts`` (the caller drops them).
+    def _predict_in_chunks(self, linker: Any, chunks: int, min_weight: float, kept: str, parts: list[str]) -> None:
+        """Score ``linker``'s candidate pairs in ``chunks``² parts, one after the other, each into a table of the
+        ``kept`` columns whose name is appended to ``parts`` (the caller drops them).
 
         The candidate pairs are found in one blocking pass, then split by both
         records' ``uid`` modulo ``chunks``. Splink's own chunked prediction
@@ -440,7 +443,7 @@ class Scorer:
                 self._registered.pop(part)
                 self.backend.drop(part)
                 # kept apart: the next part's prediction has the same SQL, so Splink would give it the same table
-                self.backend.create(part, f"select {SCORED_COLUMNS} from {predicted.physical_name}")
+                self.backend.create(part, f"select {kept} from {predicted.physical_name}")
                 parts.append(part)
                 predicted.drop_table_from_database_and_remove_from_cache()
         finally:
