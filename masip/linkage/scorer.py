@@ -67,6 +67,7 @@ from masip.linkage.fuzzy import (
     regularise,
     tf_columns_of,
 )
+from masip.linkage.state import PAIR_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -373,7 +374,8 @@ class Scorer:
         extra: dict[str, np.ndarray] | None = None, changed: np.ndarray | None = None,
         min_weight: float = MIN_MATCH_WEIGHT,
     ) -> pd.DataFrame:
-        """Scored candidate pairs ``uid_l < uid_r, match_weight, match_probability, forenames_differ``, sorted.
+        """Scored candidate pairs (:data:`masip.linkage.state.PAIR_TYPES`: ``uid_l < uid_r, match_weight,
+        match_probability, forenames_differ``), sorted.
 
         ``rules``: blocking rules (default :func:`blocking_rules`); ``rows``:
         only pairs among these rows; ``extra``: integer columns (one value
@@ -394,7 +396,7 @@ class Scorer:
             columns[CHANGED_COLUMN] = np.asarray(changed, dtype=np.int64)
             rules = _touching_changed(rules)
         if rows is not None and len(rows) < 2:
-            return pd.DataFrame({c: np.empty(0, dtype=t) for c, t in PREDICTED_COLUMNS.items()})
+            return pd.DataFrame({c: np.empty(0, dtype=t) for c, t in PAIR_TYPES.items()})
         table = "records" if rows is None and not columns else self._subset(rows, columns)
         records = self.size if rows is None else len(rows)
         parts: list[str] = []  # the chunks' scored pairs, when scored in chunks
@@ -451,12 +453,6 @@ class Scorer:
             # linker's blocking (the tables Splink created are still dropped, by _drop)
             linker.table_management.invalidate_cache()
 
-
-#: What :meth:`Scorer.predict` returns, with its types.
-PREDICTED_COLUMNS = {
-    "uid_l": np.int64, "uid_r": np.int64, "match_weight": np.float64, "match_probability": np.float64,
-    "forenames_differ": np.bool_,
-}
 
 
 def prediction_chunks(records: int, changed: int | None = None) -> int:
