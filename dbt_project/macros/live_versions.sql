@@ -20,3 +20,18 @@
             ~ 'version_id desc'
     ) }}
 {%- endmacro %}
+
+{#-
+    Per (source_id, <ref_column>) of one raw entity table (read from the
+    import CTE of the same name), the extract date of the first delivery that
+    held any version of the record: stg_raw__first_deliveries.
+-#}
+{% macro first_delivery(table, ref_column) -%}
+    select
+        source_id,
+        '{{ table }}' as source_table,
+        {{ ref_column }} as record_ref,
+        min(extract_date) as first_extract_date
+    from {{ table }}
+    group by source_id, {{ ref_column }}
+{%- endmacro %}

@@ -42,69 +42,21 @@ cases as (
 ),
 
 deliveries as (
-    select
-        source_id,
-        'crimes' as source_table,
-        crime_ref as record_ref,
-        min(extract_date) as first_extract_date
-    from crimes
-    group by source_id, crime_ref
+    {{ first_delivery('crimes', 'crime_ref') }}
     union all
-    select
-        source_id,
-        'orders' as source_table,
-        order_ref as record_ref,
-        min(extract_date) as first_extract_date
-    from orders
-    group by source_id, order_ref
+    {{ first_delivery('orders', 'order_ref') }}
     union all
-    select
-        source_id,
-        'breaches' as source_table,
-        breach_ref as record_ref,
-        min(extract_date) as first_extract_date
-    from breaches
-    group by source_id, breach_ref
+    {{ first_delivery('breaches', 'breach_ref') }}
     union all
-    select
-        source_id,
-        'court_results' as source_table,
-        result_ref as record_ref,
-        min(extract_date) as first_extract_date
-    from court_results
-    group by source_id, result_ref
+    {{ first_delivery('court_results', 'result_ref') }}
     union all
-    select
-        source_id,
-        'referrals' as source_table,
-        referral_ref as record_ref,
-        min(extract_date) as first_extract_date
-    from referrals
-    group by source_id, referral_ref
+    {{ first_delivery('referrals', 'referral_ref') }}
     union all
-    select
-        source_id,
-        'supervision' as source_table,
-        event_ref as record_ref,
-        min(extract_date) as first_extract_date
-    from supervision
-    group by source_id, event_ref
+    {{ first_delivery('supervision', 'event_ref') }}
     union all
-    select
-        source_id,
-        'contacts' as source_table,
-        contact_ref as record_ref,
-        min(extract_date) as first_extract_date
-    from contacts
-    group by source_id, contact_ref
+    {{ first_delivery('contacts', 'contact_ref') }}
     union all
-    select
-        source_id,
-        'cases' as source_table,
-        case_ref as record_ref,
-        min(extract_date) as first_extract_date
-    from cases
-    group by source_id, case_ref
+    {{ first_delivery('cases', 'case_ref') }}
 ),
 
 final as (
