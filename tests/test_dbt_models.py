@@ -682,10 +682,10 @@ def test_person_xref_groups_people(built: Built):
         frozenset({"E2:PERPETRATOR", "H4:PERPETRATOR"}),  # Ned
     }
     assert set(members.values()) == expected
-    # person_id = hash of the smallest member key: Alice's is her advocacy case role.
-    assert built.pid("cases", "K1", "VICTIM") == person_id_for(
-        f"{ADVOCACY}|cases|K1|VICTIM"
-    )
+    # person_id = hash of the member key of the person's first-delivered record: Alice's is her crime C1 of the
+    # first police drop (9 November), not her advocacy case K1 (14 November), whose key sorts first
+    assert built.pid("cases", "K1", "VICTIM") == person_id_for(f"{POLICE}|crimes|C1|VICTIM")
+    assert f"{ADVOCACY}|cases|K1|VICTIM" < f"{POLICE}|crimes|C1|VICTIM"
 
 
 def test_person_xref_link_methods(built: Built):

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ import pytest
 
 from connectors.ingest import ingest_drops
 from connectors.vault import Vault
+from masip.linkage import person_id_for
 from masip.pipeline import build_stage, publish_stage, run_pipeline
 from masip.quality import DataQualityError, validate_warehouse
 from masip.synth import DEFAULT_FAULTS, generate_partnership
@@ -50,6 +52,37 @@ def _landing(folder: Path, drops: list[Path]) -> Path:
     for drop in drops:
         shutil.copytree(drop, folder / drop.name, copy_function=os.link)
     return folder
+
+
+def _person_ids(warehouse: Path) -> dict[str, str]:
+    """Each record role's person_id in the published marts, by member key."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select source_id, source_table, record_ref, role, person_id from marts.person_xref").fetchall()
+    return {"|".join(row[:4]): row[4] for row in rows}
+
+
+def _kept_ids(before: dict[str, str], after: dict[str, str]) -> tuple[bool, int]:
+    """Whether every person of ``before`` that ``after`` holds whole, merged with no other person of ``before``
+    and with the record it was named after, kept its id; and how many of them a later record with a smaller
+    member key joined (the old rule, the smallest key names the person, renamed those)."""
+    members: dict[str, set[str]] = {}
+    for key, person in before.items():
+        members.setdefault(person, set()).add(key)
+    earlier_persons: dict[str, set[str]] = {}
+    for key, person in after.items():
+        if key in before:
+            earlier_persons.setdefault(person, set()).add(before[key])
+    kept, joined_by_earlier_key = True, 0
+    for person, keys in members.items():
+        live = {key for key in keys if key in after}
+        named_by = [key for key in live if person_id_for(key) == person]
+        now = {after[key] for key in live}
+        if not named_by or len(now) != 1 or earlier_persons[next(iter(now))] != {person}:
+            continue  # its record gone, split, or merged with another earlier person
+        kept &= now == {person}
+        new_keys = {key for key, p in after.items() if p in now and key not in before}
+        joined_by_earlier_key += any(key < min(live) for key in new_keys)
+    return kept, joined_by_earlier_key
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +284,7 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
                    key=lambda p: (p.name.split("_")[1], p.name))
     weeks = sorted({p.name.split("_")[1] for p in drops})
     assert len(weeks) >= 3
+    person_ids: list[dict[str, str]] = []
     for week in weeks:
         delivered = [p for p in drops if p.name.split("_")[1] == week]
         ingest_drops(_landing(tmp_path / f"landing-{week}", delivered), weekly, keyring, show_progress=False)
@@ -259,6 +293,10 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
             _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(weekly, tmp_path / "gate")
         quality = publish_stage(weekly, tmp_path / "out-weekly")
         assert quality.scope == ("full" if week == weeks[0] else "changed")
+        person_ids.append(_person_ids(weekly))
+    # a person keeps its id from week to week while its first-delivered record lives, whatever joins it later
+    kept, joined_by_earlier_key = zip(*(_kept_ids(before, after) for before, after in pairwise(person_ids)))
+    assert all(kept) and sum(joined_by_earlier_key) > 0  # some persons were joined by a record whose key sorts first
     tables = {"crimes": "stg_police__crimes", "referrals": "stg_police__referrals", "contacts": "stg_health__contacts"}
     with duckdb.connect(str(weekly), read_only=True) as con:
         deletions = sum(con.execute(f"select count(*) from raw.{t} where record_status = 'DELETED'").fetchone()[0]

@@ -160,7 +160,7 @@ def test_tokens_of_different_purposes_do_not_link():
     assert out.person_id.nunique() == 2
 
 
-def test_person_id_is_hash_of_smallest_member_key():
+def test_person_id_is_hash_of_smallest_member_key_among_records_delivered_together():
     rows = [
         rec("Z9", source_id="police-b", pnc="p1"),
         rec("A1", source_id="police-b", table="orders", pnc="p1"),
@@ -169,6 +169,25 @@ def test_person_id_is_hash_of_smallest_member_key():
     expected = person_id_for(min(key(r) for r in rows))
     assert set(out.person_id) == {expected}
     assert expected.startswith("P") and len(expected) == 17
+
+
+@pytest.mark.parametrize(
+    ("delivered", "named_by"),
+    [
+        # a record delivered later, whose key sorts first, does not rename the person it joins
+        ({"Z9": "2026-10-19", "M5": "2026-10-19", "A1": "2026-10-26"}, "M5"),
+        ({"Z9": "2026-10-19", "M5": "2026-11-02", "A1": "2026-10-26"}, "Z9"),
+        # a record whose delivery is unknown counts as delivered last
+        ({"Z9": None, "M5": "2026-11-02", "A1": None}, "M5"),
+    ],
+)
+def test_person_id_names_the_person_after_its_first_delivered_record(delivered, named_by):
+    rows = [dict(rec(ref, pnc="p1"), first_delivered_date=date) for ref, date in delivered.items()]
+    rows.append(dict(rec("B2", pnc="p2"), first_delivered_date="2026-10-19"))  # another person
+    out = link(*rows)
+    named = next(r for r in rows if r["record_ref"] == named_by)
+    assert set(out.loc[out.record_ref != "B2", "person_id"]) == {person_id_for(key(named))}
+    assert set(out.loc[out.record_ref == "B2", "person_id"]) == {person_id_for(key(rows[-1]))}
 
 
 def test_same_record_two_roles_are_distinct_records():

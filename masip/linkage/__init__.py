@@ -34,8 +34,13 @@ How records become persons:
    only by one has ``link_method`` ``CLERICAL``), and pairs in the uncertain
    band go to a review queue (:func:`link_for_review`).
 
-``person_id`` is a hash of the smallest member key of the person's records,
-so it depends on content only, never on row order.
+``person_id`` is a hash of the member key of the person's first-delivered
+record (:data:`FIRST_DELIVERED`; among records first delivered on one day,
+the smallest key), so it depends on content only, never on row order, and a
+full build and a weekly one give the same ids. A record delivered later
+never changes the id of the person it joins; when two persons merge, the
+one delivered first gives the merged person its id; when a person splits,
+the part with that record keeps it. Only deleting that record changes it.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from masip.linkage import context as ctx
 from masip.linkage.ambiguity import undated_between_namesakes
@@ -112,6 +118,10 @@ CONTEXT_RANK = METHODS.index("CONTEXT")
 CLERICAL_RANK = METHODS.index("CLERICAL")
 #: The exact-identifier token columns (:data:`TOKEN_RULES`).
 IDENTIFIER_TOKENS = frozenset(column for column, _ in TOKEN_RULES)
+#: The date a record role's record was first delivered (optional column of the records): the person's
+#: first-delivered record names the person (see the module docstring). Records without it count as
+#: delivered last.
+FIRST_DELIVERED = "first_delivered_date"
 
 
 @dataclass(frozen=True)
@@ -183,7 +193,7 @@ def _canonical(records: pd.DataFrame, consume: bool = False) -> tuple[pd.DataFra
         return integers if integers is not None else C.column_array(values.to_frame(), values.name)
 
     read = {
-        *KEY_COLUMNS, "sex", *fuzzy.CLEAR_COLUMNS, *IDENTIFIER_TOKENS, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS,
+        *KEY_COLUMNS, FIRST_DELIVERED, "sex", *fuzzy.CLEAR_COLUMNS, *IDENTIFIER_TOKENS, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS,
         *fuzzy.BLOOM_BITS,
     }
     take = pa.array(order)
@@ -500,13 +510,27 @@ def _strongest_links(n: int, parts: list[tuple[pd.DataFrame, np.ndarray]]) -> tu
     return rank, probability
 
 
+def _person_ids(recs: pd.DataFrame, sorted_keys: pa.Array, labels: np.ndarray) -> np.ndarray:
+    """Each row's ``person_id``: the hash of the member key of its person's first-delivered record, the
+    smallest key among those first delivered on one day (rows are sorted by member key)."""
+    from masip.linkage import comparisons as C
+
+    n = len(recs)
+    if not n:
+        return np.empty(0, dtype=object)
+    delivered = C.column_array(recs, FIRST_DELIVERED).cast(pa.date32()).cast(pa.int32())
+    days = pc.fill_null(delivered, np.iinfo(np.int32).max).to_numpy()
+    by_person = np.lexsort((np.arange(n), days, labels))  # person, then first delivered, then member key
+    first = np.ones(n, dtype=bool)
+    first[1:] = labels[by_person][1:] != labels[by_person][:-1]
+    named_by = by_person[first]  # one row per person, in label order
+    _, person = np.unique(labels, return_inverse=True)
+    return np.array([person_id_for(k) for k in sorted_keys.take(named_by).to_pylist()], dtype=object)[person]
+
+
 def _output(recs, sorted_keys, labels, parts: list[tuple[pd.DataFrame, np.ndarray]]) -> pd.DataFrame:
     n = len(recs)
-    # one hash per person: labels are the smallest row of each cluster
-    roots, inverse = np.unique(labels, return_inverse=True)
-    person_ids = np.array([person_id_for(k) for k in sorted_keys.take(roots).to_pylist()], dtype=object)[inverse] if n else (
-        np.empty(0, dtype=object)
-    )
+    person_ids = _person_ids(recs, sorted_keys, labels)
     rank, probability = _strongest_links(n, parts)
     methods = np.array([*METHODS, SINGLETON], dtype=object)
     out = pd.DataFrame({c: recs[c].astype(object).to_numpy() for c in KEY_COLUMNS})

@@ -72,7 +72,8 @@ OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
 
 
 def person_id_for(member_key: str) -> str:
-    """Return the person_id of a component whose smallest member key is ``member_key``.
+    """Return the person_id of a component named by ``member_key`` (the linkage: its first-delivered record;
+    :func:`link_deterministic`: its smallest member key).
 
     A hash of a member key (not a counter) makes the id independent of row
     order and of how many other people are in the data; SHA-256 truncated to

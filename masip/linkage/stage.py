@@ -54,6 +54,7 @@ import pyarrow as pa
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS, PERSON_ROLE_COLUMNS
 from connectors.vault import LIVE_ROLES_RELATION, RECORDS_TABLE, Vault
 from masip.linkage import (
+    FIRST_DELIVERED,
     OUTPUT_COLUMNS,
     LinkageState,
     canonical_records,
@@ -82,7 +83,7 @@ RECORD_BATCH_ROWS = 100_000
 _ROLES = ", ".join(f"roles.{name}" for name, _ in PERSON_ROLE_COLUMNS)
 _ENCODINGS = ", ".join(f"encodings.{name}" for name in ("key_version", *(n for n, _ in PERSON_ENCODED_COLUMNS)))
 RECORDS_SQL = f"""
-    select {_ROLES}, {_ENCODINGS}, encodings.version_id is null as without_encodings
+    select {_ROLES}, roles.{FIRST_DELIVERED}, {_ENCODINGS}, encodings.version_id is null as without_encodings
     from {LIVE_ROLES_RELATION} as roles
     left join vault.{RECORDS_TABLE} as encodings
         on roles.source_table = encodings.source_table

@@ -4,7 +4,9 @@
     of superseded versions and of DELETED records (whose live version was
     dropped in staging) fall out here. The linkage stage reads this model
     (tag linkage_input: built before it) and joins the roles to their
-    encodings in the vault.
+    encodings in the vault. Each role carries the date its record was first
+    delivered: the linkage names a person after its first-delivered record,
+    so a record delivered later never renames the person it joins.
 -#}
 {{ config(tags=['linkage_input']) }}
 
@@ -12,6 +14,10 @@ with
 
 person_roles as (
     select * from {{ ref('stg_raw__person_roles') }}
+),
+
+first_deliveries as (
+    select * from {{ ref('stg_raw__first_deliveries') }}
 ),
 
 crimes as (
@@ -71,12 +77,18 @@ final as (
         person_roles.version_id,
         person_roles.birth_year,
         person_roles.sex,
-        person_roles.postcode_district
+        person_roles.postcode_district,
+        first_deliveries.first_extract_date as first_delivered_date
     from person_roles
     inner join live_versions
         on
             person_roles.source_table = live_versions.source_table
             and person_roles.version_id = live_versions.version_id
+    left join first_deliveries
+        on
+            person_roles.source_id = first_deliveries.source_id
+            and person_roles.source_table = first_deliveries.source_table
+            and person_roles.record_ref = first_deliveries.record_ref
 )
 
 select * from final
