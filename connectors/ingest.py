@@ -21,7 +21,6 @@ and loads normally once re-delivered. Only folders named as drops are read
 
 from __future__ import annotations
 
-import csv
 import itertools
 import multiprocessing
 import os
@@ -38,6 +37,7 @@ import duckdb
 import pyarrow as pa
 from tqdm import tqdm
 
+from connectors.code_lists import load_code_lists
 from connectors.contracts import TABLES
 from connectors.drop_folders import check_folder_matches, find_drops, parse_drop_name
 from connectors.handoff import start_worker
@@ -66,7 +66,6 @@ from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive, retention_days_from_env
 from pseudonymisation.tokens import tokenisers
 
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
 WORKERS_ENV = "MASIP_INGEST_WORKERS"
 DEBUG_ENV = "MASIP_DEBUG"  # "1": an unexpected error while reading a drop is raised, not turned into a rejection
 
@@ -130,21 +129,6 @@ class IngestSummary:
             run_id=data["run_id"], key_version=data["key_version"], drops=drops,
             archives_pruned=list(data.get("archives_pruned", [])), warnings=list(data.get("warnings", [])),
         )
-
-
-def load_code_lists(seeds_dir: Path = SEEDS_DIR) -> dict[str, frozenset[str]]:
-    """Code lists from the dbt seeds: the same files dbt tests the marts against."""
-    lists: dict[str, set[str]] = {}
-    with (seeds_dir / "code_lists.csv").open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            lists.setdefault(row["list_name"], set()).add(row["code"])
-    for list_name, file_name, column in (
-        ("offence_code", "offence_codes.csv", "offence_code"),
-        ("outcome_code", "outcome_codes.csv", "outcome_code"),
-    ):
-        with (seeds_dir / file_name).open(encoding="utf-8") as handle:
-            lists[list_name] = {row[column].upper() for row in csv.DictReader(handle)}
-    return {name: frozenset(codes) for name, codes in lists.items()}
 
 
 def default_archive_dir(warehouse: Path) -> Path:

@@ -7,7 +7,13 @@ delivered name to the contract name. A source that does not hold an optional
 column and sends columns of its own lists it under ``absent_columns``: a
 file that lacks a column while it has one the contract does not know is
 otherwise rejected, since that is how a renamed column looks
-(:meth:`connectors.reader.TableReader._map_header`).
+(:meth:`connectors.reader.TableReader._map_header`). A rename holds in
+every file of the source, or, nested under a file's name
+(``orders.csv: {ref: order_ref}``), in that file only. A source whose system
+writes its own values for a coded column (``Female`` for ``F``,
+``Ex-partner`` for ``EX_PARTNER``) maps them under ``value_maps``, column by
+column, onto the contract's codes: read in any case and spacing, as codes
+are; a value the map does not name is checked as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from typing import Any
 
 import yaml
 
-from connectors.contracts import AGENCY_TABLES, TABLES
+from connectors.code_lists import load_code_lists
+from connectors.contracts import AGENCY_TABLES, TABLES, Column, ColumnType
+from connectors.normalise import normalise_code
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +43,22 @@ class SourceProfile:
     agency: str
     description: str = ""
     force: str | None = None
-    column_renames: dict[str, str] = field(default_factory=dict)
+    column_renames: dict[str, str] = field(default_factory=dict)  # in every file of the source
+    #: file (table name) → renames in that file only, which win over ``column_renames`` there
+    file_renames: dict[str, dict[str, str]] = field(default_factory=dict)
     absent_columns: frozenset[str] = frozenset()
+    #: contract column → {delivered value, as :func:`normalise_code` reads it → the contract's code}
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-#: The keys a profile file may have: the fields of :class:`SourceProfile`.
-_KEYS = tuple(f.name for f in fields(SourceProfile))
+    def renames_in(self, table: str) -> dict[str, str]:
+        """Delivered column name → contract name, in the source's ``table`` file."""
+        return {**self.column_renames, **self.file_renames.get(table, {})}
+
+
+#: The keys a profile file may have: the fields of :class:`SourceProfile` (``column_renames`` holds the per-file
+#: renames too).
+_KEYS = tuple(f.name for f in fields(SourceProfile) if f.name != "file_renames")
 
 
 class ProfileError(ValueError):
@@ -127,21 +145,43 @@ def _profile(path: Path) -> SourceProfile:
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ProfileError(f"profile {path}: {key} must be text: {fix}")
     columns = {column.name: column for table in AGENCY_TABLES[agency] for column in TABLES[table].columns}
+    everywhere, per_file = _renames(path, data.get("column_renames"), agency, fix)
     return SourceProfile(
         source_id=source_id, agency=agency, description=data.get("description") or "", force=data.get("force"),
-        column_renames=_renames(path, data.get("column_renames"), columns, fix),
+        column_renames=everywhere, file_renames=per_file,
         absent_columns=_absent_columns(path, data.get("absent_columns"), columns, fix),
+        value_maps=_value_maps(path, data.get("value_maps"), agency, fix),
     )
 
 
-def _renames(path: Path, renames: Any, columns: dict[str, Any], fix: str) -> dict[str, str]:
+def _renames(path: Path, renames: Any, agency: str, fix: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """``column_renames``: delivered name → contract name in every file, or file → such renames in that file only."""
     renames = renames or {}
-    if not isinstance(renames, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in renames.items()):
-        raise ProfileError(f"profile {path}: column_renames must map delivered column names to contract names: {fix}")
-    strange = sorted(target for target in renames.values() if target not in columns)
+    shape = (f"profile {path}: column_renames must map delivered column names to contract names, in every file "
+             "({crime_no: crime_ref}) or in one file ({orders.csv: {ref: order_ref}}): " + fix)
+    if not isinstance(renames, dict) or not all(isinstance(key, str) for key in renames):
+        raise ProfileError(shape)
+    files = {table: {c.name for c in TABLES[table].columns} for table in AGENCY_TABLES[agency]}
+    everywhere: dict[str, str] = {}
+    per_file: dict[str, dict[str, str]] = {}
+    for key, value in renames.items():
+        if isinstance(value, str):
+            everywhere[key] = value
+            continue
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ProfileError(shape)
+        table = key.removesuffix(".csv")
+        if table not in files:
+            raise ProfileError(f"profile {path}: column_renames names the file {key!r}, not one of the agency's "
+                               f"files {[f'{t}.csv' for t in files]}: {fix}")
+        per_file[table] = dict(value)
+    strange = sorted({target for target in everywhere.values() if not any(target in c for c in files.values())}
+                     | {target for table, names in per_file.items() for target in names.values()
+                        if target not in files[table]})
     if strange:
-        raise ProfileError(f"profile {path}: column_renames maps to {strange}, not columns of the agency's files: {fix}")
-    return dict(renames)
+        raise ProfileError(f"profile {path}: column_renames maps to {strange}, not columns of the agency's files "
+                           f"(or of the file named): {fix}")
+    return everywhere, per_file
 
 
 def _absent_columns(path: Path, absent: Any, columns: dict[str, Any], fix: str) -> frozenset[str]:
@@ -155,3 +195,41 @@ def _absent_columns(path: Path, absent: Any, columns: dict[str, Any], fix: str) 
             [f"{required} are required, so a file without them is rejected whatever the profile says"] if required else [])
         raise ProfileError(f"profile {path}: absent_columns {'; '.join(problems)}: {fix}")
     return frozenset(absent)
+
+
+def _value_maps(path: Path, maps: Any, agency: str, fix: str) -> dict[str, dict[str, str]]:
+    """``value_maps`` checked: each a coded column of the agency's files, each value mapped to a code of its list."""
+    maps = maps or {}
+    shape = (f"profile {path}: value_maps must map each coded column to its delivered values and their contract "
+             "codes, e.g. {victim_sex: {Female: F, Male: M}}; write values YAML reads as true/false (Yes, No, On, "
+             f"Off) in quotes: {fix}")
+    if not isinstance(maps, dict) or not all(
+        isinstance(column, str) and isinstance(values, dict)
+        and all(isinstance(v, str | int) and not isinstance(v, bool) for pair in values.items() for v in pair)
+        for column, values in maps.items()
+    ):
+        raise ProfileError(shape)
+    coded: dict[str, list[Column]] = {}
+    for table in AGENCY_TABLES[agency]:
+        for column in TABLES[table].columns:
+            if column.type in (ColumnType.CODE, ColumnType.CODE_SET):
+                coded.setdefault(column.name, []).append(column)
+    strange = sorted(column for column in maps if column not in coded)
+    if strange:
+        raise ProfileError(f"profile {path}: value_maps names {strange}, not coded columns of the agency's files "
+                           f"(they are {sorted(coded)}): {fix}")
+    code_lists = load_code_lists()
+    checked: dict[str, dict[str, str]] = {}
+    for column, values in maps.items():
+        allowed = frozenset.intersection(*(code_lists[c.code_list] for c in coded[column] if c.code_list))
+        mapped: dict[str, str] = {}
+        for delivered, code in values.items():
+            delivered, code = normalise_code(str(delivered)), normalise_code(str(code))
+            if code not in allowed:
+                raise ProfileError(f"profile {path}: value_maps maps a value of {column} to {code!r}, which is not "
+                                   f"in its code list {coded[column][0].code_list}: {fix}")
+            if mapped.setdefault(delivered, code) != code:
+                raise ProfileError(f"profile {path}: value_maps maps one value of {column} (in another case or "
+                                   f"spacing) to both {mapped[delivered]!r} and {code!r}: {fix}")
+        checked[column] = mapped
+    return checked

@@ -183,7 +183,7 @@ class TableReader:
         Column names are read in any case (``CRIME_REF`` is ``crime_ref``), as codes are; so are a profile's
         renames, looked up as delivered first.
         """
-        renames = self.profile.column_renames
+        renames = self.profile.renames_in(self.contract.name)
         folded = {delivered.strip().lower(): name for delivered, name in renames.items()}
         mapped = [renames.get(name.strip()) or folded.get(name.strip().lower(), name.strip().lower()) for name in header]
         known = frozenset(self.contract.all_column_names)
@@ -229,6 +229,20 @@ class TableReader:
             result.notes.append(f"{file_name}: optional column(s) {absent} absent, read as blank")
         return mapped
 
+
+    def _mapped_values(self, column: Column, values: pa.Array) -> pa.Array:
+        """``values`` with the source's own values of a coded column put as the contract's codes (the profile's
+        ``value_maps``; each code of a code set on its own); others as they are, to be checked."""
+        mapping = self.profile.value_maps.get(column.name)
+        if not mapping:
+            return values
+
+        def mapped(value: str) -> str:
+            return mapping.get(normalise_code(value), value)
+
+        if column.type is ColumnType.CODE_SET:
+            return map_distinct(values, lambda value: ";".join(mapped(part) for part in value.split(";")), pa.string())
+        return map_distinct(values, mapped, pa.string())
 
     # -- column checks ------------------------------------------------------------
     @staticmethod
@@ -383,7 +397,7 @@ class TableReader:
             if name not in read_names:
                 continue
             raw = table.columns[position].take(chosen)
-            cells[name] = clean_column(raw)
+            cells[name] = self._mapped_values(contract.column(name), clean_column(raw))
             long = mask(pc.greater(pc.utf8_length(raw), MAX_CELL_CHARS))
             if long.any():
                 too_long[name] = long

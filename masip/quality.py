@@ -48,6 +48,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from connectors.code_lists import load_code_lists
 from connectors.contracts import (
     EARLIEST_DATE,
     TABLES,
@@ -56,7 +57,6 @@ from connectors.contracts import (
     TableContract,
     latest_plausible_date,
 )
-from connectors.ingest import load_code_lists
 from masip.publication import published_through
 
 log = logging.getLogger(__name__)

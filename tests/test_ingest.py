@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -337,6 +339,77 @@ def test_renames_are_read_in_any_case_as_headers_are(drops, tmp_path):
     assert next(d for d in summary.drops if d.drop_name == drop.name).status == "loaded"
 
 
+def _with_own_values(drop: Path) -> None:
+    """police-met's crimes written with its system's own values for the sexes and the relationship."""
+    own = {"victim_sex": {"F": "Female", "M": " male "}, "suspect_sex": {"F": "FEMALE", "M": "Male"},
+           "relationship": {"EX_PARTNER": "Ex-partner", "STRANGER": "not known to victim"}}
+    with (drop / "crimes.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({c: own.get(c, {}).get(v, v) for c, v in row.items()} for row in rows)
+    _rewrite(drop, "crimes.csv", out.getvalue())
+
+
+def _coded_values(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select c.crime_ref, c.relationship, r.role, r.sex from raw.crimes as c join raw.person_roles as r "
+            "on r.source_table = 'crimes' and r.version_id = c.version_id where c.source_id = 'police-met' "
+            "order by all").fetchall()
+
+
+def test_a_source_that_writes_its_own_codes_maps_them_in_its_profile(drops, tmp_path, monkeypatch):
+    """A system that writes Female for F and Ex-partner for EX_PARTNER: without a map its sexes are set to null
+    and its relationships too, as unknown codes; with value_maps in its profile (any case and spacing, as codes)
+    the same rows load with the contract's codes, exactly as the contract's own values do."""
+    from connectors.profiles import PROFILES_DIR, PROFILES_DIR_ENV
+
+    expected = tmp_path / "expected.duckdb"
+    ingest_drops(drops, expected, KEYRING, show_progress=False)
+    _with_own_values(drops / "police-met_2026-09-21")
+    unmapped = tmp_path / "unmapped.duckdb"
+    ingest_drops(drops, unmapped, KEYRING, show_progress=False)
+    assert _count(unmapped, "select count(*) from ops.warnings where rule = 'unknown_code'") > _count(
+        expected, "select count(*) from ops.warnings where rule = 'unknown_code'")
+    assert _coded_values(unmapped) != _coded_values(expected)
+
+    profiles_dir = tmp_path / "profiles"
+    shutil.copytree(PROFILES_DIR, profiles_dir)
+    with (profiles_dir / "police-met.yaml").open("a", encoding="utf-8") as profile:
+        profile.write("value_maps:\n  victim_sex: {female: F, MALE: M}\n  suspect_sex: {Female: F, Male: m}\n"
+                      "  relationship: {Ex-partner: EX_PARTNER, Not known to victim: STRANGER}\n")
+    monkeypatch.setenv(PROFILES_DIR_ENV, str(profiles_dir))
+    mapped = tmp_path / "mapped.duckdb"
+    summary = ingest_drops(drops, mapped, KEYRING, show_progress=False)
+    assert summary.count("loaded") == 6
+    assert _coded_values(mapped) == _coded_values(expected)
+    assert _count(mapped, "select count(*) from ops.warnings") == _count(expected, "select count(*) from ops.warnings")
+
+
+def test_a_rename_can_hold_in_one_file_only(drops, tmp_path):
+    """A system that calls its crime number and its order number both "ref": a rename for the whole source would
+    read the orders' "ref" as their crime_ref column. Renamed per file, each file reads as the contract's."""
+    drop = drops / "police-met_2026-09-21"
+    expected = tmp_path / "expected.duckdb"
+    ingest_drops(drops, expected, KEYRING, show_progress=False)
+    for file_name, column in (("crimes.csv", "crime_ref"), ("orders.csv", "order_ref")):
+        text = (drop / file_name).read_text(encoding="utf-8-sig")
+        header, _, rest = text.partition("\n")
+        _rewrite(drop, file_name, ",".join("Ref" if cell == column else cell for cell in header.split(",")) + "\n" + rest)
+    profiles = load_profiles()
+    profiles["police-met"] = SourceProfile(
+        "police-met", "police", force="MET", file_renames={"crimes": {"Ref": "crime_ref"}, "orders": {"ref": "order_ref"}})
+    renamed = tmp_path / "renamed.duckdb"
+    summary = Ingestor(renamed, KEYRING, profiles=profiles).run(drops, show_progress=False)
+    assert summary.count("loaded") == 6
+    for table in ("crimes", "orders"):
+        sql = f"select * exclude (drop_sha256, version_id) from raw.{table} where source_id = 'police-met' order by all"
+        with duckdb.connect(str(renamed), read_only=True) as con, duckdb.connect(str(expected), read_only=True) as old:
+            assert con.execute(sql).fetchall() == old.execute(sql).fetchall()
+
+
 GOOD_PROFILE = "source_id: police-met\nagency: police\nforce: MET\ncolumn_renames: {}\nabsent_columns: []\n"
 #: A profile broken in each way an operator can break one, and what the message must name.
 BROKEN_PROFILES = {
@@ -349,8 +422,18 @@ BROKEN_PROFILES = {
     "absent but required": (GOOD_PROFILE.replace("[]\n", "[crime_ref]\n"), "['crime_ref'] are required"),
     "renamed to nothing": (GOOD_PROFILE.replace("{}", "{crime_no: crime_reference}"), "maps to ['crime_reference']"),
     "renames a list": (GOOD_PROFILE.replace("{}", "[crime_no]"), "must map delivered column names"),
+    "renames in a file it has not": (GOOD_PROFILE.replace("{}", "{contacts.csv: {ref: contact_ref}}"),
+                                     "the file 'contacts.csv', not one of the agency's files"),
+    "renamed to another file's column": (GOOD_PROFILE.replace("{}", "{crimes.csv: {ref: order_ref}}"),
+                                         "maps to ['order_ref']"),
     "another source's id": (GOOD_PROFILE.replace("source_id: police-met", "source_id: police-kent"), "file's name"),
     "an unknown agency": (GOOD_PROFILE.replace("agency: police", "agency: polis"), "agency must be one of"),
+    "a map of a free-text column": (GOOD_PROFILE + "value_maps: {victim_surname: {Smyth: SMITH}}\n",
+                                    "['victim_surname'], not coded columns"),
+    "a map to no code": (GOOD_PROFILE + "value_maps: {victim_sex: {Female: W}}\n", "'W', which is not in its code list sex"),
+    "a map of YAML's true": (GOOD_PROFILE + "value_maps: {relationship: {No: STRANGER}}\n", "in quotes"),
+    "a map that contradicts itself": (GOOD_PROFILE + "value_maps: {victim_sex: {female: F, ' Female': M}}\n",
+                                      "to both 'F' and 'M'"),
 }
 
 

@@ -54,12 +54,13 @@ def _plain_rows(drops: Path) -> Iterator[dict[str, Any]]:
             texts = verify_drop(manifest)
         except DropRejected:
             continue
-        renames = profiles[manifest.source_id].column_renames if manifest.source_id in profiles else {}
+        profile = profiles.get(manifest.source_id)
         parse_date, parse_dt = date_parser(manifest.date_format), datetime_parser(manifest.date_format)
         for file_name, text in texts.items():
             contract = TABLES[Path(file_name).stem]
             if not contract.persons:
                 continue
+            renames = profile.renames_in(contract.name) if profile else {}
             reader = csv.reader(io.StringIO(text))
             header = [renames.get(h.strip(), h.strip()) for h in next(reader)]
             for line, row in enumerate(reader, start=2):
