@@ -199,7 +199,8 @@ def _absent_columns(path: Path, absent: Any, columns: dict[str, Any], fix: str) 
 
 def _value_maps(path: Path, maps: Any, agency: str, fix: str) -> dict[str, dict[str, str]]:
     """``value_maps`` checked: each a coded column of the agency's files, each value mapped to a code of its list."""
-    maps = maps or {}
+    if not maps:
+        return {}
     shape = (f"profile {path}: value_maps must map each coded column to its delivered values and their contract "
              "codes, e.g. {victim_sex: {Female: F, Male: M}}; write values YAML reads as true/false (Yes, No, On, "
              f"Off) in quotes: {fix}")
