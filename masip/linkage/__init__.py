@@ -412,11 +412,13 @@ def link_for_review(
             frozen = carried = None
             state, changed = _scored_state(scorer, model, sorted_keys, fingerprints, reuse)
             scored_links, twins = _scored_edges(recs, weak, state.pairs, model)
-            edges = _combined([token_edges(recs), scored_links])
             # pairs whose forenames differ, and an undated record that two namesakes' sure links reach, are not
-            # linked: queued (masip.linkage.ambiguity)
-            held = undated_between_namesakes(edges, attrs.dob, PROBABILISTIC_RANK)
-            held_back, edges = _combined([twins, edges[held]]), edges[~held].reset_index(drop=True)
+            # linked: queued (masip.linkage.ambiguity). Found among the scored links, the only probabilistic
+            # ones, before they join the token links: a national year's edges are copied once, not three times
+            held = undated_between_namesakes(scored_links, attrs.dob, PROBABILISTIC_RANK)
+            held_back = _combined([twins, _rows(scored_links, held)])
+            edges = _combined([token_edges(recs), _rows(scored_links, ~held)])
+            del scored_links, twins
             labels, effective, roots = cluster_reusing(
                 n, edges, attrs, must, cannot, row_identities(recs, sorted_keys), clustered
             )
@@ -479,6 +481,13 @@ def _scored_state(
         log.info("person linkage: %d pairs reused, %d records new or changed", len(reused["uid_l"]), int(changed.sum()))
         pairs = merged_pairs(reused, scorer.predict(model, changed=changed))
     return LinkageState.of_run(model.to_json(), scorer.term_frequencies(model), keys, fingerprints, pairs), changed
+
+
+def _rows(edges: pd.DataFrame, chosen: np.ndarray) -> pd.DataFrame:
+    """The ``chosen`` rows of an edge list (the list itself when all are), with a fresh index and no other copy."""
+    if chosen.all():
+        return edges
+    return pd.DataFrame({column: edges[column].to_numpy()[chosen] for column in edges.columns}, copy=False)
 
 
 def _combined(parts: list[pd.DataFrame]) -> pd.DataFrame:
