@@ -177,6 +177,32 @@ def test_an_old_event_first_delivered_this_week_is_new(partnership: Partnership,
     assert html.count(f"(first delivered {(as_of - timedelta(days=1)).isoformat()})") == len(late)
 
 
+def test_a_sources_first_delivery_is_its_history_not_news(partnership: Partnership, tmp_path: Path):
+    """A force or service that joins the partnership sends its history at once: every record of it is first
+    delivered this week, and the pack listed years of events as new, burying the week's news. Only the events
+    dated in the week are new; the pack names the source as delivering for the first time."""
+    warehouse = tmp_path / "masip.duckdb"
+    shutil.copyfile(partnership.warehouse, warehouse)
+    as_of = partnership.result.as_of
+    week_start = as_of - timedelta(days=6)
+    with duckdb.connect(str(warehouse)) as con:
+        (source_id,) = con.execute(
+            "select source_id from marts.victim_journey where dyad_id in (select dyad_id from marts.case_pack) "
+            "and source_table = 'crimes' and event_at < ? group by 1 order by count(*) desc limit 1", [week_start],
+        ).fetchone()
+        # as if its earlier drops had never come: its first delivery is this week's, holding all its records
+        con.execute("delete from ops.loaded_drops where source_id = ? and extract_date < ?", [source_id, week_start])
+        con.execute("update marts.victim_journey set first_delivered_date = ? where source_id = ?",
+                    [as_of - timedelta(days=1), source_id])
+    pack = load_pack(warehouse)
+    assert pack.first_deliveries == [source_id]
+    events = [e for c in pack.cases for e in c.events if e.source_id == source_id]
+    assert any(e.event_at.date() < week_start for e in events)
+    assert all(e.is_new == (e.event_at.date() >= week_start) and e.delivered_late is None for e in events)
+    html = build_casepack(warehouse, tmp_path / "out", pdf=False).html_path.read_text(encoding="utf-8")
+    assert f"First delivery this week from {source_id}</b>" in html
+
+
 def test_screenshot_is_produced(partnership: Partnership, page: Any, tmp_path: Path):
     png = tmp_path / "casepack.png"
     page.screenshot(path=str(png))

@@ -177,6 +177,8 @@ class PackData:
     source_gaps: list[SourceGap] = field(default_factory=list)
     previous_as_of: date | None = None  # the date of the pack compared with (masip.casepack.history)
     left_cases: list[str] = field(default_factory=list)  # dyads the previous pack held and this one does not
+    #: sources whose first delivery falls in the week: their history arrived at once and is not marked new
+    first_deliveries: list[str] = field(default_factory=list)
 
     @property
     def new_since(self) -> date:
@@ -229,6 +231,24 @@ def source_gaps(con: duckdb.DuckDBPyConnection, as_of: date) -> list[SourceGap]:
         {"as_of": as_of, "week_start": week_start},
     ).fetchall()
     return [SourceGap(source, latest, int(rejected)) for source, latest, rejected in rows]
+
+
+def first_deliveries(con: duckdb.DuckDBPyConnection, as_of: date) -> list[str]:
+    """The sources whose first loaded delivery falls in the week to ``as_of``: a new force or service sends its
+    whole history at once, and listing years of it as new would bury the week's news."""
+    week_start = as_of - timedelta(days=NEW_SINCE_DAYS - 1)
+    rows = con.execute(
+        """
+        select source_id
+        from ops.loaded_drops
+        where extract_date <= $as_of
+        group by source_id
+        having min(extract_date) >= $week_start
+        order by 1
+        """,
+        {"as_of": as_of, "week_start": week_start},
+    ).fetchall()
+    return [source for (source,) in rows]
 
 
 def warehouse_as_of(warehouse: Path) -> date | None:
@@ -297,6 +317,7 @@ def load_pack(warehouse: Path) -> PackData:
         )
         panel_size = con.execute("select count(*) from marts.panel").fetchone()[0]
         gaps = source_gaps(con, as_of)
+        first_delivered = first_deliveries(con, as_of)
         pack_rows = con.execute(
             """
             select
@@ -356,8 +377,11 @@ def load_pack(warehouse: Path) -> PackData:
             order by journey.dyad_id, journey.event_at, journey.event_type, journey.source_id, journey.record_ref
             """
         ).fetchall():
-            # a record first delivered this week is new to the panel, however old its events' own dates
-            late = delivered if delivered and not _is_new(at, as_of) and _is_new(delivered, as_of) else None
+            # a record first delivered this week is new to the panel, however old its events' own dates, unless
+            # it came with its source's first delivery (that source's history)
+            late = delivered if (
+                delivered and not _is_new(at, as_of) and _is_new(delivered, as_of) and source_id not in first_delivered
+            ) else None
             by_dyad[dyad].events.append(
                 Event(at, etype, AGENCY_OF_TABLE.get(table, "other"), source_id, table, ref, detail, category,
                       _is_new(at, as_of) or late is not None, late)
@@ -409,4 +433,5 @@ def load_pack(warehouse: Path) -> PackData:
         flag_counts_all={code: int(flag_counts_all.get(code, 0)) for code in FLAG_CODES},
         panel_size=int(panel_size),
         source_gaps=gaps,
+        first_deliveries=first_delivered,
     )
