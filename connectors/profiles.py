@@ -50,7 +50,6 @@ class SourceProfile:
     #: contract column → {delivered value, as :func:`normalise_code` reads it → the contract's code}
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
 
-
     def renames_in(self, table: str) -> dict[str, str]:
         """Delivered column name → contract name, in the source's ``table`` file."""
         return {**self.column_renames, **self.file_renames.get(table, {})}

@@ -229,7 +229,6 @@ class TableReader:
             result.notes.append(f"{file_name}: optional column(s) {absent} absent, read as blank")
         return mapped
 
-
     def _mapped_values(self, column: Column, values: pa.Array) -> pa.Array:
         """``values`` with the source's own values of a coded column put as the contract's codes (the profile's
         ``value_maps``; each code of a code set on its own); others as they are, to be checked."""
