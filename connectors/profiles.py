@@ -201,7 +201,7 @@ def _value_maps(path: Path, maps: Any, agency: str, fix: str) -> dict[str, dict[
     if not maps:
         return {}
     shape = (f"profile {path}: value_maps must map each coded column to its delivered values and their contract "
-             "codes, e.g. {victim_sex: {Female: F, Male: M}}; write values YAML reads as true/false (Yes, No, On, "
+             "codes, e.g. {relationship: {Ex-partner: EX_PARTNER}}; write values YAML reads as true/false (Yes, No, On, "
              f"Off) in quotes: {fix}")
     if not isinstance(maps, dict) or not all(
         isinstance(column, str) and isinstance(values, dict)
