@@ -193,8 +193,8 @@ def _canonical(records: pd.DataFrame, consume: bool = False) -> tuple[pd.DataFra
         return integers if integers is not None else C.column_array(values.to_frame(), values.name)
 
     read = {
-        *KEY_COLUMNS, FIRST_DELIVERED, "sex", *fuzzy.CLEAR_COLUMNS, *IDENTIFIER_TOKENS, *fuzzy.TOKEN_COLUMNS, *fuzzy.TOKEN_LIST_COLUMNS,
-        *fuzzy.BLOOM_BITS,
+        *KEY_COLUMNS, FIRST_DELIVERED, "sex", *fuzzy.CLEAR_COLUMNS, *IDENTIFIER_TOKENS, *fuzzy.TOKEN_COLUMNS,
+        *fuzzy.TOKEN_LIST_COLUMNS, *fuzzy.BLOOM_BITS,
     }
     take = pa.array(order)
     compact = {}
