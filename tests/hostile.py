@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,9 @@ SENTINELS: tuple[str, ...] = (
 )
 #: The sentinels written loosely: separators, wrong check letters and digits, a time or a prefix added, a month's
 #: name. No reference or quotable code may hold any of them (SPEC §3).
+#: What a run writes that is random or a digest: run and build ids, the key's fingerprint, hex digests (16 hex
+#: digits or more: no plain identifier is that long a run of hex).
+_RANDOM_IDS = re.compile(r"\b\d{8}T\d{6}Z-[0-9a-f]{6}\b|\bkv-[0-9a-f]{12}\b|\b[0-9a-f]{16,}\b")
 WRONG_PNC_LETTER = next(letter for letter in "ZABC" if letter != PNC[-1])
 LOOSE_SPELLINGS: tuple[str, ...] = (
     "SW1A-2PW", "sw1a.2pw", "REF1SW1A2PW", "SW1A_2PW#1",  # postcode
@@ -176,9 +180,12 @@ class IngestRun:
     warehouse: Path
 
     def operator_text(self) -> str:
-        """Every word the run tells an operator: the summary (reasons, notes) and what it printed."""
+        """Every word the run tells an operator: the summary (reasons, notes) and what it printed; the run's
+        random ids (run and build ids, the key's fingerprint) blanked, whose hex digits can spell any number (a
+        run id ending ab1961 failed a check that a year of birth is never shown)."""
         summary = json.dumps(self.summary.to_dict()) if self.summary else ""
-        return summary + "\n" + self.output + "\n" + (repr(self.error) if self.error else "")
+        text = summary + "\n" + self.output + "\n" + (repr(self.error) if self.error else "")
+        return _RANDOM_IDS.sub("<id>", text)
 
     def table_text(self) -> dict[str, str]:
         """``{file:schema.table: all its values as text}`` for every table of the warehouse and of the linkage vault."""
