@@ -8,8 +8,9 @@ which flags it showed (``masip-casepack-<as_of>.flags.json``: pseudonymous
 dyad ids, flag codes and the dates they were raised, and each case's agency
 references: what the HTML shows already), and the next pack written to the
 same folder compares itself with the latest earlier one. A case whose dyad id
-changed (a record that joined one of its people gave that person another id)
-is found again by its records, so it is not listed as gone.
+changed (two persons found to be one, a person split, or the record a person
+was named after deleted: ``masip.linkage``) is found again by its records, so
+it is not listed as gone.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def _records(case: Case) -> set[str]:
 
 
 def _same_cases(pack: PackData, previous: PreviousPack) -> dict[str, str]:
-    """Each previous case's case in ``pack``: the one of the same dyad id, else (an id that changed when a record
-    joined one of its people) the one that holds most of its records, if any does."""
+    """Each previous case's case in ``pack``: the one of the same dyad id, else (an id that changed when one of its
+    people merged or split) the one that holds most of its records, if any does."""
     current = {case.dyad_id: _records(case) for case in pack.cases}
     same = {dyad: dyad for dyad in previous.flags if dyad in current}
     for dyad in previous.flags.keys() - same.keys():

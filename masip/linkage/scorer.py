@@ -454,7 +454,6 @@ class Scorer:
             linker.table_management.invalidate_cache()
 
 
-
 def prediction_chunks(records: int, changed: int | None = None) -> int:
     """Chunks per side for scoring ``records`` records, of which only ``changed`` ones' pairs if given.
 
