@@ -48,16 +48,17 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
     Fails at once (no retry) if there is no warehouse yet, it is damaged or it is not a MASIP warehouse;
     retries if another run holds it. Skipped (with the whole build) when no drop has been loaded yet
-    (every drop so far was rejected, and the ingest runs' reports list them), and when no drop was loaded
-    since the published build (a queued run behind the one that built them: a no-op, see
-    :mod:`masip.orchestration.coalesce`).
+    (every drop so far was rejected, and the ingest runs' reports list them), and when neither a drop was
+    loaded nor a clerical review decision imported since the published build (a queued run behind the one
+    that built them: a no-op, see :mod:`masip.orchestration.coalesce`).
     """
     import duckdb
     from airflow.sdk.exceptions import AirflowSkipException
 
+    from connectors.vault import Vault
     from masip.orchestration.coalesce import skip_if_nothing_new
     from masip.pipeline import candidate_path, nothing_loaded_yet, stage
-    from masip.publication import new_drops
+    from masip.publication import new_drops, new_review_decisions
     from masip.warehouse import check_warehouse, copy_database
 
     with fail_without_retry():
@@ -87,14 +88,14 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 "no drop has been loaded into the warehouse yet (every drop so far was rejected): nothing to build; "
                 "the ingest runs' reports list the rejected drops"
             )
-        new = new_drops(warehouse)
+        new = {**new_drops(warehouse), "review_decisions": new_review_decisions(warehouse, Vault.for_warehouse(warehouse))}
         skip_if_nothing_new(params, new)
         candidate = candidate_path(warehouse)
         copy_database(warehouse, candidate)
-    log.info("Candidate %s prepared from %s (%d drops loaded, %d since the published build)", candidate.name,
-             warehouse, drops, len(new["drops"]))
+    log.info("Candidate %s prepared from %s (%d drops loaded, %d since the published build; %d clerical review "
+             "decisions imported since)", candidate.name, warehouse, drops, len(new["drops"]), new["review_decisions"])
     return {"warehouse": str(warehouse), "candidate": str(candidate), "drops_loaded": drops,
-            "new_drops": new["drops"]}
+            "new_drops": new["drops"], "new_review_decisions": new["review_decisions"]}
 
 
 def _buildable_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

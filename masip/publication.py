@@ -6,8 +6,9 @@ numbered in load order, see ``ops.loaded_drops``). Ingest keeps loading raw
 rows into the published warehouse between builds, so
 
 * a drop numbered above that mark is *new*: no published mart reflects it yet;
-* a build with no new drop would rebuild the same marts (a no-op build, see
-  :mod:`masip.orchestration.coalesce`);
+* a build with no new drop, and no clerical review decision imported since the published
+  build's linkage read the vault's decisions (``linkage.link_run``), would rebuild the same
+  marts (a no-op build, see :mod:`masip.orchestration.coalesce`);
 * the data-quality gate validates the staging rows of the new drops only
   (:mod:`masip.quality`).
 
@@ -18,9 +19,12 @@ drop is new and everything is validated.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+
+if TYPE_CHECKING:
+    from connectors.vault import Vault
 
 PUBLISHED_BUILDS = "ops.published_builds"
 
@@ -56,6 +60,26 @@ def record_publication(candidate: Path, validation: str) -> int:
             f"insert into {PUBLISHED_BUILDS} values (?, ?, ?, current_timestamp::timestamp)", [mark, drops, validation]
         )
     return mark
+
+
+def applied_review_decisions(con: duckdb.DuckDBPyConnection) -> int | None:
+    """How many clerical review decision rows the vault held when the linkage of this warehouse's links ran
+    (``linkage.link_run``), or ``None`` for a warehouse whose linkage did not record it."""
+    try:
+        return int(con.execute("select review_decisions_recorded from linkage.link_run").fetchone()[0])
+    except (duckdb.CatalogException, duckdb.BinderException, TypeError):
+        return None
+
+
+def new_review_decisions(warehouse: Path, vault: Vault) -> int:
+    """Decision rows imported into ``vault`` since the linkage of the published ``warehouse`` read them (all of
+    them when it recorded none); a count that went down (a vault restored from backup) counts as new too."""
+    from masip.linkage.review_store import recorded_decisions
+
+    recorded = recorded_decisions(vault)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        applied = applied_review_decisions(con)
+    return abs(recorded - (applied or 0))
 
 
 def new_drops(warehouse: Path) -> dict[str, Any]:

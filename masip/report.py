@@ -150,8 +150,9 @@ def _markdown(data: dict[str, Any]) -> str:
     lines += ["", "## Marts", "", "| table | rows |", "|---|---|"]
     lines += [f"| marts.{t} | {n} |" for t, n in data["warehouse"]["marts"].items()]
     if data["warehouse"].get("review_queue") is not None:
-        lines += ["", (f"Clerical review: {data['warehouse']['review_queue']} pairs of record roles await a decision "
-                  "(`ops.review_queue`; `masip review export`).")]
+        waiting = data["warehouse"]["review_queue"]
+        pairs = "1 pair of record roles awaits" if waiting == 1 else f"{waiting} pairs of record roles await"
+        lines += ["", f"Clerical review: {pairs} a decision (`ops.review_queue`; `masip review export`)."]
     if data.get("build"):
         build = data["build"]
         lines += ["", f"dbt build: {build['passed']} nodes passed in {build['elapsed_seconds']:.1f} s."]

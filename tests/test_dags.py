@@ -888,6 +888,56 @@ def test_a_quality_failure_fails_publish_at_once_with_an_alert_and_keeps_the_las
     assert "person_xref" in alerts[0]["message"] and "Traceback" not in alerts[0]["message"]
 
 
+def _persons(warehouse: Path) -> dict[tuple[str, ...], str]:
+    """``person_id`` of each record role (source, table, reference, role) of the published cross-reference."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select source_id, source_table, record_ref, role, person_id from marts.person_xref").fetchall()
+    return {tuple(row[:4]): row[4] for row in rows}
+
+
+@pytest.mark.slow
+def test_a_review_decision_imported_in_a_week_without_deliveries_is_built_by_the_next_run(
+    chain: Chain, tmp_path: Path, no_key: None,
+):
+    """A reviewer splits two roles of one person with nothing delivered since: the next build run does not
+    take itself for a no-op (the decision reaches the marts), and the run after it is one again."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from connectors.vault import Vault
+    from masip.linkage.review_store import ROLE_COLUMNS, record_decisions
+
+    warehouse, out_dir = tmp_path / "warehouse" / "masip.duckdb", tmp_path / "output"
+    warehouse.parent.mkdir()
+    shutil.copyfile(chain.warehouse, warehouse)
+    shutil.copytree(Vault.for_warehouse(chain.warehouse).directory, Vault.for_warehouse(warehouse).directory)
+    before = _persons(warehouse)
+    by_person: dict[str, list[tuple[str, ...]]] = {}
+    for role, person in sorted(before.items()):
+        by_person.setdefault(person, []).append(role)
+    first, second = next(roles for roles in by_person.values() if len(roles) >= 2)[:2]
+    record_decisions(Vault.for_warehouse(warehouse), pd.DataFrame([{
+        **dict(zip(ROLE_COLUMNS, (*first, *second))), "same_person": False, "reviewer": "R7",
+        "decided_at": datetime(2026, 11, 20, 9, 30, tzinfo=UTC), "reason": "two people",
+    }]))
+    conf = {"warehouse": str(warehouse), "out_dir": str(out_dir), **AT_ONCE}
+    bag = _dagbag()
+
+    built = bag.dags[BUILD_DAG_ID].test(run_conf=conf)
+    assert set(_states(built).values()) == {"success"}
+    prepared = _xcoms(built)["prepare_candidate"]
+    assert (prepared["new_drops"], prepared["new_review_decisions"]) == ([], 1)
+    after = _persons(warehouse)
+    assert before[first] == before[second] and after[first] != after[second]
+
+    again = _states(bag.dags[BUILD_DAG_ID].test(run_conf=conf))
+    assert again.pop("settle") == "success" and set(again.values()) == {"skipped"}
+    assert _persons(warehouse) == after
+
+
 @pytest.mark.slow
 def test_a_corrupt_warehouse_fails_prepare_candidate_at_once(airflow_db: Path, tmp_path: Path, capfd, no_key: None):
     from masip.alerts import ALERTS_FILE_NAME, read_alerts

@@ -49,6 +49,9 @@ class Decisions:
     """The decisions in force: one per pair of member keys (``key_a < key_b``), latest first won."""
 
     frame: pd.DataFrame  # key_a, key_b, same_person
+    #: Every decision row the vault held when read, earlier ones on a pair included: the file only grows
+    #: (an import appends), so a build that applied a different number has not applied the latest import.
+    recorded: int = 0
 
     @classmethod
     def none(cls) -> Decisions:
@@ -108,6 +111,17 @@ def _latest_sql() -> str:
     )
 
 
+def recorded_decisions(vault: Vault) -> int:
+    """How many decision rows the vault holds (earlier decisions on a pair included; 0 when none was imported)."""
+    if not vault.decisions_path.is_file():
+        return 0
+    with duckdb.connect(str(vault.decisions_path), read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [TABLE]
+        ).fetchone()[0]
+        return int(con.execute(f"select count(*) from {TABLE}").fetchone()[0]) if exists else 0
+
+
 def load_decisions(vault: Vault) -> Decisions:
     """The decisions in force (the latest per pair of roles); none when nothing was ever imported."""
     if not vault.decisions_path.is_file():
@@ -119,5 +133,6 @@ def load_decisions(vault: Vault) -> Decisions:
         if not exists:
             return Decisions.none()
         frame = con.execute(_latest_sql()).df()
+        recorded = con.execute(f"select count(*) from {TABLE}").fetchone()[0]
     frame["same_person"] = frame["same_person"].astype(bool)
-    return Decisions(frame)
+    return Decisions(frame, recorded=int(recorded))

@@ -253,8 +253,9 @@ def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageS
         finally:
             con.unregister("person_links_frame")
         con.execute(
-            f"create or replace table {RUN_TABLE} as select ? as build_id, ? as retrained, ? as record_roles",
-            [build_id, retrained, len(typed)],
+            f"create or replace table {RUN_TABLE} as "
+            "select ? as build_id, ? as retrained, ? as record_roles, ? as review_decisions_recorded",
+            [build_id, retrained, len(typed), decisions.recorded],
         )
         queue, fields = typed_review(run.review_queue, run.review_fields)
         for table, frame in ((REVIEW_QUEUE_TABLE, queue), (REVIEW_FIELDS_TABLE, fields)):
