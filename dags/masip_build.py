@@ -69,7 +69,7 @@ Failures write an alert to `<out_dir>/ops_alerts.sqlite` (and e-mail/Slack if co
 | `out_dir` | `$MASIP_OUTPUT_DIR`, else `output` |
 | `as_of` | latest extract date in the warehouse (`YYYY-MM-DD`) |
 | `settle_minutes` | `$MASIP_BUILD_SETTLE_MINUTES`, else 15 |
-| `rebuild` | false: a run with nothing new is a no-op |
+| `rebuild` | false: a run with nothing new (no drop, no review decision, no code change since the published build) is a no-op |
 """
 
 

@@ -48,9 +48,9 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
     Fails at once (no retry) if there is no warehouse yet, it is damaged or it is not a MASIP warehouse;
     retries if another run holds it. Skipped (with the whole build) when no drop has been loaded yet
-    (every drop so far was rejected, and the ingest runs' reports list them), and when neither a drop was
-    loaded nor a clerical review decision imported since the published build (a queued run behind the one
-    that built them: a no-op, see :mod:`masip.orchestration.coalesce`).
+    (every drop so far was rejected, and the ingest runs' reports list them), and when no drop was loaded,
+    no clerical review decision imported and no code changed since the published build (a queued run behind
+    the one that built them: a no-op, see :mod:`masip.orchestration.coalesce`).
     """
     import duckdb
     from airflow.sdk.exceptions import AirflowSkipException
@@ -93,9 +93,11 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
         candidate = candidate_path(warehouse)
         copy_database(warehouse, candidate)
     log.info("Candidate %s prepared from %s (%d drops loaded, %d since the published build; %d clerical review "
-             "decisions imported since)", candidate.name, warehouse, drops, len(new["drops"]), new["review_decisions"])
+             "decisions imported since; code %s)", candidate.name, warehouse, drops, len(new["drops"]),
+             new["review_decisions"], "changed since" if new["code_changed"] else "the same")
     return {"warehouse": str(warehouse), "candidate": str(candidate), "drops_loaded": drops,
-            "new_drops": new["drops"], "new_review_decisions": new["review_decisions"]}
+            "new_drops": new["drops"], "new_review_decisions": new["review_decisions"],
+            "code_changed": new["code_changed"]}
 
 
 def _buildable_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

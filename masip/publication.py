@@ -6,9 +6,10 @@ numbered in load order, see ``ops.loaded_drops``). Ingest keeps loading raw
 rows into the published warehouse between builds, so
 
 * a drop numbered above that mark is *new*: no published mart reflects it yet;
-* a build with no new drop, and no clerical review decision imported since the published
-  build's linkage read the vault's decisions (``linkage.link_run``), would rebuild the same
-  marts (a no-op build, see :mod:`masip.orchestration.coalesce`);
+* a build with no new drop, no clerical review decision imported since the published
+  build's linkage read the vault's decisions (``linkage.link_run``), and the same code
+  (dbt project, flag thresholds, linkage: ``build_code``) would rebuild the same marts (a
+  no-op build, see :mod:`masip.orchestration.coalesce`);
 * the data-quality gate validates the staging rows of the new drops only
   (:mod:`masip.quality`).
 
@@ -18,6 +19,7 @@ drop is new and everything is validated.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +45,37 @@ def published_through(con: duckdb.DuckDBPyConnection) -> int | None:
     return None if mark is None else int(mark)
 
 
+def build_code_fingerprint() -> str:
+    """A digest of what turns loaded rows into marts besides the rows: the dbt project (models, macros, seeds
+    such as the flag thresholds, tests) and the linkage code. A deployment that changes either changes it."""
+    from masip.dbt_runner import DBT_PROJECT_DIR
+
+    parts = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("macros", "models", "seeds", "tests"):
+        parts += sorted(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file() and p.suffix != ".pyc")
+    parts += sorted((Path(__file__).resolve().parent / "linkage").glob("*.py"))
+    digest = hashlib.sha256()
+    for path in parts:
+        digest.update(f"{path.relative_to(DBT_PROJECT_DIR.parent)}\0{path.stat().st_size}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def published_code_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """:func:`build_code_fingerprint` of the code that built the last publication (``None``: never published,
+    or published before the fingerprint was recorded)."""
+    try:
+        row = con.execute(
+            f"select build_code from {PUBLISHED_BUILDS} order by published_at desc, through_load_seq desc limit 1"
+        ).fetchone()
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return None
+    return None if row is None else row[0]
+
+
 def record_publication(candidate: Path, validation: str) -> int:
-    """Record in ``candidate`` (about to be published) the drops it was built from; returns the mark.
+    """Record in ``candidate`` (about to be published) the drops it was built from and the code that built it
+    (:func:`build_code_fingerprint`); returns the mark.
 
     ``validation`` says what the gate checked: ``full`` or ``changed`` (only what the new drops changed).
     """
@@ -54,10 +85,13 @@ def record_publication(candidate: Path, validation: str) -> int:
             "(through_load_seq bigint not null, drops integer not null, validation varchar not null, "
             "published_at timestamp not null)"
         )
+        con.execute(f"alter table {PUBLISHED_BUILDS} add column if not exists build_code varchar")
         mark = latest_load_seq(con)
         drops = int(con.execute("select count(*) from ops.loaded_drops").fetchone()[0])
         con.execute(
-            f"insert into {PUBLISHED_BUILDS} values (?, ?, ?, current_timestamp::timestamp)", [mark, drops, validation]
+            f"insert into {PUBLISHED_BUILDS} (through_load_seq, drops, validation, published_at, build_code) "
+            "values (?, ?, ?, current_timestamp::timestamp, ?)",
+            [mark, drops, validation, build_code_fingerprint()],
         )
     return mark
 
@@ -83,13 +117,16 @@ def new_review_decisions(warehouse: Path, vault: Vault) -> int:
 
 
 def new_drops(warehouse: Path) -> dict[str, Any]:
-    """The drops loaded into ``warehouse`` since its last publication (read-only): names and the two marks."""
+    """The drops loaded into ``warehouse`` since its last publication (read-only): names and the two marks; and
+    ``code_changed``: whether the code that builds marts (:func:`build_code_fingerprint`) is not the one that
+    built the published marts."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         mark = published_through(con)
+        code_changed = mark is not None and published_code_fingerprint(con) != build_code_fingerprint()
         names = [
             name for (name,) in con.execute(
                 "select drop_name from ops.loaded_drops where coalesce(load_seq, 0) > ? order by load_seq, drop_name",
                 [-1 if mark is None else mark],
             ).fetchall()
         ]
-        return {"published_through": mark, "latest": latest_load_seq(con), "drops": names}
+        return {"published_through": mark, "latest": latest_load_seq(con), "drops": names, "code_changed": code_changed}

@@ -898,13 +898,15 @@ def _persons(warehouse: Path) -> dict[tuple[str, ...], str]:
 
 
 @pytest.mark.slow
-def test_a_review_decision_imported_in_a_week_without_deliveries_is_built_by_the_next_run(
+def test_a_review_decision_or_a_new_release_in_a_week_without_deliveries_is_built_by_the_next_run(
     chain: Chain, tmp_path: Path, no_key: None,
 ):
     """A reviewer splits two roles of one person with nothing delivered since: the next build run does not
-    take itself for a no-op (the decision reaches the marts), and the run after it is one again."""
+    take itself for a no-op (the decision reaches the marts), and the run after it is one again. The same
+    for marts published by other code (a release that changed a model, a flag threshold or the linkage)."""
     from datetime import UTC, datetime
 
+    import duckdb
     import pandas as pd
 
     from connectors.vault import Vault
@@ -929,12 +931,20 @@ def test_a_review_decision_imported_in_a_week_without_deliveries_is_built_by_the
     built = bag.dags[BUILD_DAG_ID].test(run_conf=conf)
     assert set(_states(built).values()) == {"success"}
     prepared = _xcoms(built)["prepare_candidate"]
-    assert (prepared["new_drops"], prepared["new_review_decisions"]) == ([], 1)
+    assert (prepared["new_drops"], prepared["new_review_decisions"], prepared["code_changed"]) == ([], 1, False)
     after = _persons(warehouse)
     assert before[first] == before[second] and after[first] != after[second]
 
     again = _states(bag.dags[BUILD_DAG_ID].test(run_conf=conf))
     assert again.pop("settle") == "success" and set(again.values()) == {"skipped"}
+    assert _persons(warehouse) == after
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update ops.published_builds set build_code = 'an earlier release'")
+    redeployed = bag.dags[BUILD_DAG_ID].test(run_conf=conf)
+    assert set(_states(redeployed).values()) == {"success"}
+    prepared = _xcoms(redeployed)["prepare_candidate"]
+    assert (prepared["new_drops"], prepared["new_review_decisions"], prepared["code_changed"]) == ([], 0, True)
     assert _persons(warehouse) == after
 
 

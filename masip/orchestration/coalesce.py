@@ -12,10 +12,12 @@ queues a ``masip_build`` run. Two rules make that one build:
 * **No-op runs** (task ``prepare_candidate``): the DAG runs one at a time
   (``max_active_runs=1``), so the deliveries that arrive during a build queue
   runs behind it. The first of them builds everything loaded so far; the rest
-  find no drop loaded and no clerical review decision imported since the published
-  build (:mod:`masip.publication`) and finish at once, every task skipped. So
-  reviewers' decisions reach the marts at the next daily run, even in a week
-  without deliveries. ``rebuild=true`` (or an explicit ``as_of``) builds anyway.
+  find no drop loaded, no clerical review decision imported and no code changed
+  (dbt models, flag thresholds, linkage) since the published build
+  (:mod:`masip.publication`) and finish at once, every task skipped. So
+  reviewers' decisions and a deployment's changes reach the marts at the next
+  daily run, even in a week without deliveries. ``rebuild=true`` (or an explicit
+  ``as_of``) builds anyway.
 
 A lone urgent delivery is therefore being built :data:`DEFAULT_SETTLE` (plus
 one :data:`SETTLE_POKE_INTERVAL`) after its ingest announced it, or at once
@@ -118,17 +120,18 @@ def forces_build(params: Mapping[str, Any] | None) -> bool:
 
 
 def skip_if_nothing_new(params: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
-    """End the run as a no-op (every task skipped) when no drop was loaded and no clerical review decision
-    imported since the published build.
+    """End the run as a no-op (every task skipped) when no drop was loaded, no clerical review decision
+    imported and no model, flag threshold or linkage code changed since the published build.
 
     ``new`` is :func:`masip.publication.new_drops` of the warehouse, with ``review_decisions``
     (:func:`masip.publication.new_review_decisions`).
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
-    if new["drops"] or new.get("review_decisions") or forces_build(params):
+    if new["drops"] or new.get("review_decisions") or new.get("code_changed") or forces_build(params):
         return
     raise AirflowSkipException(
         f"nothing new: every loaded drop (up to load number {new['latest']}) and every clerical review decision "
-        "is in the published build already (an earlier run built them); trigger with rebuild=true to build anyway"
+        "is in the published build already, built by this code (an earlier run built them); trigger with "
+        "rebuild=true to build anyway"
     )
