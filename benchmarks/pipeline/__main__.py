@@ -136,8 +136,19 @@ def _week(drop_dir: Path) -> str:
     return drop_dir.name.split("_")[1]  # <source_id>_<extract date>[_<suffix>]
 
 
-def _timed_run(input_dir: Path, warehouse: Path, out: Path) -> tuple[dict[str, float], dict[str, float], int]:
-    """The CLI's stages on ``input_dir``, timed; returns seconds per stage, CPU seconds (user, sys) and rows read."""
+def _dbt_time(nodes: list[Any], slowest: int = 5) -> dict[str, Any]:
+    """Where dbt's time went: execution seconds of models and of tests (summed over dbt's threads), and the
+    slowest nodes."""
+    total = {kind: sum(n.execution_seconds for n in nodes if n.resource_type == kind) for kind in ("model", "test")}
+    ranked = sorted(nodes, key=lambda n: n.execution_seconds, reverse=True)[:slowest]
+    return {**total, "slowest": [[n.name, round(n.execution_seconds, 1)] for n in ranked]}
+
+
+def _timed_run(
+    input_dir: Path, warehouse: Path, out: Path
+) -> tuple[dict[str, float], dict[str, float], int, dict[str, Any]]:
+    """The CLI's stages on ``input_dir``, timed; returns seconds per stage, CPU seconds (user, sys), rows read
+    and where dbt's time went (:func:`_dbt_time`)."""
     from masip.pipeline import build_stage, ingest_stage, publish_stage, report_stage
     from pseudonymisation.keys import Keyring
 
@@ -158,7 +169,8 @@ def _timed_run(input_dir: Path, warehouse: Path, out: Path) -> tuple[dict[str, f
     started = time.perf_counter()
     report_stage(warehouse, out, ingest, build, quality, seconds)
     seconds["reports"] = time.perf_counter() - started
-    return seconds, {kind: spent - cpu[kind] for kind, spent in _cpu_seconds().items()}, ingest.total("rows_read")
+    cpu_spent = {kind: spent - cpu[kind] for kind, spent in _cpu_seconds().items()}
+    return seconds, cpu_spent, ingest.total("rows_read"), _dbt_time(build.nodes)
 
 
 def _cpu_seconds() -> dict[str, float]:
@@ -189,15 +201,17 @@ def run_one(dyads: int, workdir: Path) -> dict[str, Any]:
     for drop in delivered:
         if _week(drop) != last_week:
             shutil.copytree(drop, year / drop.name, copy_function=os.link)  # hard links: no second copy
-    full_seconds, full_cpu, full_rows = _timed_run(year, warehouse, out)
-    weekly_seconds, weekly_cpu, weekly_rows = _timed_run(drops, warehouse, out)
+    full_seconds, full_cpu, full_rows, full_dbt = _timed_run(year, warehouse, out)
+    weekly_seconds, weekly_cpu, weekly_rows, weekly_dbt = _timed_run(drops, warehouse, out)
     floor = read_floor(year)  # the full run's files, scanned raw: ingest's reading floor
     return {
         "dyads": dyads,
         "generate_seconds": generate_seconds,
         "runs": {
-            "full": {"rows": full_rows, "stage_seconds": full_seconds, "cpu_seconds": full_cpu},
-            "weekly delta": {"rows": weekly_rows, "stage_seconds": weekly_seconds, "cpu_seconds": weekly_cpu},
+            "full": {"rows": full_rows, "stage_seconds": full_seconds, "cpu_seconds": full_cpu, "dbt": full_dbt},
+            "weekly delta": {
+                "rows": weekly_rows, "stage_seconds": weekly_seconds, "cpu_seconds": weekly_cpu, "dbt": weekly_dbt,
+            },
         },
         "warehouse_mb": warehouse.stat().st_size / 2**20,
         "ingest_floor": floor,
@@ -257,6 +271,13 @@ def _table(
     for size, r in results.items():
         full = r["runs"]["full"]
         lines.append(f"{size}: " + floor_line(full["rows"], full["stage_seconds"]["ingest+pseudonymise"], r["ingest_floor"]))
+        for run, figures in r["runs"].items():
+            dbt = figures["dbt"]
+            slowest = ", ".join(f"{name} {seconds:.1f}" for name, seconds in dbt["slowest"])
+            lines.append(
+                f"{size} {run}: dbt executed models {dbt['model']:.1f} s and tests {dbt['test']:.1f} s (summed over "
+                f"its threads); slowest: {slowest}."
+            )
     token_ops = tokens_per_second * len(TOKEN_PURPOSES)
     if hmac_rate:
         lines.append(
