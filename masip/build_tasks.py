@@ -58,7 +58,7 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
     from connectors.vault import Vault
     from masip.orchestration.coalesce import skip_if_nothing_new
     from masip.pipeline import candidate_path, nothing_loaded_yet, stage
-    from masip.publication import new_drops, new_review_decisions
+    from masip.publication import whats_new
     from masip.warehouse import check_warehouse, copy_database
 
     with fail_without_retry():
@@ -88,7 +88,7 @@ def prepare_candidate(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 "no drop has been loaded into the warehouse yet (every drop so far was rejected): nothing to build; "
                 "the ingest runs' reports list the rejected drops"
             )
-        new = {**new_drops(warehouse), "review_decisions": new_review_decisions(warehouse, Vault.for_warehouse(warehouse))}
+        new = whats_new(warehouse, Vault.for_warehouse(warehouse))
         skip_if_nothing_new(params, new)
         candidate = candidate_path(warehouse)
         copy_database(warehouse, candidate)

@@ -100,33 +100,33 @@ def applied_review_decisions(con: duckdb.DuckDBPyConnection) -> int | None:
     """How many clerical review decision rows the vault held when the linkage of this warehouse's links ran
     (``linkage.link_run``), or ``None`` for a warehouse whose linkage did not record it."""
     try:
-        return int(con.execute("select review_decisions_recorded from linkage.link_run").fetchone()[0])
-    except (duckdb.CatalogException, duckdb.BinderException, TypeError):
+        row = con.execute("select review_decisions_recorded from linkage.link_run").fetchone()
+    except (duckdb.CatalogException, duckdb.BinderException):
         return None
+    return None if row is None else int(row[0])
 
 
-def new_review_decisions(warehouse: Path, vault: Vault) -> int:
-    """Decision rows imported into ``vault`` since the linkage of the published ``warehouse`` read them (all of
-    them when it recorded none); a count that went down (a vault restored from backup) counts as new too."""
+def whats_new(warehouse: Path, vault: Vault) -> dict[str, Any]:
+    """What the published ``warehouse`` does not reflect yet (read-only): ``drops`` loaded since its last
+    publication (with ``published_through`` and ``latest``, the two marks); ``review_decisions``, the decision
+    rows in ``vault`` that its linkage had not read (all of them when it recorded none; a count that went down,
+    a vault restored from backup, counts too); and ``code_changed``, whether the code that builds marts
+    (:func:`build_code_fingerprint`) is not the one that built it."""
     from masip.linkage.review_store import recorded_decisions
 
     recorded = recorded_decisions(vault)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        applied = applied_review_decisions(con)
-    return abs(recorded - (applied or 0))
-
-
-def new_drops(warehouse: Path) -> dict[str, Any]:
-    """The drops loaded into ``warehouse`` since its last publication (read-only): names and the two marks; and
-    ``code_changed``: whether the code that builds marts (:func:`build_code_fingerprint`) is not the one that
-    built the published marts."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
         mark = published_through(con)
-        code_changed = mark is not None and published_code_fingerprint(con) != build_code_fingerprint()
         names = [
             name for (name,) in con.execute(
                 "select drop_name from ops.loaded_drops where coalesce(load_seq, 0) > ? order by load_seq, drop_name",
                 [-1 if mark is None else mark],
             ).fetchall()
         ]
-        return {"published_through": mark, "latest": latest_load_seq(con), "drops": names, "code_changed": code_changed}
+        return {
+            "published_through": mark,
+            "latest": latest_load_seq(con),
+            "drops": names,
+            "review_decisions": abs(recorded - (applied_review_decisions(con) or 0)),
+            "code_changed": mark is not None and published_code_fingerprint(con) != build_code_fingerprint(),
+        }

@@ -18,6 +18,8 @@ output of the pipeline shows them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -111,26 +113,29 @@ def _latest_sql() -> str:
     )
 
 
-def recorded_decisions(vault: Vault) -> int:
-    """How many decision rows the vault holds (earlier decisions on a pair included; 0 when none was imported)."""
+@contextmanager
+def _decisions_table(vault: Vault) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """The vault's decisions file opened read-only, or None when no decision was ever imported."""
     if not vault.decisions_path.is_file():
-        return 0
+        yield None
+        return
     with duckdb.connect(str(vault.decisions_path), read_only=True) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_name = ?", [TABLE]
         ).fetchone()[0]
-        return int(con.execute(f"select count(*) from {TABLE}").fetchone()[0]) if exists else 0
+        yield con if exists else None
+
+
+def recorded_decisions(vault: Vault) -> int:
+    """How many decision rows the vault holds (earlier decisions on a pair included; 0 when none was imported)."""
+    with _decisions_table(vault) as con:
+        return 0 if con is None else int(con.execute(f"select count(*) from {TABLE}").fetchone()[0])
 
 
 def load_decisions(vault: Vault) -> Decisions:
     """The decisions in force (the latest per pair of roles); none when nothing was ever imported."""
-    if not vault.decisions_path.is_file():
-        return Decisions.none()
-    with duckdb.connect(str(vault.decisions_path), read_only=True) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_name = ?", [TABLE]
-        ).fetchone()[0]
-        if not exists:
+    with _decisions_table(vault) as con:
+        if con is None:
             return Decisions.none()
         frame = con.execute(_latest_sql()).df()
         recorded = con.execute(f"select count(*) from {TABLE}").fetchone()[0]

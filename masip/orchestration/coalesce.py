@@ -123,12 +123,11 @@ def skip_if_nothing_new(params: Mapping[str, Any] | None, new: Mapping[str, Any]
     """End the run as a no-op (every task skipped) when no drop was loaded, no clerical review decision
     imported and no model, flag threshold or linkage code changed since the published build.
 
-    ``new`` is :func:`masip.publication.new_drops` of the warehouse, with ``review_decisions``
-    (:func:`masip.publication.new_review_decisions`).
+    ``new`` is :func:`masip.publication.whats_new` of the warehouse.
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
-    if new["drops"] or new.get("review_decisions") or new.get("code_changed") or forces_build(params):
+    if new["drops"] or new["review_decisions"] or new["code_changed"] or forces_build(params):
         return
     raise AirflowSkipException(
         f"nothing new: every loaded drop (up to load number {new['latest']}) and every clerical review decision "
