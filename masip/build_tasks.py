@@ -187,6 +187,7 @@ def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any
     """
     from masip.dbt_runner import WarehouseBuildError, build_warehouse, dbt_work_dirs
     from masip.pipeline import stage
+    from masip.publication import staging_refresh_due
 
     with fail_without_retry():
         if group not in DBT_MODEL_GROUPS:
@@ -195,16 +196,21 @@ def run_dbt_group(params: Mapping[str, Any] | None, group: str) -> dict[str, Any
     with fail_without_retry():
         target_path, _ = dbt_work_dirs(candidate)
         selection, exclude = dbt_group_selection(group, target_path / "manifest.json")
+        # the incremental staging models, after a release that changed how they stage rows: from every raw row
+        full_refresh = group == "staging" and staging_refresh_due(candidate)
     if not selection:
         log.info("dbt group %s is empty", group)
         return {"group": group, "selection": "", **_empty_build(target_path)}
-    log.info("dbt build of the %s group on %s (as of %s)", group, candidate.name, config.as_of or "latest extract")
+    log.info("dbt build of the %s group on %s (as of %s)%s", group, candidate.name, config.as_of or "latest extract",
+             ": the staging code changed since the published build, so every raw row is staged again"
+             if full_refresh else "")
     started = time.perf_counter()
     try:
         # a test runs in the first group in which all its parents are built
         with stage("build", config.warehouse):
             build = build_warehouse(
-                candidate, as_of=config.as_of, select=selection, exclude=exclude, indirect_selection="buildable"
+                candidate, as_of=config.as_of, select=selection, exclude=exclude, indirect_selection="buildable",
+                full_refresh=full_refresh,
             )
     except WarehouseBuildError as error:
         failed_tests = [n for n in (error.result.nodes if error.result else ()) if n.status == "fail"]

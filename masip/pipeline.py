@@ -36,7 +36,7 @@ from connectors.vault import Vault
 from masip.dbt_runner import DbtBuildResult, build_warehouse, dbt_work_dirs
 from masip.linkage.stage import run_linkage_process
 from masip.operator_errors import killed
-from masip.publication import record_publication
+from masip.publication import record_publication, staging_refresh_due
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
 from masip.store_swaps import discard_abandoned_rebuilds, rebuilt_path
@@ -155,13 +155,15 @@ def build_linked(
     ``vault`` defaults to :meth:`Vault.for_warehouse`. ``select`` narrows both
     dbt runs (the linkage inputs are always built).
     ``full_refresh`` rebuilds the incremental staging models from every raw
-    row and retrains the linkage model. Raises
+    row and retrains the linkage model; the staging models alone are rebuilt so
+    when the staging code differs from the published build's
+    (:func:`masip.publication.staging_refresh_due`). Raises
     :class:`masip.dbt_runner.WarehouseBuildError` or
     :class:`masip.linkage.stage.LinkageProcessError`.
     """
     before = build_warehouse(
         warehouse, as_of=as_of, select=f"{_within(select, BEFORE_LINKAGE)} +{LINKAGE_INPUT}", exclude=LINKAGE_OUTPUT,
-        full_refresh=full_refresh, indirect_selection="buildable",
+        full_refresh=full_refresh or staging_refresh_due(warehouse), indirect_selection="buildable",
     )
     linkage = run_linkage_process(warehouse, vault or Vault.for_warehouse(warehouse), retrain=full_refresh)
     after = build_warehouse(

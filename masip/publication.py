@@ -11,7 +11,9 @@ rows into the published warehouse between builds, so
   (dbt project, flag thresholds, linkage: ``build_code``) would rebuild the same marts (a
   no-op build, see :mod:`masip.orchestration.coalesce`);
 * the data-quality gate validates the staging rows of the new drops only
-  (:mod:`masip.quality`).
+  (:mod:`masip.quality`);
+* a build whose staging code (``staging_code``) differs rebuilds the incremental
+  staging models from every raw row (:func:`staging_refresh_due`).
 
 A warehouse never published (or from before this table) has no mark: every
 drop is new and everything is validated.
@@ -45,37 +47,68 @@ def published_through(con: duckdb.DuckDBPyConnection) -> int | None:
     return None if mark is None else int(mark)
 
 
-def build_code_fingerprint() -> str:
+def build_code_fingerprint(project_dir: Path | None = None) -> str:
     """A digest of what turns loaded rows into marts besides the rows: the dbt project (models, macros, seeds
     such as the flag thresholds, tests) and the linkage code. A deployment that changes either changes it."""
+    linkage = sorted((Path(__file__).resolve().parent / "linkage").glob("*.py"))
+    return _code_digest(project_dir, ("macros", "models", "seeds", "tests"), linkage)
+
+
+def staging_code_fingerprint(project_dir: Path | None = None) -> str:
+    """A digest of what computes the incremental staging tables: ``dbt_project.yml``, the macros and
+    ``models/staging``. A release that changes it leaves rows staged by the old code, which only a full
+    refresh of the staging models recomputes (:func:`staging_refresh_due`)."""
+    return _code_digest(project_dir, ("macros", "models/staging"), [])
+
+
+def _code_digest(project_dir: Path | None, folders: tuple[str, ...], others: list[Path]) -> str:
+    """SHA-256 (16 hex digits) of ``dbt_project.yml``, every file under ``folders`` of the dbt project, and
+    ``others``: each file's path (relative to the project's parent), size and bytes."""
     from masip.dbt_runner import DBT_PROJECT_DIR
 
-    parts = [DBT_PROJECT_DIR / "dbt_project.yml"]
-    for folder in ("macros", "models", "seeds", "tests"):
-        parts += sorted(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file() and p.suffix != ".pyc")
-    parts += sorted((Path(__file__).resolve().parent / "linkage").glob("*.py"))
+    project = project_dir or DBT_PROJECT_DIR
+    parts = [project / "dbt_project.yml"]
+    for folder in folders:
+        parts += sorted(p for p in (project / folder).rglob("*") if p.is_file() and p.suffix != ".pyc")
     digest = hashlib.sha256()
-    for path in parts:
-        digest.update(f"{path.relative_to(DBT_PROJECT_DIR.parent)}\0{path.stat().st_size}\0".encode())
+    for path in [*parts, *others]:
+        name = path.relative_to(project.parent) if path.is_relative_to(project.parent) else Path(path.name)
+        digest.update(f"{name.as_posix()}\0{path.stat().st_size}\0".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def published_code_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
-    """:func:`build_code_fingerprint` of the code that built the last publication (``None``: never published,
-    or published before the fingerprint was recorded)."""
+def published_code_fingerprint(con: duckdb.DuckDBPyConnection, column: str = "build_code") -> str | None:
+    """The code digest ``column`` (``build_code``: :func:`build_code_fingerprint`; ``staging_code``:
+    :func:`staging_code_fingerprint`) of the code that built the last publication (``None``: never published,
+    or published before that digest was recorded)."""
     try:
         row = con.execute(
-            f"select build_code from {PUBLISHED_BUILDS} order by published_at desc, through_load_seq desc limit 1"
+            f"select {column} from {PUBLISHED_BUILDS} order by published_at desc, through_load_seq desc limit 1"
         ).fetchone()
     except (duckdb.CatalogException, duckdb.BinderException):
         return None
     return None if row is None else row[0]
 
 
+def staging_refresh_due(warehouse: Path) -> bool:
+    """Whether the staging models of ``warehouse`` (a published warehouse or a candidate copied from one) must
+    be rebuilt from every raw row: its staging tables were published by other staging code than this
+    release's (:func:`staging_code_fingerprint`), or before that digest was recorded (once, after the upgrade).
+
+    The staging models are incremental: without this, a release that changes how a column is staged would
+    apply only to records delivered after it, and the marts would mix the two. A warehouse never published
+    has nothing to compare with: False (its first build stages every row anyway).
+    """
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        if published_through(con) is None:
+            return False
+        return published_code_fingerprint(con, "staging_code") != staging_code_fingerprint()
+
+
 def record_publication(candidate: Path, validation: str) -> int:
     """Record in ``candidate`` (about to be published) the drops it was built from and the code that built it
-    (:func:`build_code_fingerprint`); returns the mark.
+    (:func:`build_code_fingerprint`, :func:`staging_code_fingerprint`); returns the mark.
 
     ``validation`` says what the gate checked: ``full`` or ``changed`` (only what the new drops changed).
     """
@@ -86,12 +119,14 @@ def record_publication(candidate: Path, validation: str) -> int:
             "published_at timestamp not null)"
         )
         con.execute(f"alter table {PUBLISHED_BUILDS} add column if not exists build_code varchar")
+        con.execute(f"alter table {PUBLISHED_BUILDS} add column if not exists staging_code varchar")
         mark = latest_load_seq(con)
         drops = int(con.execute("select count(*) from ops.loaded_drops").fetchone()[0])
         con.execute(
-            f"insert into {PUBLISHED_BUILDS} (through_load_seq, drops, validation, published_at, build_code) "
-            "values (?, ?, ?, current_timestamp::timestamp, ?)",
-            [mark, drops, validation, build_code_fingerprint()],
+            f"insert into {PUBLISHED_BUILDS} "
+            "(through_load_seq, drops, validation, published_at, build_code, staging_code) "
+            "values (?, ?, ?, current_timestamp::timestamp, ?, ?)",
+            [mark, drops, validation, build_code_fingerprint(), staging_code_fingerprint()],
         )
     return mark
 

@@ -903,7 +903,8 @@ def test_a_review_decision_or_a_new_release_in_a_week_without_deliveries_is_buil
 ):
     """A reviewer splits two roles of one person with nothing delivered since: the next build run does not
     take itself for a no-op (the decision reaches the marts), and the run after it is one again. The same
-    for marts published by other code (a release that changed a model, a flag threshold or the linkage)."""
+    for marts published by other code (a release that changed a model, a flag threshold or the linkage), whose
+    incremental staging tables are staged again from every raw row when the release changed the staging code."""
     from datetime import UTC, datetime
 
     import duckdb
@@ -939,13 +940,19 @@ def test_a_review_decision_or_a_new_release_in_a_week_without_deliveries_is_buil
     assert again.pop("settle") == "success" and set(again.values()) == {"skipped"}
     assert _persons(warehouse) == after
 
+    # a release that changed a staging model too: what the old code staged is staged again, every raw row of it
+    staged = "select status, count(*) from staging.stg_police__orders group by all order by all"
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("update ops.published_builds set build_code = 'an earlier release'")
+        orders = con.execute(staged).fetchall()
+        con.execute("update staging.stg_police__orders set status = lower(status)")
+        con.execute("update ops.published_builds set build_code = 'an earlier release', staging_code = 'an earlier release'")
     redeployed = bag.dags[BUILD_DAG_ID].test(run_conf=conf)
     assert set(_states(redeployed).values()) == {"success"}
     prepared = _xcoms(redeployed)["prepare_candidate"]
     assert (prepared["new_drops"], prepared["new_review_decisions"], prepared["code_changed"]) == ([], 0, True)
     assert _persons(warehouse) == after
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(staged).fetchall() == orders
 
 
 @pytest.mark.slow

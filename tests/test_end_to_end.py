@@ -334,3 +334,52 @@ def test_weekly_incremental_builds_end_as_a_full_build(partnership, first_run, t
     publish_stage(weekly, tmp_path / "out-refreshed")
     assert _staging_fingerprint(weekly) == _staging_fingerprint(warehouse)
     assert _marts_fingerprint(weekly) == _marts_fingerprint(warehouse)
+
+
+def test_a_release_that_changes_the_staging_code_stages_every_raw_row_again(first_run, tmp_path):
+    """The staging models are incremental: a build stages only the records of new drops. After a release that
+    changes how they stage rows (``ops.published_builds.staging_code`` differs from this release's), the next
+    build stages every raw row again, so no old record keeps what the old code made of it; the linkage model
+    is not retrained for it."""
+    from masip.publication import staging_refresh_due
+
+    published, _, _ = first_run
+    warehouse = tmp_path / "warehouse" / "masip.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copyfile(published, warehouse)
+    shutil.copytree(Vault.for_warehouse(published).directory, Vault.for_warehouse(warehouse).directory)
+    assert not staging_refresh_due(warehouse)  # built and published by this release
+    with duckdb.connect(str(warehouse)) as con:
+        # what an older release's staging code made of every order: a status the staging model does not give
+        staged = con.execute("update staging.stg_police__orders set status = lower(status)").fetchone()[0]
+        con.execute("update ops.published_builds set staging_code = 'an earlier release'")
+    assert staged > 0 and staging_refresh_due(warehouse)
+
+    build = build_stage(warehouse)
+    publish_stage(warehouse, tmp_path / "out")
+
+    assert build.linkage["retrained"] is False
+    assert _staging_fingerprint(warehouse) == _staging_fingerprint(published)
+    assert _marts_fingerprint(warehouse) == _marts_fingerprint(published)
+    assert not staging_refresh_due(warehouse)  # the publication recorded this release's staging code
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update ops.published_builds set staging_code = null")  # published before the digest existed
+    assert staging_refresh_due(warehouse)
+
+
+def test_the_staging_code_digest_moves_with_staging_models_and_macros_only(tmp_path):
+    from masip.dbt_runner import DBT_PROJECT_DIR
+    from masip.publication import build_code_fingerprint, staging_code_fingerprint
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "*.pyc"))
+    assert staging_code_fingerprint(project) == staging_code_fingerprint()  # content, not where the project sits
+    digests = [(staging_code_fingerprint(project), build_code_fingerprint(project))]
+    for changed in ("models/marts/victim_journey.sql", "seeds/flag_thresholds.csv",
+                    "models/staging/stg_police__orders.sql", "macros/incremental.sql"):
+        with (project / changed).open("a", encoding="utf-8") as file:
+            file.write("\n")
+        digests.append((staging_code_fingerprint(project), build_code_fingerprint(project)))
+    staging, build = zip(*digests)
+    assert staging[0] == staging[1] == staging[2] != staging[3] != staging[4]  # marts and seeds are tables
+    assert len(set(build)) == len(build)  # every change is a change of the build

@@ -70,6 +70,7 @@ NOT_FROM_IDENTIFIERS = {
     "dyad_id": "'D' + MD5 of the two person_ids (a person_id is a hash of agency references)",
     "event_id": "'E' + MD5 of the dyad_id, source, table, agency reference and event type",
     "build_code": "SHA-256 of the dbt project's and the linkage code's files (masip.publication.build_code_fingerprint)",
+    "staging_code": "SHA-256 of the dbt project's macros and staging models (masip.publication.staging_code_fingerprint)",
 }
 
 pytestmark = pytest.mark.slow
