@@ -21,11 +21,12 @@ drop is new and everything is validated.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+
+from masip.code_digest import files_digest
 
 if TYPE_CHECKING:
     from connectors.vault import Vault
@@ -50,8 +51,9 @@ def published_through(con: duckdb.DuckDBPyConnection) -> int | None:
 def build_code_fingerprint(project_dir: Path | None = None) -> str:
     """A digest of what turns loaded rows into marts besides the rows: the dbt project (models, macros, seeds
     such as the flag thresholds, tests) and the linkage code. A deployment that changes either changes it."""
-    linkage = sorted((Path(__file__).resolve().parent / "linkage").glob("*.py"))
-    return _code_digest(project_dir, ("macros", "models", "seeds", "tests"), linkage)
+    from masip.linkage.state_store import linkage_code_files
+
+    return _code_digest(project_dir, ("macros", "models", "seeds", "tests"), linkage_code_files())
 
 
 def staging_code_fingerprint(project_dir: Path | None = None) -> str:
@@ -62,20 +64,15 @@ def staging_code_fingerprint(project_dir: Path | None = None) -> str:
 
 
 def _code_digest(project_dir: Path | None, folders: tuple[str, ...], others: list[Path]) -> str:
-    """SHA-256 (16 hex digits) of ``dbt_project.yml``, every file under ``folders`` of the dbt project, and
-    ``others``: each file's path (relative to the project's parent), size and bytes."""
+    """:func:`masip.code_digest.files_digest` of ``dbt_project.yml``, every file under ``folders`` of the dbt
+    project, and ``others``, named relative to the project's parent."""
     from masip.dbt_runner import DBT_PROJECT_DIR
 
     project = project_dir or DBT_PROJECT_DIR
     parts = [project / "dbt_project.yml"]
     for folder in folders:
         parts += sorted(p for p in (project / folder).rglob("*") if p.is_file() and p.suffix != ".pyc")
-    digest = hashlib.sha256()
-    for path in [*parts, *others]:
-        name = path.relative_to(project.parent) if path.is_relative_to(project.parent) else Path(path.name)
-        digest.update(f"{name.as_posix()}\0{path.stat().st_size}\0".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return files_digest([*parts, *others], project.parent)
 
 
 def published_code_fingerprint(con: duckdb.DuckDBPyConnection, column: str = "build_code") -> str | None:

@@ -383,3 +383,34 @@ def test_the_staging_code_digest_moves_with_staging_models_and_macros_only(tmp_p
     staging, build = zip(*digests)
     assert staging[0] == staging[1] == staging[2] != staging[3] != staging[4]  # marts and seeds are tables
     assert len(set(build)) == len(build)  # every change is a change of the build
+
+
+def test_a_release_that_changes_the_linkage_code_retrains_instead_of_reusing_the_old_codes_state(first_run, tmp_path):
+    """The weekly linkage reuses the stored pair scores, fingerprints and clustering decisions: what the code that
+    stored them made of the records. A state stored by other linkage code (or before the code was recorded) is
+    not reused: the linkage retrains and scores every pair once, and stores this code's state."""
+    from masip.linkage.stage import run_linkage_process
+    from masip.linkage.state_store import linkage_code_fingerprint, stored_linkage_code
+
+    published, _, _ = first_run
+    warehouse = tmp_path / "warehouse" / "masip.duckdb"
+    warehouse.parent.mkdir()
+    vault = Vault.for_warehouse(warehouse)
+    shutil.copytree(Vault.for_warehouse(published).directory, vault.directory)
+
+    def stored_code(path: Path) -> str | None:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return stored_linkage_code(con)
+
+    def linkage_retrains() -> bool:  # on the published warehouse, whose links the stored state made
+        shutil.copyfile(published, warehouse)
+        return run_linkage_process(warehouse, vault).retrained
+
+    assert stored_code(vault.state_path) == linkage_code_fingerprint()
+    assert not linkage_retrains()  # this code's state: reused
+    for stale in ("update linkage_state.build set linkage_code = 'an earlier release'",
+                  "alter table linkage_state.build drop column linkage_code"):
+        with duckdb.connect(str(vault.state_path)) as con:
+            con.execute(stale)
+        assert linkage_retrains()
+        assert stored_code(vault.state_candidate_path) == linkage_code_fingerprint()

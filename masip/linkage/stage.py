@@ -64,7 +64,13 @@ from masip.linkage import (
 from masip.linkage.backends import DuckDBBackend, memory_capped, spill_folder
 from masip.linkage.review import typed_fields
 from masip.linkage.review_store import load_decisions
-from masip.linkage.state_store import load_state, store_state, stored_build_id
+from masip.linkage.state_store import (
+    linkage_code_fingerprint,
+    load_state,
+    store_state,
+    stored_build_id,
+    stored_linkage_code,
+)
 from masip.operator_errors import killed
 from pseudonymisation.keys import keyless_environment
 
@@ -193,6 +199,13 @@ def _previous_state(vault: Vault, warehouse_build: str | None, retrain: bool) ->
             log.warning(
                 "the vault's linkage state (build %s) is not the one of the warehouse's links (build %s), e.g. after "
                 "a crash during a publication: retraining the linkage model", stored_build_id(con), warehouse_build,
+            )
+            return None
+        if stored_linkage_code(con) != linkage_code_fingerprint():
+            # its scores, fingerprints and clustering decisions are what the old code made of the records
+            log.warning(
+                "the vault's linkage state was made by other linkage code (a new release, or a state from before "
+                "the code was recorded): retraining the linkage model and scoring every pair once"
             )
             return None
         return load_state(con)

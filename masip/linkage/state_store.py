@@ -7,21 +7,39 @@ links incrementally from it, and writes the new state to the state
 with the warehouse candidate. Each state carries the ``build_id`` of the
 links made from it, also written into the warehouse (``linkage.link_run``),
 so a state and a warehouse that do not belong together (a crash between the
-two renames of a publication) are recognised and the model is retrained.
+two renames of a publication) are recognised and the model is retrained. Each
+state also carries a digest of the linkage code that made it
+(:func:`linkage_code_fingerprint`): its pair scores, fingerprints and
+clustering decisions are what that code made of the records, so a release that
+changes the linkage code retrains instead of reusing them.
 Every stored value is a keyed token, a record key, a fingerprint or a score:
 no plain identifier, and nothing the analyst warehouse may hold.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import numpy as np
 import pandas as pd
 
+from masip.code_digest import files_digest
 from masip.linkage.review import typed_fields
 from masip.linkage.state import PAIR_COLUMNS, RECORD_COLUMNS, LinkageState
 
 SCHEMA = "linkage_state"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def linkage_code_files() -> list[Path]:
+    """The linkage code's files (this package's modules), sorted."""
+    return sorted(_PACKAGE.glob("*.py"))
+
+
+def linkage_code_fingerprint() -> str:
+    """A digest of the linkage code (:func:`masip.code_digest.files_digest`), stored with each state."""
+    return files_digest(linkage_code_files(), _PACKAGE.parents[1])
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -44,6 +62,15 @@ def stored_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
         return None
     [(build_id,)] = con.execute(f"select build_id from {SCHEMA}.build").fetchall()
     return build_id
+
+
+def stored_linkage_code(con: duckdb.DuckDBPyConnection) -> str | None:
+    """:func:`linkage_code_fingerprint` of the code that made the stored state (``None``: no state, or one stored
+    before the digest was kept)."""
+    if "linkage_code" not in _columns(con, "build"):
+        return None
+    [(code,)] = con.execute(f"select linkage_code from {SCHEMA}.build").fetchall()
+    return code
 
 
 def load_state(con: duckdb.DuckDBPyConnection) -> LinkageState | None:
@@ -79,7 +106,8 @@ def store_state(con: duckdb.DuckDBPyConnection, state: LinkageState, build_id: s
     """Replace the stored state with ``state``, the state of the links of build ``build_id``."""
     con.execute(f"drop schema if exists {SCHEMA} cascade")
     con.execute(f"create schema {SCHEMA}")
-    con.execute(f"create table {SCHEMA}.build as select ? as build_id", [build_id])
+    con.execute(f"create table {SCHEMA}.build as select ? as build_id, ? as linkage_code",
+                [build_id, linkage_code_fingerprint()])
     if state.model is None:
         return
     columns = sorted(state.term_frequencies)
