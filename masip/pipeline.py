@@ -225,7 +225,7 @@ def publish_stage(
                 f"Full results: {quality.results_path}. The rejected build is kept at {candidate} for inspection; "
                 "fix the source data or the model, then re-run."
             )
-        record_publication(candidate, quality.scope)
+        record_publication(candidate, quality.scope, quality.rules)
         vault = Vault.for_warehouse(warehouse, vault_dir)
         if vault.state_candidate_path.is_file():
             replace_database(vault.state_candidate_path, vault.state_path)

@@ -77,8 +77,9 @@ def _code_digest(project_dir: Path | None, folders: tuple[str, ...], others: lis
 
 def published_code_fingerprint(con: duckdb.DuckDBPyConnection, column: str = "build_code") -> str | None:
     """The code digest ``column`` (``build_code``: :func:`build_code_fingerprint`; ``staging_code``:
-    :func:`staging_code_fingerprint`) of the code that built the last publication (``None``: never published,
-    or published before that digest was recorded)."""
+    :func:`staging_code_fingerprint`; ``quality_rules``: :func:`masip.quality.rules_digest`) of the code that
+    built and validated the last publication (``None``: never published, or published before that digest was
+    recorded)."""
     try:
         row = con.execute(
             f"select {column} from {PUBLISHED_BUILDS} order by published_at desc, through_load_seq desc limit 1"
@@ -103,11 +104,12 @@ def staging_refresh_due(warehouse: Path) -> bool:
         return published_code_fingerprint(con, "staging_code") != staging_code_fingerprint()
 
 
-def record_publication(candidate: Path, validation: str) -> int:
+def record_publication(candidate: Path, validation: str, quality_rules: str | None = None) -> int:
     """Record in ``candidate`` (about to be published) the drops it was built from and the code that built it
     (:func:`build_code_fingerprint`, :func:`staging_code_fingerprint`); returns the mark.
 
-    ``validation`` says what the gate checked: ``full`` or ``changed`` (only what the new drops changed).
+    ``validation`` says what the gate checked: ``full`` or ``changed`` (only what the new drops changed);
+    ``quality_rules``, under which rules (:func:`masip.quality.rules_digest`).
     """
     with duckdb.connect(str(candidate)) as con:
         con.execute(
@@ -117,13 +119,14 @@ def record_publication(candidate: Path, validation: str) -> int:
         )
         con.execute(f"alter table {PUBLISHED_BUILDS} add column if not exists build_code varchar")
         con.execute(f"alter table {PUBLISHED_BUILDS} add column if not exists staging_code varchar")
+        con.execute(f"alter table {PUBLISHED_BUILDS} add column if not exists quality_rules varchar")
         mark = latest_load_seq(con)
         drops = int(con.execute("select count(*) from ops.loaded_drops").fetchone()[0])
         con.execute(
             f"insert into {PUBLISHED_BUILDS} "
-            "(through_load_seq, drops, validation, published_at, build_code, staging_code) "
-            "values (?, ?, ?, current_timestamp::timestamp, ?, ?)",
-            [mark, drops, validation, build_code_fingerprint(), staging_code_fingerprint()],
+            "(through_load_seq, drops, validation, published_at, build_code, staging_code, quality_rules) "
+            "values (?, ?, ?, current_timestamp::timestamp, ?, ?, ?)",
+            [mark, drops, validation, build_code_fingerprint(), staging_code_fingerprint(), quality_rules],
         )
     return mark
 

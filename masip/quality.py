@@ -23,8 +23,11 @@ A weekly run validates what the week changed, and still fails on any bad row in 
 * the other row-level marts: every row whose key has a changed row;
 * table-level expectations (row counts) and the small aggregate marts: whole.
 
-A first publication, a full refresh, or a published warehouse whose staging
-tables or marts differ in columns from the candidate's are validated whole.
+A first publication, a full refresh, a published warehouse whose staging
+tables or marts differ in columns from the candidate's, and one published
+under other rules (:func:`rules_digest`: a release that changed an
+expectation, a contract or a code list) are validated whole: the rows the
+old rules passed were never checked against the new ones.
 
 Each suite is checked pass/fail first; only a failing one is validated again for
 its unexpected counts and examples (the national year's full gate: 77 -> 22 s
@@ -37,6 +40,7 @@ goes into the run report carries counts only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -57,7 +61,7 @@ from connectors.contracts import (
     TableContract,
     latest_plausible_date,
 )
-from masip.publication import published_through
+from masip.publication import published_code_fingerprint, published_through
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,7 @@ class QualityReport:
     suites: tuple[SuiteResult, ...]
     results_path: Path
     scope: str = FULL  # FULL or CHANGED (only what changed since the published build)
+    rules: str | None = None  # rules_digest of the suites validated (recorded by the publication)
 
     @property
     def success(self) -> bool:
@@ -412,12 +417,34 @@ def _quiet_context() -> Any:
     return context
 
 
+#: The reference date of :func:`rules_digest`: the suites' date bounds follow each run's latest extract, and
+#: a bound that moves with the calendar is not a change of the rules.
+_RULES_DATE = date(2000, 1, 1)
+
+
+def rules_digest(code_lists: dict[str, frozenset[str]] | None = None) -> str:
+    """A digest of every suite: its rows' SQL and its expectations' types and arguments, with the date bounds
+    taken at a fixed date. It changes with a release that changes an expectation, a contract or a code list
+    (``code_lists``: :func:`connectors.code_lists.load_code_lists`, read when not given)."""
+    code_lists = code_lists if code_lists is not None else load_code_lists()
+    suites = {
+        f"staging.{model}": (f"select * from staging.{model}", _contract_suite(TABLES[table], code_lists, _RULES_DATE))
+        for table, model in STAGING_MODELS.items()
+    }
+    suites.update(_mart_suites(dict.fromkeys(MART_INPUTS, True)))
+    described = {
+        name: [sql, [e.configuration.to_json_dict() for e in expectations]]
+        for name, (sql, expectations) in sorted(suites.items())
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def validate_warehouse(warehouse: Path, results_dir: Path, published: Path | None = None) -> QualityReport:
     """Run every suite against ``warehouse``; write full results to ``results_dir``.
 
     With ``published`` (the published warehouse the candidate ``warehouse`` would replace), validate only what
     changed since that build (see the module's docstring); without it, or when the published warehouse was never
-    published or has other marts, every row.
+    published, has other marts or was published under other rules (:func:`rules_digest`), every row.
     """
     import great_expectations as gx
 
@@ -440,7 +467,9 @@ def validate_warehouse(warehouse: Path, results_dir: Path, published: Path | Non
         suites.update(_mart_suites(has_inputs))
         scope, rows = FULL, {name: sql for name, (sql, _) in suites.items()}
         mark = published_through(con)
-        if published is not None and published.is_file() and mark is not None:
+        rules = rules_digest(code_lists)
+        same_rules = published_code_fingerprint(con, "quality_rules") == rules
+        if published is not None and published.is_file() and mark is not None and same_rules:
             quoted = str(published).replace("'", "''")
             con.execute(f"attach '{quoted}' as published (read_only)")
             if _has_same_tables(con):
@@ -486,4 +515,4 @@ def validate_warehouse(warehouse: Path, results_dir: Path, published: Path | Non
     results_dir.mkdir(parents=True, exist_ok=True)
     results_path = results_dir / "validation_results.json"
     results_path.write_text(json.dumps({"scope": scope, **full}, indent=1, default=str), encoding="utf-8")
-    return QualityReport(tuple(results), results_path, scope)
+    return QualityReport(tuple(results), results_path, scope, rules)

@@ -195,7 +195,7 @@ def _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(published: Path,
     """On copies of a weekly build's published warehouse and candidate: a bad row in the new week's staging
     rows, or any altered mart row, blocks the publication; a bad row that is the same in the published
     build (validated when it was published) is out of the week's scope, and a full validation (as after
-    a --full-refresh) still finds it."""
+    a --full-refresh, or under rules other than the published build's) still finds it."""
     candidate = published.with_name(f"{published.stem}.candidate{published.suffix}")
 
     def copies(name: str, *tamper: str, in_published_too: bool = False) -> tuple[Path, Path]:
@@ -253,6 +253,12 @@ def _the_weekly_gate_validates_the_week_and_blocks_its_bad_rows(published: Path,
             "(select count(*) from marts.dyad_flags)"
         ).fetchone()
     assert moved and staged["marts.dyad_flags"] < flags
+    # the same build, published under other rules (a release that changed an expectation, a contract or a code
+    # list): the rows the old rules passed were never checked against these, so every row is validated
+    with duckdb.connect(str(old_candidate)) as con:
+        con.execute("update ops.published_builds set quality_rules = 'an earlier release'")
+    ruled = validate_warehouse(old_candidate, work / "dq-rules", published=old_week_bad)
+    assert ruled.scope == "full" and not ruled.success
     whole = validate_warehouse(old_candidate, work / "dq-full")
     assert whole.scope == "full" and not whole.success
 
@@ -414,3 +420,13 @@ def test_a_release_that_changes_the_linkage_code_retrains_instead_of_reusing_the
             con.execute(stale)
         assert linkage_retrains()
         assert stored_code(vault.state_candidate_path) == linkage_code_fingerprint()
+
+
+def test_the_quality_rules_digest_moves_with_a_code_list_not_with_the_calendar():
+    from connectors.code_lists import load_code_lists
+    from masip.quality import rules_digest
+
+    code_lists = load_code_lists()
+    assert rules_digest(code_lists) == rules_digest()  # the week's latest extract date is not part of it
+    name, codes = next((n, c) for n, c in sorted(code_lists.items()) if len(c) > 1)
+    assert rules_digest({**code_lists, name: codes - {min(codes)}}) != rules_digest(code_lists)

@@ -71,6 +71,7 @@ NOT_FROM_IDENTIFIERS = {
     "event_id": "'E' + MD5 of the dyad_id, source, table, agency reference and event type",
     "build_code": "SHA-256 of the dbt project's and the linkage code's files (masip.publication.build_code_fingerprint)",
     "staging_code": "SHA-256 of the dbt project's macros and staging models (masip.publication.staging_code_fingerprint)",
+    "quality_rules": "SHA-256 of the data-quality suites' SQL and expectations (masip.quality.rules_digest)",
 }
 
 pytestmark = pytest.mark.slow

@@ -63,6 +63,7 @@ def quality_report_to_dict(quality: QualityReport) -> dict[str, Any]:
         "results_path": str(quality.results_path),
         "success": quality.success,
         "scope": quality.scope,
+        "rules": quality.rules,
     }
 
 
@@ -73,4 +74,4 @@ def quality_report_from_dict(data: Mapping[str, Any]) -> QualityReport:
         SuiteResult(s["suite"], s["rows"], s["evaluated"], tuple(dict(f) for f in s["failures"]))
         for s in data["suites"]
     )
-    return QualityReport(suites, Path(data["results_path"]), data.get("scope", "full"))
+    return QualityReport(suites, Path(data["results_path"]), data.get("scope", "full"), data.get("rules"))
