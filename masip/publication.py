@@ -7,9 +7,10 @@ rows into the published warehouse between builds, so
 
 * a drop numbered above that mark is *new*: no published mart reflects it yet;
 * a build with no new drop, no clerical review decision imported since the published
-  build's linkage read the vault's decisions (``linkage.link_run``), and the same code
-  (dbt project, flag thresholds, linkage: ``build_code``) would rebuild the same marts (a
-  no-op build, see :mod:`masip.orchestration.coalesce`);
+  build's linkage read the vault's decisions (``linkage.link_run``), the same code
+  (dbt project, flag thresholds, linkage: ``build_code``) and the same data-quality rules
+  (``quality_rules``) would rebuild the same marts (a no-op build, see
+  :mod:`masip.orchestration.coalesce`);
 * the data-quality gate validates the staging rows of the new drops only
   (:mod:`masip.quality`);
 * a build whose staging code (``staging_code``) differs rebuilds the incremental
@@ -146,8 +147,10 @@ def whats_new(warehouse: Path, vault: Vault) -> dict[str, Any]:
     publication (with ``published_through`` and ``latest``, the two marks); ``review_decisions``, the decision
     rows in ``vault`` that its linkage had not read (all of them when it recorded none; a count that went down,
     a vault restored from backup, counts too); and ``code_changed``, whether the code that builds marts
-    (:func:`build_code_fingerprint`) is not the one that built it."""
+    (:func:`build_code_fingerprint`) or the data-quality rules that validate them
+    (:func:`masip.quality.rules_digest`) are not the ones that built and validated it."""
     from masip.linkage.review_store import recorded_decisions
+    from masip.quality import rules_digest
 
     recorded = recorded_decisions(vault)
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -163,5 +166,8 @@ def whats_new(warehouse: Path, vault: Vault) -> dict[str, Any]:
             "latest": latest_load_seq(con),
             "drops": names,
             "review_decisions": abs(recorded - (applied_review_decisions(con) or 0)),
-            "code_changed": mark is not None and published_code_fingerprint(con) != build_code_fingerprint(),
+            "code_changed": mark is not None and (
+                published_code_fingerprint(con) != build_code_fingerprint()
+                or published_code_fingerprint(con, "quality_rules") != rules_digest()
+            ),
         }

@@ -904,7 +904,8 @@ def test_a_review_decision_or_a_new_release_in_a_week_without_deliveries_is_buil
     """A reviewer splits two roles of one person with nothing delivered since: the next build run does not
     take itself for a no-op (the decision reaches the marts), and the run after it is one again. The same
     for marts published by other code (a release that changed a model, a flag threshold or the linkage), whose
-    incremental staging tables are staged again from every raw row when the release changed the staging code."""
+    incremental staging tables are staged again from every raw row when the release changed the staging code,
+    and for marts validated under other data-quality rules (validated whole under this release's)."""
     from datetime import UTC, datetime
 
     import duckdb
@@ -953,6 +954,18 @@ def test_a_review_decision_or_a_new_release_in_a_week_without_deliveries_is_buil
     assert _persons(warehouse) == after
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(staged).fetchall() == orders
+
+    # a release that changed only the data-quality rules: built, and every row validated under them
+    latest = "select validation, quality_rules from ops.published_builds order by published_at desc limit 1"
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute(latest).fetchone()[0] == "changed"
+        con.execute("update ops.published_builds set quality_rules = 'an earlier release'")
+    revalidated = bag.dags[BUILD_DAG_ID].test(run_conf=conf)
+    assert set(_states(revalidated).values()) == {"success"}
+    assert _xcoms(revalidated)["prepare_candidate"]["code_changed"] is True
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        validation, rules = con.execute(latest).fetchone()
+    assert validation == "full" and rules != "an earlier release"
 
 
 @pytest.mark.slow
