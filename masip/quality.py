@@ -417,6 +417,19 @@ def _quiet_context() -> Any:
     return context
 
 
+def _suites(
+    code_lists: dict[str, frozenset[str]], latest_extract: date, has_inputs: dict[str, bool],
+) -> dict[str, tuple[str, list[Any]]]:
+    """Every suite by name: the SQL of the rows it checks and its expectations (the staging models' contract
+    suites, then the marts'; see :func:`_contract_suite` and :func:`_mart_suites` for the arguments)."""
+    suites = {
+        f"staging.{model}": (f"select * from staging.{model}", _contract_suite(TABLES[table], code_lists, latest_extract))
+        for table, model in STAGING_MODELS.items()
+    }
+    suites.update(_mart_suites(has_inputs))
+    return suites
+
+
 #: The reference date of :func:`rules_digest`: the suites' date bounds follow each run's latest extract, and
 #: a bound that moves with the calendar is not a change of the rules.
 _RULES_DATE = date(2000, 1, 1)
@@ -427,11 +440,7 @@ def rules_digest(code_lists: dict[str, frozenset[str]] | None = None) -> str:
     taken at a fixed date. It changes with a release that changes an expectation, a contract or a code list
     (``code_lists``: :func:`connectors.code_lists.load_code_lists`, read when not given)."""
     code_lists = code_lists if code_lists is not None else load_code_lists()
-    suites = {
-        f"staging.{model}": (f"select * from staging.{model}", _contract_suite(TABLES[table], code_lists, _RULES_DATE))
-        for table, model in STAGING_MODELS.items()
-    }
-    suites.update(_mart_suites(dict.fromkeys(MART_INPUTS, True)))
+    suites = _suites(code_lists, _RULES_DATE, dict.fromkeys(MART_INPUTS, True))
     described = {
         name: [sql, [e.configuration.to_json_dict() for e in expectations]]
         for name, (sql, expectations) in sorted(suites.items())
@@ -458,13 +467,9 @@ def validate_warehouse(warehouse: Path, results_dir: Path, published: Path | Non
                 f"no drop has been loaded into {warehouse} yet, so there is nothing to validate or publish; "
                 "see the run report's rejected drops, ask the senders to re-deliver, then re-run"
             )
-        suites: dict[str, tuple[str, list[Any]]] = {
-            f"staging.{model}": (f"select * from staging.{model}", _contract_suite(TABLES[table], code_lists, latest_date))
-            for table, model in STAGING_MODELS.items()
-        }
         has_inputs = {mart: con.execute(f"select count(*) > 0 from {model}").fetchone()[0]
                       for mart, model in MART_INPUTS.items()}
-        suites.update(_mart_suites(has_inputs))
+        suites = _suites(code_lists, latest_date, has_inputs)
         scope, rows = FULL, {name: sql for name, (sql, _) in suites.items()}
         mark = published_through(con)
         rules = rules_digest(code_lists)

@@ -121,7 +121,7 @@ def forces_build(params: Mapping[str, Any] | None) -> bool:
 
 def skip_if_nothing_new(params: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
     """End the run as a no-op (every task skipped) when no drop was loaded, no clerical review decision
-    imported and no model, flag threshold or linkage code changed since the published build.
+    imported and no model, flag threshold, linkage code or data-quality rule changed since the published build.
 
     ``new`` is :func:`masip.publication.whats_new` of the warehouse.
     """
