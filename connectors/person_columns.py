@@ -60,16 +60,16 @@ class RoleColumns:
 
 def birth_date_readings(raw: pa.Array, unread: np.ndarray) -> list[pa.Array]:
     """Every date that each ``unread`` cell of ``raw`` (a date of birth not in the drop's date format) reads as
-    (:func:`connectors.normalise.date_readings`: day or month first, any separator…), one array per reading."""
-    rows = np.nonzero(unread)[0]
-    readings = [sorted(date_readings(value)) for value in raw.take(pa.array(rows, pa.int64())).to_pylist()]
-    arrays = []
-    for k in range(max(map(len, readings), default=0)):
-        column: list[date | None] = [None] * len(raw)
-        for row, dates in zip(rows, readings):
-            column[row] = dates[k] if k < len(dates) else None
-        arrays.append(pa.array(column, pa.date32()))
-    return arrays
+    (:func:`connectors.normalise.date_readings`: day or month first, any separator…), one array per reading.
+
+    Read once per distinct cell: a file whose dates of birth are all in another format repeats a few
+    thousand dates over its rows, and each reading tries every loose format."""
+    cells = pc.dictionary_encode(pc.if_else(pa.array(unread), raw, pa.scalar(None, pa.string())))
+    readings = [sorted(date_readings(value)) for value in cells.dictionary.to_pylist()]
+    return [
+        pa.array([dates[k] if k < len(dates) else None for dates in readings], pa.date32()).take(cells.indices)
+        for k in range(max(map(len, readings), default=0))
+    ]
 
 
 class PersonColumns:
