@@ -40,6 +40,7 @@ from tqdm import tqdm
 from connectors.code_lists import load_code_lists
 from connectors.contracts import TABLES
 from connectors.drop_folders import check_folder_matches, find_drops, parse_drop_name
+from connectors.encoding_fingerprint import encoding_fingerprint
 from connectors.handoff import start_worker
 from connectors.manifest import (
     DropRejected,
@@ -313,7 +314,7 @@ class Ingestor:
                 "and not is_changed_copy"
             ).fetchall())
             with self.vault.open_records() as vault_con:
-                self.vault.check_key_version(vault_con, self.keyring.key_version)
+                self.vault.check_encodings(vault_con, self.keyring.key_version, encoding_fingerprint())
                 reads = self._read_all(drops)
                 for drop_dir, read in tqdm(zip(drops, reads), total=len(drops), desc="ingest", unit="drop",
                                            disable=not show_progress):

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 VAULT_ENV = "MASIP_VAULT_DIR"
 RECORDS_TABLE = "person_encodings"
-META_TABLE = "vault_meta"  # name -> value: the encoding version of every row
+META_TABLE = "vault_meta"  # name -> value: the encoding version and fingerprint of every row
 META_COLUMNS = "name varchar primary key, value varchar"
 #: The live record roles of a built warehouse: the only versions whose encodings the linkage reads.
 LIVE_ROLES_RELATION = "intermediate.int_person_records"
@@ -255,19 +255,34 @@ class Vault:
         return con
 
     @staticmethod
-    def check_key_version(con: duckdb.DuckDBPyConnection, key_version: str) -> None:
-        """Refuse to add tokens of ``key_version`` to a vault that holds another key's tokens, or another
-        encoding version's (:data:`pseudonymisation.encodings.ENCODING_VERSION`): either would silently break linkage."""
+    def check_encodings(con: duckdb.DuckDBPyConnection, key_version: str, fingerprint: str) -> None:
+        """Refuse to add encodings that would not compare with the vault's: another key's tokens, another encoding
+        version's (:data:`pseudonymisation.encodings.ENCODING_VERSION`), or encodings of the same version made
+        by other normalisers (``fingerprint``: :func:`connectors.encoding_fingerprint.encoding_fingerprint`).
+        Any of them would silently break linkage."""
         con.execute(f"create table if not exists {META_TABLE} ({META_COLUMNS})")
-        stored = con.execute(f"select value from {META_TABLE} where name = 'encoding_version'").fetchone()
+        stored = dict(con.execute(f"select name, value from {META_TABLE}").fetchall())
         has_rows = con.execute(f"select count(*) > 0 from {RECORDS_TABLE}").fetchone()[0]
-        if has_rows and (stored is None or stored[0] != ENCODING_VERSION):
+        if has_rows and stored.get("encoding_version") != ENCODING_VERSION:
             raise KeyVersionMismatch(
-                f"the linkage vault holds encodings of version {stored[0] if stored else 'v2 or older'}, but this "
-                f"release writes {ENCODING_VERSION}; they cannot be compared. Rebuild warehouse and vault from the "
-                "landing copies (see README, key rotation), or move both aside and deliver the drops again."
+                f"the linkage vault holds encodings of version {stored.get('encoding_version', 'v2 or older')}, but "
+                f"this release writes {ENCODING_VERSION}; they cannot be compared. Rebuild warehouse and vault from "
+                "the landing copies (see README, key rotation), or move both aside and deliver the drops again."
             )
-        con.execute(f"insert or replace into {META_TABLE} values ('encoding_version', ?)", [ENCODING_VERSION])
+        # a vault written before fingerprints were recorded takes this release's: it cannot be checked
+        if has_rows and stored.get("encoding_fingerprint", fingerprint) != fingerprint:
+            raise KeyVersionMismatch(
+                f"the linkage vault holds encodings of version {ENCODING_VERSION} made by a release that cleans, "
+                "normalises or encodes identifiers differently from this one (its encoding fingerprint differs: "
+                "a changed normaliser, nickname list or transliteration library); new records would never link "
+                "with the vault's. Nothing was loaded. Either go back to the release (and its locked "
+                "dependencies) that built the vault, or rebuild warehouse and vault from the landing copies with "
+                "this release (see README, key rotation); the release should also have raised ENCODING_VERSION."
+            )
+        con.executemany(
+            f"insert or replace into {META_TABLE} values (?, ?)",
+            [("encoding_version", ENCODING_VERSION), ("encoding_fingerprint", fingerprint)],
+        )
         versions = [v for (v,) in con.execute(f"select distinct key_version from {RECORDS_TABLE}").fetchall()]
         foreign = [v for v in versions if v != key_version]
         if foreign:

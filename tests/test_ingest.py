@@ -7,15 +7,20 @@ import hashlib
 import io
 import json
 import shutil
+import unicodedata
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from connectors.encoding_fingerprint import encoding_fingerprint
 from connectors.ingest import Ingestor, ingest_drops
+from connectors.normalise import normalise_name
 from connectors.profiles import SourceProfile, load_profiles
 from connectors.vault import RECORDS_TABLE, KeyVersionMismatch, Vault
+from pseudonymisation.encodings import ENCODING_VERSION
 from pseudonymisation.keys import Keyring
+from pseudonymisation.name_keys import NicknameTable, soundex
 from tests.leakcheck import collect_identifiers, scan_warehouse
 
 SAMPLES = Path(__file__).parent / "fixtures" / "sample_drops"
@@ -191,6 +196,82 @@ def test_vault_refuses_encodings_of_another_version(drops, tmp_path):
         ingest_drops(drops, warehouse, KEYRING, show_progress=False)
 
 
+#: What the fingerprint's public corpus becomes under this encoding version (connectors.encoding_fingerprint).
+#: If this test fails, the code now encodes identifiers differently from vaults built before the change, and
+#: their records would never link with new ones: raise ENCODING_VERSION (pseudonymisation/encodings.py), pin the
+#: new value here, and say in the README that warehouse and vault are rebuilt from the landing copies.
+PINNED_FINGERPRINT = ("v5", "e410b4a3944972669de14402280f7d6daa1dd586ce4253044e3d6cbaf590000d")
+
+
+@pytest.fixture()
+def fresh_fingerprint():
+    """The fingerprint computed again, for code a test patches (it is cached once per process otherwise)."""
+    encoding_fingerprint.cache_clear()
+    yield encoding_fingerprint
+    encoding_fingerprint.cache_clear()
+
+
+def test_the_encoding_fingerprint_is_pinned_to_the_encoding_version():
+    assert (ENCODING_VERSION, encoding_fingerprint()) == PINNED_FINGERPRINT
+
+
+def _old_transliteration(text: str) -> str:
+    """What encodings v4 did with a letter that is not an accented one: dropped it (``Michał`` → ``MICHA``)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "release"),
+    [
+        ("connectors.normalise", "unidecode", _old_transliteration),
+        ("connectors.normalise", "read_lookalikes", lambda text, every_word=False: text),
+        ("connectors.person_columns", "normalise_postcode", lambda value: value.upper() or None),
+        ("pseudonymisation.encodings", "phonetic_code", lambda name: soundex(name)[:3]),
+        ("pseudonymisation.encodings", "nickname_table", lambda: NicknameTable([], normalise_name)),
+    ],
+    ids=["transliteration", "look-alike letters", "postcodes", "phonetic code", "nickname list"],
+)
+def test_the_encoding_fingerprint_moves_with_what_ingest_makes_of_identifiers(
+    monkeypatch, fresh_fingerprint, module, name, release
+):
+    """A release that reads names, postcodes, phonetic codes or nicknames differently has another fingerprint;
+    the same behaviour by another implementation (the project's own Soundex for jellyfish's) has the same."""
+    before = fresh_fingerprint()
+    monkeypatch.setattr("pseudonymisation.encodings.phonetic_code", soundex)
+    encoding_fingerprint.cache_clear()
+    assert fresh_fingerprint() == before
+    monkeypatch.setattr(f"{module}.{name}", release)
+    encoding_fingerprint.cache_clear()
+    assert fresh_fingerprint() != before
+
+
+def test_vault_refuses_encodings_made_by_other_normalisers(drops, tmp_path, monkeypatch, fresh_fingerprint):
+    """Under the same encoding version, a release whose normalisers differ (here: the transliteration of an older
+    release) is refused before anything is loaded; a vault written before fingerprints were kept takes this one's."""
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    vault = Vault.for_warehouse(warehouse)
+
+    def held() -> tuple:
+        with vault.open_records(read_only=True) as con:
+            meta = dict(con.execute("select name, value from vault_meta").fetchall())
+            return meta.get("encoding_fingerprint"), con.execute(f"select count(*) from {RECORDS_TABLE}").fetchone()[0]
+
+    fingerprint, rows = held()
+    assert fingerprint == fresh_fingerprint() and rows
+    monkeypatch.setattr("connectors.normalise.unidecode", _old_transliteration)
+    encoding_fingerprint.cache_clear()
+    with pytest.raises(KeyVersionMismatch, match="normalises or encodes identifiers differently.*landing copies"):
+        ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    assert held() == (fingerprint, rows)
+    monkeypatch.undo()
+    encoding_fingerprint.cache_clear()
+    with vault.open_records() as con:
+        con.execute("delete from vault_meta where name = 'encoding_fingerprint'")
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    assert held() == (fingerprint, rows)
+
+
 def test_vault_pruning_keeps_the_live_versions_and_unpublished_drops(drops, tmp_path, monkeypatch):
     """Publication prunes the vault to what a later build reads: live versions of loaded drops, plus every row of
     a drop the warehouse has not loaded (its reload replaces them); the rewritten file still works."""
@@ -215,7 +296,7 @@ def test_vault_pruning_keeps_the_live_versions_and_unpublished_drops(drops, tmp_
     assert vault.prune(warehouse) == len(before - live - unpublished)
     with vault.open_records() as con:
         assert set(con.execute(f"select {key} from person_encodings").fetchall()) == (live | unpublished) & before
-        Vault.check_key_version(con, KEYRING.key_version)  # the rewritten metadata still takes updates
+        Vault.check_encodings(con, KEYRING.key_version, encoding_fingerprint())  # the rewritten metadata takes updates
     assert vault.records_path.stat().st_mode & 0o777 == 0o600
     assert vault.prune(warehouse) == 0  # idempotent
 
