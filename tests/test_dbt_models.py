@@ -925,7 +925,7 @@ def test_failing_build_raises_readable_error(tmp_path: Path):
     with pytest.raises(WarehouseBuildError) as caught:
         build_warehouse(warehouse, select="stg_police__crimes")
     message = str(caught.value)
-    assert "not_null_stg_police__crimes_reported_at" in message
+    assert "not_null_columns_stg_police__crimes" in message  # its query shows reported_at_is_null
     assert "Got 1 result" in message
     assert "What to do" in message
     assert caught.value.result is not None and not caught.value.result.success
