@@ -247,7 +247,8 @@ _ORDINAL_DAY = re.compile(r"\b([0-9]{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
 SPREADSHEET_EPOCH = date(1899, 12, 30)
 
 
-def date_readings(value: str) -> set[date]:
+@functools.lru_cache(maxsize=100_000)  # a file's dates of birth repeat across its rows and roles
+def date_readings(value: str) -> frozenset[date]:
     """Every date that ``value`` reads as in one of :data:`LOOSE_DATE_FORMATS`, a time after it ignored, or as a
     spreadsheet's date serial number (five digits, 1927 to 2173).
 
@@ -261,7 +262,7 @@ def date_readings(value: str) -> set[date]:
     text = re.sub(r" ?([-/.]) ?", r"\1", _TIME_AFTER_DATE.sub("", " ".join(folded.split())).strip(" ,"))
     text = _ORDINAL_DAY.sub(r"\1", text)
     if not text.isascii() or len(text) > 20:
-        return set()
+        return frozenset()
     readings = set()
     if len(text) == 5 and text.isdigit() and text[0] != "0":
         readings.add(SPREADSHEET_EPOCH + timedelta(days=int(text)))
@@ -273,7 +274,7 @@ def date_readings(value: str) -> set[date]:
         readings.add(read)
         if "%y" in date_format and read.year >= 2000 and (read.month, read.day) != (2, 29):
             readings.add(read.replace(year=read.year - 100))  # a two-digit year of either century (61: 2061 or 1961)
-    return readings
+    return frozenset(readings)
 
 
 def date_parser(date_format: str) -> Callable[[str], date | None]:
