@@ -43,7 +43,7 @@ from pseudonymisation.tokens import tokenisers
 _PUBLIC_KEYRING = Keyring(b"masip public encoding-fingerprint key, not a secret: 0123456789")
 _EXTRACT_DATE = date(2026, 1, 5)
 #: The two date formats ingest parses on fast paths, and one through ``strptime``.
-_DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d %b %Y")
+_DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y")  # no month names: they read by locale
 
 _NAMES = (
     "  mary-jane ", "o'brien", "O\u2019Neill", "d`Arcy", "ZOË", "Zoe\u0308", "José", "Siobhán", "Jean Luc",
