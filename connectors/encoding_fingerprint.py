@@ -24,6 +24,7 @@ import csv
 import functools
 import hashlib
 import itertools
+import math
 from datetime import date
 from importlib import resources
 
@@ -77,7 +78,10 @@ def _nickname_cells() -> list[str]:
 
 
 def _cycle(values: tuple[str, ...] | list[str], rows: int, stride: int) -> pa.Array:
-    """``rows`` cells from ``values``, stepping by ``stride`` so that columns of coprime lengths pair up widely."""
+    """``rows`` cells from ``values``, stepping by ``stride`` (or the next step that visits every value), so that
+    the columns of a row pair their values up widely."""
+    while math.gcd(stride, len(values)) != 1:
+        stride += 1
     return pa.array([values[(i * stride) % len(values)] for i in range(rows)], type=pa.string())
 
 
@@ -107,7 +111,7 @@ def _corpus(contract: TableContract, date_format: str, forenames: list[str], rol
 def encoding_fingerprint() -> str:
     """The sha256 of what ingest's column functions make of the corpus (see the module's docstring).
 
-    Once per process (about half a second): the code it runs does not change while a process runs."""
+    Once per process (under a second): the code it runs does not change while a process runs."""
     code_lists = load_code_lists()
     encoder, keyed = PersonEncoder(_PUBLIC_KEYRING), tokenisers(_PUBLIC_KEYRING)
     digest = hashlib.sha256()
