@@ -269,8 +269,10 @@ class Vault:
                 f"this release writes {ENCODING_VERSION}; they cannot be compared. Rebuild warehouse and vault from "
                 "the landing copies (see README, key rotation), or move both aside and deliver the drops again."
             )
-        # a vault written before fingerprints were recorded takes this release's: it cannot be checked
-        if has_rows and stored.get("encoding_fingerprint", fingerprint) != fingerprint:
+        # a fingerprint is `<corpus>:<digest>` (connectors.encoding_fingerprint); a vault written before they were
+        # recorded, or under another corpus, takes this release's: it cannot be checked this once
+        held = stored.get("encoding_fingerprint", fingerprint)
+        if has_rows and held.split(":")[0] == fingerprint.split(":")[0] and held != fingerprint:
             raise KeyVersionMismatch(
                 f"the linkage vault holds encodings of version {ENCODING_VERSION} made by a release that cleans, "
                 "normalises or encodes identifiers differently from this one (its encoding fingerprint differs: "
