@@ -24,7 +24,6 @@ checks would read a pool name there as a leak).
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import itertools
@@ -43,6 +42,7 @@ from connectors.normalise import date_parser
 from connectors.person_columns import PersonColumns
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.keys import Keyring
+from pseudonymisation.name_keys import nickname_rows
 from pseudonymisation.tokens import tokenisers
 
 #: A public key: the fingerprint shows how values are encoded, not under which secret.
@@ -54,14 +54,9 @@ _DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y")  # no month names: they rea
 _CORPUS = "data/encoding_fingerprint_corpus.json"  # of the pseudonymisation package: the cells, outside the code
 
 
-def _data(name: str) -> bytes:
-    return resources.files("pseudonymisation").joinpath(name).read_bytes()
-
-
 def _nickname_cells() -> list[str]:
     """Every name of the public nickname list, as it is written there."""
-    text = _data("data/nicknames.csv").decode("utf-8")
-    return sorted({cell for row in csv.reader(text.splitlines()) for cell in row if cell})
+    return sorted({cell for row in nickname_rows() for cell in row if cell})
 
 
 def _cycle(values: tuple[str, ...] | list[str], rows: int, stride: int) -> pa.Array:
@@ -103,7 +98,7 @@ def encoding_fingerprint() -> str:
     functions make of it (see the module's docstring). Fingerprints of different corpora do not compare.
 
     Once per process (under a second): the code it runs does not change while a process runs."""
-    raw = _data(_CORPUS)
+    raw = resources.files("pseudonymisation").joinpath(_CORPUS).read_bytes()
     cells = json.loads(raw)
     code_lists = load_code_lists()
     encoder, keyed = PersonEncoder(_PUBLIC_KEYRING), tokenisers(_PUBLIC_KEYRING)

@@ -47,12 +47,17 @@ class NicknameTable:
         return len(self._heads)
 
 
+def nickname_rows() -> list[list[str]]:
+    """The public nickname list's rows as written (a formal name, then its nicknames)."""
+    text = resources.files("pseudonymisation").joinpath("data/nicknames.csv").read_text(encoding="utf-8")
+    return list(csv.reader(text.splitlines()))
+
+
 @lru_cache(maxsize=1)
 def nickname_table() -> NicknameTable:
     from connectors.normalise import normalise_name
 
-    text = resources.files("pseudonymisation").joinpath("data/nicknames.csv").read_text(encoding="utf-8")
-    return NicknameTable(csv.reader(text.splitlines()), normalise_name)
+    return NicknameTable(nickname_rows(), normalise_name)
 
 
 # -- phonetic code -----------------------------------------------------------------
