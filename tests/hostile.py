@@ -201,11 +201,14 @@ class IngestRun:
                 tables: dict[tuple[str, str], list[str]] = {}
                 for schema, table, column in columns:
                     tables.setdefault((schema, table), []).append(f'cast("{column}" as varchar)')
-                for (schema, table), cells in tables.items():
-                    rows = con.execute(f'select {", ".join(cells)} from "{schema}"."{table}"').fetchall()
-                    found[f"{store.name}:{schema}.{table}"] = "\n".join(
-                        value for row in rows for value in row if value is not None
-                    )
+                # one query for every table of the store: a query per table was most of this search's time
+                every_table = " union all ".join(
+                    f"select '{schema}.{table}' as place, concat_ws(chr(10), {', '.join(cells)}) as line "
+                    f'from "{schema}"."{table}"' for (schema, table), cells in tables.items()
+                )
+                if every_table:
+                    found.update({f"{store.name}:{place}": text for place, text in con.execute(
+                        f"select place, string_agg(line, chr(10)) from ({every_table}) group by place").fetchall()})
         return found
 
 
