@@ -42,11 +42,11 @@ java:
 		|| echo "make java: could not install openjdk-17-jre-headless; Spark (make test-spark, --engine spark) cannot run here"
 
 # The suite runs on two workers (pytest-xdist; each test module stays on one worker, so its fixtures are built
-# once). The Spark equivalence test is marked `spark` and left out of the plain pytest run (pyproject addopts);
-# `make test` runs it after the rest, as `make test-spark`.
+# once), the longest modules first (tests/conftest.py, LONGEST_FIRST). The Spark equivalence test is marked
+# `spark` and left out of a plain pytest run (pyproject addopts); `make test` includes it (`-m ""`: every
+# marker), so Spark runs on one worker while the other goes on with the rest; `make test-spark` runs it alone.
 test: setup browser java
-	$(BIN)/python -m pytest -n 2 --dist loadfile
-	$(MAKE) test-spark
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m ""
 
 test-spark: setup java
 	$(BIN)/python -m pytest -m spark tests/test_spark_equivalence.py

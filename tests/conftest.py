@@ -57,6 +57,23 @@ def _give_xdist_workers_a_main_file(config: pytest.Config) -> None:
         main.__file__ = "<pytest-xdist worker>"
 
 
+#: The modules that take minutes (each CI log's ``--durations`` names their slowest tests), longest first. `make
+#: test` hands modules to its two workers in collection order (``--dist loadfile --no-loadscope-reorder``), so these
+#: go first and the short ones fill in at the end: handed out last (xdist's default order puts modules of few tests
+#: last), a long module kept one worker busy for minutes while the other waited. The order affects only when a
+#: module runs, never what it checks; a module missing here runs after these.
+LONGEST_FIRST = (
+    "test_operations", "test_spark_equivalence", "test_end_to_end", "test_dags", "test_store_swaps",
+    "test_hostile_fuzz", "test_clerical_review", "test_separation", "test_hostile_input", "test_linkage_fuzzy",
+    "test_ingest_faults", "test_casepack", "test_lint", "test_flags",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(LONGEST_FIRST)))  # stable: each module's own order kept
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _airflow_home
     _give_xdist_workers_a_main_file(config)

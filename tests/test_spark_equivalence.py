@@ -9,8 +9,8 @@ and the checked marts must be identical, and so must every other mart; the
 quality gate must pass on the warehouse holding Spark's marts. Scoring is
 also compared pair by pair: the same prepared records, scored by the DuckDB
 and the Spark backend, give the same pairs and match weights.
-``make test-spark`` runs this module (marked ``spark``, so the plain pytest
-run leaves it out); ``make test`` runs it after the rest. The compare itself
+``make test-spark`` runs this module alone (marked ``spark``, so a plain pytest
+run leaves it out); ``make test`` runs it on one of its workers beside the rest. The compare itself
 is tested without Spark below, on frames that do differ.
 """
 
