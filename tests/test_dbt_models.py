@@ -931,3 +931,19 @@ def test_failing_build_raises_readable_error(tmp_path: Path):
     assert caught.value.result is not None and not caught.value.result.success
     # the warehouse is free again for the operator
     duckdb.connect(str(warehouse)).close()
+
+
+def test_a_process_parses_the_dbt_project_once_per_warehouse_name_and_dbt_variables(tmp_path: Path):
+    """dbt parses the whole project for a target folder without a parse of its own (each warehouse has one): a
+    process keeps its parse for every warehouse of the same name and dbt variables; other variables parse again."""
+    from masip.dbt_runner import dbt_work_dirs
+
+    first, second = tmp_path / "a" / "parsed_once.duckdb", tmp_path / "b" / "parsed_once.duckdb"
+    for warehouse in (first, second):
+        warehouse.parent.mkdir()
+        load(warehouse, scenario())
+        assert build_warehouse(warehouse, select="stg_police__crimes").success
+    parsed = [(dbt_work_dirs(w)[0] / "partial_parse.msgpack").is_file() for w in (first, second)]
+    assert parsed == [True, False]  # the second warehouse's build used the first one's parse
+    assert build_warehouse(second, as_of=date(2026, 11, 20), select="stg_police__crimes").success
+    assert (dbt_work_dirs(second)[0] / "partial_parse.msgpack").is_file()  # another as_of: parsed for it
