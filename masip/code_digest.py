@@ -13,6 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
+def folder_files(root: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Every file under ``root`` but bytecode and what lies under its top-level entries ``skip``, sorted."""
+    return sorted(
+        path for path in root.rglob("*")
+        if path.is_file() and path.suffix != ".pyc" and path.relative_to(root).parts[0] not in skip
+    )
+
+
 def files_digest(files: Iterable[Path], root: Path) -> str:
     """SHA-256 (16 hex digits) of ``files`` in the order given: each one's path relative to ``root`` (its bare
     name when outside it), size and bytes. The same files under another checkout give the same digest."""

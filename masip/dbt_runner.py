@@ -29,7 +29,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from masip.code_digest import files_digest
+from masip.code_digest import files_digest, folder_files
 
 #: The dbt project: ``<repo>/dbt_project``, where the repo root is the parent of ``masip/``.
 DBT_PROJECT_DIR: Path = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -207,9 +207,10 @@ _PARSED_KEPT = 4
 _NOT_PARSED = ("target", "logs")
 
 
-def _parsed_project(warehouse: Path, common: list[str]) -> Any:
-    """The dbt project parsed for builds of ``warehouse`` with the options ``common`` (a dbt ``Manifest``), parsed
-    once per process, or None when dbt cannot parse it (the build then reports why, as without it).
+def _parsed_project(warehouse: Path, common: list[str], dbt_vars: str) -> Any:
+    """The dbt project parsed (a dbt ``Manifest``) for builds of ``warehouse`` with the options ``common`` and the
+    dbt variables ``dbt_vars`` (the JSON that ``common`` passes, or empty), parsed once per process; None when dbt
+    cannot parse it (the build then reports why, as without it).
 
     dbt parses the whole project (about 5 s of a small build) when the target folder has no parse of its own, and
     each warehouse has its own (:func:`dbt_work_dirs`); what a parse makes depends only on the project's files, the
@@ -219,10 +220,7 @@ def _parsed_project(warehouse: Path, common: list[str]) -> Any:
     """
     from dbt.cli.main import dbtRunner
 
-    project = sorted(p for p in DBT_PROJECT_DIR.rglob("*")
-                     if p.is_file() and p.suffix != ".pyc" and p.relative_to(DBT_PROJECT_DIR).parts[0] not in _NOT_PARSED)
-    dbt_vars = common[common.index("--vars") + 1] if "--vars" in common else ""
-    key = (warehouse.stem, files_digest(project, DBT_PROJECT_DIR), dbt_vars)
+    key = (warehouse.stem, files_digest(folder_files(DBT_PROJECT_DIR, skip=_NOT_PARSED), DBT_PROJECT_DIR), dbt_vars)
     if key not in _PARSED:
         parsed = dbtRunner().invoke(["parse", *common])
         if not parsed.success or parsed.result is None:
@@ -294,8 +292,9 @@ def build_warehouse(
     variables: dict[str, object] = {}
     if as_of is not None:
         variables["as_of"] = as_of.isoformat()
-    if variables:
-        common += ["--vars", json.dumps(variables, sort_keys=True)]
+    dbt_vars = json.dumps(variables, sort_keys=True) if variables else ""
+    if dbt_vars:
+        common += ["--vars", dbt_vars]
     args = ["build", *common]
     if full_refresh:
         args.append("--full-refresh")
@@ -314,7 +313,7 @@ def build_warehouse(
         # a log file that cannot be written (a full disk) is dbt's failure to report, not a traceback on stderr
         raising, logging.raiseExceptions = logging.raiseExceptions, False
         try:
-            res = dbtRunner(manifest=_parsed_project(warehouse, common)).invoke(args)
+            res = dbtRunner(manifest=_parsed_project(warehouse, common, dbt_vars)).invoke(args)
         finally:
             logging.raiseExceptions = raising
             _release_duckdb()

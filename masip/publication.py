@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from masip.code_digest import files_digest
+from masip.code_digest import files_digest, folder_files
 
 if TYPE_CHECKING:
     from connectors.vault import Vault
@@ -72,7 +72,7 @@ def _code_digest(project_dir: Path | None, folders: tuple[str, ...], others: lis
     project = project_dir or DBT_PROJECT_DIR
     parts = [project / "dbt_project.yml"]
     for folder in folders:
-        parts += sorted(p for p in (project / folder).rglob("*") if p.is_file() and p.suffix != ".pyc")
+        parts += folder_files(project / folder)
     return files_digest([*parts, *others], project.parent)
 
 

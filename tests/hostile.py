@@ -188,7 +188,8 @@ class IngestRun:
         return _RANDOM_IDS.sub("<id>", text)
 
     def table_text(self) -> dict[str, str]:
-        """``{file:schema.table: all its values as text}`` for every table of the warehouse and of the linkage vault."""
+        """``{file:schema.table: all its values as text}`` for every table with rows, of the warehouse and of the
+        linkage vault (an empty table holds nothing to leak)."""
         found: dict[str, str] = {}
         for store in (self.warehouse, Vault.for_warehouse(self.warehouse).records_path):
             if not store.exists():
