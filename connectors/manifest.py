@@ -175,9 +175,47 @@ def _listed_file(entry: Any, position: int) -> ManifestFile:
     return ManifestFile(name, _whole_number(entry.get("rows"), f"{where}.rows"), sha)
 
 
+#: The manifest's own field names (SPEC §2): the only names of its fields a rejection may show.
+MANIFEST_FIELDS = frozenset({
+    "source_id", "agency", "extract_date", "schema_version", "encoding", "date_format", "files", "name", "rows", "sha256",
+})
+
+
+class _RepeatedField(ValueError):
+    """A JSON object of the manifest names one field twice."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refused when it names a field twice: JSON readers disagree on which value counts
+    (Python's keeps the last, others the first), so the sender's system and this pipeline could read two manifests."""
+    data: dict[str, Any] = {}
+    for field, value in pairs:
+        if field in data:
+            raise _RepeatedField(field)
+        data[field] = value
+    return data
+
+
+def _not_a_number(constant: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON, though Python's reader accepts them."""
+    raise ValueError("not JSON")
+
+
 def _parse(drop_dir: Path, raw: bytes) -> Manifest:
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json.loads(
+            raw.decode("utf-8-sig"), object_pairs_hook=_object_without_repeats, parse_constant=_not_a_number,
+        )
+    except _RepeatedField as repeated:
+        shown = f"the field {repeated.field}" if repeated.field in MANIFEST_FIELDS else "a field (its name is not shown)"
+        raise DropRejected(
+            f"manifest.json names {shown} twice in one object, so which value counts is ambiguous; nothing of the "
+            "drop was loaded. What to do: ask the sender to re-export the manifest with each field once; then re-run"
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise DropRejected("manifest.json is not valid JSON (UTF-8); ask the sender to re-export it") from None
     if not isinstance(data, dict):

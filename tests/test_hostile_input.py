@@ -28,6 +28,7 @@ from tests.hostile import (
     FORENAME,
     FREE_TEXT,
     LOOSE_SPELLINGS,
+    NAME_AS_COLUMN,
     NHS,
     PNC,
     POSTCODE,
@@ -619,6 +620,35 @@ def test_manifest_fields_are_typed_strictly_and_never_echoed(tmp_path, field, va
     _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [base_row("crimes")], **{field: value}))
     assert drop.status == "rejected" and says in drop.reason
     assert "onboard" not in drop.reason
+
+
+def _manifest_text(edit: Callable[[str], str]) -> Callable[[Path], None]:
+    """A crimes drop whose manifest's JSON text is edited by ``edit``."""
+
+    def make(landing: Path) -> None:
+        drop = _drop(landing, "crimes", [base_row("crimes")])
+        path = drop / "manifest.json"
+        path.write_text(edit(path.read_text()))
+
+    return make
+
+
+@pytest.mark.parametrize("edit, says", [
+    # the first value is a hostile one, the last the one a last-wins reader would keep, and in reverse
+    (lambda text: '{"source_id": "' + f"{FORENAME.lower()}-{SURNAME.lower()}" + '", ' + text[1:], "the field source_id"),
+    (lambda text: text[:-1] + ', "source_id": "' + f"{FORENAME.lower()}-{SURNAME.lower()}" + '"}', "the field source_id"),
+    (lambda text: text.replace('"rows": 1', '"rows": 1, "rows": 2'), "the field rows"),
+    (lambda text: text[:-1] + f', "{NAME_AS_COLUMN}": 1, "{NAME_AS_COLUMN}": 2' + "}", "a field (its name is not shown)"),
+], ids=["source_id-first", "source_id-last", "a-files-rows", "an-unknown-field-named-as-a-person"])
+def test_a_manifest_naming_a_field_twice_is_rejected_whichever_value_comes_first(tmp_path, edit, says):
+    _run, [drop] = _ingest(tmp_path, _manifest_text(edit))
+    assert drop.status == "rejected" and f"names {says} twice" in drop.reason
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_manifest_with_a_number_json_does_not_have_is_not_json(tmp_path, constant):
+    _run, [drop] = _ingest(tmp_path, _manifest_text(lambda text: text[:-1] + f', "checked": {constant}' + "}"))
+    assert drop.status == "rejected" and "is not valid JSON" in drop.reason
 
 
 @pytest.mark.parametrize("rows", [1.0, 2.9, "1", True, -1])
