@@ -280,6 +280,12 @@ def _check_file_names(manifest: Manifest) -> None:
     expected = {f"{table}.csv": table for table in AGENCY_TABLES[manifest.agency]}
     seen: set[str] = set()
     for position, listed in enumerate(manifest.files):
+        if listed.name not in expected and listed.name in _TABLE_FILES:
+            raise DropRejected(
+                f"manifest.json: files[{position}].name {listed.name} is a table of another agency than the "
+                f"manifest's agency, {manifest.agency} (whose tables are {', '.join(expected)}): the agency or the "
+                "file list is wrong. What to do: ask the sender to fix the manifest; then re-run"
+            )
         if listed.name not in expected:
             shown = _shown_file_name(listed.name)
             raise DropRejected(
