@@ -58,6 +58,8 @@ MANIFEST_FAULTS = st.sampled_from([
     ("name", "../crimes.csv"), ("name", "/etc/passwd"), ("name", "./{table}.csv"), ("name", PLACED[0]),
     ("name", NAME_AS_COLUMN + ".csv"),
     ("duplicate", None), ("sha256", "0" * 64), ("files", "missing"),
+    # not JSON a strict reader accepts: a field named twice (its first value hostile), a number JSON does not have
+    ("repeated", "source_id"), ("repeated", NAME_AS_COLUMN), ("constant", "NaN"),
 ])
 
 
@@ -123,9 +125,16 @@ def _write(landing: Path, case: dict) -> None:
             listed["sha256"] = value
         elif field == "files":
             del manifest["files"]
-        else:
+        elif field not in ("repeated", "constant"):
             manifest[field] = value
-    write_raw_drop(landing, case["folder"].format(source=AGENCY_SOURCE[case["agency"]]), manifest, files)
+    drop = write_raw_drop(landing, case["folder"].format(source=AGENCY_SOURCE[case["agency"]]), manifest, files)
+    if fault is not None and fault[0] in ("repeated", "constant"):
+        text = (drop / "manifest.json").read_text()
+        if fault[0] == "repeated":  # a field of the manifest once more, any other field twice
+            added = f'"{fault[1]}": "{PLACED[0]}", ' * (1 if fault[1] in manifest else 2)
+        else:
+            added = f'"checked": {fault[1]}, '
+        (drop / "manifest.json").write_text("{" + added + text[1:])
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
