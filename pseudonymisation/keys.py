@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ from typing import ParamSpec, TypeVar
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
 
 SECRET_ENV = "MASIP_SECRET"
 SECRET_FILE_ENV = "MASIP_SECRET_FILE"
@@ -179,6 +183,15 @@ def _secret_from_file(path: Path) -> bytes:
         raise MissingKeyError(
             f"{SECRET_FILE_ENV} points at {path}, which is not a regular file (a FIFO, a socket or a device). "
             "Point it at the partnership key file, or create one with `masip keygen --out FILE`."
+        )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        # a warning, not a refusal: a secret mounted into a container (a Kubernetes secret is 0644 by default) may
+        # be open to a group or others that only this service's user is in
+        log.warning(
+            "the partnership key file %s can be read or written by users other than its owner (mode %s): "
+            "restrict it with `chmod 600 %s`, unless only this service's user can reach it (a container's secret mount)",
+            path, f"{mode:04o}", path,
         )
     return secret_bytes(path.read_bytes())
 

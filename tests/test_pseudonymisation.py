@@ -51,6 +51,19 @@ def test_the_secret_moved_to_a_pipe_gives_the_same_keyring_once():
         assert "MASIP_SECRET_FILE" in str(refused.value)
 
 
+@pytest.mark.parametrize("mode, warned", [(0o600, False), (0o400, False), (0o640, True), (0o644, True), (0o606, True)])
+def test_a_key_file_others_can_read_is_loaded_with_a_warning_that_says_what_to_do(tmp_path, caplog, mode, warned):
+    key_file = tmp_path / "partnership.key"
+    key_file.write_text(SECRET + "\n")
+    key_file.chmod(mode)
+    with caplog.at_level("WARNING", logger="pseudonymisation.keys"):
+        keyring = load_keyring({"MASIP_SECRET_FILE": str(key_file)})
+    assert keyring.key_version == Keyring(SECRET.encode()).key_version
+    said = " ".join(record.getMessage() for record in caplog.records)
+    assert (f"chmod 600 {key_file}" in said) is warned and (f"mode {mode:04o}" in said) is warned
+    assert SECRET not in said
+
+
 def test_a_key_file_that_is_a_folder_is_called_a_folder(tmp_path):
     with pytest.raises(MissingKeyError, match="which is a folder"):
         load_keyring({"MASIP_SECRET_FILE": str(tmp_path)})
