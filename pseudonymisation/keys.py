@@ -190,7 +190,7 @@ def _secret_from_file(path: Path) -> bytes:
         # be open to a group or others that only this service's user is in
         log.warning(
             "the partnership key file %s can be read or written by users other than its owner (mode %s): "
-            "restrict it with `chmod 600 %s`, unless only this service's user can reach it (a container's secret mount)",
+            "restrict it with `chmod 600 %s`, unless only this service's user can reach it (a secret volume of a container)",
             path, f"{mode:04o}", path,
         )
     return secret_bytes(path.read_bytes())
