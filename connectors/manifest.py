@@ -270,9 +270,13 @@ def read_manifest(drop_dir: Path) -> Manifest:
     return manifest
 
 
+#: What operator text shows instead of a file name that is not a table's.
+_WITHHELD = "(withheld)"
+
+
 def _shown_file_name(name: str) -> str:
     """A file name as operator text may show it: only a table's file name; any other name could hold anything."""
-    return name if name in _TABLE_FILES else "(withheld)"
+    return name if name in _TABLE_FILES else _WITHHELD
 
 
 def _check_file_names(manifest: Manifest) -> None:
@@ -280,16 +284,15 @@ def _check_file_names(manifest: Manifest) -> None:
     expected = {f"{table}.csv": table for table in AGENCY_TABLES[manifest.agency]}
     seen: set[str] = set()
     for position, listed in enumerate(manifest.files):
-        if listed.name not in expected and listed.name in _TABLE_FILES:
+        if listed.name in _TABLE_FILES and listed.name not in expected:
             raise DropRejected(
                 f"manifest.json: files[{position}].name {listed.name} is a table of another agency than the "
                 f"manifest's agency, {manifest.agency} (whose tables are {', '.join(expected)}): the agency or the "
                 "file list is wrong. What to do: ask the sender to fix the manifest; then re-run"
             )
-        if listed.name not in expected:
-            shown = _shown_file_name(listed.name)
+        if listed.name not in expected:  # no table's name, so anything: never shown
             raise DropRejected(
-                f"manifest.json: files[{position}].name {shown} is not a plain file name of a {manifest.agency} table "
+                f"manifest.json: files[{position}].name {_WITHHELD} is not a plain file name of a {manifest.agency} table "
                 f"(one of {', '.join(expected)}, directly in the drop folder: no folders, '..' or absolute paths); "
                 "ask the sender to fix the manifest"
             )
@@ -381,7 +384,7 @@ def _check_all_listed(manifest: Manifest) -> None:
     unlisted = _unlisted_files(manifest)
     if not unlisted:
         return
-    shown = [name for name in map(_shown_file_name, unlisted) if name != "(withheld)"]
+    shown = [name for name in map(_shown_file_name, unlisted) if name != _WITHHELD]
     withheld = len(unlisted) - len(shown)
     names = ", ".join(shown + ([f"{withheld} more whose names are not shown (they could hold anything)"] if withheld else []))
     raise _rejected(
