@@ -33,6 +33,10 @@ refused, because they are the agencies' own formats. A PNC ID without its check 
 has the shape of a force's crime number (``24-1543408``). A name of four
 letters or fewer has the shape of an agency prefix (``CHS``, ``ADV``).
 
+A digit glued on or cut off does not hide an identifier either: an NHS number is found anywhere in a longer
+run of digits, and nine digits alone are an NHS number without its check digit (:func:`_holds_nhs_number`); a
+mobile number is found among other digits; and a date's parts may be divided by letters (``21A10B1979``).
+
 Each rule is one regular expression that Python's ``re`` and Arrow's RE2 read
 alike (no look-arounds, no back-references), so the rule over one cell
 (:func:`could_hold_identifier`, :func:`is_reference`) and over a whole column
@@ -59,6 +63,11 @@ _NOT_DIGIT_AFTER = r"(?:[^0-9]|$)"
 _DAY = r"(?:0[1-9]|[12][0-9]|3[01])"
 _MONTH = r"(?:0[1-9]|1[0-2])"
 _YEAR = r"(?:19|20)[0-9]{2}"
+#: A day and a month in one or two digits, and what may stand between the parts of a date: one to three letters
+#: or separators (:data:`IDENTIFIER_SHAPES`, "lettered date").
+_DAY_OF = r"(?:0?[1-9]|[12][0-9]|3[01])"
+_MONTH_OF = r"(?:0?[1-9]|1[0-2])"
+_GAP = r"[^0-9]{1,3}"
 #: Month names and abbreviations in English (Python does not set the time locale, so ``calendar`` gives English).
 _MONTH_NAMES = "|".join(sorted({name.upper() for name in (*calendar.month_name[1:], *calendar.month_abbr[1:], "Sept")}))
 
@@ -97,6 +106,10 @@ IDENTIFIER_SHAPES: dict[str, str] = {
     # a word of their own: glued to letters they are the serial number of a reference (HC01021985), which agencies
     # really issue; day, then month and year (REF-11-111911) is the shape of a year's serial (ADV-24-011985), kept
     "compact date": rf"(?:^|[^A-Z0-9])(?:{_YEAR}{_SEP}*{_MONTH}{_DAY}|{_DAY}{_MONTH}{_SEP}*{_YEAR})(?:[^A-Z0-9]|$)",
+    # a day, month and year with letters as well as separators between them (21A10B1979, D21M10Y1979, 1979Y10M21D),
+    # month first too (10A21B1979): a sender writing a date cannot hide it behind one to three letters per gap
+    "lettered date": rf"(?i){_NOT_DIGIT_BEFORE}(?:{_DAY_OF}{_GAP}{_MONTH_OF}{_GAP}{_YEAR}|{_YEAR}{_GAP}{_MONTH_OF}{_GAP}"
+    rf"{_DAY_OF}|{_MONTH_OF}{_GAP}{_DAY_OF}{_GAP}{_YEAR}){_NOT_DIGIT_AFTER}",
     # a month's name or abbreviation as a word (11-Nov-1911, 11NOV1911)
     "month name": rf"(?i)(?:^|[^A-Z])(?:{_MONTH_NAMES})(?:[^A-Z]|$)",
     # a month in Roman numerals or abbreviated in another language, between a day and a year (29-VII-1961, 29MAI1961)
@@ -120,16 +133,22 @@ _BETWEEN_DIGITS = rf"([0-9]){_SEP}+([0-9])"
 REGROUPED_SHAPES: dict[str, str] = {
     # a UK phone number: 0 and nine or ten digits, (00)44 and nine or ten, or a mobile's ten digits without the 0
     "phone number": rf"{_NOT_DIGIT_BEFORE}(?:0[0-9]{{9,10}}|(?:00)?44[0-9]{{9,10}}|7[0-9]{{9}}){_NOT_DIGIT_AFTER}",
+    # a mobile number among other digits (807700900123, 0774477009001230): a stray digit does not hide it
+    "mobile number": r"(?:07|447)[0-9]{9}",
 }
 #: A value of digits alone (separators removed) that reads as a date of six digits, day first as the UK writes
 #: it (290761, 29-0761).
 _SIX_DIGIT_DATE = rf"^{_DAY}{_MONTH}[0-9]{{2}}$"
 #: A value of ten digits alone (separators removed): an NHS number if its check digit holds.
 _TEN_DIGITS = r"^[0-9]{10}$"
-#: Ten digits once the separators between digits are removed, first digit 3 to 9 (N-401--023--2137): an NHS number
-#: if its check digit holds. NHS numbers are issued from 300 000 0000 up (Northern Ireland; England and Wales from
-#: 400 000 0000), so a year's serial (2024-123456) never reads as one.
-_REGROUPED_TEN_DIGITS = r"(?:^|[^0-9])[3-9][0-9]{9}(?:[^0-9]|$)"
+#: Ten digits once the separators between digits are removed, first digit 3 to 9, also among other digits
+#: (N-401--023--2137, 89434765919): an NHS number if its check digit holds. NHS numbers are issued from 300 000 0000
+#: up (Northern Ireland; England and Wales from 400 000 0000), so a year's serial (2024-123456) never reads as one.
+_REGROUPED_TEN_DIGITS = r"[3-9][0-9]{9}"
+#: Nine digits alone once the separators between digits are removed, first digit 4 to 9 (943476591, X-943-476-591):
+#: an NHS number of England and Wales without its check digit, which anyone can compute, unless no check digit
+#: completes it. From 4, not 3: a force's crime number of the 2030s (31-1543408) keeps its year's serial.
+_REGROUPED_NINE_DIGITS = r"(?:^|[^0-9])[4-9][0-9]{8}(?:[^0-9]|$)"
 #: A year and a separator at the start: a year's serial (2024-123456), never an NHS number (England and
 #: Wales issue them from 400 000 0000 up).
 _YEAR_SERIAL = rf"^{_YEAR}{_SEP}"
@@ -160,12 +179,16 @@ def _digits_regrouped(value: str) -> str:
 
 
 def _holds_nhs_number(value: str) -> bool:
-    """Whether ``value`` holds ten digits whose NHS check digit holds: its digits alone (separators removed, not
-    a year's serial), or a run from 3 on among other characters once separators between digits are removed."""
+    """Whether ``value`` holds an NHS number: ten digits whose check digit holds, as its digits alone (separators
+    removed, not a year's serial) or, once separators between digits are removed, as ten digits from 3 on anywhere
+    in a run of digits (:data:`_REGROUPED_TEN_DIGITS`); or nine digits alone from 4 on that a check digit completes
+    (:data:`_REGROUPED_NINE_DIGITS`)."""
     digits = re.sub(_SEP, "", value)
-    runs = re.finditer(r"(?<![0-9])[3-9][0-9]{9}(?![0-9])", _digits_regrouped(value))
+    runs = re.findall("[0-9]+", _digits_regrouped(value))
     alone = [digits] if re.fullmatch(_TEN_DIGITS, digits) and not re.match(_YEAR_SERIAL, value) else []
-    return any(normalise_nhs_number(candidate) is not None for candidate in (*alone, *(run.group() for run in runs)))
+    windows = [run[start : start + 10] for run in runs for start in range(len(run) - 9) if run[start] >= "3"]
+    completed = [run + check for run in runs if len(run) == 9 and run[0] >= "4" for check in "0123456789"]
+    return any(normalise_nhs_number(candidate) is not None for candidate in (*alone, *windows, *completed))
 
 
 def _six_digit_date(value: str) -> bool:
@@ -211,11 +234,14 @@ def references_ok(values: pa.Array) -> pa.Array:
     for _ in range(2):
         regrouped = pc.replace_substring_regex(regrouped, _BETWEEN_DIGITS, r"\1\2")
     digits = pc.replace_substring_regex(values, _SEP, "")
-    # ten digits alone (not a year's serial), or a run of ten from 3 on among other characters: the check digit
-    # decides, per cell (few cells hold either)
+    # ten digits alone (not a year's serial), ten from 3 on among other characters, or nine alone from 4 on: the
+    # check digit decides, per cell (few cells hold any)
     ten_digits = pc.or_(
         pc.and_(pc.match_substring_regex(digits, _TEN_DIGITS), pc.invert(pc.match_substring_regex(values, _YEAR_SERIAL))),
-        pc.match_substring_regex(regrouped, _REGROUPED_TEN_DIGITS),
+        pc.or_(
+            pc.match_substring_regex(regrouped, _REGROUPED_TEN_DIGITS),
+            pc.match_substring_regex(regrouped, _REGROUPED_NINE_DIGITS),
+        ),
     )
     nhs = pc.fill_null(ten_digits, False).to_numpy(zero_copy_only=False)
     nhs[nhs] = [_holds_nhs_number(v) for v in pc.filter(values, pa.array(nhs)).to_pylist()]

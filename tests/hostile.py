@@ -62,6 +62,10 @@ LOOSE_SPELLINGS: tuple[str, ...] = (
     "1979.X.21", "21-OKT-1979", "21OKT1979", f"P-{PNC[:4]}-{PNC[5:-1]}-{PNC[-1]}", f"{PNC[2:4]}-{PNC[5:-1]}-{PNC[-1]}",
     "X12-3456", "X-123-456", "0044-7700-900123", "QQ-12-34-56-C", "QQ.123.456.C", "QQ/123456/C",
     f"{SURNAME[:4]}-{SURNAME[4:8]}-{SURNAME[8:12]}-1",
+    # an NHS number glued to another digit or cut short of its check digit, a mobile number glued to a digit, and a
+    # date of birth with letters between its parts, day or month first
+    "89434765919", "94347659190", "943476591", "N-943-476-591", "807700900123", "21A10B1979", "D21M10Y1979",
+    "21l10l1979", "10A21B1979",
 )
 #: A name written as a column name, or as a slug (a header cell, a manifest's file name or source_id, a folder).
 NAME_AS_COLUMN = f"{FORENAME.lower()}_{SURNAME.lower()}"
