@@ -30,6 +30,7 @@ from masip.orchestration import (
     run_publish,
     run_report_dir,
 )
+from masip.output_files import write_output
 from pseudonymisation.keys import keyless
 
 log = logging.getLogger(__name__)
@@ -359,7 +360,7 @@ def run_build_report(
         "quality_success": quality["success"],
         "marts": report.data["warehouse"]["marts"],
     }
-    (folder / "airflow_run.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    write_output(folder / "airflow_run.json", json.dumps(summary, indent=2, default=str))
     log.info("Run report written: %s (marts: %d tables)", report.markdown_path, len(summary["marts"]))
     log_warnings(report.warnings)
     return {"report_json": str(report.json_path), "report_markdown": str(report.markdown_path),

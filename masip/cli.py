@@ -31,6 +31,7 @@ from masip.cli_options import (
     output_folder,
     parse_date,
 )
+from masip.output_files import create_secret_file
 from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import (
     SECRET_ENV,
@@ -137,8 +138,10 @@ def keygen(out: Path) -> None:
     if out.exists():
         raise Refusal(f"{out} exists; refusing to overwrite a key (move it away first)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(generate_secret() + "\n", encoding="ascii")
-    out.chmod(0o600)
+    try:
+        create_secret_file(out, generate_secret() + "\n")
+    except FileExistsError:  # a link planted there since the check: never written through
+        raise Refusal(f"{out} exists (a file or a link); refusing to write a key there (move it away first)") from None
     keyring = load_keyring({SECRET_FILE_ENV: str(out)})
     click.echo(f"Wrote {out} (key version {keyring.key_version}). Set {SECRET_FILE_ENV}={out} to use it.")
 
@@ -371,8 +374,7 @@ def _use_demo_key(key_file: Path) -> None:
     """The demo's throwaway key, made once, in place of any partnership key: synthetic data never meets a real key."""
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(generate_secret() + "\n", encoding="ascii")
-        key_file.chmod(0o600)
+        create_secret_file(key_file, generate_secret() + "\n")
     forget_piped_secret()
     os.environ.pop(SECRET_ENV, None)
     os.environ[SECRET_FILE_ENV] = str(key_file)

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from masip.output_files import write_output
+
 #: First characters that make a spreadsheet read a cell as a formula (OWASP).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -58,8 +60,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
     """Write a published CSV (UTF-8, ``\\r\\n`` line ends as RFC 4180); see the module docstring."""
     lines = [",".join(_quoted(neutralise(str(name))) for name in header)]
     lines += [",".join(csv_cell(value) for value in row) for row in rows]
-    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8", newline="")
-    return path
+    return write_output(path, "\r\n".join(lines) + "\r\n")
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> Path:

@@ -61,6 +61,7 @@ from connectors.contracts import (
     TableContract,
     latest_plausible_date,
 )
+from masip.output_files import write_output
 from masip.publication import published_code_fingerprint, published_through
 
 log = logging.getLogger(__name__)
@@ -519,5 +520,5 @@ def validate_warehouse(warehouse: Path, results_dir: Path, published: Path | Non
         results.append(SuiteResult(name, len(parts[0][0]), len(outcomes), failures))
     results_dir.mkdir(parents=True, exist_ok=True)
     results_path = results_dir / "validation_results.json"
-    results_path.write_text(json.dumps({"scope": scope, **full}, indent=1, default=str), encoding="utf-8")
+    write_output(results_path, json.dumps({"scope": scope, **full}, indent=1, default=str))
     return QualityReport(tuple(results), results_path, scope, rules)

@@ -17,6 +17,7 @@ import duckdb
 
 from connectors.ingest import IngestSummary, default_archive_dir
 from masip.dbt_runner import DbtBuildResult
+from masip.output_files import write_output
 from masip.quality import QualityReport
 from masip.warehouse import lock_notices
 from pseudonymisation.landing import missing_copies, retention_days_from_env
@@ -215,6 +216,6 @@ def write_run_report(
     json_path = out_dir / "run_report.json"
     md_path = out_dir / "run_report.md"
     markdown = _markdown(data)
-    json_path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    md_path.write_text(markdown, encoding="utf-8")
+    write_output(json_path, json.dumps(data, indent=2, default=str))
+    write_output(md_path, markdown)
     return RunReport(data=data, markdown=markdown, json_path=json_path, markdown_path=md_path)

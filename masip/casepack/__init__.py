@@ -35,6 +35,7 @@ from masip.casepack.data import (
     warehouse_as_of,
 )
 from masip.casepack.history import compare_with_previous, write_shown_flags
+from masip.output_files import fresh_path, write_output
 
 __all__ = [
     "FLAG_CODES",
@@ -124,12 +125,6 @@ def _load_at(warehouse: Path, as_of: date | None) -> tuple[PackData, bool]:
     return pack, True
 
 
-def _replace(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
-
-
 def build_casepack(warehouse: Path, out_dir: Path, as_of: date | None = None, *, pdf: bool = True) -> CasePackResult:
     """Write the weekly case pack (HTML and, with ``pdf``, the same as PDF) for the week to ``as_of``.
 
@@ -157,21 +152,20 @@ def build_casepack(warehouse: Path, out_dir: Path, as_of: date | None = None, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     compare_with_previous(pack, out_dir)
     html_path, pdf_path = casepack_paths(out_dir, pack.as_of)
-    _replace(html_path, render_html(pack, recomputed=recomputed).encode("utf-8"))
+    write_output(html_path, render_html(pack, recomputed=recomputed))
     write_shown_flags(out_dir, pack)
     skipped_note = pdf_path.with_name(f"{pdf_path.stem}.pdf-skipped.txt")
     pdf_skipped: str | None = None
     if pdf:
-        tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
         try:
-            write_pdf(html_path, tmp_pdf, f"MASIP case pack · week to {pack.as_of.isoformat()}", pack_bookmarks(pack))
+            with fresh_path(pdf_path) as tmp_pdf:
+                write_pdf(html_path, tmp_pdf, f"MASIP case pack · week to {pack.as_of.isoformat()}", pack_bookmarks(pack))
         except BrowserUnavailable as error:
             pdf_skipped = f"PDF skipped: {error} Then run `masip casepack --out {out_dir}` again for the PDF."
             pdf_path.unlink(missing_ok=True)  # an older PDF of this week would not match the new HTML
-            skipped_note.write_text(pdf_skipped + "\n", encoding="utf-8")
+            write_output(skipped_note, pdf_skipped + "\n")
             log.warning("Case pack %s", pdf_skipped)
         else:
-            os.replace(tmp_pdf, pdf_path)
             skipped_note.unlink(missing_ok=True)
     result = CasePackResult(
         html_path=html_path,

@@ -39,6 +39,7 @@ from connectors.vault import Vault
 from masip.linkage.deterministic import KEY_COLUMNS
 from masip.linkage.review import review_id_for
 from masip.linkage.review_store import ROLE_COLUMNS, member_key, record_decisions
+from masip.output_files import write_output
 from masip.published_csv import FORMULA_TRIGGERS, write_frame
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -109,7 +110,7 @@ def export_queue(warehouse: Path, out_dir: Path) -> ExportResult:
         items=items, css=CASEPACK_CSS.read_text(encoding="utf-8"), generated=datetime.now(UTC)
     )
     html_path = out_dir / "review_queue.html"
-    html_path.write_text(html, encoding="utf-8")
+    write_output(html_path, html)
     return ExportResult(len(queue), csv_path, html_path)
 
 

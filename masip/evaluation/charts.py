@@ -7,6 +7,7 @@ disclosure marker.
 from __future__ import annotations
 
 import base64
+import io
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pandas as pd
 
 from masip.evaluation.disclosure import ALL_FORCES, MARKER
 from masip.evaluation.survival import MONTHS
+from masip.output_files import write_output
 
 #: The attrition stages, in the order a crime passes them.
 STAGES = ("RECORDED", "CPS_REFERRED", "CHARGED", "COURT", "CONVICTED", "CONVICTED_STALKING")
@@ -29,7 +31,9 @@ def _title_as_written(ax: Any, text: str) -> None:
 
 
 def _figure_to_file(fig: Any, path: Path) -> None:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    image = io.BytesIO()
+    fig.savefig(image, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
+    write_output(path, image.getvalue())
     import matplotlib.pyplot as plt
 
     plt.close(fig)

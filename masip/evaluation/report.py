@@ -45,6 +45,7 @@ from masip.evaluation.charts import (
 )
 from masip.evaluation.html import render
 from masip.evaluation.reoffending import MIN_COHORT, Analysis, analyse_reoffending
+from masip.output_files import write_output
 from masip.published_csv import write_frame
 
 PUBLISHED_TABLES = (
@@ -174,7 +175,7 @@ def build_evaluation_report(warehouse: Path, out_dir: Path) -> EvaluationResult:
 
     html = render(shown, analyses, as_of, cohort, images)
     html_path = out_dir / "evaluation_report.html"
-    html_path.write_text(html, encoding="utf-8")
+    write_output(html_path, html)
     files.insert(0, html_path)
 
     summary = {
@@ -186,7 +187,7 @@ def build_evaluation_report(warehouse: Path, out_dir: Path) -> EvaluationResult:
         },
     }
     summary_path = out_dir / "evaluation_summary.json"
-    summary_path.write_text(json.dumps(_for_publication(summary), default=_json_default, indent=2), encoding="utf-8")
+    write_output(summary_path, json.dumps(_for_publication(summary), default=_json_default, indent=2))
     files.append(summary_path)
     return EvaluationResult(
         out_dir=out_dir,

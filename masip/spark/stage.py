@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from connectors.vault import Vault
+from masip.output_files import write_output
 from masip.spark import SparkBuildResult, run_spark_build
 from masip.spark.compare import MartComparison, compare_linkage, compare_marts, describe
 from masip.warehouse import copy_database
@@ -109,5 +110,5 @@ def spark_stage(
     )
     result.seconds = time.perf_counter() - started
     rows = sum(v for k, v in build.summary.get("input_rows", {}).items())
-    result.report_path.write_text(_report(result, rows), encoding="utf-8")
+    write_output(result.report_path, _report(result, rows))
     return result
