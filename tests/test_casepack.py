@@ -313,6 +313,37 @@ def test_flags_and_cases_gone_since_the_previous_pack_are_listed(partnership: Pa
     assert "Dfeedfacecafebeef" in left_box and "D0000000000000001" not in left_box
 
 
+@pytest.mark.parametrize("altered", ["dyad id", "flag code", "record"])
+def test_an_altered_previous_pack_record_is_never_shown(partnership: Partnership, tmp_path: Path, caplog, altered):
+    """The next pack shows the previous record's dyad ids and flag codes (cases that left, flags cleared). A name
+    or a link written into that file reached the panel's pack (outside check, 2026-12-07): now a record holding
+    anything a pack does not write is passed over with a warning, and an earlier one is compared with."""
+    import json
+
+    out = tmp_path / "packs"
+    as_of = partnership.result.as_of
+    earlier = build_casepack(partnership.warehouse, out, as_of - timedelta(days=14), pdf=False)
+    hostile = "Quillonette Featherstonehaugh 21/10/1979 http://evil.example"
+    case = {"D0123456789abcdef": {"NO_SPO_CONSIDERED": "2026-09-02"}}
+    records = {"D0123456789abcdef": ["police-met|crimes|MPS-24-0000001"]}
+    if altered == "dyad id":
+        case = {hostile: case["D0123456789abcdef"]}
+    elif altered == "flag code":
+        case = {"D0123456789abcdef": {hostile: "2026-09-02"}}
+    else:
+        records = {"D0123456789abcdef": [f"police-met|crimes|{hostile}"]}
+    (out / f"masip-casepack-{(as_of - timedelta(days=7)).isoformat()}.flags.json").write_text(
+        json.dumps({"cases": case, "records": records}), encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        result = build_casepack(partnership.warehouse, out, pdf=False)
+    html = result.html_path.read_text(encoding="utf-8")
+    assert "Quillonette" not in html and "evil.example" not in html and "D0123456789abcdef" not in html
+    from masip.casepack.history import previous_pack
+
+    assert previous_pack(out, as_of).as_of == earlier.as_of
+    assert "holds what no case pack writes" in caplog.text and "Quillonette" not in caplog.text
+
+
 def test_another_as_of_is_computed_on_a_copy_and_the_warehouse_is_untouched(partnership: Partnership, tmp_path):
     before = _sha256(partnership.warehouse)
     week_before = partnership.result.as_of - timedelta(days=7)

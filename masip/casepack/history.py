@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from masip.output_files import write_output
 
 if TYPE_CHECKING:
     from masip.casepack.data import Case, PackData
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _SHOWN = re.compile(r"masip-casepack-(\d{4}-\d{2}-\d{2})\.flags\.json")
+#: A dyad id as the marts write it (macros/ids.sql): what a previous pack's record may name, nothing else.
+_DYAD_ID = re.compile(r"D[0-9a-f]{16}")
+
+
+class _NotAPackRecord(ValueError):
+    """A previous pack's record holds what no pack writes: it was altered, so none of it is shown."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +66,8 @@ def write_shown_flags(out_dir: Path, pack: PackData) -> Path:
     shown = {case.dyad_id: {f.flag_code: f.raised_at.date().isoformat() for f in case.flags} for case in pack.cases}
     records = {case.dyad_id: sorted(_records(case)) for case in pack.cases}
     path = shown_flags_path(out_dir, pack.as_of)
-    tmp = path.with_name(f".{path.name}.tmp")
     content = {"as_of": pack.as_of.isoformat(), "cases": shown, "records": records}
-    tmp.write_text(json.dumps(content, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_output(path, json.dumps(content, sort_keys=True))
 
 
 def previous_pack(out_dir: Path, as_of: date) -> PreviousPack | None:
@@ -80,11 +84,41 @@ def previous_pack(out_dir: Path, as_of: date) -> PreviousPack | None:
             flags = {str(dyad): {str(code): date.fromisoformat(raised) for code, raised in shown.items()}
                      for dyad, shown in content["cases"].items()}
             records = {str(dyad): frozenset(map(str, refs)) for dyad, refs in content.get("records", {}).items()}
+            _check_record(flags, records)
+        except _NotAPackRecord:
+            # what it holds is shown in the pack: a name or a link written into it must never reach the panel
+            log.warning(
+                "Case pack: %s holds what no case pack writes (it was altered), so it is not compared with; "
+                "comparing with an earlier pack. What to do: find out who changed the case pack folder, and "
+                "delete that file", path.name,
+            )
+            continue
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             log.warning("Case pack: %s cannot be read; comparing with an earlier pack", path.name)
             continue
         return PreviousPack(when, flags, records)
     return None
+
+
+def _check_record(flags: dict[str, dict[str, date]], records: dict[str, frozenset[str]]) -> None:
+    """Raises :class:`_NotAPackRecord` unless every dyad id, flag code and record of a previous pack's record is one
+    a pack writes: the next pack shows them (the cases that left, the flags cleared)."""
+    from connectors.contracts import TABLES
+    from connectors.identifier_shapes import is_reference
+    from connectors.manifest import SOURCE_ID_PATTERN
+    from masip.casepack.data import FLAG_CODES
+
+    def is_record(text: str) -> bool:
+        source_id, _, rest = text.partition("|")
+        table, _, ref = rest.partition("|")
+        return re.fullmatch(SOURCE_ID_PATTERN, source_id) is not None and table in TABLES and is_reference(ref)
+
+    if not (
+        all(_DYAD_ID.fullmatch(dyad) for dyad in (*flags, *records))
+        and all(code in FLAG_CODES for shown in flags.values() for code in shown)
+        and all(is_record(record) for held in records.values() for record in held)
+    ):
+        raise _NotAPackRecord
 
 
 def _is_date(text: str) -> bool:
