@@ -157,7 +157,17 @@ class Vault:
     def for_warehouse(cls, warehouse: Path, configured: Path | None = None) -> Vault:
         """``configured`` (``--vault``), else ``$MASIP_VAULT_DIR``, else ``vault/`` beside ``warehouse``."""
         env = os.environ.get(VAULT_ENV, "").strip()
-        return cls(Path(configured) if configured else Path(env) if env else default_vault_dir(warehouse))
+        vault = cls(Path(configured) if configured else Path(env) if env else default_vault_dir(warehouse))
+        folder, directory = warehouse.parent.resolve(), vault.directory.resolve()
+        if directory == folder or directory in folder.parents:
+            # its tokens and filters would lie where the warehouse's readers look, and protect() would shut them out
+            raise WrongVault(
+                f"the linkage vault {vault.directory} is the warehouse's folder, or a folder holding it: the vault "
+                "keeps every encoding of an identifier and must be a folder of its own, apart from what analysts "
+                f"read. What to do: pass --vault (or set {VAULT_ENV}) a folder of its own, such as "
+                f"{default_vault_dir(warehouse)}, then re-run"
+            )
+        return vault
 
     @property
     def records_path(self) -> Path:

@@ -725,3 +725,58 @@ def test_missing_landing_copies_are_warned_about_at_every_run(loaded: tuple[Path
     assert "## Warnings" in (out / "run_report.md").read_text()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from marts.person_xref").fetchone()[0] > 0  # the run still built
+
+
+def test_links_planted_in_an_output_folder_are_replaced_never_written_through(tmp_path: Path):
+    """Anyone who can write an output folder could plant a link under a report's name; the run's account then
+    overwrote what it points to, a key file among them (outside check, 2026-12-07). Now each output is a new file
+    renamed over the name; and keygen never writes through a link, even one that points nowhere."""
+    landing, warehouse, out = tmp_path / "landing", tmp_path / "w" / "masip.duckdb", tmp_path / "out"
+    _good_drop(landing)
+    key = tmp_path / "partnership.key"
+    assert masip("keygen", "--out", str(key)).returncode == 0
+    secret = key.read_bytes()
+    out.mkdir()
+    for name in ("run_report.json", "run_report.md"):
+        (out / name).symlink_to(key)
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert key.read_bytes() == secret
+    assert all((out / name).is_file() and not (out / name).is_symlink() for name in ("run_report.json", "run_report.md"))
+    assert json.loads((out / "run_report.json").read_text())["run_id"]
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".part")]
+    nowhere = tmp_path / "planted.key"
+    nowhere.symlink_to(tmp_path / "elsewhere" / "written-through.key")
+    refused = masip("keygen", "--out", str(nowhere))
+    assert refused.returncode != 0 and "refusing" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("where", ["the warehouse's folder", "a folder holding the warehouse"])
+def test_a_vault_that_is_or_holds_the_warehouse_folder_is_refused_before_any_work(tmp_path: Path, where: str):
+    """``--vault`` pointed at the warehouse's folder put the tokens and Bloom filters beside the analyst warehouse,
+    and made that folder owner-only (outside check, 2026-12-07)."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w" / "masip.duckdb"
+    _good_drop(landing)
+    vault = warehouse.parent if where == "the warehouse's folder" else tmp_path
+    run = masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "o"),
+                "--vault", str(vault))
+    assert run.returncode == 2, run.stderr
+    _no_traceback(run)
+    assert "must be a folder of its own" in " ".join(run.stderr.split()) and "What to do" in run.stderr
+    assert not list(tmp_path.rglob("*.duckdb"))
+
+
+def test_no_output_is_written_into_the_vault(tmp_path: Path):
+    """Reports, packs and review exports are read by others: an ``--out`` inside the owner-only vault is refused."""
+    landing, warehouse, out = tmp_path / "landing", tmp_path / "w" / "masip.duckdb", tmp_path / "out"
+    _good_drop(landing)
+    assert masip("run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)).returncode == 0
+    vault = warehouse.parent / "vault"
+    before = sorted(p.name for p in vault.rglob("*"))
+    for command in (["casepack"], ["review", "export"], ["evaluate"], ["run", "--input", str(landing)]):
+        refused = masip(*command, "--warehouse", str(warehouse), "--out", str(vault / "reports"))
+        assert refused.returncode == 2, (command, refused.stderr)
+        _no_traceback(refused)
+        assert "is inside the linkage vault" in " ".join(refused.stderr.split())
+    assert sorted(p.name for p in vault.rglob("*")) == before
