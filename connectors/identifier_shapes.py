@@ -167,6 +167,9 @@ _ANY_REGROUPED_SHAPE = _any_of(REGROUPED_SHAPES)
 
 #: A record reference: one word of ASCII letters, digits and ``/ _ - . : #``.
 _REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}$"
+#: A web address or a link's scheme (``http://x1.io``, ``www.a1.io``, ``file:///1``, ``tel:07…``): a viewer of the
+#: case pack's PDF or HTML would offer it as a link to follow. No agency numbers its records so.
+_LINK = r"(?i)://|^www[.]|^(?:https?|ftp|file|mailto|javascript|data|tel|sms):"
 #: A run of five letters or more: a word, so perhaps a name.
 _WORD = r"(?i)[A-Z]{5}"
 #: Eight letters or more once the separators are removed: a word cut into short pieces (ZQXC-ANAR-Y), so perhaps a
@@ -216,13 +219,15 @@ def is_reference(value: str) -> bool:
     be a person's identifier instead is refused. A reference is one word of
     ASCII letters, digits and ``/ _ - . : #`` with at least one digit; it
     holds no run of five letters or more (a word, perhaps a name: agency
-    prefixes such as ``CHS``, ``ORD``, ``ADV`` are shorter); and it has none of
+    prefixes such as ``CHS``, ``ORD``, ``ADV`` are shorter) and no web address
+    or link (:data:`_LINK`); and it has none of
     the identifier shapes of :func:`could_hold_identifier`.
     """
     return (
         re.fullmatch(_REFERENCE, value) is not None
         and re.search("[0-9]", value) is not None
         and re.search(_WORD, value) is None
+        and re.search(_LINK, value) is None
         and re.search(_CUT_WORD, re.sub(_SEP, "", value)) is None
         and not could_hold_identifier(value)
     )
@@ -259,6 +264,7 @@ def references_ok(values: pa.Array) -> pa.Array:
         pc.match_substring_regex(values, _REFERENCE),
         pc.match_substring_regex(values, "[0-9]"),
         pc.invert(pc.match_substring_regex(values, _WORD)),
+        pc.invert(pc.match_substring_regex(values, _LINK)),
         pc.invert(pc.match_substring_regex(digits, _CUT_WORD)),
         pc.invert(shaped),
     )

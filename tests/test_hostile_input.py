@@ -132,6 +132,17 @@ def test_an_identifier_however_spelt_is_never_kept_as_a_reference(tmp_path, tabl
         assert quarantined == [] and drop.files[0].rows_loaded == len(rows) and drop.files[0].warnings == len(rows)
 
 
+@pytest.mark.parametrize("link", ["http://x1.io", "www.a1.io", "ftp://9.io", "file:///1", "HTTPS://A1.IO/2", "tel:0161"])
+def test_a_web_address_is_never_kept_as_a_reference(tmp_path, link):
+    """References reach the case pack, whose PDF viewer would offer a web address as a link (outside check,
+    2026-12-07): quarantined, the value withheld."""
+    rows = [{**base_row("crimes"), "crime_ref": link}, base_row("crimes", "b")]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows))
+    [(_, _, ref, rule, detail)] = _quarantine(run)
+    assert (ref, rule) == (None, "invalid_reference") and WITHHELD in detail
+    assert drop.files[0].rows_loaded == 1 and link not in run.operator_text()
+
+
 @pytest.mark.parametrize("value", ["SW1A-2PW", "211079", "21/10/79", "10/1979", "15/1234A", "X12345", "X123456",
                                    "07700900123", SURNAME.upper()[:6], "21OCT79", "OCT79", "L-" + SURNAME[:5], "L-COX",
                                    "KHAN1", "stk1", "L-ABC", "7700-900-123", "94-3476-5919"])
