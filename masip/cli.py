@@ -29,6 +29,7 @@ from masip.cli_options import (
     file_in_folder,
     folder,
     output_folder,
+    parse_as_of,
     parse_date,
 )
 from masip.output_files import create_secret_file
@@ -172,7 +173,7 @@ def generate(dyads: int, out: Path, seed: int, weeks: int, as_of: date, clean: b
 @click.option("--warehouse", type=click.Path(path_type=Path), callback=file_in_folder, default=DEFAULT_WAREHOUSE, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT, show_default=True,
               help="Folder for the run report.")
-@click.option("--as-of", "as_of", callback=parse_date, default=None, help="Reference date (default: latest extract date).")
+@click.option("--as-of", "as_of", callback=parse_as_of, default=None, help="Reference date (default: latest extract date).")
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild the incremental staging models from every raw row and retrain the linkage model.")
 @click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,

@@ -8,7 +8,7 @@ later, after ingest and build, with an error that names neither.
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -27,6 +27,35 @@ class Refusal(click.ClickException):
     (:data:`masip.operator_errors.USAGE`), not click's 1, which the README keeps for failures of the data."""
 
     exit_code = 2
+
+
+#: The reference dates (``as_of``) a run or a case pack may be computed at: no partnership's data start before
+#: 1990, and a date over a year ahead of today is a slip of the keyboard (9999-12-31 published every flag as
+#: overdue, and stopped every case pack after it).
+EARLIEST_AS_OF = date(1990, 1, 1)
+AS_OF_DAYS_AHEAD = 366
+
+
+def checked_as_of(value: date) -> date:
+    """``value`` if it is a plausible reference date (:data:`EARLIEST_AS_OF` to a year from today); else a
+    ``ValueError`` saying what to do."""
+    latest = date.today() + timedelta(days=AS_OF_DAYS_AHEAD)
+    if not EARLIEST_AS_OF <= value <= latest:
+        raise ValueError(
+            f"{value.isoformat()} is not a plausible reference date: it must be from {EARLIEST_AS_OF.isoformat()} to "
+            f"{latest.isoformat()} (a year from today). What to do: give the date of the week to report on, as "
+            "YYYY-MM-DD, or leave it out for the latest extract date"
+        )
+    return value
+
+
+def parse_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    """A reference date option (:func:`parse_date`), refused unless plausible (:func:`checked_as_of`)."""
+    parsed = parse_date(ctx, param, value)
+    try:
+        return None if parsed is None else checked_as_of(parsed)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:

@@ -348,6 +348,8 @@ def test_run_parameters_fall_back_to_the_environment_at_run_time(tmp_path: Path)
         resolve_run_config({}, {})
     with pytest.raises(RunConfigError, match="YYYY-MM-DD"):
         resolve_run_config({"input_dir": str(landing), "as_of": "16/11/2026"}, {})
+    with pytest.raises(RunConfigError, match="not a plausible reference date"):
+        resolve_run_config({"input_dir": str(landing), "as_of": "9999-12-31"}, {})
     # The build does not read the landing folder, so it does not need one.
     assert resolve_run_config({}, {}, require_input=False).input_dir is None
 

@@ -780,3 +780,17 @@ def test_no_output_is_written_into_the_vault(tmp_path: Path):
         _no_traceback(refused)
         assert "is inside the linkage vault" in " ".join(refused.stderr.split())
     assert sorted(p.name for p in vault.rglob("*")) == before
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31", "2100-01-01", "1900-01-01"])
+def test_an_implausible_reference_date_is_refused_before_any_work(tmp_path: Path, as_of: str):
+    """``run --as-of 9999-12-31`` published marts as of that year, and every case pack after it stopped with an
+    OverflowError (outside check, 2026-12-07)."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w" / "masip.duckdb"
+    _good_drop(landing)
+    for command in (["run", "--input", str(landing), "--out", str(tmp_path / "o")], ["casepack", "--out", str(tmp_path / "p")]):
+        refused = masip(*command, "--warehouse", str(warehouse), "--as-of", as_of)
+        assert refused.returncode == 2, refused.stderr
+        _no_traceback(refused)
+        assert "is not a plausible reference date" in " ".join(refused.stderr.split()) and "What to do" in refused.stderr
+    assert not warehouse.exists()

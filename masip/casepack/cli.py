@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from masip.cli_options import DEFAULT_WAREHOUSE, Refusal, output_folder, parse_date
+from masip.cli_options import DEFAULT_WAREHOUSE, Refusal, output_folder, parse_as_of
 
 
 @click.command("casepack")
-@click.option("--as-of", "as_of", callback=parse_date, default=None,
+@click.option("--as-of", "as_of", callback=parse_as_of, default=None,
               help="Last day of the week the pack covers (YYYY-MM-DD). Default: the date the warehouse was built "
                    "as of. Another date is computed on a temporary copy; the warehouse is never changed.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, required=True,

@@ -17,7 +17,7 @@ from airflow.sdk import Param
 
 from masip import alerts
 from masip.cli import DEFAULT_OUT
-from masip.cli_options import DEFAULT_WAREHOUSE
+from masip.cli_options import DEFAULT_WAREHOUSE, checked_as_of
 from masip.orchestration.errors import RunConfigError
 from masip.warehouse import warehouse_file
 
@@ -182,9 +182,13 @@ def resolve_run_config(
     as_of: date | None = None
     if as_of_text is not None:
         try:
-            as_of = date.fromisoformat(as_of_text)
+            parsed = date.fromisoformat(as_of_text)
         except ValueError:
             raise RunConfigError(f"as_of={as_of_text!r} is not a date; use YYYY-MM-DD") from None
+        try:
+            as_of = checked_as_of(parsed)
+        except ValueError as error:
+            raise RunConfigError(f"as_of: {error}") from None
     return RunConfig(Path(input_dir) if input_dir else None, warehouse_file(Path(warehouse)), Path(out_dir), as_of)
 
 
