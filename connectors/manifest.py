@@ -457,6 +457,15 @@ def _decoded(manifest: Manifest, listed: ManifestFile, data: bytes) -> str:
             "cp1252, so every accented letter would load as others; nothing of the drop was loaded. What to do: ask "
             "the sender to declare utf-8 in manifest.json and re-deliver the drop; then re-run"
         )
+    header = data.split(b"\n", 1)[0]
+    if b"\x00" in header:
+        # UTF-16 or UTF-32 without a byte-order mark decodes as UTF-8 with a zero byte between characters: the
+        # header then matched no column, and its rows miscounted (outside check, 2026-12-07)
+        raise DropRejected(
+            f"{listed.name}: its header row holds zero bytes, as text written in UTF-16 or UTF-32 does, but the "
+            f"manifest declares {name}; nothing of the drop was loaded. What to do: ask the sender to export the "
+            "file as UTF-8 (or cp1252, as the manifest says) and re-deliver the drop; then re-run"
+        )
     try:
         return data.decode(manifest.encoding)
     except UnicodeDecodeError as error:
@@ -467,6 +476,22 @@ def _decoded(manifest: Manifest, listed: ManifestFile, data: bytes) -> str:
         ) from None
 
 
+#: Blank lines at the end of a file (spaces or tabs at most), and a DOS end-of-file mark after them.
+_TRAILING_BLANK_LINES = re.compile(r"(?:\r\n|\r|\n)((?:[ \t\f\v]*(?:\r\n|\r|\n))*[ \t\f\v]*\x1a?)\Z")
+
+
+def _without_trailing_blank_lines(text: str) -> tuple[str, int]:
+    """``text`` without the blank lines after its last row, and how many there were. Many exports end with one;
+    read as rows, they rejected the whole drop for a row count it did not have (outside check, 2026-12-07)."""
+    found = _TRAILING_BLANK_LINES.search(text)
+    if found is None or not found.group(1):
+        return text, 0
+    blank = found.group(1)
+    *_, after_last_break = re.split(r"\r\n|\r|\n", blank)
+    lines = blank.count("\n") + blank.count("\r") - blank.count("\r\n") + bool(after_last_break)
+    return text[: found.start(1)], lines
+
+
 def verify_drop(manifest: Manifest) -> dict[str, str]:
     """Check every file (see :func:`check_drop_files`), then decode each listed one and count its rows.
 
@@ -475,9 +500,9 @@ def verify_drop(manifest: Manifest) -> dict[str, str]:
     """
     texts: dict[str, str] = {}
     for listed, path in zip(manifest.files, check_drop_files(manifest)):
-        text = _decoded(manifest, listed, path.read_bytes())
+        text, blank = _without_trailing_blank_lines(_decoded(manifest, listed, path.read_bytes()))
         rows = count_data_rows(text, listed.name)
-        if rows != listed.rows:
+        if rows != listed.rows and rows + blank != listed.rows:  # a sender may count its blank lines, or not
             compared = "fewer than" if rows < listed.rows else "more than"
             raise DropRejected(
                 f"{listed.name}: {rows} data rows found, {compared} the manifest's row count (not shown): the manifest "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -142,6 +143,14 @@ class FileResult:
         return len(self.warned)
 
 
+def column_name(cell: str) -> str:
+    """A header cell as the column name it shows: letters in any case and compatibility form (``ＣＲＩＭＥ_ref``),
+    without invisible format characters (a zero-width space, a byte-order mark, a direction mark) or spaces of any
+    kind around it. An operator who opens the file sees ``crime_ref``; so does the reader."""
+    shown = "".join(c for c in unicodedata.normalize("NFKC", cell) if unicodedata.category(c) != "Cf")
+    return shown.strip().lower()
+
+
 class TableReader:
     """Reads files of one contract for one drop."""
 
@@ -184,8 +193,8 @@ class TableReader:
         renames, looked up as delivered first.
         """
         renames = self.profile.renames_in(self.contract.name)
-        folded = {delivered.strip().lower(): name for delivered, name in renames.items()}
-        mapped = [renames.get(name.strip()) or folded.get(name.strip().lower(), name.strip().lower()) for name in header]
+        folded = {column_name(delivered): name for delivered, name in renames.items()}
+        mapped = [renames.get(name.strip()) or folded.get(column_name(name), column_name(name)) for name in header]
         known = frozenset(self.contract.all_column_names)
         nameable = known | frozenset(renames) | frozenset(folded)
         if not known & set(mapped):

@@ -382,6 +382,19 @@ def test_an_undecodable_byte_says_which_encoding_and_what_to_do(tmp_path, encodi
     assert "What to do:" in outcome.reason and "utf-8-sig" not in outcome.reason
 
 
+@pytest.mark.parametrize("written", ["utf-16-le", "utf-16-be", "utf-16", "utf-32-le"])
+def test_a_file_in_utf16_or_utf32_declared_utf8_is_said_to_be_so(tmp_path, written):
+    """Without a byte-order mark, UTF-16 decodes as UTF-8 with a zero byte between characters: the drop was
+    rejected for a row count it did not have (outside check, 2026-12-07)."""
+    data = CsvFile.of("crimes", [base_row("crimes")]).encode(written)
+    landing = _landing(tmp_path)
+    write_raw_drop(landing, POLICE, manifest_for("police", {"crimes.csv": data}, {"crimes.csv": 1}), {"crimes.csv": data})
+    run = _run(tmp_path, landing)
+    outcome = _outcome(run)
+    assert outcome.status == "rejected" and "crimes.csv: its header row holds zero bytes" in outcome.reason
+    assert "UTF-16 or UTF-32" in outcome.reason and "What to do:" in outcome.reason
+
+
 @pytest.fixture()
 def no_hang() -> Iterator[None]:
     """Opening a FIFO for reading blocks until someone writes: fail the test instead of hanging."""
@@ -421,3 +434,21 @@ def test_reasons_are_stable_so_a_rerun_records_a_rejection_once(tmp_path):
     run = _run(tmp_path, landing)
     assert _count(run, "select count(*) from ops.rejected_drops where drop_name = ?", POLICE) == 1
     assert AGENCY_SOURCE["police"] == _outcome(run).source_id
+
+
+def test_a_re_delivery_numbered_past_nine_wins_a_tie_on_its_update_time(tmp_path):
+    """Two deliveries of one extract date whose records carry the same ``updated_at``: the later re-delivery's
+    version is live. By the drop name as text, ``_10`` sorted before ``_9`` and the correction was lost without a
+    word (outside check, 2026-12-07)."""
+    from masip.dbt_runner import build_warehouse
+
+    landing = _landing(tmp_path)
+    for number, risk in ((9, "HIGH"), (10, "STANDARD")):
+        data = {"crimes.csv": CsvFile.of("crimes", [{**base_row("crimes"), "risk_level": risk}]).encode("utf-8")}
+        write_raw_drop(landing, f"{POLICE}_{number}", manifest_for("police", data, {"crimes.csv": 1}), data)
+    run = _run(tmp_path, landing)
+    assert {d.status for d in run.summary.drops} == {"loaded"}
+    build_warehouse(run.warehouse, select="stg_police__crimes")
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        live = con.execute("select risk_level, drop_name from staging.stg_police__crimes").fetchall()
+    assert live == [("STANDARD", f"{POLICE}_10")]

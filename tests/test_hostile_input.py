@@ -86,6 +86,35 @@ def _quarantine(run) -> list[tuple]:
         return con.execute("select file, line_number, record_ref, rule, detail from ops.quarantine order by line_number").fetchall()
 
 
+@pytest.mark.parametrize("tail", ["\n", "\r\n\r\n", "  \n\t\n", "\x1a", "\n\x1a"])
+@pytest.mark.parametrize("counted", [False, True], ids=["rows-only", "blank-lines-counted"])
+def test_blank_lines_after_the_last_row_are_not_rows(tmp_path, tail, counted):
+    """Many exports end with a blank line (or a DOS end-of-file mark): read as a row, it rejected the whole drop
+    for a row count it did not have (outside check, 2026-12-07). A manifest may count those lines or not."""
+
+    def make(landing: Path) -> None:
+        rows = [base_row("crimes"), base_row("crimes", "b")]
+        data = CsvFile.of("crimes", rows).encode("utf-8") + tail.encode()
+        blank = 0 if not counted else tail.replace("\r\n", "\n").count("\n") + (not tail.endswith("\n"))
+        write_raw_drop(landing, "police-met_2026-11-16_2", manifest_for("police", {"crimes.csv": data},
+                       {"crimes.csv": len(rows) + blank}), {"crimes.csv": data})
+
+    run, [drop] = _ingest(tmp_path, make)
+    assert drop.status == "loaded", drop.reason
+    assert drop.files[0].rows_loaded == 2 and _quarantine(run) == []
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u200e", "\u2060"])
+def test_a_header_cell_with_an_invisible_character_is_the_column_it_shows(tmp_path, invisible):
+    """A zero-width space after ``crime_ref`` made the column "missing" while the operator saw it (outside check,
+    2026-12-07); compatibility forms of letters read as the letters (``ｃｒｉｍｅ_ref``)."""
+    hostile = CsvFile.of("crimes", [base_row("crimes")])
+    hostile.header = [f"{c}{invisible}" if c == "crime_ref" else "ｆｏｒｃｅ" if c == "force" else c for c in hostile.header]
+    _run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", hostile))
+    assert drop.status == "loaded", drop.reason
+    assert drop.files[0].rows_loaded == 1
+
+
 # -- 1. plain identifiers in operator text --------------------------------------------------------------------
 
 def test_a_file_without_its_header_row_is_rejected_without_quoting_the_first_row(tmp_path):

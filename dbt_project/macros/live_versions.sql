@@ -2,7 +2,10 @@
     The version rule of docs/warehouse.md, for one raw entity relation.
 
     Per (source_id, <ref_column>) keep the row with the latest updated_at;
-    ties go to the later extract_date, then the greater drop_name, then the
+    ties go to the later extract_date, then the longer drop_name and the
+    greater of names of one length (a re-delivery numbered on: `_10` after
+    `_9`, `_2` after the first delivery's unnumbered name; by text alone a
+    tenth re-delivery lost to the ninth, outside check 2026-12-07), then the
     greater line_number (version_id last, so the order is total even for a
     pathological re-delivery). The rule reads only row content, so drops
     loaded in any order give the same result. The caller drops the kept row
@@ -16,8 +19,8 @@
     {{ first_row_per(
         relation,
         partition_by='source_id, ' ~ ref_column,
-        order_by='updated_at desc, extract_date desc, drop_name desc, line_number desc, '
-            ~ 'version_id desc'
+        order_by='updated_at desc, extract_date desc, length(drop_name) desc, drop_name desc, '
+            ~ 'line_number desc, version_id desc'
     ) }}
 {%- endmacro %}
 
