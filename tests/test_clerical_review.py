@@ -173,6 +173,41 @@ def test_bad_import_file_is_refused_whole_and_quotes_no_raw_value(built: Built, 
     assert result.exit_code != 0 and "lacks the column(s)" in result.output
 
 
+def test_escapes_one_records_two_roles_and_oversize_files_are_refused(built: Built, decided, tmp_path: Path,
+                                                                        monkeypatch):
+    """A reviewer field holding a terminal escape was stored as typed; SAME between a record's victim and its
+    perpetrator was recorded, then ignored by every run without a word; a 100 MB file took 1.2 GB to read, and
+    a 200,000-character cell was "not a readable CSV file (Error)" (outside check, 2026-12-07)."""
+    from masip import clerical
+
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        record = con.execute(
+            "select source_id, source_table, record_ref from marts.person_xref group by all "
+            "having count(distinct role) = 2 order by all limit 1"
+        ).fetchone()
+    victim, perpetrator = (*record, "VICTIM"), (*record, "PERPETRATOR")
+    escaped = {**_decision_row(*decided["split"], "NOT_SAME"), "reviewer": "\x1b[2Jreviewer \x1b]8;;http://x\x07"}
+    one_record = _decision_row(victim, perpetrator, "SAME")
+    path = _write(tmp_path / "decisions.csv", [escaped, one_record])
+    recorded = len(load_decisions(built.vault))
+    result = CliRunner().invoke(main, ["review", "import", str(path), "--warehouse", str(built.warehouse),
+                                       "--allow-unqueued"])
+    assert result.exit_code != 0 and "2 problem(s); nothing was imported" in result.output
+    assert "row 2: reviewer holds control characters" in result.output and "\x1b" not in result.output
+    assert "row 3: roles a and b are the victim and the perpetrator of one record" in result.output
+    long_cell = _write(tmp_path / "long.csv", [{**escaped, "reason": "x" * 200_000}])
+    limit = csv.field_size_limit(131_072)  # the csv module's own limit, which a fresh `masip review import` has
+    try:
+        result = CliRunner().invoke(main, ["review", "import", str(long_cell), "--warehouse", str(built.warehouse)])
+    finally:
+        csv.field_size_limit(limit)
+    assert result.exit_code != 0 and "is not a readable CSV file (a field too long)" in result.output
+    monkeypatch.setattr(clerical, "MAX_DECISIONS_BYTES", path.stat().st_size - 1)
+    result = CliRunner().invoke(main, ["review", "import", str(path), "--warehouse", str(built.warehouse)])
+    assert result.exit_code != 0 and "MB a decisions file may have" in result.output
+    assert len(load_decisions(built.vault)) == recorded
+
+
 def test_a_row_added_by_hand_needs_allow_unqueued_and_a_file_imported_twice_is_recorded_once(
     built: Built, decided, tmp_path: Path,
 ):

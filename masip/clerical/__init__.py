@@ -26,6 +26,7 @@ not recorded twice. Nothing here needs or loads the partnership key.
 from __future__ import annotations
 
 import csv
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from connectors.identifier_shapes import could_hold_identifier, is_reference
+from connectors.manifest import describe_csv_error
 from connectors.vault import Vault
 from masip.linkage.deterministic import KEY_COLUMNS
 from masip.linkage.review import review_id_for
@@ -48,6 +50,8 @@ DECISIONS = {"SAME": True, "NOT_SAME": False}
 REVIEWER_COLUMNS = ("decision", "reviewer", "decided_at", "reason")
 REQUIRED_COLUMNS = ("review_id", *ROLE_COLUMNS, *REVIEWER_COLUMNS)
 MAX_TEXT = {"reviewer": 100, "reason": 1000}
+#: The largest decisions file read (it is read whole).
+MAX_DECISIONS_BYTES = 20_000_000
 #: Errors listed in one message (the count says how many more there are).
 MAX_LISTED_ERRORS = 20
 
@@ -146,6 +150,12 @@ def _live_roles(warehouse: Path) -> tuple[set[str], frozenset[str]]:
 def _read_rows(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise ReviewFileError(f"no decisions file at {path}")
+    if path.stat().st_size > MAX_DECISIONS_BYTES:  # read whole into memory: 100 MB took 1.2 GB
+        raise ReviewFileError(
+            f"{path} is {path.stat().st_size:,} bytes, over the {MAX_DECISIONS_BYTES // 1_000_000} MB a decisions file "
+            "may have (a queue of 10,000 items fills about 5 MB): import the review_queue.csv that `masip review "
+            "export` wrote, with a decision in each row, or split it into several files"
+        )
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -159,7 +169,10 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
     except UnicodeDecodeError:
         raise ReviewFileError(f"{path} is not UTF-8 text: save it as CSV (UTF-8) and import it again") from None
     except csv.Error as error:
-        raise ReviewFileError(f"{path} is not a readable CSV file ({type(error).__name__})") from None
+        raise ReviewFileError(
+            f"{path} is not a readable CSV file ({describe_csv_error(error)}): save it again as CSV (UTF-8) from the "
+            "spreadsheet, and import it again"
+        ) from None
 
 
 def _row_problems(row: dict[str, str], live: set[str], codes: frozenset[str], now: datetime) -> list[str]:
@@ -172,6 +185,9 @@ def _row_problems(row: dict[str, str], live: set[str], codes: frozenset[str], no
             problems.append(f"{column} is empty: say who decided and why")
         elif len(row[column]) > limit:
             problems.append(f"{column} is longer than {limit} characters")
+        elif any(unicodedata.category(c) in ("Cc", "Cf") for c in row[column]):  # a terminal escape, a bidi override
+            problems.append(f"{column} holds control characters (a terminal escape, a tab or a direction mark): type "
+                            "it as plain text")
         elif could_hold_identifier(row[column]):  # it would be kept in the vault as typed
             problems.append(f"{column} has the shape of an identifier (a date, postcode, PNC ID, NHS number, CRN or "
                             "phone number): say who decided and why without any")
@@ -189,6 +205,9 @@ def _row_problems(row: dict[str, str], live: set[str], codes: frozenset[str], no
             problems.append(f"role {side} ({shown}) is not a live record role of the warehouse")
     if keys["a"] == keys["b"]:
         problems.append("roles a and b are the same record role")
+    elif decision == "SAME" and keys["a"].rsplit("|", 1)[0] == keys["b"].rsplit("|", 1)[0]:
+        # the linkage never joins them (a record's victim and perpetrator): recorded, it was ignored without a word
+        problems.append("roles a and b are the victim and the perpetrator of one record, who are never one person")
     elif row["review_id"] and row["review_id"] != review_id_for(keys["a"], keys["b"]):
         problems.append(f"review_id {_shown(row['review_id'])} is not the id of these two roles (columns mixed up?)")
     return problems
