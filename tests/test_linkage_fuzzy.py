@@ -868,3 +868,48 @@ def test_records_without_a_date_of_birth_pair_opposite_one_partner_unless_both_n
     assert len(kept) == len(names) * (len(names) - 1) // 2
     assert (kept == ~unlike.reindex(kept.index)).all()
     assert kept.any() and not kept.all()
+
+
+#: Many copies of one person (a placeholder person, an export repeating one row's person): a dated victim who links,
+#: and a name-only suspect who links to nobody.
+COPIES = [person(f"C3{n:02d}", "VICTIM", "Katherine", "Wilkinson", "1990-07-02", "F", "CW1 2AB") for n in range(12)] + [
+    person(f"K3{n:02d}", "PERPETRATOR", "John", "Smith", table="cases", source="advocacy-service") for n in range(12)
+]
+
+
+def test_copies_beyond_the_scored_ones_are_paired_with_their_first_and_link_the_same(monkeypatch):
+    """One delivery's thousands of identical persons made the linkage quadratic (92 s for 3,000 rows, outside check
+    2026-12-07). Copies beyond the first few are now paired with their group's first alone: the persons, methods
+    and probabilities are those of pairing every copy with every record, from far fewer pairs."""
+    from masip.linkage import copies, scorer
+
+    frame = records_frame(RECORDS + COPIES)
+    predicted: list[int] = []
+    original = scorer.Scorer.predict
+
+    def counted(self, *args, **kwargs):
+        pairs = original(self, *args, **kwargs)
+        predicted.append(len(pairs))
+        return pairs
+
+    monkeypatch.setattr(scorer.Scorer, "predict", counted)
+    every_pair = link_person_records(frame, CONTEXT)
+    every_pair_scored = predicted[0]
+    predicted.clear()
+    monkeypatch.setattr(copies, "SCORED_COPIES", 3)
+    capped = link_person_records(frame, CONTEXT)
+    pd.testing.assert_frame_equal(capped, every_pair)
+    katherine = capped[capped.record_ref.str.startswith("C3")]
+    assert katherine.person_id.nunique() == 1 and pid(capped, "C101", "VICTIM") == katherine.person_id.iloc[0]
+    assert capped[capped.record_ref.str.startswith("K3")].link_method.eq("SINGLETON").all()
+    # C101 and its 12 copies: 78 pairs among them when all are blocked, 3 among the first three
+    assert predicted[0] <= every_pair_scored - 70
+
+
+def test_copies_are_grouped_by_fingerprint_in_member_key_order():
+    from masip.linkage.copies import Copies
+
+    found = Copies.of(np.array([7, 5, 7, 7, 5, 9, 7], dtype=np.int64), scored=2)
+    assert found.surplus.tolist() == [False, False, False, True, False, False, True]
+    assert found.first.tolist() == [0, 1, 0, 0, 1, 5, 0]
+    assert found.second.tolist() == [2, 4, 2, 2, 4, -1, 2]

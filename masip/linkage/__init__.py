@@ -66,6 +66,7 @@ from masip.linkage.cluster import (
     same_record_pairs,
 )
 from masip.linkage.cluster_reuse import row_identities
+from masip.linkage.copies import Copies
 from masip.linkage.deterministic import (
     KEY_COLUMNS,
     LINK_METHODS,
@@ -402,6 +403,8 @@ def link_for_review(
             # and Arrow's allocator keeps what it frees: about 2 GiB of a national year (the filters, the
             # prepared batches) would stay in the process through the scoring, beside the scorer's database
             pa.default_memory_pool().release_unused()
+            # identical records beyond the first hundred are paired with their first alone (masip.linkage.copies)
+            copies = scorer.pair_copies_once()
             model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
             fingerprints = scorer.fingerprints()
             carried = previous_rows(frozen, sorted_keys) if frozen else None
@@ -410,7 +413,7 @@ def link_for_review(
             reuse = reusable_pairs(frozen, carried, fingerprints) if frozen and not frozen.records.empty else None
             # the previous run's pairs, not needed once renumbered: most of a gigabyte at a national year
             frozen = carried = None
-            state, changed = _scored_state(scorer, model, sorted_keys, fingerprints, reuse)
+            state, changed = _scored_state(scorer, model, sorted_keys, fingerprints, reuse, copies)
             scored_links, twins = _scored_edges(recs, weak, state.pairs, model)
             # pairs whose forenames differ, and an undated record that two namesakes' sure links reach, are not
             # linked: queued (masip.linkage.ambiguity). Found among the scored links, the only probabilistic
@@ -469,17 +472,20 @@ def _queue_output(links: pd.DataFrame, queue: pd.DataFrame) -> pd.DataFrame:
 
 
 def _scored_state(
-    scorer, model, keys: pa.Array, fingerprints: np.ndarray, reuse: tuple[dict[str, np.ndarray], np.ndarray] | None
+    scorer, model, keys: pa.Array, fingerprints: np.ndarray, reuse: tuple[dict[str, np.ndarray], np.ndarray] | None,
+    copies: Copies,
 ) -> tuple[LinkageState, np.ndarray | None]:
     """Score the candidate pairs into a new state, only those of new or changed records when given ``reuse``
     (:func:`state.reusable_pairs`: the previous run's pairs between unchanged records, which this consumes, and
-    which records are new or changed); and those records (None when every pair was scored)."""
+    which records are new or changed); and those records (None when every pair was scored). Surplus ``copies``
+    are paired with their group's first (:mod:`masip.linkage.copies`)."""
     if reuse is None:
         pairs, changed = scorer.predict(model), None
     else:
         reused, changed = reuse
         log.info("person linkage: %d pairs reused, %d records new or changed", len(reused["uid_l"]), int(changed.sum()))
         pairs = merged_pairs(reused, scorer.predict(model, changed=changed))
+    pairs = copies.with_pairs_to_first(pairs)
     return LinkageState.of_run(model.to_json(), scorer.term_frequencies(model), keys, fingerprints, pairs), changed
 
 

@@ -60,8 +60,8 @@ class ScoringBackend(Protocol):
     def frame(self, select: str) -> pd.DataFrame:
         """The rows of ``select`` as pandas (numpy dtypes, as DuckDB's ``.df()``)."""
 
-    def fingerprints(self, table: str) -> np.ndarray:
-        """:func:`record_hashes` of ``table``'s rows, in ``uid`` order."""
+    def fingerprints(self, table: str, exclude: tuple[str, ...] = ()) -> np.ndarray:
+        """:func:`record_hashes` of ``table``'s rows, in ``uid`` order, without the columns ``exclude``."""
 
     def splink_api(self) -> Any:
         """Splink's database API over this database."""
@@ -69,15 +69,15 @@ class ScoringBackend(Protocol):
     def close(self) -> None: ...
 
 
-def record_hashes(con: duckdb.DuckDBPyConnection, table: str) -> np.ndarray:
-    """A 64-bit DuckDB hash of each row of ``table`` but its ``uid``, in ``uid`` order.
+def record_hashes(con: duckdb.DuckDBPyConnection, table: str, exclude: tuple[str, ...] = ()) -> np.ndarray:
+    """A 64-bit DuckDB hash of each row of ``table`` but its ``uid`` (and the columns ``exclude``), in ``uid`` order.
 
     Computed by DuckDB on either backend (the Spark backend hands its table
     over as Arrow), so a record's fingerprint does not depend on the engine
     that scored it.
     """
     hashes = con.execute(
-        f"select hash(*columns(* exclude (uid))) from {table} order by uid"
+        f"select hash(*columns(* exclude ({', '.join(('uid', *exclude))}))) from {table} order by uid"
     ).fetchnumpy()
     return next(iter(hashes.values())).astype(np.uint64).view(np.int64)
 
@@ -119,8 +119,8 @@ class DuckDBBackend:
     def frame(self, select: str) -> pd.DataFrame:
         return self.con.execute(select).df()
 
-    def fingerprints(self, table: str) -> np.ndarray:
-        return record_hashes(self.con, table)
+    def fingerprints(self, table: str, exclude: tuple[str, ...] = ()) -> np.ndarray:
+        return record_hashes(self.con, table, exclude)
 
     def splink_api(self) -> Any:
         from splink import DuckDBAPI

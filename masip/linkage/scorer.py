@@ -52,6 +52,7 @@ from masip.linkage.calibration import (
     unconditional_date_parts,
     unconditional_exact_names,
 )
+from masip.linkage.copies import CONTEXT, Copies
 from masip.linkage.fuzzy import (
     DEFAULT_PRIOR,
     Model,
@@ -198,6 +199,8 @@ class Scorer:
         self._scratch = 0
         self._tf_given = term_frequencies is not None
         self._tf_tables: set[str] = set()
+        #: Records identical in everything scored: only the first copies are blocked (:meth:`pair_copies_once`).
+        self.identical: Copies | None = None
         for column, lookup in (term_frequencies or {}).items():
             self._create(f"tf_{column}", pa.Table.from_pandas(lookup, preserve_index=False))
             self._tf_tables.add(f"tf_{column}")
@@ -255,6 +258,17 @@ class Scorer:
         as changed once, which costs time, never correctness.
         """
         return self.backend.fingerprints("records")
+
+    def pair_copies_once(self) -> Copies:
+        """From now on, pair by blocking only the first :data:`masip.linkage.copies.SCORED_COPIES` records of each
+        group of identical ones (everything a pair's score reads the same: :data:`masip.linkage.copies.CONTEXT`
+        aside), in training and in every scoring pass; the caller pairs the others with their group's first
+        (:meth:`Copies.with_pairs_to_first`). Returns the groups."""
+        self.identical = Copies.of(self.backend.fingerprints("records", exclude=CONTEXT))
+        return self.identical
+
+    def _scored_rows(self, rows: np.ndarray | None) -> np.ndarray | None:
+        return rows if self.identical is None else self.identical.scored(rows)
 
     def _linker(self, table: str, settings: dict[str, Any], validate: bool = True) -> Any:
         from splink import Linker
@@ -314,6 +328,7 @@ class Scorer:
         """
         from splink import block_on
 
+        rows = self._scored_rows(rows)
         if (self.size if rows is None else len(rows)) < min_training_records():
             return self.default_model()
         table = "records" if rows is None else self._subset(rows, {})
@@ -349,7 +364,7 @@ class Scorer:
         settings = self._saved(self._linker("records", trained, validate=False))
         return Model(settings, trained=True, records=self.size)
 
-    def _rows_blocked_with(self, rules: Sequence[str], changed: np.ndarray) -> np.ndarray:
+    def _rows_blocked_with(self, rules: Sequence[str], changed: np.ndarray, among: np.ndarray | None) -> np.ndarray:
         """The rows of the records that ``rules`` pair with one of the ``changed`` rows (those included): the
         only records an incremental pass's pairs can hold.
 
@@ -359,15 +374,21 @@ class Scorer:
         the pass runs on their copy instead (same pairs, same scores).
         """
         self.backend.register("changed_rows", pa.table({"uid": pa.array(changed, pa.int64())}))
+        records = "records"
+        if among is not None:  # only these rows are paired (the first copies of identical records)
+            self.backend.register("among_rows", pa.table({"uid": pa.array(among, pa.int64())}))
+            records = "(select * from records where uid in (select uid from among_rows))"
         try:
             pairs = " union all ".join(
-                f"select l.uid as a, r.uid as b from records as l join records as r on ({rule}) "
+                f"select l.uid as a, r.uid as b from {records} as l join {records} as r on ({rule}) "
                 f"where {side}.uid in (select uid from changed_rows)"
                 for rule in rules for side in ("l", "r")
             )
             return self.frame(f"select distinct unnest([a, b]) as uid from ({pairs}) order by 1")["uid"].to_numpy()
         finally:
             self.backend.unregister("changed_rows")
+            if among is not None:
+                self.backend.unregister("among_rows")
 
     def predict(
         self, model: Model, rules: Sequence[str] | None = None, rows: np.ndarray | None = None,
@@ -390,8 +411,10 @@ class Scorer:
         """
         rules = list(rules or blocking_rules())
         columns = dict(extra or {})
+        rows = self._scored_rows(rows)
         if changed is not None:
-            blocked = self._rows_blocked_with(rules, np.flatnonzero(changed))
+            among = self._scored_rows(None)
+            blocked = self._rows_blocked_with(rules, self._scored_rows(np.flatnonzero(changed)), among)
             rows = blocked if rows is None else np.intersect1d(rows, blocked)
             columns[CHANGED_COLUMN] = np.asarray(changed, dtype=np.int64)
             rules = _touching_changed(rules)

@@ -95,10 +95,10 @@ class SparkBackend:
     def frame(self, select: str) -> pd.DataFrame:
         return self.session.sql(select).toArrow().to_pandas()
 
-    def fingerprints(self, table: str) -> np.ndarray:
+    def fingerprints(self, table: str, exclude: tuple[str, ...] = ()) -> np.ndarray:
         with duckdb.connect() as con:
             con.register("spark_records", self.session.table(table).toArrow())
-            return record_hashes(con, "spark_records")
+            return record_hashes(con, "spark_records", exclude)
 
     def splink_api(self) -> Any:
         from splink.backends.spark import SparkAPI

@@ -1,0 +1,88 @@
+"""Records identical in everything the scorer reads: one block of thousands of copies must not stop the week.
+
+Every blocking rule pins a person down, so candidate pairs grow with the
+number of records, except where one person's records are many: a block of
+``k`` records holds ``k²/2`` pairs, and each of a dozen rules joins them
+again. One delivery whose every row carried the same victim and suspect
+(a placeholder person, or an export that repeated one row's person) made
+the linkage of 3,000 rows take 92 s and would have taken hours at 30,000
+(outside check, 2026-12-07), holding up every agency's week.
+
+Copies of a record (everything a pair's score or blocking reads the same,
+the role included, but the crime it is about, :data:`CONTEXT`) score
+identically with any other record. So of each group of copies only the first
+:data:`SCORED_COPIES` (in row order, i.e. member-key order) are paired by
+blocking; each further copy is paired with the group's first alone, at the
+score of the group's first two copies, which is exactly what that pair would
+score. Its pairs with anyone else would score as the first copy's do, and
+the clustering reaches them through the first. The generator's national year
+comes nowhere near the bound (its vault's largest group with one name, date
+of birth, postcode and name filters holds 22 encodings, every version
+counted), so below it nothing changes; above it the pairs grow with ``k``
+instead of ``k²``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from masip.linkage.cluster_reuse import positions_in_groups
+
+#: Of each group of copies, how many are paired by blocking (see the module docstring).
+SCORED_COPIES = 100
+#: What copies may differ in: the police crime each record is about, which only the crime-reference blocking
+#: rule reads (no comparison does). A surplus copy loses its pair with the other roles of its crime, and keeps
+#: its link through the first copy.
+CONTEXT = ("ctx_key",)
+
+
+@dataclass(frozen=True)
+class Copies:
+    """Each row's group of copies: ``surplus`` (a copy beyond the first :data:`SCORED_COPIES`), the group's
+    ``first`` and ``second`` rows (-1 for a group of one)."""
+
+    surplus: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+
+    @classmethod
+    def of(cls, fingerprints: np.ndarray, scored: int | None = None) -> Copies:
+        """The groups of rows with equal ``fingerprints`` (one per row, rows in member-key order), of which the
+        first ``scored`` (default :data:`SCORED_COPIES`) are paired by blocking."""
+        scored = SCORED_COPIES if scored is None else scored
+        n = len(fingerprints)
+        order = np.lexsort((np.arange(n), fingerprints))
+        position = positions_in_groups(np.asarray(fingerprints)[order])
+        starts = np.flatnonzero(position == 0)
+        group = np.cumsum(position == 0) - 1
+        sizes = np.diff(np.r_[starts, n])
+        first, second, surplus = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, bool)
+        first[order] = order[starts][group]
+        second[order] = np.where(sizes[group] > 1, order[np.minimum(starts[group] + 1, n - 1)], -1)
+        surplus[order] = position >= scored
+        return cls(surplus, first, second)
+
+    def scored(self, rows: np.ndarray | None) -> np.ndarray | None:
+        """``rows`` (None: all) without the surplus copies; None when that is all rows."""
+        if not self.surplus.any():
+            return rows
+        return np.flatnonzero(~self.surplus) if rows is None else rows[~self.surplus[rows]]
+
+    def with_pairs_to_first(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """``pairs`` (sorted by ``uid_l, uid_r``), each surplus copy's pairs replaced by its pair with its group's
+        first row, at the score of the group's first two rows (none if those two were not paired)."""
+        if not self.surplus.any():
+            return pairs
+        surplus = np.flatnonzero(self.surplus)
+        # pairs a previous run scored for a row that is a surplus copy now: a full run would not have them
+        kept = pairs[~(self.surplus[pairs["uid_l"].to_numpy()] | self.surplus[pairs["uid_r"].to_numpy()])]
+        known = pd.MultiIndex.from_arrays([kept["uid_l"].to_numpy(), kept["uid_r"].to_numpy()])
+        found = known.get_indexer(pd.MultiIndex.from_arrays([self.first[surplus], self.second[surplus]]))
+        template = kept.iloc[found[found >= 0]].reset_index(drop=True)
+        template["uid_l"] = self.first[surplus][found >= 0]
+        template["uid_r"] = surplus[found >= 0]
+        joined = pd.concat([kept, template], ignore_index=True)
+        return joined.sort_values(["uid_l", "uid_r"], kind="stable", ignore_index=True)
