@@ -88,6 +88,15 @@ def normalise_name(value: str) -> str | None:
     return letters or None
 
 
+#: What agencies write where a name is not known, as :func:`normalise_name` reads it (``Not known``, ``N/K``,
+#: ``Person Unknown``): never a name. Read as one, every unknown suspect born on one (default) day became one
+#: person, and the copies of one placeholder made the linkage quadratic (outside check, 2026-12-07).
+PLACEHOLDER_NAMES = frozenset({
+    "UNKNOWN", "UNK", "UNKN", "NK", "NOTKNOWN", "NAMENOTKNOWN", "NAMEUNKNOWN", "PERSONUNKNOWN", "UNKNOWNPERSON",
+    "UNKNOWNMALE", "UNKNOWNFEMALE", "UNKNOWNSUSPECT", "UNKNOWNOFFENDER", "UNKNOWNVICTIM", "ANON", "ANONYMOUS",
+    "UNNAMED", "NONAME", "NOTGIVEN", "NOTSTATED", "NOTRECORDED", "NOTPROVIDED", "REFUSED", "WITHHELD", "TBC", "TBA",
+})
+
 _WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f])+")  # letters, and the accents of a decomposed letter
 _LATIN = "LATIN"
 _NO_SCRIPT = frozenset({"COMMON", "INHERITED"})

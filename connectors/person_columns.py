@@ -24,6 +24,7 @@ from connectors.column_rules import (
     Fault,
     crn_column,
     map_distinct,
+    mask,
     nhs_column,
     outside,
     pnc_column,
@@ -31,6 +32,7 @@ from connectors.column_rules import (
 )
 from connectors.contracts import EARLIEST_DATE, Column, PersonRole, TableContract
 from connectors.normalise import (
+    PLACEHOLDER_NAMES,
     date_readings,
     normalise_code,
     normalise_name,
@@ -40,6 +42,7 @@ from connectors.normalise import (
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.tokens import TOKEN_PURPOSES, Tokeniser
 
+_PLACEHOLDERS = pa.array(sorted(PLACEHOLDER_NAMES), pa.string())
 #: Each identifier column of a role, and its validity check over a column (:mod:`connectors.column_rules`).
 _IDENTIFIERS: tuple[tuple[str, Callable[[pa.Array], pa.Array]], ...] = (
     ("pnc_column", pnc_column), ("nhs_column", nhs_column), ("crn_column", crn_column),
@@ -118,8 +121,13 @@ class PersonColumns:
         else:
             role = pa.array([person.role] * rows, type=pa.string())
         values: dict[str, pa.Array] = {"role": role}
+        warnings = []
         for name in ("forename", "surname"):
-            values[name] = map_distinct(cells[person.column(name)], normalise_name, pa.string())
+            read = map_distinct(cells[person.column(name)], normalise_name, pa.string())
+            placeholder = mask(pc.is_in(read, value_set=_PLACEHOLDERS))
+            values[name] = pc.if_else(pa.array(placeholder), pa.scalar(None, pa.string()), read)
+            warnings.append(Fault(named & placeholder, "placeholder_name", f"{person.column(name)}: {WITHHELD} stands "
+                                  "for a name not known, not a name; set to null"))
         raw_dob = cells[person.column("dob")]
         dob = self._dates(raw_dob)
         birth_dates = [dob, *birth_date_readings(raw_dob, named & present(raw_dob) & ~present(dob))]
@@ -128,9 +136,9 @@ class PersonColumns:
             pa.array(outside(dob, EARLIEST_DATE, self.extract_date)), pa.scalar(None, pa.date32()), dob
         )
         dob_column = person.column("dob")
-        warnings = [Fault(named & present(raw_dob) & ~present(values["dob"]), "invalid_date_of_birth",
-                          f"{dob_column}: {WITHHELD} is not a date of birth in the drop's date format from {EARLIEST_DATE} "
-                          "to the extract date; set to null")]
+        warnings.append(Fault(named & present(raw_dob) & ~present(values["dob"]), "invalid_date_of_birth",
+                              f"{dob_column}: {WITHHELD} is not a date of birth in the drop's date format from "
+                              f"{EARLIEST_DATE} to the extract date; set to null"))
         values["postcode"] = values["sex"] = pa.nulls(rows, pa.string())
         if "postcode" in person.fields:
             raw = cells[person.column("postcode")]

@@ -717,3 +717,24 @@ def test_a_manifest_that_is_not_json_rejects_the_drop_with_two_workers(tmp_path,
     assert statuses["probation-service_2026-11-16"][0] == "loaded"
     status, reason = statuses["police-met_2026-11-16"]
     assert status == "rejected" and "manifest.json" in reason
+
+
+@pytest.mark.parametrize("forename, surname", [("Not known", "UNKNOWN"), ("N/K", "n.k."), ("Anon", "Anonymous")])
+def test_a_placeholder_for_an_unknown_name_is_not_a_name(tmp_path, forename, surname):
+    """``UNKNOWN`` read as a name made every unknown suspect of one (default) date of birth one person (outside
+    check, 2026-12-07). A placeholder is set to null with a warning: its encodings are those of no name."""
+    from connectors.vault import Vault
+
+    rows = [{**base_row("crimes", "-0"), "suspect_forename": forename, "suspect_surname": surname},
+            {**base_row("crimes", "-1"), "suspect_forename": "", "suspect_surname": ""}]
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 2
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        rules = dict(con.execute("select rule, count(*) from ops.warnings group by rule").fetchall())
+    assert rules.get("placeholder_name") == 2
+    with duckdb.connect(str(Vault.for_warehouse(run.warehouse).records_path), read_only=True) as con:
+        columns = [c for (c,) in con.execute("select column_name from information_schema.columns where table_name = "
+                                              "'person_encodings' and column_name similar to '.*(name|bloom).*'").fetchall()]
+        encoded = con.execute(f"select {', '.join(columns)} from person_encodings where role = 'PERPETRATOR' and source_table = 'crimes' "
+                              "order by record_ref").fetchall()
+    assert len(columns) > 5 and len(encoded) == 2 and encoded[0] == encoded[1]
