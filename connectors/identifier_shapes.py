@@ -167,9 +167,10 @@ _ANY_REGROUPED_SHAPE = _any_of(REGROUPED_SHAPES)
 
 #: A record reference: one word of ASCII letters, digits and ``/ _ - . : #``.
 _REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_\-.:#]{0,63}$"
-#: A web address or a link's scheme (``http://x1.io``, ``www.a1.io``, ``file:///1``, ``tel:07…``): a viewer of the
-#: case pack's PDF or HTML would offer it as a link to follow. No agency numbers its records so.
-_LINK = r"(?i)://|^www[.]|^(?:https?|ftp|file|mailto|javascript|data|tel|sms):"
+#: A web address or a link's scheme (``http://x1.io``, ``www.a1.io``, ``file:///1``, ``mailto:``): a viewer of the
+#: case pack's PDF or HTML would offer it as a link to follow. No agency numbers its records so. (A phone link's
+#: number is refused as a phone number.)
+_LINK = r"(?i)://|^www[.]|^(?:https?|ftp|file|mailto|javascript|data):"
 #: A run of five letters or more: a word, so perhaps a name.
 _WORD = r"(?i)[A-Z]{5}"
 #: Eight letters or more once the separators are removed: a word cut into short pieces (ZQXC-ANAR-Y), so perhaps a
