@@ -262,8 +262,9 @@ class Scorer:
     def pair_copies_once(self) -> Copies:
         """From now on, pair by blocking only the first :data:`masip.linkage.copies.SCORED_COPIES` records of each
         group of identical ones (everything a pair's score reads the same: :data:`masip.linkage.copies.CONTEXT`
-        aside), in training and in every scoring pass; the caller pairs the others with their group's first
-        (:meth:`Copies.with_pairs_to_first`). Returns the groups."""
+        aside) when scoring the candidate pairs of all records, in full or incrementally; the caller pairs the
+        others with their group's first (:meth:`Copies.with_pairs_to_first`). Training and passes over given rows
+        (the dyad pass) read every record. Returns the groups."""
         self.identical = Copies.of(self.backend.fingerprints("records", exclude=CONTEXT))
         return self.identical
 
@@ -328,7 +329,6 @@ class Scorer:
         """
         from splink import block_on
 
-        rows = self._scored_rows(rows)
         if (self.size if rows is None else len(rows)) < min_training_records():
             return self.default_model()
         table = "records" if rows is None else self._subset(rows, {})
@@ -411,7 +411,8 @@ class Scorer:
         """
         rules = list(rules or blocking_rules())
         columns = dict(extra or {})
-        rows = self._scored_rows(rows)
+        if rows is None:  # the candidate pairs of all records: of identical ones, only the first copies are blocked
+            rows = self._scored_rows(None)
         if changed is not None:
             among = self._scored_rows(None)
             blocked = self._rows_blocked_with(rules, self._scored_rows(np.flatnonzero(changed)), among)
