@@ -372,9 +372,18 @@ class TableReader:
                     FlaggedRow(line, None, "wrong_column_count", f"{fields} fields, header has {len(mapped)}")
                 )
         in_part = (table.positions >= first) & (table.positions < end)
-        repeated = _repeats(table.columns, mapped.index(self.contract.ref_column))
+        ref = mapped.index(self.contract.ref_column)
+        repeated = _repeats(table.columns, ref)
         result.rows_read += int(in_part.sum())
         result.rows_duplicate = int((in_part & repeated).sum())
+        if "updated_at" in mapped:
+            conflicting = int((in_part & _conflicting_versions(table.columns, ref, mapped.index("updated_at"), repeated)).sum())
+            if conflicting:
+                result.notes.append(
+                    f"{file_name}: {conflicting} line(s) repeat the {self.contract.ref_column} and updated_at of an "
+                    "earlier line with other values; each loads, and staging keeps the last line of its record. Ask "
+                    "the sender which line is right; a corrected re-delivery with a later updated_at replaces them"
+                )
         rows = np.nonzero(in_part & ~repeated)[0]
         if len(rows):
             self._read_rows(table, mapped, rows, file_name, result)
@@ -516,6 +525,27 @@ def _identities_withheld(
                          f"{column.name}: {WITHHELD} holds the date of birth, a name or an identifier of a person on "
                          "its row"))
     return pc.if_else(pa.array(held), STRING_NULL, values)
+
+
+def _conflicting_versions(columns: list[pa.Array], key: int, updated: int, repeated: np.ndarray) -> np.ndarray:
+    """Which rows (not cell-for-cell ``repeated``) give a version of a record, by reference ``key`` and cell
+    ``updated``, that an earlier line gave with other values: two versions the version rule can only tell apart by
+    their line numbers (the sender's export order). Only references on several lines are compared (as in
+    :func:`_repeats`); rows with a blank reference are left to the quarantine."""
+    conflicting = np.zeros(len(repeated), dtype=bool)
+    if not len(repeated):
+        return conflicting
+    keys = pc.dictionary_encode(columns[key]).indices.to_numpy()
+    chosen = pa.array(np.nonzero(~repeated & (np.bincount(keys)[keys] > 1))[0], type=pa.int64())
+    table = pa.table({"k": columns[key].take(chosen), "u": columns[updated].take(chosen), "row": chosen})
+    table = table.filter(pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(table["k"])), 0), False))
+    firsts = table.group_by(["k", "u"], use_threads=False).aggregate([("row", "min"), ("row", "count")])
+    firsts = firsts.filter(pc.greater(firsts["row_count"], 1))
+    if firsts.num_rows:
+        versions = table.join(firsts.select(["k", "u", "row_min"]), ["k", "u"], join_type="inner", use_threads=False)
+        rows, first_rows = versions["row"].to_numpy(), versions["row_min"].to_numpy()
+        conflicting[rows[rows != first_rows]] = True
+    return conflicting
 
 
 def _repeats(columns: list[pa.Array], key: int) -> np.ndarray:

@@ -191,3 +191,25 @@ def test_a_file_read_in_bulk_loads_exactly_what_the_csv_module_path_loads(tmp_pa
     # two roles a row; the victim with a bad date of birth has no name+dob token
     assert len(persons["version_id"]) == 10 and sum(t is not None for t in persons["name_dob_token"]) == 9
     assert not any(value in str(quarantine) for value in (PNC, NHS, CRN, *SENTINELS))
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+def test_two_versions_of_one_record_at_one_time_are_noted_with_neither_value(tmp_path, parts: int) -> None:
+    """A record on two lines with one updated_at and other values is a version the rule can only choose by line
+    order: both lines load, and the file's notes say how many lines did so (the values withheld), however the file
+    is split between workers. An exact copy stays a duplicate; another record's version at another time is no
+    conflict."""
+    first = base_row("crimes", "1")
+    other = dict(first, risk_level="STANDARD" if first["risk_level"] != "STANDARD" else "HIGH")
+    later = dict(base_row("crimes", "2"))
+    rows = [first, base_row("crimes", "3"), dict(first), other, later, dict(later, updated_at="2026-11-02 09:00")]
+    file = CsvFile.of("crimes", rows)
+    payload = file.encode("utf-8")
+    drop = write_raw_drop(tmp_path, "police-met_2026-11-16", manifest_for(
+        "police", {"crimes.csv": payload}, {"crimes.csv": file.data_rows()}
+    ), {"crimes.csv": payload})
+    results = [_reader(drop, "crimes").read("crimes.csv", payload.decode("utf-8"), (k, parts)) for k in range(parts)]
+    assert sum(r.rows_loaded for r in results) == 5 and sum(r.rows_duplicate for r in results) == 1
+    notes = [note for r in results for note in r.notes if "updated_at of an earlier line" in note]
+    assert len(notes) == 1 and notes[0].startswith("crimes.csv: 1 line(s) repeat the crime_ref")
+    assert not any(value in notes[0] for value in (first["crime_ref"], first["risk_level"], other["risk_level"]))
