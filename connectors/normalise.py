@@ -33,6 +33,11 @@ def clean_cell(value: str | None) -> str | None:
     return None if stripped.upper() in MISSING_MARKERS else stripped
 
 
+def without_format_characters(value: str) -> str:
+    """``value`` without invisible format characters (a zero-width space, a byte-order mark, a direction mark)."""
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+
+
 def without_spaces(value: str) -> str:
     """``value`` without any kind of space: ``SK8\u00a09DQ`` (a no-break space, as cp1252 exports write) → ``SK89DQ``."""
     return "".join(value.split())
@@ -267,7 +272,7 @@ def date_readings(value: str) -> frozenset[date]:
     Digits of any script, full-width forms, invisible format characters (a
     zero-width space) and ordinal days (``24th Oct 1962``) are read through.
     """
-    folded = unidecode("".join(ch for ch in value if unicodedata.category(ch) != "Cf"))
+    folded = unidecode(without_format_characters(value))
     text = re.sub(r" ?([-/.]) ?", r"\1", _TIME_AFTER_DATE.sub("", " ".join(folded.split())).strip(" ,"))
     text = _ORDINAL_DAY.sub(r"\1", text)
     if not text.isascii() or len(text) > 20:

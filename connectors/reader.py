@@ -62,6 +62,7 @@ from connectors.normalise import (
     normalise_force,
     parse_flag,
     parse_int,
+    without_format_characters,
 )
 from connectors.person_columns import PersonColumns
 from connectors.profiles import SourceProfile, profile_path
@@ -147,8 +148,7 @@ def column_name(cell: str) -> str:
     """A header cell as the column name it shows: letters in any case and compatibility form (``ＣＲＩＭＥ_ref``),
     without invisible format characters (a zero-width space, a byte-order mark, a direction mark) or spaces of any
     kind around it. An operator who opens the file sees ``crime_ref``; so does the reader."""
-    shown = "".join(c for c in unicodedata.normalize("NFKC", cell) if unicodedata.category(c) != "Cf")
-    return shown.strip().lower()
+    return without_format_characters(unicodedata.normalize("NFKC", cell)).strip().lower()
 
 
 class TableReader:

@@ -170,6 +170,11 @@ class Vault:
         return vault
 
     @property
+    def holds_stores(self) -> bool:
+        """Whether the folder holds a store of a vault (so it is one, and no output belongs in it)."""
+        return any(path.is_file() for path in (self.records_path, self.state_path, self.decisions_path))
+
+    @property
     def records_path(self) -> Path:
         return self.directory / "records.duckdb"
 

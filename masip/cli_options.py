@@ -13,11 +13,10 @@ from pathlib import Path
 
 import click
 
+from connectors.vault import Vault
 from masip.warehouse import warehouse_file
 
 DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
-#: Files only a linkage vault holds (connectors.vault): a folder holding one is a vault.
-VAULT_FILES = ("records.duckdb", "linkage.duckdb", "review.duckdb")
 VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
 
 
@@ -88,7 +87,7 @@ def output_folder(ctx: click.Context | None, param: click.Parameter | None, valu
     the whole build had run (outside audit 5)."""
     value = folder(ctx, param, value)
     if value is not None:
-        vault = next((p for p in (value, *value.parents) if any((p / name).is_file() for name in VAULT_FILES)), None)
+        vault = next((p for p in (value, *value.parents) if Vault(p).holds_stores), None)
         if vault is not None:  # owner-only, apart from what is published: no report or pack is written into it
             raise click.BadParameter(
                 f"{value} is inside the linkage vault {vault}, which holds every encoding of an identifier and no "
