@@ -913,3 +913,24 @@ def test_copies_are_grouped_by_fingerprint_in_member_key_order():
     assert found.surplus.tolist() == [False, False, False, True, False, False, True]
     assert found.first.tolist() == [0, 1, 0, 0, 1, 5, 0]
     assert found.second.tolist() == [2, 4, 2, 2, 4, -1, 2]
+
+
+def test_roles_crowded_opposite_one_partner_are_left_to_their_identifiers(monkeypatch, caplog, linked):
+    """The dyad pass pairs each role to resolve with every role opposite the same partner: 3,000 name-only victims
+    of one suspect in one delivery took the linkage to 172 s (outside check, 2026-12-07), quadratic in the group.
+    A group over the bound resolves none of its roles by context and says how many, withholding every value."""
+    from masip.linkage import context
+
+    monkeypatch.setattr(context, "MAX_DYAD_GROUP", 2)  # C108, C109 and K108's perpetrators face one victim
+    with caplog.at_level("WARNING", logger="masip.linkage"):
+        crowded = link_person_records(records_frame(RECORDS), CONTEXT)
+    assert method(linked, "K108", "PERPETRATOR") == "CONTEXT"
+    assert method(crowded, "K108", "PERPETRATOR") == "SINGLETON"
+    assert pid(crowded, "C109", "PERPETRATOR") == pid(crowded, "C108", "PERPETRATOR")
+    warned = [r.getMessage() for r in caplog.records if "not linked through their partner" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("1 record roles") and "Doherty" not in warned[0]
+    untouched = ~((crowded.record_ref == "K108") & (crowded.role == "PERPETRATOR"))
+    pd.testing.assert_frame_equal(
+        crowded[untouched].drop(columns=["person_id"]).reset_index(drop=True),
+        linked[untouched].drop(columns=["person_id"]).reset_index(drop=True),
+    )

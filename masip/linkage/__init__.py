@@ -282,6 +282,17 @@ def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scorer, model) -> pd.
         return _edges([], [], CONTEXT_RANK, [])
     partner_person = np.where(partner >= 0, labels[np.maximum(partner, 0)], -1)
     role = (records["role"].astype(str).to_numpy() == "VICTIM").astype(np.int64)
+    group = partner_person * 2 + role
+    crowded = ctx.crowded_groups(group, todo)
+    if crowded.any():
+        log.warning(
+            "%d record roles were not linked through their partner's other records: each is one of over %d roles "
+            "of one kind opposite one person (a default or placeholder partner in a delivery?); they stay as the "
+            "identifiers link them", int(crowded.sum()), ctx.MAX_DYAD_GROUP,
+        )
+        todo = todo[~crowded]
+        if not len(todo):
+            return _edges([], [], CONTEXT_RANK, [])
     extra = {
         "partner_person": partner_person,
         "role_code": role,
@@ -292,7 +303,6 @@ def _dyad_edges(records: pd.DataFrame, labels: np.ndarray, scorer, model) -> pd.
         "and (l.needs_context = 1 or r.needs_context = 1)"
     )
     # only roles opposite a partner person of a role to resolve can pair under the rule
-    group = partner_person * 2 + role
     rows = np.flatnonzero((partner_person >= 0) & np.isin(group, group[todo]))
     # every candidate is scored (no weight cut-off): each one dilutes the prior
     rescored = scorer.predict(model, rules=[rule], rows=rows, extra=extra, min_weight=-1000.0)
