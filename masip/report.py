@@ -209,7 +209,8 @@ def write_run_report(
             else None
         ),
         "quality": quality.summary() if quality else None,
-        "warnings": [*lock_notices(), *ingest.warnings, *facts.pop("warnings")],
+        "warnings": [*lock_notices(), *ingest.warnings, *facts.pop("warnings"),
+                     *(f"linkage: {w}" for w in ((build.linkage or {}).get("warnings", []) if build else []))],
         "warehouse": facts,
     }
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ pack and evaluation with **no key anywhere in the environment**. Then:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -29,6 +30,7 @@ import duckdb
 import pytest
 from pypdf import PdfReader
 
+from connectors.ingest import IngestSummary
 from connectors.vault import (
     RECORDS_TABLE,
     VAULT_TOKEN_COLUMNS,
@@ -37,6 +39,7 @@ from connectors.vault import (
     Vault,
 )
 from masip.casepack import build_casepack
+from masip.dbt_runner import DbtBuildResult
 from masip.evaluation import build_evaluation_report
 from masip.linkage.stage import (
     LinkageInputError,
@@ -51,6 +54,7 @@ from masip.pipeline import (
     publish_stage,
     report_stage,
 )
+from masip.report import write_run_report
 from masip.synth import DEFAULT_FAULTS, generate_partnership
 from pseudonymisation.keys import SECRET_ENV, SECRET_FILE_ENV, Keyring
 from tests.conftest import REPO_ROOT
@@ -83,6 +87,8 @@ class Built:
     vault: Vault
     out: Path
     linkage: dict
+    ingest: IngestSummary
+    build: DbtBuildResult
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +110,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     finally:
         keyless.undo()
     assert build.linkage is not None
-    return Built(warehouse, Vault.for_warehouse(warehouse), out, build.linkage)
+    return Built(warehouse, Vault.for_warehouse(warehouse), out, build.linkage, ingest, build)
 
 
 def test_build_publish_casepack_and_evaluation_ran_without_a_key(built: Built):
@@ -286,3 +292,20 @@ def test_what_the_linkage_spills_stays_in_the_vault(tmp_path: Path):
     finally:
         backend.close()
     assert list(vault_dir.iterdir()) == []
+
+
+def test_what_the_linkage_warns_of_reaches_the_run_report(built: Built, tmp_path: Path):
+    """The linkage process's log is not the operator's: a warning it logs (here: a state made by other linkage
+    code, so the model is retrained) comes back in its summary and is listed under the run report's Warnings."""
+    shutil.copytree(built.warehouse.parent, tmp_path / "copy")
+    warehouse = tmp_path / "copy" / built.warehouse.name
+    vault = Vault.for_warehouse(warehouse)
+    with duckdb.connect(str(vault.state_path)) as con:
+        con.execute("update linkage_state.build set linkage_code = 'an older release'")
+    summary = run_linkage_process(warehouse, vault)
+    assert summary.retrained and len(summary.warnings) == 1 and "made by other linkage code" in summary.warnings[0]
+    assert built.linkage["warnings"] == []
+    build = dataclasses.replace(built.build, linkage=summary.to_dict())
+    write_run_report(warehouse, tmp_path / "out", built.ingest, build, None, {})
+    report = (tmp_path / "out" / "run_report.md").read_text()
+    assert f"linkage: {summary.warnings[0]}" in report.split("## Warnings")[1].split("## Drops")[0]

@@ -407,6 +407,7 @@ def link_for_review(
     queue = pd.DataFrame({"i": [], "j": [], "review_id": []})
     fields = rv.no_fields()
     if n >= 2 and fuzzy.has_fuzzy_encodings(recs):
+        encoded = fuzzy.encoded_rows(recs)
         with Scorer(recs, frozen.term_frequencies if frozen else None, backend) as scorer:
             # the scorer holds its own copy of the filters: a third of a national year's memory otherwise
             recs.drop(columns=[c for c in fuzzy.BLOOM_BITS if c in recs], inplace=True)
@@ -415,7 +416,10 @@ def link_for_review(
             pa.default_memory_pool().release_unused()
             # identical records beyond the first hundred are paired with their first alone (masip.linkage.copies)
             copies = scorer.pair_copies_once()
-            model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(training_sample(sorted_keys))
+            model = fuzzy.Model.from_json(frozen.model) if frozen else scorer.train(
+                copies.trained(training_sample(sorted_keys), encoded)
+            )
+            del encoded
             fingerprints = scorer.fingerprints()
             carried = previous_rows(frozen, sorted_keys) if frozen else None
             known_fields = frozen.review_fields if frozen else None

@@ -43,6 +43,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors.raw_schema import PERSON_ENCODED_COLUMNS
 from masip.linkage import comparisons as C
 from pseudonymisation.encodings import NAME_BLOOM_BITS, NAME_VIEWS, POSTCODE_BLOOM_BITS
 
@@ -367,6 +368,14 @@ def has_fuzzy_encodings(records: pd.DataFrame) -> bool:
     """Whether any record carries an encoding the model can compare."""
     columns = [c for c in (*BLOOM_BITS, "dob_unordered_token") if c in records]
     return bool(columns) and bool(records[columns].notna().any().any())
+
+
+def encoded_rows(records: pd.DataFrame) -> np.ndarray:
+    """Which records hold any encoding of an identifier (a token or a filter), one column at a time."""
+    encoded = np.zeros(len(records), dtype=bool)
+    for column in (name for name, _ in PERSON_ENCODED_COLUMNS if name in records):
+        encoded |= records[column].notna().to_numpy(dtype=bool)
+    return encoded
 
 
 def model_settings(comps: list[dict[str, Any]], prior: float, rules: list[str]) -> dict[str, Any]:

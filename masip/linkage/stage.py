@@ -42,7 +42,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,7 @@ class LinkageSummary:
     seconds: float
     review_queue: int = 0  # uncertain pairs awaiting clerical review
     review_decisions: int = 0  # reviewers' decisions in force (applied when both roles are live)
+    warnings: list[str] = field(default_factory=list)  # what the linkage warned of (counts and ids only)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -219,8 +220,33 @@ def typed_links(links: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(typed)[list(OUTPUT_COLUMNS)]
 
 
+class _Collected(logging.Handler):
+    """The messages of the warnings logged through it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def link_stage(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageSummary:
-    """Link the live record roles of ``warehouse`` (a candidate) with their vault encodings; see module docstring."""
+    """Link the live record roles of ``warehouse`` (a candidate) with their vault encodings; see module docstring.
+
+    The summary carries the warnings the linkage logged (counts and ids only), for the run report: the process's
+    own log is not the operator's."""
+    collected = _Collected()
+    logger = logging.getLogger("masip.linkage")
+    logger.addHandler(collected)
+    try:
+        summary = _linked(warehouse, vault, retrain)
+    finally:
+        logger.removeHandler(collected)
+    return replace(summary, warnings=collected.messages)
+
+
+def _linked(warehouse: Path, vault: Vault, retrain: bool) -> LinkageSummary:
     started = time.perf_counter()
     # every connection capped: uncapped, DuckDB would keep up to 80% of the machine's memory as cache; and what
     # it spills of the vault's encodings goes to a folder in the vault, not beside the warehouse or in /tmp
