@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from typing import Any
 
 from connectors.ingest import IngestSummary, default_archive_dir, ingest_drops
 from connectors.vault import Vault
+from masip.child_processes import module_command
 from masip.dbt_runner import DbtBuildResult, build_warehouse, dbt_work_dirs
 from masip.linkage.stage import run_linkage_process
 from masip.operator_errors import killed
@@ -329,7 +329,7 @@ def run_ingest_process(input_dir: Path, warehouse: Path, vault_dir: Path | None 
     the seconds it took.
     """
     started = time.perf_counter()
-    command = [sys.executable, "-m", "masip.cli", "ingest", "--input", str(input_dir), "--warehouse", str(warehouse)]
+    command = module_command("masip.cli", "ingest", "--input", str(input_dir), "--warehouse", str(warehouse))
     if vault_dir is not None:
         command += ["--vault", str(vault_dir)]
     environment = {**os.environ, **child_lock_env(warehouse)}

@@ -794,3 +794,27 @@ def test_an_implausible_reference_date_is_refused_before_any_work(tmp_path: Path
         _no_traceback(refused)
         assert "is not a plausible reference date" in " ".join(refused.stderr.split()) and "What to do" in refused.stderr
     assert not warehouse.exists()
+
+
+def test_a_masip_folder_where_the_operator_stands_never_runs_in_place_of_the_package(tmp_path: Path):
+    """`python -m` puts the working directory first on the import path: a `masip/` folder where the operator stood
+    ran as the ingest child, which receives the partnership key, and a checkout's parent folder stopped the run with
+    a traceback (outside check, 2026-12-07). Every child stage now imports the installed package."""
+    standing = tmp_path / "standing"
+    marker = tmp_path / "planted-code-ran"
+    for package in ("masip", "connectors", "pseudonymisation"):
+        (standing / package).mkdir(parents=True)
+        (standing / package / "__init__.py").write_text(f"open({str(marker)!r}, 'a').write({package!r})\n")
+    (standing / "masip" / "cli.py").write_text(f"open({str(marker)!r}, 'a').write('cli')\n")
+    landing = tmp_path / "landing"
+    _good_drop(landing)
+    warehouse, out = tmp_path / "w" / "masip.duckdb", tmp_path / "out"
+    console_script = Path(sys.executable).parent / "masip"
+    run = subprocess.run(
+        [str(console_script), "run", "--input", str(landing), "--warehouse", str(warehouse), "--out", str(out)],
+        cwd=standing, env=_env(), capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    _no_traceback(run)
+    assert not marker.exists()
+    assert json.loads((out / "run_report.json").read_text())["build"]["linkage"]["roles"] > 0

@@ -40,7 +40,6 @@ import logging
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -53,6 +52,7 @@ import pyarrow as pa
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS, PERSON_ROLE_COLUMNS
 from connectors.vault import LIVE_ROLES_RELATION, RECORDS_TABLE, Vault
+from masip.child_processes import module_command
 from masip.linkage import (
     FIRST_DELIVERED,
     OUTPUT_COLUMNS,
@@ -327,8 +327,8 @@ def typed_review(queue: pd.DataFrame, fields: pd.DataFrame) -> tuple[pd.DataFram
 
 def run_linkage_process(warehouse: Path, vault: Vault, retrain: bool = False) -> LinkageSummary:
     """:func:`link_stage` as ``masip link`` in a child process with no secret in its environment."""
-    command = [sys.executable, "-m", "masip.cli", "link", "--warehouse", str(warehouse),
-               "--vault", str(vault.directory)] + (["--retrain"] if retrain else [])
+    retraining = ["--retrain"] if retrain else []
+    command = module_command("masip.cli", "link", "--warehouse", str(warehouse), "--vault", str(vault.directory), *retraining)
     done = subprocess.run(command, env=keyless_environment(), capture_output=True, text=True, check=False)
     if done.returncode < 0:  # killed: it could say nothing
         raise LinkageProcessError(

@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +34,7 @@ from typing import Any
 import duckdb
 
 from connectors.vault import Vault
+from masip.child_processes import module_command
 
 #: The warehouse schemas the dbt project reads (its sources), exported for Spark.
 INPUT_SCHEMAS = ("raw", "ops", "linkage")
@@ -114,10 +114,10 @@ def run_spark_build(
     input_rows = export_inputs(warehouse, work_dir / "inputs")
     vault = vault or Vault.for_warehouse(warehouse)
     linkage = run_spark_linkage(warehouse, vault, work_dir / "inputs" / "linkage", cores)
-    command = [
-        sys.executable, "-m", "masip.spark.job", "--inputs", str(work_dir / "inputs"),
-        "--work", str(work_dir / "spark"), "--out", str(work_dir / "marts"), "--cores", str(cores),
-    ]
+    command = module_command(
+        "masip.spark.job", "--inputs", str(work_dir / "inputs"), "--work", str(work_dir / "spark"),
+        "--out", str(work_dir / "marts"), "--cores", str(cores),
+    )
     if as_of is not None:
         command += ["--as-of", as_of.isoformat()]
     done = subprocess.run(command, capture_output=True, text=True, check=False)

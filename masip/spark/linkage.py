@@ -47,6 +47,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors.vault import Vault
+from masip.child_processes import module_command
 from masip.linkage import comparisons as C
 from masip.linkage.backends import record_hashes
 from masip.spark import SparkRunError
@@ -202,10 +203,10 @@ def run_spark_linkage(warehouse: Path, vault: Vault, out_dir: Path, cores: int =
     """:func:`spark_link` in a child process with no secret in its environment; returns its summary."""
     from masip.linkage.stage import keyless_environment
 
-    command = [
-        sys.executable, "-m", "masip.spark.linkage", "--warehouse", str(warehouse), "--vault", str(vault.directory),
+    command = module_command(
+        "masip.spark.linkage", "--warehouse", str(warehouse), "--vault", str(vault.directory),
         "--out", str(out_dir), "--cores", str(cores),
-    ]
+    )
     done = subprocess.run(command, env=keyless_environment(), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
