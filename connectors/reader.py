@@ -84,11 +84,21 @@ _COLUMN_NAMES = frozenset(name for contract in TABLES.values() for name in contr
 
 
 def describe_value(column: Column, value: str) -> str:
-    """A bad cell's value for operator text: quoted only when it has its column's strict code format."""
+    """A bad cell's value for operator text: quoted only when it has its column's strict code format and is not
+    a day and month (``26/12``, which a record's birth year, in the warehouse, makes a date of birth)."""
     pattern = _QUOTABLE_CODES.get(column.code_list or "")
     code = normalise_code(value)
     quotable = pattern is not None and pattern.fullmatch(code) and not could_hold_identifier(code)
-    return f"'{code}'" if quotable else WITHHELD
+    return f"'{code}'" if quotable and not _reads_as_day_and_month(code) else WITHHELD
+
+
+def _reads_as_day_and_month(code: str) -> bool:
+    """Whether ``code`` is two numbers that are a day and a month, in either order."""
+    first, slash, second = code.partition("/")
+    if not (slash and first.isdigit() and second.isdigit()):
+        return False
+    a, b = int(first), int(second)
+    return (1 <= a <= 31 and 1 <= b <= 12) or (1 <= a <= 12 and 1 <= b <= 31)
 
 
 def describe_header_cell(cell: str, known: frozenset[str]) -> str | None:

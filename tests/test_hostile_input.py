@@ -174,7 +174,9 @@ def test_a_web_address_is_never_kept_as_a_reference(tmp_path, link):
 
 @pytest.mark.parametrize("value", ["SW1A-2PW", "211079", "21/10/79", "10/1979", "15/1234A", "X12345", "X123456",
                                    "07700900123", SURNAME.upper()[:6], "21OCT79", "OCT79", "L-" + SURNAME[:5], "L-COX",
-                                   "KHAN1", "stk1", "L-ABC", "7700-900-123", "94-3476-5919"])
+                                   "KHAN1", "stk1", "L-ABC", "7700-900-123", "94-3476-5919",
+                                   # a day and month, either order: with the record's birth year, a date of birth
+                                   "26/12", "12/26", "09/05", "31/1"])
 def test_an_unknown_code_that_could_hold_an_identifier_is_withheld(tmp_path, value):
     row = {**base_row("crimes"), "offence_code": value}
     run, _ = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row]))
