@@ -41,11 +41,13 @@ from connectors.column_rules import (
     present,
 )
 from connectors.contracts import (
+    DATE_ORDER_GRACE,
     EARLIEST_DATE,
     MAX_CELL_CHARS,
     TABLES,
     Column,
     ColumnType,
+    DateOrder,
     TableContract,
     latest_plausible_date,
 )
@@ -444,6 +446,13 @@ class TableReader:
                 report(column, fault)
             warned.extend(check.notices)
             typed[column.name] = check.values
+        for order in contract.date_orders:
+            wrong = _out_of_order(typed[order.column], typed[order.anchor], order)
+            if wrong.any():
+                typed[order.column] = pc.if_else(pa.array(wrong), pa.scalar(None, typed[order.column].type),
+                                                 typed[order.column])
+                side = "after" if order.column_first else "before"
+                warned.append(Fault(wrong, "date_out_of_order", f"{order.column}: {WITHHELD} is {side} {order.anchor}"))
         for column in contract.columns:
             if column.required and column.name in contract.person_columns:
                 blank = ~present(cells[column.name]) & ~too_long.get(column.name, nowhere)
@@ -535,6 +544,17 @@ def _identities_withheld(
                          f"{column.name}: {WITHHELD} holds the date of birth, a name or an identifier of a person on "
                          "its row"))
     return pc.if_else(pa.array(held), STRING_NULL, values)
+
+
+def _out_of_order(values: pa.Array, anchor: pa.Array, order: DateOrder) -> np.ndarray:
+    """Which rows' ``values`` lie on the wrong side of their ``anchor`` (:class:`connectors.contracts.DateOrder`);
+    a date against a datetime is compared by day."""
+    if pa.types.is_timestamp(values.type) and pa.types.is_timestamp(anchor.type):
+        grace = pa.scalar(DATE_ORDER_GRACE, pa.duration("us"))  # moved towards the anchor by the grace
+        values = pc.subtract(values, grace) if order.column_first else pc.add(values, grace)
+    else:
+        values, anchor = (pc.cast(v, pa.date32(), safe=False) for v in (values, anchor))
+    return mask(pc.greater(values, anchor) if order.column_first else pc.less(values, anchor))
 
 
 def _conflicting_versions(columns: list[pa.Array], key: int, updated: int, repeated: np.ndarray) -> np.ndarray:
