@@ -200,11 +200,11 @@ def _read_in_worker(task: tuple[Path, tuple[int, int]]) -> _DropRead:
     return _WORKER_INGESTOR._read(drop_dir, part)
 
 
-def _parts(drop_dir: Path, workers: int, loaded: Iterable[str] = ()) -> int:
+def _parts(drop_dir: Path, workers: int, salt: bytes | None, loaded: Iterable[str] = ()) -> int:
     """How many workers share a drop: one per ``MIN_PART_ROWS`` rows it declares, at most ``workers``
     (one for a drop whose manifest is ``loaded``: its files are only checked)."""
     try:
-        manifest = read_manifest(drop_dir)
+        manifest = read_manifest(drop_dir, salt)
     except Exception:  # noqa: BLE001 - read whole, so the rejection (or the unexpected error) is reported once
         return 1
     if manifest.sha256 in loaded:
@@ -285,7 +285,9 @@ class Ingestor:
         self.tokenisers = tokenisers(keyring)
         # one encoder per ingest, so its caches of bigram masks and encoded values serve every file
         self.encoder = PersonEncoder(keyring)
-        # manifest sha256 -> the drop loaded with it (ops.loaded_drops): identical manifests are one delivery
+        # the vault's drop salt, which deliveries' digests are keyed with (read, or made, when ingest starts)
+        self._salt: bytes | None = None
+        # manifest digest -> the drop loaded with it (ops.loaded_drops): identical manifests are one delivery
         self._loaded: dict[str, str] = {}
         # (drop name, manifest sha256) of copies rejected before their delivery had loaded (ops.rejected_drops)
         self._rejected_unloaded: set[tuple[str, str]] = set()
@@ -304,6 +306,7 @@ class Ingestor:
             except duckdb.CatalogException:  # a new warehouse
                 loaded = set()
             self.vault.check_belongs_to(self.warehouse, loaded)  # before anything is written, or a new vault started
+            self._salt = self.vault.drop_salt(self.keyring)
             create_raw_schema(con)
             # identical manifests are one delivery, known by the first of its names
             self._loaded = {}
@@ -337,7 +340,7 @@ class Ingestor:
         tasks = [
             (drop_dir, (index, parts))
             for drop_dir in drops
-            for parts in [_parts(drop_dir, workers, self._loaded) if workers > 1 else 1]
+            for parts in [_parts(drop_dir, workers, self._salt, self._loaded) if workers > 1 else 1]
             for index in range(parts)
         ]
         if min(workers, len(tasks)) == 1:
@@ -366,7 +369,7 @@ class Ingestor:
             broken = self.profiles.broken.get(self._source_of(drop_dir))
             if broken:
                 raise DropRejected(f"the source's {broken}; the drop stays where it is")
-            manifest = read_manifest(drop_dir)
+            manifest = read_manifest(drop_dir, self._salt)
             check_folder_matches(manifest, self.profiles)
             loaded_as = self._loaded.get(manifest.sha256)
             if loaded_as is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -102,6 +103,19 @@ class Manifest:
     @property
     def drop_name(self) -> str:
         return self.drop_dir.name
+
+
+def manifest_digest(raw: bytes, salt: bytes | None) -> str:
+    """How a delivery is known (``Manifest.sha256``, the warehouse's ``drop_sha256``): HMAC-SHA-256 of
+    ``manifest.json``'s bytes under the vault's drop salt (:meth:`connectors.vault.Vault.drop_salt`).
+
+    A manifest lists its files' SHA-256, and the warehouse holds every other cell of a small file: a plain digest
+    let whoever reads the warehouse confirm a guessed name, date of birth or NHS number by rebuilding the file and
+    its manifest (28 guesses for one person in an outside check, 2026-12-07). ``salt`` None: a vault made before
+    the salt, whose deliveries stay known by the plain digest until it is rebuilt (``masip rotate-key``)."""
+    if salt is None:
+        return hashlib.sha256(raw).hexdigest()
+    return hmac.new(salt, raw, hashlib.sha256).hexdigest()
 
 
 def sha256_of(path: Path) -> str:
@@ -205,7 +219,7 @@ def _not_a_number(constant: str) -> Any:
     raise ValueError("not JSON")
 
 
-def _parse(drop_dir: Path, raw: bytes) -> Manifest:
+def _parse(drop_dir: Path, raw: bytes, salt: bytes | None) -> Manifest:
     try:
         data = json.loads(
             raw.decode("utf-8-sig"), object_pairs_hook=_object_without_repeats, parse_constant=_not_a_number,
@@ -243,7 +257,7 @@ def _parse(drop_dir: Path, raw: bytes) -> Manifest:
         raise _malformed("files", "a non-empty list")
     return Manifest(
         drop_dir=drop_dir,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=manifest_digest(raw, salt),
         source_id=source_id,
         agency=agency,
         extract_date=_extract_date(data),
@@ -254,8 +268,9 @@ def _parse(drop_dir: Path, raw: bytes) -> Manifest:
     )
 
 
-def read_manifest(drop_dir: Path) -> Manifest:
-    """Parse ``manifest.json``; raise ``DropRejected`` if it is missing, malformed or names files outside the drop."""
+def read_manifest(drop_dir: Path, salt: bytes | None) -> Manifest:
+    """Parse ``manifest.json``; raise ``DropRejected`` if it is missing, malformed or names files outside the drop.
+    ``salt``: the vault's drop salt, which the delivery's digest is keyed with (:func:`manifest_digest`)."""
     path = drop_dir / "manifest.json"
     if path.is_symlink() or not path.is_file():
         raise DropRejected("no manifest.json (a regular file) in the drop directory; the sender must include one (SPEC §2)")
@@ -265,7 +280,7 @@ def read_manifest(drop_dir: Path) -> Manifest:
             f"manifest.json is {size:,} bytes, over the {MAX_MANIFEST_BYTES:,} a manifest may have (it "
             "lists a few files), so it was not read"
         )
-    manifest = _parse(drop_dir, path.read_bytes())
+    manifest = _parse(drop_dir, path.read_bytes(), salt)
     _check_file_names(manifest)
     return manifest
 
@@ -419,8 +434,9 @@ def _checked_file(manifest: Manifest, listed: ManifestFile) -> Path:
     found_sha = sha256_of(path)
     if found_sha != listed.sha256:
         raise _rejected(
-            f"{listed.name}: checksum mismatch (its sha256 is {found_sha[:12]}…, {path.stat().st_size} bytes, not the "
-            "one its manifest gives): the file changed or was cut short in transfer"
+            f"{listed.name}: checksum mismatch ({path.stat().st_size} bytes, whose SHA-256 is not the one its manifest "
+            "gives; a digest of the file is not shown, as it could confirm a guess of its content): the file changed "
+            "or was cut short in transfer"
         )
     return path
 

@@ -53,6 +53,7 @@ import pyarrow as pa
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS
 from pseudonymisation.encodings import ENCODING_VERSION
+from pseudonymisation.keys import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ META_TABLE = "vault_meta"  # name -> value: the encoding version and fingerprint
 META_COLUMNS = "name varchar primary key, value varchar"
 #: The live record roles of a built warehouse: the only versions whose encodings the linkage reads.
 LIVE_ROLES_RELATION = "intermediate.int_person_records"
+#: The length of the vault's drop salt (:meth:`Vault.drop_salt`), and the purpose it is derived for.
+DROP_SALT_BYTES = 32
+DROP_SALT_PURPOSE = "drop-salt"
 #: ``records.duckdb`` is rewritten when at least this share of its blocks is free (bytes of deleted rows).
 COMPACT_FREE_SHARE = 0.25
 
@@ -168,6 +172,44 @@ class Vault:
                 f"{default_vault_dir(warehouse)}, then re-run"
             )
         return vault
+
+    @property
+    def drop_salt_path(self) -> Path:
+        """The drop salt (:meth:`drop_salt`)."""
+        return self.directory / "drop-salt"
+
+    def drop_salt(self, keyring: Keyring | None = None) -> bytes | None:
+        """The 32 bytes deliveries' digests are keyed with (:func:`connectors.manifest.manifest_digest`).
+
+        Made by the vault's first ingest from its ``keyring`` (a purpose key: one-way, so the file reveals nothing
+        of the secret, and two ingests of one drop under one key give the same ids), then kept: a rotation carries
+        it to the new vault, so a delivery's digest and its rows' ``version_id`` stay what they are under every
+        key, and the keyless drop sensor reads it. None for a vault made before the salt (its deliveries keep
+        their plain digests), or no vault yet and no ``keyring``."""
+        if self.drop_salt_path.is_file():
+            salt = self.drop_salt_path.read_bytes()
+            if len(salt) != DROP_SALT_BYTES:
+                raise WrongVault(
+                    f"the vault's drop salt {self.drop_salt_path} is not {DROP_SALT_BYTES} bytes: it was changed or "
+                    "cut short. What to do: restore the vault folder from backup; without it no delivery already "
+                    "loaded is recognised (every one would load again)"
+                )
+            return salt
+        if keyring is None or self.records_path.is_file():  # a vault from before the salt keeps its plain digests
+            return None
+        self.create()
+        salt = keyring.purpose_key(DROP_SALT_PURPOSE)
+        handle = os.open(self.drop_salt_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(handle, "wb") as written:
+            written.write(salt)
+        return salt
+
+    def carry_drop_salt(self, side: Vault) -> None:
+        """Copy the drop salt into ``side`` (a rotation's rebuilt vault), so its deliveries keep their digests."""
+        if self.drop_salt_path.is_file():
+            side.create()
+            shutil.copyfile(self.drop_salt_path, side.drop_salt_path)
+            side.drop_salt_path.chmod(0o600)
 
     @property
     def holds_stores(self) -> bool:

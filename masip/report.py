@@ -159,7 +159,9 @@ def _markdown(data: dict[str, Any]) -> str:
         lines += ["", f"dbt build: {build['passed']} nodes passed in {build['elapsed_seconds']:.1f} s."]
         if build.get("linkage"):
             linkage = build["linkage"]
-            model = "retrained" if linkage["retrained"] else "reused"
+            model = "reused" if not linkage["retrained"] else (
+                "retrained" if linkage.get("model_trained", True) else "default (too few record roles to train on)"
+            )
             lines.append(f"Linkage (own process, no key): {linkage['roles']} record roles → {linkage['persons']} persons, "
                          f"model {model}, {linkage['seconds']:.1f} s, build {linkage['build_id']}.")
     if data.get("quality"):

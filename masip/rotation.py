@@ -68,8 +68,9 @@ def _linkage(warehouse: Path) -> list[tuple]:
 
 
 def rotation_swaps(warehouse: Path, vault: Path, archive_dir: Path) -> list[Swap]:
-    """The rebuilt stores into place, the vault first: ``version_id``s do not depend on the key, so the old
-    warehouse links with the new vault if the swaps stop there (until the next writer finishes them)."""
+    """The rebuilt stores into place, the vault first: ``version_id``s do not depend on the key (the side vault
+    has the drop salt), so the old warehouse links with the new vault if the swaps stop there (until the next
+    writer finishes them)."""
     return [
         Swap.folder(vault),
         Swap.database(warehouse),
@@ -137,6 +138,7 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
     shutil.rmtree(side_archive, ignore_errors=True)
     shutil.rmtree(side_vault, ignore_errors=True)
     _carry_decisions(Vault(vault), Vault(side_vault))
+    Vault(vault).carry_drop_salt(Vault(side_vault))  # deliveries' digests and version ids stay what they are
     with _decrypted(archive, Vault(vault)) as (plain, drops):
         if not drops:
             raise RotationMismatch(f"no landing copies in {archive_dir}: nothing to rebuild the warehouse from")

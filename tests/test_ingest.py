@@ -345,13 +345,13 @@ def test_parallel_ingest_in_parts_loads_exactly_what_one_process_loads(tmp_path,
     ingest_drops(drops, tmp_path / "one" / "w.duckdb", KEYRING, show_progress=False)
     monkeypatch.setenv("MASIP_INGEST_WORKERS", "2")
     monkeypatch.setattr(ingest_module, "MIN_PART_ROWS", 40)  # split even these small drops
-    assert ingest_module._parts(min(p for p in drops.iterdir() if p.name.startswith("police-met")), 2) == 2
+    assert ingest_module._parts(min(p for p in drops.iterdir() if p.name.startswith("police-met")), 2, None) == 2
     summary = ingest_drops(drops, tmp_path / "two" / "w.duckdb", KEYRING, show_progress=False)
     assert summary.total("rows_duplicate") > 0 and summary.total("rows_quarantined") > 0
     assert _table_rows(tmp_path / "two" / "w.duckdb") == _table_rows(tmp_path / "one" / "w.duckdb")
     assert _vault_rows(tmp_path / "two" / "vault") == _vault_rows(tmp_path / "one" / "vault")
     # the workers' tables came through hand-over files in the vault's folder; none is left behind
-    assert sorted(p.name for p in (tmp_path / "two" / "vault").iterdir()) == ["records.duckdb"]
+    assert sorted(p.name for p in (tmp_path / "two" / "vault").iterdir()) == ["drop-salt", "records.duckdb"]
 
 
 def _vault_rows(vault: Path) -> list[tuple]:

@@ -144,7 +144,7 @@ def test_plain_text_is_read_in_bulk_exactly_as_the_csv_module_reads_it() -> None
 def _reader(drop, table: str) -> TableReader:
     """A reader of one table of ``drop`` with everything ingest gives it (code lists, tokenisers, encoder)."""
     ingestor = Ingestor(drop.parent / "warehouse" / "masip.duckdb", KEYRING)
-    manifest = read_manifest(drop)
+    manifest = read_manifest(drop, None)
     return TableReader(
         TABLES[table], manifest, ingestor.profiles[manifest.source_id], ingestor.code_lists, ingestor.tokenisers,
         ingestor.encoder,
@@ -213,3 +213,36 @@ def test_two_versions_of_one_record_at_one_time_are_noted_with_neither_value(tmp
     notes = [note for r in results for note in r.notes if "updated_at of an earlier line" in note]
     assert len(notes) == 1 and notes[0].startswith("crimes.csv: 1 line(s) repeat the crime_ref")
     assert not any(value in notes[0] for value in (first["crime_ref"], first["risk_level"], other["risk_level"]))
+
+
+@pytest.mark.parametrize(("table", "drop_name", "changes", "nulled", "kept"), [
+    ("breaches", "police-met_2026-11-16", {"responded_at": "2001-01-01 09:00", "arrested_at": "2026-10-01 07:30"},
+     ["responded_at"], ["arrested_at"]),  # an arrest logged half an hour before its report is ordinary
+    ("supervision", "probation-service_2026-11-16",
+     {"masip_accepted_at": "2024-05-06", "masip_ended_at": "2001-01-01", "end_date": "2025-01-05"},
+     ["end_date", "masip_ended_at"], ["masip_accepted_at", "start_date"]),
+    ("crimes", "police-met_2026-11-16", {"offence_from": "2026-09-10", "charged_at": "2026-09-01"},
+     ["offence_from"], ["charged_at", "reported_at"]),  # charged on the day of the report: not before it
+])
+def test_dates_that_contradict_their_row_are_set_to_null_as_warnings(tmp_path, table, drop_name, changes, nulled, kept):
+    """A breach answered in 2001 for a report of 2022 hid the late response from the panel's flag, and a caseload
+    left before it was joined fed the evaluation (outside check, 2026-12-07): a date on the wrong side of its
+    row's anchor is set to null with a `date_out_of_order` warning, the value withheld; the row loads."""
+    row = {**base_row(table), **changes}
+    file = CsvFile.of(table, [row])
+    payload = file.encode("utf-8")
+    agency = TABLES[table].agency
+    drop = write_raw_drop(tmp_path, drop_name, manifest_for(agency, {f"{table}.csv": payload}, {
+        f"{table}.csv": file.data_rows()}), {f"{table}.csv": payload})
+    result = _reader(drop, table).read(f"{table}.csv", payload.decode("utf-8"))
+    assert result.rows_loaded == 1 and not result.quarantined
+    warned = {w.detail.split(":")[0]: w for w in result.warned if w.rule == "date_out_of_order"}
+    assert sorted(warned) == nulled
+    for column in nulled:
+        assert _column(result.entity[column]) == [None] and changes[column] not in warned[column].detail
+    for column in kept:
+        assert _column(result.entity[column]) != [None]
+
+
+def _column(values) -> list:
+    return values.to_pylist() if hasattr(values, "to_pylist") else list(values)

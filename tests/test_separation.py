@@ -18,7 +18,9 @@ pack and evaluation with **no key anywhere in the environment**. Then:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -69,8 +71,8 @@ from tests.leakcheck import (
 SECRET = "separation-test-partnership-secret-0123456789"
 #: The columns of hex digests in the warehouse, and what they are digests of: none of an identifier.
 NOT_FROM_IDENTIFIERS = {
-    "version_id": "SHA-256 of the drop's manifest checksum, file name and line number (a manifest, not an identifier)",
-    "drop_sha256": "SHA-256 of the drop's manifest.json bytes",
+    "version_id": "SHA-256 of the drop's digest, file name and line number (a manifest, not an identifier)",
+    "drop_sha256": "HMAC-SHA-256 of the drop's manifest.json bytes under the vault's drop salt",
     "dyad_id": "'D' + MD5 of the two person_ids (a person_id is a hash of agency references)",
     "event_id": "'E' + MD5 of the dyad_id, source, table, agency reference and event type",
     "build_code": "SHA-256 of the dbt project's and the linkage code's files (masip.publication.build_code_fingerprint)",
@@ -309,3 +311,33 @@ def test_what_the_linkage_warns_of_reaches_the_run_report(built: Built, tmp_path
     write_run_report(warehouse, tmp_path / "out", built.ingest, build, None, {})
     report = (tmp_path / "out" / "run_report.md").read_text()
     assert f"linkage: {summary.warnings[0]}" in report.split("## Warnings")[1].split("## Drops")[0]
+    # 60 dyads are far fewer record roles than a model is trained on: the report says the defaults were used
+    assert not summary.model_trained and "model default (too few record roles to train on)" in report
+
+
+def test_no_value_of_the_warehouse_or_the_report_is_a_plain_digest_of_a_delivery(built: Built):
+    """A manifest lists its files' SHA-256 and the warehouse holds every other cell of a small file, so a plain
+    digest of a manifest or a file let a reader confirm a guessed identity (outside check, 2026-12-07). Deliveries
+    are known by a digest keyed with the vault's drop salt (owner-only, 32 bytes); no hex run of 12 digits or more
+    anywhere in the warehouse or the run report begins a plain digest of a manifest or a file."""
+    drops = built.warehouse.parent.parent / "drops"
+    plain = {hashlib.sha256(path.read_bytes()).hexdigest() for path in drops.glob("*/*") if path.is_file()}
+    assert len(plain) > 30
+    runs: set[str] = set()
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema not in ('information_schema', 'pg_catalog') and data_type = 'VARCHAR'"
+        ).fetchall()
+        for schema, table, column in columns:
+            found = con.execute(
+                f'select distinct unnest(regexp_extract_all("{column}", \'[0-9a-fA-F]{{12,}}\')) '
+                f'from "{schema}"."{table}"'
+            ).fetchall()
+            runs |= {value.lower() for (value,) in found}
+    for report in built.out.glob("run_report.*"):
+        runs |= {value.lower() for value in re.findall(r"[0-9a-fA-F]{12,}", report.read_text())}
+    assert len(runs) > 100  # the drops' digests and version ids among them
+    assert not [run for run in runs if any(digest.startswith(run[:12]) for digest in plain)]
+    salt = built.vault.drop_salt_path
+    assert len(salt.read_bytes()) == 32 and stat.S_IMODE(salt.stat().st_mode) == 0o600

@@ -27,10 +27,10 @@ KEY = ("source_id", "source_table", "record_ref")
 ORDER = "updated_at desc, extract_date desc, drop_name desc, line_number desc"
 
 
-def _plain_rows(drops: Path) -> Iterator[dict[str, Any]]:
+def _plain_rows(drops: Path, salt: bytes | None) -> Iterator[dict[str, Any]]:
     """One row per person role of every data row of every accepted drop (all versions).
 
-    ``version_id`` is the one ingest gives the row (``connectors.reader``).
+    ``version_id`` is the one ingest gives the row (``connectors.reader``) under the vault's drop ``salt``.
     """
     from connectors.contracts import TABLES
     from connectors.manifest import DropRejected, read_manifest, verify_drop
@@ -50,7 +50,7 @@ def _plain_rows(drops: Path) -> Iterator[dict[str, Any]]:
     profiles = load_profiles()
     for drop in sorted(p for p in drops.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
         try:
-            manifest = read_manifest(drop)
+            manifest = read_manifest(drop, salt)
             texts = verify_drop(manifest)
         except DropRejected:
             continue
@@ -92,9 +92,10 @@ def _plain_rows(drops: Path) -> Iterator[dict[str, Any]]:
                     }
 
 
-def load_plain(drops: Path, con: duckdb.DuckDBPyConnection) -> int:
+def load_plain(drops: Path, con: duckdb.DuckDBPyConnection, salt: bytes | None = None) -> int:
     """Table ``plain`` in ``con``: the latest version of every live record role (a record whose latest version is
-    deleted is left out), as the pipeline would link it. Returns its row count."""
+    deleted is left out), as the pipeline would link it; ``version_id`` as ingest gives it under the vault's drop
+    ``salt``. Returns its row count."""
     con.execute("drop table if exists plain_versions")
     batch: list[dict[str, Any]] = []
 
@@ -108,7 +109,7 @@ def load_plain(drops: Path, con: duckdb.DuckDBPyConnection) -> int:
             con.execute("create table plain_versions as select * from arrow")
         batch.clear()
 
-    for row in _plain_rows(drops):
+    for row in _plain_rows(drops, salt):
         batch.append(row)
         if len(batch) >= BATCH:
             flush()
@@ -137,10 +138,10 @@ def load_plain(drops: Path, con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select count(*) from plain").fetchone()[0]
 
 
-def plain_person_records(drops: Path) -> pd.DataFrame:
+def plain_person_records(drops: Path, salt: bytes | None = None) -> pd.DataFrame:
     """:func:`load_plain` as a data frame (small partnerships: the privacy benchmark's truth)."""
     with duckdb.connect() as con:
-        load_plain(drops, con)
+        load_plain(drops, con, salt)
         return con.execute("select * exclude (uid) from plain order by uid").df()
 
 

@@ -146,7 +146,7 @@ def build(dyads: int, seed: int, work: Path, dbt: bool = False) -> tuple[pd.Data
         from masip.pipeline import build_linked
 
         build_linked(warehouse)
-    plain = plain_person_records(drops)
+    plain = plain_person_records(drops, Vault.for_warehouse(warehouse).drop_salt())  # version ids as ingest's
     persons = pd.read_csv(drops / "_truth" / "person_records.csv")
     truth = plain.merge(persons, on=["source_id", "source_table", "record_ref", "role"])
     truth = truth.rename(columns=TRUTH_COLUMNS)[["version_id", "role", "person_id", *TRUTH_COLUMNS.values()]]

@@ -136,6 +136,7 @@ class LinkageSummary:
     review_queue: int = 0  # uncertain pairs awaiting clerical review
     review_decisions: int = 0  # reviewers' decisions in force (applied when both roles are live)
     warnings: list[str] = field(default_factory=list)  # what the linkage warned of (counts and ids only)
+    model_trained: bool = True  # False: the documented default parameters (too few record roles to train on)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -309,6 +310,7 @@ def _linked(warehouse: Path, vault: Vault, retrain: bool) -> LinkageSummary:
         roles=len(typed),
         persons=int(typed["person_id"].nunique()),
         retrained=retrained,
+        model_trained=bool(state.model and json.loads(state.model)["trained"]),
         seconds=round(time.perf_counter() - started, 3),
         review_queue=len(run.review_queue),
         review_decisions=len(decisions),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,7 +70,9 @@ def pending_drops(landing: Path, source_id: str, warehouse: Path) -> list[str] |
     Returns ``None`` if the warehouse is busy.
     """
     from connectors.drop_folders import find_drops
+    from connectors.manifest import manifest_digest
     from connectors.profiles import load_profiles
+    from connectors.vault import Vault
 
     # a broken profile's drops are pending too: ingest rejects them, saying why
     drops = [d for d in find_drops(landing, load_profiles().source_ids, [source_id]).drops
@@ -81,9 +82,10 @@ def pending_drops(landing: Path, source_id: str, warehouse: Path) -> list[str] |
     processed = _processed_drops(warehouse)
     if processed is None:
         return None
+    salt = Vault.for_warehouse(warehouse).drop_salt()  # the vault the ingest task writes: $MASIP_VAULT_DIR or beside
     pending = []
     for drop in drops:
-        sha = hashlib.sha256((drop / "manifest.json").read_bytes()).hexdigest()
+        sha = manifest_digest((drop / "manifest.json").read_bytes(), salt)
         new = (drop.name, sha) not in processed.seen and sha not in processed.loaded_manifests
         if new and drop.name not in processed.unread:
             pending.append(drop.name)
