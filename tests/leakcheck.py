@@ -94,7 +94,7 @@ def leaks_in_text(text: str, plain: PlainIdentifiers) -> list[str]:
     return hits
 
 
-def _scan_cells(warehouse: Path, find: Callable[[str], list[str]]) -> dict[str, list[str]]:
+def scan_cells(warehouse: Path, find: Callable[[str], list[str]]) -> dict[str, list[str]]:
     """``{schema.table.column: [hits]}``: what ``find`` finds in the text of any cell of any table."""
     leaks: dict[str, list[str]] = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -114,7 +114,7 @@ def _scan_cells(warehouse: Path, find: Callable[[str], list[str]]) -> dict[str, 
 
 def scan_warehouse(warehouse: Path, plain: PlainIdentifiers) -> dict[str, list[str]]:
     """``{schema.table.column: [leaked values]}`` over every column of every table."""
-    return _scan_cells(warehouse, lambda text: leaks_in_text(text, plain))
+    return scan_cells(warehouse, lambda text: leaks_in_text(text, plain))
 
 
 def scan_files(root: Path, plain: PlainIdentifiers, suffixes: tuple[str, ...] = (".json", ".md", ".html", ".csv", ".txt", ".log")) -> dict[str, list[str]]:
@@ -182,7 +182,7 @@ def collect_encodings(records: Path) -> VaultEncodings:
 
 def scan_warehouse_for_encodings(warehouse: Path, encodings: VaultEncodings) -> dict[str, list[str]]:
     """``{schema.table.column: [hits]}``: vault values in any cell of any table (as text, lists included)."""
-    return _scan_cells(warehouse, encodings.in_text)
+    return scan_cells(warehouse, encodings.in_text)
 
 
 def scan_files_for_encodings(root: Path, encodings: VaultEncodings) -> dict[str, list[str]]:
