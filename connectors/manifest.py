@@ -110,8 +110,8 @@ def manifest_digest(raw: bytes, salt: bytes | None) -> str:
     ``manifest.json``'s bytes under the vault's drop salt (:meth:`connectors.vault.Vault.drop_salt`).
 
     A manifest lists its files' SHA-256, and the warehouse holds every other cell of a small file: a plain digest
-    let whoever reads the warehouse confirm a guessed name, date of birth or NHS number by rebuilding the file and
-    its manifest (28 guesses for one person in an outside check, 2026-12-07). ``salt`` None: a vault made before
+    let whoever reads the warehouse confirm a supposed name, date of birth or NHS number by rebuilding the file
+    and its manifest (28 tries for one person in an outside check, 2026-12-07). ``salt`` None: a vault made before
     the salt, whose deliveries stay known by the plain digest until it is rebuilt (``masip rotate-key``)."""
     if salt is None:
         return hashlib.sha256(raw).hexdigest()
@@ -435,7 +435,7 @@ def _checked_file(manifest: Manifest, listed: ManifestFile) -> Path:
     if found_sha != listed.sha256:
         raise _rejected(
             f"{listed.name}: checksum mismatch ({path.stat().st_size} bytes, whose SHA-256 is not the one its manifest "
-            "gives; a digest of the file is not shown, as it could confirm a guess of its content): the file changed "
+            "gives; a digest of the file is not shown, as it could confirm what someone supposes it holds): the file changed "
             "or was cut short in transfer"
         )
     return path
