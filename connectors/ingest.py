@@ -318,6 +318,14 @@ class Ingestor:
             ).fetchall())
             with self.vault.open_records() as vault_con:
                 self.vault.check_encodings(vault_con, self.keyring.key_version, encoding_fingerprint())
+                self.vault.check_drop_salt(vault_con, self._salt is not None)
+                if self._salt is None:
+                    summary.warnings.append(
+                        "the linkage vault was made before deliveries were known by a keyed digest: the warehouse "
+                        "(ops.loaded_drops) holds each delivery's plain manifest SHA-256, with which a reader "
+                        "could confirm a guessed file. What to do: rotate the key (`masip rotate-key`); the "
+                        "rebuilt vault keys every digest"
+                    )
                 reads = self._read_all(drops)
                 for drop_dir, read in tqdm(zip(drops, reads), total=len(drops), desc="ingest", unit="drop",
                                            disable=not show_progress):

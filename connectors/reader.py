@@ -385,11 +385,12 @@ class TableReader:
                 )
         in_part = (table.positions >= first) & (table.positions < end)
         ref = mapped.index(self.contract.ref_column)
-        repeated = _repeats(table.columns, ref)
+        shared = _shares_its_reference(table.columns[ref])
+        repeated = _repeats(table.columns, shared)
         result.rows_read += int(in_part.sum())
         result.rows_duplicate = int((in_part & repeated).sum())
         if "updated_at" in mapped:
-            conflicting = int((in_part & _conflicting_versions(table.columns, ref, mapped.index("updated_at"), repeated)).sum())
+            conflicting = int((in_part & _conflicting_versions(table.columns, ref, mapped.index("updated_at"), shared & ~repeated)).sum())
             if conflicting:
                 result.notes.append(
                     f"{file_name}: {conflicting} line(s) repeat the {self.contract.ref_column} and updated_at of an "
@@ -557,16 +558,15 @@ def _out_of_order(values: pa.Array, anchor: pa.Array, order: DateOrder) -> np.nd
     return mask(pc.greater(values, anchor) if order.column_first else pc.less(values, anchor))
 
 
-def _conflicting_versions(columns: list[pa.Array], key: int, updated: int, repeated: np.ndarray) -> np.ndarray:
-    """Which rows (not cell-for-cell ``repeated``) give a version of a record, by reference ``key`` and cell
-    ``updated``, that an earlier line gave with other values: two versions the version rule can only tell apart by
-    their line numbers (the sender's export order). Only references on several lines are compared (as in
-    :func:`_repeats`); rows with a blank reference are left to the quarantine."""
-    conflicting = np.zeros(len(repeated), dtype=bool)
-    if not len(repeated):
+def _conflicting_versions(columns: list[pa.Array], key: int, updated: int, candidates: np.ndarray) -> np.ndarray:
+    """Which of the ``candidates`` (rows whose reference, in column ``key``, is on several lines and that do not
+    repeat an earlier row cell for cell) give a version of a record, by reference and cell ``updated``, that an
+    earlier line gave with other values: two versions the version rule can only tell apart by their line numbers
+    (the sender's export order). Rows with a blank reference are left to the quarantine."""
+    conflicting = np.zeros(len(candidates), dtype=bool)
+    chosen = pa.array(np.nonzero(candidates)[0], type=pa.int64())
+    if not len(chosen):
         return conflicting
-    keys = pc.dictionary_encode(columns[key]).indices.to_numpy()
-    chosen = pa.array(np.nonzero(~repeated & (np.bincount(keys)[keys] > 1))[0], type=pa.int64())
     table = pa.table({"k": columns[key].take(chosen), "u": columns[updated].take(chosen), "row": chosen})
     table = table.filter(pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(table["k"])), 0), False))
     firsts = table.group_by(["k", "u"], use_threads=False).aggregate([("row", "min"), ("row", "count")])
@@ -578,18 +578,19 @@ def _conflicting_versions(columns: list[pa.Array], key: int, updated: int, repea
     return conflicting
 
 
-def _repeats(columns: list[pa.Array], key: int) -> np.ndarray:
-    """Which rows repeat an earlier row cell for cell: the first loads, the others count as duplicates.
+def _shares_its_reference(references: pa.Array) -> np.ndarray:
+    """Which rows' reference occurs on more than one line: only those can repeat a row or a version."""
+    if not len(references):
+        return np.zeros(0, dtype=bool)
+    keys = pc.dictionary_encode(references).indices.to_numpy()
+    return np.bincount(keys)[keys] > 1
 
-    Only the rows whose cell in column ``key`` (the record reference) occurs
-    more than once can repeat a row, so only those are compared whole.
-    """
-    rows = len(columns[0]) if columns else 0
-    repeated = np.zeros(rows, dtype=bool)
-    if not rows:
-        return repeated
-    keys = pc.dictionary_encode(columns[key]).indices.to_numpy()
-    candidates = np.nonzero(np.bincount(keys)[keys] > 1)[0]
+
+def _repeats(columns: list[pa.Array], shared: np.ndarray) -> np.ndarray:
+    """Which rows repeat an earlier row cell for cell: the first loads, the others count as duplicates. Only the
+    rows whose reference is on several lines (``shared``: :func:`_shares_its_reference`) are compared whole."""
+    repeated = np.zeros(len(shared), dtype=bool)
+    candidates = np.nonzero(shared)[0]
     if len(candidates):
         chosen = pa.array(candidates, type=pa.int64())
         names = [f"c{i}" for i in range(len(columns))]

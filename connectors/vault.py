@@ -53,7 +53,7 @@ import pyarrow as pa
 
 from connectors.raw_schema import PERSON_ENCODED_COLUMNS
 from pseudonymisation.encodings import ENCODING_VERSION
-from pseudonymisation.keys import Keyring
+from pseudonymisation.keys import Keyring, create_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -199,17 +199,19 @@ class Vault:
             return None
         self.create()
         salt = keyring.purpose_key(DROP_SALT_PURPOSE)
-        handle = os.open(self.drop_salt_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(handle, "wb") as written:
-            written.write(salt)
+        create_secret_file(self.drop_salt_path, salt)
         return salt
 
-    def carry_drop_salt(self, side: Vault) -> None:
-        """Copy the drop salt into ``side`` (a rotation's rebuilt vault), so its deliveries keep their digests."""
-        if self.drop_salt_path.is_file():
+    def carry_kept_files(self, side: Vault) -> None:
+        """Copy what a rebuild keeps into ``side`` (a rotation's rebuilt vault): the clerical review decisions
+        (keyed by agency references, not by key) and the drop salt (so deliveries keep their digests and their
+        rows' ``version_id``)."""
+        kept = [path for path in (self.decisions_path, self.drop_salt_path) if path.is_file()]
+        if kept:
             side.create()
-            shutil.copyfile(self.drop_salt_path, side.drop_salt_path)
-            side.drop_salt_path.chmod(0o600)
+            for path in kept:
+                shutil.copyfile(path, side.directory / path.name)
+            side.protect()
 
     @property
     def holds_stores(self) -> bool:
@@ -349,6 +351,19 @@ class Vault:
                 f"the linkage vault holds tokens made with key {foreign[0]}, but this run's key is {key_version}. "
                 "Use the partnership key the vault was built with, or rebuild warehouse and vault from the "
                 "landing copies under the new key (see README, key rotation)."
+            )
+
+    def check_drop_salt(self, con: duckdb.DuckDBPyConnection, salted: bool) -> None:
+        """Refuse to go on without the drop salt in a vault that had one: every delivery already loaded would be
+        taken for a new one (its digest would change) and loaded again. A vault records that it has a salt on its
+        first ingest with one; a vault from before the salt (``salted`` False, nothing recorded) goes on."""
+        if salted:
+            con.execute(f"insert or replace into {META_TABLE} values ('drop_digests', 'keyed')")
+        elif con.execute(f"select count(*) from {META_TABLE} where name = 'drop_digests'").fetchone()[0]:
+            raise WrongVault(
+                f"the vault's drop salt {self.drop_salt_path} is missing, but its deliveries were known by digests "
+                "keyed with it; without it every delivery already loaded would load again. Nothing was loaded. What "
+                "to do: restore the vault folder (the file drop-salt) from backup, then re-run"
             )
 
     def write_drop(

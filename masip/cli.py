@@ -32,12 +32,12 @@ from masip.cli_options import (
     parse_as_of,
     parse_date,
 )
-from masip.output_files import create_secret_file
 from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import (
     SECRET_ENV,
     SECRET_FD_ENV,
     SECRET_FILE_ENV,
+    create_secret_file,
     forget_piped_secret,
     generate_secret,
     load_keyring,

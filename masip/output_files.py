@@ -47,10 +47,3 @@ def write_output(path: Path, content: str | bytes, encoding: str = "utf-8") -> P
         handle.write(data)
     return path
 
-
-def create_secret_file(path: Path, content: str) -> None:
-    """Create ``path`` holding ``content``, readable by its owner only; refuses (``FileExistsError``) when the name
-    is taken, by a file or by a link, even one pointing nowhere, which a plain write would follow."""
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(handle, "w", encoding="ascii") as file:
-        file.write(content)

@@ -78,14 +78,6 @@ def rotation_swaps(warehouse: Path, vault: Path, archive_dir: Path) -> list[Swap
     ]
 
 
-def _carry_decisions(current: Vault, side: Vault) -> None:
-    """Copy the clerical review decisions (keyed by agency references, not by key) into the side vault."""
-    if current.decisions_path.is_file():
-        side.create()
-        shutil.copyfile(current.decisions_path, side.decisions_path)
-        side.protect()
-
-
 @contextmanager
 def _decrypted(archive: LandingArchive, vault: Vault) -> Iterator[tuple[Path, list]]:
     """The landing copies decrypted into the vault's owner-only :attr:`~connectors.vault.Vault.plain_drops_dir`,
@@ -137,8 +129,7 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
     remove_side_build(side_warehouse)  # an abandoned rotation's (this one holds the warehouse lock)
     shutil.rmtree(side_archive, ignore_errors=True)
     shutil.rmtree(side_vault, ignore_errors=True)
-    _carry_decisions(Vault(vault), Vault(side_vault))
-    Vault(vault).carry_drop_salt(Vault(side_vault))  # deliveries' digests and version ids stay what they are
+    Vault(vault).carry_kept_files(Vault(side_vault))
     with _decrypted(archive, Vault(vault)) as (plain, drops):
         if not drops:
             raise RotationMismatch(f"no landing copies in {archive_dir}: nothing to rebuild the warehouse from")

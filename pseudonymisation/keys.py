@@ -227,3 +227,13 @@ def load_keyring(environ: Mapping[str, str] | None = None) -> Keyring:
         "(create one with `masip keygen --out FILE`, keep it out of git) or MASIP_SECRET to the secret "
         "itself. In Airflow, store it in the connection `masip_partnership` (password field)."
     )
+
+
+def create_secret_file(path: Path, content: str | bytes) -> None:
+    """Create ``path`` holding ``content`` (text as ASCII), readable by its owner only; refuses
+    (``FileExistsError``) when the name is taken, by a file or by a link, even one pointing nowhere, which a plain
+    write would follow. For key files and the vault's drop salt."""
+    data = content.encode("ascii") if isinstance(content, str) else content
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)

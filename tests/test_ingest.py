@@ -17,7 +17,7 @@ from connectors.encoding_fingerprint import encoding_fingerprint
 from connectors.ingest import Ingestor, ingest_drops
 from connectors.normalise import normalise_name
 from connectors.profiles import SourceProfile, load_profiles
-from connectors.vault import RECORDS_TABLE, KeyVersionMismatch, Vault
+from connectors.vault import RECORDS_TABLE, KeyVersionMismatch, Vault, WrongVault
 from pseudonymisation.encodings import ENCODING_VERSION
 from pseudonymisation.keys import Keyring
 from pseudonymisation.name_keys import NicknameTable, soundex
@@ -183,6 +183,21 @@ def test_vault_refuses_a_second_key(drops, tmp_path):
     ingest_drops(drops, warehouse, KEYRING, show_progress=False)
     with pytest.raises(KeyVersionMismatch, match=KEYRING.key_version):
         ingest_drops(drops, warehouse, Keyring(b"another-partnership-secret-0123456789"), show_progress=False)
+
+
+def test_a_lost_drop_salt_stops_the_ingest_instead_of_loading_every_delivery_again(drops, tmp_path):
+    """Without the salt every loaded delivery's digest changes and would load again (all rows twice, as new
+    versions): refused. A vault from before the salt (nothing recorded of one) goes on, with a warning."""
+    warehouse = tmp_path / "w.duckdb"
+    ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    vault = Vault.for_warehouse(warehouse)
+    vault.drop_salt_path.unlink()
+    with pytest.raises(WrongVault, match="drop salt .* is missing"):
+        ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    with vault.open_records() as con:  # as a vault written before the salt holds nothing of one
+        con.execute("delete from vault_meta where name = 'drop_digests'")
+    summary = ingest_drops(drops, warehouse, KEYRING, show_progress=False)
+    assert any("before deliveries were known by a keyed digest" in warning for warning in summary.warnings)
 
 
 def test_vault_refuses_encodings_of_another_version(drops, tmp_path):

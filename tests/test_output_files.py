@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from masip.output_files import create_secret_file, fresh_path, write_output
+from masip.output_files import fresh_path, write_output
+from pseudonymisation.keys import create_secret_file
 from tests.conftest import REPO_ROOT
 
 
@@ -68,7 +69,7 @@ WRITES_ALLOWED = {
     "masip/synth/writer.py": "the generator's drops",
     "connectors/handoff.py": "ingest's hand-off files, in the vault",
     "pseudonymisation/landing.py": "the encrypted landing archive, in the vault",
-    "connectors/vault.py": "the drop salt, in the vault (created exclusively, never through a link)",
+    "pseudonymisation/keys.py": "key files and the vault's drop salt, created exclusively (never through a link)",
 }
 _WRITE = re.compile(r"\.write_text\(|\.write_bytes\(|savefig\((?!image)|open\([^)]*[\"'](?:w|wb|a|ab)[\"']|\"wb\"\)")
 
