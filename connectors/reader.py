@@ -373,7 +373,10 @@ class TableReader:
         result = FileResult(table=self.contract.name, file_name=file_name)
         table = read_columns(text, file_name, total)
         if table.header is None:
-            return result
+            raise DropRejected(
+                f"{file_name}: the file is empty (not even a header row), as an export that failed leaves it; a "
+                "week with no records is a header row alone. Ask the sender to re-export the file"
+            )
         mapped = self._map_header(table.header, file_name, result)
         if index:
             result.notes.clear()  # header notes are reported once, by the first part

@@ -395,6 +395,22 @@ def test_a_file_in_utf16_or_utf32_declared_utf8_is_said_to_be_so(tmp_path, writt
     assert "UTF-16 or UTF-32" in outcome.reason and "What to do:" in outcome.reason
 
 
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf"], ids=["no bytes", "a byte-order mark alone"])
+def test_an_empty_file_rejects_its_drop_where_a_header_alone_loads(tmp_path, content):
+    """A file with not even a header row is what a failed export leaves, and its manifest, made from the file,
+    agrees with it: it loaded as a week with no rows (outside check, 2026-12-07). A header alone still loads."""
+    landing = _landing(tmp_path)
+    write_raw_drop(landing, POLICE, manifest_for("police", {"crimes.csv": content}, {"crimes.csv": 0}),
+                   {"crimes.csv": content})
+    outcome = _outcome(_run(tmp_path, landing))
+    assert outcome.status == "rejected" and "crimes.csv: the file is empty (not even a header row)" in outcome.reason
+    header_alone = CsvFile.of("crimes", []).encode("utf-8")
+    again = _landing(tmp_path / "again")
+    write_raw_drop(again, POLICE, manifest_for("police", {"crimes.csv": header_alone}, {"crimes.csv": 0}),
+                   {"crimes.csv": header_alone})
+    assert _outcome(_run(tmp_path / "again", again)).status == "loaded"
+
+
 @pytest.fixture()
 def no_hang() -> Iterator[None]:
     """Opening a FIFO for reading blocks until someone writes: fail the test instead of hanging."""
