@@ -125,6 +125,12 @@ IDENTIFIER_SHAPES: dict[str, str] = {
     "CRN": rf"(?i)(?:^|[^A-Z0-9])[A-Z]{_SEP}*[0-9](?:{_SEP}*[0-9]){{5}}(?:[^0-9]|$)",
     # a UK phone number: 0 and ten digits, or 0 and nine, in the usual groups (07700 900123, 0161-496-0000)
     "phone number": rf"{_NOT_DIGIT_BEFORE}0[0-9]{{2,4}}{_SEP}?[0-9]{{3,4}}{_SEP}?[0-9]{{3,4}}{_NOT_DIGIT_AFTER}",
+    # a landline that lost its 0, as a spreadsheet drops it, in the groups of its area code (20-7946-0123,
+    # 161 496 0000); a year's serial starts with four digits (2024-1234-5678)
+    "phone number without its 0": rf"{_NOT_DIGIT_BEFORE}[12][0-9]{{1,2}}{_SEP}[0-9]{{3,4}}{_SEP}[0-9]{{4}}{_NOT_DIGIT_AFTER}",
+    # a UK driving licence number: a surname's first five letters (padded with 9), the date of birth encoded
+    # (decade, month plus 5 for a woman, day, year), initials, a digit, two check characters (KHAN9811021PD9AB)
+    "driving licence number": r"(?i)[A-Z][A-Z9]{4}[0-9][0156][0-9][0-3][0-9]{2}[A-Z9]{2}[0-9][A-Z0-9]{2}",
 }
 #: Separators between two digits: removed (twice, for groups of one digit) to read a value however its digits
 #: are grouped.
@@ -152,8 +158,11 @@ _REGROUPED_NINE_DIGITS = r"(?:^|[^0-9])[4-9][0-9]{8}(?:[^0-9]|$)"
 #: A year and a separator at the start: a year's serial (2024-123456), never an NHS number (England and
 #: Wales issue them from 400 000 0000 up).
 _YEAR_SERIAL = rf"^{_YEAR}{_SEP}"
-#: A postcode anywhere once separators are removed (ZZ9-9ZZ, ZZ9.9ZZ, REF1SK89DQ).
-POSTCODE_SHAPE = r"(?i)[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}"
+#: A postcode anywhere once separators are removed (ZZ9-9ZZ, ZZ9.9ZZ, REF1SK89DQ), also with one or two letters
+#: between its outward and inward codes (ZE3ZZ5QF).
+POSTCODE_SHAPE = r"(?i)[A-Z]{1,2}[0-9][A-Z0-9]?[A-Z]{0,2}[0-9][A-Z]{2}"
+#: Everything but digits: removed to read a value's digits through the letters between them (HC4800XY1739XY14).
+_NOT_DIGITS = "[^0-9]+"
 _NOT_ALNUM = r"[^A-Za-z0-9]"
 
 
@@ -188,7 +197,7 @@ def _holds_nhs_number(value: str) -> bool:
     in a run of digits (:data:`_REGROUPED_TEN_DIGITS`); or nine digits alone from 4 on that a check digit completes
     (:data:`_REGROUPED_NINE_DIGITS`)."""
     digits = re.sub(_SEP, "", value)
-    runs = re.findall("[0-9]+", _digits_regrouped(value))
+    runs = [*re.findall("[0-9]+", _digits_regrouped(value)), re.sub(_NOT_DIGITS, "", value)]
     alone = [digits] if re.fullmatch(_TEN_DIGITS, digits) and not re.match(_YEAR_SERIAL, value) else []
     windows = [run[start : start + 10] for run in runs for start in range(len(run) - 9) if run[start] >= "3"]
     completed = [run + check for run in runs if len(run) == 9 and run[0] >= "4" for check in "0123456789"]
@@ -208,6 +217,7 @@ def could_hold_identifier(value: str) -> bool:
         re.search(_ANY_SHAPE, value) is not None
         or re.search(POSTCODE_SHAPE, re.sub(_NOT_ALNUM, "", value)) is not None
         or re.search(_ANY_REGROUPED_SHAPE, regrouped) is not None
+        or re.search(_ANY_REGROUPED_SHAPE, re.sub(_NOT_DIGITS, "", value)) is not None
         or _holds_nhs_number(value)
         or _six_digit_date(value)
     )
@@ -240,12 +250,16 @@ def references_ok(values: pa.Array) -> pa.Array:
     for _ in range(2):
         regrouped = pc.replace_substring_regex(regrouped, _BETWEEN_DIGITS, r"\1\2")
     digits = pc.replace_substring_regex(values, _SEP, "")
-    # ten digits alone (not a year's serial), ten from 3 on among other characters, or nine alone from 4 on: the
-    # check digit decides, per cell (few cells hold any)
+    through_letters = pc.replace_substring_regex(values, _NOT_DIGITS, "")
+    # ten digits alone (not a year's serial), ten from 3 on among other characters or through letters, or nine
+    # alone from 4 on: the check digit decides, per cell (few cells hold any)
     ten_digits = pc.or_(
         pc.and_(pc.match_substring_regex(digits, _TEN_DIGITS), pc.invert(pc.match_substring_regex(values, _YEAR_SERIAL))),
         pc.or_(
-            pc.match_substring_regex(regrouped, _REGROUPED_TEN_DIGITS),
+            pc.or_(
+                pc.match_substring_regex(regrouped, _REGROUPED_TEN_DIGITS),
+                pc.match_substring_regex(through_letters, _REGROUPED_TEN_DIGITS),
+            ),
             pc.match_substring_regex(regrouped, _REGROUPED_NINE_DIGITS),
         ),
     )
@@ -257,7 +271,10 @@ def references_ok(values: pa.Array) -> pa.Array:
             pc.match_substring_regex(pc.replace_substring_regex(values, _NOT_ALNUM, ""), POSTCODE_SHAPE),
         ),
         pc.or_(
-            pc.or_(pc.match_substring_regex(regrouped, _ANY_REGROUPED_SHAPE), pa.array(nhs)),
+            pc.or_(
+                pc.or_(pc.match_substring_regex(regrouped, _ANY_REGROUPED_SHAPE), pa.array(nhs)),
+                pc.match_substring_regex(through_letters, _ANY_REGROUPED_SHAPE),
+            ),
             pc.match_substring_regex(digits, _SIX_DIGIT_DATE),
         ),
     )
@@ -343,6 +360,8 @@ def holds_row_identity(
         for serial in (pnc.field("serial"), pc.replace_substring_regex(pnc.field("serial"), "^0+", "")):
             found |= digits.hold(pc.binary_join_element_wise(pnc.field("year"), serial, ""), _SHORTEST_CORE)
         found |= digits.hold(pc.utf8_slice_codeunits(person["nhs"], 0, 9), _SHORTEST_CORE)
+        # a CRN's six digits, whatever letters stand among them (EVR4ZZ82913 of R482913)
+        found |= digits.hold(pc.replace_substring_regex(person["crn"], _NOT_DIGITS, ""), _SHORTEST_CORE)
         for text, parts, shortest, shape in (
             (letters, [person["forename"]], _SHORTEST_NAME, None),
             (letters, [person["surname"]], _SHORTEST_NAME, None),

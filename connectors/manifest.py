@@ -473,7 +473,7 @@ def _decoded(manifest: Manifest, listed: ManifestFile, data: bytes) -> str:
             "cp1252, so every accented letter would load as others; nothing of the drop was loaded. What to do: ask "
             "the sender to declare utf-8 in manifest.json and re-deliver the drop; then re-run"
         )
-    header = data.split(b"\n", 1)[0]
+    header = re.split(rb"[\r\n]", data, maxsplit=1)[0]  # lone carriage returns end lines too
     if b"\x00" in header:
         # UTF-16 or UTF-32 without a byte-order mark decodes as UTF-8 with a zero byte between characters: the
         # header then matched no column, and its rows miscounted (outside check, 2026-12-07)

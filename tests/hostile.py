@@ -66,6 +66,10 @@ LOOSE_SPELLINGS: tuple[str, ...] = (
     # date of birth with letters between its parts, day or month first
     "89434765919", "94347659190", "943476591", "N-943-476-591", "807700900123", "21A10B1979", "D21M10Y1979",
     "21l10l1979", "10A21B1979",
+    # digits read through letters (an NHS number, a mobile, a landline), a postcode with letters between its halves,
+    # a landline that lost its 0, a driving licence number of a short surname (outside check, 2026-12-07)
+    "N943XY4765XY919", "M07700XY900123", "0161XY4960XY000", "SW1AZZ2PW", "20-7946-0123", "161-496-0000",
+    "VUQ99710219QF9AB",
 )
 #: A name written as a column name, or as a slug (a header cell, a manifest's file name or source_id, a folder).
 NAME_AS_COLUMN = f"{FORENAME.lower()}_{SURNAME.lower()}"

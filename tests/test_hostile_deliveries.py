@@ -395,6 +395,18 @@ def test_a_file_in_utf16_or_utf32_declared_utf8_is_said_to_be_so(tmp_path, writt
     assert "UTF-16 or UTF-32" in outcome.reason and "What to do:" in outcome.reason
 
 
+def test_a_zero_byte_in_a_data_row_of_a_file_with_carriage_return_line_ends_is_not_taken_for_utf16(tmp_path):
+    """Lines ended by carriage returns alone made the whole file its "header row", so a zero byte in a data row
+    rejected the drop as UTF-16 (outside check, 2026-12-07); the header is the first line, whatever ends it."""
+    hostile = CsvFile.of("crimes", [base_row("crimes"), {**base_row("crimes", "b"), "offence_desc": "a\x00b"}])
+    hostile.newline = "\r"
+    data = hostile.encode("utf-8")
+    landing = _landing(tmp_path)
+    write_raw_drop(landing, POLICE, manifest_for("police", {"crimes.csv": data}, {"crimes.csv": 2}), {"crimes.csv": data})
+    outcome = _outcome(_run(tmp_path, landing))
+    assert outcome.status == "loaded", outcome.reason
+
+
 @pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf"], ids=["no bytes", "a byte-order mark alone"])
 def test_an_empty_file_rejects_its_drop_where_a_header_alone_loads(tmp_path, content):
     """A file with not even a header row is what a failed export leaves, and its manifest, made from the file,

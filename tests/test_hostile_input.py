@@ -519,6 +519,8 @@ def test_a_reference_holding_its_own_rows_date_of_birth_or_name_is_withheld(tmp_
 #: a forename and surname of three letters together (outside audit, 2026-12-06).
 OWN_ROW_IDENTIFIERS = [
     ("supervision", "EVC021309", {"crn": "C021309"}),
+    ("supervision", "EVR4ZZ82913", {"crn": "R482913"}),  # letters among a CRN's digits (outside check, 2026-12-07)
+    ("supervision", "EV-T6-QQ-15284", {"crn": "T615284"}),
     ("supervision", "EV-X9K4Q2Z7", {}),
     ("crimes", f"{PNC[:4]}-{PNC[5:12]}", {}),
     ("crimes", f"CR-{PNC[2:4]}-{PNC[7:12]}", {}),
