@@ -132,6 +132,8 @@ def _node_results(run_result: object) -> tuple[NodeResult, ...]:
     nodes = []
     for r in results:
         node = r.node
+        if node.resource_type == "exposure":  # a product that reads the marts (models/_exposures.yml): nothing is built
+            continue
         status = str(getattr(r.status, "value", r.status))
         nodes.append(
             NodeResult(

@@ -138,7 +138,9 @@ def test_new_since_last_week_is_highlighted(partnership: Partnership, page: Any)
 
     with duckdb.connect(str(partnership.warehouse), read_only=True) as con:
         delivered = {(source_id, table, ref): day for source_id, table, ref, day in con.execute(
-            "select source_id, source_table, record_ref, first_extract_date from staging.stg_raw__first_deliveries"
+            "select source_id, source_table, record_ref, first_extract_date from staging.stg_raw__police_first_deliveries "
+            "union all select source_id, source_table, record_ref, first_extract_date "
+            "from staging.stg_raw__partner_first_deliveries"
         ).fetchall()}
     events = [e for c in pack.cases for e in c.events]
     late = [e for e in events if not in_week(e.event_at.date()) and in_week(delivered[e.source_id, e.source_table, e.record_ref])]

@@ -22,6 +22,7 @@ People in the scenario (tokens are stand-ins for the keyed HMACs):
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -947,3 +948,78 @@ def test_a_process_parses_the_dbt_project_once_per_warehouse_name_and_dbt_variab
     assert parsed == [True, False]  # the second warehouse's build used the first one's parse
     assert build_warehouse(second, as_of=date(2026, 11, 20), select="stg_police__crimes").success
     assert (dbt_work_dirs(second)[0] / "partial_parse.msgpack").is_file()  # another as_of: parsed for it
+
+
+# --- the project's own rules (README, "How we write code"; dbt-project-evaluator's) ------------------------------
+
+#: What a model may read directly (dbt-project-evaluator's "too many joins") and how many models that nothing
+#: reads may read one model (its "model fan-out"); a mart that a product reads (an exposure) is read.
+MAX_PARENTS, MAX_LEAF_CHILDREN = 7, 3
+
+
+def _manifest(built: Built) -> dict:
+    found = sorted(built.warehouse.parent.glob(".dbt/*/target/manifest.json"), key=lambda p: p.stat().st_mtime)
+    assert found, "the build wrote no manifest"
+    return json.loads(found[-1].read_text(encoding="utf-8"))
+
+
+def _models(manifest: dict) -> dict[str, dict]:
+    return {key: node for key, node in manifest["nodes"].items()
+            if node["resource_type"] == "model" and node["package_name"] == "masip"}
+
+
+def test_every_model_is_documented_and_every_table_has_its_key_tested(built: Built):
+    """Every model and column documented; every model stored as a table tested on its key (unique and not null on
+    a column, a unique combination of columns, or one row); a view, which stores nothing, is tested through
+    its parents."""
+    manifest = _manifest(built)
+    tests: dict[str, set[tuple[str, str | None]]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test":
+            name = (node.get("test_metadata") or {}).get("name", "singular")
+            for parent in node["depends_on"]["nodes"]:
+                tests.setdefault(parent, set()).add((name, node.get("column_name")))
+    faults = []
+    for key, model in _models(manifest).items():
+        if not model["description"].strip():
+            faults.append(f"{model['name']}: no description")
+        faults += [f"{model['name']}.{column}: no description" for column, spec in model["columns"].items()
+                   if not spec["description"].strip()]
+        if model["config"]["materialized"] == "view":
+            continue
+        held = tests.get(key, set())
+        names = {name for name, _ in held}
+        keyed = {column for name, column in held if name == "unique"} & {column for name, column in held if name == "not_null"}
+        if not (keyed or names & {"unique_combination_of_columns", "one_row"}):
+            faults.append(f"{model['name']}: no test of its key")
+    assert len(_models(manifest)) > 70 and faults == []
+
+
+def test_no_model_reads_more_than_seven_relations_or_feeds_more_than_three_unread_ones(built: Built):
+    manifest = _manifest(built)
+    models = _models(manifest)
+    readers: dict[str, set[str]] = {}
+    for key, node in [*models.items(), *manifest["exposures"].items()]:
+        for parent in node["depends_on"]["nodes"]:
+            readers.setdefault(parent, set()).add(key)
+    wide = {m["name"]: len(m["depends_on"]["nodes"]) for m in models.values() if len(m["depends_on"]["nodes"]) > MAX_PARENTS}
+    fanned = {}
+    for key, model in models.items():
+        leaves = [reader for reader in readers.get(key, ()) if reader in models and not readers.get(reader)]
+        if len(leaves) > MAX_LEAF_CHILDREN:
+            fanned[model["name"]] = sorted(models[leaf]["name"] for leaf in leaves)
+    assert manifest["exposures"] and wide == {} and fanned == {}
+
+
+def test_every_column_of_every_mart_and_ops_table_is_documented(built: Built):
+    """The documented columns of each mart and ops model are exactly the columns its table has."""
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, list(column_name) from information_schema.columns "
+            "where table_schema in ('marts', 'ops') group by all"
+        ).fetchall()
+    documented = {(m["schema"], m["alias"] or m["name"]): set(m["columns"]) for m in _models(_manifest(built)).values()}
+    differ = {f"{schema}.{table}": sorted(set(found) ^ documented[schema, table])
+              for schema, table, found in columns if (schema, table) in documented
+              and set(found) != documented[schema, table]}
+    assert len([key for key in documented if key[0] == "marts"]) > 15 and differ == {}

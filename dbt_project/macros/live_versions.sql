@@ -27,7 +27,7 @@
 {#-
     Per (source_id, <ref_column>) of one raw entity table (read from the
     import CTE of the same name), the extract date of the first delivery that
-    held any version of the record: stg_raw__first_deliveries.
+    held any version of the record: int_first_deliveries.
 -#}
 {% macro first_delivery(table, ref_column) -%}
     select

@@ -17,7 +17,7 @@ person_roles as (
 ),
 
 first_deliveries as (
-    select * from {{ ref('stg_raw__first_deliveries') }}
+    select * from {{ ref('int_first_deliveries') }}
 ),
 
 crimes as (

@@ -7,54 +7,21 @@
 -#}
 with
 
-crime_events as (
-    select * from {{ ref('int_journey_events__crimes') }}
+police_events as (
+    select * from {{ ref('int_journey_events__police') }}
 ),
 
-order_events as (
-    select * from {{ ref('int_journey_events__orders') }}
-),
-
-breach_events as (
-    select * from {{ ref('int_journey_events__breaches') }}
-),
-
-court_result_events as (
-    select * from {{ ref('int_journey_events__court_results') }}
-),
-
-referral_events as (
-    select * from {{ ref('int_journey_events__referrals') }}
-),
-
-case_events as (
-    select * from {{ ref('int_journey_events__cases') }}
-),
-
-contact_events as (
-    select * from {{ ref('int_journey_events__contacts') }}
-),
-
-supervision_events as (
-    select * from {{ ref('int_journey_events__supervision') }}
+partner_agency_events as (
+    select * from {{ ref('int_journey_events__partner_agencies') }}
 ),
 
 first_deliveries as (
-    select * from {{ ref('stg_raw__first_deliveries') }}
+    select * from {{ ref('int_first_deliveries') }}
 ),
 
 events as (
     {{ union_all_by_name(
-        [
-            'crime_events',
-            'order_events',
-            'breach_events',
-            'court_result_events',
-            'referral_events',
-            'case_events',
-            'contact_events',
-            'supervision_events',
-        ],
+        ['police_events', 'partner_agency_events'],
         [
             'dyad_id',
             'victim_id',

@@ -1,46 +1,19 @@
 {#-
     SPEC §5 / §7.1 marts.dyad_flags: one row per (dyad, flag) raised on or
     before as_of. Each flag's rule lives in its own int_flags__* model and
-    reads its thresholds from seed flag_thresholds; this model only unions
-    them and keeps the flags whose raised_at falls on or before as_of
-    (calendar date).
+    reads its thresholds from seed flag_thresholds; int_order_flags and
+    int_response_flags gather them, and this model only unions those two
+    and keeps the flags whose raised_at falls on or before as_of (calendar
+    date).
 -#}
 with
 
-unrecognised_course_of_conduct as (
-    select * from {{ ref('int_flags__unrecognised_course_of_conduct') }}
+order_flags as (
+    select * from {{ ref('int_order_flags') }}
 ),
 
-no_spo_considered as (
-    select * from {{ ref('int_flags__no_spo_considered') }}
-),
-
-interim_spo_late as (
-    select * from {{ ref('int_flags__interim_spo_late') }}
-),
-
-breach_response_over_24h as (
-    select * from {{ ref('int_flags__breach_response_over_24h') }}
-),
-
-repeat_breaches_not_recorded_as_stalking as (
-    select * from {{ ref('int_flags__repeat_breaches_not_recorded_as_stalking') }}
-),
-
-no_advocacy_referral as (
-    select * from {{ ref('int_flags__no_advocacy_referral') }}
-),
-
-spo_request_not_acted_on as (
-    select * from {{ ref('int_flags__spo_request_not_acted_on') }}
-),
-
-summary_time_limit_at_risk as (
-    select * from {{ ref('int_flags__summary_time_limit_at_risk') }}
-),
-
-spo_without_positive_requirements as (
-    select * from {{ ref('int_flags__spo_without_positive_requirements') }}
+response_flags as (
+    select * from {{ ref('int_response_flags') }}
 ),
 
 as_of as (
@@ -49,17 +22,7 @@ as_of as (
 
 candidate_flags as (
     {{ union_all_by_name(
-        [
-            'unrecognised_course_of_conduct',
-            'no_spo_considered',
-            'interim_spo_late',
-            'breach_response_over_24h',
-            'repeat_breaches_not_recorded_as_stalking',
-            'no_advocacy_referral',
-            'spo_request_not_acted_on',
-            'summary_time_limit_at_risk',
-            'spo_without_positive_requirements',
-        ],
+        ['order_flags', 'response_flags'],
         [
             'dyad_id',
             'victim_id',

@@ -1,11 +1,12 @@
 {#-
-    One row per source record ever delivered: the extract date of the first
-    delivery that held it (any version, deleted ones included). The case pack
+    One row per police record ever delivered (crimes, orders, breaches,
+    court results, referrals): the extract date of the first delivery that
+    held it (any version, deleted ones included). The case pack
     counts an event as new when its record first arrived in the week, however
     old the event's own date: a crime reported a month ago and delivered
     late is new to the panel. Rebuilt in full on every build (one grouped
     scan of the raw row versions), so a redelivered earlier extract moves
-    the date back.
+    the date back. int_first_deliveries joins it with stg_raw__partner_first_deliveries.
 -#}
 with
 
@@ -29,18 +30,6 @@ referrals as (
     select * from {{ source('raw', 'referrals') }}
 ),
 
-supervision as (
-    select * from {{ source('raw', 'supervision') }}
-),
-
-contacts as (
-    select * from {{ source('raw', 'contacts') }}
-),
-
-cases as (
-    select * from {{ source('raw', 'cases') }}
-),
-
 deliveries as (
     {{ first_delivery('crimes', 'crime_ref') }}
     union all
@@ -51,12 +40,6 @@ deliveries as (
     {{ first_delivery('court_results', 'result_ref') }}
     union all
     {{ first_delivery('referrals', 'referral_ref') }}
-    union all
-    {{ first_delivery('supervision', 'event_ref') }}
-    union all
-    {{ first_delivery('contacts', 'contact_ref') }}
-    union all
-    {{ first_delivery('cases', 'case_ref') }}
 ),
 
 final as (

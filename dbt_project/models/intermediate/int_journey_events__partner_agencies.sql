@@ -1,0 +1,45 @@
+{#-
+    One row per (dyad, event) of the partner agencies' records: advocacy
+    cases, health contacts and probation supervision, as a view (no table of its
+    own).
+-#}
+{{ config(materialized='view') }}
+
+with
+
+case_events as (
+    select * from {{ ref('int_journey_events__cases') }}
+),
+
+contact_events as (
+    select * from {{ ref('int_journey_events__contacts') }}
+),
+
+supervision_events as (
+    select * from {{ ref('int_journey_events__supervision') }}
+),
+
+events as (
+    {{ union_all_by_name(
+        [
+            'case_events',
+            'contact_events',
+            'supervision_events',
+        ],
+        [
+            'dyad_id',
+            'victim_id',
+            'perpetrator_id',
+            'event_at',
+            'event_type',
+            'source_id',
+            'source_table',
+            'record_ref',
+            'force',
+            'offence_category',
+            'detail',
+        ]
+    ) }}
+)
+
+select * from events
