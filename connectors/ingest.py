@@ -21,13 +21,13 @@ and loads normally once re-delivered. Only folders named as drops are read
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
-import multiprocessing
 import os
 import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from connectors.code_lists import load_code_lists
-from connectors.contracts import TABLES
+from connectors.contracts import AGENCY_TABLES, TABLES
 from connectors.drop_folders import check_folder_matches, find_drops, parse_drop_name
 from connectors.encoding_fingerprint import encoding_fingerprint
 from connectors.handoff import start_worker
@@ -46,6 +46,7 @@ from connectors.manifest import (
     DropRejected,
     Manifest,
     check_drop_files,
+    manifest_digest,
     max_file_bytes,
     read_manifest,
     verify_drop,
@@ -61,10 +62,12 @@ from connectors.raw_schema import (
     entity_columns,
 )
 from connectors.reader import FileResult, TableReader
+from connectors.settings import landing_retention_days, whole_number
 from connectors.vault import HANDOFF_PREFIX, VAULT_RECORD_COLUMNS, Vault
+from connectors.worker_pool import results_in_order
 from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.keys import Keyring
-from pseudonymisation.landing import LandingArchive, retention_days_from_env
+from pseudonymisation.landing import DropChangedError, LandingArchive
 from pseudonymisation.tokens import tokenisers
 
 WORKERS_ENV = "MASIP_INGEST_WORKERS"
@@ -184,8 +187,7 @@ class _DropRead:
 
 def ingest_workers() -> int:
     """Worker processes for reading: ``MASIP_INGEST_WORKERS``, else one per core."""
-    configured = os.environ.get(WORKERS_ENV)
-    return max(1, int(configured) if configured else (os.cpu_count() or 1))
+    return whole_number(WORKERS_ENV, os.cpu_count() or 1, 1, "worker processes (reading drops)")
 
 
 #: Drops smaller than this many rows per extra worker are read whole, by one worker.
@@ -198,6 +200,39 @@ def _read_in_worker(task: tuple[Path, tuple[int, int]]) -> _DropRead:
     assert _WORKER_INGESTOR is not None
     drop_dir, part = task
     return _WORKER_INGESTOR._read(drop_dir, part)
+
+
+def _forget_drop(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> None:
+    """Delete what an earlier load of the drop wrote to the warehouse (in the caller's transaction), before it is
+    read again: its row versions and their roles, its quarantine and warnings, its ``ops.loaded_drops`` row."""
+    drop = [manifest.drop_name, manifest.sha256]
+    for table in AGENCY_TABLES[manifest.agency]:
+        con.execute(
+            f"delete from raw.person_roles where source_id = ? and version_id in (select version_id from raw.{table} "
+            "where drop_name = ? and drop_sha256 = ?)", [manifest.source_id, *drop],
+        )
+        con.execute(f"delete from raw.{table} where drop_name = ? and drop_sha256 = ?", drop)
+    for table in ("quarantine", "warnings"):
+        con.execute(f"delete from ops.{table} where source_id = ? and drop_name = ?", [manifest.source_id, drop[0]])
+    con.execute("delete from ops.loaded_drops where drop_name = ? and drop_sha256 = ?", drop)
+
+
+def _as_verified(manifest: Manifest, salt: bytes | None, name: str, content: bytes) -> bool:
+    """Whether ``content`` is still what the drop's file ``name`` held when ingest verified it against ``manifest``."""
+    if name == "manifest.json":
+        return manifest_digest(content, salt) == manifest.sha256
+    return any(f.name == name and f.sha256 == hashlib.sha256(content).hexdigest() for f in manifest.files)
+
+
+def _lost(_task: tuple[Path, tuple[int, int]], exit_code: int | None) -> _DropRead:
+    """The rejection of a drop whose worker ended without reading it (:mod:`connectors.worker_pool`)."""
+    how = f"killed by signal {-exit_code}" if exit_code is not None and exit_code < 0 else f"exit status {exit_code}"
+    return _DropRead(None, rejection=(
+        f"could not be read: the process reading it ended without a result ({how}; the system's memory killer "
+        "sends signal 9); nothing of it was loaded, and the other drops were read. What to do: if the drop holds a "
+        f"very large file, give the pipeline more memory or fewer workers ({WORKERS_ENV}=1), or ask the sender to "
+        "split the extract; then re-run, which reads the drop again"
+    ))
 
 
 def _parts(drop_dir: Path, workers: int, salt: bytes | None, loaded: Iterable[str] = ()) -> int:
@@ -272,8 +307,10 @@ class Ingestor:
         profiles: Profiles | None = None,
         archive: LandingArchive | None = None,
         vault: Vault | None = None,
+        reread: bool = False,
     ) -> None:
         self.warehouse = warehouse
+        self.reread = reread
         self.keyring = keyring
         self.vault = vault or Vault.for_warehouse(warehouse)
         self.archive = archive or LandingArchive(default_archive_dir(warehouse), keyring)
@@ -308,9 +345,9 @@ class Ingestor:
             self.vault.check_belongs_to(self.warehouse, loaded)  # before anything is written, or a new vault started
             self._salt = self.vault.drop_salt(self.keyring)
             create_raw_schema(con)
-            # identical manifests are one delivery, known by the first of its names
+            # identical manifests are one delivery, known by the first of its names; a re-read reads them again
             self._loaded = {}
-            for name, sha in sorted(loaded):
+            for name, sha in sorted(loaded) if not self.reread else ():
                 self._loaded.setdefault(sha, name)
             self._rejected_unloaded = set(con.execute(
                 "select drop_name, drop_sha256 from ops.rejected_drops where drop_sha256 is not null "
@@ -331,7 +368,7 @@ class Ingestor:
                                            disable=not show_progress):
                     summary.drops.append(self._load(con, vault_con, drop_dir, read, summary.run_id))
         self.vault.protect()
-        summary.archives_pruned = self.archive.prune(retention_days_from_env(), datetime.now(UTC).date())
+        summary.archives_pruned = self.archive.prune(landing_retention_days(), datetime.now(UTC).date())
         return summary
 
     def _read_all(self, drops: list[Path]) -> Iterator[_DropRead]:
@@ -357,16 +394,12 @@ class Ingestor:
         global _WORKER_INGESTOR
         _WORKER_INGESTOR = self
         handoff = tempfile.TemporaryDirectory(dir=self.vault.directory, prefix=HANDOFF_PREFIX)
-        pool = ProcessPoolExecutor(
-            min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork"),
-            initializer=start_worker, initargs=(Path(handoff.name), os.getpid()),
-        )
+        start = functools.partial(start_worker, Path(handoff.name), os.getpid())
         try:
-            reads = zip(tasks, pool.map(_read_in_worker, tasks))
+            reads = zip(tasks, results_in_order(_read_in_worker, tasks, workers, start, _lost))
             for _, group in itertools.groupby(reads, key=lambda task_read: task_read[0][0]):
                 yield _combine([read for _, read in group])
         finally:
-            pool.shutdown(cancel_futures=True)
             handoff.cleanup()
             _WORKER_INGESTOR = None
 
@@ -391,6 +424,12 @@ class Ingestor:
         except Exception as error:  # one broken drop must not stop the others' week
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
+            if isinstance(error, PermissionError):
+                return _DropRead(manifest, rejection=(
+                    "could not be read: the account running MASIP may not read one of its files or folders "
+                    "(permission denied); nothing of it was loaded. What to do: make the drop readable by that "
+                    "account (or ask whoever copies drops into the landing folder to), then re-run"
+                ))
             # The error's own text is not shown: it may quote a value of the file.
             return _DropRead(manifest, rejection=(
                 f"could not be read: unexpected {type(error).__name__}; nothing of it was loaded. Keep the drop, "
@@ -414,7 +453,16 @@ class Ingestor:
                 f"the same delivery (an identical manifest.json) was already loaded as {loaded_as}; nothing was "
                 "loaded again. Remove this copy from the landing folder")
             return DropOutcome(drop_dir.name, manifest.source_id, "already_loaded", again)
-        archived = self.archive.store(drop_dir, [f.name for f in manifest.files], manifest.sha256, manifest.extract_date)
+        try:
+            archived = self.archive.store(
+                drop_dir, [f.name for f in manifest.files], manifest.sha256, manifest.extract_date,
+                functools.partial(_as_verified, manifest, self._salt),
+            )
+        except DropChangedError:
+            reason = ("was moved away or changed while this run read it; nothing of it was loaded. What to do: leave "
+                      "a drop in the landing folder, unchanged, until the run that reads it has ended; then re-run")
+            self._record_rejection(con, drop_dir, manifest, reason)
+            return DropOutcome(drop_dir.name, manifest.source_id, "rejected", reason)
         try:
             # the vault first: a crash before the warehouse commits leaves rows that nothing reads and a re-run replaces
             encodings = [f.encodings for f in read.files if f.encodings is not None]
@@ -466,6 +514,8 @@ class Ingestor:
     def _write_drop(self, con: duckdb.DuckDBPyConnection, manifest: Manifest, files: list[_FileLoad], run_id: str) -> None:
         con.execute("begin transaction")
         try:
+            if self.reread:
+                _forget_drop(con, manifest)
             for load in files:
                 result = load.result
                 _insert(con, f"raw.{result.table}", load.entity)
@@ -520,16 +570,19 @@ def ingest_drops(
     archive_dir: Path | None = None,
     source_ids: Iterable[str] | None = None,
     vault_dir: Path | None = None,
+    reread: bool = False,
 ) -> IngestSummary:
     """Load every drop under ``input_dir`` (only those of ``source_ids``, if given) into ``warehouse`` and its vault.
 
     ``vault_dir``: the linkage vault (default :meth:`connectors.vault.Vault.for_warehouse`); see module docstring.
+    ``reread``: drops already loaded are read again with the current profiles and replace what they loaded
+    (``masip reread``: a profile fixed after its source's drops loaded).
     """
-    max_file_bytes()  # a bad setting stops the run before anything is read, not each drop as it is read
+    max_file_bytes(), ingest_workers(), landing_retention_days()  # bad settings stop the run before it reads
     archive = LandingArchive(archive_dir or default_archive_dir(warehouse), keyring)
     vault = Vault.for_warehouse(warehouse, vault_dir)
-    leftovers = vault.remove_leftovers()  # under the warehouse lock: no rotation or ingest is using them
-    summary = Ingestor(warehouse, keyring, archive=archive, vault=vault).run(
+    leftovers = vault.remove_leftovers(input_dir)  # under the warehouse lock: no rotation or ingest is using them
+    summary = Ingestor(warehouse, keyring, archive=archive, vault=vault, reread=reread).run(
         input_dir, show_progress=show_progress, source_ids=source_ids
     )
     summary.warnings[:0] = leftovers

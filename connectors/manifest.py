@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.contracts import AGENCY_TABLES, TABLES
+from connectors.settings import whole_number
 
 ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "cp1252": "cp1252"}
 #: A date format names day, month and four-digit year once each, with separators ``-/.`` or none.
@@ -57,19 +57,9 @@ MAX_FILE_ENV = "MASIP_MAX_FILE_MB"
 MAX_MANIFEST_BYTES = 1 << 20
 
 
-class FileLimitError(ValueError):
-    """``$MASIP_MAX_FILE_MB`` is not a whole number of megabytes."""
-
-
 def max_file_bytes() -> int:
     """The largest table file read, in bytes: ``$MASIP_MAX_FILE_MB`` megabytes, else :data:`MAX_FILE_MB`."""
-    value = os.environ.get(MAX_FILE_ENV, "").strip()
-    if value and not (value.isascii() and value.isdigit() and int(value) > 0):
-        raise FileLimitError(
-            f"{MAX_FILE_ENV} must be a whole number of megabytes above 0 (the largest table file a drop may hold); "
-            f"set one, or unset it for the default ({MAX_FILE_MB}), and re-run"
-        )
-    return (int(value) if value else MAX_FILE_MB) * 1_000_000
+    return whole_number(MAX_FILE_ENV, MAX_FILE_MB, 1, "megabytes (the largest table file a drop may hold)") * 1_000_000
 
 
 class DropRejected(Exception):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -115,11 +116,34 @@ def load_profiles(directory: Path | None = None) -> Profiles:
     return Profiles(profiles, broken)
 
 
+#: A profile is a few lines; a larger file is not one.
+MAX_PROFILE_BYTES = 1_000_000
+
+
+def _profile_text(path: Path, fix: str) -> str:
+    """The text of ``path``, a regular file, opened without waiting (a named pipe would block the run for ever)."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as error:
+        raise ProfileError(f"profile {path} cannot be read ({error.strerror}): {fix}") from None
+    status = os.fstat(handle)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(handle)
+        raise ProfileError(f"profile {path} is not a file (a folder, a pipe or a device): {fix}")
+    with os.fdopen(handle, "rb") as file:
+        if status.st_size > MAX_PROFILE_BYTES:
+            raise ProfileError(f"profile {path} is over {MAX_PROFILE_BYTES:,} bytes, so not a profile: {fix}")
+        try:
+            return file.read(MAX_PROFILE_BYTES + 1).decode("utf-8")
+        except OSError as error:
+            raise ProfileError(f"profile {path} cannot be read ({error.strerror}): {fix}") from None
+
+
 def _profile(path: Path) -> SourceProfile:
     """The profile in ``path``; raises :class:`ProfileError` saying what is wrong and what to do."""
     fix = f"fix {path} (see {PROFILES_DIR / 'police-cheshire.yaml'} for the format) and re-run"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(_profile_text(path, fix))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
@@ -196,6 +220,10 @@ def _absent_columns(path: Path, absent: Any, columns: dict[str, Any], fix: str) 
     return frozenset(absent)
 
 
+#: The code list a force column's values are read against (a profile's own ``force`` joins it for a run).
+FORCE_CODE_LIST = "police_force"
+
+
 def _value_maps(path: Path, maps: Any, agency: str, fix: str) -> dict[str, dict[str, str]]:
     """``value_maps`` checked: each a coded column of the agency's files, each value mapped to a code of its list."""
     if not maps:
@@ -212,7 +240,7 @@ def _value_maps(path: Path, maps: Any, agency: str, fix: str) -> dict[str, dict[
     coded: dict[str, list[Column]] = {}
     for table in AGENCY_TABLES[agency]:
         for column in TABLES[table].columns:
-            if column.type in (ColumnType.CODE, ColumnType.CODE_SET):
+            if column.type in (ColumnType.CODE, ColumnType.CODE_SET, ColumnType.FORCE):
                 coded.setdefault(column.name, []).append(column)
     strange = sorted(column for column in maps if column not in coded)
     if strange:
@@ -221,13 +249,15 @@ def _value_maps(path: Path, maps: Any, agency: str, fix: str) -> dict[str, dict[
     code_lists = load_code_lists()
     checked: dict[str, dict[str, str]] = {}
     for column, values in maps.items():
-        allowed = frozenset.intersection(*(code_lists[c.code_list] for c in coded[column] if c.code_list))
+        # a force's own short code is put as the force's canonical code (WYP: WEST_YORKSHIRE)
+        lists = [c.code_list or FORCE_CODE_LIST for c in coded[column]]
+        allowed = frozenset.intersection(*(code_lists[name] for name in lists))
         mapped: dict[str, str] = {}
         for delivered, code in values.items():
             delivered, code = normalise_code(str(delivered)), normalise_code(str(code))
             if code not in allowed:
                 raise ProfileError(f"profile {path}: value_maps maps a value of {column} to {code!r}, which is not "
-                                   f"in its code list {coded[column][0].code_list}: {fix}")
+                                   f"in its code list {lists[0]}: {fix}")
             if mapped.setdefault(delivered, code) != code:
                 raise ProfileError(f"profile {path}: value_maps maps one value of {column} (in another case or "
                                    f"spacing) to both {mapped[delivered]!r} and {code!r}: {fix}")

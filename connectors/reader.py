@@ -215,6 +215,14 @@ class TableReader:
                 f"{self.contract.name}.csv); ask the sender to re-export the file with its header row"
             )
         repeated = sorted({m for m in mapped if m and mapped.count(m) > 1})
+        renamed = [m for m in repeated if any(to == m and column_name(cell) != m for cell, to in zip(header, mapped))]
+        if renamed:
+            raise DropRejected(
+                f"{file_name}: the profile's column_renames give the name {renamed[0]} to more than one column of "
+                f"its header, so it is ambiguous which one holds the values; fix column_renames in "
+                f"{profile_path(self.profile.source_id)} (keep the rename of the column that holds {renamed[0]}) and "
+                "re-run"
+            )
         if repeated:
             raise DropRejected(
                 f"{file_name}: the header names column(s) {describe_header_cells(repeated, nameable)} more than once, "

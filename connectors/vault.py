@@ -241,11 +241,13 @@ class Vault:
         every later run looks at (:meth:`remove_leftovers`), never the system's temporary folder."""
         return self.directory / PLAIN_DROPS_DIR
 
-    def remove_leftovers(self) -> list[str]:
-        """Delete what an interrupted process left: the drops a key rotation decrypted (plain text, here or, from
-        releases before 2026-12-05, in the system's temporary folder) and ingest's hand-over files (encodings).
-        Returns a warning for the operator for each plain-text folder deleted."""
-        stale_plain = [self.plain_drops_dir] if self.plain_drops_dir.exists() else []
+    def remove_leftovers(self, reading: Path | None = None) -> list[str]:
+        """Delete what an interrupted process left: the drops a key rotation or a re-read decrypted (plain text,
+        here or, from releases before 2026-12-05, in the system's temporary folder) and ingest's hand-over files
+        (encodings); not the decrypted drops this process is ``reading`` (``masip reread``). Returns a warning for
+        the operator for each plain-text folder deleted."""
+        in_use = reading is not None and reading.resolve() == self.plain_drops_dir.resolve()
+        stale_plain = [self.plain_drops_dir] if self.plain_drops_dir.exists() and not in_use else []
         stale_plain += [p for p in Path(tempfile.gettempdir()).glob(f"{OLD_PLAIN_DROPS_PREFIX}*")
                         if p.is_dir() and p.stat().st_uid == os.getuid()]
         for folder in [*stale_plain, *self.directory.glob(f"{HANDOFF_PREFIX}*")]:

@@ -114,7 +114,7 @@ def dbt_model_groups(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
     """Every model and seed of the project, partitioned into :data:`DBT_MODEL_GROUPS` (names, sorted).
 
     * staging: seeds, ``models/staging`` and the models tagged :data:`LINKAGE_INPUT_TAG`
-      (what the linkage task reads), except what reads the linkage's output;
+      (what the linkage task reads) with what they read, except what reads the linkage's output;
     * intermediate: the rest of ``models/intermediate``, and the staging models of
       the linkage's output (source :data:`LINKAGE_SOURCE`);
     * marts: everything else (``models/marts`` and any other folder).
@@ -147,6 +147,10 @@ def dbt_model_groups(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
         u for u in nodes
         if nodes[u]["resource_type"] == "seed" or folder(u) == "staging" or LINKAGE_INPUT_TAG in nodes[u].get("tags", [])
     } - after_linkage
+    ancestors = [u for u in staging if LINKAGE_INPUT_TAG in nodes[u].get("tags", [])]
+    while ancestors:  # and what the linkage's inputs read (dbt's "+tag:linkage_input"), as the staging build selects
+        ancestors = [p for u in ancestors for p in parents(u) if p in nodes and p not in staging]
+        staging.update(ancestors)
     intermediate = {u for u in nodes if folder(u) in ("staging", "intermediate")} - staging
     groups = {
         "staging": staging,

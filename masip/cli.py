@@ -58,7 +58,7 @@ _ENGINE_HELP = (
 
 
 #: The commands that load the partnership key (`run` and `demo` only in their ingest child; they forget it after).
-_KEYED_COMMANDS = frozenset({"keygen", "ingest", "run", "demo", "rotate-key"})
+_KEYED_COMMANDS = frozenset({"keygen", "ingest", "run", "demo", "rotate-key", "reread"})
 
 
 #: Commands defined in their own packages, imported only when run: the case pack, evaluation and clerical review
@@ -200,7 +200,9 @@ def _run(
 ) -> Path:
     """The run; returns the warehouse whose marts the readers (case pack, evaluation) should read."""
     from masip.pipeline import IngestProcessError, build_and_publish, run_ingest_process
+    from masip.settings import check_settings
 
+    check_settings()  # before the ingest child starts: a bad setting stops the run before any work
     with warehouse_lock(warehouse, "run"):  # the ingest child works under this lock
         try:
             ingest, seconds = run_ingest_process(input_dir, warehouse, vault_dir)
@@ -276,16 +278,37 @@ def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
     """
     import json
 
+    from connectors.settings import SettingError
     from connectors.vault import Vault
-    from masip.linkage.scorer import TrainingThresholdError
     from masip.linkage.stage import VaultMismatch, link_stage
 
     try:
         summary = link_stage(warehouse, Vault.for_warehouse(warehouse, vault_dir), retrain=retrain)
-    except (VaultMismatch, FileNotFoundError, TrainingThresholdError) as error:
+    except (VaultMismatch, FileNotFoundError, SettingError) as error:
         click.secho(f"masip link: {error}", fg="red", err=True)
         sys.exit(2)
     click.echo(json.dumps(summary.to_dict()))
+
+
+@main.command()
+@click.option("--source", "source_id", required=True, help="The source whose loaded drops to read again (its profile's source_id).")
+@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), callback=file_in_folder, default=DEFAULT_WAREHOUSE,
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT, show_default=True)
+@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+              help=VAULT_HELP)
+def reread(source_id: str, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
+    """Read a source's loaded drops again, from their encrypted landing copies, after its profile was fixed.
+
+    Each drop replaces what it loaded; the marts are then rebuilt in full and published. Needs the partnership key.
+    """
+    from masip.reread import reread_source
+    from masip.settings import check_settings
+
+    check_settings()
+    result = reread_source(source_id, warehouse, load_keyring(), out_dir, vault_dir=vault_dir)
+    click.echo(result.report.markdown)
+    click.echo(f"Warehouse: {warehouse}\nRun report: {result.report.markdown_path}")
 
 
 @main.command("rotate-key")

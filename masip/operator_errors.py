@@ -127,11 +127,12 @@ def _storage_failure(error: BaseException, stage: str) -> OperatorMessage | None
 
 def describe(error: BaseException, stage: str) -> OperatorMessage:
     """The operator message for ``error``, which stopped ``stage``."""
-    from connectors.manifest import FileLimitError
+    from connectors.settings import SettingError
     from connectors.vault import KeyVersionMismatch, WrongVault
     from masip.dbt_runner import WarehouseBuildError
     from masip.linkage.stage import LinkageInputError, LinkageProcessError
     from masip.quality import DataQualityError
+    from masip.reread import RereadError
     from masip.rotation import RotationMismatch, RotationToSameKey
     from masip.spark import SparkRunError
     from masip.store_swaps import SwapError
@@ -139,8 +140,8 @@ def describe(error: BaseException, stage: str) -> OperatorMessage:
     from pseudonymisation.keys import MissingKeyError
     from pseudonymisation.landing import LandingArchiveError
 
-    if isinstance(error, (MissingKeyError, KeyVersionMismatch, WrongVault, LandingArchiveError, FileLimitError,
-                          RotationToSameKey)):
+    if isinstance(error, (MissingKeyError, KeyVersionMismatch, WrongVault, LandingArchiveError, SettingError,
+                          RotationToSameKey, RereadError)):
         return OperatorMessage(str(error), USAGE)
     if isinstance(error, WarehouseDamaged):
         return OperatorMessage(str(error), DATA)

@@ -39,6 +39,7 @@ from masip.operator_errors import killed
 from masip.publication import record_publication, staging_refresh_due
 from masip.quality import DataQualityError, QualityReport, validate_warehouse
 from masip.report import RunReport, write_run_report
+from masip.settings import check_settings
 from masip.store_swaps import discard_abandoned_rebuilds, rebuilt_path
 from masip.warehouse import (
     check_warehouse,
@@ -57,8 +58,10 @@ STAGE_NOTE = "masip stage: "
 
 @contextmanager
 def stage(name: str, warehouse: Path) -> Iterator[None]:
-    """Run a stage under the warehouse lock; an exception leaving it carries the stage's name in its notes."""
+    """Run a stage under the warehouse lock, its settings checked first (:func:`masip.settings.check_settings`); an
+    exception leaving it carries the stage's name in its notes."""
     try:
+        check_settings()
         with warehouse_lock(warehouse, name):
             yield
     except Exception as error:
@@ -95,8 +98,10 @@ def ingest_stage(
     archive_dir: Path | None = None,
     source_ids: Iterable[str] | None = None,
     vault_dir: Path | None = None,
+    reread: bool = False,
 ) -> IngestSummary:
-    """Verify, pseudonymise and load every drop under ``input_dir``, keeping encrypted landing copies.
+    """Verify, pseudonymise and load every drop under ``input_dir``, keeping encrypted landing copies (``reread``:
+    :func:`connectors.ingest.ingest_drops`).
 
     Encodings of identifiers go to the linkage vault (``vault_dir``, default
     :meth:`Vault.for_warehouse`), everything else to the warehouse. With
@@ -112,7 +117,7 @@ def ingest_stage(
         remove_side_build(rebuilt_path(warehouse_file(warehouse)))
         summary = ingest_drops(
             input_dir, warehouse, keyring, show_progress=show_progress, archive_dir=archive_dir,
-            source_ids=source_ids, vault_dir=vault_dir,
+            source_ids=source_ids, vault_dir=vault_dir, reread=reread,
         )
         summary.warnings[:0] = abandoned
         return summary

@@ -16,11 +16,12 @@ from typing import Any
 import duckdb
 
 from connectors.ingest import IngestSummary, default_archive_dir
+from connectors.settings import landing_retention_days
 from masip.dbt_runner import DbtBuildResult
 from masip.output_files import write_output
 from masip.quality import QualityReport
 from masip.warehouse import lock_notices
-from pseudonymisation.landing import missing_copies, retention_days_from_env
+from pseudonymisation.landing import missing_copies
 
 #: At most this many drop names are listed in a warning (the count is always given).
 NAMES_SHOWN = 10
@@ -71,7 +72,7 @@ def _warnings(loaded: list[tuple[str, str, date]], rejected: int, archive_dir: P
             "folder named <source_id>_<YYYY-MM-DD> (see the warnings about folders not read, if any). What to do: "
             "pass --input the folder that holds the drop folders (each with its manifest.json), then re-run."
         )
-    missing = missing_copies(archive_dir, loaded, retention_days_from_env(), datetime.now(UTC).date())
+    missing = missing_copies(archive_dir, loaded, landing_retention_days(), datetime.now(UTC).date())
     if missing:
         shown = ", ".join(missing[:NAMES_SHOWN]) + (f" and {len(missing) - NAMES_SHOWN} more" if len(missing) > NAMES_SHOWN else "")
         warnings.append(

@@ -3,7 +3,7 @@
 Tokens cannot be translated from one key to another (that is the point of
 keying them), so rotation rebuilds the warehouse and the linkage vault from
 the encrypted landing copies: decrypt them with the old key into a private
-folder inside the vault (see :func:`_decrypted`), run the whole pipeline under the new key into a side
+folder inside the vault (see :func:`decrypted`), run the whole pipeline under the new key into a side
 warehouse, a side vault and a side archive, check that the linkage result is
 identical to the current one, and only then swap all three into place
 (journalled, :mod:`masip.store_swaps`: if this process dies part-way, the next
@@ -79,9 +79,9 @@ def rotation_swaps(warehouse: Path, vault: Path, archive_dir: Path) -> list[Swap
 
 
 @contextmanager
-def _decrypted(archive: LandingArchive, vault: Vault) -> Iterator[tuple[Path, list]]:
-    """The landing copies decrypted into the vault's owner-only :attr:`~connectors.vault.Vault.plain_drops_dir`,
-    deleted when the block ends, also on SIGTERM (what ``kill``, ``timeout`` and systemd send). Killed outright
+def decrypted(archive: LandingArchive, vault: Vault, paths: list[Path] | None = None) -> Iterator[tuple[Path, list]]:
+    """The landing copies (or those at ``paths``) decrypted into the vault's owner-only
+    :attr:`~connectors.vault.Vault.plain_drops_dir`, deleted when the block ends, also on SIGTERM (what ``kill``, ``timeout`` and systemd send). Killed outright
     (SIGKILL), the folder stays where the next rotation deletes it, or the next run, which says so; in the
     system's temporary folder, as before 2026-12-05, it stayed for good (outside audit 5)."""
     vault.remove_leftovers()
@@ -91,7 +91,7 @@ def _decrypted(archive: LandingArchive, vault: Vault) -> Iterator[tuple[Path, li
     if previous is not None:
         signal.signal(signal.SIGTERM, _exit_on_terminate)
     try:
-        yield plain, archive.restore_all(plain)
+        yield plain, archive.restore_all(plain, paths)
     finally:
         shutil.rmtree(plain, ignore_errors=True)
         if previous is not None:
@@ -130,7 +130,7 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
     shutil.rmtree(side_archive, ignore_errors=True)
     shutil.rmtree(side_vault, ignore_errors=True)
     Vault(vault).carry_kept_files(Vault(side_vault))
-    with _decrypted(archive, Vault(vault)) as (plain, drops):
+    with decrypted(archive, Vault(vault)) as (plain, drops):
         if not drops:
             raise RotationMismatch(f"no landing copies in {archive_dir}: nothing to rebuild the warehouse from")
         run_pipeline(

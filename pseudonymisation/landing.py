@@ -20,7 +20,8 @@ import json
 import os
 import struct
 import tarfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,6 +34,10 @@ from pseudonymisation.keys import Keyring
 SUFFIX = ".masip-landing"
 RETENTION_ENV = "MASIP_LANDING_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 400  # a financial year of weekly drops plus a quarter for late corrections
+
+
+class DropChangedError(Exception):
+    """A drop's file (the argument: its name) was moved away or rewritten after ingest had read it."""
 
 
 class LandingArchiveError(RuntimeError):
@@ -57,11 +62,6 @@ class ArchiveHeader:
     def from_bytes(cls, raw: bytes) -> ArchiveHeader:
         data = json.loads(raw)
         return cls(data["drop_name"], data["drop_sha256"], date.fromisoformat(data["extract_date"]), data["key_version"])
-
-
-def retention_days_from_env() -> int:
-    value = os.environ.get(RETENTION_ENV)
-    return int(value) if value else DEFAULT_RETENTION_DAYS
 
 
 def archive_name(drop_name: str, drop_sha256: str) -> str:
@@ -95,12 +95,27 @@ class LandingArchive:
     def path_for(self, drop_name: str, drop_sha256: str) -> Path:
         return self.directory / archive_name(drop_name, drop_sha256)
 
-    def store(self, drop_dir: Path, file_names: list[str], drop_sha256: str, extract_date: date) -> Path:
-        """Encrypt the drop's manifest and files into one archive; returns its path."""
+    def store(
+        self, drop_dir: Path, file_names: list[str], drop_sha256: str, extract_date: date,
+        as_read: Callable[[str, bytes], bool],
+    ) -> Path:
+        """Encrypt the drop's manifest and files into one archive; returns its path.
+
+        ``as_read(name, content)`` says whether a file is still what ingest verified and read: the files are read
+        again here, and a drop moved away or rewritten in between raises :class:`DropChangedError` (the copy
+        must hold what was loaded, or a rotation would rebuild other rows)."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             for name in ["manifest.json", *file_names]:
-                tar.add(drop_dir / name, arcname=name)
+                try:
+                    content = (drop_dir / name).read_bytes()
+                except (FileNotFoundError, NotADirectoryError):
+                    raise DropChangedError(name) from None
+                if not as_read(name, content):
+                    raise DropChangedError(name)
+                entry = tarfile.TarInfo(name)
+                entry.size, entry.mode, entry.mtime = len(content), 0o600, int(time.time())
+                tar.addfile(entry, io.BytesIO(content))
         header = ArchiveHeader(drop_dir.name, drop_sha256, extract_date, self.keyring.key_version)
         return self._write(header, buffer.getvalue())
 
@@ -139,15 +154,15 @@ class LandingArchive:
     def archives(self) -> list[Path]:
         return sorted(self.directory.glob(f"*{SUFFIX}")) if self.directory.is_dir() else []
 
-    def restore_all(self, target_dir: Path) -> list[Path]:
-        """Decrypt every archive into ``target_dir/<drop_name>/``; returns the drop folders.
+    def restore_all(self, target_dir: Path, paths: Iterable[Path] | None = None) -> list[Path]:
+        """Decrypt every archive (or those at ``paths``) into ``target_dir/<drop_name>/``; returns the drop folders.
 
-        The target holds plain identifiers: the caller (key rotation) uses the
+        The target holds plain identifiers: the caller (key rotation, a re-read) uses the
         vault's owner-only folder for them, which every later run clears
         (``connectors.vault.Vault.remove_leftovers``), and deletes it when done.
         """
         restored = []
-        for path in self.archives():
+        for path in self.archives() if paths is None else paths:
             header, plaintext = self._decrypt(path)
             drop_dir = target_dir / header.drop_name
             drop_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -740,8 +740,9 @@ def test_build_dag_builds_every_dbt_node_once_in_groups_and_publishes(chain: Cha
     assert xcoms["report"]["review_queue"] == xcoms["link"]["review_queue"] >= 0
     assert any(n["name"] == "int_person_records" for n in xcoms["dbt_staging"]["nodes"])
     assert any(n["name"] == "stg_linkage__person_links" for n in xcoms["dbt_intermediate"]["nodes"])
-    assert all(n["resource_type"] != "model" or n["name"] == "int_person_records" or n["name"].startswith("stg_")
-               for n in xcoms["dbt_staging"]["nodes"])
+    # the linkage's input and what it reads (int_first_deliveries), and the staging models
+    assert all(n["resource_type"] != "model" or n["name"] in ("int_person_records", "int_first_deliveries")
+               or n["name"].startswith("stg_") for n in xcoms["dbt_staging"]["nodes"])
     assert xcoms["publish"]["success"] is True
     assert chain.marts["person_xref"] and chain.marts["victim_journey"]
     assert not candidate_path(chain.warehouse).exists()  # swapped in

@@ -480,3 +480,33 @@ def test_a_re_delivery_numbered_past_nine_wins_a_tie_on_its_update_time(tmp_path
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
         live = con.execute("select risk_level, drop_name from staging.stg_police__crimes").fetchall()
     assert live == [("STANDARD", f"{POLICE}_10")]
+
+
+@pytest.mark.parametrize("change", ["moved away", "rewritten"])
+def test_a_drop_changed_after_it_was_read_is_rejected_alone_and_its_copy_never_made(tmp_path, monkeypatch, change):
+    """The landing copy is made from the files read again; a drop moved away in between stopped every later drop
+    with a wrong message, and one rewritten was archived with bytes that were never loaded (outside check,
+    2026-12-07). A hook after verification stands in for the sender's sync, which does this at any moment."""
+    import connectors.ingest as ingest_module
+
+    landing = _landing(tmp_path)
+    _crimes_drop(landing)
+    verified = ingest_module.verify_drop
+
+    def then_changed(manifest):
+        texts = verified(manifest)
+        if manifest.drop_name == POLICE:
+            if change == "moved away":
+                shutil.move(str(manifest.drop_dir), str(tmp_path / "elsewhere"))
+            else:
+                with (manifest.drop_dir / "crimes.csv").open("ab") as handle:
+                    handle.write(b"X,Y\n")
+        return texts
+
+    monkeypatch.setattr(ingest_module, "verify_drop", then_changed)
+    run = _run(tmp_path, landing)
+    outcome = _outcome(run)
+    assert outcome.status == "rejected" and "was moved away or changed while this run read it" in outcome.reason
+    assert "What to do:" in outcome.reason
+    copies = [path.name for path in (tmp_path / "warehouse" / "landing_archive").glob("*")]
+    assert not any(name.startswith(POLICE) for name in copies) and len(copies) == 1  # the good drop's only

@@ -20,8 +20,9 @@ import pytest
 from connectors.column_rules import WITHHELD
 from connectors.contracts import TABLES, ColumnType
 from connectors.drop_folders import rename_advice
-from connectors.manifest import MAX_FILE_ENV, FileLimitError
+from connectors.manifest import MAX_FILE_ENV
 from connectors.normalise import pnc_check_letter
+from connectors.settings import SettingError
 from tests.hostile import (
     AGENCY_SOURCE,
     DOB_ISO,
@@ -338,7 +339,7 @@ def test_a_size_limit_that_is_not_a_whole_number_of_megabytes_stops_the_run_befo
     if not setting:  # unset: the default
         assert run.error is None and run.summary.drops[0].status == "loaded"
         return
-    assert isinstance(run.error, FileLimitError) and not (tmp_path / "warehouse" / "masip.duckdb").exists()
+    assert isinstance(run.error, SettingError) and not (tmp_path / "warehouse" / "masip.duckdb").exists()
     message = describe(run.error, "ingest")
     assert message.exit_code == USAGE and f"{MAX_FILE_ENV} must be a whole number of megabytes" in message.text
 

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import unicodedata
 from pathlib import Path
@@ -530,6 +531,8 @@ BROKEN_PROFILES = {
     "a map of a free-text column": (GOOD_PROFILE + "value_maps: {victim_surname: {Smyth: SMITH}}\n",
                                     "['victim_surname'], not coded columns"),
     "a map to no code": (GOOD_PROFILE + "value_maps: {victim_sex: {Female: W}}\n", "'W', which is not in its code list sex"),
+    "a force mapped to no force": (GOOD_PROFILE + "value_maps: {force: {XMP: GOTHAM}}\n",
+                                   "'GOTHAM', which is not in its code list police_force"),
     "a map of YAML's true": (GOOD_PROFILE + "value_maps: {relationship: {No: STRANGER}}\n", "in quotes"),
     "a map that contradicts itself": (GOOD_PROFILE + "value_maps: {victim_sex: {female: F, ' Female': M}}\n",
                                       "to both 'F' and 'M'"),
@@ -554,6 +557,73 @@ def test_a_broken_profile_stops_its_own_source_only_and_says_what_is_wrong(drops
     assert "fix " in met[1] and "Traceback" not in met[1]
     assert {s for s, _ in status.values()} == {"loaded"} and len(status) == 5
     assert any(problem in warning for warning in summary.warnings)
+
+
+@pytest.mark.parametrize("kind", ["folder", "named pipe"])
+def test_a_profile_that_is_not_a_file_stops_its_own_source_only(drops, tmp_path, monkeypatch, kind):
+    """A named pipe in its place made the run wait for ever, a folder stopped every source (outside check,
+    2026-12-07): both hold only their own source's drops."""
+    from connectors.profiles import PROFILES_DIR, PROFILES_DIR_ENV
+
+    profiles_dir = tmp_path / "profiles"
+    shutil.copytree(PROFILES_DIR, profiles_dir)
+    (profiles_dir / "police-met.yaml").unlink()
+    if kind == "folder":
+        (profiles_dir / "police-met.yaml").mkdir()
+    else:
+        os.mkfifo(profiles_dir / "police-met.yaml")
+    monkeypatch.setenv(PROFILES_DIR_ENV, str(profiles_dir))
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    status = {d.drop_name: (d.status, d.reason) for d in summary.drops}
+    met = status.pop("police-met_2026-09-21")
+    assert met[0] == "rejected" and "is not a file (a folder, a pipe or a device)" in met[1]
+    assert {s for s, _ in status.values()} == {"loaded"} and len(status) == 5
+
+
+def test_two_columns_renamed_to_one_name_blame_the_profile_not_the_sender(drops, tmp_path, monkeypatch):
+    """A rename onto a column the file also has was rejected as the sender's duplicate header (outside check,
+    2026-12-07); the profile is what to fix."""
+    from connectors.profiles import PROFILES_DIR, PROFILES_DIR_ENV
+
+    profiles_dir = tmp_path / "profiles"
+    shutil.copytree(PROFILES_DIR, profiles_dir)
+    profile = profiles_dir / "police-met.yaml"
+    profile.write_text(profile.read_text(encoding="utf-8").replace("column_renames: {}", "column_renames: {crime_no: crime_ref}"),
+                       encoding="utf-8")
+    assert "crime_no: crime_ref" in profile.read_text(encoding="utf-8")
+    drop = drops / "police-met_2026-09-21"
+    lines = (drop / "crimes.csv").read_text(encoding="utf-8").splitlines()
+    _rewrite(drop, "crimes.csv", "\n".join([lines[0] + ",crime_no", *(line + ",X1" for line in lines[1:])]) + "\n")
+    monkeypatch.setenv(PROFILES_DIR_ENV, str(profiles_dir))
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    [met] = [d for d in summary.drops if d.drop_name == drop.name]
+    assert met.status == "rejected" and "the profile's column_renames give the name crime_ref to more than one" in met.reason
+    assert str(profile) in met.reason
+
+
+def test_a_forces_own_short_code_is_mapped_to_its_canonical_code(drops, tmp_path, monkeypatch):
+    """A force that writes its own code (WYP for West Yorkshire) appeared in the marts beside the canonical one
+    that other agencies' rows give it, and value_maps refused force (outside check, 2026-12-07)."""
+    from connectors.profiles import PROFILES_DIR, PROFILES_DIR_ENV
+
+    profiles_dir = tmp_path / "profiles"
+    shutil.copytree(PROFILES_DIR, profiles_dir)
+    profile = profiles_dir / "police-met.yaml"
+    profile.write_text(profile.read_text(encoding="utf-8") + "value_maps: {force: {XMP: MET}}\n", encoding="utf-8")
+    drop = drops / "police-met_2026-09-21"
+    for name in ("crimes.csv", "orders.csv"):
+        text = (drop / name).read_text(encoding="utf-8")
+        assert ",MET," in text
+        _rewrite(drop, name, text.replace(",MET,", ",XMP,"))
+    monkeypatch.setenv(PROFILES_DIR_ENV, str(profiles_dir))
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    assert {d.status for d in summary.drops} == {"loaded"}
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        forces = {force for (force,) in con.execute(
+            "select distinct force from raw.crimes where source_id = 'police-met' union select distinct force "
+            "from raw.orders where source_id = 'police-met'").fetchall()}
+        refused = con.execute("select count(*) from ops.quarantine where starts_with(detail, 'force:')").fetchone()[0]
+    assert forces == {"MET"} and refused == 0
 
 
 def test_the_onboarding_advice_names_the_profiles_folder_the_run_reads(drops, tmp_path, monkeypatch):

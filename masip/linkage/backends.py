@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from connectors.settings import SettingError
 from masip.linkage import comparisons as C
 
 #: DuckDB's memory cap for the linkage's own database; dbt's connection uses the same variable (profiles.yml)
@@ -37,8 +38,17 @@ DEFAULT_LINKAGE_MEMORY = "3GB"
 
 def memory_capped(variable: str = MEMORY_ENV, default: str = DEFAULT_MEMORY) -> dict[str, str]:
     """DuckDB connection settings with the memory cap that environment ``variable`` sets (by default the
-    warehouse's and the linkage's reading connections', :data:`MEMORY_ENV`)."""
-    return {"memory_limit": os.environ.get(variable, default)}
+    warehouse's and the linkage's reading connections', :data:`MEMORY_ENV`); a cap DuckDB cannot read raises
+    :class:`connectors.settings.SettingError`."""
+    cap = os.environ.get(variable, "").strip() or default
+    try:
+        duckdb.connect(config={"memory_limit": cap}).close()
+    except duckdb.Error:
+        raise SettingError(
+            f"{variable} must be a memory size DuckDB reads, such as {default} or 500MB; set one, or unset it for "
+            f"the default ({default}), and re-run"
+        ) from None
+    return {"memory_limit": cap}
 
 
 class ScoringBackend(Protocol):

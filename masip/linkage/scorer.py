@@ -36,7 +36,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -44,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from connectors.settings import whole_number
 from masip.linkage import comparisons as C
 from masip.linkage.backends import DuckDBBackend, ScoringBackend
 from masip.linkage.calibration import (
@@ -101,21 +101,9 @@ MIN_MATCH_WEIGHT = -12.0
 PREDICTION_CHUNK_RECORDS = 1_500_000
 
 
-class TrainingThresholdError(ValueError):
-    """``$MASIP_MIN_TRAINING_RECORDS`` is not a whole number."""
-
-
 def min_training_records() -> int:
     """The fewest records the model is trained on: ``$MASIP_MIN_TRAINING_RECORDS``, else :data:`MIN_TRAINING_RECORDS`."""
-    value = os.environ.get(MIN_TRAINING_ENV, "").strip()
-    if not value:
-        return MIN_TRAINING_RECORDS
-    if not value.isdigit():
-        raise TrainingThresholdError(
-            f"{MIN_TRAINING_ENV} must be a whole number of record roles; set one, or unset it for the default "
-            f"({MIN_TRAINING_RECORDS:,}), and re-run"
-        )
-    return int(value)
+    return whole_number(MIN_TRAINING_ENV, MIN_TRAINING_RECORDS, 0, "record roles (the fewest the model is trained on)")
 
 
 def training_sample(keys: pa.Array, size: int = MAX_TRAINING_RECORDS) -> np.ndarray | None:
