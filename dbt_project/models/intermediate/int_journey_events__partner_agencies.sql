@@ -26,19 +26,7 @@ events as (
             'contact_events',
             'supervision_events',
         ],
-        [
-            'dyad_id',
-            'victim_id',
-            'perpetrator_id',
-            'event_at',
-            'event_type',
-            'source_id',
-            'source_table',
-            'record_ref',
-            'force',
-            'offence_category',
-            'detail',
-        ]
+        journey_event_columns()
     ) }}
 )
 

@@ -22,19 +22,7 @@ first_deliveries as (
 events as (
     {{ union_all_by_name(
         ['police_events', 'partner_agency_events'],
-        [
-            'dyad_id',
-            'victim_id',
-            'perpetrator_id',
-            'event_at',
-            'event_type',
-            'source_id',
-            'source_table',
-            'record_ref',
-            'force',
-            'offence_category',
-            'detail',
-        ]
+        journey_event_columns()
     ) }}
 ),
 

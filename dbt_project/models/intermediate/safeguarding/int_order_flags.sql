@@ -32,15 +32,7 @@ flags as (
             'spo_request_not_acted_on',
             'spo_without_positive_requirements',
         ],
-        [
-            'dyad_id',
-            'victim_id',
-            'perpetrator_id',
-            'flag_code',
-            'raised_at',
-            'evidence_refs',
-            'detail',
-        ]
+        flag_columns()
     ) }}
 )
 

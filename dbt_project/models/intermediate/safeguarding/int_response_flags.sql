@@ -38,15 +38,7 @@ flags as (
             'no_advocacy_referral',
             'summary_time_limit_at_risk',
         ],
-        [
-            'dyad_id',
-            'victim_id',
-            'perpetrator_id',
-            'flag_code',
-            'raised_at',
-            'evidence_refs',
-            'detail',
-        ]
+        flag_columns()
     ) }}
 )
 

@@ -23,15 +23,7 @@ as_of as (
 candidate_flags as (
     {{ union_all_by_name(
         ['order_flags', 'response_flags'],
-        [
-            'dyad_id',
-            'victim_id',
-            'perpetrator_id',
-            'flag_code',
-            'raised_at',
-            'evidence_refs',
-            'detail',
-        ]
+        flag_columns()
     ) }}
 ),
 
