@@ -262,6 +262,9 @@ def read_manifest(drop_dir: Path, salt: bytes | None) -> Manifest:
     """Parse ``manifest.json``; raise ``DropRejected`` if it is missing, malformed or names files outside the drop.
     ``salt``: the vault's drop salt, which the delivery's digest is keyed with (:func:`manifest_digest`)."""
     path = drop_dir / "manifest.json"
+    if not drop_dir.is_dir():
+        raise DropRejected("its folder was moved away or deleted before this run read it; nothing of it was loaded. "
+                           "What to do: leave a drop in the landing folder until the run that reads it has ended")
     if path.is_symlink() or not path.is_file():
         raise DropRejected("no manifest.json (a regular file) in the drop directory; the sender must include one (SPEC §2)")
     size = path.stat().st_size

@@ -510,3 +510,21 @@ def test_a_drop_changed_after_it_was_read_is_rejected_alone_and_its_copy_never_m
     assert "What to do:" in outcome.reason
     copies = [path.name for path in (tmp_path / "warehouse" / "landing_archive").glob("*")]
     assert not any(name.startswith(POLICE) for name in copies) and len(copies) == 1  # the good drop's only
+
+
+def test_a_drop_moved_away_before_it_was_read_is_said_to_be_so(tmp_path, monkeypatch):
+    """It was rejected as having no manifest.json (outside check, 2026-12-07); the others load."""
+    import connectors.ingest as ingest_module
+
+    landing = _landing(tmp_path)
+    _crimes_drop(landing)
+    read_manifest = ingest_module.read_manifest
+
+    def moved_first(drop_dir, salt):
+        if drop_dir.name == POLICE:
+            shutil.move(str(drop_dir), str(tmp_path / "elsewhere"))
+        return read_manifest(drop_dir, salt)
+
+    monkeypatch.setattr(ingest_module, "read_manifest", moved_first)
+    outcome = _outcome(_run(tmp_path, landing))
+    assert outcome.status == "rejected" and "its folder was moved away or deleted before this run read it" in outcome.reason
