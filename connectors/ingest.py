@@ -359,8 +359,8 @@ class Ingestor:
                 if self._salt is None:
                     summary.warnings.append(
                         "the linkage vault was made before deliveries were known by a keyed digest: the warehouse "
-                        "(ops.loaded_drops) holds each delivery's plain manifest SHA-256, with which a reader "
-                        "could confirm a guessed file. What to do: rotate the key (`masip rotate-key`); the "
+                        "(ops.loaded_drops) holds each delivery's plain manifest SHA-256, with which whoever reads "
+                        "it could confirm a supposed file. What to do: rotate the key (`masip rotate-key`); the "
                         "rebuilt vault keys every digest"
                     )
                 reads = self._read_all(drops)

@@ -129,7 +129,7 @@ def _profile_text(path: Path, fix: str) -> str:
     status = os.fstat(handle)
     if not stat.S_ISREG(status.st_mode):
         os.close(handle)
-        raise ProfileError(f"profile {path} is not a file (a folder, a pipe or a device): {fix}")
+        raise ProfileError(f"profile {path} is not a file (a folder, a named FIFO or a device): {fix}")
     with os.fdopen(handle, "rb") as file:
         if status.st_size > MAX_PROFILE_BYTES:
             raise ProfileError(f"profile {path} is over {MAX_PROFILE_BYTES:,} bytes, so not a profile: {fix}")

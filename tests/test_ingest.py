@@ -576,7 +576,7 @@ def test_a_profile_that_is_not_a_file_stops_its_own_source_only(drops, tmp_path,
     summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
     status = {d.drop_name: (d.status, d.reason) for d in summary.drops}
     met = status.pop("police-met_2026-09-21")
-    assert met[0] == "rejected" and "is not a file (a folder, a pipe or a device)" in met[1]
+    assert met[0] == "rejected" and "is not a file (a folder, a named FIFO or a device)" in met[1]
     assert {s for s, _ in status.values()} == {"loaded"} and len(status) == 5
 
 
