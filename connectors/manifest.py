@@ -235,7 +235,12 @@ def _parse(drop_dir: Path, raw: bytes, salt: bytes | None) -> Manifest:
         raise _malformed("encoding", "utf-8 or cp1252")
     date_format = _text_field(data, "date_format", "%Y-%m-%d")
     if not _DATE_FORMAT.fullmatch(date_format) or date_format[-1] in "-/.":
-        raise _malformed("date_format", "a pattern of %d, %m and %Y such as %Y-%m-%d or %d/%m/%Y")
+        raise DropRejected(
+            "manifest.json: date_format must be a pattern of %d, %m and %Y such as %Y-%m-%d or %d/%m/%Y (dates "
+            "written with a month's name, %b, are not read); a corrected manifest alone will not do if the file's "
+            "dates are written otherwise. What to do: ask the sender to export the dates in such a pattern, declare "
+            "it as date_format, and re-deliver the drop"
+        )
     schema_version = _whole_number(data.get("schema_version", 1), "schema_version")
     if schema_version != 1:
         raise DropRejected(
