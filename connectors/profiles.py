@@ -220,10 +220,6 @@ def _absent_columns(path: Path, absent: Any, columns: dict[str, Any], fix: str) 
     return frozenset(absent)
 
 
-#: The code list a force column's values are read against (a profile's own ``force`` joins it for a run).
-FORCE_CODE_LIST = "police_force"
-
-
 def _value_maps(path: Path, maps: Any, agency: str, fix: str) -> dict[str, dict[str, str]]:
     """``value_maps`` checked: each a coded column of the agency's files, each value mapped to a code of its list."""
     if not maps:
@@ -250,14 +246,13 @@ def _value_maps(path: Path, maps: Any, agency: str, fix: str) -> dict[str, dict[
     checked: dict[str, dict[str, str]] = {}
     for column, values in maps.items():
         # a force's own short code is put as the force's canonical code (WYP: WEST_YORKSHIRE)
-        lists = [c.code_list or FORCE_CODE_LIST for c in coded[column]]
-        allowed = frozenset.intersection(*(code_lists[name] for name in lists))
+        allowed = frozenset.intersection(*(code_lists[c.code_list] for c in coded[column] if c.code_list))
         mapped: dict[str, str] = {}
         for delivered, code in values.items():
             delivered, code = normalise_code(str(delivered)), normalise_code(str(code))
             if code not in allowed:
                 raise ProfileError(f"profile {path}: value_maps maps a value of {column} to {code!r}, which is not "
-                                   f"in its code list {lists[0]}: {fix}")
+                                   f"in its code list {coded[column][0].code_list}: {fix}")
             if mapped.setdefault(delivered, code) != code:
                 raise ProfileError(f"profile {path}: value_maps maps one value of {column} (in another case or "
                                    f"spacing) to both {mapped[delivered]!r} and {code!r}: {fix}")
