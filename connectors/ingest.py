@@ -27,7 +27,7 @@ import itertools
 import os
 import secrets
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +69,10 @@ from pseudonymisation.encodings import PersonEncoder
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import DropChangedError, LandingArchive
 from pseudonymisation.tokens import tokenisers
+
+#: What ingest reads: a folder of drop folders, or several read one after another (the drops restored from the
+#: landing copies, one per numbered folder in load order: :meth:`pseudonymisation.landing.LandingArchive.restore_all`).
+InputFolders = Path | Sequence[Path]
 
 WORKERS_ENV = "MASIP_INGEST_WORKERS"
 DEBUG_ENV = "MASIP_DEBUG"  # "1": an unexpected error while reading a drop is raised, not turned into a rejection
@@ -212,8 +216,11 @@ def _forget_drop(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> None:
             "where drop_name = ? and drop_sha256 = ?)", [manifest.source_id, *drop],
         )
         con.execute(f"delete from raw.{table} where drop_name = ? and drop_sha256 = ?", drop)
-    for table in ("quarantine", "warnings"):
-        con.execute(f"delete from ops.{table} where source_id = ? and drop_name = ?", [manifest.source_id, drop[0]])
+    for table in ("quarantine", "warnings"):  # null: a row of a warehouse from before drop_sha256 (raw_schema)
+        con.execute(
+            f"delete from ops.{table} where source_id = ? and drop_name = ? "
+            "and (drop_sha256 = ? or drop_sha256 is null)", [manifest.source_id, *drop],
+        )
     con.execute("delete from ops.loaded_drops where drop_name = ? and drop_sha256 = ?", drop)
 
 
@@ -329,11 +336,15 @@ class Ingestor:
         # (drop name, manifest sha256) of copies rejected before their delivery had loaded (ops.rejected_drops)
         self._rejected_unloaded: set[tuple[str, str]] = set()
 
-    def run(self, input_dir: Path, show_progress: bool = True, source_ids: Iterable[str] | None = None) -> IngestSummary:
-        folders = find_drops(input_dir, self.sources, source_ids)
-        drops = folders.drops
+    def run(
+        self, input_dir: InputFolders, show_progress: bool = True, source_ids: Iterable[str] | None = None
+    ) -> IngestSummary:
         summary = IngestSummary(run_id=_new_run_id(), key_version=self.keyring.key_version)
-        summary.warnings.extend(folders.warnings(input_dir))
+        drops = []
+        for folder in input_folders(input_dir):  # in order: the drops load in the order they are found
+            found = find_drops(folder, self.sources, source_ids)
+            drops += found.drops
+            summary.warnings.extend(found.warnings(folder))
         summary.warnings.extend(self.profiles.broken.values())
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.warehouse)) as con:
@@ -524,6 +535,7 @@ class Ingestor:
                     flagged = {
                         "source_id": [manifest.source_id] * len(rows),
                         "drop_name": [manifest.drop_name] * len(rows),
+                        "drop_sha256": [manifest.sha256] * len(rows),
                         "file": [result.file_name] * len(rows),
                         "line_number": [row.line_number for row in rows],
                         "record_ref": [row.record_ref for row in rows],
@@ -562,8 +574,13 @@ class Ingestor:
         )
 
 
+def input_folders(input_dir: InputFolders) -> list[Path]:
+    """The folders of drop folders ``input_dir`` names, in the order they are read."""
+    return [input_dir] if isinstance(input_dir, Path) else list(input_dir)
+
+
 def ingest_drops(
-    input_dir: Path,
+    input_dir: InputFolders,
     warehouse: Path,
     keyring: Keyring,
     show_progress: bool = True,
@@ -574,6 +591,9 @@ def ingest_drops(
 ) -> IngestSummary:
     """Load every drop under ``input_dir`` (only those of ``source_ids``, if given) into ``warehouse`` and its vault.
 
+    ``input_dir``: a folder of drop folders, read in name order, or several such folders, read one after another
+    (:data:`InputFolders`).
+
     ``vault_dir``: the linkage vault (default :meth:`connectors.vault.Vault.for_warehouse`); see module docstring.
     ``reread``: drops already loaded are read again with the current profiles and replace what they loaded
     (``masip reread``: a profile fixed after its source's drops loaded).
@@ -581,7 +601,7 @@ def ingest_drops(
     max_file_bytes(), ingest_workers(), landing_retention_days()  # bad settings stop the run before it reads
     archive = LandingArchive(archive_dir or default_archive_dir(warehouse), keyring)
     vault = Vault.for_warehouse(warehouse, vault_dir)
-    leftovers = vault.remove_leftovers(input_dir)  # under the warehouse lock: no rotation or ingest is using them
+    leftovers = vault.remove_leftovers(input_folders(input_dir))  # under the warehouse lock: no rotation or ingest is using them
     summary = Ingestor(warehouse, keyring, archive=archive, vault=vault, reread=reread).run(
         input_dir, show_progress=show_progress, source_ids=source_ids
     )

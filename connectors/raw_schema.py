@@ -76,6 +76,7 @@ PERSON_RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
 FLAGGED_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_id", "varchar"),
     ("drop_name", "varchar"),
+    ("drop_sha256", "varchar"),  # the delivery's: two deliveries may share a drop name (a corrected re-delivery)
     ("file", "varchar"),
     ("line_number", "integer"),
     ("record_ref", "varchar"),
@@ -136,6 +137,24 @@ class PreVaultWarehouse(RuntimeError):
     """The warehouse still holds identifier encodings (``raw.person_records``, from before the linkage vault)."""
 
 
+def _add_delivery_digest(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Give ``ops.<table>`` of a warehouse from before its ``drop_sha256`` the column, filled in where the drop name
+    was loaded once (where two deliveries share it, a row's delivery is not known: it stays null)."""
+    present = con.execute(
+        "select count(*) from information_schema.columns "
+        "where table_schema = 'ops' and table_name = ? and column_name = 'drop_sha256'", [table]
+    ).fetchone()[0]
+    if present:
+        return
+    con.execute(f"alter table ops.{table} add column drop_sha256 varchar")
+    con.execute(
+        f"update ops.{table} as flagged set drop_sha256 = drops.drop_sha256 from ("
+        "select source_id, drop_name, any_value(drop_sha256) as drop_sha256 from ops.loaded_drops "
+        "group by source_id, drop_name having count(*) = 1"
+        ") as drops where flagged.source_id = drops.source_id and flagged.drop_name = drops.drop_name"
+    )
+
+
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every ``raw`` and ``ops`` table that does not exist yet.
 
@@ -161,6 +180,8 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         _create(con, f"ops.{name}", columns)
     # warehouses from before load_seq: their drops count as loaded before any numbered one
     con.execute("alter table ops.loaded_drops add column if not exists load_seq bigint")
+    for table in ("quarantine", "warnings"):
+        _add_delivery_digest(con, table)
     # warehouses from before is_changed_copy: their rejections said so only in the reason's first words
     con.execute("alter table ops.rejected_drops add column if not exists is_changed_copy boolean")
     con.execute(

@@ -45,6 +45,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,12 +242,13 @@ class Vault:
         every later run looks at (:meth:`remove_leftovers`), never the system's temporary folder."""
         return self.directory / PLAIN_DROPS_DIR
 
-    def remove_leftovers(self, reading: Path | None = None) -> list[str]:
+    def remove_leftovers(self, reading: Iterable[Path] = ()) -> list[str]:
         """Delete what an interrupted process left: the drops a key rotation or a re-read decrypted (plain text,
         here or, from releases before 2026-12-05, in the system's temporary folder) and ingest's hand-over files
-        (encodings); not the decrypted drops this process is ``reading`` (``masip reread``). Returns a warning for
-        the operator for each plain-text folder deleted."""
-        in_use = reading is not None and reading.resolve() == self.plain_drops_dir.resolve()
+        (encodings); not the decrypted drops this process is ``reading`` (``masip reread``: folders inside the
+        plain-text folder). Returns a warning for the operator for each plain-text folder deleted."""
+        plain = self.plain_drops_dir.resolve()
+        in_use = any(plain == path.resolve() or plain in path.resolve().parents for path in reading)
         stale_plain = [self.plain_drops_dir] if self.plain_drops_dir.exists() and not in_use else []
         stale_plain += [p for p in Path(tempfile.gettempdir()).glob(f"{OLD_PLAIN_DROPS_PREFIX}*")
                         if p.is_dir() and p.stat().st_uid == os.getuid()]

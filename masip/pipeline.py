@@ -30,7 +30,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from connectors.ingest import IngestSummary, default_archive_dir, ingest_drops
+from connectors.ingest import (
+    IngestSummary,
+    InputFolders,
+    default_archive_dir,
+    ingest_drops,
+)
 from connectors.vault import Vault
 from masip.child_processes import module_command
 from masip.dbt_runner import DbtBuildResult, build_warehouse, dbt_work_dirs
@@ -91,7 +96,7 @@ class PipelineResult:
 
 
 def ingest_stage(
-    input_dir: Path,
+    input_dir: InputFolders,
     warehouse: Path,
     keyring: Keyring,
     show_progress: bool = True,
@@ -254,7 +259,7 @@ def report_stage(
 
 
 def run_pipeline(
-    input_dir: Path,
+    input_dir: InputFolders,
     warehouse: Path,
     keyring: Keyring,
     out_dir: Path,

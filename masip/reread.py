@@ -42,7 +42,8 @@ def reread_source(
         started = time.perf_counter()
         with duckdb.connect(str(warehouse), read_only=True) as con:
             drops = con.execute(
-                "select drop_name, drop_sha256 from ops.loaded_drops where source_id = ? order by load_seq", [source_id]
+                "select drop_name, drop_sha256 from ops.loaded_drops where source_id = ? "
+                "order by coalesce(load_seq, 0), drop_name", [source_id]
             ).fetchall()
         if not drops:
             raise RereadError(f"no drop of source {source_id} is loaded in {warehouse}: nothing to read again. What "
@@ -56,8 +57,9 @@ def reread_source(
                 f"({', '.join(missing[:5])}); nothing was read again. What to do: restore the copies from backup, "
                 "or ask the sender to deliver those extracts again, then re-run"
             )
-        with decrypted(archive, Vault.for_warehouse(warehouse, vault_dir), copies) as (plain, _):
-            ingest = ingest_stage(plain, warehouse, keyring, show_progress=False, archive_dir=archive_dir,
-                                  source_ids=[source_id], vault_dir=vault_dir, reread=True)
+        with decrypted(archive, Vault.for_warehouse(warehouse, vault_dir), copies) as restored:
+            # each copy in a folder of its own, read in load order: two deliveries may share a name
+            ingest = ingest_stage([drop.parent for drop in restored], warehouse, keyring, show_progress=False,
+                                  archive_dir=archive_dir, source_ids=[source_id], vault_dir=vault_dir, reread=True)
         return build_and_publish(warehouse, out_dir, ingest, time.perf_counter() - started, full_refresh=True,
                                  vault_dir=vault_dir, archive_dir=archive_dir)

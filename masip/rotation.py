@@ -3,7 +3,8 @@
 Tokens cannot be translated from one key to another (that is the point of
 keying them), so rotation rebuilds the warehouse and the linkage vault from
 the encrypted landing copies: decrypt them with the old key into a private
-folder inside the vault (see :func:`decrypted`), run the whole pipeline under the new key into a side
+folder inside the vault (see :func:`decrypted`; each copy a drop of its own, read in the order the drops
+loaded), run the whole pipeline under the new key into a side
 warehouse, a side vault and a side archive, check that the linkage result is
 identical to the current one, and only then swap all three into place
 (journalled, :mod:`masip.store_swaps`: if this process dies part-way, the next
@@ -79,11 +80,14 @@ def rotation_swaps(warehouse: Path, vault: Path, archive_dir: Path) -> list[Swap
 
 
 @contextmanager
-def decrypted(archive: LandingArchive, vault: Vault, paths: list[Path] | None = None) -> Iterator[tuple[Path, list]]:
-    """The landing copies (or those at ``paths``) decrypted into the vault's owner-only
-    :attr:`~connectors.vault.Vault.plain_drops_dir`, deleted when the block ends, also on SIGTERM (what ``kill``, ``timeout`` and systemd send). Killed outright
-    (SIGKILL), the folder stays where the next rotation deletes it, or the next run, which says so; in the
-    system's temporary folder, as before 2026-12-05, it stayed for good (outside audit 5)."""
+def decrypted(archive: LandingArchive, vault: Vault, paths: list[Path]) -> Iterator[list[Path]]:
+    """The landing copies at ``paths`` decrypted into the vault's owner-only
+    :attr:`~connectors.vault.Vault.plain_drops_dir`, each in a numbered folder of its own, in the order given
+    (:meth:`~pseudonymisation.landing.LandingArchive.restore_all`; ingest reads the drop folders' parents in that
+    order); yields the drop folders. The folder is deleted when the block ends, also on SIGTERM (what ``kill``,
+    ``timeout`` and systemd send). Killed outright (SIGKILL), the folder stays where the next rotation deletes it,
+    or the next run, which says so; in the system's temporary folder, as before 2026-12-05, it stayed for good
+    (outside audit 5)."""
     vault.remove_leftovers()
     plain = vault.plain_drops_dir
     plain.mkdir(mode=0o700, parents=True)
@@ -91,7 +95,7 @@ def decrypted(archive: LandingArchive, vault: Vault, paths: list[Path] | None = 
     if previous is not None:
         signal.signal(signal.SIGTERM, _exit_on_terminate)
     try:
-        yield plain, archive.restore_all(plain, paths)
+        yield archive.restore_all(plain, paths)
     finally:
         shutil.rmtree(plain, ignore_errors=True)
         if previous is not None:
@@ -130,11 +134,16 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
     shutil.rmtree(side_archive, ignore_errors=True)
     shutil.rmtree(side_vault, ignore_errors=True)
     Vault(vault).carry_kept_files(Vault(side_vault))
-    with decrypted(archive, Vault(vault)) as (plain, drops):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        loaded = con.execute(
+            "select drop_name, drop_sha256 from ops.loaded_drops order by coalesce(load_seq, 0), drop_name"
+        ).fetchall()
+    with decrypted(archive, Vault(vault), archive.in_load_order(loaded)) as drops:
         if not drops:
             raise RotationMismatch(f"no landing copies in {archive_dir}: nothing to rebuild the warehouse from")
-        run_pipeline(
-            plain, side_warehouse, new, out_dir, show_progress=False, archive_dir=side_archive, vault_dir=side_vault,
+        run_pipeline(  # each copy in a folder of its own, in load order (two deliveries may share a name)
+            [drop.parent for drop in drops], side_warehouse, new, out_dir, show_progress=False,
+            archive_dir=side_archive, vault_dir=side_vault,
         )
     build_stage(warehouse, full_refresh=True, vault_dir=vault)
     publish_stage(warehouse, out_dir, vault_dir=vault, full_validation=True)

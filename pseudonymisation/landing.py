@@ -154,18 +154,36 @@ class LandingArchive:
     def archives(self) -> list[Path]:
         return sorted(self.directory.glob(f"*{SUFFIX}")) if self.directory.is_dir() else []
 
+    def in_load_order(self, loaded: Iterable[tuple[str, str]]) -> list[Path]:
+        """Every archive: those of the ``loaded`` drops (name and manifest checksum, in the order they loaded) in
+        that order, then any other (a copy whose drop's load never committed) by file name."""
+        present = self.archives()
+        stored = set(present)
+        ordered = [path for path in dict.fromkeys(self.path_for(*drop) for drop in loaded) if path in stored]
+        others = stored.difference(ordered)
+        return ordered + [path for path in present if path in others]
+
     def restore_all(self, target_dir: Path, paths: Iterable[Path] | None = None) -> list[Path]:
-        """Decrypt every archive (or those at ``paths``) into ``target_dir/<drop_name>/``; returns the drop folders.
+        """Decrypt every archive (or those at ``paths``, in that order) into a folder of its own; returns the drop
+        folders in that order.
+
+        A drop keeps its name, which ingest reads (source and extract date) and the warehouse keeps, inside a
+        numbered folder: ``target_dir/<n>/<drop_name>/``, the n-th archive. Two deliveries under one name (a
+        corrected re-delivery that reused its folder's name) are two drops, never one extracted over the other.
+        Ingest reads the numbered folders (the drop folders' parents) in the order given
+        (:func:`connectors.ingest.ingest_drops`), so the drops load in that order.
 
         The target holds plain identifiers: the caller (key rotation, a re-read) uses the
         vault's owner-only folder for them, which every later run clears
         (``connectors.vault.Vault.remove_leftovers``), and deletes it when done.
         """
         restored = []
-        for path in self.archives() if paths is None else paths:
+        for number, path in enumerate(self.archives() if paths is None else paths, start=1):
             header, plaintext = self._decrypt(path)
-            drop_dir = target_dir / header.drop_name
-            drop_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder = target_dir / f"{number:06d}"
+            folder.mkdir(parents=True, mode=0o700)
+            drop_dir = folder / header.drop_name
+            drop_dir.mkdir(mode=0o700)
             with tarfile.open(fileobj=io.BytesIO(plaintext), mode="r") as tar:
                 tar.extractall(drop_dir, filter="data")
             restored.append(drop_dir)

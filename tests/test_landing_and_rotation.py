@@ -1,16 +1,23 @@
-"""Encrypted landing copies (AES-GCM) and retention.
+"""Encrypted landing copies (AES-GCM), retention, and two deliveries under one name rebuilt from them.
 
 Key rotation with identical linkage runs in tests/test_clerical_review.py.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from connectors.ingest import default_archive_dir, ingest_drops
+from masip.pipeline import run_pipeline
+from masip.reread import reread_source
+from masip.rotation import rotate_key
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive, LandingArchiveError
 from tests.leakcheck import collect_identifiers
@@ -68,3 +75,61 @@ def test_retention_deletes_only_old_archives(archived):
     assert len(archive.prune(retention_days=30, today=date(2026, 11, 22))) == 6
     assert archive.archives() == []
 
+
+
+def _redeliver_corrected(drop: Path) -> None:
+    """The sender's corrected re-delivery, written over ``drop`` under the same folder name: one crime re-graded
+    later, two crimes withdrawn (the last row, which the sample quarantines, stays: both deliveries have one)."""
+    crimes = drop / "crimes.csv"
+    header, first, *rest = crimes.read_bytes().splitlines(keepends=True)
+    first = first.replace(b",MEDIUM,", b",HIGH,").replace(b"2023-06-21 11:37,ACTIVE", b"2023-06-22 09:00,ACTIVE")
+    data = header + first + b"".join(rest[:-3] + rest[-1:])
+    crimes.write_bytes(data)
+    manifest = json.loads((drop / "manifest.json").read_text(encoding="utf-8"))
+    entry = next(f for f in manifest["files"] if f["name"] == "crimes.csv")
+    entry["rows"], entry["sha256"] = entry["rows"] - 2, hashlib.sha256(data).hexdigest()
+    (drop / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+
+
+def _as_loaded(warehouse: Path) -> dict[str, list[tuple]]:
+    """The deliveries in load order (a re-read numbers them on), every row they loaded, and what the marts made of it."""
+    queries = {
+        "loaded_drops": "select drop_name, drop_sha256 from ops.loaded_drops order by load_seq",
+        "crimes": "select * exclude (drop_sha256, version_id) from raw.crimes order by all",
+        "crime_versions": "select drop_sha256, count(*), count(distinct version_id) from raw.crimes group by 1 order by 1",
+        "person_roles": "select * exclude (version_id) from raw.person_roles order by all",
+        "quarantine": "select * from ops.quarantine order by all",
+        "warnings": "select * from ops.warnings order by all",
+        "live_crimes": "select crime_ref, risk_level, updated_at from staging.stg_police__crimes order by all",
+        "person_xref": "select source_id, source_table, record_ref, role, person_id from marts.person_xref order by all",
+        "victim_journey": "select * from marts.victim_journey order by all",
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {name: con.execute(sql).fetchall() for name, sql in queries.items()}
+
+
+def test_two_deliveries_under_one_folder_name_are_rebuilt_each_as_loaded(tmp_path: Path, monkeypatch):
+    """A corrected re-delivery may reuse its folder's name: ops.loaded_drops then holds two deliveries of one
+    name (told apart by their manifests' checksums). Restoring the landing copies extracted the second over the
+    first, so a key rotation or a re-read loaded one delivery (whichever archive sorted last) in place of two.
+    Each copy is now restored as a drop of its own and loaded in the original order: the rebuilt warehouse holds
+    every row the two deliveries loaded, quarantine included, and links the same people."""
+    monkeypatch.setenv("MASIP_INGEST_WORKERS", "1")
+    landing, warehouse, out = tmp_path / "landing", tmp_path / "w" / "masip.duckdb", tmp_path / "out"
+    drop = Path(shutil.copytree(SAMPLES / "police-met_2026-09-21", landing / "police-met_2026-09-21"))
+    run_pipeline(landing, warehouse, OLD, out, show_progress=False)
+    _redeliver_corrected(drop)
+    assert run_pipeline(landing, warehouse, OLD, out, show_progress=False).ingest.count("loaded") == 1
+    loaded = _as_loaded(warehouse)
+    assert [name for name, _ in loaded["loaded_drops"]] == ["police-met_2026-09-21"] * 2
+    assert sorted(rows for _, rows, _ in loaded["crime_versions"]) == [36, 38]
+    assert len(loaded["quarantine"]) == 2 and ("MPS-23-1685950", "HIGH") in {r[:2] for r in loaded["live_crimes"]}
+    shutil.rmtree(landing)  # only the encrypted landing copies remain
+
+    result = rotate_key(warehouse, OLD, NEW, tmp_path / "out-rotated")
+    assert result.drops_rebuilt == 2
+    assert _as_loaded(warehouse) == loaded
+
+    reread = reread_source("police-met", warehouse, NEW, tmp_path / "out-reread")
+    assert reread.ingest.count("loaded") == 2
+    assert _as_loaded(warehouse) == loaded
