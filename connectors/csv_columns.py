@@ -50,6 +50,11 @@ class CsvColumns:
     bulk: bool = True  # read by Arrow (False: by the csv module)
 
 
+def header_row(text: str, file_name: str) -> list[str] | None:
+    """The file's header row (``None`` for an empty file), read alone."""
+    return _header(text, file_name)[0]
+
+
 def _header(text: str, file_name: str) -> tuple[list[str] | None, int]:
     """The header row and the line after it."""
     rows = csv_rows(text)

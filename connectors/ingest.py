@@ -49,7 +49,7 @@ from connectors.manifest import (
     manifest_digest,
     max_file_bytes,
     read_manifest,
-    verify_drop,
+    verified_texts,
 )
 from connectors.normalise import normalise_force
 from connectors.profiles import Profiles, load_profiles
@@ -62,6 +62,7 @@ from connectors.raw_schema import (
     entity_columns,
 )
 from connectors.reader import FileResult, TableReader
+from connectors.rejections import FileFailures
 from connectors.settings import landing_retention_days, whole_number
 from connectors.vault import HANDOFF_PREFIX, VAULT_RECORD_COLUMNS, Vault
 from connectors.worker_pool import results_in_order
@@ -275,6 +276,17 @@ def _check_unchanged(manifest: Manifest, loaded_as: str) -> None:
             "correction must come as a new drop with its own manifest.json; restore this copy's files as they were "
             "delivered, or remove it from the landing folder; then re-run"
         ) from None
+
+
+def _loaded_file(reader: TableReader, file_name: str, text: str, part: tuple[int, int]) -> _FileLoad:
+    """One verified file read (part ``part`` of its rows) and made ready to write."""
+    result = reader.read(file_name, text, part)
+    entity = _arrow(entity_columns(reader.contract), result.entity)
+    persons = _arrow(PERSON_RECORD_COLUMNS, result.persons)
+    result.entity, result.persons = {}, {}
+    roles = persons.select([name for name, _ in PERSON_ROLE_COLUMNS]) if persons is not None else None
+    encodings = persons.select(_ENCODING_FIELDS) if persons is not None else None
+    return _FileLoad(result, entity, roles, encodings)
 
 
 def _combine(parts: list[_DropRead]) -> _DropRead:
@@ -502,24 +514,28 @@ class Ingestor:
         return name.source_id
 
     def _read_drop(self, manifest: Manifest, part: tuple[int, int] = (0, 1)) -> list[_FileLoad]:
+        """Each file of the drop read (part ``part`` of its rows). Every file is verified and its header row checked
+        before any is read whole, and a drop whose files fail is rejected naming each (:mod:`connectors.rejections`)."""
         profile = self.profiles[manifest.source_id]  # check_folder_matches: the folder's own, known source
         if profile.agency != manifest.agency:
             raise DropRejected(
                 f"manifest says agency {manifest.agency!r} but the profile of {manifest.source_id!r} says {profile.agency!r}"
             )
-        texts = verify_drop(manifest)
+        failures = FileFailures()
+        texts = verified_texts(manifest, failures)
+        readers = {
+            name: TableReader(TABLES[Path(name).stem], manifest, profile, self.code_lists, self.tokenisers, self.encoder)
+            for name in texts
+        }
+        for file_name, text in texts.items():
+            with failures.checking():
+                readers[file_name].check_header(file_name, text)
+        failures.raise_if_any()
         results = []
         for file_name, text in texts.items():
-            contract = TABLES[Path(file_name).stem]
-            result = TableReader(contract, manifest, profile, self.code_lists, self.tokenisers, self.encoder).read(
-                file_name, text, part
-            )
-            entity = _arrow(entity_columns(contract), result.entity)
-            persons = _arrow(PERSON_RECORD_COLUMNS, result.persons)
-            result.entity, result.persons = {}, {}
-            roles = persons.select([name for name, _ in PERSON_ROLE_COLUMNS]) if persons is not None else None
-            encodings = persons.select(_ENCODING_FIELDS) if persons is not None else None
-            results.append(_FileLoad(result, entity, roles, encodings))
+            with failures.checking():
+                results.append(_loaded_file(readers[file_name], file_name, text, part))
+        failures.raise_if_any()
         return results
 
     def _write_drop(self, con: duckdb.DuckDBPyConnection, manifest: Manifest, files: list[_FileLoad], run_id: str) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.contracts import AGENCY_TABLES, TABLES
+from connectors.rejections import DropRejected, FileFailures
 from connectors.settings import whole_number
 
 ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "cp1252": "cp1252"}
@@ -60,15 +61,6 @@ MAX_MANIFEST_BYTES = 1 << 20
 def max_file_bytes() -> int:
     """The largest table file read, in bytes: ``$MASIP_MAX_FILE_MB`` megabytes, else :data:`MAX_FILE_MB`."""
     return whole_number(MAX_FILE_ENV, MAX_FILE_MB, 1, "megabytes (the largest table file a drop may hold)") * 1_000_000
-
-
-class DropRejected(Exception):
-    """The drop cannot be loaded; ``reason`` says why and what to do."""
-
-    def __init__(self, reason: str, problem: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.problem = problem or reason  # what is wrong, without what to do
 
 
 @dataclass(frozen=True)
@@ -442,9 +434,15 @@ def _checked_file(manifest: Manifest, listed: ManifestFile) -> Path:
 def check_drop_files(manifest: Manifest) -> list[Path]:
     """Check the drop's files against its manifest, without decoding them: every table file is listed, and every
     listed file is present, regular and matches its checksum. Returns the listed files' paths, in manifest order;
-    raises ``DropRejected`` (its ``problem`` says what is wrong, without what to do) for the first that fails."""
+    raises ``DropRejected`` (its ``problem`` says what is wrong, without what to do) naming every file that fails
+    (:mod:`connectors.rejections`)."""
     _check_all_listed(manifest)
-    return [_checked_file(manifest, listed) for listed in manifest.files]
+    failures, paths = FileFailures(), []
+    for listed in manifest.files:
+        with failures.checking():
+            paths.append(_checked_file(manifest, listed))
+    failures.raise_if_any()
+    return paths
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -506,22 +504,35 @@ def _without_trailing_blank_lines(text: str) -> tuple[str, int]:
     return text[: found.start(1)], lines
 
 
-def verify_drop(manifest: Manifest) -> dict[str, str]:
-    """Check every file (see :func:`check_drop_files`), then decode each listed one and count its rows.
+def _verified_text(manifest: Manifest, listed: ManifestFile) -> str:
+    """The listed file checked (:func:`_checked_file`), decoded, and its rows counted against the manifest."""
+    text, blank = _without_trailing_blank_lines(_decoded(manifest, listed, _checked_file(manifest, listed).read_bytes()))
+    rows = count_data_rows(text, listed.name)
+    if rows != listed.rows and rows + blank != listed.rows:  # a sender may count its blank lines, or not
+        compared = "fewer than" if rows < listed.rows else "more than"
+        raise DropRejected(
+            f"{listed.name}: {rows} data rows found, {compared} the manifest's row count (not shown): the manifest "
+            "is wrong or the file was cut short before it was checksummed. What to do: ask the sender to "
+            "re-deliver the drop with a manifest.json matching its files; then re-run"
+        )
+    return text
 
-    Returns the decoded text of each file, keyed by file name, so files are
-    read once. Raises ``DropRejected`` naming the first file that fails.
-    """
+
+def verified_texts(manifest: Manifest, failures: FileFailures) -> dict[str, str]:
+    """Check that every table file is listed, then each listed file (see :func:`check_drop_files`), decode it and
+    count its rows; returns the decoded text of each file that passes, keyed by file name, so files are read
+    once. A file that fails is added to ``failures``, and the next is checked."""
+    _check_all_listed(manifest)
     texts: dict[str, str] = {}
-    for listed, path in zip(manifest.files, check_drop_files(manifest)):
-        text, blank = _without_trailing_blank_lines(_decoded(manifest, listed, path.read_bytes()))
-        rows = count_data_rows(text, listed.name)
-        if rows != listed.rows and rows + blank != listed.rows:  # a sender may count its blank lines, or not
-            compared = "fewer than" if rows < listed.rows else "more than"
-            raise DropRejected(
-                f"{listed.name}: {rows} data rows found, {compared} the manifest's row count (not shown): the manifest "
-                "is wrong or the file was cut short before it was checksummed. What to do: ask the sender to "
-                "re-deliver the drop with a manifest.json matching its files; then re-run"
-            )
-        texts[listed.name] = text
+    for listed in manifest.files:
+        with failures.checking():
+            texts[listed.name] = _verified_text(manifest, listed)
+    return texts
+
+
+def verify_drop(manifest: Manifest) -> dict[str, str]:
+    """:func:`verified_texts` of every file, or ``DropRejected`` naming every file that fails."""
+    failures = FileFailures()
+    texts = verified_texts(manifest, failures)
+    failures.raise_if_any()
     return texts

@@ -51,7 +51,7 @@ from connectors.contracts import (
     TableContract,
     latest_plausible_date,
 )
-from connectors.csv_columns import CsvColumns, read_columns
+from connectors.csv_columns import CsvColumns, header_row, read_columns
 from connectors.identifier_shapes import (
     could_hold_identifier,
     holds_row_identity,
@@ -156,6 +156,13 @@ class FileResult:
         return len(self.warned)
 
 
+def _empty_file(file_name: str) -> DropRejected:
+    return DropRejected(
+        f"{file_name}: the file is empty (not even a header row), as an export that failed leaves it; a week with no "
+        "records is a header row alone. Ask the sender to re-export the file"
+    )
+
+
 def column_name(cell: str) -> str:
     """A header cell as the column name it shows: letters in any case and compatibility form (``ＣＲＩＭＥ_ref``),
     without invisible format characters (a zero-width space, a byte-order mark, a direction mark) or spaces of any
@@ -198,6 +205,14 @@ class TableReader:
         }
 
     # -- header -------------------------------------------------------------------
+    def check_header(self, file_name: str, text: str) -> None:
+        """Reject the file as :meth:`read` would for its header row (empty, absent, ambiguous or incomplete), reading
+        that row alone: a drop's files are all checked so before any is read whole (``connectors.ingest``)."""
+        header = header_row(text, file_name)
+        if header is None:
+            raise _empty_file(file_name)
+        self._map_header(header, file_name, FileResult(table=self.contract.name, file_name=file_name))
+
     def _map_header(self, header: list[str], file_name: str, result: FileResult) -> list[str]:
         """The contract column of each header cell; rejects a file whose header is absent, ambiguous or incomplete.
 
@@ -381,10 +396,7 @@ class TableReader:
         result = FileResult(table=self.contract.name, file_name=file_name)
         table = read_columns(text, file_name, total)
         if table.header is None:
-            raise DropRejected(
-                f"{file_name}: the file is empty (not even a header row), as an export that failed leaves it; a "
-                "week with no records is a header row alone. Ask the sender to re-export the file"
-            )
+            raise _empty_file(file_name)
         mapped = self._map_header(table.header, file_name, result)
         if index:
             result.notes.clear()  # header notes are reported once, by the first part

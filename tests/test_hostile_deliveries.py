@@ -491,10 +491,10 @@ def test_a_drop_changed_after_it_was_read_is_rejected_alone_and_its_copy_never_m
 
     landing = _landing(tmp_path)
     _crimes_drop(landing)
-    verified = ingest_module.verify_drop
+    verified = ingest_module.verified_texts
 
-    def then_changed(manifest):
-        texts = verified(manifest)
+    def then_changed(manifest, failures):
+        texts = verified(manifest, failures)
         if manifest.drop_name == POLICE:
             if change == "moved away":
                 shutil.move(str(manifest.drop_dir), str(tmp_path / "elsewhere"))
@@ -503,7 +503,7 @@ def test_a_drop_changed_after_it_was_read_is_rejected_alone_and_its_copy_never_m
                     handle.write(b"X,Y\n")
         return texts
 
-    monkeypatch.setattr(ingest_module, "verify_drop", then_changed)
+    monkeypatch.setattr(ingest_module, "verified_texts", then_changed)
     run = _run(tmp_path, landing)
     outcome = _outcome(run)
     assert outcome.status == "rejected" and "was moved away or changed while this run read it" in outcome.reason

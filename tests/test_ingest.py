@@ -18,6 +18,7 @@ from connectors.encoding_fingerprint import encoding_fingerprint
 from connectors.ingest import Ingestor, ingest_drops
 from connectors.normalise import normalise_name
 from connectors.profiles import SourceProfile, load_profiles
+from connectors.rejections import DropRejected, one_rejection
 from connectors.vault import RECORDS_TABLE, KeyVersionMismatch, Vault, WrongVault
 from pseudonymisation.encodings import ENCODING_VERSION
 from pseudonymisation.keys import Keyring
@@ -166,6 +167,38 @@ def test_renamed_required_column_rejects_naming_column_and_profile(drops, tmp_pa
     profiles["police-hampshire"] = SourceProfile("police-hampshire", "police", column_renames={"report_datetime": "reported_at"})
     again = Ingestor(tmp_path / "w.duckdb", KEYRING, profiles=profiles).run(drops, show_progress=False)
     assert next(d for d in again.drops if d.drop_name == drop.name).status == "loaded"
+
+
+def test_a_rejection_names_every_failing_file_and_no_value(drops, tmp_path):
+    """A drop with several failing files was rejected naming the first alone, so it came back once per file. Two
+    header rows that miss a required column and a file changed after its manifest: each file is named with its own
+    reason (the file's own checks first), and the header cell that holds a person's name is not shown."""
+    drop = drops / "police-hampshire_2026-09-21"
+    crimes = (drop / "crimes.csv").read_text(encoding="utf-8").replace("reported_at", "report_datetime", 1)
+    _rewrite(drop, "crimes.csv", crimes)
+    orders = (drop / "orders.csv").read_text(encoding="utf-8").replace("order_ref", "Aisha Shah", 1)
+    _rewrite(drop, "orders.csv", orders)
+    with (drop / "referrals.csv").open("ab") as handle:
+        handle.write(b"added after the manifest was made\n")
+    summary = ingest_drops(drops, tmp_path / "w.duckdb", KEYRING, show_progress=False)
+    outcome = next(d for d in summary.drops if d.drop_name == drop.name)
+    assert outcome.status == "rejected"
+    assert outcome.reason.startswith("referrals.csv: checksum mismatch")
+    assert "2 other file(s) of the drop fail too: (2) crimes.csv: required column(s) ['reported_at'] missing" in (
+        outcome.reason)
+    assert "(3) orders.csv: required column(s) ['order_ref'] missing" in outcome.reason
+    assert "Aisha" not in outcome.reason and "Shah" not in outcome.reason
+    assert sum(d.status == "loaded" for d in summary.drops) == len(summary.drops) - 1
+
+
+def test_a_rejection_names_at_most_ten_files_and_counts_the_others():
+    rejections = [DropRejected(f"file{n}.csv: fails. What to do: re-deliver", f"file{n}.csv: fails") for n in range(12)]
+    rejection = one_rejection(rejections)
+    assert rejection.reason.startswith("file0.csv: fails. What to do: re-deliver. 11 other file(s) of the drop fail too")
+    assert "(10) file9.csv: fails. What to do: re-deliver." in rejection.reason and "file10.csv" not in rejection.reason
+    assert rejection.reason.endswith("And 2 more file(s) fail, not named here.")
+    assert rejection.problem.startswith("file0.csv: fails. 11 other file(s)") and "What to do" not in rejection.problem
+    assert one_rejection(rejections[:1]) is rejections[0]
 
 
 def test_unknown_source_is_rejected_with_onboarding_hint(drops, tmp_path):
