@@ -43,7 +43,7 @@ _MARKERS = pa.array(sorted(MISSING_MARKERS), type=pa.string())
 #: Printable ASCII: the only character ``str.strip`` removes there is the space.
 _PRINTABLE = r"^[ -~]*$"
 #: A date-time of a plain shape: a date part, then nothing or ``[ T]H:M[:S]`` with one or two digits each.
-_PLAIN_DATETIME = r"^(?P<day>[0-9./-]{1,10})(?:[ T](?P<h>[0-9]{1,2}):(?P<m>[0-9]{1,2})(?::(?P<s>[0-9]{1,2}))?)?$"
+_PLAIN_DATETIME = r"^(?P<day>[0-9A-Za-z./-]{1,17})(?:[ T](?P<h>[0-9]{1,2}):(?P<m>[0-9]{1,2})(?::(?P<s>[0-9]{1,2}))?)?$"
 _MICROS_PER_DAY = 86_400_000_000
 
 

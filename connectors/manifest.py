@@ -31,8 +31,9 @@ from connectors.rejections import DropRejected, FileFailures
 from connectors.settings import whole_number
 
 ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "cp1252": "cp1252"}
-#: A date format names day, month and four-digit year once each, with separators ``-/.`` or none.
-_DATE_FORMAT = re.compile(r"(?=.*%d)(?=.*%m)(?=.*%Y)(%[dmY][-/.]?){3}", re.ASCII)
+#: A date format names day, month (its number, or its English name: ``%b`` abbreviated, ``%B`` in full) and
+#: four-digit year once each, with separators ``-/.`` or none.
+_DATE_FORMAT = re.compile(r"(?=.*%d)(?=.*%[mbB])(?=.*%Y)(%[dmbBY][-/.]?){3}", re.ASCII)
 #: An extract date outside this window is a broken manifest (it also bounds every date of the drop).
 EARLIEST_EXTRACT = date(2000, 1, 1)
 #: How far past today (UTC) an extract date may be: the sender's clock or time zone may be a day ahead.
@@ -228,10 +229,11 @@ def _parse(drop_dir: Path, raw: bytes, salt: bytes | None) -> Manifest:
     date_format = _text_field(data, "date_format", "%Y-%m-%d")
     if not _DATE_FORMAT.fullmatch(date_format) or date_format[-1] in "-/.":
         raise DropRejected(
-            "manifest.json: date_format must be a pattern of %d, %m and %Y such as %Y-%m-%d or %d/%m/%Y (dates "
-            "written with a month's name, %b, are not read); a corrected manifest alone will not do if the file's "
-            "dates are written otherwise. What to do: ask the sender to export the dates in such a pattern, declare "
-            "it as date_format, and re-deliver the drop"
+            "manifest.json: date_format must be a pattern of day %d, month %m (or its name: %b for Oct, %B for "
+            "October) and four-digit year %Y, each once, separated by -, / or . or nothing, such as %Y-%m-%d, "
+            "%d/%m/%Y or %d-%b-%Y (a two-digit year, a space or a time in it are not read); a corrected manifest "
+            "alone will not do if the file's dates are written otherwise. What to do: ask the sender to export the "
+            "dates in such a pattern, declare it as date_format, and re-deliver the drop"
         )
     schema_version = _whole_number(data.get("schema_version", 1), "schema_version")
     if schema_version != 1:

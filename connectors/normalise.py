@@ -254,6 +254,7 @@ LOOSE_DATE_FORMATS = (
     "%m-%d-%Y", "%d/%m/%y", "%d-%m-%y", "%d.%m.%y", "%d%m%y", "%m/%d/%y", "%d-%b-%Y", "%d %b %Y", "%d%b%Y",
     "%d-%B-%Y", "%d %B %Y", "%d-%b-%y", "%d %b %y", "%d%b%y", "%b %d %Y", "%B %d %Y",
 )
+_TIME_MARK = re.compile(r"(?<![A-Za-z])T")
 _TIME_AFTER_DATE = re.compile(r"[T ]+[0-9]{1,2}:[0-9]{2}.*$")
 _ORDINAL_DAY = re.compile(r"\b([0-9]{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
 #: Day 0 of a spreadsheet's date serial numbers (Excel and LibreOffice, 1900 system): a date cell saved as a
@@ -291,8 +292,46 @@ def date_readings(value: str) -> frozenset[date]:
     return frozenset(readings)
 
 
+_DATE_PARTS = {"%d": r"(?P<day>[0-9]{1,2})", "%m": r"(?P<month>[0-9]{1,2})", "%Y": r"(?P<year>[0-9]{4})",
+               "%b": r"(?P<name>[A-Za-z]{3,4})", "%B": r"(?P<name>[A-Za-z]{3,9})"}
+
+
+@functools.cache
+def _months_named(directive: str) -> dict[str, int]:
+    """The month each name a date format's ``%b`` (abbreviated, ``Sept`` too) or ``%B`` (in full) reads, lower-cased:
+    English, CLDR's names through Babel, whatever the process's locale (strptime's are the locale's)."""
+    from babel.dates import get_month_names
+
+    width = "abbreviated" if directive == "%b" else "wide"
+    names = {name.lower(): number for number, name in get_month_names(width, locale="en").items()}
+    return names | {"sept": 9} if directive == "%b" else names
+
+
+def _named_month_parser(date_format: str) -> Callable[[str], date | None]:
+    """A parser for a date format that writes the month's English name (``%b`` or ``%B``, in any case), read the
+    same whatever the locale."""
+    pieces = re.findall(r"%[a-zA-Z]|[^%]", date_format)
+    pattern = re.compile("".join(_DATE_PARTS.get(piece, re.escape(piece)) for piece in pieces), re.ASCII)
+    months = _months_named("%b" if "%b" in pieces else "%B")
+
+    def parse_named(value: str) -> date | None:
+        found = pattern.fullmatch(value)
+        month = months.get(found["name"].lower()) if found else None
+        if month is None:
+            return None
+        try:
+            return date(int(found["year"]), month, int(found["day"]))
+        except ValueError:
+            return None
+
+    return parse_named
+
+
 def date_parser(date_format: str) -> Callable[[str], date | None]:
-    """A parser for one drop's date format; fast paths for the two seen in practice."""
+    """A parser for one drop's date format; fast paths for the two seen in practice. A month's name (``%b``,
+    ``%B``) is read in English whatever the locale (:func:`_named_month_parser`)."""
+    if "%b" in date_format or "%B" in date_format:
+        return _named_month_parser(date_format)
     if date_format == "%Y-%m-%d":
 
         def parse_iso(value: str) -> date | None:
@@ -336,7 +375,8 @@ def datetime_parser(date_format: str) -> Callable[[str], datetime | None]:
     parse_date = date_parser(date_format)
 
     def parse(value: str) -> datetime | None:
-        day_text, sep, time_text = value.replace("T", " ", 1).partition(" ")
+        # ISO's T before the time; not a T of a month's name (OCT, AUGUST), which follows a letter
+        day_text, sep, time_text = _TIME_MARK.sub(" ", value, count=1).partition(" ")
         day = parse_date(day_text)
         if day is None:
             return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -398,6 +399,30 @@ def test_dates_written_another_way_than_the_manifest_says_reject_the_drop(tmp_pa
         assert con.execute("select count(*) from raw.crimes").fetchone() == (0,)
 
 
+def test_dates_written_with_a_month_name_load_and_an_unread_one_is_quarantined_withheld(tmp_path):
+    """A manifest could not declare a month's name (%b): such a sender's drops were rejected until its system
+    exported digits. Names are read in English, in any case; a cell that does not read is quarantined, its value
+    withheld, and a date of birth that does not read is set to null."""
+    def named(day: int, month: str = "Sep") -> str:
+        return f"{day:02d}-{month}-2026"
+
+    rows = [{**base_row("crimes", f"-{day}"), "reported_at": named(day, "SEPT") + " 10:00",
+             "offence_from": named(day, "sep"), "updated_at": named(day) + "T12:00",
+             "victim_dob": "29-Jul-1961", "suspect_dob": "03-MAR-1980"} for day in range(1, 31)]
+    rows[3]["reported_at"] = "04-Sepp-2026 10:00"
+    rows[5]["victim_dob"] = "29-Jly-1961"
+    run, [drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", rows, date_format="%d-%b-%Y"))
+    assert drop.status == "loaded" and drop.files[0].rows_loaded == 29
+    quarantine = _quarantine(run)
+    assert [(rule, detail.split(":")[0]) for *_, rule, detail in quarantine] == [("unparseable_date", "reported_at")]
+    assert "Sepp" not in str(quarantine) and WITHHELD in quarantine[0][-1]
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        read = con.execute("select min(reported_at), max(updated_at), count(distinct offence_from) from raw.crimes").fetchone()
+        warned = con.execute("select rule, detail from ops.warnings").fetchall()
+    assert read == (datetime(2026, 9, 1, 10), datetime(2026, 9, 30, 12), 29)
+    assert len(warned) == 1 and "Jly" not in str(warned)
+
+
 def test_a_few_unreadable_dates_are_quarantined_not_the_drop(tmp_path):
     rows = [{**base_row("crimes", f"-{day}"), "reported_at": f"2026-09-{day:02d} 10:00"} for day in range(1, 31)]
     rows[3]["reported_at"] = rows[7]["reported_at"] = "31/09/2026 10:00"
@@ -662,6 +687,7 @@ def test_a_utf8_file_declared_cp1252_is_refused_and_a_cp1252_one_loads(tmp_path,
     ("agency", SURNAME, "agency must be"),
     ("encoding", SURNAME, "encoding must be"),
     ("date_format", SURNAME, "date_format must be"),
+    *(("date_format", pattern, "date_format must be") for pattern in ("%d %b %Y", "%d-%b-%y", "%b-%m-%Y", "%d-%b")),
     ("files", {"name": "crimes.csv"}, "files must be"),
 ])
 def test_manifest_fields_are_typed_strictly_and_never_echoed(tmp_path, field, value, says):

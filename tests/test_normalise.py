@@ -157,6 +157,21 @@ def test_dates_and_datetimes():
     assert parse("2025-11-25 25:99") is None
 
 
+def test_dates_with_a_month_name_read_in_english_in_any_case_whatever_the_locale():
+    abbreviated, full = date_parser("%d-%b-%Y"), date_parser("%B.%d.%Y")
+    assert [abbreviated(v) for v in ("09-Oct-2025", "9-OCT-2025", "30-sept-2025", "30-Sep-2025")] == [
+        date(2025, 10, 9), date(2025, 10, 9), date(2025, 9, 30), date(2025, 9, 30)]
+    assert full("October.09.2025") == date(2025, 10, 9) and full("AUGUST.1.1961") == date(1961, 8, 1)
+    unread = [abbreviated(v) for v in ("09-October-2025", "09-Okt-2025", "31-Feb-2025", "09-10-2025", "09-Oct-25")]
+    assert unread == [None] * 5 and full("Oct.09.2025") is None
+    assert date_parser("%d%b%Y")("29JUL1961") == date(1961, 7, 29)
+    parse = datetime_parser("%d-%b-%Y")
+    assert parse("09-OCT-2025T14:05") == datetime(2025, 10, 9, 14, 5)
+    assert parse("09-Aug-2025  14:05") == datetime(2025, 8, 9, 14, 5)
+    assert parse("30-AUGUST-2025") is None
+    assert datetime_parser("%d%b%Y")("29OCT1961T10:00:05") == datetime(1961, 10, 29, 10, 0, 5)
+
+
 names = st.text(alphabet=st.characters(codec="utf-8", categories=("L", "Zs", "Pd", "Po")), min_size=1, max_size=30)
 
 
