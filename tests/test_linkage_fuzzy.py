@@ -915,6 +915,31 @@ def test_copies_are_grouped_by_fingerprint_in_member_key_order():
     assert found.second.tolist() == [2, 4, 2, 2, 4, -1, 2]
 
 
+def test_surplus_copies_pairs_are_replaced_by_their_pair_with_the_first_in_sorted_order():
+    """A previous run's pairs of a row that is now a surplus copy go; each surplus copy gets its group's first two
+    rows' pair (score included), at its sorted place; with nothing to change, the pairs are not copied (a national
+    week's 14.5 million pairs were copied four times here and hashed: its peak of memory, 2026-12-07)."""
+    from masip.linkage.copies import Copies
+    from masip.linkage.state import PAIR_COLUMNS
+
+    found = Copies.of(np.array([7, 5, 7, 7, 5, 9, 7], dtype=np.int64), scored=2)  # rows 3 and 6 are surplus copies
+    pairs = pd.DataFrame({
+        "uid_l": [0, 0, 1, 2, 4], "uid_r": [2, 3, 4, 5, 5], "match_weight": [9.0, 8.0, 7.0, 1.0, 2.0],
+        "match_probability": [0.99, 0.98, 0.97, 0.2, 0.3], "forenames_differ": [False, False, True, False, False],
+    })[list(PAIR_COLUMNS)]
+    replaced = found.with_pairs_to_first(pairs)
+    assert list(zip(replaced.uid_l, replaced.uid_r)) == [(0, 2), (0, 3), (0, 6), (1, 4), (2, 5), (4, 5)]
+    assert replaced.match_weight.tolist() == [9.0, 9.0, 9.0, 7.0, 1.0, 2.0]  # (0, 3) was 8.0: rescored as (0, 2)
+    assert replaced.forenames_differ.tolist() == [False, False, False, True, False, False]
+    unpaired_first = pairs[~((pairs.uid_l == 0) & (pairs.uid_r == 2))].reset_index(drop=True)
+    without_template = found.with_pairs_to_first(unpaired_first)
+    assert list(zip(without_template.uid_l, without_template.uid_r)) == [(1, 4), (2, 5), (4, 5)]
+    untouched = pairs[pairs.uid_r != 3].reset_index(drop=True)
+    assert Copies.of(np.arange(7, dtype=np.int64), scored=2).with_pairs_to_first(untouched) is untouched
+    no_template = untouched[untouched.uid_l != 0].reset_index(drop=True)
+    assert found.with_pairs_to_first(no_template) is no_template
+
+
 def test_training_leaves_out_the_surplus_copies_that_hold_an_encoding():
     """3,000 copies put 4.5 million identical pairs into each training block their encodings reach: EM took 100
     s of a 122 s linkage (outside check, 2026-12-07). Surplus copies with an encoding are not trained on; copies

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from masip.linkage.cluster_reuse import positions_in_groups
+from masip.linkage.state import merged_pairs
 
 #: Of each group of copies, how many are paired by blocking (see the module docstring).
 SCORED_COPIES = 100
@@ -85,16 +86,39 @@ class Copies:
 
     def with_pairs_to_first(self, pairs: pd.DataFrame) -> pd.DataFrame:
         """``pairs`` (sorted by ``uid_l, uid_r``), each surplus copy's pairs replaced by its pair with its group's
-        first row, at the score of the group's first two rows (none if those two were not paired)."""
+        first row, at the score of the group's first two rows (none if those two were not paired).
+
+        ``pairs`` is a national week's tens of millions: it is copied once at most (only when a pair goes or one
+        comes), and a copy's template pair is found by binary search, not a hash index of every pair (the
+        national week's peak of memory, 2026-12-07)."""
         if not self.surplus.any():
             return pairs
-        surplus = np.flatnonzero(self.surplus)
+        stale = self.surplus[pairs["uid_l"].to_numpy()] | self.surplus[pairs["uid_r"].to_numpy()]
         # pairs a previous run scored for a row that is a surplus copy now: a full run would not have them
-        kept = pairs[~(self.surplus[pairs["uid_l"].to_numpy()] | self.surplus[pairs["uid_r"].to_numpy()])]
-        known = pd.MultiIndex.from_arrays([kept["uid_l"].to_numpy(), kept["uid_r"].to_numpy()])
-        found = known.get_indexer(pd.MultiIndex.from_arrays([self.first[surplus], self.second[surplus]]))
-        template = kept.iloc[found[found >= 0]].reset_index(drop=True)
-        template["uid_l"] = self.first[surplus][found >= 0]
-        template["uid_r"] = surplus[found >= 0]
-        joined = pd.concat([kept, template], ignore_index=True)
-        return joined.sort_values(["uid_l", "uid_r"], kind="stable", ignore_index=True)
+        kept = _chosen(pairs, ~stale) if stale.any() else pairs
+        surplus = np.flatnonzero(self.surplus)
+        found = _positions(kept, self.first[surplus], self.second[surplus])
+        if not (found >= 0).any():
+            return kept
+        template = {column: kept[column].to_numpy()[found[found >= 0]] for column in kept.columns}
+        template["uid_l"], template["uid_r"] = self.first[surplus][found >= 0], surplus[found >= 0]
+        order = np.lexsort((template["uid_r"], template["uid_l"]))
+        return merged_pairs(
+            {column: kept[column].to_numpy() for column in kept.columns},
+            pd.DataFrame({column: values[order] for column, values in template.items()}),
+        )
+
+
+def _chosen(pairs: pd.DataFrame, chosen: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({column: pairs[column].to_numpy()[chosen] for column in pairs.columns}, copy=False)
+
+
+def _positions(pairs: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The row of ``pairs`` (sorted by ``uid_l, uid_r``) holding each pair ``(left, right)``; -1 where none does."""
+    if not len(pairs):
+        return np.full(len(left), -1, dtype=np.int64)
+    width = int(max(pairs["uid_r"].max(), right.max())) + 1
+    keys = pairs["uid_l"].to_numpy().astype(np.int64) * width + pairs["uid_r"].to_numpy()
+    wanted = left.astype(np.int64) * width + right
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, at, -1)
