@@ -9,7 +9,9 @@ from connectors.manifest import max_file_bytes
 from connectors.settings import landing_retention_days
 from masip.linkage.backends import (
     DEFAULT_LINKAGE_MEMORY,
+    DEFAULT_SCORING_MEMORY,
     LINKAGE_MEMORY_ENV,
+    SCORING_MEMORY_ENV,
     memory_capped,
 )
 from masip.linkage.scorer import min_training_records
@@ -23,3 +25,4 @@ def check_settings() -> None:
     min_training_records()
     memory_capped()
     memory_capped(LINKAGE_MEMORY_ENV, DEFAULT_LINKAGE_MEMORY)
+    memory_capped(SCORING_MEMORY_ENV, DEFAULT_SCORING_MEMORY)

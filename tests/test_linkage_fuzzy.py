@@ -543,8 +543,8 @@ def test_scoring_in_chunks_gives_what_one_pass_gives(linked, monkeypatch: pytest
     """A national year is scored in chunks (bounded spill); every chunk pair is scored, none twice."""
     from masip.linkage import scorer
 
-    monkeypatch.setattr(scorer, "PREDICTION_CHUNK_RECORDS", 4)
-    assert scorer.prediction_chunks(len(RECORDS)) >= 3
+    monkeypatch.setattr(scorer, "EVERY_PAIR_CHUNK_RECORDS", 4)
+    assert scorer.prediction_chunks(len(RECORDS), every_pair=True) >= 3
     assert linked["person_id"].duplicated().any()  # there are links to lose
     pd.testing.assert_frame_equal(link_person_records(records_frame(RECORDS), CONTEXT), linked)
 
@@ -579,7 +579,7 @@ def test_a_model_stored_with_the_earlier_overlap_is_read_in_this_versions_spelli
 
 @pytest.mark.parametrize(
     ("records", "changed", "chunks"),
-    [(2_800_000, None, 2), (2_800_000, 26_000, 1), (2_800_000, 0, 1), (2_800_000, 400_000, 1),
+    [(2_800_000, None, 2), (2_500_000, None, 2), (2_800_000, 26_000, 1), (2_800_000, 0, 1), (2_800_000, 400_000, 1),
      (2_800_000, 1_000_000, 2), (2_800_000, 2_800_000, 2), (5_000_000, 400_000, 2), (1_000, 1_000, 1)],
 )
 def test_an_incremental_pass_is_chunked_by_its_share_of_the_pairs(records, changed, chunks):
@@ -588,6 +588,15 @@ def test_an_incremental_pass_is_chunked_by_its_share_of_the_pairs(records, chang
     from masip.linkage import scorer
 
     assert scorer.prediction_chunks(records, changed) == chunks
+
+
+@pytest.mark.parametrize(("records", "chunks"), [(1_000, 1), (2_500_000, 1), (3_000_000, 1), (3_000_001, 2)])
+def test_the_pass_over_every_pair_runs_whole_up_to_a_national_year(records, chunks):
+    """The candidate pairs of all records are scored under the larger scoring cap, in one pass for a national
+    year (2.5 million records: 86 s, against 130 s in four chunks, 2026-12-07)."""
+    from masip.linkage import scorer
+
+    assert scorer.prediction_chunks(records, every_pair=True) == chunks
 
 
 def test_date_part_level_weighs_the_date_alone_not_the_surname_its_keys_carry():

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,9 @@ class SparkBackend:
 
         # no Scala UDFs: the comparisons use built-in functions only (and Splink's jar is not on the classpath)
         return SparkAPI(spark_session=self.session, break_lineage_method="persist", register_udfs_automatically=False)
+
+    def scoring_every_pair(self) -> AbstractContextManager[None]:
+        return nullcontext()  # the session's executors have their own memory settings
 
     def close(self) -> None:
         for name in list(self._frames):
