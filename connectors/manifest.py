@@ -491,13 +491,19 @@ def _decoded(manifest: Manifest, listed: ManifestFile, data: bytes) -> str:
 
 
 #: Blank lines at the end of a file (spaces or tabs at most), and a DOS end-of-file mark after them.
+_BLANK_OR_END = frozenset(" \t\f\v\r\n\x1a")
 _TRAILING_BLANK_LINES = re.compile(r"(?:\r\n|\r|\n)((?:[ \t\f\v]*(?:\r\n|\r|\n))*[ \t\f\v]*\x1a?)\Z")
 
 
 def _without_trailing_blank_lines(text: str) -> tuple[str, int]:
     """``text`` without the blank lines after its last row, and how many there were. Many exports end with one;
     read as rows, they rejected the whole drop for a row count it did not have (outside check, 2026-12-07)."""
-    found = _TRAILING_BLANK_LINES.search(text)
+    # searched from where the last row ends: a match holds only line breaks, blanks and the end mark, so none
+    # starts earlier, and a search from the start tries every line of the file (0.2 s for a 70 MB file)
+    last_row_end = len(text)
+    while last_row_end and text[last_row_end - 1] in _BLANK_OR_END:
+        last_row_end -= 1
+    found = _TRAILING_BLANK_LINES.search(text, last_row_end)
     if found is None or not found.group(1):
         return text, 0
     blank = found.group(1)

@@ -106,6 +106,22 @@ def test_blank_lines_after_the_last_row_are_not_rows(tmp_path, tail, counted):
     assert drop.files[0].rows_loaded == 2 and _quarantine(run) == []
 
 
+def test_the_blank_lines_after_the_last_row_are_found_from_its_end_as_from_the_start():
+    """Searched from where the last row ends (0.2 s a 70 MB file less), the trailing blank lines are those a
+    search of the whole text finds, whatever mix of breaks, blanks and end marks the file ends with."""
+    import itertools
+
+    from connectors.manifest import _TRAILING_BLANK_LINES, _without_trailing_blank_lines
+
+    pieces = ["\n", "\r", "\r\n", " ", "\t", "\x1a", "x"]
+    for size in range(5):
+        for tail in itertools.product(pieces, repeat=size):
+            text = "a,b\n1,2" + "".join(tail)
+            found = _TRAILING_BLANK_LINES.search(text)  # the whole text, as before
+            rows = text if found is None or not found.group(1) else text[: found.start(1)]
+            assert _without_trailing_blank_lines(text)[0] == rows, repr(text)
+
+
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u200e", "\u2060"])
 def test_a_header_cell_with_an_invisible_character_is_the_column_it_shows(tmp_path, invisible):
     """A zero-width space after ``crime_ref`` made the column "missing" while the operator saw it (outside check,
