@@ -257,6 +257,8 @@ LOOSE_DATE_FORMATS = (
 _TIME_MARK = re.compile(r"(?<![A-Za-z])T")
 _TIME_AFTER_DATE = re.compile(r"[T ]+[0-9]{1,2}:[0-9]{2}.*$")
 _ORDINAL_DAY = re.compile(r"\b([0-9]{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
+#: ``Sept``, which a drop's ``%b`` reads (:func:`_months_named`) and ``strptime`` does not: read without its ``t``.
+_SEPT = re.compile(r"(?<![A-Za-z])sept(?![A-Za-z])", re.IGNORECASE)
 #: Day 0 of a spreadsheet's date serial numbers (Excel and LibreOffice, 1900 system): a date cell saved as a
 #: number reads 25437 for 1969-08-22.
 SPREADSHEET_EPOCH = date(1899, 12, 30)
@@ -271,11 +273,11 @@ def date_readings(value: str) -> frozenset[date]:
     than the drop's is not one (it is set to null), but the same date typed
     into an event column of its row must still be recognised (and withheld).
     Digits of any script, full-width forms, invisible format characters (a
-    zero-width space) and ordinal days (``24th Oct 1962``) are read through.
+    zero-width space) and ordinal days (``24th Oct 1962``) are read through, and ``Sept`` as a month's name.
     """
     folded = unidecode(without_format_characters(value))
     text = re.sub(r" ?([-/.]) ?", r"\1", _TIME_AFTER_DATE.sub("", " ".join(folded.split())).strip(" ,"))
-    text = _ORDINAL_DAY.sub(r"\1", text)
+    text = _SEPT.sub(lambda sept: sept[0][:3], _ORDINAL_DAY.sub(r"\1", text))
     if not text.isascii() or len(text) > 20:
         return frozenset()
     readings = set()

@@ -527,6 +527,19 @@ def test_a_date_of_birth_in_another_format_is_still_withheld_from_an_event_date(
     assert "1961" not in run.operator_text()
 
 
+@pytest.mark.parametrize("spelling", ["29 Sept 1961", "29-SEPT-1961", "Sept 29 1961", "29th sept 1961"])
+def test_a_date_of_birth_with_sept_is_still_withheld_from_an_event_date(tmp_path, spelling):
+    """A drop's %b reads ``Sept`` as September, but a date-of-birth cell written so (not the drop's format, so set
+    to null) was not recognised in the row's event date, which loaded the date of birth (outside check,
+    2026-12-07)."""
+    row = {**base_row("crimes"), "victim_dob": spelling, "offence_from": "1961-09-29"}
+    run, [_one_drop] = _ingest(tmp_path, lambda landing: _drop(landing, "crimes", [row, base_row("crimes", "b")]))
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        kept = con.execute("select count(*) from raw.crimes where offence_from = date '1961-09-29'").fetchone()
+    assert kept == (0,), "the date of birth reached the warehouse as an event date"
+    assert "1961" not in run.operator_text()
+
+
 #: References that read as an agency's serial but hold the date of birth (21 October 1979) or a name of a
 #: person on their own row: day, month, year in any order, cut by separators; a name of five letters cut in two.
 OWN_ROW_REFERENCES = [
