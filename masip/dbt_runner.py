@@ -202,6 +202,16 @@ def _failure_message(
     return "\n".join(lines)
 
 
+def _invoked(runner: Any, args: list[str]) -> Any:
+    """``runner.invoke(args)``, a stop raised while dbt ran raised again: Ctrl-C, or SIGTERM through the CLI's
+    handler or a key rotation's. dbt returns every exception as its result, so a run stopped during the parse went
+    on to the end (a key rotation too, to its swaps), and one stopped during the build said its build had failed."""
+    res = runner.invoke(args)
+    if isinstance(res.exception, KeyboardInterrupt | SystemExit):
+        raise res.exception
+    return res
+
+
 #: Parsed dbt projects of this process, by what their parse read (:func:`_parsed_project`), the most recent last.
 _PARSED: OrderedDict[tuple[str, ...], Any] = OrderedDict()
 _PARSED_KEPT = 4
@@ -224,7 +234,7 @@ def _parsed_project(warehouse: Path, common: list[str], dbt_vars: str) -> Any:
 
     key = (warehouse.stem, files_digest(folder_files(DBT_PROJECT_DIR, skip=_NOT_PARSED), DBT_PROJECT_DIR), dbt_vars)
     if key not in _PARSED:
-        parsed = dbtRunner().invoke(["parse", *common])
+        parsed = _invoked(dbtRunner(), ["parse", *common])
         if not parsed.success or parsed.result is None:
             return None
         _PARSED[key] = parsed.result
@@ -315,7 +325,7 @@ def build_warehouse(
         # a log file that cannot be written (a full disk) is dbt's failure to report, not a traceback on stderr
         raising, logging.raiseExceptions = logging.raiseExceptions, False
         try:
-            res = dbtRunner(manifest=_parsed_project(warehouse, common, dbt_vars)).invoke(args)
+            res = _invoked(dbtRunner(manifest=_parsed_project(warehouse, common, dbt_vars)), args)
         finally:
             logging.raiseExceptions = raising
             _release_duckdb()
