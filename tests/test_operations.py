@@ -271,7 +271,8 @@ def test_a_path_blocked_by_a_file_is_refused_before_any_work(tmp_path: Path, com
 @pytest.mark.parametrize(("variable", "value"), [
     ("MASIP_LANDING_RETENTION_DAYS", "abc"), ("MASIP_INGEST_WORKERS", "two"), ("MASIP_DUCKDB_MEMORY", "lots"),
     ("MASIP_LINKAGE_MEMORY", "lots"), ("MASIP_LINKAGE_SCORING_MEMORY", "5 gigs"), ("MASIP_MIN_TRAINING_RECORDS", "-5"),
-    ("MASIP_MAX_FILE_MB", "0"),
+    ("MASIP_MAX_FILE_MB", "0"), ("MASIP_LINKAGE_SCORING_MEMORY", "10MB"), ("MASIP_LINKAGE_MEMORY", "0GB"),
+    ("MASIP_DUCKDB_MEMORY", "1KB"), ("MASIP_DUCKDB_MEMORY", "-5GB"),
 ])
 def test_a_bad_setting_is_refused_before_any_work_naming_the_variable(tmp_path: Path, variable: str, value: str):
     """Read only when first needed, a bad retention stopped the run after every drop had loaded (the next run then

@@ -44,18 +44,31 @@ SCORING_MEMORY_ENV = "MASIP_LINKAGE_SCORING_MEMORY"
 DEFAULT_SCORING_MEMORY = "5GB"
 
 
+#: The smallest memory cap a setting may give: below it DuckDB cannot hold a query's working set, and the run
+#: stopped half-way with an unexpected out-of-memory error (outside check, 2026-12-07: 0GB, 1KB, 10MB)
+MINIMUM_MEMORY_MB = 100
+#: The units DuckDB says a memory limit in, in MB (DuckDB says it to one decimal: 100MB is "95.3 MiB").
+_MB_PER_UNIT = {"bytes": 1e-6, "KiB": 1.024e-3, "MiB": 1.048576, "GiB": 1073.741824, "TiB": 1.099511627776e6,
+                "PiB": 1.125899906842624e9}
+
+
 def memory_capped(variable: str = MEMORY_ENV, default: str = DEFAULT_MEMORY) -> dict[str, str]:
     """DuckDB connection settings with the memory cap that environment ``variable`` sets (by default the
-    warehouse's and the linkage's reading connections', :data:`MEMORY_ENV`); a cap DuckDB cannot read raises
+    warehouse's and the linkage's reading connections', :data:`MEMORY_ENV`); a cap DuckDB cannot read, a negative
+    one (DuckDB would read it as no cap) or one under :data:`MINIMUM_MEMORY_MB` raises
     :class:`connectors.settings.SettingError`."""
     cap = os.environ.get(variable, "").strip() or default
     try:
-        duckdb.connect(config={"memory_limit": cap}).close()
-    except duckdb.Error:
+        with duckdb.connect(config={"memory_limit": cap}) as con:
+            number, unit = con.execute("select current_setting('memory_limit')").fetchone()[0].split()
+        megabytes = float(number) * _MB_PER_UNIT[unit]
+    except (duckdb.Error, KeyError, ValueError):  # a cap too small for the query itself is an error too
+        megabytes = None
+    if megabytes is None or cap.startswith("-") or megabytes < MINIMUM_MEMORY_MB * 0.999:
         raise SettingError(
-            f"{variable} must be a memory size DuckDB reads, such as {default} or 500MB; set one, or unset it for "
-            f"the default ({default}), and re-run"
-        ) from None
+            f"{variable} must be a memory size DuckDB reads, of at least {MINIMUM_MEMORY_MB}MB, such as {default} "
+            f"or 500MB; set one, or unset it for the default ({default}), and re-run"
+        )
     return {"memory_limit": cap}
 
 
