@@ -332,7 +332,7 @@ def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault
     result = rotate_key(warehouse, old, new, out_dir, vault_dir=vault_dir)
     click.echo(
         f"Rotated {result.old_key_version} -> {result.new_key_version}: {result.drops_rebuilt} drops re-pseudonymised, "
-        f"{result.person_roles} record roles linked identically. Point {SECRET_FILE_ENV} at {new_key_file} from now on "
+        f"{result.person_roles} record roles linked to the same persons as before. Point {SECRET_FILE_ENV} at {new_key_file} from now on "
         "and destroy the old key."
     )
 
