@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from masip.cli_options import (
+    DEFAULT_OUT,
     DEFAULT_WAREHOUSE,
     VAULT_HELP,
     Refusal,
@@ -31,6 +32,7 @@ from masip.cli_options import (
     output_folder,
     parse_as_of,
     parse_date,
+    rebuild_options,
 )
 from masip.warehouse import warehouse_lock
 from pseudonymisation.keys import (
@@ -45,7 +47,6 @@ from pseudonymisation.keys import (
     without_secret,
 )
 
-DEFAULT_OUT = Path("output")
 #: The demo's throwaway key, beside its warehouse.
 DEMO_KEY_NAME = "demo-throwaway.key"
 
@@ -292,11 +293,7 @@ def link(warehouse: Path, vault_dir: Path | None, retrain: bool) -> None:
 
 @main.command()
 @click.option("--source", "source_id", required=True, help="The source whose loaded drops to read again (its profile's source_id).")
-@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), callback=file_in_folder, default=DEFAULT_WAREHOUSE,
-              show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT, show_default=True)
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
-              help=VAULT_HELP)
+@rebuild_options
 def reread(source_id: str, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
     """Read a source's loaded drops again, from their encrypted landing copies, after its profile was fixed.
 
@@ -314,16 +311,12 @@ def reread(source_id: str, warehouse: Path, out_dir: Path, vault_dir: Path | Non
 @main.command("rotate-key")
 @click.option("--new-key-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Key file holding the new partnership secret (make one with `masip keygen`).")
-@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), callback=file_in_folder, default=DEFAULT_WAREHOUSE,
-              show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT, show_default=True)
-@click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
-              help=VAULT_HELP)
+@rebuild_options
 def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
     """Re-pseudonymise the warehouse and the linkage vault under a new key, from the encrypted landing copies.
 
-    The current key comes from MASIP_SECRET / MASIP_SECRET_FILE as usual. Linkage
-    must come out identical, or nothing is changed.
+    The current key comes from MASIP_SECRET / MASIP_SECRET_FILE as usual. Every
+    record role must link to the same person as before, or nothing is changed.
     """
     from masip.rotation import rotate_key
 

@@ -8,8 +8,10 @@ later, after ingest and build, with an error that names neither.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,6 +19,7 @@ from connectors.vault import Vault
 from masip.warehouse import warehouse_file
 
 DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
+DEFAULT_OUT = Path("output")
 VAULT_HELP = "Linkage vault folder (default: $MASIP_VAULT_DIR, else vault/ beside the warehouse)."
 
 
@@ -110,3 +113,18 @@ def file_in_folder(ctx: click.Context | None, param: click.Parameter | None, val
         raise click.BadParameter(f"{value} is a folder. What to do: pass a file in it, e.g. {value / 'masip.duckdb'}")
     folder(ctx, param, value.parent)
     return warehouse_file(value)
+
+
+def rebuild_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a command that rebuilds a warehouse from its landing copies (``reread``, ``rotate-key``):
+    an existing ``--warehouse``, ``--out`` and ``--vault``."""
+    for option in reversed([
+        click.option("--warehouse", type=click.Path(path_type=Path, exists=True), callback=file_in_folder,
+                     default=DEFAULT_WAREHOUSE, show_default=True),
+        click.option("--out", "out_dir", type=click.Path(path_type=Path), callback=output_folder, default=DEFAULT_OUT,
+                     show_default=True),
+        click.option("--vault", "vault_dir", type=click.Path(path_type=Path), callback=folder, default=None,
+                     help=VAULT_HELP),
+    ]):
+        command = option(command)
+    return command

@@ -17,14 +17,13 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from masip.cli_options import DEFAULT_OUT, DEFAULT_WAREHOUSE
 from masip.orchestration import OUTPUT_ENV, WAREHOUSE_ENV, RunConfigError
 from masip.orchestration.config import confined_param, param_text
 from pseudonymisation.keys import keyless
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WAREHOUSE = Path("warehouse/masip.duckdb")
-DEFAULT_OUTPUT = Path("output")
 #: Packs go to <output folder>/casepacks/masip-casepack-<as_of>.{html,pdf}
 CASEPACK_SUBDIR = "casepacks"
 
@@ -41,7 +40,7 @@ def casepack_params() -> dict[str, Param]:
                            description=f"DuckDB warehouse. Default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE}."),
         "out_dir": Param(None, type=optional_string, title="Case pack folder",
                          description=f"Where the pack is written. Default: ${OUTPUT_ENV}/{CASEPACK_SUBDIR}, "
-                                     f"else {DEFAULT_OUTPUT}/{CASEPACK_SUBDIR}."),
+                                     f"else {DEFAULT_OUT}/{CASEPACK_SUBDIR}."),
         "as_of": Param(None, type=optional_string, format="date", title="Week to",
                        description="YYYY-MM-DD; default: the date the warehouse was built as of."),
     }
@@ -59,7 +58,7 @@ def resolve_casepack_config(params: Mapping[str, Any] | None,
     except RunConfigError as refused:
         raise CasePackConfigError(str(refused)) from None
     if out_dir is None:
-        out_dir = str(Path(param_text(env.get(OUTPUT_ENV)) or DEFAULT_OUTPUT) / CASEPACK_SUBDIR)
+        out_dir = str(Path(param_text(env.get(OUTPUT_ENV)) or DEFAULT_OUT) / CASEPACK_SUBDIR)
     as_of_text = param_text(params.get("as_of"))
     try:
         as_of = date.fromisoformat(as_of_text) if as_of_text else None

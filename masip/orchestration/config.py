@@ -16,8 +16,7 @@ from typing import Any
 from airflow.sdk import Param
 
 from masip import alerts
-from masip.cli import DEFAULT_OUT
-from masip.cli_options import DEFAULT_WAREHOUSE, checked_as_of
+from masip.cli_options import DEFAULT_OUT, DEFAULT_WAREHOUSE, checked_as_of
 from masip.orchestration.errors import RunConfigError
 from masip.warehouse import warehouse_file
 
