@@ -81,6 +81,7 @@ from masip.linkage.review import REVIEW_BAND_HIGH
 from masip.linkage.review_store import Decisions
 from masip.linkage.state import (
     LinkageState,
+    chosen_rows,
     merged_pairs,
     previous_roots,
     previous_rows,
@@ -433,8 +434,8 @@ def link_for_review(
             # linked: queued (masip.linkage.ambiguity). Found among the scored links, the only probabilistic
             # ones, before they join the token links: a national year's edges are copied once, not three times
             held = undated_between_namesakes(scored_links, attrs.dob, PROBABILISTIC_RANK)
-            held_back = _combined([twins, _rows(scored_links, held)])
-            edges = _combined([token_edges(recs), _rows(scored_links, ~held)])
+            held_back = _combined([twins, chosen_rows(scored_links, held)])
+            edges = _combined([token_edges(recs), chosen_rows(scored_links, ~held)])
             del scored_links, twins
             labels, effective, roots = cluster_reusing(
                 n, edges, attrs, must, cannot, row_identities(recs, sorted_keys), clustered
@@ -501,13 +502,6 @@ def _scored_state(
         pairs = merged_pairs(reused, scorer.predict(model, changed=changed))
     pairs = copies.with_pairs_to_first(pairs)
     return LinkageState.of_run(model.to_json(), scorer.term_frequencies(model), keys, fingerprints, pairs), changed
-
-
-def _rows(edges: pd.DataFrame, chosen: np.ndarray) -> pd.DataFrame:
-    """The ``chosen`` rows of an edge list (the list itself when all are), with a fresh index and no other copy."""
-    if chosen.all():
-        return edges
-    return pd.DataFrame({column: edges[column].to_numpy()[chosen] for column in edges.columns}, copy=False)
 
 
 def _combined(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from masip.linkage.cluster_reuse import positions_in_groups
-from masip.linkage.state import merged_pairs
+from masip.linkage.state import chosen_rows, merged_pairs
 
 #: Of each group of copies, how many are paired by blocking (see the module docstring).
 SCORED_COPIES = 100
@@ -95,22 +95,19 @@ class Copies:
             return pairs
         stale = self.surplus[pairs["uid_l"].to_numpy()] | self.surplus[pairs["uid_r"].to_numpy()]
         # pairs a previous run scored for a row that is a surplus copy now: a full run would not have them
-        kept = _chosen(pairs, ~stale) if stale.any() else pairs
+        kept = chosen_rows(pairs, ~stale)
         surplus = np.flatnonzero(self.surplus)
         found = _positions(kept, self.first[surplus], self.second[surplus])
-        if not (found >= 0).any():
+        paired = found >= 0
+        if not paired.any():
             return kept
-        template = {column: kept[column].to_numpy()[found[found >= 0]] for column in kept.columns}
-        template["uid_l"], template["uid_r"] = self.first[surplus][found >= 0], surplus[found >= 0]
+        template = {column: kept[column].to_numpy()[found[paired]] for column in kept.columns}
+        template["uid_l"], template["uid_r"] = self.first[surplus][paired], surplus[paired]
         order = np.lexsort((template["uid_r"], template["uid_l"]))
         return merged_pairs(
             {column: kept[column].to_numpy() for column in kept.columns},
             pd.DataFrame({column: values[order] for column, values in template.items()}),
         )
-
-
-def _chosen(pairs: pd.DataFrame, chosen: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({column: pairs[column].to_numpy()[chosen] for column in pairs.columns}, copy=False)
 
 
 def _positions(pairs: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:

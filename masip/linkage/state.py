@@ -178,6 +178,14 @@ def previous_roots(previous: LinkageState, rows: np.ndarray) -> GuardedRoots:
     return roots
 
 
+def chosen_rows(frame: pd.DataFrame, chosen: np.ndarray) -> pd.DataFrame:
+    """The ``chosen`` rows of a frame of pairs or edges (the frame itself when all are), with a fresh index and no
+    other copy: a national year's are tens of millions."""
+    if chosen.all():
+        return frame
+    return pd.DataFrame({column: frame[column].to_numpy()[chosen] for column in frame.columns}, copy=False)
+
+
 def merged_pairs(reused: dict[str, np.ndarray], fresh: pd.DataFrame) -> pd.DataFrame:
     """Reused and freshly scored pairs as one table, in the order a full run returns them (``uid_l, uid_r``).
 
