@@ -997,3 +997,53 @@ def test_roles_crowded_opposite_one_partner_are_left_to_their_identifiers(monkey
         crowded[untouched].drop(columns=["person_id"]).reset_index(drop=True),
         linked[untouched].drop(columns=["person_id"]).reset_index(drop=True),
     )
+
+
+def test_a_scoring_pass_reads_the_records_in_place_and_scores_as_a_copy_of_them(monkeypatch):
+    """Scoring read a copy of the records (a national year's filters, copied to leave out 0.2% of them) through
+    a CTE DuckDB materialised: a second copy, which spilled under the scoring cap. The pass now reads them
+    through a view, and the CTE where it is read: the same pairs and scores, and nothing left behind."""
+    from masip.linkage import fuzzy
+    from masip.linkage.backends import DuckDBBackend
+    from masip.linkage.scorer import Scorer
+
+    class CopiedBackend(DuckDBBackend):  # the scratch tables as before: copies of the records
+        def view(self, name, select, owned=()):
+            self.create(name, f"{select} order by 1")
+            for table in owned:
+                self.drop(table)
+
+    from splink import DuckDBAPI
+
+    sent: list[str] = []  # what DuckDB was sent
+    execute = DuckDBAPI._execute_sql_against_backend
+    monkeypatch.setattr(DuckDBAPI, "_execute_sql_against_backend", lambda self, sql: sent.append(sql) or execute(self, sql))
+    frame = records_frame(RECORDS + COPIES)
+    scored = {}
+    for backend in (DuckDBBackend(), CopiedBackend()):
+        sent.clear()
+        with Scorer(frame, backend=backend) as scorer:
+            scorer.pair_copies_once()
+            model = scorer.default_model()
+            scored[type(backend)] = (scorer.predict(model), scorer.predict(model, rows=np.arange(0, len(frame), 2)))
+            left = backend.con.execute("select table_name from duckdb_tables() union all "
+                                       "select view_name from duckdb_views() where not internal").fetchall()
+            assert left == [("records",)]
+        scoring = [sql for sql in sent if "gamma_" in sql]
+        assert scoring and all("__splink__df_concat as not materialized (" in sql for sql in scoring)
+    for every, some in zip(*scored.values()):
+        pd.testing.assert_frame_equal(every, some)
+    assert len(scored[DuckDBBackend][0]) > len(scored[DuckDBBackend][1]) > 0
+    assert fuzzy.has_fuzzy_encodings(frame)
+
+
+def test_only_an_input_read_for_the_two_sides_of_a_pair_is_inlined():
+    """Blocking reads the records twice per rule: there, one materialised copy is cheaper than thirty reads."""
+    from masip.linkage.backends import inlined_input_ctes
+
+    cte = "with\n__splink__df_concat as (\n  select uid from records\n)\n"
+    pair = cte + "select * from __splink__df_concat as l join __splink__df_concat as r on l.uid < r.uid"
+    rules = cte + " union all ".join(
+        f"select * from __splink__df_concat as l join __splink__df_concat as r on l.k{n} = r.k{n}" for n in range(3))
+    assert "__splink__df_concat as not materialized (" in inlined_input_ctes(pair)
+    assert inlined_input_ctes(rules) == rules

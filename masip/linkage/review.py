@@ -219,7 +219,7 @@ def field_agreements(scorer: Any, model: Any, pairs: pd.DataFrame) -> pd.DataFra
     # an equality rule on the pair number selects exactly the queued pairs in one pass over the records
     count = len(pairs)
     entries = np.concatenate([pairs["i"].to_numpy(dtype=np.int64), pairs["j"].to_numpy(dtype=np.int64)])
-    table = scorer._copies(entries, {"review_slot": np.tile(np.arange(count, dtype=np.int64), 2)})
+    table = scorer._copies(entries, {"review_slot": np.tile(np.arange(count, dtype=np.int64), 2)}, in_place=True)
     try:
         rules = ["l.review_slot = r.review_slot"]
         linker = scorer._linker(table, {**settings, "blocking_rules_to_generate_predictions": rules}, validate=False)

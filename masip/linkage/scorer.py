@@ -278,15 +278,27 @@ class Scorer:
         """The linker's model JSON, in DuckDB's dialect (how every model is stored)."""
         return in_dialect(linker.misc.save_model_to_json(), C.DUCKDB)
 
-    def _subset(self, rows: np.ndarray | None, columns: dict[str, np.ndarray]) -> str:
+    def _subset(self, rows: np.ndarray | None, columns: dict[str, np.ndarray], in_place: bool = False) -> str:
         """A scratch table of the records ``rows`` (all if None), keeping their ``uid``, with further integer
-        ``columns`` (one value per record of the scorer)."""
+        ``columns`` (one value per record of the scorer); ``in_place``: see :meth:`_copies`."""
         uid = np.arange(self.size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-        return self._copies(uid, {c: np.asarray(v, dtype=np.int64)[uid] for c, v in columns.items()}, numbered=uid)
+        return self._copies(
+            uid, {c: np.asarray(v, dtype=np.int64)[uid] for c, v in columns.items()}, numbered=uid, in_place=in_place
+        )
 
-    def _copies(self, rows: np.ndarray, columns: dict[str, np.ndarray], numbered: np.ndarray | None = None) -> str:
+    def _copies(
+        self, rows: np.ndarray, columns: dict[str, np.ndarray], numbered: np.ndarray | None = None,
+        in_place: bool = False,
+    ) -> str:
         """A scratch table of a copy of record ``rows[k]`` as ``uid`` ``numbered[k]`` (default k; a record may
-        repeat), with further integer ``columns`` (one value per copy): one scan of the records."""
+        repeat), with further integer ``columns`` (one value per copy): one scan of the records, in ``uid`` order.
+
+        ``in_place``: a view that reads the records where it is read (:meth:`ScoringBackend.view`), in no
+        particular order, for a pass whose result does not depend on the order of its input (scoring: every
+        pair is scored alone), never for training (random sampling reads rows in order). Copying every record's
+        filters took 9 to 12 s of a national year's scoring pass, to leave out 0.2% of them (the copies of
+        identical records).
+        """
         self._scratch += 1
         name = f"records_{self._scratch}"
         uid = np.arange(len(rows), dtype=np.int64) if numbered is None else numbered
@@ -296,14 +308,23 @@ class Scorer:
         }))
         kept = [c for c in self.frame("select * from records limit 0").columns if c != "uid"]
         selected = "".join(f", r.{c}" for c in kept) + "".join(f", s.{c}" for c in extra)
-        self.backend.create(
-            name, f"select s.copy as uid{selected} from records as r join copies_input as s on r.uid = s.record order by 1"
-        )
+        if in_place:
+            self.backend.create(f"{name}_copies", "select * from copies_input")
+            self.backend.view(
+                name, f"select s.copy as uid{selected} from records as r join {name}_copies as s on r.uid = s.record",
+                owned=(f"{name}_copies",),
+            )
+        else:
+            self.backend.create(
+                name, f"select s.copy as uid{selected} from records as r join copies_input as s on r.uid = s.record "
+                "order by 1"
+            )
         self.backend.unregister("copies_input")
         return name
 
     def _drop(self, table: str) -> None:
-        """Free what a pass created: Splink's intermediate tables and the scratch ``table``."""
+        """Free what a pass created: Splink's intermediate tables and the scratch ``table`` (with its copies'
+        table, when it is a view of them)."""
         self.db.delete_tables_created_by_splink_from_db()
         if table != "records":
             self._registered.pop(table, None)
@@ -416,7 +437,7 @@ class Scorer:
             rules = _touching_changed(rules)
         if rows is not None and len(rows) < 2:
             return pd.DataFrame({c: np.empty(0, dtype=t) for c, t in PAIR_TYPES.items()})
-        table = "records" if rows is None and not columns else self._subset(rows, columns)
+        table = "records" if rows is None and not columns else self._subset(rows, columns, in_place=True)
         records = self.size if rows is None else len(rows)
         parts: list[str] = []  # the chunks' scored pairs, when scored in chunks
         try:

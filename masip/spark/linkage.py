@@ -73,6 +73,7 @@ class SparkBackend:
     def __init__(self, session: Any) -> None:
         self.session = session
         self._frames: dict[str, Any] = {}
+        self._owned: dict[str, tuple[str, ...]] = {}  # view -> the tables it owns (:meth:`view`)
 
     def _view(self, name: str, frame: Any) -> None:
         frame.createOrReplaceTempView(name)
@@ -90,9 +91,15 @@ class SparkBackend:
     def create(self, name: str, select: str) -> None:
         self._view(name, self.session.sql(select).persist())
 
+    def view(self, name: str, select: str, owned: tuple[str, ...] = ()) -> None:
+        self._view(name, self.session.sql(select))
+        self._owned[name] = owned
+
     def drop(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
         self._frames.pop(name).unpersist()
+        for table in self._owned.pop(name, ()):
+            self.drop(table)
 
     def frame(self, select: str) -> pd.DataFrame:
         return self.session.sql(select).toArrow().to_pandas()
