@@ -311,22 +311,31 @@ def reread(source_id: str, warehouse: Path, out_dir: Path, vault_dir: Path | Non
 @main.command("rotate-key")
 @click.option("--new-key-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Key file holding the new partnership secret (make one with `masip keygen`).")
+@click.option("--max-moved-share", type=click.FloatRange(0, 1), default=None,
+              help="Share of record roles that may link to other persons under the new key (borderline links move "
+              "with the key); past it nothing is changed. Default: a tenth of a per cent (0.001).")
 @rebuild_options
-def rotate_key_command(new_key_file: Path, warehouse: Path, out_dir: Path, vault_dir: Path | None) -> None:
+def rotate_key_command(
+    new_key_file: Path, max_moved_share: float | None, warehouse: Path, out_dir: Path, vault_dir: Path | None,
+) -> None:
     """Re-pseudonymise the warehouse and the linkage vault under a new key, from the encrypted landing copies.
 
     The current key comes from MASIP_SECRET / MASIP_SECRET_FILE as usual. Every
-    record role must link to the same person as before, or nothing is changed.
+    record role must be rebuilt, and all but --max-moved-share of them must link to the
+    same person as before, or nothing is changed.
     """
     from masip.rotation import rotate_key
 
     old = load_keyring()
     new = load_keyring({SECRET_FILE_ENV: str(new_key_file)})
-    result = rotate_key(warehouse, old, new, out_dir, vault_dir=vault_dir)
+    tolerance = {} if max_moved_share is None else {"max_moved_share": max_moved_share}
+    result = rotate_key(warehouse, old, new, out_dir, vault_dir=vault_dir, **tolerance)
+    kept = result.person_roles - result.moved_roles
     click.echo(
         f"Rotated {result.old_key_version} -> {result.new_key_version}: {result.drops_rebuilt} drops re-pseudonymised, "
-        f"{result.person_roles} record roles linked to the same persons as before. Point {SECRET_FILE_ENV} at {new_key_file} from now on "
-        "and destroy the old key."
+        f"{kept} of {result.person_roles} record roles linked to the same persons as before and {result.moved_roles} "
+        f"to other persons (borderline links that moved with the key). Point {SECRET_FILE_ENV} at {new_key_file} from "
+        "now on and destroy the old key."
     )
 
 

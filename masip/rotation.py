@@ -5,11 +5,18 @@ keying them), so rotation rebuilds the warehouse and the linkage vault from
 the encrypted landing copies: decrypt them with the old key into a private
 folder inside the vault (see :func:`decrypted`; each copy a drop of its own, read in the order the drops
 loaded), run the whole pipeline under the new key into a side
-warehouse, a side vault and a side archive, check that the linkage result is
-identical to the current one, and only then swap all three into place
+warehouse, a side vault and a side archive, check that the rebuild holds every
+record role and links them to the persons they link to now (:func:`compare_links`), and only then swap all
+three into place
 (journalled, :mod:`masip.store_swaps`: if this process dies part-way, the next
-one to take the warehouse lock finishes the swaps). If anything differs,
-nothing is swapped.
+one to take the warehouse lock finishes the swaps). If a role is missing or new, nothing is swapped.
+
+A few roles may link to other persons under the new key, and that is allowed up to a share
+(``max_moved_share``, default :data:`MAX_MOVED_SHARE`): the Dice similarity of two keyed Bloom filters moves a
+little with the key (the bits two names share by collision are the key's), so a pair scored at the edge of
+the match threshold may cross it. A rotation replaces a key that may have leaked; it must not be blocked
+because a borderline link went the other way, and it must still stop when a rebuild links people at large
+differently (lost or mis-read landing copies, a code change). The result counts the roles that moved.
 
 Weekly builds keep the linkage model they were first trained with, while
 the rebuild trains on everything, so the current warehouse is first relinked
@@ -42,9 +49,28 @@ from masip.warehouse import warehouse_file, warehouse_lock, write_out
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
 
+#: The share of record roles that may link to other persons after a rotation (:func:`compare_links`): a tenth of a
+#: per cent. Measured (2026-12-08): three rotations of a demo partnership moved 0, 2 and 1 of its 28,958 roles; one
+#: of a national year 288 of 2,522,080 (0.011%).
+MAX_MOVED_SHARE = 0.001
+
 
 class RotationMismatch(RuntimeError):
     """The rebuilt warehouse links people differently; the rotation was not applied."""
+
+
+@dataclass(frozen=True)
+class LinkChanges:
+    """How a rebuilt warehouse's record roles link, against the current warehouse's (:func:`compare_links`)."""
+
+    roles: int  # in the current warehouse
+    missing: int  # roles the rebuild lacks
+    new: int  # roles only the rebuild has
+    moved: int  # roles in both, linked to another person in the rebuild
+
+    @property
+    def moved_share(self) -> float:
+        return self.moved / self.roles if self.roles else 0.0
 
 
 class RotationToSameKey(ValueError):
@@ -58,17 +84,45 @@ class RotationResult:
     new_key_version: str
     drops_rebuilt: int
     person_roles: int
+    moved_roles: int  # linked to another person than before (borderline links that moved with the key)
 
 
-def persons_of_roles(warehouse: Path) -> list[tuple]:
-    """Each record role's person in ``warehouse``: what a rotation must keep. Not how the role was linked: the Dice
+def compare_links(current: Path, rebuilt: Path) -> LinkChanges:
+    """Each record role's person in ``current`` against ``rebuilt``. Not how the role was linked: the Dice
     similarity of two keyed Bloom filters moves a little with the key, so a role may reach the same person by
     another method (outside check, 2026-12-07: two victims' roles went from CONTEXT to PROBABILISTIC, and the
     rotation was refused)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(
-            "select source_id, source_table, record_ref, role, person_id from marts.person_xref order by all"
-        ).fetchall()
+    with duckdb.connect() as con:
+        for name, path in (("current", current), ("rebuilt", rebuilt)):
+            quoted = str(path).replace("'", "''")
+            con.execute(f"attach '{quoted}' as {name} (read_only)")
+        roles, missing, new, moved = con.execute(
+            "select count(c.person_id), count(c.person_id) filter (where r.person_id is null), "
+            "count(r.person_id) filter (where c.person_id is null), "
+            "count(*) filter (where c.person_id <> r.person_id) "
+            "from current.marts.person_xref as c full join rebuilt.marts.person_xref as r "
+            "using (source_id, source_table, record_ref, role)"
+        ).fetchone()
+    return LinkChanges(roles, missing, new, moved)
+
+
+def check_links(changes: LinkChanges, max_moved_share: float, rebuilt: Path, current: Path) -> None:
+    """Refuse (:class:`RotationMismatch`) a rebuild that lacks or adds a record role, or links more than
+    ``max_moved_share`` of the roles to other persons."""
+    inspect = f"Inspect {rebuilt} against {current}"
+    if changes.missing or changes.new:
+        raise RotationMismatch(
+            f"the rebuilt warehouse lacks {changes.missing} and adds {changes.new} of the {changes.roles} record "
+            f"roles; nothing was swapped. What to do: {inspect}; a loaded drop whose landing copy is gone (see the "
+            "warning naming them) must be delivered again before a rotation."
+        )
+    if changes.moved_share > max_moved_share:
+        raise RotationMismatch(
+            f"the rebuilt warehouse links {changes.moved} of the {changes.roles} record roles "
+            f"({100 * changes.moved_share:.2f}%) to other persons, more than the {100 * max_moved_share:.2f}% "
+            f"allowed; nothing was swapped. What to do: {inspect}; if the moved links are borderline ones, "
+            "re-run with a larger --max-moved-share."
+        )
 
 
 def rotation_swaps(warehouse: Path, vault: Path, archive_dir: Path) -> list[Swap]:
@@ -111,7 +165,7 @@ def _exit_on_terminate(signum: int, _frame: object) -> None:
 
 def rotate_key(
     warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path | None = None,
-    vault_dir: Path | None = None,
+    vault_dir: Path | None = None, max_moved_share: float = MAX_MOVED_SHARE,
 ) -> RotationResult:
     """Rebuild ``warehouse``, its linkage vault and its landing archive under ``new``; see module docstring.
 
@@ -127,10 +181,12 @@ def rotate_key(
     with warehouse_lock(warehouse, "rotate-key"):
         archive_dir = archive_dir or default_archive_dir(warehouse)
         vault = Vault.for_warehouse(warehouse, vault_dir).directory
-        return _rotate(warehouse_file(warehouse), old, new, out_dir, archive_dir, vault)
+        return _rotate(warehouse_file(warehouse), old, new, out_dir, archive_dir, vault, max_moved_share)
 
 
-def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path, vault: Path) -> RotationResult:
+def _rotate(
+    warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_dir: Path, vault: Path, max_moved_share: float,
+) -> RotationResult:
     archive = LandingArchive(archive_dir, old)
     side_warehouse, side_archive, side_vault = rebuilt_path(warehouse), rebuilt_path(archive_dir), rebuilt_path(vault)
     remove_side_build(side_warehouse)  # an abandoned rotation's (this one holds the warehouse lock)
@@ -150,13 +206,8 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
         )
     build_stage(warehouse, full_refresh=True, vault_dir=vault)
     publish_stage(warehouse, out_dir, vault_dir=vault, full_validation=True)
-    before, after = persons_of_roles(warehouse), persons_of_roles(side_warehouse)
-    if before != after:
-        changed = len(set(before) ^ set(after))
-        raise RotationMismatch(
-            f"the rebuilt warehouse links {changed} record roles to other persons; nothing was swapped. "
-            f"Inspect {side_warehouse} against {warehouse}."
-        )
+    changes = compare_links(warehouse, side_warehouse)
+    check_links(changes, max_moved_share, side_warehouse, warehouse)
     write_out(side_warehouse)
     swap_in(
         warehouse,
@@ -167,4 +218,4 @@ def _rotate(warehouse: Path, old: Keyring, new: Keyring, out_dir: Path, archive_
         "destroy the old key (a run with the old key stops and says so).",
     )
     remove_side_build(side_warehouse)  # what the side build left beside the swapped stores
-    return RotationResult(old.key_version, new.key_version, len(drops), len(after))
+    return RotationResult(old.key_version, new.key_version, len(drops), changes.roles, changes.moved)
