@@ -184,3 +184,20 @@ def test_a_rotation_allows_a_few_moved_links_but_never_a_lost_role(tmp_path: Pat
         assert (changes.missing, changes.new, changes.moved) == (missing, new, 0)
         with pytest.raises(RotationMismatch, match=f"lacks {missing} and adds {new} of the 1000 record roles"):
             check_links(changes, 1.0, rebuilt, before)
+
+
+def test_rotate_key_takes_the_share_of_moved_roles_it_allows_and_refuses_one_that_is_no_share(tmp_path: Path):
+    """The tolerance is an operator's to raise (borderline links that moved, after inspecting them), never past all
+    of the roles; a value that is no share is refused by the command before it reads a key or a store."""
+    from click.testing import CliRunner
+
+    from masip.cli import main
+    from masip.rotation import MAX_MOVED_SHARE
+
+    shown = CliRunner().invoke(main, ["rotate-key", "--help"])
+    assert shown.exit_code == 0 and "--max-moved-share" in shown.output
+    assert f"({MAX_MOVED_SHARE})" in " ".join(shown.output.split())  # the help states the default rotation applies
+    key_file = tmp_path / "new.key"
+    key_file.write_text("placeholder", encoding="utf-8")
+    refused = CliRunner().invoke(main, ["rotate-key", "--new-key-file", str(key_file), "--max-moved-share", "2"])
+    assert refused.exit_code == 2 and "--max-moved-share" in refused.output
