@@ -18,10 +18,14 @@ setup: $(VENV)/.installed
 # host that sets PYTHONDONTWRITEBYTECODE (the machines this project is built on do) otherwise compiles every
 # module each process imports, every time: 2 s of each process that imports dbt, Great Expectations and Airflow,
 # and 20 of the 48 s a `masip run` of one small drop took (it starts an ingest and a linkage process of its own).
+# The sync runs once more if it fails: uv's compile workers fail now and then (astral-sh/uv#2245; a fresh clone
+# here on 2026-12-08: "Bytecode compilation failed, expected <file>, received ''"), and a second sync compiles
+# again without installing anything.
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(UV) pip sync --compile-bytecode --python $(BIN)/python requirements.lock
+	$(UV) pip sync --compile-bytecode --python $(BIN)/python requirements.lock \
+		|| $(UV) pip sync --compile-bytecode --python $(BIN)/python requirements.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m compileall -q -j 0 masip connectors pseudonymisation dags benchmarks
 	touch $@
