@@ -409,8 +409,10 @@ class Vault:
         """
         if not self.records_path.is_file():
             return 0
+        from masip.warehouse import attach_read_only
+
         with duckdb.connect(str(self.records_path)) as con:
-            con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+            attach_read_only(con, warehouse, "warehouse")
             con.execute("begin transaction")
             pruned = con.execute(f"""
                 delete from {RECORDS_TABLE} as encodings
@@ -438,12 +440,12 @@ class Vault:
 
     def _compact(self) -> None:
         """Rewrite ``records.duckdb`` with its live rows only, then swap it in (a crash leaves the old file)."""
-        from masip.warehouse import replace_database
+        from masip.warehouse import attach_read_only, replace_database
 
         compacted = self.records_path.with_name("records.compacting.duckdb")
         compacted.unlink(missing_ok=True)
         with duckdb.connect(str(compacted)) as con:
-            con.execute(f"attach '{self.records_path}' as old (read_only)")
+            attach_read_only(con, self.records_path, "old")
             con.execute(f"create table {RECORDS_TABLE} as select * from old.{RECORDS_TABLE}")
             con.execute(f"create table {META_TABLE} ({META_COLUMNS})")
             con.execute(f"insert into {META_TABLE} select * from old.{META_TABLE}")

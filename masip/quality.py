@@ -63,6 +63,7 @@ from connectors.contracts import (
 )
 from masip.output_files import write_output
 from masip.publication import published_code_fingerprint, published_through
+from masip.warehouse import attach_read_only
 
 log = logging.getLogger(__name__)
 
@@ -476,8 +477,7 @@ def validate_warehouse(warehouse: Path, results_dir: Path, published: Path | Non
         rules = rules_digest(code_lists)
         same_rules = published_code_fingerprint(con, "quality_rules") == rules
         if published is not None and published.is_file() and mark is not None and same_rules:
-            quoted = str(published).replace("'", "''")
-            con.execute(f"attach '{quoted}' as published (read_only)")
+            attach_read_only(con, published, "published")
             if _has_same_tables(con):
                 scope = CHANGED
                 rows.update(_changed_rows(con, suites, mark))

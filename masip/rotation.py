@@ -45,7 +45,7 @@ from connectors.ingest import default_archive_dir
 from connectors.vault import Vault
 from masip.pipeline import build_stage, publish_stage, remove_side_build, run_pipeline
 from masip.store_swaps import Swap, rebuilt_path, swap_in
-from masip.warehouse import warehouse_file, warehouse_lock, write_out
+from masip.warehouse import attach_read_only, warehouse_file, warehouse_lock, write_out
 from pseudonymisation.keys import Keyring
 from pseudonymisation.landing import LandingArchive
 
@@ -94,8 +94,7 @@ def compare_links(current: Path, rebuilt: Path) -> LinkChanges:
     rotation was refused)."""
     with duckdb.connect() as con:
         for name, path in (("current", current), ("rebuilt", rebuilt)):
-            quoted = str(path).replace("'", "''")
-            con.execute(f"attach '{quoted}' as {name} (read_only)")
+            attach_read_only(con, path, name)
         roles, missing, new, moved = con.execute(
             "select count(c.person_id), count(c.person_id) filter (where r.person_id is null), "
             "count(r.person_id) filter (where c.person_id is null), "

@@ -102,6 +102,14 @@ def copy_database(source: Path, target: Path) -> None:
     shutil.copyfile(source, target)
 
 
+def attach_read_only(con: duckdb.DuckDBPyConnection, database: Path | str, alias: str) -> None:
+    """Attach DuckDB file ``database`` to ``con`` as ``alias``, read-only, whatever its path holds: ATTACH takes
+    no parameter, so the path is a quoted SQL string, and a folder named ``O'Brien`` stopped the linkage stage
+    with a parser error."""
+    quoted = str(database).replace("'", "''")
+    con.execute(f"attach '{quoted}' as {alias} (read_only)")
+
+
 def replace_database(source: Path, target: Path) -> None:
     """Move DuckDB file ``source`` over ``target`` atomically, both logs folded in first: none of ``source``'s
     changes stays behind in its log, and no log of the old ``target`` is replayed onto the new file."""

@@ -201,3 +201,17 @@ def test_rotate_key_takes_the_share_of_moved_roles_it_allows_and_refuses_one_tha
     key_file.write_text("placeholder", encoding="utf-8")
     refused = CliRunner().invoke(main, ["rotate-key", "--new-key-file", str(key_file), "--max-moved-share", "2"])
     assert refused.exit_code == 2 and "--max-moved-share" in refused.output
+
+
+def test_stores_in_a_folder_named_with_a_quote_are_linked_checked_and_rotated(tmp_path: Path):
+    """Every store a stage attaches to another (the vault to the linkage and the clerical explanations, the
+    warehouse to the vault's pruning, the published warehouse to the quality checks, two warehouses to a rotation's
+    comparison) was attached by its path in a SQL string: a folder named O'Brien stopped the run with a parser
+    error. They are attached through one helper that quotes the path."""
+    home = tmp_path / "O'Brien"
+    warehouse, out = home / "w" / "masip.duckdb", home / "out"
+    run = run_pipeline(SAMPLES, warehouse, OLD, out, show_progress=False)
+    assert run.ingest.count("loaded") > 0
+    run_pipeline(SAMPLES, warehouse, OLD, out, show_progress=False)  # again: prunes the vault, checks changed rows
+    result = rotate_key(warehouse, OLD, NEW, home / "out-rotated")
+    assert result.person_roles > 0 and result.moved_roles == 0

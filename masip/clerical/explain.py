@@ -28,6 +28,7 @@ from connectors.vault import VAULT_ENV, Vault
 from masip.linkage.deterministic import KEY_COLUMNS, TOKEN_RULES
 from masip.linkage.stage import RECORDS_SQL, warehouse_build_id
 from masip.linkage.state_store import load_state, stored_build_id
+from masip.warehouse import attach_read_only
 
 PERSON_ID = re.compile(r"P[0-9a-f]{16}")
 #: Pairs of a person's roles scored at most (a person with very many records lists the first ones).
@@ -73,7 +74,7 @@ def _reviews(con: duckdb.DuckDBPyConnection, person_id: str) -> pd.DataFrame | N
 
 def _encoded(con: duckdb.DuckDBPyConnection, vault: Vault, roles: pd.DataFrame) -> pd.DataFrame:
     con.register("person_roles", roles[list(KEY_COLUMNS)])
-    con.execute(f"attach '{vault.require_records()}' as vault (read_only)")
+    attach_read_only(con, vault.require_records(), "vault")
     try:
         keys = " and ".join(f"records.{c} = person_roles.{c}" for c in KEY_COLUMNS)
         return con.sql(

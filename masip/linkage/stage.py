@@ -72,6 +72,7 @@ from masip.linkage.state_store import (
     stored_linkage_code,
 )
 from masip.operator_errors import killed
+from masip.warehouse import attach_read_only
 from pseudonymisation.keys import keyless_environment
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, vault: Vault) -> tuple[pd.DataFr
     Raises :class:`FileNotFoundError` when there is no vault, :class:`VaultMismatch`
     when a live role has no encodings in it.
     """
-    con.execute(f"attach '{vault.require_records()}' as vault (read_only)")
+    attach_read_only(con, vault.require_records(), "vault")
     try:
         # streamed in batches, each compacted as it arrives (tokens as integers), into Arrow-backed columns:
         # a national year's query result, hex tokens and Python objects are never all in memory at once
